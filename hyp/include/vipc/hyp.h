@@ -1,0 +1,1 @@
+/* hyp.h: written by the hyp/ layer work; placeholder. */

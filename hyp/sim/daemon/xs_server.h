@@ -1,0 +1,43 @@
+/* xensim daemon: the xenstore server (xenstored's job), speaking the real
+ * wire protocol of xen/io/xs_wire.h on a unix stream socket so that Debian's
+ * unmodified libxenstore (XENSTORED_PATH) connects to it.
+ *
+ * Owned by the xs_*.c files. The domain table tells it which domains exist;
+ * it learns who a connection is from ident_socket_domid(), never from what the
+ * client sends. */
+#ifndef XENSIM_XS_SERVER_H
+#define XENSIM_XS_SERVER_H
+
+#include <stdint.h>
+
+struct loop;
+struct xs_server;
+
+/* Per-domain quotas, as xenstored's defaults (dom0 is exempt, as in Xen). */
+struct xs_limits {
+    unsigned nodes_per_domain;        /* xenstored -N: 1000 */
+    unsigned watches_per_domain;      /* -W: 128 */
+    unsigned transactions_per_domain; /* -t: 10 */
+    unsigned max_value_size;          /* -S: 2048 */
+    unsigned max_path_len;            /* XENSTORE_ABS_PATH_MAX: 3072 */
+    unsigned max_outstanding_per_conn;/* queued replies+events before the
+                                         connection is cut: 1024 */
+};
+void xs_limits_default(struct xs_limits *lim);
+
+struct xs_server *xs_server_new(struct loop *loop, const struct xs_limits *lim);
+void xs_server_free(struct xs_server *s);
+
+/* Listen on a unix stream socket at path (created 0666: every local process
+ * may connect; what it may do depends on the domain it is). */
+int xs_server_listen(struct xs_server *s, const char *path);
+
+/* Domain lifecycle. introduce makes /local/domain/<domid> as libxl does
+ * (name, domid, data/ writable by the domain ...) and fires @introduceDomain;
+ * release removes it, drops the domain's watches and transactions, and fires
+ * @releaseDomain. Dom0 is introduced by the daemon at start. */
+int xs_domain_introduce(struct xs_server *s, uint32_t domid, const char *name,
+                        const uint8_t uuid[16]);
+int xs_domain_release(struct xs_server *s, uint32_t domid);
+
+#endif
