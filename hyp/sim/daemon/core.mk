@@ -1,8 +1,12 @@
-# The daemon's core (loop, identity, domains, monitor); the tables add their
-# sources with += in xs.mk and tables.mk.
+# The daemon's core (loop, identity, domains, monitor, control socket); the
+# tables add their sources with += in xs.mk and tables.mk.
 noinst_LIBRARIES += libxensimd.a
 libxensimd_a_CFLAGS = $(AM_CFLAGS) -fPIC $(XENSTORE_CFLAGS)
 libxensimd_a_SOURCES = \
+	strmsg.c strmsg.h \
 	daemon/loop.c daemon/loop.h \
 	daemon/ident.c daemon/ident.h \
-	daemon/domain.h
+	daemon/domain.c daemon/domain.h daemon/domain_ops.h \
+	daemon/monitor.c daemon/monitor.h \
+	daemon/ctl.c daemon/ctl.h \
+	daemon/main.c daemon/xensimd.h

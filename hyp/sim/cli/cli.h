@@ -1,0 +1,45 @@
+/* xensim CLI: shared helpers between the subcommands. */
+#ifndef XENSIM_CLI_H
+#define XENSIM_CLI_H
+
+#include "strmsg.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The host's state folder: $XENSIM_DIR, or /run/xensim for root and
+ * /tmp/xensim-UID otherwise. Absolute. */
+const char *cli_state_dir(void);
+/* Where the drop-in Xen libraries are: $XENSIM_LIBDIR, the build tree next
+ * to this program, or the installed folder. */
+const char *cli_lib_dir(void);
+/* The environment a simulated domain's process gets: the caller's, with
+ * LD_LIBRARY_PATH, XENSTORED_PATH and XENSIM_DIR pointing at this host.
+ * NULL-terminated, malloc'd. */
+char **cli_domain_env(void);
+
+/* Control-socket client. */
+int cli_connect(bool quiet);            /* fd or -errno (message printed) */
+int cli_request(int fd, struct strmsg *req, const int *fds, int nfds,
+                struct strmsg *rep, char **argv, int max); /* argc or -errno */
+/* Print "xensim: MESSAGE" for an "err ERRNO MESSAGE" reply; returns -ERRNO. */
+int cli_report_err(char **argv, int argc);
+
+/* xl.cfg, parsed with libxlutil. */
+struct cli_cfg {
+    char name[64];
+    char uuid[64];
+    char kernel[4096];
+    char cmdline[8192];
+    long memory, vcpus, max_grant_frames, max_event_channels;
+};
+int cli_cfg_read(const char *path, struct cli_cfg *cfg);
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+
+#endif

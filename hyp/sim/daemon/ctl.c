@@ -1,0 +1,489 @@
+/* xensim daemon: the control socket (see ctl.h). */
+#include "ctl.h"
+#include "domain_ops.h"
+#include "ident.h"
+#include "loop.h"
+#include "strmsg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct ctl_conn {
+    int fd;
+    /* A running exec: at most one per connection (the CLI waits for it). */
+    struct sim_domain *exec_dom;
+    uint32_t exec_domid;
+    unsigned long exec_id;
+    bool exec_running;
+    bool closing;
+    int pending_destroys;
+};
+
+static struct loop *g_loop;
+static int g_listen_fd = -1;
+static bool g_going_down;
+
+static void reply(struct ctl_conn *c, const char *first, ...)
+{
+    struct strmsg m;
+    strmsg_init(&m);
+    va_list ap;
+    va_start(ap, first);
+    for (const char *s = first; s; s = va_arg(ap, const char *))
+        strmsg_add(&m, s);
+    va_end(ap);
+    /* A CLI that went away is cleaned up on its EOF. */
+    (void)strmsg_send(c->fd, &m, NULL, 0);
+}
+
+static void reply_err(struct ctl_conn *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_err(struct ctl_conn *c, int err, const char *fmt, ...)
+{
+    char msg[1024], num[16];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(num, sizeof(num), "%d", err < 0 ? -err : err);
+    reply(c, "err", num, msg, NULL);
+}
+
+static void conn_free(struct ctl_conn *c)
+{
+    if (c->exec_running) {
+        /* The CLI left while its command runs: stop the command, as a shell
+         * would for a job whose terminal went away. */
+        struct sim_domain *d = domain_by_id(c->exec_domid);
+        if (d == c->exec_dom && d)
+            domain_job_abandon(d, c->exec_id, SIGKILL);
+    }
+    loop_del(g_loop, c->fd);
+    close(c->fd);
+    if (c->pending_destroys)
+        c->closing = true; /* freed when the last destroy completes */
+    else
+        free(c);
+}
+
+static struct sim_domain *find_domain(const char *what)
+{
+    char *end;
+    unsigned long id = strtoul(what, &end, 10);
+    if (*what && !*end)
+        return domain_by_id((uint32_t)id);
+    return domain_by_name(what);
+}
+
+static int parse_uuid(const char *s, uint8_t out[16])
+{
+    int n = 0;
+    for (const char *p = s; *p && n < 32; p++) {
+        if (*p == '-')
+            continue;
+        int v;
+        if (*p >= '0' && *p <= '9') v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f') v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F') v = *p - 'A' + 10;
+        else return -EINVAL;
+        if (n % 2 == 0)
+            out[n / 2] = (uint8_t)(v << 4);
+        else
+            out[n / 2] |= (uint8_t)v;
+        n++;
+    }
+    return n == 32 ? 0 : -EINVAL;
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || !*s || *end || v > max)
+        return -EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Split "CWD NARGS ARG... ENV..." starting at argv[i]; fills a NULL-terminated
+ * cargv and envp (pointers into argv, arrays malloc'd). */
+static int split_command(char **argv, int argc, int i, const char **cwd,
+                         char ***cargv, char ***envp)
+{
+    uint32_t nargs;
+    if (argc - i < 3 || parse_u32(argv[i + 1], STRMSG_MAX_ARGS, &nargs) ||
+        nargs < 1 || (int)nargs > argc - i - 2)
+        return -EINVAL;
+    *cwd = argv[i];
+    int nenv = argc - i - 2 - (int)nargs;
+    char **a = calloc(nargs + 1, sizeof(char *));
+    char **e = calloc((size_t)nenv + 1, sizeof(char *));
+    if (!a || !e) {
+        free(a);
+        free(e);
+        return -ENOMEM;
+    }
+    memcpy(a, &argv[i + 2], nargs * sizeof(char *));
+    memcpy(e, &argv[i + 2 + nargs], (size_t)nenv * sizeof(char *));
+    *cargv = a;
+    *envp = e;
+    return 0;
+}
+
+static void do_create(struct ctl_conn *c, char **argv, int argc)
+{
+    struct domain_params p = { 0 };
+    const char *console = NULL;
+    int i = 1;
+    for (; i < argc && strcmp(argv[i], "--"); i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq) {
+            reply_err(c, EINVAL, "create: malformed setting '%s'", argv[i]);
+            return;
+        }
+        *eq = '\0';
+        const char *k = argv[i], *v = eq + 1;
+        int r = 0;
+        if (!strcmp(k, "name")) {
+            if (!*v || strlen(v) >= sizeof(p.name) || strchr(v, '/')) {
+                reply_err(c, EINVAL, "name '%s' is not a valid domain name (1-%zu characters, no '/')",
+                          v, sizeof(p.name) - 1);
+                return;
+            }
+            snprintf(p.name, sizeof(p.name), "%s", v);
+        } else if (!strcmp(k, "uuid")) {
+            r = parse_uuid(v, p.uuid);
+            p.has_uuid = true;
+        } else if (!strcmp(k, "max_grant_frames"))
+            r = parse_u32(v, 4096, &p.max_grant_frames);
+        else if (!strcmp(k, "max_event_channels"))
+            r = parse_u32(v, 131072, &p.max_event_channels);
+        else if (!strcmp(k, "memory"))
+            r = parse_u32(v, 1u << 30, &p.memory_mb);
+        else if (!strcmp(k, "vcpus"))
+            r = parse_u32(v, 512, &p.vcpus);
+        else if (!strcmp(k, "console"))
+            console = v;
+        else {
+            reply_err(c, EINVAL, "create: unknown setting '%s'", k);
+            return;
+        }
+        if (r) {
+            reply_err(c, EINVAL, "create: bad value '%s' for %s", v, k);
+            return;
+        }
+    }
+    if (!p.name[0]) {
+        reply_err(c, EINVAL, "create: name= is required");
+        return;
+    }
+    if (find_domain(p.name) || domain_by_name(p.name)) {
+        reply_err(c, EEXIST, "a domain named '%s' already exists", p.name);
+        return;
+    }
+    const char *cwd = NULL;
+    char **cargv = NULL, **envp = NULL;
+    if (i < argc) {
+        int r = split_command(argv, argc, i + 1, &cwd, &cargv, &envp);
+        if (r) {
+            reply_err(c, EINVAL, "create: malformed command");
+            return;
+        }
+    }
+    int confd = -1;
+    if (cargv) {
+        confd = open(console ? console : "/dev/null",
+                     O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+        if (confd < 0) {
+            reply_err(c, errno, "cannot open console log %s: %s", console, strerror(errno));
+            free(cargv);
+            free(envp);
+            return;
+        }
+    }
+    struct sim_domain *d;
+    int r = domain_create(&p, &d);
+    if (r) {
+        reply_err(c, r, "cannot create domain '%s': %s", p.name, strerror(-r));
+    } else if (cargv) {
+        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int fds[3] = { devnull, confd, confd };
+        r = devnull < 0 ? -errno
+                        : domain_spawn(d, cwd, cargv, envp, fds, NULL, NULL, NULL);
+        if (devnull >= 0)
+            close(devnull);
+        if (r) {
+            reply_err(c, r, "domain '%s' created as %u but its first process could not start: %s",
+                      p.name, d->domid, strerror(-r));
+            domain_destroy(d, NULL, NULL);
+            d = NULL;
+        }
+    }
+    if (!r) {
+        char id[16];
+        snprintf(id, sizeof(id), "%u", d->domid);
+        reply(c, "ok", id, NULL);
+    }
+    if (confd >= 0)
+        close(confd);
+    free(cargv);
+    free(envp);
+}
+
+static void on_exec_event(void *ctx, enum job_event ev, int value, const char *msg)
+{
+    struct ctl_conn *c = ctx;
+    char num[16];
+    snprintf(num, sizeof(num), "%d", value);
+    switch (ev) {
+    case JOB_STARTED:
+        reply(c, "started", num, NULL);
+        break;
+    case JOB_FAILED:
+        c->exec_running = false;
+        reply_err(c, value, "%s", msg ? msg : "cannot start the command");
+        break;
+    case JOB_EXITED:
+        c->exec_running = false;
+        reply(c, "exit", num, NULL);
+        break;
+    }
+}
+
+static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfds)
+{
+    if (c->exec_running) {
+        reply_err(c, EBUSY, "exec: this connection already runs a command");
+        return;
+    }
+    if (argc < 5 || nfds != 3) {
+        reply_err(c, EINVAL, "exec: malformed request");
+        return;
+    }
+    struct sim_domain *d = find_domain(argv[1]);
+    if (!d) {
+        reply_err(c, ENOENT, "no domain '%s'", argv[1]);
+        return;
+    }
+    if (d->domid == 0) {
+        reply_err(c, EINVAL, "exec into Domain-0 runs on the host: the CLI does it itself");
+        return;
+    }
+    if (d->dying) {
+        reply_err(c, ESRCH, "domain '%s' is being destroyed", d->name);
+        return;
+    }
+    const char *cwd;
+    char **cargv, **envp;
+    if (split_command(argv, argc, 2, &cwd, &cargv, &envp)) {
+        reply_err(c, EINVAL, "exec: malformed command");
+        return;
+    }
+    unsigned long id;
+    int r = domain_spawn(d, cwd, cargv, envp, fds, on_exec_event, c, &id);
+    free(cargv);
+    free(envp);
+    if (r) {
+        reply_err(c, r, "exec in '%s': %s", d->name, strerror(-r));
+        return;
+    }
+    c->exec_dom = d;
+    c->exec_domid = d->domid;
+    c->exec_id = id;
+    c->exec_running = true;
+}
+
+static void on_destroyed(void *ctx)
+{
+    struct ctl_conn *c = ctx;
+    c->pending_destroys--;
+    if (c->closing) {
+        if (!c->pending_destroys)
+            free(c);
+        return;
+    }
+    if (!c->pending_destroys)
+        reply(c, "ok", NULL);
+}
+
+static void do_destroy(struct ctl_conn *c, char **argv, int argc)
+{
+    if (argc != 2) {
+        reply_err(c, EINVAL, "destroy: which domain?");
+        return;
+    }
+    struct sim_domain *d = find_domain(argv[1]);
+    if (!d) {
+        reply_err(c, ENOENT, "no domain '%s'", argv[1]);
+        return;
+    }
+    if (d->domid == 0) {
+        reply_err(c, EPERM, "Domain-0 cannot be destroyed (use xensim down)");
+        return;
+    }
+    c->pending_destroys++;
+    int r = domain_destroy(d, on_destroyed, c);
+    if (r) {
+        c->pending_destroys--;
+        reply_err(c, r, "destroy '%s': %s", argv[1], strerror(-r));
+    }
+}
+
+static void do_list(struct ctl_conn *c)
+{
+    static struct strmsg m;
+    strmsg_init(&m);
+    strmsg_add(&m, "ok");
+    for (struct sim_domain *d = domain_next(NULL); d; d = domain_next(d)) {
+        char uuid[40];
+        const uint8_t *u = d->uuid;
+        snprintf(uuid, sizeof(uuid),
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+                 u[10], u[11], u[12], u[13], u[14], u[15]);
+        int procs = d->domid ? domain_count_processes(d) : -1;
+        if (strmsg_addf(&m, "%u\t%s\t%s\t%u\t%u\t%d\t%d\t%llu", d->domid, d->name, uuid,
+                        domain_memory_mb(d), domain_vcpus(d), procs, d->dying ? 1 : 0,
+                        (unsigned long long)d->created_ns)) {
+            reply_err(c, E2BIG, "too many domains to list");
+            return;
+        }
+    }
+    (void)strmsg_send(c->fd, &m, NULL, 0);
+}
+
+static void down_done(void *ctx)
+{
+    struct ctl_conn *c = ctx;
+    if (--c->pending_destroys)
+        return;
+    if (c->closing)
+        free(c);
+    else
+        reply(c, "ok", NULL);
+    loop_stop(g_loop);
+}
+
+static void do_down(struct ctl_conn *c)
+{
+    g_going_down = true;
+    /* Start every destroy at once; the last one to finish stops the loop.
+     * The extra count keeps down_done from firing before all are started. */
+    c->pending_destroys++;
+    struct sim_domain *next;
+    for (struct sim_domain *d = domain_next(NULL); d; d = next) {
+        next = domain_next(d);
+        if (d->domid == 0)
+            continue;
+        c->pending_destroys++;
+        if (domain_destroy(d, down_done, c))
+            c->pending_destroys--;
+    }
+    down_done(c);
+}
+
+static void on_conn(void *ctx, uint32_t events)
+{
+    struct ctl_conn *c = ctx;
+    static struct strmsg m;
+    int fds[STRMSG_MAX_FDS], nfds = STRMSG_MAX_FDS;
+    int r = strmsg_recv(c->fd, &m, fds, &nfds);
+    if (r == -EAGAIN)
+        return;
+    if (r == 0 || (r < 0 && r != -EPROTO)) {
+        conn_free(c);
+        return;
+    }
+    if (r < 0) {
+        reply_err(c, EPROTO, "malformed request");
+        return;
+    }
+    char *argv[STRMSG_MAX_ARGS];
+    int argc = strmsg_split(&m, argv, STRMSG_MAX_ARGS);
+    if (argc <= 0) {
+        reply_err(c, EINVAL, "empty or oversized request");
+    } else if (g_going_down && strcmp(argv[0], "ping") && strcmp(argv[0], "list")) {
+        reply_err(c, ESHUTDOWN, "the host is going down");
+    } else if (!strcmp(argv[0], "ping")) {
+        reply(c, "ok", NULL);
+    } else if (!strcmp(argv[0], "create")) {
+        do_create(c, argv, argc);
+    } else if (!strcmp(argv[0], "exec")) {
+        do_exec(c, argv, argc, fds, nfds);
+    } else if (!strcmp(argv[0], "signal")) {
+        if (c->exec_running && argc == 2) {
+            struct sim_domain *d = domain_by_id(c->exec_domid);
+            if (d == c->exec_dom && d)
+                domain_job_signal(d, c->exec_id, atoi(argv[1]));
+        }
+    } else if (!strcmp(argv[0], "destroy")) {
+        do_destroy(c, argv, argc);
+    } else if (!strcmp(argv[0], "list")) {
+        do_list(c);
+    } else if (!strcmp(argv[0], "down")) {
+        do_down(c);
+    } else {
+        reply_err(c, EINVAL, "unknown request '%s'", argv[0]);
+    }
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+}
+
+static void on_accept(void *ctx, uint32_t events)
+{
+    int fd = accept4(g_listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    int domid = ident_socket_domid(fd);
+    if (domid != 0) {
+        /* Only the host (dom0) runs the toolstack. */
+        struct ctl_conn tmp = { .fd = fd };
+        reply_err(&tmp, EPERM, "the xensim control socket is for Domain-0 only");
+        close(fd);
+        return;
+    }
+    struct ctl_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    if (loop_add(g_loop, fd, EPOLLIN, on_conn, c)) {
+        close(fd);
+        free(c);
+    }
+}
+
+int ctl_listen(struct loop *loop, const char *path)
+{
+    g_loop = loop;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(path);
+    mode_t old = umask(077);
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0 || listen(fd, 64) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    g_listen_fd = fd;
+    return loop_add(loop, fd, EPOLLIN, on_accept, NULL);
+}

@@ -1,0 +1,24 @@
+/* xensim daemon: the control socket ($XENSIM_DIR/ctl.sock) the xensim CLI
+ * talks to. Only dom0 processes may use it (checked with ident, not trusted
+ * from the request). Requests and replies are strmsg string lists:
+ *
+ *   ping                                       -> ok
+ *   create KEY=VALUE... [-- CWD NARGS ARG... ENV...]   -> ok DOMID
+ *        keys: name uuid max_grant_frames max_event_channels memory vcpus
+ *        console=PATH receives the first process's stdout and stderr
+ *   exec DOMAIN CWD NARGS ARG... ENV...  (+ stdin, stdout, stderr fds)
+ *                                              -> started, later: exit STATUS
+ *   signal SIGNAL                              (to the running exec)
+ *   destroy DOMAIN                             -> ok once it is gone
+ *   list                                       -> ok, then one row per domain:
+ *        DOMID NAME UUID MEMORY VCPUS PROCESSES DYING CREATED_NS
+ *   down                                       -> ok; every domain destroyed,
+ *                                                 then the daemon exits
+ * Errors: err ERRNO MESSAGE. DOMAIN is a name or a domid. */
+#ifndef XENSIM_CTL_H
+#define XENSIM_CTL_H
+
+struct loop;
+int ctl_listen(struct loop *loop, const char *path);
+
+#endif

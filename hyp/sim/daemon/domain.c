@@ -1,0 +1,475 @@
+/* xensim daemon: the domain table; create, spawn into, destroy. */
+
+#include "domain_ops.h"
+#include "ident.h"
+#include "loop.h"
+#include "monitor.h"
+#include "strmsg.h"
+#include "xs_server.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define XEN_DEFAULT_GRANT_FRAMES 64
+#define XEN_DEFAULT_EVENT_CHANNELS 1023
+
+struct job {
+    unsigned long id;
+    job_cb cb;
+    void *ctx;
+    struct job *next;
+};
+
+struct waiter {
+    void (*done)(void *ctx);
+    void *ctx;
+    struct waiter *next;
+};
+
+/* The public part first, so a struct sim_domain * is also a struct dom *. */
+struct dom {
+    struct sim_domain d;
+    uint32_t memory_mb, vcpus;
+    struct job *jobs;
+    struct waiter *waiters;
+    struct dom *next; /* sorted by domid */
+};
+
+static struct loop *g_loop;
+static struct xs_server *g_xs;
+static struct dom *g_doms;
+static uint32_t g_next_domid = 1;
+static uint64_t g_generation;
+static unsigned long g_next_job = 1;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void insert_sorted(struct dom *nd)
+{
+    struct dom **pp = &g_doms;
+    while (*pp && (*pp)->d.domid < nd->d.domid)
+        pp = &(*pp)->next;
+    nd->next = *pp;
+    *pp = nd;
+}
+
+struct sim_domain *domain_by_id(uint32_t domid)
+{
+    for (struct dom *x = g_doms; x; x = x->next)
+        if (x->d.domid == domid)
+            return &x->d;
+    return NULL;
+}
+
+struct sim_domain *domain_by_name(const char *name)
+{
+    for (struct dom *x = g_doms; x; x = x->next)
+        if (!strcmp(x->d.name, name))
+            return &x->d;
+    return NULL;
+}
+
+struct sim_domain *domain_by_pidns(uint64_t pidns)
+{
+    if (!pidns)
+        return NULL;
+    for (struct dom *x = g_doms; x; x = x->next)
+        if (x->d.pidns == pidns)
+            return &x->d;
+    return NULL;
+}
+
+struct sim_domain *domain_next(struct sim_domain *prev)
+{
+    if (!prev)
+        return g_doms ? &g_doms->d : NULL;
+    struct dom *x = ((struct dom *)prev)->next;
+    return x ? &x->d : NULL;
+}
+
+uint32_t domain_memory_mb(const struct sim_domain *d)
+{
+    return ((const struct dom *)d)->memory_mb;
+}
+
+uint32_t domain_vcpus(const struct sim_domain *d)
+{
+    return ((const struct dom *)d)->vcpus;
+}
+
+static struct job *job_find(struct dom *x, unsigned long id, struct job ***link)
+{
+    for (struct job **pp = &x->jobs; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            if (link)
+                *link = pp;
+            return *pp;
+        }
+    return NULL;
+}
+
+static void job_finish(struct dom *x, unsigned long id, enum job_event ev,
+                       int value, const char *msg)
+{
+    struct job **link;
+    struct job *j = job_find(x, id, &link);
+    if (!j)
+        return;
+    job_cb cb = j->cb;
+    void *ctx = j->ctx;
+    if (ev != JOB_STARTED) {
+        *link = j->next;
+        free(j);
+    }
+    if (cb)
+        cb(ctx, ev, value, msg);
+}
+
+static void on_monitor_msg(void *ctx, uint32_t events)
+{
+    struct dom *x = ctx;
+    static struct strmsg m;
+    int nfds = 0;
+    int r = strmsg_recv(x->d.monitor_fd, &m, NULL, &nfds);
+    if (r <= 0) {
+        if (r == -EAGAIN || r == -EPROTO)
+            return;
+        /* Monitor gone: its SIGCHLD finishes the destroy. Stop listening. */
+        loop_del(g_loop, x->d.monitor_fd);
+        return;
+    }
+    char *argv[8];
+    int argc = strmsg_split(&m, argv, 8);
+    if (argc < 3)
+        return;
+    unsigned long id = strtoul(argv[1], NULL, 10);
+    int value = atoi(argv[2]);
+    if (!strcmp(argv[0], "started"))
+        job_finish(x, id, JOB_STARTED, value, NULL);
+    else if (!strcmp(argv[0], "failed"))
+        job_finish(x, id, JOB_FAILED, value, argc > 3 ? argv[3] : "failed");
+    else if (!strcmp(argv[0], "exited"))
+        job_finish(x, id, JOB_EXITED, value, NULL);
+}
+
+int domain_table_init(struct loop *loop, struct xs_server *xs)
+{
+    g_loop = loop;
+    g_xs = xs;
+    struct dom *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->d.domid = 0;
+    snprintf(x->d.name, sizeof(x->d.name), "Domain-0");
+    x->d.monitor_fd = -1;
+    x->d.created_ns = now_ns();
+    x->d.generation = g_generation++;
+    x->d.max_grant_frames = XEN_DEFAULT_GRANT_FRAMES;
+    x->d.max_event_channels = XEN_DEFAULT_EVENT_CHANNELS;
+    x->vcpus = 2;
+    insert_sorted(x);
+    int r = evtchn_domain_created(&x->d);
+    if (!r)
+        r = grant_domain_created(&x->d);
+    if (!r && xs)
+        r = xs_domain_introduce(xs, 0, x->d.name, x->d.uuid);
+    return r;
+}
+
+static uint32_t alloc_domid(void)
+{
+    /* Like Xen's toolstack: ids increase and are not reused until wrap. */
+    for (uint32_t tries = 0; tries < SIM_MAX_DOMID; tries++) {
+        uint32_t id = g_next_domid++;
+        if (g_next_domid > SIM_MAX_DOMID)
+            g_next_domid = 1;
+        if (!domain_by_id(id))
+            return id;
+    }
+    return 0;
+}
+
+/* Child side of domain creation: we are pid 1 of the new namespace. */
+static __attribute__((noreturn)) void become_monitor(int sock)
+{
+    /* Keep only the monitor socket: listening sockets, other domains'
+     * monitors and clients' connections must not leak into a domain. */
+    if (sock != 3) {
+        if (dup2(sock, 3) < 0)
+            _exit(1);
+        sock = 3;
+    }
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        if (devnull > 3)
+            close(devnull);
+    }
+    syscall(SYS_close_range, 4, ~0U, 0);
+    monitor_main(sock);
+}
+
+int domain_create(const struct domain_params *p, struct sim_domain **out)
+{
+    if (!p->name[0])
+        return -EINVAL;
+    if (domain_by_name(p->name))
+        return -EEXIST;
+    uint32_t domid = alloc_domid();
+    if (!domid)
+        return -ENOSPC;
+    struct dom *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    x->d.domid = domid;
+    snprintf(x->d.name, sizeof(x->d.name), "%s", p->name);
+    if (p->has_uuid)
+        memcpy(x->d.uuid, p->uuid, 16);
+    else {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, x->d.uuid, 16) != 16) {
+            if (fd >= 0)
+                close(fd);
+            free(x);
+            return -EIO;
+        }
+        close(fd);
+        x->d.uuid[6] = (uint8_t)((x->d.uuid[6] & 0x0f) | 0x40); /* v4 */
+        x->d.uuid[8] = (uint8_t)((x->d.uuid[8] & 0x3f) | 0x80);
+    }
+    x->d.max_grant_frames = p->max_grant_frames ? p->max_grant_frames : XEN_DEFAULT_GRANT_FRAMES;
+    x->d.max_event_channels = p->max_event_channels ? p->max_event_channels : XEN_DEFAULT_EVENT_CHANNELS;
+    x->memory_mb = p->memory_mb ? p->memory_mb : 128;
+    x->vcpus = p->vcpus ? p->vcpus : 1;
+    x->d.created_ns = now_ns();
+    x->d.generation = g_generation++;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        int e = errno;
+        free(x);
+        return -e;
+    }
+    /* A raw clone with CLONE_NEWPID behaves like fork(), with the child as
+     * init of a fresh PID namespace: that namespace is the domain. */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        free(x);
+        return -e;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        become_monitor(sv[1]);
+    }
+    close(sv[1]);
+    x->d.monitor = pid;
+    x->d.monitor_fd = sv[0];
+    x->d.pidns = ident_pidns_of(pid);
+    int r = x->d.pidns ? 0 : -ESRCH;
+    if (!r)
+        r = loop_add(g_loop, sv[0], EPOLLIN, on_monitor_msg, x);
+    if (r) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(sv[0]);
+        free(x);
+        return r;
+    }
+    insert_sorted(x);
+    r = evtchn_domain_created(&x->d);
+    if (!r)
+        r = grant_domain_created(&x->d);
+    /* Introduce to the store last, as libxl does before unpausing: by the
+     * time @introduceDomain fires, the domain can be used. */
+    if (!r && g_xs)
+        r = xs_domain_introduce(g_xs, domid, x->d.name, x->d.uuid);
+    if (r) {
+        domain_destroy(&x->d, NULL, NULL);
+        return r;
+    }
+    if (out)
+        *out = &x->d;
+    return 0;
+}
+
+int domain_spawn(struct sim_domain *d, const char *cwd, char *const *argv,
+                 char *const *envp, const int stdfds[3], job_cb cb, void *ctx,
+                 unsigned long *id_out)
+{
+    struct dom *x = (struct dom *)d;
+    if (d->domid == 0 || d->monitor_fd < 0)
+        return -EINVAL;
+    if (d->dying)
+        return -ESRCH;
+    if (!argv || !argv[0])
+        return -EINVAL;
+    static struct strmsg m;
+    strmsg_init(&m);
+    unsigned long id = g_next_job++;
+    int nargs = 0;
+    while (argv[nargs])
+        nargs++;
+    int r = strmsg_add(&m, "spawn");
+    if (!r) r = strmsg_addf(&m, "%lu", id);
+    if (!r) r = strmsg_add(&m, cwd ? cwd : "/");
+    if (!r) r = strmsg_addf(&m, "%d", nargs);
+    for (int i = 0; !r && argv[i]; i++)
+        r = strmsg_add(&m, argv[i]);
+    for (int i = 0; !r && envp && envp[i]; i++)
+        r = strmsg_add(&m, envp[i]);
+    if (r)
+        return r; /* -E2BIG: command line and environment too long */
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    *j = (struct job){ .id = id, .cb = cb, .ctx = ctx, .next = x->jobs };
+    r = strmsg_send(d->monitor_fd, &m, stdfds, 3);
+    if (r) {
+        free(j);
+        return r;
+    }
+    x->jobs = j;
+    if (id_out)
+        *id_out = id;
+    return 0;
+}
+
+int domain_job_signal(struct sim_domain *d, unsigned long id, int sig)
+{
+    if (d->monitor_fd < 0)
+        return -ESRCH;
+    struct strmsg m;
+    strmsg_init(&m);
+    strmsg_add(&m, "kill");
+    strmsg_addf(&m, "%lu", id);
+    strmsg_addf(&m, "%d", sig);
+    return strmsg_send(d->monitor_fd, &m, NULL, 0);
+}
+
+void domain_job_abandon(struct sim_domain *d, unsigned long id, int sig)
+{
+    struct job *j = job_find((struct dom *)d, id, NULL);
+    if (j)
+        j->cb = NULL;
+    if (sig)
+        domain_job_signal(d, id, sig);
+}
+
+static void finish_destroy(struct dom *x)
+{
+    struct dom **pp = &g_doms;
+    while (*pp && *pp != x)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = x->next;
+    if (x->d.monitor_fd >= 0) {
+        loop_del(g_loop, x->d.monitor_fd);
+        close(x->d.monitor_fd);
+        x->d.monitor_fd = -1;
+    }
+    while (x->jobs) {
+        struct job *j = x->jobs;
+        x->jobs = j->next;
+        if (j->cb)
+            j->cb(j->ctx, JOB_EXITED, 128 + SIGKILL, NULL);
+        free(j);
+    }
+    /* Grants first: their unmap-notifies send events through ports. */
+    grant_domain_destroyed(&x->d);
+    evtchn_domain_destroyed(&x->d);
+    if (g_xs)
+        xs_domain_release(g_xs, x->d.domid);
+    while (x->waiters) {
+        struct waiter *w = x->waiters;
+        x->waiters = w->next;
+        if (w->done)
+            w->done(w->ctx);
+        free(w);
+    }
+    free(x);
+}
+
+int domain_destroy(struct sim_domain *d, void (*done)(void *ctx), void *ctx)
+{
+    struct dom *x = (struct dom *)d;
+    if (d->domid == 0)
+        return -EPERM;
+    if (done) {
+        struct waiter *w = calloc(1, sizeof(*w));
+        if (!w)
+            return -ENOMEM;
+        *w = (struct waiter){ .done = done, .ctx = ctx, .next = x->waiters };
+        x->waiters = w;
+    }
+    if (!d->dying) {
+        d->dying = true;
+        /* Killing init of the namespace makes the kernel kill every process
+         * in the domain; waitpid on it returns once they are all gone. */
+        if (d->monitor > 0)
+            kill(d->monitor, SIGKILL);
+        else
+            finish_destroy(x);
+    }
+    return 0;
+}
+
+void domain_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (struct dom *x = g_doms; x; x = x->next) {
+            if (x->d.monitor != pid)
+                continue;
+            if (!x->d.dying) {
+                fprintf(stderr, "xensim: domain %u (%s): monitor died unexpectedly; destroying\n",
+                        x->d.domid, x->d.name);
+                x->d.dying = true;
+            }
+            x->d.monitor = 0;
+            finish_destroy(x);
+            break;
+        }
+    }
+}
+
+int domain_count_processes(const struct sim_domain *d)
+{
+    if (d->domid == 0)
+        return -EINVAL;
+    DIR *dir = opendir("/proc");
+    if (!dir)
+        return -errno;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || pid == d->monitor)
+            continue;
+        if (ident_pidns_of((pid_t)pid) == d->pidns)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}

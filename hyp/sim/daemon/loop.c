@@ -1,0 +1,180 @@
+/* xensim daemon: single-threaded epoll loop. See loop.h for the rules. */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* One registration per fd. Deleted entries are parked on a free list and
+ * only reclaimed between rounds, so an epoll event already fetched for an
+ * fd deleted earlier in the same round finds a dead entry, not freed memory. */
+struct watch {
+    int fd;
+    bool dead;
+    loop_cb cb;
+    void *ctx;
+    struct watch *next_dead;
+};
+
+struct deferred {
+    void (*fn)(void *);
+    void *ctx;
+    struct deferred *next;
+};
+
+struct loop {
+    int epfd;
+    bool stop;
+    struct watch **by_fd; /* index: fd */
+    size_t by_fd_len;
+    struct watch *dead;
+    struct deferred *defer_head, **defer_tail;
+};
+
+struct loop *loop_new(void)
+{
+    struct loop *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0) {
+        free(l);
+        return NULL;
+    }
+    l->defer_tail = &l->defer_head;
+    return l;
+}
+
+static void reap_dead(struct loop *l)
+{
+    while (l->dead) {
+        struct watch *w = l->dead;
+        l->dead = w->next_dead;
+        free(w);
+    }
+}
+
+void loop_free(struct loop *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->by_fd_len; i++)
+        free(l->by_fd[i]);
+    reap_dead(l);
+    while (l->defer_head) {
+        struct deferred *d = l->defer_head;
+        l->defer_head = d->next;
+        free(d);
+    }
+    free(l->by_fd);
+    close(l->epfd);
+    free(l);
+}
+
+int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *ctx)
+{
+    if (fd < 0 || !cb)
+        return -EINVAL;
+    if ((size_t)fd >= l->by_fd_len) {
+        size_t n = l->by_fd_len ? l->by_fd_len : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        struct watch **t = realloc(l->by_fd, n * sizeof(*t));
+        if (!t)
+            return -ENOMEM;
+        for (size_t i = l->by_fd_len; i < n; i++)
+            t[i] = NULL;
+        l->by_fd = t;
+        l->by_fd_len = n;
+    }
+    if (l->by_fd[fd])
+        return -EEXIST;
+    struct watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    *w = (struct watch){ .fd = fd, .cb = cb, .ctx = ctx };
+    struct epoll_event ev = { .events = events, .data.ptr = w };
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        int e = errno;
+        free(w);
+        return -e;
+    }
+    l->by_fd[fd] = w;
+    return 0;
+}
+
+int loop_mod(struct loop *l, int fd, uint32_t events)
+{
+    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+        return -ENOENT;
+    struct epoll_event ev = { .events = events, .data.ptr = l->by_fd[fd] };
+    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void loop_del(struct loop *l, int fd)
+{
+    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+        return;
+    struct watch *w = l->by_fd[fd];
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    l->by_fd[fd] = NULL;
+    w->dead = true;
+    w->next_dead = l->dead;
+    l->dead = w;
+}
+
+int loop_defer(struct loop *l, void (*fn)(void *ctx), void *ctx)
+{
+    struct deferred *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->fn = fn;
+    d->ctx = ctx;
+    *l->defer_tail = d;
+    l->defer_tail = &d->next;
+    return 0;
+}
+
+static void run_deferred(struct loop *l)
+{
+    /* Work deferred by deferred work runs in the next round, not now, so
+     * one producer cannot starve the fds. */
+    struct deferred *d = l->defer_head;
+    l->defer_head = NULL;
+    l->defer_tail = &l->defer_head;
+    while (d) {
+        struct deferred *next = d->next;
+        d->fn(d->ctx);
+        free(d);
+        d = next;
+    }
+}
+
+int loop_run(struct loop *l)
+{
+    struct epoll_event evs[64];
+    l->stop = false;
+    while (!l->stop) {
+        int timeout = l->defer_head ? 0 : -1;
+        int n = epoll_wait(l->epfd, evs, 64, timeout);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        for (int i = 0; i < n && !l->stop; i++) {
+            struct watch *w = evs[i].data.ptr;
+            if (!w->dead)
+                w->cb(w->ctx, evs[i].events);
+        }
+        run_deferred(l);
+        reap_dead(l);
+    }
+    return 0;
+}
+
+void loop_stop(struct loop *l)
+{
+    l->stop = true;
+}

@@ -1,0 +1,106 @@
+/* xensim daemon: start the tables, listen, run the loop (see xensimd.h). */
+#include "xensimd.h"
+#include "ctl.h"
+#include "domain_ops.h"
+#include "hypsock.h"
+#include "ident.h"
+#include "loop.h"
+#include "xs_server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct loop *g_loop;
+static int g_sigfd = -1;
+
+static void on_signal(void *ctx, uint32_t events)
+{
+    struct signalfd_siginfo si;
+    bool reap = false;
+    while (read(g_sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            reap = true;
+        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            fprintf(stderr, "xensim: signal %u, shutting down\n", si.ssi_signo);
+            loop_stop(g_loop);
+        }
+    }
+    if (reap)
+        domain_reap();
+}
+
+static int sock_path(char *out, size_t len, const char *dir, const char *name)
+{
+    int n = snprintf(out, len, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int xensimd_run(const char *dir, int ready_fd)
+{
+    char ctl[PATH_MAX], hyp[PATH_MAX], xs[PATH_MAX];
+    int r = sock_path(ctl, sizeof(ctl), dir, "ctl.sock");
+    if (!r) r = sock_path(hyp, sizeof(hyp), dir, "hyp.sock");
+    if (!r) r = sock_path(xs, sizeof(xs), dir, "xenstored.sock");
+    if (r)
+        return r;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGHUP, SIG_IGN);
+
+    if ((r = ident_init()))
+        return r;
+    g_loop = loop_new();
+    if (!g_loop)
+        return -ENOMEM;
+    g_sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (g_sigfd < 0)
+        return -errno;
+    if ((r = loop_add(g_loop, g_sigfd, EPOLLIN, on_signal, NULL)))
+        return r;
+
+    struct xs_limits lim;
+    xs_limits_default(&lim);
+    struct xs_server *store = xs_server_new(g_loop, &lim);
+    if (!store)
+        return -ENOMEM;
+    if ((r = xs_server_listen(store, xs))) {
+        fprintf(stderr, "xensim: cannot listen on %s: %s\n", xs, strerror(-r));
+        return r;
+    }
+    if ((r = domain_table_init(g_loop, store)))
+        return r;
+    if ((r = hypsock_listen(g_loop, hyp))) {
+        fprintf(stderr, "xensim: cannot listen on %s: %s\n", hyp, strerror(-r));
+        return r;
+    }
+    /* The control socket last: once it answers, the host is fully up. */
+    if ((r = ctl_listen(g_loop, ctl))) {
+        fprintf(stderr, "xensim: cannot listen on %s: %s\n", ctl, strerror(-r));
+        return r;
+    }
+    fprintf(stderr, "xensim: up in %s\n", dir);
+    if (ready_fd >= 0) {
+        (void)!write(ready_fd, "1", 1);
+        close(ready_fd);
+    }
+    r = loop_run(g_loop);
+
+    /* Whatever is left dies with us: monitors have PDEATHSIG=SIGKILL. */
+    unlink(ctl);
+    unlink(hyp);
+    unlink(xs);
+    fprintf(stderr, "xensim: down\n");
+    return r;
+}

@@ -1,0 +1,20 @@
+/* xensim: the domain monitor, init (pid 1) of a domain's PID namespace.
+ *
+ * It holds the domain open (a domain with no process left stays, like an
+ * idle VM), reaps orphans, and starts processes inside the domain on the
+ * daemon's word. When it dies, the kernel kills everything in the domain:
+ * that is how `xensim destroy` works.
+ *
+ * Daemon -> monitor (strmsg on a SEQPACKET socketpair):
+ *   "spawn" ID CWD ARGC ARG... ENV...     with fds stdin, stdout, stderr
+ *   "kill" ID SIGNAL
+ * Monitor -> daemon:
+ *   "started" ID PID  |  "failed" ID ERRNO MESSAGE
+ *   "exited" ID STATUS    (STATUS as a shell reports it: code, or 128+signal) */
+#ifndef XENSIM_MONITOR_H
+#define XENSIM_MONITOR_H
+
+/* Run the monitor on sock; never returns. */
+__attribute__((noreturn)) void monitor_main(int sock);
+
+#endif
