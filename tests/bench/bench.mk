@@ -1,1 +1,15 @@
-# (filled by its owner)
+# Benchmarks (never timed tests): `make bench` prints tables and JSON.
+noinst_PROGRAMS += bench/bench-evtchn bench/bench-grant
+bench_bench_evtchn_SOURCES = bench/bench_evtchn.c bench/bench_stats.c bench/bench_stats.h
+bench_bench_evtchn_CFLAGS = $(AM_CFLAGS) $(XENEVTCHN_CFLAGS)
+bench_bench_evtchn_LDADD = $(XENEVTCHN_LIBS)
+bench_bench_grant_SOURCES = bench/bench_grant.c bench/bench_stats.c bench/bench_stats.h
+bench_bench_grant_CFLAGS = $(AM_CFLAGS) $(XENGNTTAB_CFLAGS)
+bench_bench_grant_LDADD = $(XENGNTTAB_LIBS)
+EXTRA_DIST += bench/xensim-bench.sh
+
+bench-xensim: bench/bench-evtchn bench/bench-grant
+	XENSIM=$(abs_top_builddir)/hyp/sim/xensim BENCH_BIN=$(abs_builddir)/bench \
+		$(srcdir)/bench/xensim-bench.sh $(BENCH_FLAGS)
+bench: bench-xensim
+.PHONY: bench bench-xensim

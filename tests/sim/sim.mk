@@ -1,1 +1,3 @@
-# (filled by its owner)
+# Integration on xensim: real processes in simulated domains.
+TESTS += sim/xensim-cli.sh
+EXTRA_DIST += sim/lib.sh sim/xensim-cli.sh

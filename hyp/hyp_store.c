@@ -1,0 +1,317 @@
+/* hyp_store.c: the store over libxenstore. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xenstore.h>
+
+#include "vipc/hyp.h"
+#include "hyp_internal.h"
+
+struct hyp_store {
+	struct xs_handle *xsh;
+};
+
+int hyp_store_open(struct hyp_store **out)
+{
+	struct hyp_store *st;
+
+	if (!out)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	errno = 0;
+	/* Flags 0: socket (XENSTORED_PATH honoured) or, failing that, xenbus. */
+	st->xsh = xs_open(0);
+	if (!st->xsh) {
+		int err = hyp_neg_errno();
+
+		free(st);
+		return err;
+	}
+	*out = st;
+	return 0;
+}
+
+void hyp_store_close(struct hyp_store *st)
+{
+	if (!st)
+		return;
+	xs_close(st->xsh);
+	free(st);
+}
+
+int hyp_store_read(struct hyp_store *st, hyp_txn_t t, const char *path,
+		   char **val, size_t *len)
+{
+	unsigned int n = 0;
+	char *v;
+
+	if (!st || !path || !val)
+		return -EINVAL;
+	errno = 0;
+	v = xs_read(st->xsh, t, path, &n);
+	if (!v)
+		return hyp_neg_errno();
+	*val = v;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int hyp_store_read_uint(struct hyp_store *st, hyp_txn_t t, const char *path,
+			unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t len, i;
+	char *s;
+	int rc;
+
+	if (!out)
+		return -EINVAL;
+	rc = hyp_store_read(st, t, path, &s, &len);
+	if (rc < 0)
+		return rc;
+	/* Digits only: no sign, space, or base prefix that strtoul would take. */
+	rc = len ? 0 : -EPROTO;
+	for (i = 0; i < len && rc == 0; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			rc = -EPROTO;
+		else if (v > (ULONG_MAX - d) / 10 || v * 10 + d > max)
+			rc = -ERANGE;
+		else
+			v = v * 10 + d;
+	}
+	free(s);
+	if (rc == 0)
+		*out = v;
+	return rc;
+}
+
+int hyp_store_write(struct hyp_store *st, hyp_txn_t t, const char *path,
+		    const void *data, size_t len)
+{
+	if (!st || !path || (!data && len) || len > UINT_MAX)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_write(st->xsh, t, path, data ? data : "", (unsigned int)len))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_write_str(struct hyp_store *st, hyp_txn_t t, const char *path,
+			const char *value)
+{
+	if (!value)
+		return -EINVAL;
+	return hyp_store_write(st, t, path, value, strlen(value));
+}
+
+int hyp_store_mkdir(struct hyp_store *st, hyp_txn_t t, const char *path)
+{
+	if (!st || !path)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_mkdir(st->xsh, t, path))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_rm(struct hyp_store *st, hyp_txn_t t, const char *path)
+{
+	if (!st || !path)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_rm(st->xsh, t, path))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_directory(struct hyp_store *st, hyp_txn_t t, const char *path,
+			char ***names, unsigned int *count)
+{
+	unsigned int n = 0;
+	char **v;
+
+	if (!st || !path || !names || !count)
+		return -EINVAL;
+	errno = 0;
+	v = xs_directory(st->xsh, t, path, &n);
+	if (!v)
+		return hyp_neg_errno();
+	*names = v;
+	*count = n;
+	return 0;
+}
+
+int hyp_store_get_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
+			struct xs_permissions **perms, unsigned int *count)
+{
+	struct xs_permissions *p;
+	unsigned int n = 0;
+
+	if (!st || !path || !perms || !count)
+		return -EINVAL;
+	errno = 0;
+	p = xs_get_permissions(st->xsh, t, path, &n);
+	if (!p)
+		return hyp_neg_errno();
+	*perms = p;
+	*count = n;
+	return 0;
+}
+
+int hyp_store_set_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
+			const struct xs_permissions *perms, unsigned int count)
+{
+	if (!st || !path || !perms || count == 0)
+		return -EINVAL;
+	errno = 0;
+	/* The library only reads perms; its prototype just lacks const. */
+	if (!xs_set_permissions(st->xsh, t, path,
+				(struct xs_permissions *)perms, count))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_txn_start(struct hyp_store *st, hyp_txn_t *t)
+{
+	xs_transaction_t id;
+
+	if (!st || !t)
+		return -EINVAL;
+	errno = 0;
+	id = xs_transaction_start(st->xsh);
+	if (id == XBT_NULL)
+		return hyp_neg_errno();
+	*t = id;
+	return 0;
+}
+
+int hyp_store_txn_end(struct hyp_store *st, hyp_txn_t t, bool abort)
+{
+	if (!st || t == HYP_TXN_NONE)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_transaction_end(st->xsh, t, abort))
+		return hyp_neg_errno();
+	return 0;
+}
+
+/* One try of hyp_store_publish(): write everything in a fresh transaction. */
+static int publish_once(struct hyp_store *st,
+			const struct hyp_store_node *nodes, size_t count,
+			const struct xs_permissions *perms, unsigned int nperms)
+{
+	hyp_txn_t t;
+	size_t i;
+	int rc;
+
+	rc = hyp_store_txn_start(st, &t);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < count && rc == 0; i++) {
+		rc = hyp_store_write_str(st, t, nodes[i].path, nodes[i].value);
+		if (rc == 0 && perms)
+			rc = hyp_store_set_perms(st, t, nodes[i].path, perms,
+						 nperms);
+	}
+	if (rc < 0) {
+		/* The first error is the one worth reporting; the abort only
+		 * releases the transaction. */
+		(void)hyp_store_txn_end(st, t, true);
+		return rc;
+	}
+	return hyp_store_txn_end(st, t, false);
+}
+
+int hyp_store_publish(struct hyp_store *st, const struct hyp_store_node *nodes,
+		      size_t count, const struct xs_permissions *perms,
+		      unsigned int nperms, unsigned int attempts)
+{
+	unsigned int a;
+	size_t i;
+	int rc = -EAGAIN;
+
+	if (!st || !nodes || count == 0 || attempts == 0 ||
+	    (perms && nperms == 0))
+		return -EINVAL;
+	for (i = 0; i < count; i++)
+		if (!nodes[i].path || !nodes[i].value)
+			return -EINVAL;
+	/* A conflict can surface from any call inside the transaction as well
+	 * as from its end; either way the whole set is redone. */
+	for (a = 0; a < attempts; a++) {
+		rc = publish_once(st, nodes, count, perms, nperms);
+		if (rc != -EAGAIN)
+			break;
+	}
+	return rc;
+}
+
+int hyp_store_watch(struct hyp_store *st, const char *path, const char *token)
+{
+	if (!st || !path || !token)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_watch(st->xsh, path, token))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_unwatch(struct hyp_store *st, const char *path,
+		      const char *token)
+{
+	if (!st || !path || !token)
+		return -EINVAL;
+	errno = 0;
+	if (!xs_unwatch(st->xsh, path, token))
+		return hyp_neg_errno();
+	return 0;
+}
+
+int hyp_store_fd(struct hyp_store *st)
+{
+	int fd;
+
+	if (!st)
+		return -EINVAL;
+	errno = 0;
+	fd = xs_fileno(st->xsh);
+	if (fd < 0)
+		return hyp_neg_errno();
+	return fd;
+}
+
+int hyp_store_next_watch(struct hyp_store *st, struct hyp_watch_event *ev)
+{
+	char **v;
+
+	if (!st || !ev)
+		return -EINVAL;
+	errno = 0;
+	v = xs_check_watch(st->xsh);
+	if (!v)
+		return hyp_neg_errno();
+	/* Path and token live in the one allocation the library returned. */
+	ev->path = v[XS_WATCH_PATH];
+	ev->token = v[XS_WATCH_TOKEN];
+	ev->buf_ = v;
+	return 0;
+}
+
+void hyp_watch_event_release(struct hyp_watch_event *ev)
+{
+	if (!ev)
+		return;
+	free(ev->buf_);
+	ev->buf_ = NULL;
+	ev->path = NULL;
+	ev->token = NULL;
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Set up vipc on a Debian 12 machine and run one job:
+#   ./setup.sh demo    install packages, configure, build, run the demo on xensim
+#   ./setup.sh check   same set-up, then every test tier this machine runs (make check)
+#   ./setup.sh build   set-up and build only
+# Run as root (it installs Debian packages with apt-get). BUILD_DIR (default
+# _build) is where it configures out of tree; CONFIGURE_FLAGS are passed on.
+set -eu
+job=${1:-build}
+case "$job" in demo|check|build) ;; *) echo "usage: $0 demo|check|build" >&2; exit 2;; esac
+src=$(cd "$(dirname "$0")" && pwd)
+build=${BUILD_DIR:-$src/_build}
+
+# Debian 12 packages: Xen 4.17 headers and libraries, cmocka, the autotools,
+# clang for the libFuzzer targets, and what the tests drive.
+pkgs="build-essential autoconf automake libtool pkg-config libxen-dev libcmocka-dev
+      clang libclang-rt-14-dev ca-certificates"
+missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"; done)
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup.sh: missing Debian packages: $missing; run as root to install them" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+
+cd "$src"
+[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
+mkdir -p "$build"
+cd "$build"
+# shellcheck disable=SC2086
+[ -f Makefile ] || "$src/configure" ${CONFIGURE_FLAGS:-}
+make -j"$(nproc)"
+case "$job" in
+demo)  make demo ;;
+check) make -j"$(nproc)" check ;;
+esac

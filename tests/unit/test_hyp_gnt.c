@@ -1,0 +1,244 @@
+/* test_hyp_gnt.c: hyp's grant sharing and mapping against a faked
+ * libxengnttab. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#include "test_hyp_mock.h"
+
+static struct hyp_gntshr *shr_open_ok(void)
+{
+	struct hyp_gntshr *gs = NULL;
+
+	MOCK_OK(xengntshr_open);
+	assert_int_equal(hyp_gntshr_open(&gs), 0);
+	assert_non_null(gs);
+	return gs;
+}
+
+static struct hyp_gnttab *tab_open_ok(void)
+{
+	struct hyp_gnttab *gt = NULL;
+
+	MOCK_OK(xengnttab_open);
+	assert_int_equal(hyp_gnttab_open(&gt), 0);
+	assert_non_null(gt);
+	return gt;
+}
+
+static void test_open_failures(void **state)
+{
+	struct hyp_gntshr *gs = NULL;
+	struct hyp_gnttab *gt = NULL;
+
+	MOCK_FAIL(xengntshr_open, ENOENT);
+	assert_int_equal(hyp_gntshr_open(&gs), -ENOENT);
+	assert_null(gs);
+	MOCK_FAIL(xengntshr_open, MOCK_NO_ERRNO);
+	assert_int_equal(hyp_gntshr_open(&gs), -EIO);
+	MOCK_FAIL(xengnttab_open, EACCES);
+	assert_int_equal(hyp_gnttab_open(&gt), -EACCES);
+	assert_null(gt);
+	assert_int_equal(hyp_gntshr_open(NULL), -EINVAL);
+	assert_int_equal(hyp_gnttab_open(NULL), -EINVAL);
+	assert_int_equal(mock.gntshr_close + mock.gnttab_close, 0);
+}
+
+static void test_close(void **state)
+{
+	hyp_gntshr_close(shr_open_ok());
+	hyp_gnttab_close(tab_open_ok());
+	hyp_gntshr_close(NULL);
+	hyp_gnttab_close(NULL);
+	assert_int_equal(mock.gntshr_close, 1);
+	assert_int_equal(mock.gnttab_close, 1);
+}
+
+static void test_share_pages_ro_rw(void **state)
+{
+	struct hyp_gntshr *gs = shr_open_ok();
+	grant_ref_t refs[4] = { 0 };
+	void *addr = NULL;
+
+	MOCK_OK(xengntshr_share_pages);
+	assert_int_equal(hyp_gntshr_share(gs, 5, 4, false, NULL, refs, &addr), 0);
+	assert_ptr_equal(addr, mock_pages);
+	assert_int_equal(mock.domid, 5);
+	assert_int_equal(mock.count, 4);
+	assert_int_equal(mock.writable, 0);
+	assert_int_equal(refs[0], 100);
+	assert_int_equal(refs[3], 103);
+
+	MOCK_OK(xengntshr_share_pages);
+	assert_int_equal(hyp_gntshr_share(gs, 6, 2, true, NULL, refs, &addr), 0);
+	assert_int_not_equal(mock.writable, 0);
+
+	MOCK_OK(xengntshr_unshare);
+	assert_int_equal(hyp_gntshr_unshare(gs, addr, 2), 0);
+	assert_ptr_equal(mock.unmap_addr, addr);
+	assert_int_equal(mock.unmap_count, 2);
+	hyp_gntshr_close(gs);
+}
+
+static void test_share_failure_leaves_outputs(void **state)
+{
+	struct hyp_gntshr *gs = shr_open_ok();
+	grant_ref_t refs[2] = { 0 };
+	void *addr = (void *)0x1;
+
+	MOCK_FAIL(xengntshr_share_pages, ENOMEM);
+	assert_int_equal(hyp_gntshr_share(gs, 5, 2, true, NULL, refs, &addr),
+			 -ENOMEM);
+	assert_ptr_equal(addr, (void *)0x1);
+	MOCK_FAIL(xengntshr_share_page_notify, ENOSPC);
+	assert_int_equal(hyp_gntshr_share(gs, 5, 1, true,
+					  &(struct hyp_unmap_notify){ 0, 3 },
+					  refs, &addr), -ENOSPC);
+	assert_ptr_equal(addr, (void *)0x1);
+	MOCK_FAIL(xengntshr_unshare, EINVAL);
+	assert_int_equal(hyp_gntshr_unshare(gs, mock_pages, 1), -EINVAL);
+	hyp_gntshr_close(gs);
+}
+
+static void test_share_notify(void **state)
+{
+	struct hyp_gntshr *gs = shr_open_ok();
+	struct hyp_unmap_notify n = { .offset = 10, .port = 7 };
+	grant_ref_t ref = 0;
+	void *addr = NULL;
+
+	MOCK_OK(xengntshr_share_page_notify);
+	assert_int_equal(hyp_gntshr_share(gs, 9, 1, true, &n, &ref, &addr), 0);
+	assert_int_equal(ref, 200);
+	assert_int_equal(mock.domid, 9);
+	assert_int_equal(mock.notify_offset, 10);
+	assert_int_equal(mock.notify_port, 7);
+	assert_int_not_equal(mock.writable, 0);
+
+	/* "none" on either side reaches the library as -1 */
+	n.port = HYP_NOTIFY_NONE;
+	MOCK_OK(xengntshr_share_page_notify);
+	assert_int_equal(hyp_gntshr_share(gs, 9, 1, false, &n, &ref, &addr), 0);
+	assert_int_equal(mock.notify_port, (evtchn_port_t)-1);
+	assert_int_equal(mock.writable, 0);
+	hyp_gntshr_close(gs);
+}
+
+static void test_share_bad_args(void **state)
+{
+	struct hyp_gntshr *gs = shr_open_ok();
+	struct hyp_unmap_notify n = { .offset = 0, .port = 1 };
+	grant_ref_t refs[2];
+	void *addr;
+
+	/* nothing queued: any library call here would fail the test */
+	assert_int_equal(hyp_gntshr_share(gs, 1, 0, true, NULL, refs, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gntshr_share(gs, 1, 2, true, &n, refs, &addr),
+			 -EINVAL);   /* notify needs a single page */
+	n.offset = HYP_PAGE_SIZE;
+	assert_int_equal(hyp_gntshr_share(gs, 1, 1, true, &n, refs, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gntshr_share(gs, 1, 1, true, NULL, NULL, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gntshr_share(gs, 1, 1, true, NULL, refs, NULL),
+			 -EINVAL);
+	assert_int_equal(hyp_gntshr_share(NULL, 1, 1, true, NULL, refs, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gntshr_unshare(gs, NULL, 1), -EINVAL);
+	assert_int_equal(hyp_gntshr_unshare(gs, mock_pages, 0), -EINVAL);
+	hyp_gntshr_close(gs);
+}
+
+static void test_map_refs(void **state)
+{
+	struct hyp_gnttab *gt = tab_open_ok();
+	const grant_ref_t refs[3] = { 8, 9, 10 };
+	void *addr = NULL;
+
+	MOCK_OK(xengnttab_map_domain_grant_refs);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 3, refs, false, NULL, &addr), 0);
+	assert_ptr_equal(addr, mock_pages);
+	assert_int_equal(mock.domid, 4);
+	assert_int_equal(mock.count, 3);
+	assert_int_equal(mock.refs[2], 10);
+	assert_int_equal(mock.prot, PROT_READ);
+
+	MOCK_OK(xengnttab_map_domain_grant_refs);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 1, refs, true, NULL, &addr), 0);
+	assert_int_equal(mock.prot, PROT_READ | PROT_WRITE);
+
+	MOCK_OK(xengnttab_unmap);
+	assert_int_equal(hyp_gnttab_unmap(gt, addr, 1), 0);
+	assert_ptr_equal(mock.unmap_addr, addr);
+	assert_int_equal(mock.unmap_count, 1);
+	hyp_gnttab_close(gt);
+}
+
+static void test_map_failures(void **state)
+{
+	struct hyp_gnttab *gt = tab_open_ok();
+	const grant_ref_t refs[2] = { 8, 9 };
+	struct hyp_unmap_notify n = { .offset = 0, .port = 2 };
+	void *addr = (void *)0x1;
+
+	MOCK_FAIL(xengnttab_map_domain_grant_refs, EINVAL);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 2, refs, true, NULL, &addr),
+			 -EINVAL);
+	MOCK_FAIL(xengnttab_map_domain_grant_refs, MOCK_NO_ERRNO);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 2, refs, true, NULL, &addr), -EIO);
+	MOCK_FAIL(xengnttab_map_grant_ref_notify, ENOMEM);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 1, refs, true, &n, &addr),
+			 -ENOMEM);
+	assert_ptr_equal(addr, (void *)0x1);
+	MOCK_FAIL(xengnttab_unmap, EINVAL);
+	assert_int_equal(hyp_gnttab_unmap(gt, mock_pages, 1), -EINVAL);
+
+	/* argument checks, before any library call */
+	assert_int_equal(hyp_gnttab_map(gt, 4, 0, refs, true, NULL, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 2, refs, true, &n, &addr),
+			 -EINVAL);
+	n.offset = 5000;
+	assert_int_equal(hyp_gnttab_map(gt, 4, 1, refs, true, &n, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gnttab_map(gt, 4, 1, NULL, true, NULL, &addr),
+			 -EINVAL);
+	assert_int_equal(hyp_gnttab_unmap(NULL, mock_pages, 1), -EINVAL);
+	hyp_gnttab_close(gt);
+}
+
+static void test_map_notify(void **state)
+{
+	struct hyp_gnttab *gt = tab_open_ok();
+	const grant_ref_t ref = 77;
+	struct hyp_unmap_notify n = { .offset = HYP_NOTIFY_NONE, .port = 12 };
+	void *addr = NULL;
+
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	assert_int_equal(hyp_gnttab_map(gt, 2, 1, &ref, true, &n, &addr), 0);
+	assert_int_equal(mock.refs[0], 77);
+	assert_int_equal(mock.domid, 2);
+	assert_int_equal(mock.notify_offset, (uint32_t)-1);
+	assert_int_equal(mock.notify_port, 12);
+	assert_int_equal(mock.prot, PROT_READ | PROT_WRITE);
+	hyp_gnttab_close(gt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_open_failures, mock_reset),
+		cmocka_unit_test_setup(test_close, mock_reset),
+		cmocka_unit_test_setup(test_share_pages_ro_rw, mock_reset),
+		cmocka_unit_test_setup(test_share_failure_leaves_outputs, mock_reset),
+		cmocka_unit_test_setup(test_share_notify, mock_reset),
+		cmocka_unit_test_setup(test_share_bad_args, mock_reset),
+		cmocka_unit_test_setup(test_map_refs, mock_reset),
+		cmocka_unit_test_setup(test_map_failures, mock_reset),
+		cmocka_unit_test_setup(test_map_notify, mock_reset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

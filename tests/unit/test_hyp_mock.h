@@ -1,0 +1,90 @@
+/*
+ * test_hyp_mock.h: link-time fakes of the Xen library calls hyp/ makes.
+ *
+ * Every fake that can fail takes its outcome from cmocka's queue, so a test
+ * that reaches an unplanned Xen call fails:
+ *   MOCK_OK(fn)          the call succeeds (default result)
+ *   MOCK_RET(fn, v)      the call succeeds with result v (see each fake)
+ *   MOCK_FAIL(fn, err)   the call fails with errno = err
+ *   MOCK_FAIL(fn, MOCK_NO_ERRNO)  it fails and leaves errno at 0
+ * Calls that cannot fail (close, fd) only count or record, in `mock`.
+ */
+#ifndef TEST_HYP_MOCK_H
+#define TEST_HYP_MOCK_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <xenctrl.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "vipc/hyp.h"
+
+#define MOCK_NO_ERRNO (-1)
+
+#define MOCK_OK(fn) will_return(__wrap_##fn, 0)
+#define MOCK_RET(fn, v) \
+	do { will_return(__wrap_##fn, 0); will_return(__wrap_##fn, (v)); } while (0)
+#define MOCK_FAIL(fn, err) will_return(__wrap_##fn, (err))
+
+#define MOCK_PAGES 8
+#define MOCK_DOMS 64
+
+/* A fake domain for xc_domain_getinfo. */
+struct mock_dom {
+	uint32_t domid;
+	unsigned dying:1, shutdown:1, crashed:1, paused:1;
+	unsigned shutdown_reason;
+};
+
+/* What the fakes saw, and what the non-failing ones return. */
+struct mock_state {
+	/* closes per library */
+	int evtchn_close, gntshr_close, gnttab_close, xs_close, xc_close;
+	/* descriptor returned by xenevtchn_fd / xs_fileno (set errno if < 0) */
+	int fd, fd_errno;
+	/* last arguments */
+	uint32_t domid;
+	evtchn_port_t port, remote_port;
+	uint32_t count;
+	int writable, prot;
+	uint32_t notify_offset;
+	evtchn_port_t notify_port;
+	uint32_t refs[MOCK_PAGES];
+	void *unmap_addr;
+	uint32_t unmap_count;
+	int unmask_calls;
+	char path[256], token[64], value[256];
+	unsigned int value_len;
+	xs_transaction_t txn;
+	int txn_abort;
+	int txn_starts, txn_commits, txn_aborts, writes, set_perms;
+	struct xs_permissions perms[4];
+	unsigned int nperms;
+	uint32_t first_domid;
+	unsigned int max_doms;
+	/* results */
+	struct xs_permissions perms_out[4];
+	struct mock_dom doms[MOCK_DOMS];
+	unsigned int ndoms;
+};
+
+extern struct mock_state mock;
+/* Page-aligned memory handed out as "shared" or "mapped" pages. */
+extern unsigned char mock_pages[MOCK_PAGES][HYP_PAGE_SIZE];
+/* Fake library handles. */
+extern xenevtchn_handle *const mock_xce;
+extern xengntshr_handle *const mock_xgs;
+extern xengnttab_handle *const mock_xgt;
+extern struct xs_handle *const mock_xsh;
+extern xc_interface *const mock_xch;
+
+/* cmocka setup: clear `mock` (fd = -1). */
+int mock_reset(void **state);
+
+#endif /* TEST_HYP_MOCK_H */
