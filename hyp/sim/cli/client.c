@@ -37,7 +37,7 @@ const char *cli_state_dir(void)
 
 static bool has_dropins(const char *dir)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 32];
     snprintf(p, sizeof(p), "%s/libxenevtchn.so.1", dir);
     return access(p, R_OK) == 0;
 }
