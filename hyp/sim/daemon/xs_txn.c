@@ -1,0 +1,205 @@
+/* xensim xenstore: transactions. A txn keeps private copies of every node
+ * it read or wrote, each with the live generation it was copied at. The
+ * commit fails with EAGAIN if any of those nodes changed (or appeared, or
+ * went away) in the live tree since, as Xen 4.17's xenstored does; else
+ * the changed copies replace the live nodes and the queued watch events
+ * fire. */
+#include "xs_core.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_events(struct xs_event *e)
+{
+    while (e) {
+        struct xs_event *next = e->next;
+        free(e->path);
+        free(e->perms);
+        free(e);
+        e = next;
+    }
+}
+
+static void txn_free(struct xs_txn *t)
+{
+    xs_store_clear(&t->nodes);
+    free_events(t->events);
+    free(t->acc);
+    free(t);
+}
+
+/* Unlink t from its connection and give back the domain's txn slot. */
+static void txn_detach(struct xs_conn *c, struct xs_txn *t)
+{
+    for (struct xs_txn **pp = &c->txns; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    struct xs_dom *d = xs_dom_find(c->s, c->domid);
+    if (d && d->transactions)
+        d->transactions--;
+}
+
+int xs_txn_start(struct xs_conn *c, uint32_t *id)
+{
+    struct xs_dom *d = xs_dom_find(c->s, c->domid);
+    if (c->domid != 0 && d &&
+        d->transactions >= c->s->lim.transactions_per_domain)
+        return -ENOSPC;
+    struct xs_txn *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    if (xs_store_init(&t->nodes) < 0) {
+        free(t);
+        return -ENOMEM;
+    }
+    t->events_tail = &t->events;
+    /* Ids are per connection; skip 0 (no txn) and any still in use. */
+    do {
+        t->id = ++c->next_txid;
+    } while (t->id == 0 || xs_txn_find(c, t->id));
+    t->next = c->txns;
+    c->txns = t;
+    if (d)
+        d->transactions++;
+    *id = t->id;
+    return 0;
+}
+
+struct xs_txn *xs_txn_find(struct xs_conn *c, uint32_t id)
+{
+    for (struct xs_txn *t = c->txns; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+static bool has_conflict(struct xs_server *s, struct xs_txn *t)
+{
+    size_t b = 0;
+    for (struct xs_node *n = xs_store_next(&t->nodes, &b, NULL); n;
+         n = xs_store_next(&t->nodes, &b, n)) {
+        struct xs_node *live = xs_store_get(&s->tree, n->path);
+        if ((live ? live->gen : 0) != n->base_gen)
+            return true;
+    }
+    return false;
+}
+
+static int apply(struct xs_server *s, struct xs_txn *t)
+{
+    size_t cnt = 0, b = 0;
+    for (struct xs_node *n = xs_store_next(&t->nodes, &b, NULL); n;
+         n = xs_store_next(&t->nodes, &b, n))
+        cnt += n->dirty;
+    char **paths = calloc(cnt ? cnt : 1, sizeof(*paths));
+    if (!paths)
+        return -ENOMEM;
+    size_t i = 0;
+    b = 0;
+    for (struct xs_node *n = xs_store_next(&t->nodes, &b, NULL); n;
+         n = xs_store_next(&t->nodes, &b, n))
+        if (n->dirty)
+            paths[i++] = n->path;
+    /* Unlinking from t->nodes invalidates iteration, hence the list; the
+     * path strings live in the nodes, so take the node before using it. */
+    for (i = 0; i < cnt; i++) {
+        struct xs_node *n = xs_store_take(&t->nodes, paths[i]);
+        if (n->absent) {
+            xs_node_free(xs_store_take(&s->tree, n->path));
+            xs_node_free(n);
+            continue;
+        }
+        n->dirty = false;
+        n->base_gen = 0;
+        /* Perms set in the txn name only domains that existed then; drop
+         * those that went away before the commit. */
+        n->gen = XS_GEN_PENDING;
+        xs_perm_settle(s, n);
+        n->gen = s->generation++;
+        xs_store_put(&s->tree, n);
+    }
+    free(paths);
+    for (unsigned k = 0; k < t->nacc; k++)
+        xs_dom_count_nodes(s, t->acc[k].domid, t->acc[k].delta);
+    return 0;
+}
+
+int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit)
+{
+    struct xs_server *s = c->s;
+    txn_detach(c, t);
+    int rc = 0;
+    if (commit) {
+        if (has_conflict(s, t))
+            rc = -EAGAIN;
+        else
+            rc = apply(s, t);
+        if (rc == 0)
+            for (struct xs_event *e = t->events; e; e = e->next)
+                xs_watch_fire(s, e->path, e->exact, e->perms, e->nperms,
+                              XS_GEN_PENDING);
+    }
+    txn_free(t);
+    return rc;
+}
+
+void xs_txn_free_all(struct xs_conn *c)
+{
+    while (c->txns)
+        xs_txn_end(c, c->txns, false);
+}
+
+int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
+                       const struct xs_perm *p, unsigned np)
+{
+    struct xs_event *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->path = strdup(path);
+    if (np) {
+        e->perms = malloc(np * sizeof(*p));
+        if (e->perms) {
+            memcpy(e->perms, p, np * sizeof(*p));
+            e->nperms = np;
+        }
+    }
+    if (!e->path) {
+        free(e->perms);
+        free(e);
+        return -ENOMEM;
+    }
+    e->exact = exact;
+    *t->events_tail = e;
+    t->events_tail = &e->next;
+    return 0;
+}
+
+int xs_txn_acc_get(const struct xs_txn *t, uint32_t domid)
+{
+    for (unsigned i = 0; i < t->nacc; i++)
+        if (t->acc[i].domid == domid)
+            return t->acc[i].delta;
+    return 0;
+}
+
+int xs_txn_acc_add(struct xs_txn *t, uint32_t domid, int delta)
+{
+    for (unsigned i = 0; i < t->nacc; i++) {
+        if (t->acc[i].domid == domid) {
+            t->acc[i].delta += delta;
+            return 0;
+        }
+    }
+    struct xs_txn_acc *a = realloc(t->acc, (t->nacc + 1) * sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    t->acc = a;
+    t->acc[t->nacc].domid = domid;
+    t->acc[t->nacc].delta = delta;
+    t->nacc++;
+    return 0;
+}

@@ -1,0 +1,268 @@
+/* Unit tests: xenstore tree, paths and permissions (Xen 4.17 semantics,
+ * including the domain-generation rule for permission entries). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "test_xs_util.h"
+
+static struct xs_server *S;
+static struct tconn *D0, *D1, *D2;
+
+static int setup(void **st)
+{
+    (void)st;
+    S = t_server(NULL);
+    assert_int_equal(xs_domain_introduce(S, 1, "guest1", NULL), 0);
+    assert_int_equal(xs_domain_introduce(S, 2, "guest2", NULL), 0);
+    D0 = t_conn(S, 0);
+    D1 = t_conn(S, 1);
+    D2 = t_conn(S, 2);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    xs_server_free(S);
+    free(D0);
+    free(D1);
+    free(D2);
+    return 0;
+}
+
+static void test_basic_rw(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(D0, 0, "/t/a/b", "hello"), 0);
+    assert_int_equal(t_read(D0, 0, "/t/a/b"), 5);
+    assert_string_equal(D0->buf, "hello");
+    /* Intermediate nodes exist, empty. */
+    assert_int_equal(t_read(D0, 0, "/t/a"), 0);
+    assert_int_equal(t_req(D0, XS_DIRECTORY, 0, "/t/a", NULL), 2);
+    assert_string_equal(D0->buf, "b");
+    /* dom0's relative paths live under /local/domain/0. */
+    assert_int_equal(t_write(D0, 0, "rel", "x"), 0);
+    assert_int_equal(t_read(D0, 0, "/local/domain/0/rel"), 1);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/t"), 0);
+    assert_int_equal(t_read(D0, 0, "/t/a/b"), -ENOENT);
+    assert_int_equal(t_read(D0, 0, "/t"), -ENOENT);
+}
+
+static void test_rm_and_mkdir_rules(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(D0, 0, "/m/v", "keep"), 0);
+    assert_int_equal(t_ok(D0, XS_MKDIR, 0, "/m/v"), 0);
+    assert_int_equal(t_read(D0, 0, "/m/v"), 4); /* value untouched */
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/m/none"), 0);   /* parent there */
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/m/no/ne"), -ENOENT);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/"), -EINVAL);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/m"), 0);
+}
+
+static void test_invalid_paths(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(D0, 0, "/bad//x", "1"), -EINVAL);
+    assert_int_equal(t_write(D0, 0, "/bad/", "1"), -EINVAL);
+    assert_int_equal(t_write(D0, 0, "/bad/sp ace", "1"), -EINVAL);
+    assert_int_equal(t_write(D0, 0, "/bad/dot.x", "1"), -EINVAL);
+    assert_int_equal(t_read(D0, 0, ""), -EINVAL);
+    char longp[3200];
+    memset(longp, 'a', sizeof(longp));
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = '\0';
+    assert_int_equal(t_write(D0, 0, longp, "1"), -EINVAL);
+    /* Below a domain's home, 2048 bytes of relative path are allowed. */
+    char okp[2100];
+    int n = snprintf(okp, sizeof(okp), "data/");
+    memset(okp + n, 'b', 2000);
+    okp[n + 2000] = '\0';
+    assert_int_equal(t_write(D1, 0, okp, "1"), 0);
+}
+
+static void test_domain_layout(void **st)
+{
+    (void)st;
+    char perms[256];
+    assert_int_equal(t_read(D0, 0, "/local/domain/1/name"), 6);
+    assert_string_equal(D0->buf, "guest1");
+    assert_int_equal(t_read(D0, 0, "/local/domain/1/domid"), 1);
+    assert_string_equal(D0->buf, "1");
+    assert_int_equal(t_read(D0, 0, "/local/domain/0/name"), 8);
+    assert_string_equal(D0->buf, "Domain-0");
+    assert_int_equal(t_getperms(D0, "/local/domain/1", perms, sizeof(perms)), 0);
+    assert_string_equal(perms, "n0 r1");
+    assert_int_equal(t_getperms(D0, "/local/domain/1/data", perms,
+                                sizeof(perms)), 0);
+    assert_string_equal(perms, "n1");
+    /* The domain reads its home, writes data/, not its home itself. */
+    assert_int_equal(t_read(D1, 0, "name"), 6);
+    assert_int_equal(t_write(D1, 0, "data/k", "v"), 0);
+    assert_int_equal(t_read(D1, 0, "/local/domain/1/data/k"), 1);
+    assert_int_equal(t_write(D1, 0, "newkey", "v"), -EACCES);
+    assert_int_equal(t_read(D1, 0, "/local/domain/2/name"), -EACCES);
+    assert_int_equal(t_write(D1, 0, "/local/domain/2/data/x", "v"), -EACCES);
+    assert_int_equal(t_req(D1, XS_GET_DOMAIN_PATH, 0, "7", NULL), 16);
+    assert_string_equal(D1->buf, "/local/domain/7");
+    assert_int_equal(t_req(D1, XS_IS_DOMAIN_INTRODUCED, 0, "2", NULL), 2);
+    assert_string_equal(D1->buf, "T");
+    assert_int_equal(t_req(D1, XS_IS_DOMAIN_INTRODUCED, 0, "9", NULL), 2);
+    assert_string_equal(D1->buf, "F");
+    assert_int_equal(t_req(D1, XS_INTRODUCE, 0, "9", "0", "1", NULL), -EACCES);
+    assert_int_equal(t_req(D1, XS_RELEASE, 0, "2", NULL), -EACCES);
+}
+
+static void test_enoent_vs_eacces(void **st)
+{
+    (void)st;
+    /* Missing node below a readable parent: ENOENT; below an unreadable
+     * one: EACCES (do not leak what exists). */
+    assert_int_equal(t_read(D1, 0, "/local/domain/1/nothere"), -ENOENT);
+    assert_int_equal(t_read(D1, 0, "/local/domain/2/nothere"), -EACCES);
+    assert_int_equal(t_read(D1, 0, "/nothere"), -EACCES);
+}
+
+static void test_inherit_and_owner(void **st)
+{
+    (void)st;
+    char perms[256];
+    assert_int_equal(t_ok(D0, XS_MKDIR, 0, "/shared"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared", "n0", "b1", "r2",
+                           NULL), 3);
+    /* dom0's new node inherits the parent's list as is. */
+    assert_int_equal(t_write(D0, 0, "/shared/fromdom0", "x"), 0);
+    assert_int_equal(t_getperms(D0, "/shared/fromdom0", perms, sizeof(perms)),
+                     0);
+    assert_string_equal(perms, "n0 b1 r2");
+    /* An unprivileged creator becomes the owner; the rest is inherited. */
+    assert_int_equal(t_write(D1, 0, "/shared/a/b", "y"), 0);
+    assert_int_equal(t_getperms(D0, "/shared/a/b", perms, sizeof(perms)), 0);
+    assert_string_equal(perms, "n1 b1 r2");
+    assert_int_equal(t_getperms(D0, "/shared/a", perms, sizeof(perms)), 0);
+    assert_string_equal(perms, "n1 b1 r2");
+    /* dom2 may read but not write. */
+    assert_int_equal(t_read(D2, 0, "/shared/a/b"), 1);
+    assert_int_equal(t_write(D2, 0, "/shared/a/b", "z"), -EACCES);
+    assert_int_equal(t_write(D2, 0, "/shared/new", "z"), -EACCES);
+    /* Only the owner (or dom0) sets perms; the owner cannot give it away. */
+    assert_int_equal(t_req(D2, XS_SET_PERMS, 0, "/shared/a/b", "b2", NULL),
+                     -EACCES);
+    assert_int_equal(t_req(D1, XS_SET_PERMS, 0, "/shared/a/b", "n2", NULL),
+                     -EPERM);
+    assert_int_equal(t_req(D1, XS_SET_PERMS, 0, "/shared/a/b", "n1", "b2",
+                           NULL), 3);
+    assert_int_equal(t_write(D2, 0, "/shared/a/b", "z"), 0);
+    /* Bad perm strings, owner that does not exist. */
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared", "x0", NULL),
+                     -EINVAL);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared", "r", NULL),
+                     -EINVAL);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared", NULL), -EINVAL);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared", "n77", NULL),
+                     -ENOENT);
+    /* Too many entries for an unprivileged domain. */
+    assert_int_equal(t_req(D1, XS_SET_PERMS, 0, "/shared/a", "n1", "r0", "r2",
+                           "r0", "r2", "r0", NULL), -ENOSPC);
+}
+
+static void test_entry_for_future_domain_ignored(void **st)
+{
+    (void)st;
+    /* Written before domain 5 exists: the r5 entry never grants 5. */
+    assert_int_equal(t_write(D0, 0, "/future", "secret"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/future", "n0", "r5", NULL),
+                     3);
+    assert_int_equal(xs_domain_introduce(S, 5, "late", NULL), 0);
+    struct tconn *d5 = t_conn(S, 5);
+    assert_int_equal(t_read(d5, 0, "/future"), -EACCES);
+    /* Still not after the node's value changes... */
+    assert_int_equal(t_write(D0, 0, "/future", "secret2"), 0);
+    assert_int_equal(t_read(d5, 0, "/future"), -EACCES);
+    /* ...only once dom0 sets the perms again, now that 5 exists. */
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/future", "n0", "r5", NULL),
+                     3);
+    assert_int_equal(t_read(d5, 0, "/future"), 7);
+    assert_int_equal(xs_domain_release(S, 5), 0);
+    free(d5);
+}
+
+static void test_reused_domid_gets_nothing(void **st)
+{
+    (void)st;
+    assert_int_equal(xs_domain_introduce(S, 3, "old3", NULL), 0);
+    assert_int_equal(t_write(D0, 0, "/old3r", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/old3r", "n0", "r3", NULL), 3);
+    assert_int_equal(t_write(D0, 0, "/old3own", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/old3own", "n3", NULL), 3);
+    struct tconn *a = t_conn(S, 3);
+    assert_int_equal(t_read(a, 0, "/old3r"), 1);
+    assert_int_equal(t_write(a, 0, "/old3own", "mine"), 0);
+    assert_int_equal(xs_domain_release(S, 3), 0);
+    assert_true(a->c->closed); /* the dead domain's connection is cut */
+    /* A rewrite while 3 is gone must not revive the entry later. */
+    assert_int_equal(t_write(D0, 0, "/old3r", "y"), 0);
+    assert_int_equal(xs_domain_introduce(S, 3, "new3", NULL), 0);
+    struct tconn *b = t_conn(S, 3);
+    assert_int_equal(t_read(b, 0, "/old3r"), -EACCES);
+    assert_int_equal(t_read(b, 0, "/old3own"), -EACCES);
+    assert_int_equal(t_write(b, 0, "/old3own", "hijack"), -EACCES);
+    assert_int_equal(xs_domain_release(S, 3), 0);
+    xs_conn_reap(S);
+    free(a);
+    free(b);
+}
+
+static void test_directory_part(void **st)
+{
+    (void)st;
+    char name[64];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof(name), "/big/child-with-a-long-name-%03d", i);
+        assert_int_equal(t_write(D0, 0, name, ""), 0);
+    }
+    /* Too big for one DIRECTORY reply. */
+    assert_int_equal(t_req(D0, XS_DIRECTORY, 0, "/big", NULL), -E2BIG);
+    unsigned off = 0, seen = 0;
+    char gen[32] = "";
+    for (int guard = 0; guard < 20; guard++) {
+        char offs[16];
+        snprintf(offs, sizeof(offs), "%u", off);
+        int len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", offs, NULL);
+        assert_true(len > 0);
+        if (!gen[0])
+            t_copy(gen, sizeof(gen), D0->buf);
+        assert_string_equal(gen, D0->buf);
+        int at = (int)strlen(D0->buf) + 1;
+        int chunk = 0;
+        while (at < len && D0->buf[at]) {
+            int l = (int)strlen(D0->buf + at) + 1;
+            at += l;
+            chunk += l;
+            seen++;
+        }
+        if (!chunk)
+            break;
+        off += (unsigned)chunk;
+    }
+    assert_int_equal(seen, 300);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/big"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic_rw),
+        cmocka_unit_test(test_rm_and_mkdir_rules),
+        cmocka_unit_test(test_invalid_paths),
+        cmocka_unit_test(test_domain_layout),
+        cmocka_unit_test(test_enoent_vs_eacces),
+        cmocka_unit_test(test_inherit_and_owner),
+        cmocka_unit_test(test_entry_for_future_domain_ignored),
+        cmocka_unit_test(test_reused_domid_gets_nothing),
+        cmocka_unit_test(test_directory_part),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,165 @@
+/* Unit tests: xenstore transactions (commit, conflict -> EAGAIN, abort,
+ * isolation, watches at commit only). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "test_xs_util.h"
+
+static struct xs_server *S;
+static struct tconn *A, *B, *W;
+
+static int setup(void **st)
+{
+    (void)st;
+    S = t_server(NULL);
+    A = t_conn(S, 0);
+    B = t_conn(S, 0);
+    W = t_conn(S, 0);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    xs_server_free(S);
+    free(A);
+    free(B);
+    free(W);
+    return 0;
+}
+
+static void test_commit_and_isolation(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/c/x", "old"), 0);
+    uint32_t tx = t_txstart(A);
+    assert_true(tx != 0);
+    assert_int_equal(t_write(A, tx, "/c/x", "new"), 0);
+    assert_int_equal(t_write(A, tx, "/c/y/z", "made"), 0);
+    /* Read your own writes; others see nothing yet. */
+    assert_int_equal(t_read(A, tx, "/c/x"), 3);
+    assert_string_equal(A->buf, "new");
+    assert_int_equal(t_read(B, 0, "/c/x"), 3);
+    assert_string_equal(B->buf, "old");
+    assert_int_equal(t_read(B, 0, "/c/y/z"), -ENOENT);
+    /* A txn id belongs to its connection. */
+    assert_int_equal(t_read(B, tx, "/c/x"), -ENOENT);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    assert_int_equal(t_read(B, 0, "/c/x"), 3);
+    assert_string_equal(B->buf, "new");
+    assert_int_equal(t_read(B, 0, "/c/y/z"), 4);
+    /* The id is gone after the end. */
+    assert_int_equal(t_read(A, tx, "/c/x"), -ENOENT);
+    assert_int_equal(t_txend(A, tx, true), -ENOENT);
+}
+
+static void test_conflict_eagain(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/k/v", "a"), 0);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_read(A, tx, "/k/v"), 1);
+    /* Someone else changes what the txn read. */
+    assert_int_equal(t_write(B, 0, "/k/v", "b"), 0);
+    /* The txn keeps its snapshot... */
+    assert_int_equal(t_read(A, tx, "/k/v"), 1);
+    assert_string_equal(A->buf, "a");
+    assert_int_equal(t_write(A, tx, "/k/v", "c"), 0);
+    /* ...and fails to commit. */
+    assert_int_equal(t_txend(A, tx, true), -EAGAIN);
+    assert_int_equal(t_read(B, 0, "/k/v"), 1);
+    assert_string_equal(B->buf, "b");
+}
+
+static void test_conflict_on_created_node(void **st)
+{
+    (void)st;
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_read(A, tx, "/k/late"), -ENOENT);
+    assert_int_equal(t_write(B, 0, "/k/late", "x"), 0);
+    assert_int_equal(t_txend(A, tx, true), -EAGAIN);
+}
+
+static void test_unrelated_change_commits(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/u/one", "1"), 0);
+    assert_int_equal(t_write(A, 0, "/u2/two", "2"), 0);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_write(A, tx, "/u/one", "11"), 0);
+    assert_int_equal(t_write(B, 0, "/u2/two", "22"), 0);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    assert_int_equal(t_read(B, 0, "/u/one"), 2);
+}
+
+static void test_abort_discards(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/ab/v", "keep"), 0);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_write(A, tx, "/ab/v", "drop"), 0);
+    assert_int_equal(t_ok(A, XS_RM, tx, "/ab"), 0);
+    assert_int_equal(t_read(A, tx, "/ab/v"), -ENOENT);
+    assert_int_equal(t_txend(A, tx, false), 0);
+    assert_int_equal(t_read(A, 0, "/ab/v"), 4);
+    assert_string_equal(A->buf, "keep");
+}
+
+static void test_rm_in_txn(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/r/a/b", "1"), 0);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_ok(A, XS_RM, tx, "/r/a"), 0);
+    assert_int_equal(t_read(B, 0, "/r/a/b"), 1);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    assert_int_equal(t_read(B, 0, "/r/a/b"), -ENOENT);
+    assert_int_equal(t_read(B, 0, "/r/a"), -ENOENT);
+    assert_int_equal(t_req(B, XS_DIRECTORY, 0, "/r", NULL), 0);
+}
+
+static void test_watches_fire_at_commit_only(void **st)
+{
+    (void)st;
+    assert_int_equal(t_req(W, XS_WATCH, 0, "/wt", "tok", NULL), 3);
+    t_clear_events(W);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_write(A, tx, "/wt/x", "1"), 0);
+    t_drain(W);
+    assert_int_equal(W->nev, 0);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    t_drain(W);
+    assert_true(t_has_event(W, "/wt/x", "tok"));
+    t_clear_events(W);
+    tx = t_txstart(A);
+    assert_int_equal(t_write(A, tx, "/wt/y", "1"), 0);
+    assert_int_equal(t_txend(A, tx, false), 0);
+    t_drain(W);
+    assert_int_equal(W->nev, 0);
+}
+
+static void test_start_inside_txn_busy(void **st)
+{
+    (void)st;
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_req(A, XS_TRANSACTION_START, tx, "", NULL), -EBUSY);
+    assert_int_equal(t_req(A, XS_TRANSACTION_END, tx, "X", NULL), -EINVAL);
+    assert_int_equal(t_txend(A, tx, false), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_and_isolation),
+        cmocka_unit_test(test_conflict_eagain),
+        cmocka_unit_test(test_conflict_on_created_node),
+        cmocka_unit_test(test_unrelated_change_commits),
+        cmocka_unit_test(test_abort_discards),
+        cmocka_unit_test(test_rm_in_txn),
+        cmocka_unit_test(test_watches_fire_at_commit_only),
+        cmocka_unit_test(test_start_inside_txn_busy),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,171 @@
+/* Unit tests: xenstore watches (matching, initial event, removal, relative
+ * paths, XSA-115 permission filter, special @introduceDomain and
+ * @releaseDomain watches). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "test_xs_util.h"
+
+static struct xs_server *S;
+static struct tconn *D0, *D1, *W0;
+
+static int setup(void **st)
+{
+    (void)st;
+    S = t_server(NULL);
+    assert_int_equal(xs_domain_introduce(S, 1, "guest1", NULL), 0);
+    assert_int_equal(xs_domain_introduce(S, 2, "guest2", NULL), 0);
+    D0 = t_conn(S, 0);
+    D1 = t_conn(S, 1);
+    W0 = t_conn(S, 0);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    xs_server_free(S);
+    free(D0);
+    free(D1);
+    free(W0);
+    return 0;
+}
+
+static void test_initial_and_matching(void **st)
+{
+    (void)st;
+    assert_int_equal(t_req(W0, XS_WATCH, 0, "/w/a", "T1", NULL), 3);
+    assert_true(t_has_event(W0, "/w/a", "T1")); /* fired once up front */
+    assert_int_equal(t_req(W0, XS_WATCH, 0, "/w/a", "T1", NULL), -EEXIST);
+    t_clear_events(W0);
+    assert_int_equal(t_write(D0, 0, "/w/a/b/c", "1"), 0);
+    assert_int_equal(t_write(D0, 0, "/w/ab", "1"), 0);   /* not a child */
+    assert_int_equal(t_write(D0, 0, "/w/other", "1"), 0);
+    t_drain(W0);
+    assert_true(t_has_event(W0, "/w/a/b/c", "T1"));
+    assert_false(t_has_event(W0, "/w/ab", NULL));
+    assert_false(t_has_event(W0, "/w/other", NULL));
+    t_clear_events(W0);
+    /* Removing an ancestor fires the watch on the removed descendant. */
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/w"), 0);
+    t_drain(W0);
+    assert_true(t_has_event(W0, "/w/a", "T1"));
+    assert_int_equal(t_req(W0, XS_UNWATCH, 0, "/w/a", "T1", NULL), 3);
+    assert_int_equal(t_req(W0, XS_UNWATCH, 0, "/w/a", "T1", NULL), -ENOENT);
+    t_clear_events(W0);
+    assert_int_equal(t_write(D0, 0, "/w/a", "1"), 0);
+    t_drain(W0);
+    assert_int_equal(W0->nev, 0);
+}
+
+static void test_relative_watch(void **st)
+{
+    (void)st;
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "data", "rel", NULL), 3);
+    assert_true(t_has_event(D1, "data", "rel"));
+    t_clear_events(D1);
+    assert_int_equal(t_write(D0, 0, "/local/domain/1/data/k", "v"), 0);
+    t_drain(D1);
+    assert_true(t_has_event(D1, "data/k", "rel"));
+    assert_int_equal(t_req(D1, XS_UNWATCH, 0, "data", "rel", NULL), 3);
+}
+
+static void test_xsa115_filter(void **st)
+{
+    (void)st;
+    assert_int_equal(t_ok(D0, XS_MKDIR, 0, "/pub"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/pub", "n0", "r1", NULL), 3);
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "/", "all", NULL), 3);
+    t_clear_events(D1);
+    assert_int_equal(t_write(D0, 0, "/local/domain/2/data/secret", "s"), 0);
+    assert_int_equal(t_write(D0, 0, "/pub/news", "n"), 0);
+    t_drain(D1);
+    assert_false(t_has_event(D1, "/local/domain/2/data/secret", NULL));
+    assert_true(t_has_event(D1, "/pub/news", "all"));
+    t_clear_events(D1);
+    /* Removal of a node it could read: still told. */
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/pub/news"), 0);
+    t_drain(D1);
+    assert_true(t_has_event(D1, "/pub/news", "all"));
+    assert_int_equal(t_req(D1, XS_UNWATCH, 0, "/", "all", NULL), 3);
+}
+
+static void test_special_watches(void **st)
+{
+    (void)st;
+    assert_int_equal(t_req(W0, XS_WATCH, 0, "@introduceDomain", "in", NULL), 3);
+    assert_int_equal(t_req(W0, XS_WATCH, 0, "@releaseDomain", "out", NULL), 3);
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "@introduceDomain", "in1", NULL), 3);
+    t_clear_events(W0);
+    t_clear_events(D1);
+    assert_int_equal(xs_domain_introduce(S, 7, "seven", NULL), 0);
+    t_drain(W0);
+    t_drain(D1);
+    assert_true(t_has_event(W0, "@introduceDomain", "in"));
+    assert_false(t_has_event(D1, "@introduceDomain", NULL)); /* dom0 only */
+    /* Only dom0 (the owner) may open the special node to others. */
+    assert_int_equal(t_req(D1, XS_SET_PERMS, 0, "@introduceDomain", "n0", "r1",
+                           NULL), -EACCES);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "@introduceDomain", "n0", "r1",
+                           NULL), 3);
+    char perms[64];
+    assert_int_equal(t_getperms(D0, "@introduceDomain", perms, sizeof(perms)),
+                     0);
+    assert_string_equal(perms, "n0 r1");
+    t_clear_events(D1);
+    assert_int_equal(xs_domain_introduce(S, 8, "eight", NULL), 0);
+    t_drain(D1);
+    assert_true(t_has_event(D1, "@introduceDomain", "in1"));
+    t_clear_events(W0);
+    assert_int_equal(xs_domain_release(S, 7), 0);
+    t_drain(W0);
+    assert_true(t_has_event(W0, "@releaseDomain", "out"));
+    assert_int_equal(t_read(D0, 0, "/local/domain/7"), -ENOENT);
+    assert_int_equal(xs_domain_release(S, 7), -ENOENT);
+    assert_int_equal(xs_domain_release(S, 8), 0);
+}
+
+static void test_release_drops_watches(void **st)
+{
+    (void)st;
+    assert_int_equal(xs_domain_introduce(S, 9, "nine", NULL), 0);
+    struct tconn *d9 = t_conn(S, 9);
+    assert_int_equal(t_req(d9, XS_WATCH, 0, "data", "x", NULL), 3);
+    assert_int_equal(xs_dom_find(S, 9)->watches, 1);
+    assert_int_equal(xs_domain_release(S, 9), 0);
+    assert_true(d9->c->closed);
+    xs_conn_reap(S);
+    /* A new domain 9 starts with a clean slate. */
+    assert_int_equal(xs_domain_introduce(S, 9, "nine-again", NULL), 0);
+    assert_int_equal(xs_dom_find(S, 9)->watches, 0);
+    assert_int_equal(xs_domain_release(S, 9), 0);
+    free(d9);
+}
+
+static void test_reset_watches(void **st)
+{
+    (void)st;
+    struct tconn *c = t_conn(S, 0);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "/rw", "t", NULL), 3);
+    assert_int_equal(t_req(c, XS_RESET_WATCHES, 0, "", NULL), 3);
+    t_clear_events(c);
+    assert_int_equal(t_write(D0, 0, "/rw/x", "1"), 0);
+    t_drain(c);
+    assert_int_equal(c->nev, 0);
+    free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_initial_and_matching),
+        cmocka_unit_test(test_relative_watch),
+        cmocka_unit_test(test_xsa115_filter),
+        cmocka_unit_test(test_special_watches),
+        cmocka_unit_test(test_release_drops_watches),
+        cmocka_unit_test(test_reset_watches),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

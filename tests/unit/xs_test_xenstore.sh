@@ -1,0 +1,74 @@
+#!/bin/sh
+# Debian's unmodified test-xenstore (xen-utils-4.17) against the xensim
+# xenstore server, run alone by unit/xs_standalone. Also the xenstore-* CLI
+# tools (xenstore-utils) when XENSTORE_CLI_DIR, XEN_UTILS_DIR or /usr/bin has them.
+# Fails, never skips, when test-xenstore is missing.
+set -u
+if [ -z "${XEN_UTILS_DIR:-}" ] || [ ! -x "$XEN_UTILS_DIR/test-xenstore" ]; then
+    echo "FAIL: Debian's test-xenstore not found: XEN_UTILS_DIR='${XEN_UTILS_DIR:-}'" \
+         "has no executable test-xenstore (unpack xen-utils-4.17 with dpkg -x" \
+         "and configure with XEN_UTILS_DIR=<root>/usr/lib/xen-4.17/bin)" >&2
+    exit 1
+fi
+driver="${top_builddir:-.}/tests/unit/xs_standalone"
+[ -x "$driver" ] || driver="$(dirname "$0")/xs_standalone"
+[ -x "$driver" ] || driver="./unit/xs_standalone"
+if [ ! -x "$driver" ]; then
+    echo "FAIL: unit/xs_standalone not built" >&2
+    exit 1
+fi
+dir=$(mktemp -d /tmp/xs-test.XXXXXX)
+"$driver" "$dir" > "$dir/out" 2> "$dir/err" &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+for _ in $(seq 50); do
+    grep -q ready "$dir/out" 2>/dev/null && break
+    sleep 0.1
+done
+if ! grep -q ready "$dir/out"; then
+    echo "FAIL: xs_standalone did not start:" >&2
+    cat "$dir/err" >&2
+    exit 1
+fi
+export XENSTORED_PATH="$dir/socket"
+fail=0
+echo "== test-xenstore"
+timeout 120 "$XEN_UTILS_DIR/test-xenstore" || { echo "FAIL: test-xenstore"; fail=1; }
+echo "== test-xenstore -i 20"
+timeout 120 "$XEN_UTILS_DIR/test-xenstore" -i 20 >/dev/null || { echo "FAIL: test-xenstore -i 20"; fail=1; }
+
+# The CLI tools, if there (xenstore-utils unpacked beside, or installed).
+cli=""
+for d in "${XENSTORE_CLI_DIR:-}" "$XEN_UTILS_DIR" "$XEN_UTILS_DIR/../../../bin" /usr/bin; do
+    [ -n "$d" ] || continue
+    [ -x "$d/xenstore-read" ] && { cli="$d"; break; }
+done
+if [ -n "$cli" ]; then
+    echo "== xenstore-* tools from $cli"
+    check() { if "$@"; then :; else echo "FAIL: $*"; fail=1; fi; }
+    check "$cli/xenstore-write" /tool/t "v1"
+    [ "$("$cli/xenstore-read" /tool/t)" = v1 ] || { echo "FAIL: read back"; fail=1; }
+    check "$cli/xenstore-chmod" /tool/t n0 r1
+    [ "$(XENSTORED_PATH="$dir/socket.d1" "$cli/xenstore-read" /tool/t)" = v1 ] ||
+        { echo "FAIL: guest1 cannot read what r1 grants"; fail=1; }
+    if XENSTORED_PATH="$dir/socket.d1" "$cli/xenstore-read" /local/domain/2/name 2>/dev/null; then
+        echo "FAIL: guest1 read guest2's home"; fail=1
+    fi
+    check env XENSTORED_PATH="$dir/socket.d1" "$cli/xenstore-write" data/x 1
+    [ "$("$cli/xenstore-read" /local/domain/1/data/x)" = 1 ] || { echo "FAIL: relative write"; fail=1; }
+    # A watch through libxenstore's xs_watch/xs_read_watch: the initial
+    # event, then one for the change.
+    timeout 5 "$cli/xenstore-watch" -n 2 /tool/t > "$dir/watch" &
+    wpid=$!
+    sleep 0.3
+    check "$cli/xenstore-write" /tool/t v2
+    wait "$wpid"
+    [ "$(cat "$dir/watch" | tr '\n' ' ')" = "/tool/t /tool/t " ] ||
+        { echo "FAIL: watch events: $(cat "$dir/watch")"; fail=1; }
+    check "$cli/xenstore-rm" /tool/t
+else
+    echo "(no xenstore-* tools found; only test-xenstore ran)"
+fi
+[ $fail -eq 0 ] && echo "PASS"
+exit $fail
