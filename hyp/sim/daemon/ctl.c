@@ -26,6 +26,7 @@ struct ctl_conn {
     unsigned long exec_id;
     bool exec_running;
     bool closing;
+    bool refused; /* not dom0: every request gets EPERM */
     int pending_destroys;
 };
 
@@ -411,6 +412,13 @@ static void on_conn(void *ctx, uint32_t events)
     }
     char *argv[STRMSG_MAX_ARGS];
     int argc = strmsg_split(&m, argv, STRMSG_MAX_ARGS);
+    if (c->refused) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        reply_err(c, EPERM, "the xensim control socket is for Domain-0 only");
+        conn_free(c);
+        return;
+    }
     if (argc <= 0) {
         reply_err(c, EINVAL, "empty or oversized request");
     } else if (g_going_down && strcmp(argv[0], "ping") && strcmp(argv[0], "list")) {
@@ -445,20 +453,15 @@ static void on_accept(void *ctx, uint32_t events)
     int fd = accept4(g_listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
-    int domid = ident_socket_domid(fd);
-    if (domid != 0) {
-        /* Only the host (dom0) runs the toolstack. */
-        struct ctl_conn tmp = { .fd = fd };
-        reply_err(&tmp, EPERM, "the xensim control socket is for Domain-0 only");
-        close(fd);
-        return;
-    }
     struct ctl_conn *c = calloc(1, sizeof(*c));
     if (!c) {
         close(fd);
         return;
     }
     c->fd = fd;
+    /* Only the host (dom0) runs the toolstack. The refusal is the answer to
+     * the first request, so the client reads it instead of a reset. */
+    c->refused = ident_socket_domid(fd) != 0;
     if (loop_add(g_loop, fd, EPOLLIN, on_conn, c)) {
         close(fd);
         free(c);
