@@ -1,0 +1,580 @@
+/* xensim daemon: grant tables. See grant_table.h. */
+#include "grant_table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xen/xen.h>
+
+#include "domain.h"
+#include "evtchn_table.h"
+
+#define DEFAULT_GRANT_FRAMES 64u
+#define REFS_PER_FRAME 512u      /* v1: 8-byte entries in a 4 KiB frame */
+#define FIRST_USABLE_REF 8u      /* GNTTAB_NR_RESERVED_ENTRIES */
+#define DEFAULT_MAX_MAPPED 65536u /* Linux gntdev's default limit */
+
+enum entry_state { ENTRY_FREE = 0, ENTRY_ACTIVE, ENTRY_REVOKED };
+
+/* The pages of one share call. */
+struct backing {
+    int fd;         /* the sharer's memfd (sealed against size changes) */
+    int rofd;       /* O_RDONLY reopen, made on first read-only map */
+    uint32_t npages;
+    unsigned users; /* entries pointing here */
+};
+
+struct gentry {
+    uint8_t state;
+    bool writable;
+    uint32_t grantee;
+    uint32_t maps;  /* live mappings of this ref */
+    uint32_t page;
+    struct backing *b;
+};
+
+struct grant_dom {
+    uint32_t domid;
+    uint32_t max_refs;
+    struct gentry *e;
+    uint32_t cap;
+    uint32_t used;
+    uint32_t hint;
+    unsigned refs; /* 1 while the domain lives + 1 per mapped item */
+    bool dead;
+};
+
+/* What to do when a share/mapping goes: gntalloc/gntdev's unmap notify. */
+struct notify {
+    uint8_t *page;  /* daemon's own writable map of the page, or NULL */
+    uint32_t offset;
+    struct evtchn_port *port;
+};
+
+struct share {
+    struct share *next;
+    uint64_t id;
+    uint32_t count;
+    uint32_t live;   /* refs not yet revoked */
+    uint32_t *refs;  /* UINT32_MAX once revoked */
+    struct notify n;
+};
+
+struct grant_sharer {
+    uint32_t domid;
+    struct grant_dom *g;
+    struct share *shares;
+    uint64_t next_id;
+};
+
+struct map_item {
+    struct grant_dom *g;
+    uint32_t ref;
+};
+
+struct mapping {
+    struct mapping *next;
+    uint64_t id;
+    uint32_t count;
+    struct map_item *items;
+    struct notify n;
+};
+
+struct grant_mapper {
+    uint32_t domid;
+    uint32_t max_mapped;
+    uint32_t mapped;
+    struct mapping *maps;
+    uint64_t next_id;
+};
+
+/* ---- domain tables ---- */
+
+int grant_domain_created(struct sim_domain *d)
+{
+    if (d->grants)
+        return 0;
+    struct grant_dom *g = calloc(1, sizeof(*g));
+    if (!g)
+        return -ENOMEM;
+    uint64_t frames = d->max_grant_frames ? d->max_grant_frames
+                                          : DEFAULT_GRANT_FRAMES;
+    uint64_t max = frames * REFS_PER_FRAME;
+    g->max_refs = max > (1u << 24) ? (1u << 24) : (uint32_t)max;
+    g->domid = d->domid;
+    g->refs = 1;
+    g->hint = FIRST_USABLE_REF;
+    d->grants = g;
+    return 0;
+}
+
+static struct grant_dom *grant_dom_of(uint32_t domid)
+{
+    struct sim_domain *d = domain_by_id(domid);
+    if (!d)
+        return NULL;
+    if (!d->grants && grant_domain_created(d) < 0)
+        return NULL;
+    return d->grants;
+}
+
+static void grant_dom_put(struct grant_dom *g)
+{
+    if (--g->refs)
+        return;
+    free(g->e);
+    free(g);
+}
+
+static void backing_put(struct backing *b)
+{
+    if (--b->users)
+        return;
+    close(b->fd);
+    if (b->rofd >= 0)
+        close(b->rofd);
+    free(b);
+}
+
+/* Free entry ref once it is neither granted nor mapped. */
+static void entry_maybe_free(struct grant_dom *g, uint32_t ref)
+{
+    struct gentry *e = &g->e[ref];
+    if (e->state != ENTRY_REVOKED || e->maps)
+        return;
+    backing_put(e->b);
+    memset(e, 0, sizeof(*e));
+    g->used--;
+    if (ref < g->hint)
+        g->hint = ref;
+}
+
+int grant_refs_in_use(uint32_t domid)
+{
+    struct grant_dom *g = grant_dom_of(domid);
+    return g ? (int)g->used : -ESRCH;
+}
+
+/* ---- notify ---- */
+
+static int notify_setup(struct notify *n, uint32_t domid, int fd,
+                        uint32_t page, uint32_t offset, uint32_t port)
+{
+    memset(n, 0, sizeof(*n));
+    if (offset < XSP_PAGE_SIZE) {
+        void *m = mmap(NULL, XSP_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       fd, (off_t)page * XSP_PAGE_SIZE);
+        if (m == MAP_FAILED)
+            return -EINVAL;
+        n->page = m;
+        n->offset = offset;
+    }
+    if (port != XSP_NO_NOTIFY_PORT) {
+        int rc = evtchn_hold(domid, port, &n->port);
+        if (rc) {
+            if (n->page)
+                munmap(n->page, XSP_PAGE_SIZE);
+            n->page = NULL;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void notify_fire(struct notify *n)
+{
+    if (n->page) {
+        /* Release: the peer reads the byte after the event below; the
+         * eventfd write is a syscall (full barrier) anyway. */
+        __atomic_store_n(n->page + n->offset, 0, __ATOMIC_RELEASE);
+        munmap(n->page, XSP_PAGE_SIZE);
+        n->page = NULL;
+    }
+    if (n->port) {
+        evtchn_send_held(n->port);
+        evtchn_release(n->port);
+        n->port = NULL;
+    }
+}
+
+/* ---- sharer ---- */
+
+int grant_sharer_new(uint32_t domid, struct grant_sharer **out)
+{
+    struct grant_dom *g = grant_dom_of(domid);
+    if (!g)
+        return -ESRCH;
+    struct grant_sharer *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->domid = domid;
+    s->g = g;
+    g->refs++;
+    s->next_id = 1;
+    *out = s;
+    return 0;
+}
+
+/* Take count free refs (all or none). */
+static int refs_alloc(struct grant_dom *g, uint32_t count, uint32_t *refs)
+{
+    if (g->dead)
+        return -ESRCH;
+    uint32_t usable = g->max_refs > FIRST_USABLE_REF
+                          ? g->max_refs - FIRST_USABLE_REF : 0;
+    if (count > usable - g->used)
+        return -ENOSPC;
+    uint32_t need = g->used + count + FIRST_USABLE_REF;
+    if (need > g->cap) {
+        uint32_t ncap = g->cap ? g->cap : 256;
+        while (ncap < need)
+            ncap *= 2;
+        if (ncap > g->max_refs)
+            ncap = g->max_refs;
+        struct gentry *n = realloc(g->e, (size_t)ncap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        memset(n + g->cap, 0, (size_t)(ncap - g->cap) * sizeof(*n));
+        g->e = n;
+        g->cap = ncap;
+    }
+    uint32_t got = 0;
+    for (uint32_t r = g->hint; r < g->cap && got < count; r++)
+        if (g->e[r].state == ENTRY_FREE)
+            refs[got++] = r;
+    if (got < count) /* the hint is a lower bound of the free refs */
+        return -ENOSPC;
+    g->hint = refs[count - 1] + 1;
+    return 0;
+}
+
+/* Is fd a memfd (shmem) of at least count pages that we may grant? */
+static int memfd_check(int fd, uint32_t count, bool writable)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return -EINVAL;
+    if ((uint64_t)st.st_size < (uint64_t)count * XSP_PAGE_SIZE)
+        return -EINVAL;
+    int seals = fcntl(fd, F_GET_SEALS); /* fails on anything not shmem */
+    if (seals < 0)
+        return -EINVAL;
+    if (writable && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+        return -EINVAL;
+    return 0;
+}
+
+/* Seal it against size changes (a grantee must never fault on a page that
+ * vanished) and, for a read-only grant, against any new writable mapping or
+ * write, which also defeats reopening /proc/PID/fd/N read-write. */
+static int memfd_seal(int fd, bool writable)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+    int want = F_SEAL_SHRINK | F_SEAL_GROW |
+               (writable ? 0 : F_SEAL_FUTURE_WRITE);
+    if (seals < 0 || ((seals & want) != want &&
+                      fcntl(fd, F_ADD_SEALS, want) < 0))
+        return -EINVAL;
+    /* No later seal (e.g. FUTURE_WRITE on a writable grant) by anyone. */
+    if (!(seals & F_SEAL_SEAL))
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL);
+    return 0;
+}
+
+int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
+                bool writable, uint32_t notify_offset, uint32_t notify_port,
+                int memfd, uint64_t *share_id, uint32_t *refs)
+{
+    struct grant_dom *g = s->g;
+    if (count == 0 || count > XSP_MAX_PAGES)
+        return -EINVAL;
+    if (grantee >= DOMID_FIRST_RESERVED)
+        return -EINVAL;
+    struct share *sh = calloc(1, sizeof(*sh));
+    struct backing *b = calloc(1, sizeof(*b));
+    uint32_t *r = calloc(count, sizeof(*r));
+    int rc = -ENOMEM;
+    if (!sh || !b || !r)
+        goto fail;
+    rc = memfd_check(memfd, count, writable);
+    if (rc)
+        goto fail;
+    /* The notify page must be mapped writable before a read-only share is
+     * sealed against new writable mappings. */
+    rc = notify_setup(&sh->n, s->domid, memfd, 0, notify_offset, notify_port);
+    if (rc)
+        goto fail;
+    rc = memfd_seal(memfd, writable);
+    if (!rc)
+        rc = refs_alloc(g, count, r);
+    if (rc) {
+        if (sh->n.page)
+            munmap(sh->n.page, XSP_PAGE_SIZE);
+        evtchn_release(sh->n.port);
+        goto fail;
+    }
+    b->fd = memfd;
+    b->rofd = -1;
+    b->npages = count;
+    b->users = count;
+    for (uint32_t i = 0; i < count; i++) {
+        struct gentry *e = &g->e[r[i]];
+        e->state = ENTRY_ACTIVE;
+        e->writable = writable;
+        e->grantee = grantee;
+        e->maps = 0;
+        e->page = i;
+        e->b = b;
+    }
+    g->used += count;
+    sh->id = s->next_id++;
+    sh->count = count;
+    sh->live = count;
+    sh->refs = r;
+    sh->next = s->shares;
+    s->shares = sh;
+    memcpy(refs, r, count * sizeof(*r));
+    *share_id = sh->id;
+    return 0;
+fail:
+    free(sh);
+    free(b);
+    free(r);
+    return rc;
+}
+
+static void share_revoke_page(struct grant_sharer *s, struct share *sh,
+                              uint32_t i)
+{
+    uint32_t ref = sh->refs[i];
+    if (ref == UINT32_MAX)
+        return;
+    sh->refs[i] = UINT32_MAX;
+    sh->live--;
+    s->g->e[ref].state = ENTRY_REVOKED;
+    entry_maybe_free(s->g, ref);
+    if (i == 0)
+        notify_fire(&sh->n); /* gntalloc: when the notify page's gref goes */
+}
+
+static void share_unlink_free(struct grant_sharer *s, struct share *sh)
+{
+    for (struct share **pp = &s->shares; *pp; pp = &(*pp)->next)
+        if (*pp == sh) {
+            *pp = sh->next;
+            break;
+        }
+    notify_fire(&sh->n);
+    free(sh->refs);
+    free(sh);
+}
+
+int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
+                  uint32_t count)
+{
+    struct share *sh = s->shares;
+    while (sh && sh->id != share_id)
+        sh = sh->next;
+    if (!sh || count == 0 || first >= sh->count || count > sh->count - first)
+        return -EINVAL;
+    for (uint32_t i = first; i < first + count; i++)
+        share_revoke_page(s, sh, i);
+    if (!sh->live)
+        share_unlink_free(s, sh);
+    return 0;
+}
+
+void grant_sharer_free(struct grant_sharer *s)
+{
+    if (!s)
+        return;
+    while (s->shares) {
+        struct share *sh = s->shares;
+        for (uint32_t i = 0; i < sh->count; i++)
+            share_revoke_page(s, sh, i);
+        share_unlink_free(s, sh);
+    }
+    grant_dom_put(s->g);
+    free(s);
+}
+
+/* ---- mapper ---- */
+
+int grant_mapper_new(uint32_t domid, struct grant_mapper **out)
+{
+    struct grant_mapper *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->domid = domid;
+    m->max_mapped = DEFAULT_MAX_MAPPED;
+    m->next_id = 1;
+    *out = m;
+    return 0;
+}
+
+int grant_set_max(struct grant_mapper *m, uint32_t count)
+{
+    /* libxengnttab: call it before mapping anything. */
+    if (m->maps)
+        return -EBUSY;
+    m->max_mapped = count;
+    return 0;
+}
+
+static void item_put(struct map_item *it)
+{
+    struct grant_dom *g = it->g;
+    g->e[it->ref].maps--;
+    entry_maybe_free(g, it->ref);
+    grant_dom_put(g);
+}
+
+static int fd_for(struct backing *b, bool writable, int *fd)
+{
+    if (writable) {
+        *fd = b->fd;
+        return 0;
+    }
+    if (b->rofd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+        b->rofd = open(path, O_RDONLY | O_CLOEXEC);
+        if (b->rofd < 0)
+            return -errno;
+    }
+    *fd = b->rofd;
+    return 0;
+}
+
+int grant_map(struct grant_mapper *m, uint32_t count,
+              const struct xsp_grant_ref *refs, bool writable,
+              uint32_t notify_offset, uint32_t notify_port, uint64_t *map_id,
+              struct xsp_map_page *pages, int *fds, unsigned *nfds)
+{
+    if (count == 0 || count > XSP_MAX_PAGES)
+        return -EINVAL;
+    if (count > m->max_mapped - m->mapped)
+        return -ENOMEM; /* gntdev's answer when over its limit */
+    /* Check every ref first: gntdev's map fails as a whole, with EINVAL. */
+    for (uint32_t i = 0; i < count; i++) {
+        struct grant_dom *g = refs[i].domid < DOMID_FIRST_RESERVED
+                                  ? grant_dom_of(refs[i].domid) : NULL;
+        if (!g || g->dead || refs[i].ref >= g->cap)
+            return -EINVAL;
+        struct gentry *e = &g->e[refs[i].ref];
+        if (e->state != ENTRY_ACTIVE || e->grantee != m->domid ||
+            (writable && !e->writable))
+            return -EINVAL;
+    }
+    /* Clearing a byte needs a writable mapping (gntdev: EINVAL). */
+    if (notify_offset < XSP_PAGE_SIZE && !writable)
+        return -EINVAL;
+    struct mapping *mp = calloc(1, sizeof(*mp));
+    struct map_item *items = calloc(count, sizeof(*items));
+    if (!mp || !items) {
+        free(mp);
+        free(items);
+        return -ENOMEM;
+    }
+    unsigned n = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < count && !rc; i++) {
+        struct grant_dom *g = grant_dom_of(refs[i].domid);
+        struct gentry *e = &g->e[refs[i].ref];
+        int fd = -1;
+        rc = fd_for(e->b, writable, &fd);
+        if (rc)
+            break;
+        /* Consecutive refs usually share a backing: look back a little. */
+        unsigned k = n;
+        for (unsigned j = n; j-- > 0 && n - j <= 4;)
+            if (fds[j] == fd) {
+                k = j;
+                break;
+            }
+        if (k == n)
+            fds[n++] = fd;
+        pages[i].fd_index = k;
+        pages[i].page = e->page;
+    }
+    if (!rc) {
+        struct gentry *e0 = &grant_dom_of(refs[0].domid)->e[refs[0].ref];
+        rc = notify_setup(&mp->n, m->domid, e0->b->fd, e0->page,
+                          notify_offset, notify_port);
+    }
+    if (rc) {
+        free(mp);
+        free(items);
+        return rc;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        struct grant_dom *g = grant_dom_of(refs[i].domid);
+        g->e[refs[i].ref].maps++;
+        g->refs++;
+        items[i].g = g;
+        items[i].ref = refs[i].ref;
+    }
+    mp->id = m->next_id++;
+    mp->count = count;
+    mp->items = items;
+    mp->next = m->maps;
+    m->maps = mp;
+    m->mapped += count;
+    *map_id = mp->id;
+    *nfds = n;
+    return 0;
+}
+
+static void mapping_free(struct grant_mapper *m, struct mapping *mp)
+{
+    /* gntdev: notify first (the page is still mapped), then unmap. */
+    notify_fire(&mp->n);
+    for (uint32_t i = 0; i < mp->count; i++)
+        item_put(&mp->items[i]);
+    m->mapped -= mp->count;
+    free(mp->items);
+    free(mp);
+}
+
+int grant_unmap(struct grant_mapper *m, uint64_t map_id)
+{
+    for (struct mapping **pp = &m->maps; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == map_id) {
+            struct mapping *mp = *pp;
+            *pp = mp->next;
+            mapping_free(m, mp);
+            return 0;
+        }
+    return -EINVAL;
+}
+
+void grant_mapper_free(struct grant_mapper *m)
+{
+    if (!m)
+        return;
+    while (m->maps) {
+        struct mapping *mp = m->maps;
+        m->maps = mp->next;
+        mapping_free(m, mp);
+    }
+    free(m);
+}
+
+void grant_domain_destroyed(struct sim_domain *d)
+{
+    /* Close the domain's connections first: its shares are revoked and its
+     * mappings dropped, with their notifies, while its ports still exist. */
+    hypsock_domain_gone(d->domid);
+    struct grant_dom *g = d->grants;
+    if (!g)
+        return;
+    d->grants = NULL;
+    g->dead = true;
+    grant_dom_put(g); /* others' mappings keep it until unmapped */
+}

@@ -1,0 +1,49 @@
+/* xensim daemon: grant tables, as Xen's v1 tables with Linux's gntalloc
+ * (sharer) and gntdev (mapper) on top.
+ *
+ * A share is a memfd the sharer's library made and mapped; the daemon gives
+ * it grant refs in the sharer's table (up to max_grant_frames x 512) and hands
+ * the memfd (read-only grants: a sealed, O_RDONLY reopen) to the grantee that
+ * maps the refs. Pages outlive an unshare while someone maps them (the memfd
+ * is refcounted by the kernel); a ref is reusable only once unmapped.
+ * Functions return 0 or -errno. */
+#ifndef XENSIM_GRANT_TABLE_H
+#define XENSIM_GRANT_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct grant_sharer; /* one xengntshr handle */
+struct grant_mapper; /* one xengnttab handle */
+
+int grant_sharer_new(uint32_t domid, struct grant_sharer **out);
+/* Revoke every share (unmap-notifies fire), free. */
+void grant_sharer_free(struct grant_sharer *s);
+/* Grant count pages of memfd to grantee. Takes memfd on success; refs gets
+ * count refs. notify_offset (< page size) / notify_port (a bound port of the
+ * sharer's domain) as XSP_NO_NOTIFY_* when unused; they apply to page 0. */
+int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
+                bool writable, uint32_t notify_offset, uint32_t notify_port,
+                int memfd, uint64_t *share_id, uint32_t *refs);
+/* Revoke pages [first, first+count) of a share. */
+int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
+                  uint32_t count);
+
+int grant_mapper_new(uint32_t domid, struct grant_mapper **out);
+/* Unmap everything (unmap-notifies fire), free. */
+void grant_mapper_free(struct grant_mapper *m);
+int grant_set_max(struct grant_mapper *m, uint32_t count);
+/* Map count refs. pages[i] says which of fds[] backs page i and where;
+ * fds are borrowed from the table (send them, do not close); *nfds <= count. */
+int grant_map(struct grant_mapper *m, uint32_t count,
+              const struct xsp_grant_ref *refs, bool writable,
+              uint32_t notify_offset, uint32_t notify_port, uint64_t *map_id,
+              struct xsp_map_page *pages, int *fds, unsigned *nfds);
+int grant_unmap(struct grant_mapper *m, uint64_t map_id);
+
+/* For tests and xc: refs in use in domid's table (-ESRCH: no domain). */
+int grant_refs_in_use(uint32_t domid);
+
+#endif

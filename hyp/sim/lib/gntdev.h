@@ -1,0 +1,38 @@
+/* xensim drop-in libxengnttab: the handle both halves (gnttab: map others'
+ * grants; gntshr: share our pages) use, and their common helpers. */
+#ifndef XENSIM_LIB_GNTDEV_H
+#define XENSIM_LIB_GNTDEV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* One mapping (gnttab) or share (gntshr) made through a handle. */
+struct region {
+    struct region *next;
+    uint8_t *addr;
+    uint32_t pages;
+    uint64_t id;       /* the daemon's map_id / share_id */
+    uint8_t *revoked;  /* gntshr: per page, unshared already */
+    uint32_t live;     /* gntshr: pages not yet unshared */
+};
+
+struct xengntdev_handle {
+    int sock;
+    pthread_mutex_t lock; /* daemon round trips and the region list */
+    struct region *regions;
+};
+
+/* Connect a handle of kind; NULL + errno on failure. */
+struct xengntdev_handle *gntdev_open(uint32_t kind);
+void gntdev_close(struct xengntdev_handle *h);
+/* A daemon round trip under the handle's lock; -errno or 0. fds/nfds as
+ * xsp_call; rep_len exact unless rep_min is smaller (variable replies). */
+int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
+                size_t req_len, int send_fd, void *rep, size_t rep_cap,
+                size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds);
+int gntdev_fail(int err);
+
+#endif

@@ -1,0 +1,341 @@
+/* xensim drop-in libxengnttab: the mapper half (xengnttab_*), as gntdev.
+ *
+ * The daemon checks each ref is granted to our domain (and writable if we
+ * ask PROT_WRITE) and hands back the backing memfds (read-only grants:
+ * sealed, O_RDONLY) with a (fd, page) per ref; we reserve one contiguous
+ * PROT_NONE area and map each run of consecutive pages over it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xengnttab.h>
+
+#include "gntdev.h"
+
+int gntdev_fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+struct xengntdev_handle *gntdev_open(uint32_t kind)
+{
+    struct xengntdev_handle *h = calloc(1, sizeof(*h));
+    if (!h) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct xsp_hello_rep rep;
+    int s = xsp_connect(kind, &rep, NULL);
+    if (s < 0) {
+        free(h);
+        errno = -s;
+        return NULL;
+    }
+    h->sock = s;
+    pthread_mutex_init(&h->lock, NULL);
+    return h;
+}
+
+void gntdev_close(struct xengntdev_handle *h)
+{
+    /* The daemon drops our mappings/shares (and fires their notifies) when
+     * the connection closes; our own address-space mappings go here. */
+    close(h->sock);
+    while (h->regions) {
+        struct region *r = h->regions;
+        h->regions = r->next;
+        for (uint32_t i = 0; i < r->pages; i++)
+            if (!r->revoked || !r->revoked[i])
+                munmap(r->addr + (size_t)i * XSP_PAGE_SIZE, XSP_PAGE_SIZE);
+        free(r->revoked);
+        free(r);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}
+
+int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
+                size_t req_len, int send_fd, void *rep, size_t rep_cap,
+                size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds)
+{
+    unsigned dummy_n;
+    size_t got = 0;
+    pthread_mutex_lock(&h->lock);
+    int rc = xsp_call(h->sock, op, req, req_len, &send_fd, send_fd >= 0, rep,
+                      rep_cap, &got, fds, max_fds, nfds ? nfds : &dummy_n);
+    pthread_mutex_unlock(&h->lock);
+    if (!rc && rep_len)
+        *rep_len = got;
+    else if (!rc && got != rep_cap)
+        rc = -EPROTO;
+    return rc;
+}
+
+xengnttab_handle *xengnttab_open(struct xentoollog_logger *logger,
+                                 unsigned open_flags)
+{
+    return gntdev_open(XSP_KIND_GNTTAB);
+}
+
+int xengnttab_close(xengnttab_handle *h)
+{
+    if (h)
+        gntdev_close(h);
+    return 0;
+}
+
+int xengnttab_fd(xengnttab_handle *h)
+{
+    return h->sock;
+}
+
+int xengnttab_set_max_grants(xengnttab_handle *h, uint32_t nr_grants)
+{
+    struct xsp_gnttab_set_max req = { .count = nr_grants };
+    int rc = gntdev_call(h, XSP_OP_GNTTAB_SET_MAX, &req, sizeof(req), -1, NULL,
+                         0, NULL, NULL, 0, NULL);
+    return rc ? gntdev_fail(-rc) : 0;
+}
+
+static void unmap_in_daemon(xengnttab_handle *h, uint64_t id)
+{
+    struct xsp_gnttab_unmap req = { .map_id = id };
+    gntdev_call(h, XSP_OP_GNTTAB_UNMAP, &req, sizeof(req), -1, NULL, 0, NULL,
+                NULL, 0, NULL);
+}
+
+/* Map each run of pages that are consecutive in one fd with one mmap. */
+static int map_runs(uint8_t *area, uint32_t count,
+                    const struct xsp_map_page *pages, const int *fds,
+                    unsigned nfds, int prot)
+{
+    for (uint32_t i = 0; i < count;) {
+        uint32_t j = i + 1;
+        if (pages[i].fd_index >= nfds)
+            return -EPROTO;
+        while (j < count && pages[j].fd_index == pages[i].fd_index &&
+               pages[j].page == pages[j - 1].page + 1)
+            j++;
+        void *m = mmap(area + (size_t)i * XSP_PAGE_SIZE,
+                       (size_t)(j - i) * XSP_PAGE_SIZE, prot,
+                       MAP_SHARED | MAP_FIXED, fds[pages[i].fd_index],
+                       (off_t)pages[i].page * XSP_PAGE_SIZE);
+        if (m == MAP_FAILED)
+            return -errno;
+        i = j;
+    }
+    return 0;
+}
+
+static void *map_refs(xengnttab_handle *h, uint32_t count,
+                      const uint32_t *domids, uint32_t one_domid,
+                      const uint32_t *refs, int prot, uint32_t notify_offset,
+                      uint32_t notify_port)
+{
+    if (count == 0 || !refs) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (count > XSP_MAX_PAGES) {
+        errno = ENOMEM; /* over what one gntdev map may take */
+        return NULL;
+    }
+    size_t req_len = sizeof(struct xsp_gnttab_map) +
+                     (size_t)count * sizeof(struct xsp_grant_ref);
+    size_t rep_cap = sizeof(struct xsp_gnttab_map_rep) +
+                     (size_t)count * sizeof(struct xsp_map_page);
+    char *req = malloc(req_len);
+    char *rep = malloc(rep_cap);
+    int *fds = malloc(count * sizeof(int));
+    struct region *r = calloc(1, sizeof(*r));
+    void *area = MAP_FAILED;
+    unsigned nfds = 0;
+    int rc = -ENOMEM;
+    if (!req || !rep || !fds || !r)
+        goto out;
+    struct xsp_gnttab_map m = {
+        .count = count, .writable = (prot & PROT_WRITE) != 0,
+        .notify_offset = notify_offset, .notify_port = notify_port,
+    };
+    memcpy(req, &m, sizeof(m));
+    for (uint32_t i = 0; i < count; i++) {
+        struct xsp_grant_ref g = { .domid = domids ? domids[i] : one_domid,
+                                   .ref = refs[i] };
+        memcpy(req + sizeof(m) + i * sizeof(g), &g, sizeof(g));
+    }
+    /* Reserve the address range first so a failure costs no round trip. */
+    area = mmap(NULL, (size_t)count * XSP_PAGE_SIZE, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED)
+        goto out;
+    size_t got = 0;
+    rc = gntdev_call(h, XSP_OP_GNTTAB_MAP, req, req_len, -1, rep, rep_cap,
+                     &got, fds, count, &nfds);
+    if (rc)
+        goto out;
+    struct xsp_gnttab_map_rep mr;
+    if (got != rep_cap) {
+        rc = -EPROTO;
+        goto out;
+    }
+    memcpy(&mr, rep, sizeof(mr));
+    /* The pages array follows the fixed reply; copy to keep it aligned. */
+    struct xsp_map_page *pages = (struct xsp_map_page *)req;
+    memcpy(pages, rep + sizeof(mr), (size_t)count * sizeof(*pages));
+    rc = mr.count == count ? map_runs(area, count, pages, fds, nfds, prot)
+                           : -EPROTO;
+    if (rc) {
+        unmap_in_daemon(h, mr.map_id);
+        goto out;
+    }
+    r->addr = area;
+    r->pages = count;
+    r->id = mr.map_id;
+    pthread_mutex_lock(&h->lock);
+    r->next = h->regions;
+    h->regions = r;
+    pthread_mutex_unlock(&h->lock);
+    r = NULL;
+out:
+    for (unsigned i = 0; i < nfds; i++)
+        close(fds[i]);
+    free(req);
+    free(rep);
+    free(fds);
+    free(r);
+    if (rc) {
+        if (area != MAP_FAILED)
+            munmap(area, (size_t)count * XSP_PAGE_SIZE);
+        errno = -rc;
+        return NULL;
+    }
+    return area;
+}
+
+void *xengnttab_map_grant_ref(xengnttab_handle *h, uint32_t domid,
+                              uint32_t ref, int prot)
+{
+    return map_refs(h, 1, NULL, domid, &ref, prot, XSP_NO_NOTIFY_OFFSET,
+                    XSP_NO_NOTIFY_PORT);
+}
+
+void *xengnttab_map_grant_refs(xengnttab_handle *h, uint32_t count,
+                               uint32_t *domids, uint32_t *refs, int prot)
+{
+    if (!domids) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return map_refs(h, count, domids, 0, refs, prot, XSP_NO_NOTIFY_OFFSET,
+                    XSP_NO_NOTIFY_PORT);
+}
+
+void *xengnttab_map_domain_grant_refs(xengnttab_handle *h, uint32_t count,
+                                      uint32_t domid, uint32_t *refs, int prot)
+{
+    return map_refs(h, count, NULL, domid, refs, prot, XSP_NO_NOTIFY_OFFSET,
+                    XSP_NO_NOTIFY_PORT);
+}
+
+void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid,
+                                     uint32_t ref, int prot,
+                                     uint32_t notify_offset,
+                                     evtchn_port_t notify_port)
+{
+    /* An offset past the page means "no byte to clear", as libxengnttab. */
+    return map_refs(h, 1, NULL, domid, &ref, prot,
+                    notify_offset < XSP_PAGE_SIZE ? notify_offset
+                                                  : XSP_NO_NOTIFY_OFFSET,
+                    notify_port);
+}
+
+int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
+{
+    if (!start_address)
+        return gntdev_fail(EINVAL);
+    pthread_mutex_lock(&h->lock);
+    struct region **pp = &h->regions;
+    while (*pp && (*pp)->addr != start_address)
+        pp = &(*pp)->next;
+    struct region *r = *pp;
+    /* gntdev: the address must start a mapping of exactly count pages. */
+    if (!r || r->pages != count) {
+        pthread_mutex_unlock(&h->lock);
+        return gntdev_fail(EINVAL);
+    }
+    *pp = r->next;
+    pthread_mutex_unlock(&h->lock);
+    munmap(r->addr, (size_t)r->pages * XSP_PAGE_SIZE);
+    unmap_in_daemon(h, r->id); /* fires the unmap-notify, if any */
+    free(r);
+    return 0;
+}
+
+int xengnttab_grant_copy(xengnttab_handle *h, uint32_t count,
+                         xengnttab_grant_copy_segment_t *segs)
+{
+    /* Per segment: map the foreign side(s) for the copy, then unmap. */
+    for (uint32_t i = 0; i < count; i++) {
+        xengnttab_grant_copy_segment_t *s = &segs[i];
+        uint8_t *src = s->source.virt, *dst = s->dest.virt;
+        uint8_t *smap = NULL, *dmap = NULL;
+        s->status = GNTST_okay;
+        if (s->flags & GNTCOPY_source_gref) {
+            if (s->source.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE) {
+                s->status = GNTST_bad_copy_arg;
+                continue;
+            }
+            smap = xengnttab_map_grant_ref(h, s->source.foreign.domid,
+                                           s->source.foreign.ref, PROT_READ);
+            src = smap ? smap + s->source.foreign.offset : NULL;
+        }
+        if (s->flags & GNTCOPY_dest_gref) {
+            if (s->dest.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE) {
+                s->status = GNTST_bad_copy_arg;
+            } else {
+                dmap = xengnttab_map_grant_ref(h, s->dest.foreign.domid,
+                                               s->dest.foreign.ref,
+                                               PROT_READ | PROT_WRITE);
+                dst = dmap ? dmap + s->dest.foreign.offset : NULL;
+            }
+        }
+        if (s->status == GNTST_okay) {
+            if (!src || !dst)
+                s->status = GNTST_permission_denied;
+            else
+                memcpy(dst, src, s->len);
+        }
+        if (smap)
+            xengnttab_unmap(h, smap, 1);
+        if (dmap)
+            xengnttab_unmap(h, dmap, 1);
+    }
+    return 0;
+}
+
+int xengnttab_dmabuf_exp_from_refs(xengnttab_handle *h, uint32_t domid,
+                                   uint32_t flags, uint32_t count,
+                                   const uint32_t *refs, uint32_t *fd)
+{
+    return gntdev_fail(EOPNOTSUPP);
+}
+
+int xengnttab_dmabuf_exp_wait_released(xengnttab_handle *h, uint32_t fd,
+                                       uint32_t wait_to_ms)
+{
+    return gntdev_fail(EOPNOTSUPP);
+}
+
+int xengnttab_dmabuf_imp_to_refs(xengnttab_handle *h, uint32_t domid,
+                                 uint32_t fd, uint32_t count, uint32_t *refs)
+{
+    return gntdev_fail(EOPNOTSUPP);
+}
+
+int xengnttab_dmabuf_imp_release(xengnttab_handle *h, uint32_t fd)
+{
+    return gntdev_fail(EOPNOTSUPP);
+}

@@ -1,0 +1,356 @@
+/* Unit tests: xensim's grant table (who may map what, read-only grants,
+ * limits, unshare while mapped, unmap-notify bookkeeping). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "evtchn_table.h"
+#include "grant_table.h"
+#include "tables_stub.h"
+
+#define PG 4096u
+
+struct fixture {
+    struct grant_sharer *s1;            /* domain 1 shares */
+    struct grant_mapper *m2, *m3;       /* domains 2 and 3 map */
+};
+
+static int setup(void **state)
+{
+    static struct fixture f;
+    stub_domain_add(0, 0, 0);
+    stub_domain_add(1, 0, 0);
+    stub_domain_add(2, 0, 0);
+    stub_domain_add(3, 1, 0); /* one grant frame: refs 8..511 */
+    assert_int_equal(grant_sharer_new(1, &f.s1), 0);
+    assert_int_equal(grant_mapper_new(2, &f.m2), 0);
+    assert_int_equal(grant_mapper_new(3, &f.m3), 0);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    grant_mapper_free(f->m2);
+    grant_mapper_free(f->m3);
+    grant_sharer_free(f->s1);
+    stub_domains_reset();
+    return 0;
+}
+
+/* A memfd of n pages, as the library makes it; *map gets our mapping. */
+static int pages(uint32_t n, uint8_t **map)
+{
+    int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)n * PG), 0);
+    *map = mmap(NULL, (size_t)n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                0);
+    assert_true(*map != MAP_FAILED);
+    return fd;
+}
+
+static int map1(struct grant_mapper *m, uint32_t dom, uint32_t ref, bool w,
+                uint64_t *id, int *fd, uint32_t *page)
+{
+    struct xsp_grant_ref r = { .domid = dom, .ref = ref };
+    struct xsp_map_page pg;
+    int fds[1];
+    unsigned n = 0;
+    int rc = grant_map(m, 1, &r, w, XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT,
+                       id, &pg, fds, &n);
+    if (!rc) {
+        assert_int_equal(n, 1);
+        *fd = fds[pg.fd_index];
+        *page = pg.page;
+    }
+    return rc;
+}
+
+static void test_share_and_map(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(3, &mine);
+    uint32_t refs[3];
+    uint64_t sid;
+    assert_int_equal(grant_share(f->s1, 2, 3, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
+    assert_true(refs[0] >= 8 && refs[0] != refs[1] && refs[1] != refs[2]);
+    assert_int_equal(grant_refs_in_use(1), 3);
+    memcpy(mine + PG, "page one", 9);
+
+    uint64_t id;
+    int bfd;
+    uint32_t page;
+    assert_int_equal(map1(f->m2, 1, refs[1], true, &id, &bfd, &page), 0);
+    uint8_t *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, bfd,
+                      (off_t)page * PG);
+    assert_true(m != MAP_FAILED);
+    assert_string_equal((char *)m, "page one");
+    m[0] = 'P'; /* writable grant: the sharer sees it */
+    assert_int_equal(mine[PG], 'P');
+    munmap(m, PG);
+
+    /* Not granted to domain 3; unknown ref; unknown domain. */
+    assert_int_equal(map1(f->m3, 1, refs[1], false, &id, &bfd, &page),
+                     -EINVAL);
+    assert_int_equal(map1(f->m2, 1, 4000, false, &id, &bfd, &page), -EINVAL);
+    assert_int_equal(map1(f->m2, 9, refs[1], false, &id, &bfd, &page),
+                     -EINVAL);
+    /* Several refs at once, coalesced into one fd. */
+    struct xsp_grant_ref many[3] = { { 1, refs[0] }, { 1, refs[1] },
+                                     { 1, refs[2] } };
+    struct xsp_map_page pg[3];
+    int fds[3];
+    unsigned n = 0;
+    uint64_t id2;
+    assert_int_equal(grant_map(f->m2, 3, many, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, &id2, pg, fds, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pg[2].page, pg[0].page + 2);
+    assert_int_equal(grant_unmap(f->m2, id2), 0);
+    assert_int_equal(grant_unmap(f->m2, id2), -EINVAL);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    munmap(mine, 3 * PG);
+}
+
+static void test_read_only_grant(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(1, &mine);
+    uint32_t ref;
+    uint64_t sid, id;
+    assert_int_equal(grant_share(f->s1, 2, 1, false, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, &ref), 0);
+    mine[0] = 'x'; /* the sharer keeps writing */
+    int bfd;
+    uint32_t page;
+    assert_int_equal(map1(f->m2, 1, ref, true, &id, &bfd, &page), -EINVAL);
+    assert_int_equal(map1(f->m2, 1, ref, false, &id, &bfd, &page), 0);
+    assert_true(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0) ==
+                MAP_FAILED);
+    uint8_t *m = mmap(NULL, PG, PROT_READ, MAP_SHARED, bfd, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(m[0], 'x');
+    assert_int_not_equal(mprotect(m, PG, PROT_READ | PROT_WRITE), 0);
+    assert_true(write(bfd, "y", 1) < 0);
+    /* Even a read-write reopen cannot write: the memfd is sealed. */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", bfd);
+    int rw = open(path, O_RDWR);
+    if (rw >= 0) {
+        assert_true(write(rw, "y", 1) < 0);
+        assert_true(mmap(NULL, PG, PROT_WRITE, MAP_SHARED, rw, 0) ==
+                    MAP_FAILED);
+        close(rw);
+    }
+    munmap(m, PG);
+    /* Clear-byte notify needs a writable mapping (gntdev: EINVAL). */
+    struct xsp_grant_ref r = { 1, ref };
+    struct xsp_map_page pg;
+    int fds[1];
+    unsigned n;
+    assert_int_equal(grant_map(f->m2, 1, &r, false, 0, XSP_NO_NOTIFY_PORT, &id,
+                               &pg, fds, &n), -EINVAL);
+    munmap(mine, PG);
+}
+
+static void test_limits(void **state)
+{
+    struct fixture *f = *state;
+    struct grant_sharer *s3;
+    assert_int_equal(grant_sharer_new(3, &s3), 0);
+    uint8_t *mine;
+    static uint32_t refs[600];
+    uint64_t sid;
+    int fd = pages(505, &mine);
+    assert_int_equal(grant_share(s3, 2, 505, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), -ENOSPC);
+    assert_int_equal(grant_share(s3, 2, 504, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
+    assert_int_equal(refs[503], 511);
+    /* Per-handle map limit: ENOMEM, as gntdev. */
+    assert_int_equal(grant_set_max(f->m2, 2), 0);
+    struct xsp_grant_ref r[3] = { { 3, refs[0] }, { 3, refs[1] },
+                                  { 3, refs[2] } };
+    struct xsp_map_page pg[3];
+    int fds[3];
+    unsigned n;
+    uint64_t id;
+    assert_int_equal(grant_map(f->m2, 3, r, true, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, &id, pg, fds, &n), -ENOMEM);
+    assert_int_equal(grant_map(f->m2, 2, r, true, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, &id, pg, fds, &n), 0);
+    assert_int_equal(grant_set_max(f->m2, 10), -EBUSY);
+    grant_unmap(f->m2, id);
+    /* Not a memfd: refused. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(grant_share(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, p[0], &sid, refs), -EINVAL);
+    close(p[0]);
+    close(p[1]);
+    /* Too small a memfd: refused. */
+    uint8_t *one;
+    int small = pages(1, &one);
+    assert_int_equal(grant_share(f->s1, 2, 2, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, small, &sid, refs),
+                     -EINVAL);
+    close(small);
+    munmap(one, PG);
+    grant_sharer_free(s3);
+    assert_int_equal(grant_refs_in_use(3), 0);
+    munmap(mine, 505 * PG);
+}
+
+static void test_unshare_while_mapped(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(2, &mine);
+    uint32_t refs[2];
+    uint64_t sid, id;
+    assert_int_equal(grant_share(f->s1, 2, 2, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
+    int bfd;
+    uint32_t page;
+    assert_int_equal(map1(f->m2, 1, refs[0], true, &id, &bfd, &page), 0);
+    uint8_t *m = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, bfd, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 2), 0);
+    munmap(mine, 2 * PG);
+    /* The mapping keeps the page; the ref stays taken until unmapped, and
+     * nobody can map it anew. */
+    m[0] = 7;
+    assert_int_equal(grant_refs_in_use(1), 1);
+    uint64_t id2;
+    assert_int_equal(map1(f->m2, 1, refs[0], true, &id2, &bfd, &page),
+                     -EINVAL);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    assert_int_equal(grant_refs_in_use(1), 0);
+    munmap(m, PG);
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), -EINVAL);
+}
+
+static void test_unmap_notify(void **state)
+{
+    struct fixture *f = *state;
+    /* A channel 1<->2 whose ports carry the notifies. */
+    int fd;
+    uint32_t bytes, max;
+    struct evtchn_handle *h1, *h2;
+    assert_int_equal(evtchn_handle_new(1, &h1, &fd, &bytes, &max), 0);
+    close(fd);
+    assert_int_equal(evtchn_handle_new(2, &h2, &fd, &bytes, &max), 0);
+    close(fd);
+    int e1 = eventfd(0, EFD_NONBLOCK), e2 = eventfd(0, EFD_NONBLOCK);
+    int p1 = evtchn_bind_unbound(h1, 2, e1);
+    int p2 = evtchn_bind_interdomain(h2, 1, p1, e2);
+    assert_true(p1 > 0 && p2 > 0);
+
+    uint8_t *mine;
+    int mfd = pages(1, &mine);
+    uint32_t ref;
+    uint64_t sid, id;
+    /* A port that is not ours cannot carry a notify. */
+    assert_int_equal(grant_share(f->s1, 2, 1, true, 100, 999, mfd, &sid, &ref),
+                     -EINVAL);
+    assert_int_equal(grant_share(f->s1, 2, 1, false, 100, p1, mfd, &sid, &ref),
+                     0);
+    mine[100] = 1;
+    mine[200] = 1;
+    struct xsp_grant_ref r = { 1, ref };
+    struct xsp_map_page pg;
+    int fds[1];
+    unsigned n;
+    /* Read-only grant: the mapper may ask for an event, not a clear. */
+    assert_int_equal(grant_map(f->m2, 1, &r, false, XSP_NO_NOTIFY_OFFSET, p2,
+                               &id, &pg, fds, &n), 0);
+    uint64_t v = 0;
+    /* Unmap: domain 1's port p1 gets the event. */
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    assert_int_equal(read(e1, &v, sizeof(v)), sizeof(v));
+    /* Unshare: the sharer's byte is cleared (even on a read-only share) and
+     * domain 2 gets the event. */
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0);
+    assert_int_equal(mine[100], 0);
+    assert_int_equal(mine[200], 1);
+    assert_int_equal(read(e2, &v, sizeof(v)), sizeof(v));
+
+    /* Closing a mapper handle (process death) fires its notifies too, even
+     * after the port was unbound. */
+    int mfd2 = pages(1, &mine);
+    assert_int_equal(grant_share(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, mfd2, &sid, &ref), 0);
+    struct grant_mapper *m;
+    assert_int_equal(grant_mapper_new(2, &m), 0);
+    r.ref = ref;
+    assert_int_equal(grant_map(m, 1, &r, true, 300, p2, &id, &pg, fds, &n), 0);
+    mine[300] = 1;
+    assert_int_equal(evtchn_unbind(h2, p2), 0);
+    grant_mapper_free(m);
+    assert_int_equal(mine[300], 0);
+    assert_int_equal(read(e1, &v, sizeof(v)), sizeof(v));
+    grant_unshare(f->s1, sid, 0, 1);
+    munmap(mine, PG);
+    evtchn_handle_free(h1);
+    evtchn_handle_free(h2);
+}
+
+static void test_domain_destroy(void **state)
+{
+    struct fixture *f = *state;
+    struct sim_domain *d4 = stub_domain_add(4, 0, 0);
+    struct grant_sharer *s4;
+    assert_int_equal(grant_sharer_new(4, &s4), 0);
+    uint8_t *mine;
+    int fd = pages(1, &mine);
+    uint32_t ref;
+    uint64_t sid, id;
+    assert_int_equal(grant_share(s4, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, &ref), 0);
+    mine[0] = 42;
+    int bfd;
+    uint32_t page;
+    assert_int_equal(map1(f->m2, 4, ref, true, &id, &bfd, &page), 0);
+    unsigned calls = stub_domain_gone_calls;
+    /* The sharer's connection closes (hypsock), then the hooks run. */
+    grant_sharer_free(s4);
+    grant_domain_destroyed(d4);
+    evtchn_domain_destroyed(d4);
+    assert_true(stub_domain_gone_calls > calls);
+    munmap(mine, PG);
+    /* The mapping held by domain 2 stays valid until unmapped. */
+    uint8_t *m = mmap(NULL, PG, PROT_READ, MAP_SHARED, bfd, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(m[0], 42);
+    munmap(m, PG);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_share_and_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_grant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unshare_while_mapped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unmap_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_destroy, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
