@@ -1,0 +1,260 @@
+/* conf-grant: grant tables through the raw libxengnttab API.
+ *
+ *   conf-grant share    granter: shares two read-write pages and one
+ *                       read-only page with data/conf/peer, publishes the refs
+ *                       (readable by that peer only), checks what the peer
+ *                       wrote and that the read-only page never changed.
+ *   conf-grant map      grantee: maps them from data/conf/peer, checks the
+ *                       contents both ways, and that the read-only grant can
+ *                       neither be mapped writable nor written.
+ *   conf-grant intrude  third domain: data/conf/target is the granter,
+ *                       data/conf/refs the refs dom0 copied for it; mapping
+ *                       any of them must fail, reading the refs node too.
+ *
+ * Page layout of the read-write pair: page 0 and the first half of page 1
+ * carry the granter's pattern; the grantee writes its pattern into the rest
+ * of page 1, then DONE_MAGIC into the last 8 bytes once all its checks ran. */
+#include "conf_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xengnttab.h>
+
+#define PAGE 4096
+#define B_OFF 2048
+#define FLAG_OFF (PAGE - 8)
+#define DONE_MAGIC 0x454e4f442d544e47ULL /* "GNT-DONE" */
+
+static uint64_t seed_for(unsigned domid, unsigned what)
+{
+    return ((uint64_t)domid << 32) | (0x6772u << 8) | what;
+}
+
+static void pattern(void *dst, size_t n, unsigned domid, unsigned what)
+{
+    struct conf_prng p;
+
+    conf_prng_seed(&p, seed_for(domid, what));
+    conf_prng_fill(&p, dst, n);
+}
+
+static bool pattern_ok(const void *src, size_t n, unsigned domid, unsigned what)
+{
+    unsigned char *want = malloc(n);
+    bool ok;
+
+    if (!want)
+        return false;
+    pattern(want, n, domid, what);
+    ok = memcmp(want, src, n) == 0;
+    free(want);
+    return ok;
+}
+
+static int role_share(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned peer = conf_peer(xs, "peer");
+    xengntshr_handle *xgs = xengntshr_open(NULL, 0);
+    uint32_t rw_refs[2], ro_ref;
+    unsigned char *rw, *ro;
+    volatile uint64_t *flag;
+    struct xs_permissions perms[2] = {
+        { .id = me, .perms = XS_PERM_NONE },
+        { .id = peer, .perms = XS_PERM_READ },
+    };
+    char val[64];
+    uint64_t end;
+
+    if (!xgs)
+        conf_die("xengntshr_open: %s", strerror(errno));
+    rw = xengntshr_share_pages(xgs, peer, 2, rw_refs, 1);
+    if (!rw)
+        conf_die("share 2 read-write pages with dom%u: %s", peer, strerror(errno));
+    ro = xengntshr_share_pages(xgs, peer, 1, &ro_ref, 0);
+    if (!ro)
+        conf_die("share 1 read-only page with dom%u: %s", peer, strerror(errno));
+    memset(rw, 0, 2 * PAGE);
+    pattern(rw, PAGE + B_OFF, me, 1);
+    pattern(ro, PAGE, me, 2);
+    __sync_synchronize();
+    conf_pass("grant-share");
+
+    snprintf(val, sizeof(val), "%u %u %u", rw_refs[0], rw_refs[1], ro_ref);
+    if (!conf_xs_publish(xs, "data/conf/grant-refs", val, perms, 2))
+        conf_die("publish data/conf/grant-refs: %s", strerror(errno));
+    conf_info("shared with dom%u: rw refs %u %u, ro ref %u", peer, rw_refs[0],
+              rw_refs[1], ro_ref);
+    conf_ready("grant-shared");
+
+    /* The grantee's last act is the flag: everything it wrote is visible. */
+    flag = (volatile uint64_t *)(rw + PAGE + FLAG_OFF);
+    end = conf_now_ms() + (uint64_t)conf_timeout_ms();
+    while (*flag != DONE_MAGIC && conf_now_ms() < end)
+        conf_sleep_ms(10);
+    __sync_synchronize();
+    if (conf_check(*flag == DONE_MAGIC, "grant-peer-done",
+                   "dom%u never set the done flag in the shared page", peer)) {
+        conf_check(pattern_ok(rw + PAGE + B_OFF, FLAG_OFF - B_OFF, peer, 3),
+                   "grant-rw-peer-write-seen",
+                   "dom%u's writes did not reach the granted page intact", peer);
+    }
+    conf_check(pattern_ok(rw, PAGE + B_OFF, me, 1), "grant-rw-own-intact",
+               "my part of the read-write pages changed");
+    conf_check(pattern_ok(ro, PAGE, me, 2), "grant-ro-unchanged",
+               "the read-only granted page was modified by someone");
+
+    conf_wait_finish(xs);
+    if (xengntshr_unshare(xgs, rw, 2) || xengntshr_unshare(xgs, ro, 1))
+        conf_fail("grant-unshare", "%s", strerror(errno));
+    xengntshr_close(xgs);
+    xs_close(xs);
+    return conf_done();
+}
+
+static bool read_refs(struct xs_handle *xs, const char *path, uint32_t refs[3])
+{
+    char *v = conf_xs_wait(xs, path, conf_timeout_ms());
+    bool ok;
+
+    if (!v)
+        return false;
+    ok = sscanf(v, "%u %u %u", &refs[0], &refs[1], &refs[2]) == 3;
+    free(v);
+    return ok;
+}
+
+static int role_map(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned peer = conf_peer(xs, "peer");
+    xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+    char path[96];
+    uint32_t refs[3];
+    unsigned char *rw, *ro, *bad;
+    int sig;
+
+    if (!xgt)
+        conf_die("xengnttab_open: %s", strerror(errno));
+    snprintf(path, sizeof(path), "/local/domain/%u/data/conf/grant-refs", peer);
+    if (!read_refs(xs, path, refs))
+        conf_die("no refs readable at %s: %s", path, strerror(errno));
+
+    rw = xengnttab_map_domain_grant_refs(xgt, 2, peer, refs, PROT_READ | PROT_WRITE);
+    if (!conf_check(rw != NULL, "grant-map-rw", "map refs %u %u of dom%u: %s",
+                    refs[0], refs[1], peer, strerror(errno)))
+        conf_die("cannot go on without the read-write mapping");
+    conf_check(pattern_ok(rw, PAGE + B_OFF, peer, 1), "grant-rw-content",
+               "the mapped pages do not hold dom%u's pattern", peer);
+    pattern(rw + PAGE + B_OFF, FLAG_OFF - B_OFF, me, 3);
+    __sync_synchronize();
+
+    /* A read-only grant must not become a writable mapping. */
+    bad = xengnttab_map_grant_ref(xgt, peer, refs[2], PROT_READ | PROT_WRITE);
+    if (!conf_check(bad == NULL, "grant-ro-map-writable-refused",
+                    "ro ref %u mapped PROT_WRITE", refs[2])) {
+        /* Try to write through it so that the granter's check sees it. */
+        sig = conf_probe_write(bad, 0x5a);
+        conf_info("write through the writable ro mapping: %s",
+                  sig ? strsignal(sig) : "went through");
+        xengnttab_unmap(xgt, bad, 1);
+    }
+
+    ro = xengnttab_map_grant_ref(xgt, peer, refs[2], PROT_READ);
+    if (conf_check(ro != NULL, "grant-ro-map-read", "map ro ref %u PROT_READ: %s",
+                   refs[2], strerror(errno))) {
+        conf_check(pattern_ok(ro, PAGE, peer, 2), "grant-ro-content",
+                   "the read-only page does not hold dom%u's pattern", peer);
+        sig = conf_probe_write(ro + 100, 0xa5);
+        conf_check(sig == SIGSEGV || sig == SIGBUS, "grant-ro-write-faults",
+                   "a store to the read-only mapping %s",
+                   sig ? strsignal(sig) : "went through");
+        /* Asking the kernel for write access afterwards must not help. */
+        if (mprotect(ro, PAGE, PROT_READ | PROT_WRITE) == 0) {
+            sig = conf_probe_write(ro + 200, 0xa5);
+            conf_check(sig != 0, "grant-ro-mprotect-write-faults",
+                       "after mprotect(PROT_WRITE) a store went through");
+            conf_info("mprotect(PROT_WRITE) on the ro mapping was allowed; the store %s",
+                      sig ? strsignal(sig) : "went through");
+        } else {
+            conf_pass("grant-ro-mprotect-write-faults");
+            conf_info("mprotect(PROT_WRITE) on the ro mapping refused: %s",
+                      strerror(errno));
+        }
+        xengnttab_unmap(xgt, ro, 1);
+    }
+
+    /* A ref number the granter never issued must not map. */
+    bad = xengnttab_map_grant_ref(xgt, peer, refs[2] + 1000, PROT_READ);
+    conf_check(bad == NULL, "grant-unissued-ref-refused",
+               "ref %u (never issued by dom%u) mapped", refs[2] + 1000, peer);
+    if (bad)
+        xengnttab_unmap(xgt, bad, 1);
+
+    *(volatile uint64_t *)(rw + PAGE + FLAG_OFF) = DONE_MAGIC;
+    __sync_synchronize();
+    conf_ready("grant-mapped");
+    conf_wait_finish(xs);
+    if (xengnttab_unmap(xgt, rw, 2))
+        conf_fail("grant-unmap", "%s", strerror(errno));
+    xengnttab_close(xgt);
+    xs_close(xs);
+    return conf_done();
+}
+
+static int role_intrude(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned target = conf_peer(xs, "target");
+    xengnttab_handle *xgt = xengnttab_open(NULL, 0);
+    char path[96], *v;
+    uint32_t refs[3];
+    unsigned mapped = 0;
+
+    if (!xgt)
+        conf_die("xengnttab_open: %s", strerror(errno));
+    if (!read_refs(xs, "data/conf/refs", refs))
+        conf_die("dom0 gave no refs in data/conf/refs");
+
+    snprintf(path, sizeof(path), "/local/domain/%u/data/conf/grant-refs", target);
+    v = xs_read(xs, XBT_NULL, path, NULL);
+    conf_check(!v && errno == EACCES, "grant-third-refs-unreadable",
+               "read %s: %s", path, v ? "allowed" : strerror(errno));
+    free(v);
+
+    for (int i = 0; i < 3; i++) {
+        void *p = xengnttab_map_grant_ref(xgt, target, refs[i], PROT_READ);
+
+        if (p) {
+            conf_info("mapped dom%u's ref %u (granted to another domain)", target, refs[i]);
+            xengnttab_unmap(xgt, p, 1);
+            mapped++;
+        }
+    }
+    conf_check(mapped == 0, "grant-third-map-refused",
+               "%u of dom%u's 3 refs mapped by a domain they were not granted to",
+               mapped, target);
+    xengnttab_close(xgt);
+    xs_close(xs);
+    return conf_done();
+}
+
+int main(int argc, char **argv)
+{
+    conf_init(argv[0]);
+    if (argc == 2 && !strcmp(argv[1], "share"))
+        return role_share();
+    if (argc == 2 && !strcmp(argv[1], "map"))
+        return role_map();
+    if (argc == 2 && !strcmp(argv[1], "intrude"))
+        return role_intrude();
+    fprintf(stderr, "usage: %s share|map|intrude\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,342 @@
+/* conf-store: xenstore permissions, watches and transactions through the raw
+ * libxenstore API, as a guest sees them.
+ *
+ *   conf-store owner    data/conf/peer is the reader. Publishes under
+ *                       data/conf/store/: secret (owner only), shared (reader
+ *                       may read), mailbox (reader may write, not read), and
+ *                       late/<id> naming each domain in data/conf/late (ids
+ *                       that do not exist yet). Checks own access, perms
+ *                       read back, a watch, transaction conflict/commit/abort.
+ *                       Then, on dom0's word: data/conf/refresh=<id> publishes
+ *                       fresh/<id> for that (now existing) domain;
+ *                       data/conf/poke rewrites secret (for the watch-leak check).
+ *   conf-store reader   what the reader may and may not do.
+ *   conf-store intrude  a domain named in no perm: every access refused, and
+ *                       its watch on secret must not report the rewrite.
+ *   conf-store late     a domain created after late/<id> was written: the
+ *                       entry naming it must be ignored, fresh/<id> must work. */
+#include "conf_util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char base[96]; /* /local/domain/<owner>/data/conf/store */
+
+static void set_base(unsigned owner)
+{
+    snprintf(base, sizeof(base), "/local/domain/%u/data/conf/store", owner);
+}
+
+static const char *node(const char *leaf)
+{
+    static char buf[4][160];
+    static unsigned next;
+    char *b = buf[next++ % 4];
+
+    snprintf(b, sizeof(buf[0]), "%s/%s", base, leaf);
+    return b;
+}
+
+static bool write_str(struct xs_handle *xs, const char *path, const char *v)
+{
+    return xs_write(xs, XBT_NULL, path, v, strlen(v));
+}
+
+/* The value equals want, or NULL-with-errno check (want == NULL). */
+static bool read_is(struct xs_handle *xs, const char *path, const char *want)
+{
+    char *v = xs_read(xs, XBT_NULL, path, NULL);
+    bool ok = v && want && !strcmp(v, want);
+
+    free(v);
+    return ok;
+}
+
+/* A refused access: false returned with errno EACCES. */
+static void expect_eacces(bool result, const char *test, const char *what)
+{
+    int e = errno;
+
+    conf_check(!result && e == EACCES, test, "%s: %s", what,
+               result ? "allowed" : strerror(e));
+}
+
+static void expect_read_eacces(struct xs_handle *xs, const char *test, const char *path)
+{
+    char *v = xs_read(xs, XBT_NULL, path, NULL);
+    int e = errno;
+
+    conf_check(!v && e == EACCES, test, "read %s: %s", path,
+               v ? "allowed" : strerror(e));
+    free(v);
+}
+
+/* Next watch event for token within timeout_ms; its path (malloc'd) or NULL. */
+static char *wait_watch(struct xs_handle *xs, const char *token, int timeout_ms)
+{
+    uint64_t end = conf_now_ms() + (uint64_t)timeout_ms;
+    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+
+    for (;;) {
+        char **ev = xs_check_watch(xs);
+        uint64_t now;
+
+        if (ev) {
+            char *path = NULL;
+
+            if (!strcmp(ev[XS_WATCH_TOKEN], token))
+                path = strdup(ev[XS_WATCH_PATH]);
+            free(ev);
+            if (path)
+                return path;
+            continue;
+        }
+        now = conf_now_ms();
+        if (now >= end)
+            return NULL;
+        poll(&pfd, 1, (int)(end - now));
+    }
+}
+
+static void owner_transactions(struct xs_handle *xs)
+{
+    const char *tx = node("tx");
+    xs_transaction_t t;
+    bool ok;
+
+    write_str(xs, tx, "1");
+    /* Conflict: the node the transaction read changes underneath it. */
+    t = xs_transaction_start(xs);
+    if (t == XBT_NULL) {
+        conf_fail("store-tx-conflict-eagain", "transaction_start: %s", strerror(errno));
+        return;
+    }
+    free(xs_read(xs, t, tx, NULL));
+    write_str(xs, tx, "2");
+    xs_write(xs, t, tx, "3", 1);
+    ok = xs_transaction_end(xs, t, false);
+    conf_check(!ok && errno == EAGAIN, "store-tx-conflict-eagain",
+               "conflicting transaction ended with %s", ok ? "success" : strerror(errno));
+    conf_check(read_is(xs, tx, "2"), "store-tx-conflict-no-effect",
+               "the failed transaction's write is visible");
+
+    t = xs_transaction_start(xs);
+    ok = t != XBT_NULL && xs_write(xs, t, tx, "4", 1) && xs_transaction_end(xs, t, false);
+    conf_check(ok && read_is(xs, tx, "4"), "store-tx-commit",
+               "transaction without conflict: %s", ok ? "value not visible" : strerror(errno));
+
+    t = xs_transaction_start(xs);
+    ok = t != XBT_NULL && xs_write(xs, t, tx, "5", 1) && xs_transaction_end(xs, t, true);
+    conf_check(ok && read_is(xs, tx, "4"), "store-tx-abort",
+               "aborted transaction: %s", ok ? "its write is visible" : strerror(errno));
+}
+
+static int role_owner(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned peer = conf_peer(xs, "peer");
+    struct xs_permissions only_me[1] = { { .id = me, .perms = XS_PERM_NONE } };
+    struct xs_permissions me_r[2] = {
+        { .id = me, .perms = XS_PERM_NONE }, { .id = peer, .perms = XS_PERM_READ } };
+    struct xs_permissions me_w[2] = {
+        { .id = me, .perms = XS_PERM_NONE }, { .id = peer, .perms = XS_PERM_WRITE } };
+    struct xs_permissions *got;
+    unsigned n, fresh_for;
+    char *late, *tok, *save, *p, want[64];
+    bool ok;
+
+    set_base(me);
+    ok = write_str(xs, "data/conf/store/own", "mine") &&
+         read_is(xs, "data/conf/store/own", "mine");
+    conf_check(ok, "store-own-rw", "write+read under my data/: %s", strerror(errno));
+
+    if (!xs_watch(xs, node("mailbox"), "mbox"))
+        conf_die("watch %s: %s", node("mailbox"), strerror(errno));
+    p = wait_watch(xs, "mbox", conf_timeout_ms());
+    conf_check(p != NULL, "store-watch-initial-event",
+               "no event on registering a watch (Xen fires one at once)");
+    free(p);
+
+    /* The mailbox before shared: the reader writes it once shared appears. */
+    if (!conf_xs_publish(xs, node("secret"), "s3cret", only_me, 1) ||
+        !conf_xs_publish(xs, node("mailbox"), "empty", me_w, 2) ||
+        !conf_xs_publish(xs, node("shared"), "for-reader", me_r, 2))
+        conf_die("publish under %s: %s", base, strerror(errno));
+    got = xs_get_permissions(xs, XBT_NULL, node("shared"), &n);
+    conf_check(got && n == 2 && got[0].id == me && got[0].perms == XS_PERM_NONE &&
+               got[1].id == peer && got[1].perms == XS_PERM_READ,
+               "store-perms-roundtrip", "get_permissions(shared) gave %u entries: %s",
+               got ? n : 0, got ? "different ones" : strerror(errno));
+    free(got);
+
+    /* Entries naming domains that do not exist yet (dom0 chose the ids). */
+    late = conf_xs_wait(xs, "data/conf/late", conf_timeout_ms());
+    for (tok = late ? strtok_r(late, " ", &save) : NULL; tok; tok = strtok_r(NULL, " ", &save)) {
+        struct xs_permissions lp[2] = {
+            { .id = me, .perms = XS_PERM_NONE },
+            { .id = (unsigned)atoi(tok), .perms = XS_PERM_READ } };
+        char leaf[32];
+
+        snprintf(leaf, sizeof(leaf), "late/%u", lp[1].id);
+        if (conf_xs_publish(xs, node(leaf), "late", lp, 2))
+            conf_info("perm naming absent dom%u: accepted", lp[1].id);
+        else
+            conf_info("perm naming absent dom%u: refused (%s)", lp[1].id, strerror(errno));
+    }
+    if (!late)
+        conf_fail("store-late-setup", "dom0 wrote no data/conf/late");
+    free(late);
+
+    owner_transactions(xs);
+    conf_ready("store-owner");
+
+    /* The reader writes its greeting into the mailbox; the watch must say so. */
+    snprintf(want, sizeof(want), "hello-from-%u", peer);
+    ok = false;
+    for (uint64_t end = conf_now_ms() + (uint64_t)conf_timeout_ms(); !ok && conf_now_ms() < end;) {
+        p = wait_watch(xs, "mbox", (int)(end - conf_now_ms()));
+        if (!p)
+            break;
+        ok = read_is(xs, node("mailbox"), want);
+        free(p);
+    }
+    conf_check(ok, "store-watch-fires", "no watch event with the mailbox holding '%s'", want);
+
+    fresh_for = conf_peer(xs, "refresh");
+    {
+        struct xs_permissions fp[2] = {
+            { .id = me, .perms = XS_PERM_NONE }, { .id = fresh_for, .perms = XS_PERM_READ } };
+        char leaf[32];
+
+        snprintf(leaf, sizeof(leaf), "fresh/%u", fresh_for);
+        conf_check(conf_xs_publish(xs, node(leaf), "fresh", fp, 2), "store-perm-existing-domain",
+                   "publish %s for dom%u: %s", leaf, fresh_for, strerror(errno));
+    }
+    conf_ready("store-refreshed");
+
+    free(conf_xs_wait(xs, "data/conf/poke", conf_timeout_ms()));
+    conf_check(conf_xs_publish(xs, node("secret"), "s3cret-2", only_me, 1), "store-secret-rewrite",
+               "%s", strerror(errno));
+    conf_ready("store-poked");
+
+    conf_wait_finish(xs);
+    xs_close(xs);
+    return conf_done();
+}
+
+static int role_reader(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned owner = conf_peer(xs, "peer");
+    struct xs_permissions try_perms[1] = { { .id = me, .perms = XS_PERM_READ } };
+    char hello[64], outside[64], *v;
+
+    set_base(owner);
+    v = conf_xs_wait(xs, node("shared"), conf_timeout_ms());
+    conf_check(v && !strcmp(v, "for-reader"), "store-read-granted",
+               "read %s: %s", node("shared"), v ? v : strerror(errno));
+    free(v);
+
+    expect_eacces(write_str(xs, node("shared"), "x"), "store-write-readonly-refused",
+                  "write to a node I may only read");
+    expect_read_eacces(xs, "store-read-secret-refused", node("secret"));
+    expect_eacces(write_str(xs, node("secret"), "x"), "store-write-secret-refused",
+                  "write to a node with no perm for me");
+    snprintf(hello, sizeof(hello), "hello-from-%u", me);
+    conf_check(write_str(xs, node("mailbox"), hello), "store-write-granted",
+               "write to a node I may write: %s", strerror(errno));
+    expect_read_eacces(xs, "store-read-writeonly-refused", node("mailbox"));
+    expect_eacces(xs_rm(xs, XBT_NULL, node("shared")), "store-rm-refused",
+                  "remove a node I may only read");
+    expect_eacces(xs_set_permissions(xs, XBT_NULL, node("shared"), try_perms, 1),
+                  "store-setperm-refused", "set perms on a node I do not own");
+    snprintf(outside, sizeof(outside), "/conf-outside-%u", me);
+    expect_eacces(write_str(xs, outside, "x"), "store-write-outside-home-refused",
+                  "create a node at the root");
+    expect_eacces(write_str(xs, "/local/domain/0/data/conf-intruder", "x"),
+                  "store-write-dom0-refused", "create a node in dom0's data/");
+    conf_check(write_str(xs, "data/conf/mine", "ok") && read_is(xs, "data/conf/mine", "ok"),
+               "store-reader-own-rw", "write+read under my data/: %s", strerror(errno));
+
+    xs_close(xs);
+    return conf_done();
+}
+
+static int role_intrude(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned owner = conf_peer(xs, "target");
+    char *p;
+
+    set_base(owner);
+    /* Wait until the owner has published: then every refusal below is a
+     * refusal of an existing node, not a missing one. */
+    free(conf_xs_wait(xs, "data/conf/owner-ready", conf_timeout_ms()));
+    expect_read_eacces(xs, "store-third-read-shared-refused", node("shared"));
+    expect_read_eacces(xs, "store-third-read-secret-refused", node("secret"));
+    expect_eacces(write_str(xs, node("mailbox"), "intruder"), "store-third-write-refused",
+                  "write to another domain's mailbox");
+    expect_eacces(xs_rm(xs, XBT_NULL, node("secret")), "store-third-rm-refused",
+                  "remove another domain's node");
+    {
+        unsigned n;
+        char **d = xs_directory(xs, XBT_NULL, base, &n);
+
+        expect_eacces(d != NULL, "store-third-list-refused", "list another domain's dir");
+        free(d);
+    }
+
+    /* A watch on a node it cannot read must not tell it when the node changes. */
+    if (!xs_watch(xs, node("secret"), "leak"))
+        conf_die("watch %s: %s", node("secret"), strerror(errno));
+    p = wait_watch(xs, "leak", 2000);   /* the initial event, if any */
+    conf_info("initial event for a watch on an unreadable node: %s", p ? "yes" : "no");
+    free(p);
+    conf_ready("store-intruder-watching");
+    free(conf_xs_wait(xs, "data/conf/poked", conf_timeout_ms()));
+    p = wait_watch(xs, "leak", 1500);
+    conf_check(p == NULL, "store-third-watch-no-leak",
+               "got an event for %s, which it may not read", p);
+    free(p);
+    xs_close(xs);
+    return conf_done();
+}
+
+static int role_late(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned owner = conf_peer(xs, "target");
+    char leaf[32], *v;
+
+    set_base(owner);
+    snprintf(leaf, sizeof(leaf), "late/%u", me);
+    expect_read_eacces(xs, "store-late-perm-ignored", node(leaf));
+    snprintf(leaf, sizeof(leaf), "fresh/%u", me);
+    v = conf_xs_wait(xs, node(leaf), conf_timeout_ms());
+    conf_check(v && !strcmp(v, "fresh"), "store-perm-after-create-works",
+               "read %s: %s", node(leaf), v ? v : strerror(errno));
+    free(v);
+    xs_close(xs);
+    return conf_done();
+}
+
+int main(int argc, char **argv)
+{
+    conf_init(argv[0]);
+    if (argc == 2 && !strcmp(argv[1], "owner"))
+        return role_owner();
+    if (argc == 2 && !strcmp(argv[1], "reader"))
+        return role_reader();
+    if (argc == 2 && !strcmp(argv[1], "intrude"))
+        return role_intrude();
+    if (argc == 2 && !strcmp(argv[1], "late"))
+        return role_late();
+    fprintf(stderr, "usage: %s owner|reader|intrude|late\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Xenstore permissions as guests see them: a owns nodes with no perm, read
+# perm and write perm for b; b may do exactly what it was given; c (named in
+# no perm) nothing, not even learn through a watch that a node changed; a perm
+# entry naming a domain that did not exist yet is ignored once it does (Xen
+# 4.17), while one written after it exists works. Also: watches, and
+# transactions (conflict -> EAGAIN, commit, abort).
+. "${0%/*}/lib.sh"
+
+sc_create a conf-store owner
+sc_create b conf-store reader
+sc_create c conf-store intrude
+# Ids the next domain will probably get: above the highest in use here, plus
+# the gaps below it (a simulator may reuse them). d must get one of these.
+max=$ID_a
+for i in $ID_b $ID_c; do [ "$i" -gt "$max" ] && max=$i; done
+late=""
+i=1
+while [ $i -le $((max + 4)) ]; do
+    case " $ID_a $ID_b $ID_c " in *" $i "*) ;; *) late="$late $i";; esac
+    i=$((i + 1))
+done
+late=${late# }
+sc_tell a late "$late"
+sc_tell a peer "$ID_b"
+sc_tell b peer "$ID_a"
+sc_tell c target "$ID_a"
+sc_wait a "CONF-READY store-owner" || sc_finish
+sc_tell c owner-ready 1
+sc_done b
+
+sc_create d conf-store late
+case " $late " in *" $ID_d "*) ;; *) sc_fail "d got dom$ID_d, not one of the ids a named in advance ($late)";; esac
+sc_tell d target "$ID_a"
+sc_tell a refresh "$ID_d"
+sc_done d
+
+sc_wait c "CONF-READY store-intruder-watching"
+sc_tell a poke 1
+sc_wait a "CONF-READY store-poked"
+sc_tell c poked 1
+sc_done c
+sc_tell a finish 1
+sc_done a
+
+sc_expect a store-own-rw store-watch-initial-event store-perms-roundtrip \
+    store-tx-conflict-eagain store-tx-conflict-no-effect store-tx-commit store-tx-abort \
+    store-watch-fires store-perm-existing-domain store-secret-rewrite
+sc_expect b store-read-granted store-write-readonly-refused store-read-secret-refused \
+    store-write-secret-refused store-write-granted store-read-writeonly-refused \
+    store-rm-refused store-setperm-refused store-write-outside-home-refused \
+    store-write-dom0-refused store-reader-own-rw
+sc_expect c store-third-read-shared-refused store-third-read-secret-refused \
+    store-third-write-refused store-third-rm-refused store-third-list-refused \
+    store-third-watch-no-leak
+sc_expect d store-late-perm-ignored store-perm-after-create-works
+sc_finish
