@@ -1,1 +1,30 @@
-# (filled by its owner)
+# libvchan-cap unit tests (cmocka), over the shared-memory transport.
+VCHAN_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libvchan-cap \
+	-I$(top_srcdir)/libvchan-cap/include $(CMOCKA_CFLAGS)
+VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
+	$(CMOCKA_LIBS) -lpthread
+VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_rights
+check_PROGRAMS += $(VCHAN_UNIT_TESTS)
+TESTS += $(VCHAN_UNIT_TESTS)
+EXTRA_DIST += unit/test_vchan_util.h
+
+test_vchan_ring_SOURCES = unit/test_vchan_ring.c
+test_vchan_ring_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_ring_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_frame_SOURCES = unit/test_vchan_frame.c
+test_vchan_frame_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_frame_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_rights_SOURCES = unit/test_vchan_rights.c
+test_vchan_rights_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_rights_LDADD = $(VCHAN_UNIT_LDADD)
+
+# Integration on xensim (tests/sim/vchan/): the program runs inside the
+# simulated domains; sim/vchan/vchan-sim.sh drives the scenarios.
+check_PROGRAMS += sim/vchan/vchan-sim
+sim_vchan_vchan_sim_SOURCES = sim/vchan/vchan_sim.c
+sim_vchan_vchan_sim_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/libvchan-cap/include $(XENSTORE_CFLAGS) \
+	$(XENVCHAN_CFLAGS)
+sim_vchan_vchan_sim_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
+	$(top_builddir)/hyp/libhyp.la $(XENVCHAN_LIBS) -lpthread
+EXTRA_DIST += sim/vchan/vchan-sim.sh

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/* The endpoint: creation over a mapped page, rights, state, revoke, close,
+ * statistics and the event-loop interface. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vchan_priv.h"
+
+#define SPIN_DEFAULT_NS 20000
+
+void vchan_config_init(struct vchan_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->rights = VCHAN_RIGHT_SEND | VCHAN_RIGHT_RECV;
+	cfg->spin_ns = -1;
+	cfg->spin_adaptive = 1;
+}
+
+int vchan_fail(struct vchan *v, int err)
+{
+	int old = 0;
+
+	if (!__atomic_compare_exchange_n(&v->err, &old, err, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return old;
+	return err;
+}
+
+int vchan_state(struct vchan *v, bool check_peer)
+{
+	int e;
+	uint8_t live;
+
+	if (__atomic_load_n(&v->revoked, __ATOMIC_ACQUIRE))
+		return -EPIPE;
+	e = __atomic_load_n(&v->err, __ATOMIC_ACQUIRE);
+	if (e)
+		return e;
+	if (!check_peer)
+		return 0;
+	/* Peer-written live byte: one load. 1 connected, 0 gone, 2 client
+	 * not yet connected (only the client's byte may say so). */
+	live = VCHAN_READ_ONCE(*v->peer_live);
+	if (live == 1 || (live == 2 && v->is_server))
+		return 0;
+	if (live == 0)
+		return -EPIPE;
+	vchan_log(v->name, "peer protocol error: its live byte is %u",
+		  live);
+	return vchan_fail(v, -EPROTO);
+}
+
+int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
+			  struct vchan_interface *page, void *read_buf,
+			  unsigned read_order, void *write_buf,
+			  unsigned write_order,
+			  const struct vchan_transport_ops *ops, void *tp,
+			  struct vchan **out)
+{
+	struct vchan_config defaults;
+	struct vchan *v;
+	pthread_condattr_t ca;
+	int r;
+
+	if (!cfg) {
+		vchan_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (cfg->rights & ~(VCHAN_RIGHT_SEND | VCHAN_RIGHT_RECV) ||
+	    cfg->max_msg > VCHAN_MAX_MSG_LIMIT)
+		return -EINVAL;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	snprintf(v->name, sizeof(v->name), "%s",
+		 cfg->name ? cfg->name : is_server ? "server" : "client");
+	v->is_server = is_server;
+	v->rights = cfg->rights;
+	v->raw = cfg->raw != 0;
+	v->max_msg = cfg->max_msg ? cfg->max_msg : VCHAN_MAX_MSG_DEFAULT;
+	v->page = page;
+	v->my_live = is_server ? &page->srv_live : &page->cli_live;
+	v->peer_live = is_server ? &page->cli_live : &page->srv_live;
+	/* libxenvchan: each end acts on its own byte (server srv_notify,
+	 * client cli_notify) and asks the peer through the other one. */
+	v->my_notify = is_server ? &page->srv_notify : &page->cli_notify;
+	v->peer_notify = is_server ? &page->cli_notify : &page->srv_notify;
+	/* left is client->server, right is server->client */
+	r = vchan_ring_init(&v->rx.ring, is_server ? &page->left : &page->right,
+			    read_buf, read_order, false, v->name);
+	if (!r)
+		r = vchan_ring_init(&v->tx.ring,
+				    is_server ? &page->right : &page->left,
+				    write_buf, write_order, true, v->name);
+	if (r) {
+		free(v);
+		return r;
+	}
+	v->tx.ring.who = v->name;
+	v->rx.ring.who = v->name;
+	v->tx.next_seq = 1;
+	v->rx.next_seq = 1;
+	vchan_spin_init(&v->spin, cfg->spin_ns < 0 ? SPIN_DEFAULT_NS
+						   : cfg->spin_ns,
+			cfg->spin_adaptive != 0);
+	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->kick_fd < 0) {
+		r = -errno;
+		free(v);
+		return r;
+	}
+	pthread_mutex_init(&v->tx.mu, NULL);
+	pthread_mutex_init(&v->rx.mu, NULL);
+	pthread_mutex_init(&v->spin_mu, NULL);
+	pthread_mutex_init(&v->wait_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->wait_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	v->ops = ops;
+	v->tp = tp;
+	*out = v;
+	return 0;
+}
+
+void vchan_endpoint_free(struct vchan *v, bool detach)
+{
+	if (!v)
+		return;
+	if (!v->released && v->ops)
+		v->ops->release(v->tp, detach);
+	if (v->tx.owned)
+		free((void *)v->tx.src);
+	free(v->rx.stash);
+	free(v->rx.bounce);
+	close(v->kick_fd);
+	pthread_mutex_destroy(&v->tx.mu);
+	pthread_mutex_destroy(&v->rx.mu);
+	pthread_mutex_destroy(&v->spin_mu);
+	pthread_mutex_destroy(&v->wait_mu);
+	pthread_cond_destroy(&v->wait_cv);
+	free(v);
+}
+
+int vchan_revoke(struct vchan *v)
+{
+	uint64_t one = 1, dropped = 0;
+	uint32_t ready;
+	ssize_t w;
+
+	if (!v)
+		return -EINVAL;
+	if (__atomic_exchange_n(&v->revoked, 1, __ATOMIC_ACQ_REL))
+		return 0;
+	/* Wake every blocked call: the kick fd stays readable for good. */
+	w = write(v->kick_fd, &one, sizeof(one));
+	(void)w;
+	pthread_mutex_lock(&v->wait_mu);
+	__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&v->wait_cv);
+	pthread_mutex_unlock(&v->wait_mu);
+	/* Woken calls see `revoked` and leave; then nobody is in the ring. */
+	pthread_mutex_lock(&v->tx.mu);
+	pthread_mutex_lock(&v->rx.mu);
+	if (v->tx.busy)
+		dropped++;
+	if (v->tx.owned)
+		free((void *)v->tx.src);
+	v->tx.busy = v->tx.owned = false;
+	v->tx.src = NULL;
+	if (!v->released) {
+		if (!v->raw && v->rx.active)
+			dropped++;
+		/* Tell the peer: our live byte, then an event. */
+		VCHAN_WRITE_ONCE(*v->my_live, 0);
+		vchan_mb(); /* live byte visible before the notification */
+		/* Count what is still in the inbound ring and drop it with
+		 * the mapping; cons is not moved, so a blocked peer sender
+		 * wakes to EPIPE rather than to room.  A hostile index just
+		 * means nothing is counted. */
+		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
+			dropped += vchan_frame_count(&v->rx.ring, ready);
+		v->ops->notify(v->tp);
+		v->ops->release(v->tp, false);
+		v->released = true;
+	}
+	v->rx.active = false;
+	__atomic_fetch_add(&v->discarded, dropped, __ATOMIC_RELAXED);
+	if (dropped)
+		vchan_log(v->name, "revoked: %llu message(s) discarded",
+			  (unsigned long long)dropped);
+	pthread_mutex_unlock(&v->rx.mu);
+	pthread_mutex_unlock(&v->tx.mu);
+	return 0;
+}
+
+void vchan_close(struct vchan *v)
+{
+	if (!v)
+		return;
+	vchan_revoke(v);
+	vchan_endpoint_free(v, false);
+}
+
+int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
+{
+	if (!v || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->msgs_sent = __atomic_load_n(&v->msgs_sent, __ATOMIC_RELAXED);
+	st->msgs_recv = __atomic_load_n(&v->msgs_recv, __ATOMIC_RELAXED);
+	st->bytes_sent = __atomic_load_n(&v->bytes_sent, __ATOMIC_RELAXED);
+	st->bytes_recv = __atomic_load_n(&v->bytes_recv, __ATOMIC_RELAXED);
+	st->discarded = __atomic_load_n(&v->discarded, __ATOMIC_RELAXED);
+	st->notifies = __atomic_load_n(&v->notifies, __ATOMIC_RELAXED);
+	st->sleeps = __atomic_load_n(&v->sleeps, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&v->spin_mu);
+	st->spin_hits = v->spin.hits;
+	st->spin_misses = v->spin.misses;
+	st->spin_enabled = vchan_spin_enabled(&v->spin);
+	pthread_mutex_unlock(&v->spin_mu);
+	return 0;
+}
+
+unsigned vchan_rights(const struct vchan *v)
+{
+	return v ? v->rights : 0;
+}
+
+size_t vchan_ring_size(const struct vchan *v, int write_side)
+{
+	return write_side ? v->tx.ring.size : v->rx.ring.size;
+}
+
+int vchan_fd(const struct vchan *v)
+{
+	if (!v || v->released)
+		return -EPIPE;
+	return v->ops->fd(v->tp);
+}
+
+int vchan_is_connected(struct vchan *v)
+{
+	int r = vchan_state(v, true);
+
+	if (r < 0)
+		return r;
+	/* Peer-written; one load (vchan_state already checked the value). */
+	return VCHAN_READ_ONCE(*v->peer_live) == 1;
+}
+
+int vchan_events(struct vchan *v)
+{
+	uint32_t n;
+	int r, ev = 0;
+
+	if (!v)
+		return -EINVAL;
+	pthread_mutex_lock(&v->wait_mu);
+	if (!v->poller && !v->released) {
+		v->ops->ack(v->tp);
+		__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&v->wait_mu);
+
+	if ((v->rights & VCHAN_RIGHT_RECV) &&
+	    pthread_mutex_trylock(&v->rx.mu) == 0) {
+		r = vchan_state(v, false);
+		if (!r && !v->released) {
+			r = vchan_ring_ready(&v->rx.ring, &n);
+			if (!r && !n) {
+				/* Nothing yet: be woken when data comes. */
+				vchan_request_notify(v, VCHAN_NOTIFY_WRITE);
+				r = vchan_ring_ready(&v->rx.ring, &n);
+			}
+			if (r < 0)
+				vchan_fail(v, r);
+			else if (n)
+				ev |= VCHAN_EV_IN;
+		}
+		pthread_mutex_unlock(&v->rx.mu);
+	}
+	if ((v->rights & VCHAN_RIGHT_SEND) &&
+	    pthread_mutex_trylock(&v->tx.mu) == 0) {
+		r = vchan_state(v, true);
+		if (!r && v->tx.busy)
+			r = vchan_tx_pump(v, false);
+		if (!r && !v->tx.busy) {
+			r = vchan_ring_space(&v->tx.ring, &n);
+			if (r < 0)
+				vchan_fail(v, r);
+			else if (n)
+				ev |= VCHAN_EV_OUT;
+		}
+		pthread_mutex_unlock(&v->tx.mu);
+	}
+	r = vchan_state(v, true);
+	if (r == -EPIPE)
+		ev |= VCHAN_EV_HUP;
+	else if (r < 0)
+		ev |= VCHAN_EV_ERR;
+	return ev;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libvchan-cap: the vipc data channel.
+ *
+ * A channel joins exactly two domains.  The server end shares a control page
+ * and ring pages with the client domain and offers it an unbound event
+ * channel; the client maps and binds.  Shared page and ring layout are those
+ * of xen/io/libxenvchan.h, so a stock libxenvchan peer interoperates at the
+ * byte level (raw stream mode).  vipc's message framing rides on top.
+ *
+ * Every value the peer can write is read once, checked and clamped: a broken
+ * or hostile peer makes this end fail with -EPROTO and one clear log line.
+ *
+ * All functions return 0 (or a count) on success and -errno on failure:
+ *   -EPERM     this end lacks the right (send / receive)
+ *   -EAGAIN    would block (non-blocking call, timeout_ms == 0)
+ *   -ETIMEDOUT a blocking call ran out of time; nothing was sent/received
+ *   -EMSGSIZE  message larger than the channel's maximum (send), or larger
+ *              than the buffer given (receive: msg->len says what is needed,
+ *              the message stays queued)
+ *   -EPIPE     revoked, closed, or the peer is gone
+ *   -EPROTO    the peer broke the protocol (channel is dead from then on)
+ *   -EINVAL, -ENOMEM
+ *
+ * Threads: one thread may send while another receives; vchan_revoke() may be
+ * called from any thread and wakes every blocked call.  vchan_close() must
+ * be the last call on the handle.
+ */
+#ifndef VIPC_VCHAN_H
+#define VIPC_VCHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Rights of one end, given by vipcd. */
+#define VCHAN_RIGHT_SEND 0x1u
+#define VCHAN_RIGHT_RECV 0x2u
+
+/* Ring orders accepted (libxenvchan: 10..20, 1 KiB..1 MiB per direction). */
+#define VCHAN_ORDER_MIN 10
+#define VCHAN_ORDER_MAX 20
+
+/* Size of the frame header on the wire; payloads are padded to this. */
+#define VCHAN_FRAME_HDR 16u
+/* Application flags a message may carry (the high half is the framing's). */
+#define VCHAN_MSG_FLAGS_USER 0x0000ffffu
+/* Default and hard limit of a channel's maximum message size. */
+#define VCHAN_MAX_MSG_DEFAULT (1u << 20)
+#define VCHAN_MAX_MSG_LIMIT (256u << 20)
+
+/* Timeouts: milliseconds; 0 = do not block; VCHAN_FOREVER = no limit. */
+#define VCHAN_FOREVER (-1)
+
+struct vchan;
+
+struct vchan_config {
+	unsigned rights;        /* VCHAN_RIGHT_*                               */
+	size_t max_msg;         /* 0: VCHAN_MAX_MSG_DEFAULT                    */
+	unsigned read_order;    /* server: ring it reads (left); 0: 16         */
+	unsigned write_order;   /* server: ring it writes (right); 0: 16       */
+	int raw;                /* 1: raw byte stream (libxenvchan stream)     */
+	long spin_ns;           /* spin before sleeping; <0: default, 0: off  */
+	int spin_adaptive;      /* switch spinning off when it cannot help     */
+	const char *name;       /* for log lines; copied                       */
+};
+
+/* Fill *cfg with defaults: rights SEND|RECV, framed, adaptive spin. */
+void vchan_config_init(struct vchan_config *cfg);
+
+/* One message.  Send: buf/len are the payload.  Receive: buf/len are the
+ * destination and its capacity; on return len is the payload length. */
+struct vchan_msg {
+	uint32_t type;          /* application type id                        */
+	uint32_t flags;         /* application flags (VCHAN_MSG_FLAGS_USER)    */
+	uint32_t seq;           /* sequence number (set by send and receive)   */
+	void *buf;
+	size_t len;
+};
+
+/* --- messages ---------------------------------------------------------- */
+
+/* Send one message.  Returns 0 once the message is committed: entirely in
+ * the ring, or (for a message larger than the free space) streaming out of
+ * the channel's send backlog, which later calls and vchan_flush() drain.
+ * On -EAGAIN/-ETIMEDOUT nothing of it was sent. */
+int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
+	       const void *buf, size_t len, int timeout_ms);
+/* Receive one whole message (see struct vchan_msg). */
+int vchan_recv(struct vchan *v, struct vchan_msg *msg, int timeout_ms);
+
+/* Batches: as many messages as fit now (waiting only for the first);
+ * one index publication and at most one notification.  Returns the count. */
+int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
+		int timeout_ms);
+int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
+		int timeout_ms);
+
+/* In place.  vchan_reserve() gives a pointer into the ring for a payload of
+ * up to len bytes (len at most a quarter ring minus the header); the calling
+ * thread must then call vchan_commit() (or vchan_commit() with
+ * len == (size_t)-1 to cancel).  The handle's send side stays locked in
+ * between. */
+int vchan_reserve(struct vchan *v, size_t len, void **payload,
+		  int timeout_ms);
+int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len);
+/* vchan_recv_inplace(): msg->buf points at the payload (inside the ring, or
+ * a private bounce buffer when it wraps); valid until vchan_release(), which
+ * the same thread must call.  The peer can still write a ring it is hostile
+ * to: copy before you validate. */
+int vchan_recv_inplace(struct vchan *v, struct vchan_msg *msg,
+		       int timeout_ms);
+int vchan_release(struct vchan *v);
+
+/* Drain the send backlog.  0 when empty, -EAGAIN/-ETIMEDOUT otherwise. */
+int vchan_flush(struct vchan *v, int timeout_ms);
+
+/* --- raw byte stream (libxenvchan stream mode, for cfg.raw = 1) ------- */
+
+/* Write/read at least one byte; return the count. */
+int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms);
+int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
+
+/* --- event loops ------------------------------------------------------- */
+
+/* The fd becomes readable when the peer acted; then call vchan_events(). */
+int vchan_fd(const struct vchan *v);
+#define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
+#define VCHAN_EV_OUT 0x2   /* there is room to send                        */
+#define VCHAN_EV_HUP 0x4   /* revoked, closed or peer gone (-EPIPE)        */
+#define VCHAN_EV_ERR 0x8   /* protocol error (-EPROTO)                     */
+/* Consume pending notifications, drain the backlog, re-arm, report. */
+int vchan_events(struct vchan *v);
+
+/* --- lifetime ---------------------------------------------------------- */
+
+/* Revoke, on vipcd's word: blocked and later calls on this end return
+ * -EPIPE, the peer sees the channel go away (-EPIPE), messages still in the
+ * inbound ring and the backlog are discarded and counted, grants and port
+ * are released.  Idempotent. */
+int vchan_revoke(struct vchan *v);
+/* Close and free (revokes first if needed). */
+void vchan_close(struct vchan *v);
+
+struct vchan_stats {
+	uint64_t msgs_sent, msgs_recv;
+	uint64_t bytes_sent, bytes_recv;
+	uint64_t discarded;       /* messages dropped by revoke / close      */
+	uint64_t notifies;        /* event-channel notifications sent         */
+	uint64_t sleeps;          /* times this end went to sleep             */
+	uint64_t spin_hits, spin_misses;
+	int spin_enabled;         /* spinning is currently on                 */
+};
+int vchan_get_stats(struct vchan *v, struct vchan_stats *st);
+unsigned vchan_rights(const struct vchan *v);
+/* Ring sizes in bytes as this end sees them. */
+size_t vchan_ring_size(const struct vchan *v, int write_side);
+
+/* Log lines (peer protocol errors, setup failures) go to this function;
+ * NULL restores the default (stderr). */
+typedef void vchan_log_fn(void *arg, const char *line);
+void vchan_set_logger(vchan_log_fn *fn, void *arg);
+
+/* --- transports -------------------------------------------------------- */
+
+/* Both ends over plain shared memory (MAP_SHARED anonymous pages, eventfds
+ * standing in for the event channel), for tests and benchmarks.  The pair
+ * survives fork(): each process then drops the end it does not use with
+ * vchan_shm_detach() (releases local resources, leaves the peer alone). */
+int vchan_shm_pair(const struct vchan_config *srv_cfg,
+		   const struct vchan_config *cli_cfg,
+		   struct vchan **srv, struct vchan **cli);
+void vchan_shm_detach(struct vchan *v);
+
+/* Over Xen (hyp/): the server shares the pages with peer_domid and publishes
+ * ring-ref and event-channel under xs_path (owner self, peer read-only);
+ * the client reads them, maps and binds.  libxenvchan conventions. */
+int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out);
+int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out);
+/* Server: has the client connected yet?  1 yes, 0 not yet, -EPIPE gone. */
+int vchan_is_connected(struct vchan *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

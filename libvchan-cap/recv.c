@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/* Receiving framed messages.  A header is copied out of the ring once and
+ * checked (framing flags, length against the channel's maximum, sequence);
+ * the payload is taken as it arrives, publishing our index in pieces of at
+ * most a quarter ring, and handed over only when whole.  A call that has to
+ * give up halfway keeps what it took in a stash for the next call. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vchan_priv.h"
+
+static int check_recv(struct vchan *v)
+{
+	if (!(v->rights & VCHAN_RIGHT_RECV))
+		return -EPERM;
+	if (v->raw)
+		return -EINVAL;
+	/* The peer may be gone: what it left in the ring is still read. */
+	return vchan_state(v, false);
+}
+
+int vchan_rx_finish(struct vchan *v, bool notify)
+{
+	if (vchan_ring_publish(&v->rx.ring) && notify)
+		return vchan_notify_peer(v, VCHAN_NOTIFY_READ);
+	return 0;
+}
+
+/* Take the next message header.  1: taken; 0: not enough bytes yet (*need
+ * says how many); <0: protocol error. */
+static int take_header(struct vchan *v, uint32_t *need)
+{
+	struct vchan_rx *x = &v->rx;
+	struct vchan_frame_hdr h;
+	uint32_t ready;
+	int r;
+
+	for (;;) {
+		r = vchan_ring_ready(&x->ring, &ready);
+		if (r < 0)
+			return vchan_fail(v, r);
+		if (ready < VCHAN_FRAME_HDR) {
+			*need = VCHAN_FRAME_HDR;
+			return 0;
+		}
+		/* Copy the header out once; only the copy is used. */
+		vchan_ring_peek(&x->ring, 0, &h, sizeof(h));
+		r = vchan_frame_check(&h, x->ring.idx & x->ring.mask,
+				      x->ring.size, v->max_msg, x->next_seq,
+				      v->name);
+		if (r < 0)
+			return vchan_fail(v, r);
+		if (h.flags & VCHAN_FRAME_PAD) {
+			/* h.len checked: ends exactly at the ring's end. */
+			if (ready < VCHAN_FRAME_HDR + h.len) {
+				*need = VCHAN_FRAME_HDR + h.len;
+				return 0;
+			}
+			vchan_ring_advance(&x->ring, VCHAN_FRAME_HDR + h.len);
+			continue;
+		}
+		vchan_ring_advance(&x->ring, VCHAN_FRAME_HDR);
+		x->hdr = h;
+		x->active = true;
+		x->got = 0;
+		x->next_seq++;
+		return 1;
+	}
+}
+
+static void deliver(struct vchan *v, struct vchan_msg *m)
+{
+	struct vchan_rx *x = &v->rx;
+
+	m->type = x->hdr.type;
+	m->flags = x->hdr.flags & VCHAN_MSG_FLAGS_USER;
+	m->seq = x->hdr.seq;
+	m->len = x->hdr.len;
+	x->active = false;
+	x->got = 0;
+	__atomic_fetch_add(&v->msgs_recv, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v->bytes_recv, x->hdr.len, __ATOMIC_RELAXED);
+}
+
+/* Keep the payload taken so far (it sits in the caller's buffer). */
+static int stash(struct vchan *v, const uint8_t *dst)
+{
+	struct vchan_rx *x = &v->rx;
+
+	if (!x->got)
+		return 0;
+	if (x->stash_cap < x->hdr.len) {
+		uint8_t *p = realloc(x->stash, x->hdr.len);
+
+		if (!p)
+			return -ENOMEM;
+		x->stash = p;
+		x->stash_cap = x->hdr.len;
+	}
+	if (dst != x->stash)
+		memcpy(x->stash, dst, x->got);
+	return 0;
+}
+
+/* One message into dst (capacity cap); rx lock held. */
+static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
+		       struct vchan_msg *m, uint64_t deadline,
+		       bool defer_notify)
+{
+	struct vchan_rx *x = &v->rx;
+	uint32_t need, ready;
+	int r;
+
+	for (;;) {
+		if (!x->active) {
+			r = take_header(v, &need);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				r = vchan_wait(v, VCHAN_WANT_READ, need,
+					       deadline);
+				if (r < 0)
+					return r;
+				continue;
+			}
+		} else if (x->got && dst != x->stash) {
+			/* Resuming an interrupted message. */
+			if (x->hdr.len > cap)
+				goto too_small;
+			memcpy(dst, x->stash, x->got);
+		}
+		break;
+	}
+	if (x->hdr.len > cap)
+		goto too_small;
+	for (;;) {
+		size_t left = x->hdr.len - x->got;
+		size_t pad = vchan_frame_pad(x->hdr.len) - x->hdr.len;
+
+		r = vchan_ring_ready(&x->ring, &ready);
+		if (r < 0)
+			return vchan_fail(v, r);
+		while (left && ready) {
+			size_t n = left < ready ? left : ready;
+
+			if (n > x->ring.quarter)
+				n = x->ring.quarter;
+			vchan_ring_read(&x->ring, dst + x->got, n);
+			x->got += n;
+			left -= n;
+			ready -= (uint32_t)n;
+			if (vchan_ring_publish_due(&x->ring)) {
+				r = vchan_rx_finish(v, !defer_notify);
+				if (r < 0)
+					return r;
+			}
+		}
+		if (!left && ready >= pad) {
+			vchan_ring_advance(&x->ring, (uint32_t)pad);
+			deliver(v, m);
+			return defer_notify ? 0 : vchan_rx_finish(v, true);
+		}
+		need = (uint32_t)(left + pad);
+		if (need > x->ring.quarter)
+			need = x->ring.quarter;
+		/* Let the sender refill while we wait. */
+		r = vchan_rx_finish(v, true);
+		if (r == 0)
+			r = vchan_wait(v, VCHAN_WANT_READ, need, deadline);
+		if (r == -EAGAIN || r == -ETIMEDOUT) {
+			int s = stash(v, dst);
+
+			return s < 0 ? s : r;
+		}
+		if (r < 0) {
+			/* Peer gone or broken halfway: the partial message
+			 * is dropped, never handed over. */
+			if (x->active)
+				__atomic_fetch_add(&v->discarded, 1,
+						   __ATOMIC_RELAXED);
+			x->active = false;
+			return r;
+		}
+	}
+too_small:
+	m->len = x->hdr.len;
+	return -EMSGSIZE;
+}
+
+int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	int r;
+
+	if (!v || !m || (!m->buf && m->len))
+		return -EINVAL;
+	pthread_mutex_lock(&v->rx.mu);
+	r = check_recv(v);
+	if (!r)
+		r = recv_locked(v, m->buf, m->len, m, deadline, false);
+	pthread_mutex_unlock(&v->rx.mu);
+	return r;
+}
+
+int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
+		int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	size_t i;
+	int r;
+
+	if (!v || (!msgs && n))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&v->rx.mu);
+	r = check_recv(v);
+	for (i = 0; r == 0 && i < n; i++) {
+		if (!msgs[i].buf && msgs[i].len) {
+			r = -EINVAL;
+			continue;   /* counted like a failed receive */
+		}
+		/* Wait only for the first. */
+		r = recv_locked(v, msgs[i].buf, msgs[i].len, &msgs[i],
+				i ? 0 : deadline, true);
+	}
+	if (i > 1 || (i == 1 && r == 0)) {
+		int f = vchan_rx_finish(v, true);
+		size_t got = r == 0 ? i : i - 1;
+
+		r = f < 0 ? f : (int)got;
+	} else {
+		vchan_rx_finish(v, true);
+	}
+	pthread_mutex_unlock(&v->rx.mu);
+	return r;
+}
+
+int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	struct vchan_rx *x;
+	uint32_t need, ready, body;
+	int r;
+
+	if (!v || !m)
+		return -EINVAL;
+	x = &v->rx;
+	pthread_mutex_lock(&x->mu);
+	r = check_recv(v);
+	if (!r && x->inplace)
+		r = -EINVAL;
+	while (!r && !x->active) {
+		r = take_header(v, &need);
+		if (r == 0)
+			r = vchan_wait(v, VCHAN_WANT_READ, need, deadline);
+		else if (r == 1)
+			r = 0;
+	}
+	if (r < 0)
+		goto fail;
+	body = (uint32_t)vchan_frame_pad(x->hdr.len);
+	if (x->got == 0 && VCHAN_FRAME_HDR + (size_t)body <= x->ring.size) {
+		/* Fits the ring: wait for it whole, hand out the ring. */
+		for (;;) {
+			r = vchan_ring_ready(&x->ring, &ready);
+			if (r < 0) {
+				r = vchan_fail(v, r);
+				goto fail;
+			}
+			if (ready >= body)
+				break;
+			r = vchan_wait(v, VCHAN_WANT_READ, body, deadline);
+			if (r < 0)
+				goto fail;
+		}
+		if (vchan_ring_tail(&x->ring) >= x->hdr.len) {
+			m->buf = vchan_ring_at(&x->ring, 0);
+		} else {
+			if (x->bounce_cap < x->hdr.len) {
+				uint8_t *p = realloc(x->bounce, x->hdr.len);
+
+				if (!p) {
+					r = -ENOMEM;
+					goto fail;
+				}
+				x->bounce = p;
+				x->bounce_cap = x->hdr.len;
+			}
+			vchan_ring_peek(&x->ring, 0, x->bounce, x->hdr.len);
+			m->buf = x->bounce;
+		}
+		x->inplace_frame = body;
+		deliver(v, m);
+	} else {
+		/* Larger than the ring (or resumed): through the stash. */
+		if (x->stash_cap < x->hdr.len) {
+			uint8_t *p = realloc(x->stash, x->hdr.len);
+
+			if (!p) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			x->stash = p;
+			x->stash_cap = x->hdr.len;
+		}
+		r = recv_locked(v, x->stash, x->hdr.len, m, deadline, false);
+		if (r < 0)
+			goto fail;
+		m->buf = x->stash;
+		x->inplace_frame = 0;
+	}
+	x->inplace = true;
+	return 0;  /* the rx lock stays held until vchan_release() */
+fail:
+	pthread_mutex_unlock(&x->mu);
+	return r;
+}
+
+int vchan_release(struct vchan *v)
+{
+	struct vchan_rx *x;
+	int r = 0;
+
+	if (!v)
+		return -EINVAL;
+	x = &v->rx;
+	if (!x->inplace)
+		return -EINVAL;   /* not ours to unlock */
+	x->inplace = false;
+	if (x->inplace_frame) {
+		vchan_ring_advance(&x->ring, x->inplace_frame);
+		x->inplace_frame = 0;
+		r = vchan_rx_finish(v, true);
+	}
+	pthread_mutex_unlock(&x->mu);
+	return r;
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/* Sending framed messages: whole frames when they fit; larger ones stream
+ * through in pieces of at most a quarter ring, from the caller's buffer while
+ * the call lasts and from the channel's backlog after it returns. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vchan_priv.h"
+
+static int check_send(struct vchan *v)
+{
+	if (!(v->rights & VCHAN_RIGHT_SEND))
+		return -EPERM;
+	if (v->raw)
+		return -EINVAL;
+	return vchan_state(v, true);
+}
+
+static void tx_start(struct vchan *v, uint32_t type, uint32_t flags,
+		     const void *buf, size_t len)
+{
+	struct vchan_tx *t = &v->tx;
+
+	t->hdr.len = (uint32_t)len;
+	t->hdr.type = type;
+	t->hdr.flags = flags;
+	t->hdr.seq = t->next_seq++;
+	t->src = buf;
+	t->owned = false;
+	t->off = 0;
+	t->frame = vchan_frame_size(len);
+	t->busy = true;
+}
+
+/* The message cannot finish now: keep what is left in the backlog. */
+static int tx_to_backlog(struct vchan *v)
+{
+	struct vchan_tx *t = &v->tx;
+	size_t done = t->off > VCHAN_FRAME_HDR ? t->off - VCHAN_FRAME_HDR : 0;
+	size_t left = done < t->hdr.len ? t->hdr.len - done : 0;
+	uint8_t *copy;
+
+	if (t->owned)
+		return 0;
+	/* Keep the whole payload so offsets stay as they are. */
+	copy = malloc(t->hdr.len ? t->hdr.len : 1);
+	if (!copy)
+		return -ENOMEM;
+	if (left)
+		memcpy(copy + done, t->src + done, left);
+	t->src = copy;
+	t->owned = true;
+	return 0;
+}
+
+int vchan_tx_finish(struct vchan *v, bool notify)
+{
+	if (vchan_ring_publish(&v->tx.ring) && notify)
+		return vchan_notify_peer(v, VCHAN_NOTIFY_WRITE);
+	return 0;
+}
+
+int vchan_tx_pump(struct vchan *v, bool defer_notify)
+{
+	struct vchan_tx *t = &v->tx;
+	struct vchan_ring *ring = &t->ring;
+	size_t body = VCHAN_FRAME_HDR + (size_t)t->hdr.len;
+	uint32_t space;
+	int r;
+
+	if (!t->busy)
+		return 0;
+	r = vchan_ring_space(ring, &space);
+	if (r < 0)
+		return vchan_fail(v, r);
+	while (t->off < t->frame && space) {
+		size_t n;
+
+		if (t->off < VCHAN_FRAME_HDR)
+			n = VCHAN_FRAME_HDR - t->off;
+		else if (t->off < body)
+			n = body - t->off;
+		else
+			n = t->frame - t->off;
+		if (n > space)
+			n = space;
+		if (n > ring->quarter)
+			n = ring->quarter;
+		if (t->off < VCHAN_FRAME_HDR)
+			vchan_ring_write(ring, (const uint8_t *)&t->hdr + t->off,
+					 n);
+		else if (t->off < body)
+			vchan_ring_write(ring, t->src + (t->off -
+							 VCHAN_FRAME_HDR), n);
+		else
+			vchan_ring_zero(ring, n);
+		t->off += n;
+		space -= (uint32_t)n;
+		if (vchan_ring_publish_due(ring)) {
+			r = vchan_tx_finish(v, !defer_notify);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (t->off == t->frame) {
+		t->busy = false;
+		if (t->owned)
+			free((void *)t->src);
+		t->owned = false;
+		t->src = NULL;
+		__atomic_fetch_add(&v->msgs_sent, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&v->bytes_sent, t->hdr.len,
+				   __ATOMIC_RELAXED);
+	}
+	return defer_notify ? 0 : vchan_tx_finish(v, true);
+}
+
+/* Drain the backlog (tx lock held). */
+static int flush_locked(struct vchan *v, uint64_t deadline)
+{
+	int r;
+
+	while (v->tx.busy) {
+		r = vchan_tx_pump(v, false);
+		if (r < 0)
+			return r;
+		if (!v->tx.busy)
+			break;
+		r = vchan_wait(v, VCHAN_WANT_SPACE, 1, deadline);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static uint32_t min_u32(uint64_t a, uint64_t b)
+{
+	return (uint32_t)(a < b ? a : b);
+}
+
+/* One message, tx lock held, backlog empty. */
+static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
+		       const void *buf, size_t len, uint64_t deadline,
+		       uint32_t *seq)
+{
+	struct vchan_tx *t = &v->tx;
+	size_t frame = vchan_frame_size(len);
+	uint32_t size = t->ring.size, need;
+	int r;
+
+	/* Before the first byte: a frame that fits the ring goes whole when
+	 * not blocking; otherwise start once a quarter ring (or the frame) is
+	 * free.  A frame larger than the ring sent without blocking goes to
+	 * the backlog straight away. */
+	if (deadline == 0 && frame <= size)
+		need = (uint32_t)frame;
+	else
+		need = min_u32(frame, t->ring.quarter);
+	if (!(deadline == 0 && frame > size)) {
+		r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
+		if (r < 0)
+			return r;
+	}
+	tx_start(v, type, flags, buf, len);
+	if (seq)
+		*seq = t->hdr.seq;
+	for (;;) {
+		r = vchan_tx_pump(v, false);
+		if (r < 0) {
+			t->busy = false;
+			return r;
+		}
+		if (!t->busy)
+			return 0;
+		need = min_u32(t->frame - t->off, t->ring.quarter);
+		r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
+		if (r == -EAGAIN || r == -ETIMEDOUT)
+			return tx_to_backlog(v);
+		if (r < 0) {
+			t->busy = false;
+			return r;
+		}
+	}
+}
+
+static int check_msg(struct vchan *v, uint32_t flags, size_t len)
+{
+	if (flags & ~VCHAN_MSG_FLAGS_USER)
+		return -EINVAL;
+	if (len > v->max_msg)
+		return -EMSGSIZE;
+	return 0;
+}
+
+int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
+	       const void *buf, size_t len, int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	int r;
+
+	if (!v || (!buf && len))
+		return -EINVAL;
+	pthread_mutex_lock(&v->tx.mu);
+	r = check_send(v);
+	if (!r)
+		r = check_msg(v, flags, len);
+	if (!r)
+		r = flush_locked(v, deadline);
+	if (!r)
+		r = send_locked(v, type, flags, buf, len, deadline, NULL);
+	pthread_mutex_unlock(&v->tx.mu);
+	return r;
+}
+
+int vchan_flush(struct vchan *v, int timeout_ms)
+{
+	int r;
+
+	if (!v)
+		return -EINVAL;
+	pthread_mutex_lock(&v->tx.mu);
+	r = vchan_state(v, true);
+	if (!r)
+		r = flush_locked(v, vchan_deadline(timeout_ms));
+	pthread_mutex_unlock(&v->tx.mu);
+	return r;
+}
+
+int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
+		int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	size_t i = 0;
+	uint32_t space = 0;
+	int r;
+
+	if (!v || (!msgs && n))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&v->tx.mu);
+	r = check_send(v);
+	if (!r)
+		r = flush_locked(v, deadline);
+	if (!r)
+		r = vchan_ring_space(&v->tx.ring, &space);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		size_t frame = vchan_frame_size(msgs[i].len);
+
+		r = check_msg(v, msgs[i].flags, msgs[i].len);
+		if (r == 0 && msgs[i].len && !msgs[i].buf)
+			r = -EINVAL;
+		if (r < 0)
+			break;
+		if (frame <= space) {
+			tx_start(v, msgs[i].type, msgs[i].flags, msgs[i].buf,
+				 msgs[i].len);
+			msgs[i].seq = v->tx.hdr.seq;
+			r = vchan_tx_pump(v, true);
+			if (r < 0)
+				break;
+			space -= (uint32_t)frame;
+			continue;
+		}
+		if (i > 0)
+			break;
+		/* The first one does not fit now: send it as a single. */
+		r = send_locked(v, msgs[0].type, msgs[0].flags, msgs[0].buf,
+				msgs[0].len, deadline, &msgs[0].seq);
+		if (r == 0)
+			i = 1;
+		break;
+	}
+	if (i > 0) {
+		int f = vchan_tx_finish(v, true);
+
+		r = f < 0 ? f : (int)i;
+	}
+out:
+	pthread_mutex_unlock(&v->tx.mu);
+	return r;
+}
+
+int vchan_reserve(struct vchan *v, size_t len, void **payload,
+		  int timeout_ms)
+{
+	uint64_t deadline = vchan_deadline(timeout_ms);
+	struct vchan_tx *t;
+	size_t frame = vchan_frame_size(len);
+	uint32_t tail, pad;
+	int r;
+
+	if (!v || !payload)
+		return -EINVAL;
+	t = &v->tx;
+	pthread_mutex_lock(&t->mu);
+	r = check_send(v);
+	if (!r && t->reserved)
+		r = -EINVAL;
+	if (!r && (len > v->max_msg || frame > t->ring.quarter))
+		r = -EMSGSIZE;
+	if (!r)
+		r = flush_locked(v, deadline);
+	if (r < 0)
+		goto fail;
+	/* Contiguous room: pad to the end of the ring if the frame would
+	 * wrap (the tail is a multiple of 16, so a header always fits). */
+	tail = vchan_ring_tail(&t->ring);
+	pad = tail < frame ? tail : 0;
+	r = vchan_wait(v, VCHAN_WANT_SPACE, pad + (uint32_t)frame, deadline);
+	if (r < 0)
+		goto fail;
+	if (pad) {
+		struct vchan_frame_hdr ph = {
+			.len = pad - VCHAN_FRAME_HDR,
+			.flags = VCHAN_FRAME_PAD,
+		};
+
+		vchan_ring_write(&t->ring, &ph, sizeof(ph));
+		vchan_ring_advance(&t->ring, pad - VCHAN_FRAME_HDR);
+	}
+	t->reserved = true;
+	t->reserve_len = len;
+	t->reserve_pad = pad;
+	*payload = vchan_ring_at(&t->ring, VCHAN_FRAME_HDR);
+	return 0;   /* the tx lock stays held until vchan_commit() */
+fail:
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
+{
+	struct vchan_tx *t;
+	struct vchan_frame_hdr h;
+	size_t frame;
+	int r = 0;
+
+	if (!v)
+		return -EINVAL;
+	t = &v->tx;
+	if (!t->reserved)
+		return -EINVAL;   /* not ours to unlock */
+	t->reserved = false;
+	if (len == (size_t)-1 || len > t->reserve_len ||
+	    (flags & ~VCHAN_MSG_FLAGS_USER)) {
+		/* Cancel: nothing was published, roll the padding back. */
+		t->ring.idx -= t->reserve_pad;
+		pthread_mutex_unlock(&t->mu);
+		return len == (size_t)-1 ? 0 : -EINVAL;
+	}
+	frame = vchan_frame_size(len);
+	h.len = (uint32_t)len;
+	h.type = type;
+	h.flags = flags;
+	h.seq = t->next_seq++;
+	memcpy(vchan_ring_at(&t->ring, 0), &h, sizeof(h));
+	vchan_ring_advance(&t->ring, (uint32_t)frame);
+	__atomic_fetch_add(&v->msgs_sent, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v->bytes_sent, len, __ATOMIC_RELAXED);
+	r = vchan_state(v, false);
+	if (!r)
+		r = vchan_tx_finish(v, true);
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/* A channel over Xen (through hyp/), with libxenvchan's conventions so that
+ * a stock libxenvchan peer interoperates:
+ *   server: share the control page (unmap-notify on srv_live) and the ring
+ *           pages read-write with the peer, offer it an unbound port, write
+ *           <path>/ring-ref and <path>/event-channel in one transaction with
+ *           owner = self, peer read-only; remove them on close.
+ *   client: read them, bind, map the control page (unmap-notify on cli_live),
+ *           check the orders, map the ring it writes read-write and the ring
+ *           it reads read-only, set cli_live, notify. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vipc/hyp.h>
+
+#include "vchan_priv.h"
+
+#define PUBLISH_ATTEMPTS 10
+
+struct xen_tp {
+	pthread_mutex_t mu;         /* hyp handles are not thread-safe */
+	bool server;
+	domid_t peer;
+	struct hyp_evtchn *ev;
+	evtchn_port_t port;          /* our end */
+	struct hyp_gntshr *gs;       /* server */
+	struct hyp_gnttab *gt;       /* client */
+	void *page;
+	void *lbuf, *rbuf;           /* granted ring mappings (NULL: in page) */
+	unsigned lpages, rpages;
+	struct hyp_store *st;
+	char *xs_path;               /* server: what to remove on close */
+};
+
+static int xen_notify(void *p)
+{
+	struct xen_tp *t = p;
+	int r;
+
+	pthread_mutex_lock(&t->mu);
+	r = t->ev ? hyp_evtchn_notify(t->ev, t->port) : -EPIPE;
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+static int xen_fd(void *p)
+{
+	return hyp_evtchn_fd(((struct xen_tp *)p)->ev);
+}
+
+static int xen_ack(void *p)
+{
+	struct xen_tp *t = p;
+	evtchn_port_t port;
+	int r, n = 0;
+
+	pthread_mutex_lock(&t->mu);
+	while (t->ev && n++ < 64 &&
+	       (r = hyp_evtchn_pending(t->ev, &port)) == 0)
+		hyp_evtchn_ack(t->ev, port);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+static void xen_release(void *p, bool detach)
+{
+	struct xen_tp *t = p;
+
+	(void)detach;   /* hyp handles do not survive fork(): nothing to keep */
+	pthread_mutex_lock(&t->mu);
+	if (t->server) {
+		if (t->st && t->xs_path)
+			hyp_store_rm(t->st, HYP_TXN_NONE, t->xs_path);
+		if (t->lbuf)
+			hyp_gntshr_unshare(t->gs, t->lbuf, t->lpages);
+		if (t->rbuf)
+			hyp_gntshr_unshare(t->gs, t->rbuf, t->rpages);
+		/* Fires the unmap-notify on srv_live for a client still
+		 * mapping it, if the explicit close did not reach it. */
+		if (t->page)
+			hyp_gntshr_unshare(t->gs, t->page, 1);
+	} else {
+		if (t->lbuf)
+			hyp_gnttab_unmap(t->gt, t->lbuf, t->lpages);
+		if (t->rbuf)
+			hyp_gnttab_unmap(t->gt, t->rbuf, t->rpages);
+		if (t->page)
+			hyp_gnttab_unmap(t->gt, t->page, 1);
+	}
+	hyp_gntshr_close(t->gs);
+	hyp_gnttab_close(t->gt);
+	hyp_evtchn_close(t->ev);   /* unbinds the port */
+	hyp_store_close(t->st);
+	t->ev = NULL;
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_destroy(&t->mu);
+	free(t->xs_path);
+	free(t);
+}
+
+static const struct vchan_transport_ops xen_ops = {
+	.notify = xen_notify,
+	.fd = xen_fd,
+	.ack = xen_ack,
+	.release = xen_release,
+};
+
+static struct xen_tp *tp_new(bool server, domid_t peer)
+{
+	struct xen_tp *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->mu, NULL);
+	t->server = server;
+	t->peer = peer;
+	return t;
+}
+
+static const char *who_of(const struct vchan_config *cfg, bool server)
+{
+	return cfg && cfg->name ? cfg->name : server ? "server" : "client";
+}
+
+/* xenstored silently drops a permission entry naming a domain that does not
+ * exist: check the peer's read permission really is there. */
+static int check_peer_perm(struct hyp_store *st, const char *path,
+			   domid_t peer)
+{
+	struct xs_permissions *perms = NULL;
+	unsigned int n = 0, i;
+	int r = hyp_store_get_perms(st, HYP_TXN_NONE, path, &perms, &n);
+
+	if (r < 0)
+		return r;
+	r = -ESRCH;
+	for (i = 1; i < n; i++)
+		if (perms[i].id == peer && (perms[i].perms & XS_PERM_READ))
+			r = 0;
+	free(perms);
+	return r;
+}
+
+int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out)
+{
+	const char *who = who_of(cfg, true);
+	unsigned lo = cfg ? cfg->read_order : 0;
+	unsigned ro = cfg ? cfg->write_order : 0;
+	struct hyp_unmap_notify un;
+	struct vchan_interface *pg;
+	struct xs_permissions perms[2];
+	struct hyp_store_node nodes[2];
+	char refbuf[16], portbuf[16], *p1 = NULL, *p2 = NULL;
+	grant_ref_t ref;
+	domid_t self;
+	struct xen_tp *t;
+	struct hyp_ctrl *xc = NULL;
+	void *rb, *wb;
+	int r;
+
+	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
+		return -EINVAL;
+	r = vchan_layout_choose(&lo, &ro);
+	if (r < 0)
+		return r;
+	t = tp_new(true, (domid_t)peer_domid);
+	if (!t)
+		return -ENOMEM;
+	t->xs_path = strdup(xs_path);
+	if (!t->xs_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = hyp_store_open(&t->st)) < 0 ||
+	    (r = hyp_self_domid(t->st, &self)) < 0) {
+		vchan_log(who, "cannot use the store: %s", strerror(-r));
+		goto fail;
+	}
+	/* Publish only for a domain that exists (when we may ask Xen). */
+	if (hyp_ctrl_open(&xc) == 0) {
+		r = hyp_domain_alive(xc, t->peer);
+		hyp_ctrl_close(xc);
+		if (r == 0) {
+			vchan_log(who, "peer domain %d does not exist or is "
+				  "dying", peer_domid);
+			r = -ESRCH;
+			goto fail;
+		}
+	}
+	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
+	    (r = hyp_evtchn_alloc_unbound(t->ev, t->peer, &t->port)) < 0) {
+		vchan_log(who, "cannot offer an event channel to domain %d: "
+			  "%s", peer_domid, strerror(-r));
+		goto fail;
+	}
+	if ((r = hyp_gntshr_open(&t->gs)) < 0)
+		goto fail_grant;
+	un.offset = offsetof(struct vchan_interface, srv_live);
+	un.port = t->port;
+	r = hyp_gntshr_share(t->gs, t->peer, 1, true, &un, &ref, &t->page);
+	if (r < 0)
+		goto fail_grant;
+	pg = t->page;
+	t->lpages = vchan_layout_pages(lo);
+	t->rpages = vchan_layout_pages(ro);
+	if (t->lpages && (r = hyp_gntshr_share(t->gs, t->peer, t->lpages,
+					       true, NULL, pg->grants,
+					       &t->lbuf)) < 0)
+		goto fail_grant;
+	if (t->rpages && (r = hyp_gntshr_share(t->gs, t->peer, t->rpages,
+					       true, NULL,
+					       pg->grants + t->lpages,
+					       &t->rbuf)) < 0)
+		goto fail_grant;
+	vchan_layout_server_init(pg, lo, ro);
+	rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
+	wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+
+	/* ring-ref and event-channel, in one transaction, owner us, the
+	 * peer read-only, nobody else. */
+	snprintf(refbuf, sizeof(refbuf), "%" PRIu32, (uint32_t)ref);
+	snprintf(portbuf, sizeof(portbuf), "%" PRIu32, (uint32_t)t->port);
+	if (asprintf(&p1, "%s/ring-ref", xs_path) < 0 ||
+	    asprintf(&p2, "%s/event-channel", xs_path) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	nodes[0] = (struct hyp_store_node){ p1, refbuf };
+	nodes[1] = (struct hyp_store_node){ p2, portbuf };
+	perms[0] = (struct xs_permissions){ .id = self,
+					    .perms = XS_PERM_NONE };
+	perms[1] = (struct xs_permissions){ .id = t->peer,
+					    .perms = XS_PERM_READ };
+	r = hyp_store_publish(t->st, nodes, 2, perms, 2, PUBLISH_ATTEMPTS);
+	if (r == 0)
+		r = check_peer_perm(t->st, p1, t->peer);
+	if (r == -ESRCH)
+		vchan_log(who, "peer domain %d does not exist: the store "
+			  "dropped its permission on %s", peer_domid, p1);
+	else if (r < 0)
+		vchan_log(who, "cannot publish %s: %s", xs_path,
+			  strerror(-r));
+	free(p1);
+	free(p2);
+	p1 = p2 = NULL;
+	if (r < 0)
+		goto fail;
+	r = vchan_endpoint_create(cfg, true, pg, rb, lo, wb, ro, &xen_ops, t,
+				  out);
+	if (r < 0)
+		goto fail;
+	return 0;
+
+fail_grant:
+	vchan_log(who, "cannot share ring pages with domain %d: %s",
+		  peer_domid, strerror(-r));
+fail:
+	free(p1);
+	free(p2);
+	xen_release(t, false);
+	return r;
+}
+
+int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out)
+{
+	const char *who = who_of(cfg, false);
+	struct hyp_unmap_notify un;
+	struct vchan_interface *pg;
+	unsigned long ring_ref, rport;
+	grant_ref_t ref, *refs = NULL;
+	unsigned lo, ro, i, n;
+	struct xen_tp *t;
+	char *path = NULL;
+	void *rb, *wb;
+	int r;
+
+	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
+		return -EINVAL;
+	t = tp_new(false, (domid_t)peer_domid);
+	if (!t)
+		return -ENOMEM;
+	if ((r = hyp_store_open(&t->st)) < 0)
+		goto fail_store;
+	/* Peer-written nodes: strict decimal numbers, range-checked. */
+	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = hyp_store_read_uint(t->st, HYP_TXN_NONE, path, UINT32_MAX,
+				&ring_ref);
+	free(path);
+	path = NULL;
+	if (r < 0)
+		goto fail_store;
+	if (asprintf(&path, "%s/event-channel", xs_path) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = hyp_store_read_uint(t->st, HYP_TXN_NONE, path, UINT32_MAX - 1,
+				&rport);
+	free(path);
+	path = NULL;
+	if (r < 0)
+		goto fail_store;
+	if (ring_ref == 0 || rport == 0) {
+		vchan_log(who, "%s: ring-ref %lu / event-channel %lu invalid",
+			  xs_path, ring_ref, rport);
+		r = -EPROTO;
+		goto fail;
+	}
+	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
+	    (r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)rport,
+				 &t->port)) < 0) {
+		vchan_log(who, "cannot bind port %lu of domain %d: %s", rport,
+			  peer_domid, strerror(-r));
+		goto fail;
+	}
+	if ((r = hyp_gnttab_open(&t->gt)) < 0)
+		goto fail_map;
+	un.offset = offsetof(struct vchan_interface, cli_live);
+	un.port = t->port;
+	ref = (grant_ref_t)ring_ref;
+	r = hyp_gnttab_map(t->gt, t->peer, 1, &ref, true, &un, &t->page);
+	if (r < 0)
+		goto fail_map;
+	pg = t->page;
+	r = vchan_layout_client_read(pg, who, &lo, &ro);
+	if (r < 0)
+		goto fail;
+	t->lpages = vchan_layout_pages(lo);
+	t->rpages = vchan_layout_pages(ro);
+	/* Grant refs are peer-written: copy each once, map the copies. */
+	n = t->lpages + t->rpages;
+	if (n) {
+		refs = calloc(n, sizeof(*refs));
+		if (!refs) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (i = 0; i < n; i++)
+			refs[i] = VCHAN_READ_ONCE(pg->grants[i]);
+	}
+	if (t->lpages && (r = hyp_gnttab_map(t->gt, t->peer, t->lpages, refs,
+					     true, NULL, &t->lbuf)) < 0)
+		goto fail_map;
+	if (t->rpages && (r = hyp_gnttab_map(t->gt, t->peer, t->rpages,
+					     refs + t->lpages, false, NULL,
+					     &t->rbuf)) < 0)
+		goto fail_map;
+	free(refs);
+	refs = NULL;
+	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
+	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+	r = vchan_endpoint_create(cfg, false, pg, rb, ro, wb, lo, &xen_ops, t,
+				  out);
+	if (r < 0)
+		goto fail;
+	vchan_layout_client_connect(pg);
+	xen_notify(t);
+	return 0;
+
+fail_store:
+	vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s", xs_path,
+		  strerror(-r));
+	goto fail;
+fail_map:
+	vchan_log(who, "cannot map the pages domain %d shared: %s",
+		  peer_domid, strerror(-r));
+fail:
+	free(refs);
+	free(path);
+	xen_release(t, false);
+	return r;
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* libvchan-cap internals: shared by the files of the library and its tests. */
+#ifndef VIPC_VCHAN_PRIV_H
+#define VIPC_VCHAN_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/io/libxenvchan.h>
+
+#include "vipc/vchan.h"
+
+/* ---- shared-memory access discipline ------------------------------------
+ * Every load of a peer-writable location goes through VCHAN_READ_ONCE (one
+ * access, the compiler cannot re-fetch it) and every store to the shared page
+ * through VCHAN_WRITE_ONCE.  The fences say which order they enforce at each
+ * use site. */
+#define VCHAN_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define VCHAN_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* Orders earlier loads before later loads and stores. */
+#define vchan_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+/* Orders earlier loads and stores before later stores. */
+#define vchan_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+/* Full barrier: also orders earlier stores before later loads. */
+#define vchan_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+#define VCHAN_PAGE_SIZE 4096u
+#define VCHAN_PAGE_SHIFT 12
+
+/* ---- layout (layout.c) --------------------------------------------------- */
+/* Byte offset of an in-page ring of this order, 0 if it needs granted pages. */
+unsigned vchan_layout_inpage_offset(unsigned order);
+/* Number of extra granted pages for a ring of this order (0 if in page). */
+unsigned vchan_layout_pages(unsigned order);
+/* Server: pick the orders and check they can share one control page.
+ * *left_order / *right_order in: requested (0 = default); out: final. */
+int vchan_layout_choose(unsigned *left_order, unsigned *right_order);
+/* Server: initialise a zeroed control page (orders, live, notify bits). */
+void vchan_layout_server_init(struct vchan_interface *page,
+			      unsigned left_order, unsigned right_order);
+/* Client: read the orders once from the (peer-written) page and check them.
+ * -EPROTO with a log line when impossible. */
+int vchan_layout_client_read(const struct vchan_interface *page,
+			     const char *who, unsigned *left_order,
+			     unsigned *right_order);
+
+/* Client: mark the page connected (cli_live 1, ask the server to tell us
+ * when it writes), as libxenvchan's client does; the caller notifies. */
+void vchan_layout_client_connect(struct vchan_interface *page);
+
+/* ---- rings (ring.c) -------------------------------------------------------
+ * One direction of the channel as this end sees it.  idx is this end's own
+ * index (prod for the ring we write, cons for the ring we read): the local
+ * copy is the truth, the shared copy is only ever written.  peer is the last
+ * validated value of the peer's index. */
+struct vchan_ring {
+	uint32_t *mine;            /* our index in the shared page (we write) */
+	uint32_t *theirs;          /* peer's index in the shared page          */
+	uint8_t *buf;              /* ring bytes                              */
+	uint32_t size;             /* local copy of 1 << order                */
+	uint32_t mask;
+	uint32_t quarter;          /* publish in pieces of at most this       */
+	uint32_t idx;              /* our index                               */
+	uint32_t peer;             /* last validated peer index               */
+	uint32_t published;        /* last idx stored to the shared page      */
+	const char *who;           /* for log lines                           */
+	const char *dir;           /* "inbound" / "outbound"                  */
+};
+
+/* Starts from the indices found in the page (zero on a fresh server page,
+ * maybe not for a client); -EPROTO if they are already impossible. */
+int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
+		    void *buf, unsigned order, bool tx, const char *who);
+/* Inbound: bytes ready to read, after validating the peer's prod.  */
+int vchan_ring_ready(struct vchan_ring *r, uint32_t *ready);
+/* Outbound: bytes free to write, after validating the peer's cons. */
+int vchan_ring_space(struct vchan_ring *r, uint32_t *space);
+/* Copy n bytes at our index and advance it (caller checked ready/space,
+ * n <= size); nothing is published. */
+void vchan_ring_read(struct vchan_ring *r, void *dst, size_t n);
+void vchan_ring_write(struct vchan_ring *r, const void *src, size_t n);
+void vchan_ring_zero(struct vchan_ring *r, size_t n);
+/* Copy n bytes at our index + skip without advancing. */
+void vchan_ring_peek(const struct vchan_ring *r, uint32_t skip, void *dst,
+		     size_t n);
+/* Advance our index by n (read: consume; write: produce). */
+static inline void vchan_ring_advance(struct vchan_ring *r, uint32_t n)
+{
+	r->idx += n;
+}
+/* Contiguous bytes from our index to the end of the ring. */
+static inline uint32_t vchan_ring_tail(const struct vchan_ring *r)
+{
+	return r->size - (r->idx & r->mask);
+}
+static inline uint8_t *vchan_ring_at(const struct vchan_ring *r, uint32_t skip)
+{
+	return r->buf + ((r->idx + skip) & r->mask);
+}
+/* Store idx to the shared page (release fence first).  Returns true when
+ * something new was published. */
+bool vchan_ring_publish(struct vchan_ring *r);
+/* Unpublished bytes have reached a quarter ring. */
+static inline bool vchan_ring_publish_due(const struct vchan_ring *r)
+{
+	return (uint32_t)(r->idx - r->published) >= r->quarter;
+}
+
+/* ---- framing (frame.c) ---------------------------------------------------- */
+struct vchan_frame_hdr {
+	uint32_t len;      /* payload bytes (not counting header and padding) */
+	uint32_t type;
+	uint32_t flags;    /* low 16: application; high 16: framing          */
+	uint32_t seq;
+};
+_Static_assert(sizeof(struct vchan_frame_hdr) == VCHAN_FRAME_HDR, "header");
+/* Framing flag: skip to the end of the ring (padding before a reserve). */
+#define VCHAN_FRAME_PAD 0x80000000u
+#define VCHAN_FRAME_KNOWN VCHAN_FRAME_PAD
+
+static inline size_t vchan_frame_pad(size_t len)
+{
+	return (len + (VCHAN_FRAME_HDR - 1)) & ~(size_t)(VCHAN_FRAME_HDR - 1);
+}
+static inline size_t vchan_frame_size(size_t len)
+{
+	return VCHAN_FRAME_HDR + vchan_frame_pad(len);
+}
+/* Check a header copied out of the ring.  pos = ring offset of the header,
+ * expect_seq = next sequence number.  -EPROTO with a log line. */
+int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
+		      uint32_t ring_size, size_t max_msg, uint32_t expect_seq,
+		      const char *who);
+/* Count messages (whole or begun) between cons and prod, for revoke. */
+uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready);
+
+/* ---- spinning (spin.c) ---------------------------------------------------- */
+struct vchan_spin {
+	long budget_ns;        /* 0: off                                     */
+	bool adaptive;
+	int score;             /* hits raise it, misses lower it             */
+	unsigned skip;         /* waits left without spinning                */
+	unsigned backoff;      /* next skip length                           */
+	uint64_t hits, misses;
+};
+void vchan_spin_init(struct vchan_spin *s, long budget_ns, bool adaptive);
+/* Spin budget for this wait in ns, 0 for none. */
+long vchan_spin_budget(struct vchan_spin *s);
+void vchan_spin_result(struct vchan_spin *s, bool hit);
+bool vchan_spin_enabled(const struct vchan_spin *s);
+uint64_t vchan_now_ns(void);
+static inline void vchan_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+/* ---- transport ------------------------------------------------------------ */
+struct vchan_transport_ops {
+	/* Kick the peer's event channel. */
+	int (*notify)(void *tp);
+	/* The fd that becomes readable on an event from the peer. */
+	int (*fd)(void *tp);
+	/* Consume pending events (only called after fd polled readable or from
+	 * vchan_events); must not block. */
+	int (*ack)(void *tp);
+	/* Release grants, mappings, port.  detach: leave the shared page alone
+	 * (another process still uses this end's copy). */
+	void (*release)(void *tp, bool detach);
+};
+
+/* ---- the endpoint (endpoint.c) ------------------------------------------- */
+struct vchan_tx {
+	pthread_mutex_t mu;
+	struct vchan_ring ring;
+	uint32_t next_seq;
+	/* message being written (backlog when owned) */
+	bool busy;
+	bool owned;
+	struct vchan_frame_hdr hdr;
+	const uint8_t *src;
+	size_t off;              /* frame bytes written so far               */
+	size_t frame;            /* frame size                               */
+	bool reserved;           /* between vchan_reserve and vchan_commit   */
+	size_t reserve_len;
+	uint32_t reserve_pad;    /* bytes of padding frame before the payload */
+};
+
+struct vchan_rx {
+	pthread_mutex_t mu;
+	struct vchan_ring ring;
+	uint32_t next_seq;
+	bool active;             /* header taken, payload in progress        */
+	struct vchan_frame_hdr hdr;
+	size_t got;              /* payload bytes taken                      */
+	uint8_t *stash;          /* payload taken before an interruption     */
+	size_t stash_cap;
+	uint8_t *bounce;         /* in-place receive of a wrapped message    */
+	size_t bounce_cap;
+	bool inplace;            /* between recv_inplace and release         */
+	uint32_t inplace_frame;  /* bytes to consume on release (0: done)    */
+};
+
+struct vchan {
+	char name[48];
+	bool is_server;
+	unsigned rights;
+	bool raw;
+	size_t max_msg;
+	struct vchan_interface *page;  /* shared control page                */
+	uint8_t *my_live, *peer_live;  /* in the page                        */
+	uint8_t *my_notify;            /* peer's requests to us: we check    */
+	uint8_t *peer_notify;          /* our requests to the peer           */
+	struct vchan_tx tx;
+	struct vchan_rx rx;
+	struct vchan_spin spin;
+	pthread_mutex_t spin_mu;
+	/* sleeping: one poller at a time, the others wait on the condvar */
+	pthread_mutex_t wait_mu;
+	pthread_cond_t wait_cv;
+	bool poller;
+	uint64_t ev_gen;
+	int kick_fd;                   /* eventfd: revoke wakes every waiter */
+	/* state */
+	int revoked;                   /* atomic                              */
+	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
+	bool released;
+	/* transport */
+	const struct vchan_transport_ops *ops;
+	void *tp;
+	/* counters (atomics) */
+	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, discarded;
+	uint64_t notifies, sleeps;
+};
+
+/* Create an endpoint over a mapped control page and rings. */
+int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
+			  struct vchan_interface *page, void *read_buf,
+			  unsigned read_order, void *write_buf,
+			  unsigned write_order,
+			  const struct vchan_transport_ops *ops, void *tp,
+			  struct vchan **out);
+/* Free local resources only (fork detach / failed setup). */
+void vchan_endpoint_free(struct vchan *v, bool detach);
+
+/* Log a line "vchan <name>: ..." */
+void vchan_log(const char *who, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Latch a fatal error (first one wins); returns it. */
+int vchan_fail(struct vchan *v, int err);
+/* Current state: 0 usable, -EPIPE, -EPROTO. peer_ok: also check peer live. */
+int vchan_state(struct vchan *v, bool check_peer);
+
+/* ---- waiting (wait.c) ----------------------------------------------------- */
+#define VCHAN_WANT_READ 1   /* wait for bytes in the inbound ring   */
+#define VCHAN_WANT_SPACE 2  /* wait for room in the outbound ring   */
+/* Deadline from a timeout in ms (UINT64_MAX: forever, 0: none). */
+uint64_t vchan_deadline(int timeout_ms);
+/* Wait until the ring has at least `need` bytes ready / free (0), or
+ * -EAGAIN (deadline 0; the peer is asked to wake us), -ETIMEDOUT, -EPIPE,
+ * -EPROTO. */
+int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t deadline);
+/* Tell the peer when we have published (peer asked with its notify bit). */
+int vchan_notify_peer(struct vchan *v, uint8_t bit);
+/* Ask the peer to notify us on bit; full barrier after. */
+void vchan_request_notify(struct vchan *v, uint8_t bit);
+/* Consume pending events on the fd without blocking. */
+void vchan_ack_events(struct vchan *v);
+
+/* ---- internals shared between send.c / recv.c / stream.c ---------------- */
+int vchan_tx_pump(struct vchan *v, bool defer_notify);
+int vchan_tx_finish(struct vchan *v, bool notify);
+int vchan_rx_finish(struct vchan *v, bool notify);
+void vchan_rx_discard(struct vchan *v);
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* Waiting for the peer: an optional adaptive spin, then the notify-bit
+ * handshake and a sleep on the event channel's fd.  When a sender thread and
+ * a receiver thread wait at once, one polls the fd and the other waits on a
+ * condition variable, so that neither consumes the other's wake-up. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vchan_priv.h"
+
+uint64_t vchan_deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return UINT64_MAX;
+	if (timeout_ms == 0)
+		return 0;
+	return vchan_now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+void vchan_request_notify(struct vchan *v, uint8_t bit)
+{
+	__atomic_fetch_or(v->peer_notify, bit, __ATOMIC_SEQ_CST);
+	/* Barrier: the request is visible to the peer before we re-read its
+	 * index (pairs with the full barrier in the peer's notify check), so
+	 * either it sees our request or we see its progress. */
+	vchan_mb();
+}
+
+int vchan_notify_peer(struct vchan *v, uint8_t bit)
+{
+	uint8_t req;
+
+	/* Barrier: our index store is ordered before the load of the request
+	 * byte (the other half of the handshake in vchan_request_notify). */
+	vchan_mb();
+	/* Peer-written request bits: one load; any value only costs us an
+	 * extra notification. */
+	req = VCHAN_READ_ONCE(*v->my_notify);
+	if (!(req & bit))
+		return 0;
+	__atomic_fetch_and(v->my_notify, (uint8_t)~bit, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&v->notifies, 1, __ATOMIC_RELAXED);
+	return v->ops->notify(v->tp);
+}
+
+void vchan_ack_events(struct vchan *v)
+{
+	v->ops->ack(v->tp);
+}
+
+/* 1 when the wanted bytes are there, 0 not yet, <0 error. */
+static int cond_met(struct vchan *v, int want, uint32_t need)
+{
+	uint32_t n;
+	int r;
+
+	if (want == VCHAN_WANT_READ)
+		r = vchan_ring_ready(&v->rx.ring, &n);
+	else
+		r = vchan_ring_space(&v->tx.ring, &n);
+	if (r < 0)
+		return vchan_fail(v, r);
+	return n >= need;
+}
+
+static int check(struct vchan *v, int want, uint32_t need)
+{
+	int r = vchan_state(v, true);
+
+	if (r < 0)
+		return r;
+	return cond_met(v, want, need);
+}
+
+static struct timespec abs_ts(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / 1000000000u),
+		.tv_nsec = (long)(ns % 1000000000u),
+	};
+	return ts;
+}
+
+/* Sleep until an event arrives (ev_gen moves past gen) or the deadline. */
+static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&v->wait_mu);
+	for (;;) {
+		if (__atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE) != gen)
+			break;
+		if (!v->poller) {
+			struct pollfd pfd[2] = {
+				{ .fd = v->ops->fd(v->tp), .events = POLLIN },
+				{ .fd = v->kick_fd, .events = POLLIN },
+			};
+			struct timespec rel, *relp = NULL;
+			int n;
+
+			if (deadline != UINT64_MAX) {
+				uint64_t now = vchan_now_ns();
+				uint64_t left = deadline > now ?
+						deadline - now : 0;
+
+				rel = abs_ts(left);
+				relp = &rel;
+			}
+			v->poller = true;
+			pthread_mutex_unlock(&v->wait_mu);
+			n = ppoll(pfd, 2, relp, NULL);
+			if (n > 0 && (pfd[0].revents & POLLIN))
+				v->ops->ack(v->tp);
+			pthread_mutex_lock(&v->wait_mu);
+			v->poller = false;
+			if (n != 0)     /* event, kick, or EINTR: re-check */
+				__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
+			pthread_cond_broadcast(&v->wait_cv);
+			if (n == 0)
+				ret = -ETIMEDOUT;
+			break;
+		}
+		/* Someone else polls: wait for it to see an event. */
+		if (deadline == UINT64_MAX) {
+			pthread_cond_wait(&v->wait_cv, &v->wait_mu);
+		} else {
+			struct timespec ts = abs_ts(deadline);
+
+			if (pthread_cond_timedwait(&v->wait_cv, &v->wait_mu,
+						   &ts) == ETIMEDOUT &&
+			    __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE) == gen) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&v->wait_mu);
+	return ret;
+}
+
+static int spin(struct vchan *v, int want, uint32_t need, uint64_t deadline)
+{
+	long budget;
+	uint64_t end, now;
+	unsigned i = 0;
+	int r;
+
+	/* The spin state is shared by both directions: the thread that gets
+	 * it spins, the other goes straight to sleep. */
+	if (pthread_mutex_trylock(&v->spin_mu) != 0)
+		return 0;
+	budget = vchan_spin_budget(&v->spin);
+	pthread_mutex_unlock(&v->spin_mu);
+	if (!budget)
+		return 0;
+	now = vchan_now_ns();
+	end = now + (uint64_t)budget;
+	if (end > deadline)
+		end = deadline;
+	for (;;) {
+		r = check(v, want, need);
+		if (r != 0)
+			break;
+		vchan_cpu_relax();
+		if ((++i & 31) == 0 && vchan_now_ns() >= end)
+			break;
+	}
+	pthread_mutex_lock(&v->spin_mu);
+	vchan_spin_result(&v->spin, r > 0);
+	pthread_mutex_unlock(&v->spin_mu);
+	return r;
+}
+
+/* One round: check, spin, arm, sleep.  1: condition met; 0: woke, look
+ * again; <0: error or out of time. */
+static int wait_round(struct vchan *v, int want, uint32_t need,
+		      uint64_t deadline)
+{
+	uint64_t gen;
+	int r;
+
+	r = check(v, want, need);
+	if (r != 0)
+		return r;
+	if (deadline == 0) {
+		/* Not blocking: still ask to be woken, so that the fd turns
+		 * readable when the call can make progress. */
+		vchan_request_notify(v, want == VCHAN_WANT_READ ?
+				     VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
+		r = check(v, want, need);
+		return r != 0 ? r : -EAGAIN;
+	}
+	r = spin(v, want, need, deadline);
+	if (r != 0)
+		return r;
+	if (deadline != UINT64_MAX && vchan_now_ns() >= deadline)
+		return -ETIMEDOUT;
+	/* Read the event generation before the last check: an event the
+	 * other waiter consumes after this point still moves it. */
+	gen = __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE);
+	vchan_request_notify(v, want == VCHAN_WANT_READ ? VCHAN_NOTIFY_WRITE
+							: VCHAN_NOTIFY_READ);
+	r = check(v, want, need);
+	if (r != 0)
+		return r;
+	__atomic_fetch_add(&v->sleeps, 1, __ATOMIC_RELAXED);
+	r = sleep_once(v, gen, deadline);
+	if (r < 0) {
+		/* Last look, so a wake-up racing the deadline is not lost. */
+		int c = check(v, want, need);
+
+		return c != 0 ? c : r;
+	}
+	return 0;
+}
+
+int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t deadline)
+{
+	int r;
+
+	do
+		r = wait_round(v, want, need, deadline);
+	while (r == 0);
+	return r < 0 ? r : 0;
+}

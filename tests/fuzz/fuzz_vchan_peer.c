@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: a hostile peer.  The input is a script: it picks the
+ * role of this end and the ring orders (hostile ones included), then
+ * interleaves arbitrary writes to the shared page and rings, well-formed
+ * frames, and calls of this end (send, receive, batches, in place, events,
+ * flush, revoke).  Every call must return a documented value; ASan/UBSan
+ * catch any access outside the page and rings. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vchan_priv.h"
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint32_t take(struct in *in, unsigned bytes)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
+		v |= (uint32_t)*in->p << (8 * i);
+	return v;
+}
+
+/* --- a transport that goes nowhere --------------------------------------- */
+static int ev_fd = -1;
+struct mem {
+	uint8_t *page, *lbuf, *rbuf;
+};
+
+static int null_notify(void *tp)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	(void)tp;
+	r = write(ev_fd, &one, sizeof(one));
+	(void)r;
+	return 0;
+}
+
+static int null_fd(void *tp)
+{
+	(void)tp;
+	return ev_fd;
+}
+
+static int null_ack(void *tp)
+{
+	uint64_t n;
+	ssize_t r;
+
+	(void)tp;
+	r = read(ev_fd, &n, sizeof(n));
+	(void)r;
+	return 0;
+}
+
+static void null_release(void *tp, bool detach)
+{
+	(void)tp;
+	(void)detach;
+}
+
+static const struct vchan_transport_ops null_ops = {
+	.notify = null_notify, .fd = null_fd, .ack = null_ack,
+	.release = null_release,
+};
+
+static void quiet(void *arg, const char *line)
+{
+	(void)arg;
+	if (getenv("FUZZ_VCHAN_VERBOSE"))
+		fprintf(stderr, "%s\n", line);
+}
+
+static void ok(int r, int extra)
+{
+	switch (r) {
+	case 0: case -EAGAIN: case -EPIPE: case -EPROTO: case -EMSGSIZE: case -EPERM:
+	case -EINVAL:
+		return;
+	default:
+		if (r == extra || (extra > 0 && r > 0 && r <= extra))
+			return;
+		fprintf(stderr, "unexpected return %d\n", r);
+		abort();
+	}
+}
+
+static uint8_t *ring_mem(uint8_t *page, unsigned order)
+{
+	unsigned off = vchan_layout_inpage_offset(order);
+
+	return off ? page + off : calloc(1, (size_t)1 << order);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned orders[][2] = {
+		{ 10, 11 }, { 11, 10 }, { 12, 12 }, { 13, 10 }, { 10, 13 },
+	};
+	struct in in = { data, size };
+	struct vchan_config cfg;
+	struct vchan_interface *pg;
+	uint8_t *page, *lbuf, *rbuf, *buf;
+	unsigned lo, ro, mode;
+	bool server;
+	struct vchan *v = NULL;
+	/* the peer's own view (what a well-behaved peer would do) */
+	uint32_t peer_seq = 1;
+	static uint8_t scratch[1 << 17];
+	int r, steps = 0;
+
+	if (ev_fd < 0) {
+		ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		vchan_set_logger(quiet, NULL);
+	}
+	mode = take(&in, 1);
+	server = mode & 1;
+	vchan_config_init(&cfg);
+	cfg.spin_ns = 0;
+	cfg.raw = (mode >> 1) & 1;
+	cfg.max_msg = 1 + take(&in, 2) * 4;
+	cfg.rights = (mode >> 2) & 3;
+	if (!cfg.rights)
+		cfg.rights = 3;
+	page = aligned_alloc(4096, 4096);
+	memset(page, 0, 4096);
+	pg = (struct vchan_interface *)page;
+	if (server) {
+		lo = orders[(mode >> 4) % 5][0];
+		ro = orders[(mode >> 4) % 5][1];
+		vchan_layout_server_init(pg, lo, ro);
+	} else {
+		/* The peer is the server: it writes the page, maybe badly. */
+		if (mode & 0x80) {
+			pg->left_order = (uint16_t)take(&in, 2);
+			pg->right_order = (uint16_t)take(&in, 2);
+		} else {
+			pg->left_order = (uint16_t)orders[(mode >> 4) % 5][0];
+			pg->right_order = (uint16_t)orders[(mode >> 4) % 5][1];
+		}
+		pg->srv_live = 1;
+		pg->cli_live = 2;
+		if (vchan_layout_client_read(pg, "fuzz", &lo, &ro) < 0)
+			goto out_page;
+		if (lo > 16 || ro > 16)
+			goto out_page;   /* valid, but slow to allocate */
+	}
+	lbuf = ring_mem(page, lo);
+	rbuf = ring_mem(page, ro);
+	if (server)
+		r = vchan_endpoint_create(&cfg, true, pg, lbuf, lo, rbuf, ro,
+					  &null_ops, NULL, &v);
+	else
+		r = vchan_endpoint_create(&cfg, false, pg, rbuf, ro, lbuf, lo,
+					  &null_ops, NULL, &v);
+	if (r < 0)
+		goto out_rings;
+	if (!server)
+		vchan_layout_client_connect(pg);
+	else
+		pg->cli_live = 1;
+
+	/* The peer's rings: it writes `in_ring` (our inbound). */
+	struct ring_shared *peer_w = server ? &pg->left : &pg->right;
+	struct ring_shared *peer_r = server ? &pg->right : &pg->left;
+	uint8_t *in_ring = server ? lbuf : rbuf;
+	uint32_t in_size = 1u << (server ? lo : ro);
+
+	while (in.n && steps++ < 400) {
+		uint32_t op = take(&in, 1), a = take(&in, 2), b = take(&in, 4);
+		struct vchan_msg m[4];
+		void *p;
+
+		switch (op % 14) {
+		case 0:  /* arbitrary 32-bit write to the control page */
+			((uint32_t *)page)[a % 1024] = b;
+			break;
+		case 1:  /* arbitrary byte to the control page */
+			page[a % 4096] = (uint8_t)b;
+			break;
+		case 2:  /* arbitrary bytes into our inbound ring */
+			for (uint32_t i = 0; i < (b & 63) && in.n; i++)
+				in_ring[(a + i) & (in_size - 1)] =
+					(uint8_t)take(&in, 1);
+			break;
+		case 3: { /* a well-formed frame, published */
+			struct vchan_frame_hdr h = {
+				.len = a % 3000, .type = b, .flags = b & 0xffff,
+				.seq = peer_seq,
+			};
+			uint32_t prod = peer_w->prod;
+			size_t fr = vchan_frame_size(h.len);
+
+			if (fr > in_size - (prod - peer_w->cons))
+				break;
+			for (size_t i = 0; i < fr; i++) {
+				uint8_t c = i < 16 ? ((uint8_t *)&h)[i]
+						   : (uint8_t)i;
+				in_ring[(prod + i) & (in_size - 1)] = c;
+			}
+			peer_w->prod = prod + (uint32_t)fr;
+			peer_seq++;
+			break;
+		}
+		case 4:  /* the peer moves its prod anywhere */
+			peer_w->prod = (op & 0x80) ? b : peer_w->prod + a;
+			break;
+		case 5:  /* the peer consumes (maybe too much) */
+			peer_r->cons = (op & 0x80) ? b
+				       : peer_r->cons + (a % 2048);
+			break;
+		case 6:
+			if (cfg.raw)
+				ok(vchan_write(v, scratch, a % 5000, 0), 5000);
+			else
+				ok(vchan_send(v, b, b & 0xffff, scratch,
+					      a * 2u % sizeof(scratch), 0),
+				   -EPERM);
+			break;
+		case 7:
+			buf = scratch;
+			if (cfg.raw) {
+				ok(vchan_read(v, buf, a % 5000 + 1, 0), 5001);
+				break;
+			}
+			m[0] = (struct vchan_msg){ .buf = buf,
+						   .len = a * 2u % sizeof(scratch) };
+			r = vchan_recv(v, &m[0], 0);
+			ok(r, -EPERM);
+			if (r == 0 && m[0].len > a * 2u % sizeof(scratch))
+				abort();
+			break;
+		case 8:
+			for (int i = 0; i < 4; i++)
+				m[i] = (struct vchan_msg){
+					.buf = scratch + i * 4096,
+					.len = (a >> (i * 2)) % 4096 };
+			ok(vchan_sendv(v, m, 4, 0), 4);
+			break;
+		case 9:
+			for (int i = 0; i < 4; i++)
+				m[i] = (struct vchan_msg){
+					.buf = scratch + i * 4096,
+					.len = (a >> (i * 2)) % 4096 };
+			r = vchan_recvv(v, m, 4, 0);
+			ok(r, 4);
+			for (int i = 0; i < r; i++)
+				if (m[i].len > 4096)
+					abort();
+			break;
+		case 10:
+			r = vchan_reserve(v, a % 512, &p, 0);
+			ok(r, -EPERM);
+			if (r == 0) {
+				memset(p, 0xa5, a % 512);
+				ok(vchan_commit(v, b, 0, (op & 0x80) ?
+						(size_t)-1 : a % 512), 0);
+			}
+			break;
+		case 11:
+			m[0] = (struct vchan_msg){ 0 };
+			r = vchan_recv_inplace(v, &m[0], 0);
+			ok(r, -EPERM);
+			if (r == 0) {
+				volatile uint8_t sum = 0;
+
+				for (size_t i = 0; i < m[0].len; i++)
+					sum += ((uint8_t *)m[0].buf)[i];
+				(void)sum;
+				ok(vchan_release(v), 0);
+			}
+			break;
+		case 12:
+			r = vchan_events(v);
+			if (r < 0 || r > 15)
+				abort();
+			ok(vchan_flush(v, 0), 0);
+			break;
+		case 13:
+			if ((op & 0xf0) == 0xf0)
+				ok(vchan_revoke(v), 0);
+			break;
+		}
+	}
+	vchan_close(v);
+out_rings:
+	if (!vchan_layout_inpage_offset(lo))
+		free(lbuf);
+	if (!vchan_layout_inpage_offset(ro))
+		free(rbuf);
+out_page:
+	free(page);
+	return 0;
+}

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/* vchan-sim: libvchan-cap end to end between two simulated domains.
+ *
+ *   vchan-sim server MODE [ARG]   publish under /local/domain/<self>/data/
+ *   vchan-sim client MODE [ARG]   vipc-vchan for the peer, or connect to it
+ *   vchan-sim stock-server        Debian's libxenvchan, echoing bytes
+ *   vchan-sim stock-client
+ *   vchan-sim xs-write PATH VALUE (dom0 helper)
+ *
+ * The peer's domid is read from data/conf/peer in our own home (dom0 writes
+ * it once both domains exist).  MODE:
+ *   stream MIB  client sends MIB MiB of messages of varying sizes (up to
+ *               256 KiB, over a 64 KiB ring); the server checks type,
+ *               length, sequence and every byte.
+ *   kill        client sends one message and sleeps; dom0 destroys it; the
+ *               server's blocked receive must end with EPIPE.
+ *   revoke      client streams; the server revokes midway; both ends must
+ *               see EPIPE, the server counts what it discarded.
+ *   echo N      against a stock libxenvchan echo peer: N framed messages
+ *               go through the stock library and come back intact.
+ * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>". */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libxenvchan.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vipc/hyp.h>
+#include <vipc/vchan.h>
+
+#define PATH_FMT "/local/domain/%u/data/vipc-vchan"
+#define MAXMSG (256u << 10)
+
+static int fails;
+
+#define FAIL(...) do { printf("VCHAN-FAIL " __VA_ARGS__); printf("\n"); \
+		       fflush(stdout); fails++; } while (0)
+#define OK(...) do { printf("VCHAN-OK " __VA_ARGS__); printf("\n"); \
+		     fflush(stdout); } while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seq)
+{
+	uint64_t s = mix(seq + 1);
+
+	for (size_t i = 0; i < n; i += 8) {
+		size_t k = n - i < 8 ? n - i : 8;
+
+		s = mix(s + i);
+		memcpy(p + i, &s, k);
+	}
+}
+
+static size_t size_of(uint32_t seq)
+{
+	uint64_t r = mix(seq * 7919u);
+
+	switch (r % 4) {
+	case 0: return r % 64;
+	case 1: return r % 4096;
+	case 2: return r % 65536;
+	default: return r % MAXMSG;
+	}
+}
+
+static int ids(domid_t *self, unsigned *peer)
+{
+	struct hyp_store *st;
+	unsigned long v;
+	int r, i;
+
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	r = hyp_self_domid(st, self);
+	for (i = 0; r == 0 && i < 300; i++) {
+		r = hyp_store_read_uint(st, HYP_TXN_NONE, "data/conf/peer",
+					0x7fef, &v);
+		if (r == -ENOENT) {
+			usleep(100000);
+			r = 0;
+			continue;
+		}
+		if (r == 0)
+			*peer = (unsigned)v;
+		break;
+	}
+	if (r == 0 && i == 300)
+		r = -ETIMEDOUT;
+	hyp_store_close(st);
+	return r;
+}
+
+/* The client waits for the server to publish. */
+static int wait_published(unsigned server)
+{
+	struct hyp_store *st;
+	unsigned long v;
+	char path[128];
+	int r, i;
+
+	snprintf(path, sizeof(path), PATH_FMT "/event-channel", server);
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	for (i = 0; i < 300; i++) {
+		r = hyp_store_read_uint(st, HYP_TXN_NONE, path, UINT32_MAX,
+					&v);
+		if (r != -ENOENT && r != -EACCES)
+			break;
+		usleep(100000);
+	}
+	hyp_store_close(st);
+	return r;
+}
+
+static struct vchan *open_end(bool server, unsigned peer, domid_t self)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+	char path[128];
+	int r;
+
+	vchan_config_init(&cfg);
+	cfg.read_order = 16;
+	cfg.write_order = 16;
+	cfg.max_msg = MAXMSG;
+	cfg.name = server ? "sim-server" : "sim-client";
+	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
+	if (server) {
+		r = vchan_server_open(&cfg, (int)peer, path, &v);
+	} else {
+		r = wait_published(peer);
+		if (r == 0)
+			r = vchan_client_open(&cfg, (int)peer, path, &v);
+	}
+	if (r < 0) {
+		FAIL("open %s: %s", server ? "server" : "client",
+		     strerror(-r));
+		return NULL;
+	}
+	if (server) {   /* wait for the client to connect */
+		for (int i = 0; i < 300 && vchan_is_connected(v) == 0; i++)
+			usleep(50000);
+	}
+	return v;
+}
+
+static void stream_server(struct vchan *v, uint64_t total)
+{
+	uint8_t *buf = malloc(MAXMSG), *want = malloc(MAXMSG);
+	uint64_t got = 0;
+	uint32_t seq = 0, bad = 0;
+	double t0 = now_s();
+	struct vchan_stats st;
+
+	while (got < total) {
+		struct vchan_msg m = { .buf = buf, .len = MAXMSG };
+		int r = vchan_recv(v, &m, 30000);
+		size_t n = size_of(seq);
+
+		if (r < 0) {
+			FAIL("stream: receive %" PRIu32 ": %s", seq,
+			     strerror(-r));
+			return;
+		}
+		fill(want, n, seq);
+		if (m.seq != seq + 1 || m.type != seq || m.len != n ||
+		    memcmp(buf, want, n))
+			bad++;
+		got += m.len;
+		seq++;
+	}
+	vchan_get_stats(v, &st);
+	if (bad)
+		FAIL("stream: %" PRIu32 " of %" PRIu32 " messages damaged",
+		     bad, seq);
+	else
+		OK("stream %" PRIu64 " bytes %" PRIu32 " messages %.2f GB/s "
+		   "sleeps=%" PRIu64 " notifies=%" PRIu64, got, seq,
+		   got / (now_s() - t0) / 1e9, st.sleeps, st.notifies);
+	vchan_send(v, 0xd0e, 0, "done", 4, 5000);
+	free(buf);
+	free(want);
+}
+
+static void stream_client(struct vchan *v, uint64_t total)
+{
+	uint8_t *buf = malloc(MAXMSG), done[8];
+	uint64_t sent = 0;
+	uint32_t seq = 0;
+	struct vchan_msg m = { .buf = done, .len = sizeof(done) };
+	int r;
+
+	while (sent < total) {
+		size_t n = size_of(seq);
+
+		fill(buf, n, seq);
+		r = vchan_send(v, seq, 0, buf, n, 30000);
+		if (r < 0) {
+			FAIL("stream: send %" PRIu32 ": %s", seq, strerror(-r));
+			return;
+		}
+		sent += n;
+		seq++;
+	}
+	r = vchan_recv(v, &m, 60000);
+	if (r < 0 || m.type != 0xd0e)
+		FAIL("stream: no confirmation: %s", strerror(-r));
+	else
+		OK("stream sent %" PRIu64 " bytes", sent);
+	free(buf);
+}
+
+static void kill_server(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int r = vchan_recv(v, &m, 30000);
+
+	if (r < 0) {
+		FAIL("kill: first message: %s", strerror(-r));
+		return;
+	}
+	printf("VCHAN-READY kill\n");
+	fflush(stdout);
+	m.len = sizeof(buf);
+	r = vchan_recv(v, &m, 60000);
+	if (r == -EPIPE)
+		OK("kill: blocked receive ended with EPIPE");
+	else
+		FAIL("kill: blocked receive returned %d", r);
+	r = vchan_send(v, 1, 0, buf, 1, 0);
+	if (r == -EPIPE)
+		OK("kill: send after peer death EPIPE");
+	else
+		FAIL("kill: send after peer death returned %d", r);
+}
+
+static void revoke_server(struct vchan *v)
+{
+	uint8_t *buf = malloc(MAXMSG);
+	struct vchan_stats st;
+	int r = 0;
+
+	for (int i = 0; i < 200 && r == 0; i++) {
+		struct vchan_msg m = { .buf = buf, .len = MAXMSG };
+
+		r = vchan_recv(v, &m, 30000);
+	}
+	if (r < 0) {
+		FAIL("revoke: receive: %s", strerror(-r));
+		return;
+	}
+	usleep(100000);   /* let the ring fill up */
+	vchan_revoke(v);
+	vchan_get_stats(v, &st);
+	{
+		struct vchan_msg m = { .buf = buf, .len = MAXMSG };
+
+		r = vchan_recv(v, &m, 0);
+	}
+	if (r == -EPIPE && st.discarded > 0)
+		OK("revoke: %" PRIu64 " message(s) discarded, then EPIPE",
+		   st.discarded);
+	else
+		FAIL("revoke: after revoke %d, discarded %" PRIu64, r,
+		     st.discarded);
+	free(buf);
+}
+
+static void revoke_client(struct vchan *v)
+{
+	uint8_t *buf = calloc(1, MAXMSG);
+	uint32_t seq = 0;
+	int r;
+
+	do
+		r = vchan_send(v, seq, 0, buf, size_of(seq), 30000);
+	while (r == 0 && ++seq < 10000000);
+	if (r == -EPIPE)
+		OK("revoke: sender got EPIPE after %" PRIu32 " messages", seq);
+	else
+		FAIL("revoke: sender got %d", r);
+	free(buf);
+}
+
+/* Our framed end against a stock libxenvchan echo. */
+static void echo_ours(struct vchan *v, int n)
+{
+	uint8_t *out = malloc(70000), *in = malloc(70000);
+	int bad = 0, i;
+
+	for (i = 0; i < n; i++) {
+		size_t len = size_of((uint32_t)i) % 60000;
+		struct vchan_msg m = { .buf = in, .len = 70000 };
+		int r;
+
+		fill(out, len, (uint32_t)i);
+		r = vchan_send(v, (uint32_t)i, 0x7, out, len, 30000);
+		if (r == 0)
+			r = vchan_recv(v, &m, 30000);
+		if (r < 0) {
+			FAIL("echo: message %d: %s", i, strerror(-r));
+			return;
+		}
+		if (m.len != len || m.type != (uint32_t)i || m.flags != 7 ||
+		    m.seq != (uint32_t)i + 1 || memcmp(in, out, len))
+			bad++;
+	}
+	if (bad)
+		FAIL("echo: %d of %d damaged", bad, n);
+	else
+		OK("echo: %d framed messages through stock libxenvchan", n);
+	free(out);
+	free(in);
+}
+
+static int stock(bool server)
+{
+	domid_t self;
+	unsigned peer;
+	char path[128];
+	struct libxenvchan *c;
+	static char buf[65536];
+	uint64_t bytes = 0;
+	int r;
+
+	if ((r = ids(&self, &peer)) < 0) {
+		FAIL("stock: ids: %s", strerror(-r));
+		return 1;
+	}
+	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
+	if (server) {
+		c = libxenvchan_server_init(NULL, (int)peer, path, 65536,
+					    65536);
+	} else {
+		wait_published(peer);
+		c = libxenvchan_client_init(NULL, (int)peer, path);
+	}
+	if (!c) {
+		FAIL("stock: libxenvchan init failed");
+		return 1;
+	}
+	c->blocking = 1;
+	printf("VCHAN-READY stock\n");
+	fflush(stdout);
+	for (;;) {
+		int n = libxenvchan_read(c, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		if (libxenvchan_write(c, buf, (size_t)n) != n)
+			break;
+		bytes += (uint64_t)n;
+	}
+	OK("stock: echoed %" PRIu64 " bytes", bytes);
+	libxenvchan_close(c);
+	return 0;
+}
+
+static int xs_write(const char *path, const char *val)
+{
+	struct hyp_store *st;
+	int r = hyp_store_open(&st);
+
+	if (r == 0)
+		r = hyp_store_write_str(st, HYP_TXN_NONE, path, val);
+	hyp_store_close(st);
+	if (r < 0)
+		fprintf(stderr, "xs-write %s: %s\n", path, strerror(-r));
+	return r < 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 2 ? argv[2] : "";
+	long arg = argc > 3 ? atol(argv[3]) : 0;
+	bool server;
+	domid_t self;
+	unsigned peer;
+	struct vchan *v;
+	int r;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 4 && !strcmp(argv[1], "xs-write"))
+		return xs_write(argv[2], argv[3]);
+	if (argc >= 2 && !strcmp(argv[1], "stock-server"))
+		return stock(true);
+	if (argc >= 2 && !strcmp(argv[1], "stock-client"))
+		return stock(false);
+	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
+		fprintf(stderr, "usage: see the comment at the top\n");
+		return 2;
+	}
+	server = !strcmp(argv[1], "server");
+	if ((r = ids(&self, &peer)) < 0) {
+		FAIL("ids: %s", strerror(-r));
+		return 1;
+	}
+	v = open_end(server, peer, self);
+	if (!v)
+		return 1;
+	if (!strcmp(mode, "stream")) {
+		uint64_t total = (uint64_t)(arg ? arg : 64) << 20;
+
+		if (server)
+			stream_server(v, total);
+		else
+			stream_client(v, total);
+	} else if (!strcmp(mode, "kill")) {
+		if (server) {
+			kill_server(v);
+		} else {
+			vchan_send(v, 1, 0, "x", 1, 5000);
+			printf("VCHAN-READY kill-client\n");
+			pause();
+		}
+	} else if (!strcmp(mode, "revoke")) {
+		if (server)
+			revoke_server(v);
+		else
+			revoke_client(v);
+	} else if (!strcmp(mode, "echo")) {
+		echo_ours(v, arg ? (int)arg : 500);
+	} else {
+		FAIL("unknown mode %s", mode);
+	}
+	vchan_close(v);
+	printf("VCHAN-DONE failures=%d\n", fails);
+	return fails != 0;
+}

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT */
+/* Framing over a shared-memory pair: whole messages, split messages larger
+ * than the ring, maximum size, sequence checks, batches, in place,
+ * timeouts, raw streams. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "test_vchan_util.h"
+
+static void test_roundtrip_sizes(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t in[3000], out[3000];
+	size_t sizes[] = { 0, 1, 15, 16, 17, 100, 1000, 2000 };
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct vchan_msg m = { .buf = out, .len = sizeof(out) };
+
+		tv_fill(in, sizes[i], (uint32_t)i);
+		assert_int_equal(vchan_send(c, 7 + (uint32_t)i, 0x55, in,
+					    sizes[i], 0), 0);
+		assert_int_equal(vchan_recv(s, &m, 0), 0);
+		assert_int_equal(m.len, sizes[i]);
+		assert_int_equal(m.type, 7 + i);
+		assert_int_equal(m.flags, 0x55);
+		assert_int_equal(m.seq, i + 1);
+		assert_memory_equal(in, out, sizes[i]);
+		/* and back */
+		m.buf = out;
+		m.len = sizeof(out);
+		assert_int_equal(vchan_send(s, 1, 0, in, sizes[i], 0), 0);
+		assert_int_equal(vchan_recv(c, &m, 0), 0);
+		assert_int_equal(m.len, sizes[i]);
+	}
+	assert_int_equal(tv_log_count, 0);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_nonblocking_and_timeout(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t buf[4096] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	uint64_t t0;
+	int n = 0, r;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(10, 11, &s, &c);   /* server reads a 1 KiB ring */
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	t0 = vchan_now_ns();
+	assert_int_equal(vchan_recv(s, &m, 50), -ETIMEDOUT);
+	assert_true(vchan_now_ns() - t0 >= 45000000u);
+	/* Fill the client->server ring: 100-byte messages are 128-byte
+	 * frames, 8 fit in 1 KiB. */
+	while ((r = vchan_send(c, 1, 0, buf, 100, 0)) == 0)
+		n++;
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(n, 8);
+	t0 = vchan_now_ns();
+	assert_int_equal(vchan_send(c, 1, 0, buf, 100, 30), -ETIMEDOUT);
+	assert_true(vchan_now_ns() - t0 >= 25000000u);
+	/* Not sent means not sent: the next sequence number is 9. */
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(vchan_send(c, 1, 0, buf, 100, 0), 0);
+	for (int i = 2; i <= 9; i++) {
+		m.len = sizeof(buf);
+		assert_int_equal(vchan_recv(s, &m, 0), 0);
+		assert_int_equal(m.seq, i);
+	}
+	assert_int_equal(tv_log_count, 0);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_max_size(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	static uint8_t big[5000];
+	struct vchan_msg m = { .buf = big, .len = 100 };
+
+	(void)state;
+	tv_capture_logs();
+	sc.max_msg = 4096;
+	cc.max_msg = 2000;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	assert_int_equal(vchan_send(c, 1, 0, big, 2001, 0), -EMSGSIZE);
+	assert_int_equal(vchan_send(c, 1, 0, big, 2000, 0), 0);
+	/* Receiver buffer too small: told the size, message stays queued. */
+	assert_int_equal(vchan_recv(s, &m, 0), -EMSGSIZE);
+	assert_int_equal(m.len, 2000);
+	m.len = sizeof(big);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(m.len, 2000);
+	assert_int_equal(m.seq, 1);
+	/* The server may send up to 4096; the client's limit is 2000: a peer
+	 * over our limit broke the protocol. */
+	assert_int_equal(vchan_send(s, 1, 0, big, 3000, 0), 0);
+	m.len = sizeof(big);
+	assert_int_equal(vchan_recv(c, &m, 0), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "exceeds the channel's maximum"));
+	assert_int_equal(vchan_recv(c, &m, 0), -EPROTO);   /* latched */
+	assert_int_equal(vchan_send(c, 1, 0, big, 1, 0), -EPROTO);
+	/* Flags outside the application's half. */
+	assert_int_equal(vchan_send(s, 1, 0x10000, big, 1, 0), -EINVAL);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_sequence_checks(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
+	/* A peer replaying sequence 1. */
+	c->tx.next_seq = 1;
+	assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "sequence 1, expected 2"));
+	vchan_close(s);
+	vchan_close(c);
+
+	tv_pair(12, 12, &s, &c);
+	c->tx.next_seq = 5;   /* skipping ahead: lost messages */
+	assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+struct big_job {
+	struct vchan *v;
+	size_t len;
+	int count;
+	int result;
+};
+
+static void *big_sender(void *arg)
+{
+	struct big_job *j = arg;
+	uint8_t *p = malloc(j->len);
+
+	j->result = 0;
+	for (int i = 0; i < j->count && !j->result; i++) {
+		tv_fill(p, j->len, (uint32_t)i);
+		j->result = vchan_send(j->v, (uint32_t)i, 0, p, j->len,
+				       VCHAN_FOREVER);
+	}
+	free(p);
+	return NULL;
+}
+
+static void test_split_larger_than_ring(void **state)
+{
+	struct vchan *s, *c;
+	struct big_job j;
+	pthread_t th;
+	size_t len = 100000;  /* ring is 1 KiB: about 100 ring-fulls */
+	uint8_t *in = malloc(len), *out = malloc(len);
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(10, 11, &s, &c);
+	j = (struct big_job){ .v = c, .len = len, .count = 5 };
+	assert_int_equal(pthread_create(&th, NULL, big_sender, &j), 0);
+	for (int i = 0; i < 5; i++) {
+		struct vchan_msg m = { .buf = out, .len = len };
+
+		assert_int_equal(vchan_recv(s, &m, 5000), 0);
+		assert_int_equal(m.len, len);
+		assert_int_equal(m.type, i);
+		assert_int_equal(m.seq, i + 1);
+		tv_fill(in, len, (uint32_t)i);
+		assert_memory_equal(in, out, len);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(j.result, 0);
+	assert_int_equal(tv_log_count, 0);
+	vchan_close(s);
+	vchan_close(c);
+	free(in);
+	free(out);
+}
+
+static void test_split_nonblocking_both_sides(void **state)
+{
+	struct vchan *s, *c;
+	size_t len = 20000;
+	uint8_t *in = malloc(len), *out = malloc(len);
+	struct vchan_msg m;
+	int r, rounds = 0;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(10, 11, &s, &c);
+	tv_fill(in, len, 42);
+	/* Accepted into the backlog although the ring holds 1 KiB. */
+	assert_int_equal(vchan_send(c, 9, 0, in, len, 0), 0);
+	memset(in, 0, len);   /* the library kept its own copy */
+	/* Further sends wait for the backlog. */
+	assert_int_equal(vchan_send(c, 9, 0, in, 10, 0), -EAGAIN);
+	for (;;) {
+		m = (struct vchan_msg){ .buf = out, .len = len };
+		r = vchan_recv(s, &m, 0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -EAGAIN);
+		r = vchan_flush(c, 0);
+		assert_true(r == 0 || r == -EAGAIN);
+		assert_true(++rounds < 1000);
+	}
+	tv_fill(in, len, 42);
+	assert_int_equal(m.len, len);
+	assert_memory_equal(in, out, len);
+	assert_true(rounds > 10);
+	assert_int_equal(vchan_flush(c, 0), 0);
+	assert_int_equal(vchan_send(c, 9, 0, in, 10, 0), 0);
+	vchan_close(s);
+	vchan_close(c);
+	free(in);
+	free(out);
+}
+
+static void test_batches(void **state)
+{
+	struct vchan *s, *c;
+	struct vchan_msg ms[64], mr[64];
+	uint8_t in[64][40], out[64][64];
+	struct vchan_stats st0, st1;
+	int r;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(16, 16, &s, &c);
+	{
+		struct vchan_msg m = { .buf = out[0], .len = 64 };
+
+		assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	}
+	for (int i = 0; i < 64; i++) {
+		tv_fill(in[i], 40, (uint32_t)i);
+		ms[i] = (struct vchan_msg){ .type = (uint32_t)i, .buf = in[i],
+					    .len = 40 };
+		mr[i] = (struct vchan_msg){ .buf = out[i], .len = 64 };
+	}
+	vchan_get_stats(c, &st0);
+	assert_int_equal(vchan_sendv(c, ms, 64, 0), 64);
+	vchan_get_stats(c, &st1);
+	assert_true(st1.notifies - st0.notifies <= 1);
+	assert_int_equal(ms[63].seq, 64);
+	r = vchan_recvv(s, mr, 64, 0);
+	assert_int_equal(r, 64);
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(mr[i].len, 40);
+		assert_int_equal(mr[i].type, i);
+		assert_int_equal(mr[i].seq, i + 1);
+		assert_memory_equal(in[i], out[i], 40);
+	}
+	/* A batch larger than what is there returns what is there. */
+	assert_int_equal(vchan_sendv(c, ms, 3, 0), 3);
+	for (int i = 0; i < 64; i++)
+		mr[i].len = 64;
+	assert_int_equal(vchan_recvv(s, mr, 64, 0), 3);
+	assert_int_equal(vchan_recvv(s, mr, 64, 0), -EAGAIN);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_reserve_commit_inplace(void **state)
+{
+	struct vchan *s, *c;
+	struct vchan_msg m;
+	void *p;
+	uint8_t in[240];
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(10, 11, &s, &c);   /* client writes the 1 KiB ring */
+	/* Too big for in place (more than a quarter ring). */
+	assert_int_equal(vchan_reserve(c, 300, &p, 0), -EMSGSIZE);
+	for (int i = 0; i < 40; i++) {
+		size_t len = 50 + (size_t)(i * 37) % 190;
+
+		tv_fill(in, len, (uint32_t)i);
+		assert_int_equal(vchan_reserve(c, 240, &p, 0), 0);
+		memcpy(p, in, len);
+		assert_int_equal(vchan_commit(c, 3, 1, len), 0);
+		m = (struct vchan_msg){ 0 };
+		assert_int_equal(vchan_recv_inplace(s, &m, 0), 0);
+		assert_int_equal(m.len, len);
+		assert_int_equal(m.seq, i + 1);
+		assert_memory_equal(m.buf, in, len);
+		assert_int_equal(vchan_release(s), 0);
+	}
+	/* Cancel leaves nothing behind. */
+	assert_int_equal(vchan_reserve(c, 100, &p, 0), 0);
+	assert_int_equal(vchan_commit(c, 0, 0, (size_t)-1), 0);
+	m = (struct vchan_msg){ 0 };
+	assert_int_equal(vchan_recv_inplace(s, &m, 0), -EAGAIN);
+	/* In-place receive of a message sent normally, wrapping the ring. */
+	for (int i = 0; i < 20; i++) {
+		tv_fill(in, 150, (uint32_t)i);
+		assert_int_equal(vchan_send(c, 1, 0, in, 150, 0), 0);
+		assert_int_equal(vchan_recv_inplace(s, &m, 0), 0);
+		assert_memory_equal(m.buf, in, 150);
+		assert_int_equal(vchan_release(s), 0);
+	}
+	assert_int_equal(vchan_release(s), -EINVAL);
+	assert_int_equal(tv_log_count, 0);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_raw_stream(void **state)
+{
+	struct vchan_config sc = tv_cfg(10, 11), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	uint8_t in[5000], out[5000];
+	size_t sent = 0, got = 0;
+	struct vchan_msg m = { .buf = out, .len = 10 };
+
+	(void)state;
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	tv_fill(in, sizeof(in), 3);
+	assert_int_equal(vchan_read(s, out, 10, 0), -EAGAIN);
+	while (got < sizeof(in)) {
+		int r = vchan_write(c, in + sent, sizeof(in) - sent, 0);
+
+		if (r > 0)
+			sent += (size_t)r;
+		else
+			assert_true(r == -EAGAIN || sent == sizeof(in));
+		r = vchan_read(s, out + got, sizeof(out) - got, 0);
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	assert_memory_equal(in, out, sizeof(in));
+	assert_int_equal(vchan_send(c, 1, 0, in, 1, 0), -EINVAL);
+	assert_int_equal(vchan_recv(s, &m, 0), -EINVAL);
+	/* The peer goes: bytes it left are still read, then EPIPE. */
+	assert_int_equal(vchan_write(c, in, 7, 0), 7);
+	vchan_close(c);
+	assert_int_equal(vchan_read(s, out, 100, 0), 7);
+	assert_int_equal(vchan_read(s, out, 100, 0), -EPIPE);
+	assert_int_equal(vchan_write(s, out, 100, 0), -EPIPE);
+	vchan_close(s);
+}
+
+struct stream_job {
+	struct vchan *v;
+	uint64_t total;
+	size_t size;
+	int result;
+};
+
+static void *stream_sender(void *arg)
+{
+	struct stream_job *j = arg;
+	uint8_t *p = calloc(1, j->size);
+	uint64_t sent = 0;
+	uint32_t i = 0;
+
+	while (sent < j->total) {
+		memcpy(p, &i, sizeof(i));
+		j->result = vchan_send(j->v, i, 0, p, j->size, 10000);
+		if (j->result)
+			break;
+		sent += j->size;
+		i++;
+	}
+	free(p);
+	return NULL;
+}
+
+static void test_stream_threads(void **state)
+{
+	struct vchan *s, *c;
+	struct stream_job j;
+	pthread_t th;
+	uint8_t *out;
+	uint64_t got = 0;
+	uint32_t i = 0;
+	size_t sizes[] = { 64, 4096, 65536 + 8, 300000 };
+
+	(void)state;
+	tv_capture_logs();
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		tv_pair(16, 16, &s, &c);
+		out = malloc(sizes[k]);
+		j = (struct stream_job){ .v = c, .total = 32u << 20,
+					 .size = sizes[k] };
+		pthread_create(&th, NULL, stream_sender, &j);
+		got = 0;
+		i = 0;
+		while (got < j.total) {
+			struct vchan_msg m = { .buf = out, .len = sizes[k] };
+			uint32_t tag;
+
+			assert_int_equal(vchan_recv(s, &m, 10000), 0);
+			memcpy(&tag, out, sizeof(tag));
+			assert_int_equal(tag, i);
+			assert_int_equal(m.seq, i + 1);
+			assert_int_equal(m.len, sizes[k]);
+			got += m.len;
+			i++;
+		}
+		pthread_join(th, NULL);
+		assert_int_equal(j.result, 0);
+		vchan_close(s);
+		vchan_close(c);
+		free(out);
+	}
+	assert_int_equal(tv_log_count, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_sizes),
+		cmocka_unit_test(test_nonblocking_and_timeout),
+		cmocka_unit_test(test_max_size),
+		cmocka_unit_test(test_sequence_checks),
+		cmocka_unit_test(test_split_larger_than_ring),
+		cmocka_unit_test(test_split_nonblocking_both_sides),
+		cmocka_unit_test(test_batches),
+		cmocka_unit_test(test_reserve_commit_inplace),
+		cmocka_unit_test(test_raw_stream),
+		cmocka_unit_test(test_stream_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: MIT */
+/* Rights per end, revoke, peer going away, hostile live bytes, event loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_vchan_util.h"
+
+static void test_rights(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	uint8_t buf[32] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	void *p;
+
+	(void)state;
+	tv_capture_logs();
+	sc.rights = VCHAN_RIGHT_RECV;   /* one-way: client -> server */
+	cc.rights = VCHAN_RIGHT_SEND;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	assert_int_equal(vchan_rights(s), VCHAN_RIGHT_RECV);
+	assert_int_equal(vchan_send(s, 1, 0, buf, 1, 0), -EPERM);
+	assert_int_equal(vchan_sendv(s, &m, 1, 0), -EPERM);
+	assert_int_equal(vchan_reserve(s, 10, &p, 0), -EPERM);
+	assert_int_equal(vchan_recv(c, &m, 0), -EPERM);
+	assert_int_equal(vchan_recvv(c, &m, 1, 0), -EPERM);
+	assert_int_equal(vchan_recv_inplace(c, &m, 0), -EPERM);
+	assert_int_equal(vchan_send(c, 1, 0, buf, 1, 0), 0);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	vchan_close(s);
+	vchan_close(c);
+
+	sc.rights = 0;
+	cc.raw = sc.raw = 1;
+	cc.rights = 0;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	assert_int_equal(vchan_write(c, buf, 1, 0), -EPERM);
+	assert_int_equal(vchan_read(s, buf, 1, 0), -EPERM);
+	vchan_close(s);
+	vchan_close(c);
+
+	sc.rights = 0x10;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), -EINVAL);
+}
+
+struct blocked {
+	struct vchan *v;
+	int send;
+	int result;
+};
+
+static void *block_call(void *arg)
+{
+	struct blocked *b = arg;
+	static uint8_t big[1 << 16];
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	if (b->send) {
+		/* Fill, then block. */
+		do
+			b->result = vchan_send(b->v, 1, 0, big, 4000, 0);
+		while (b->result == 0);
+		b->result = vchan_send(b->v, 1, 0, big, 4000, VCHAN_FOREVER);
+	} else {
+		b->result = vchan_recv(b->v, &m, VCHAN_FOREVER);
+	}
+	return NULL;
+}
+
+static void test_revoke(void **state)
+{
+	struct vchan *s, *c;
+	struct blocked bs, bpeer;
+	pthread_t ts, tp;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	/* Three messages wait in the server's inbound ring. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
+	/* The server blocks sending into a full ring; the client blocks
+	 * receiving from a ring that is empty. */
+	bs = (struct blocked){ .v = s, .send = 1 };
+	pthread_create(&ts, NULL, block_call, &bs);
+	bpeer = (struct blocked){ .v = c, .send = 0 };
+	usleep(50000);
+	assert_int_equal(vchan_revoke(s), 0);
+	pthread_join(ts, NULL);
+	assert_int_equal(bs.result, -EPIPE);
+	/* Later calls on the revoked end. */
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 0), -EPIPE);
+	assert_int_equal(vchan_send(s, 1, 0, buf, 1, 0), -EPIPE);
+	assert_true(vchan_events(s) & VCHAN_EV_HUP);
+	/* The three queued messages were discarded and counted. */
+	vchan_get_stats(s, &st);
+	assert_int_equal(st.discarded, 3);
+	assert_non_null(strstr(tv_last_log, "3 message(s) discarded"));
+	assert_int_equal(vchan_revoke(s), 0);   /* idempotent */
+	/* The peer: sends fail at once. */
+	assert_int_equal(vchan_send(c, 1, 0, buf, 1, 0), -EPIPE);
+	assert_true(vchan_events(c) & VCHAN_EV_HUP);
+	vchan_close(s);
+	vchan_close(c);
+
+	/* A peer blocked in receive when this end is revoked. */
+	tv_pair(12, 12, &s, &c);
+	bpeer = (struct blocked){ .v = c, .send = 0 };
+	pthread_create(&tp, NULL, block_call, &bpeer);
+	usleep(50000);
+	assert_int_equal(vchan_revoke(s), 0);
+	pthread_join(tp, NULL);
+	assert_int_equal(bpeer.result, -EPIPE);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(c, &m, VCHAN_FOREVER), -EPIPE);
+	vchan_close(s);
+	vchan_close(c);
+
+	/* A peer blocked in send when this end is revoked. */
+	tv_pair(12, 12, &s, &c);
+	bpeer = (struct blocked){ .v = c, .send = 1 };
+	pthread_create(&tp, NULL, block_call, &bpeer);
+	usleep(50000);
+	assert_int_equal(vchan_revoke(s), 0);
+	pthread_join(tp, NULL);
+	assert_int_equal(bpeer.result, -EPIPE);
+	vchan_get_stats(s, &st);
+	assert_true(st.discarded >= 1);   /* what the client had queued */
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void *recv_forever(void *arg)
+{
+	struct blocked *b = arg;
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	b->result = vchan_recv(b->v, &m, VCHAN_FOREVER);
+	return NULL;
+}
+
+static void test_revoke_wakes_local_waiter(void **state)
+{
+	struct vchan *s, *c;
+	struct blocked b;
+	pthread_t t;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	b = (struct blocked){ .v = s };
+	pthread_create(&t, NULL, recv_forever, &b);
+	usleep(30000);
+	vchan_revoke(s);
+	pthread_join(t, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_revoke_mid_message(void **state)
+{
+	struct vchan *s, *c;
+	size_t len = 50000;
+	uint8_t *big = calloc(1, len);
+	struct vchan_msg m = { .buf = big, .len = len };
+	struct vchan_stats st;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(10, 11, &s, &c);
+	assert_int_equal(vchan_send(c, 1, 0, big, len, 0), 0);  /* backlog */
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);        /* partial */
+	assert_int_equal(vchan_revoke(c), 0);
+	m.len = len;
+	/* Never a torn message: EPIPE. */
+	assert_int_equal(vchan_recv(s, &m, 100), -EPIPE);
+	vchan_get_stats(c, &st);
+	assert_int_equal(st.discarded, 1);   /* the backlog */
+	vchan_get_stats(s, &st);
+	assert_int_equal(st.discarded, 1);   /* the partial message */
+	vchan_close(s);
+	vchan_close(c);
+	free(big);
+}
+
+static void test_peer_close_then_drain(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	assert_int_equal(vchan_is_connected(s), 1);
+	assert_int_equal(vchan_send(c, 4, 0, buf, 10, 0), 0);
+	vchan_close(c);
+	assert_int_equal(vchan_is_connected(s), -EPIPE);
+	/* What the peer sent before it went is delivered, then EPIPE. */
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(m.type, 4);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, VCHAN_FOREVER), -EPIPE);
+	assert_int_equal(vchan_send(s, 1, 0, buf, 1, 0), -EPIPE);
+	vchan_close(s);
+}
+
+static void test_hostile_live_and_indices(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	/* The client says its live byte is 7. */
+	c->page->cli_live = 7;
+	assert_int_equal(vchan_send(s, 1, 0, buf, 1, 0), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "live byte is 7"));
+	assert_true(vchan_events(s) & VCHAN_EV_ERR);
+	vchan_close(s);
+	vchan_close(c);
+
+	tv_pair(12, 12, &s, &c);
+	/* The client moves its prod far ahead. */
+	c->page->left.prod = 0x7fff0000;
+	assert_int_equal(vchan_recv(s, &m, VCHAN_FOREVER), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "inbound prod"));
+	vchan_close(s);
+	vchan_close(c);
+
+	tv_pair(12, 12, &s, &c);
+	/* The client claims to have consumed more than was sent. */
+	assert_int_equal(vchan_send(s, 1, 0, buf, 10, 0), 0);
+	c->page->right.cons = 64;
+	assert_int_equal(vchan_send(s, 1, 0, buf, 10, 0), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "outbound cons 64"));
+	vchan_close(s);
+	vchan_close(c);
+
+	tv_pair(12, 12, &s, &c);
+	/* A header with a huge length. */
+	{
+		struct vchan_frame_hdr h = { .len = 0xfffffff0u, .seq = 1 };
+
+		vchan_ring_write(&c->tx.ring, &h, sizeof(h));
+		vchan_ring_publish(&c->tx.ring);
+	}
+	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
+	assert_non_null(strstr(tv_last_log, "exceeds"));
+	vchan_close(s);
+	vchan_close(c);
+}
+
+static void test_event_loop(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct pollfd pfd;
+	int ev;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	pfd = (struct pollfd){ .fd = vchan_fd(s), .events = POLLIN };
+	ev = vchan_events(s);        /* arms: tell me when data comes */
+	assert_false(ev & VCHAN_EV_IN);
+	assert_true(ev & VCHAN_EV_OUT);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(vchan_send(c, 1, 0, buf, 5, 0), 0);
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	ev = vchan_events(s);
+	assert_true(ev & VCHAN_EV_IN);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	/* Once consumed the fd is quiet again until the next message. */
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	vchan_events(s);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	vchan_close(c);
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_true(vchan_events(s) & VCHAN_EV_HUP);
+	vchan_close(s);
+}
+
+static void test_fork_pair(void **state)
+{
+	struct vchan *s, *c;
+	pid_t pid;
+	int status;
+	const int n = 20000;
+
+	(void)state;
+	tv_capture_logs();
+	tv_pair(12, 12, &s, &c);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint32_t v;
+
+		vchan_shm_detach(s);
+		for (uint32_t i = 0; i < (uint32_t)n; i++)
+			if (vchan_send(c, 1, 0, &i, sizeof(i), 5000))
+				_exit(2);
+		for (;;) {   /* wait for the echo of the last */
+			struct vchan_msg m = { .buf = &v, .len = sizeof(v) };
+
+			if (vchan_recv(c, &m, 5000))
+				_exit(3);
+			if (v == (uint32_t)n - 1)
+				break;
+		}
+		vchan_close(c);
+		_exit(0);
+	}
+	vchan_shm_detach(c);
+	for (uint32_t i = 0; i < (uint32_t)n; i++) {
+		uint32_t v;
+		struct vchan_msg m = { .buf = &v, .len = sizeof(v) };
+
+		assert_int_equal(vchan_recv(s, &m, 5000), 0);
+		assert_int_equal(v, i);
+		assert_int_equal(m.seq, i + 1);
+		if (i == (uint32_t)n - 1)
+			assert_int_equal(vchan_send(s, 1, 0, &v, 4, 5000), 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	{
+		struct vchan_msg m = { .buf = NULL, .len = 0 };
+
+		assert_int_equal(vchan_recv(s, &m, 1000), -EPIPE);
+	}
+	vchan_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rights),
+		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_revoke_wakes_local_waiter),
+		cmocka_unit_test(test_revoke_mid_message),
+		cmocka_unit_test(test_peer_close_then_drain),
+		cmocka_unit_test(test_hostile_live_and_indices),
+		cmocka_unit_test(test_event_loop),
+		cmocka_unit_test(test_fork_pair),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

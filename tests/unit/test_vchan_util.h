@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the libvchan-cap unit tests. */
+#ifndef TEST_VCHAN_UTIL_H
+#define TEST_VCHAN_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vchan_priv.h"
+
+/* Captures library log lines so tests can check them (and stay quiet). */
+static char tv_last_log[512];
+static unsigned tv_log_count;
+
+static void tv_logger(void *arg, const char *line)
+{
+	(void)arg;
+	snprintf(tv_last_log, sizeof(tv_last_log), "%s", line);
+	tv_log_count++;
+	if (getenv("VCHAN_TEST_VERBOSE"))
+		fprintf(stderr, "[log] %s\n", line);
+}
+
+static inline void tv_capture_logs(void)
+{
+	tv_last_log[0] = 0;
+	tv_log_count = 0;
+	vchan_set_logger(tv_logger, NULL);
+}
+
+static inline struct vchan_config tv_cfg(unsigned lo, unsigned ro)
+{
+	struct vchan_config c;
+
+	vchan_config_init(&c);
+	c.read_order = lo;
+	c.write_order = ro;
+	return c;
+}
+
+static inline void tv_pair(unsigned lo, unsigned ro, struct vchan **s,
+			   struct vchan **c)
+{
+	struct vchan_config sc = tv_cfg(lo, ro), cc = tv_cfg(0, 0);
+
+	sc.name = "srv";
+	cc.name = "cli";
+	assert_int_equal(vchan_shm_pair(&sc, &cc, s, c), 0);
+}
+
+static inline void tv_fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+#endif
