@@ -69,8 +69,21 @@ static int cond_met(struct vchan *v, int want, uint32_t need)
 
 static int check(struct vchan *v, int want, uint32_t need)
 {
-	int r = vchan_state(v, true);
+	int r = vchan_state(v, false);	/* revoked or failed: nothing more */
 
+	if (r < 0)
+		return r;
+	r = vchan_state(v, true);
+	if (r == -EPIPE && want == VCHAN_WANT_READ) {
+		/* A peer that sent its last messages and then left (or died)
+		 * cleared its live byte after writing them: those messages
+		 * are still ours.  The live byte was loaded before the ring
+		 * indices (fence below), so all it wrote before leaving is
+		 * visible; only a message that is not whole is lost. */
+		vchan_rmb();
+		r = cond_met(v, want, need);
+		return r == 0 ? -EPIPE : r;
+	}
 	if (r < 0)
 		return r;
 	return cond_met(v, want, need);
