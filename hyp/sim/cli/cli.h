@@ -16,6 +16,7 @@ const char *cli_lib_dir(void);
  * LD_LIBRARY_PATH, XENSTORED_PATH and XENSIM_DIR pointing at this host.
  * NULL-terminated, malloc'd. */
 char **cli_domain_env(void);
+void cli_domain_env_free(char **env);
 
 /* Control-socket client. */
 int cli_connect(bool quiet);            /* fd or -errno (message printed) */

@@ -94,6 +94,19 @@ char **cli_domain_env(void)
     return env;
 }
 
+void cli_domain_env_free(char **env)
+{
+    if (!env)
+        return;
+    /* Only the last three entries are ours; the rest is environ's. */
+    size_t n = 0;
+    while (env[n])
+        n++;
+    for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++)
+        free(env[i]);
+    free(env);
+}
+
 int cli_connect(bool quiet)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };

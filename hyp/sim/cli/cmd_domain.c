@@ -26,6 +26,7 @@ int cli_add_command(struct strmsg *m, char **cmd, int ncmd)
         r = strmsg_add(m, cmd[i]);
     for (int i = 0; !r && env[i]; i++)
         r = strmsg_add(m, env[i]);
+    cli_domain_env_free(env);
     if (r)
         fprintf(stderr, "xensim: command line and environment too long (over %d bytes)\n",
                 STRMSG_MAX);
