@@ -10,7 +10,8 @@
  *       the end that goes away: sets the live byte (offset 0) to 1 and keeps
  *       incrementing a counter (offset 8) in the page, never notifying.
  *       "domain": until dom0 destroys its domain. "proc": in a child process
- *       that it SIGKILLs itself once the transfer runs (the domain lives on).
+ *       that it SIGKILLs itself when dom0 writes data/conf/kill (the domain
+ *       lives on).
  *
  * The survivor reports CONF-READY notify-streaming once the counter moves,
  * then expects, within the timeout, an event whose arrival finds the live
@@ -96,7 +97,8 @@ static int survivor(bool grant)
     while (*live(page) != 1 && conf_now_ms() < end)
         conf_sleep_ms(5);
     c0 = *counter(page);
-    conf_sleep_ms(50);
+    for (int i = 0; i < 100 && *counter(page) == c0; i++)
+        conf_sleep_ms(20);
     if (!conf_check(*live(page) == 1 && *counter(page) != c0, "notify-transfer-running",
                     "live byte %u, counter %llu -> %llu", *live(page),
                     (unsigned long long)c0, (unsigned long long)*counter(page)))
@@ -136,7 +138,7 @@ static int survivor(bool grant)
                    "the live byte is still %u", *live(page));
     }
     c0 = *counter(page);
-    conf_sleep_ms(200);
+    conf_sleep_ms(500);
     conf_check(*counter(page) == c0, "notify-transfer-stopped",
                "the counter still moves after the notify (%llu -> %llu)",
                (unsigned long long)c0, (unsigned long long)*counter(page));
@@ -215,16 +217,18 @@ static void victim_stream(bool map, int ready_fd)
             conf_die("tell the parent: %s", strerror(errno));
         close(ready_fd);
     }
+    /* Gentle: a spinning guest would starve dom0 on an emulated host. */
     for (;;) {
-        for (int i = 0; i < 1000; i++)
-            (*counter(page))++;
-        usleep(100);
+        (*counter(page))++;
+        usleep(2000);
     }
 }
 
 static int victim(bool map, bool proc)
 {
+    struct xs_handle *xs;
     int fds[2], status;
+    char *v;
     pid_t child;
     char c;
 
@@ -247,17 +251,19 @@ static int victim(bool map, bool proc)
         waitpid(child, &status, 0);
         conf_die("the streaming child died before it streamed");
     }
-    conf_sleep_ms(300);
+    /* Kill only once dom0 says the survivor saw the transfer running: a
+     * share whose owner is gone cannot be mapped any more. */
+    xs = conf_xs_open();
+    v = conf_xs_wait(xs, "data/conf/kill", conf_timeout_ms());
+    if (!v)
+        conf_info("no kill from dom0 within %d ms; killing anyway", conf_timeout_ms());
+    free(v);
     kill(child, SIGKILL);
     waitpid(child, &status, 0);
     conf_info("streaming child killed (%s)",
               WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
-    {
-        struct xs_handle *xs = conf_xs_open();
-
-        conf_wait_finish(xs);
-        xs_close(xs);
-    }
+    conf_wait_finish(xs);
+    xs_close(xs);
     return conf_done();
 }
 

@@ -233,10 +233,20 @@ void conf_wait_finish(struct xs_handle *xs)
 
 unsigned conf_peer(struct xs_handle *xs, const char *name)
 {
-    char path[64];
+    char path[64], *t;
+    unsigned id;
 
+    /* dom0 may still be creating other domains (slow under emulation). */
     snprintf(path, sizeof(path), "data/conf/%s", name);
-    return conf_xs_wait_uint(xs, path, conf_timeout_ms());
+    id = conf_xs_wait_uint(xs, path, 5 * conf_timeout_ms());
+    /* dom0 writes the run's timeout before any peer id: take it now. */
+    t = xs_read(xs, XBT_NULL, "data/conf/timeout-ms", NULL);
+    if (t) {
+        if (atoi(t) > 0)
+            timeout_override = atoi(t);
+        free(t);
+    }
+    return id;
 }
 
 void conf_prng_seed(struct conf_prng *p, uint64_t seed)

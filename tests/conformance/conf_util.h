@@ -18,7 +18,7 @@
 /* Default wait for a peer or for dom0, in ms: generous, because real Xen under
  * QEMU emulation is two orders of magnitude slower than xensim. Overridable
  * with CONF_TIMEOUT_MS in the environment or a "timeout-ms" node written by
- * dom0 under data/conf/. */
+ * dom0 under data/conf/ (scenarios write it from CONF_WAIT_S). */
 #define CONF_DEFAULT_TIMEOUT_MS 60000
 
 void conf_init(const char *prog);
@@ -54,7 +54,8 @@ bool conf_xs_publish(struct xs_handle *xs, const char *path, const char *value,
                      struct xs_permissions *perms, unsigned nperms);
 /* Wait (up to timeout) for dom0's go-ahead to tear down: data/conf/finish. */
 void conf_wait_finish(struct xs_handle *xs);
-/* The peer domain id dom0 wrote to data/conf/<name> ("peer", "target"...). */
+/* The peer domain id dom0 wrote to data/conf/<name> ("peer", "target"...);
+ * waits five timeouts, then also takes data/conf/timeout-ms if dom0 set it. */
 unsigned conf_peer(struct xs_handle *xs, const char *name);
 
 /* Memory probes: 0 if the access went through, else the signal that stopped

@@ -6,7 +6,8 @@
 #   usage: run-xensim.sh [SCENARIO...]     (default: every scenario)
 # Environment: top_builddir (default: two levels above this script's build
 # copy, i.e. the cwd's ..), XENSIM, TS_BIN, XEN_UTILS_DIR, CONF_VCHAN_MIB,
-# CONF_WAIT_S, CONF_SCENARIO_TIMEOUT (s, default 150), CONF_KEEP (keep logs).
+# CONF_WAIT_S, CONF_SCENARIO_TIMEOUT (s, default 150), CONF_KEEP (keep logs),
+# CONF_SH (the shell for scenarios, e.g. "busybox ash"; default sh).
 here=$(cd "${0%/*}" && pwd)
 say() { echo "run-xensim: $*" >&2; }
 setup_fail() { say "SETUP PROBLEM: $*"; echo "SCENARIO-FAIL setup: $*"; exit 1; }
@@ -55,7 +56,7 @@ for s in "$@"; do
         echo "SCENARIO-FAIL $s: xensim up failed"; cat "$log"
         fail=$((fail + 1)); failed="$failed $s"; host_down; continue
     fi
-    timeout -k 5 "$tmo" sh "$script" >> "$log" 2>&1
+    timeout -k 5 "$tmo" ${CONF_SH:-sh} "$script" >> "$log" 2>&1
     rc=$?
     host_down
     t=$(($(date +%s) - t0))

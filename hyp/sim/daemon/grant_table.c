@@ -54,6 +54,7 @@ struct grant_dom {
 struct notify {
     uint8_t *page;  /* daemon's own writable map of the page, or NULL */
     uint32_t offset;
+    uint32_t domid; /* whose kernel (gntalloc/gntdev) would fire it */
     struct evtchn_port *port;
 };
 
@@ -167,6 +168,7 @@ static int notify_setup(struct notify *n, uint32_t domid, int fd,
                         uint32_t page, uint32_t offset, uint32_t port)
 {
     memset(n, 0, sizeof(*n));
+    n->domid = domid;
     if (offset < XSP_PAGE_SIZE) {
         void *m = mmap(NULL, XSP_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                        fd, (off_t)page * XSP_PAGE_SIZE);
@@ -189,6 +191,22 @@ static int notify_setup(struct notify *n, uint32_t domid, int fd,
 
 static void notify_fire(struct notify *n)
 {
+    /* Unmap-notify is the guest kernel's doing (gntalloc/gntdev), not
+     * Xen's: when a process dies its kernel fires it, but when the whole
+     * domain is destroyed no kernel of it runs any more and nothing fires
+     * (seen on Xen 4.17). Peers learn of that through @releaseDomain. */
+    struct sim_domain *d = domain_by_id(n->domid);
+    bool silent = !d || d->dying;
+    if (n->page) {
+        if (silent) {
+            munmap(n->page, XSP_PAGE_SIZE);
+            n->page = NULL;
+        }
+    }
+    if (n->port && silent) {
+        evtchn_release(n->port);
+        n->port = NULL;
+    }
     if (n->page) {
         /* Release: the peer reads the byte after the event below; the
          * eventfd write is a syscall (full barrier) anyway. */

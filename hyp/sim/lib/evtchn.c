@@ -209,7 +209,14 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *h,
 {
     struct xsp_evtchn_bind b = { .remote_dom = domid,
                                  .remote_port = remote_port };
-    return bind_port(h, XSP_OP_EVTCHN_BIND_INTERDOMAIN, &b);
+    xenevtchn_port_or_error_t p = bind_port(h, XSP_OP_EVTCHN_BIND_INTERDOMAIN, &b);
+    if (p > 0) {
+        /* Xen marks the binder's new port pending (so that a notify sent
+         * before the bind is never lost); do the same. */
+        uint64_t one = 1;
+        (void)!write(h->ports[p].efd, &one, sizeof(one));
+    }
+    return p;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *h,

@@ -4,7 +4,8 @@
 # and sets TS_BIN (conformance programs) and TS_XEN_BIN (Debian's
 # vchan-socket-proxy and test-xenstore), both as seen from inside domains.
 #
-# Knobs: CONF_WAIT_S (seconds to wait for any one marker, default 60),
+# Knobs: CONF_WAIT_S (seconds to wait for any one marker, default 60; also
+# the timeout of the programs' own waits),
 # CONF_VCHAN_MIB (vchan-proxy size each way, default 64).
 
 [ -n "$TS_IMPL" ] || { echo "SCENARIO-FAIL ${0##*/}: TS_IMPL (toolstack script) not set"; exit 2; }
@@ -34,6 +35,8 @@ sc_create() {
     case $_id in ''|*[!0-9]*) sc_abort "domid of $_n is '$_id'";; esac
     eval "ID_$_k=$_id"
     sc_log "domain $_n is dom$_id: $*"
+    # The programs' own waits follow the scenario's (read with the peer id).
+    sc_tell "$_k" timeout-ms $((SC_WAIT * 1000))
 }
 
 # sc_tell KEY NODE VALUE: dom0 writes data/conf/NODE in domain KEY's home.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Unmap-notify on process death: as notify-on-death, but the victims' domains
 # live on; the process holding the mapping (v1) or the share (v2) is killed
-# with SIGKILL mid-transfer, by its parent in the same domain.
+# with SIGKILL mid-transfer (once dom0 says so), by its parent in the same
+# domain.
 . "${0%/*}/lib.sh"
 
 sc_create s1 conf-notify survivor grant
@@ -12,6 +13,10 @@ sc_tell s1 peer "$ID_v1"
 sc_tell v1 peer "$ID_s1"
 sc_tell s2 peer "$ID_v2"
 sc_tell v2 peer "$ID_s2"
+sc_wait s1 "CONF-READY notify-streaming" || sc_finish
+sc_wait s2 "CONF-READY notify-streaming" || sc_finish
+sc_tell v1 kill 1
+sc_tell v2 kill 1
 sc_wait s1 "CONF-READY notify-checked" $((SC_WAIT + 60))
 sc_wait s2 "CONF-READY notify-checked" $((SC_WAIT + 60))
 for k in s1 s2 v1 v2; do sc_tell $k finish 1; done
