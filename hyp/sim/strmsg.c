@@ -1,5 +1,6 @@
 /* xensim: string-list messages with fds (see strmsg.h). */
 #include "strmsg.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -39,78 +40,29 @@ int strmsg_send(int sock, const struct strmsg *m, const int *fds, int nfds)
 {
     if (nfds < 0 || nfds > STRMSG_MAX_FDS)
         return -EINVAL;
-    struct iovec iov = { .iov_base = (void *)m->buf, .iov_len = m->len };
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * STRMSG_MAX_FDS)];
-        struct cmsghdr align;
-    } cmsgbuf;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (nfds > 0) {
-        mh.msg_control = cmsgbuf.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-    }
-    ssize_t r;
-    do
-        r = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    while (r < 0 && errno == EINTR);
-    if (r < 0)
-        return -errno;
-    return (size_t)r == m->len ? 0 : -EIO;
+    /* The fd-passing itself is hyp.sock's (proto_io.c): one implementation. */
+    return xsp_send(sock, m->buf, m->len, fds, (unsigned)nfds);
 }
 
 int strmsg_recv(int sock, struct strmsg *m, int *fds, int *nfds)
 {
-    int room = nfds ? *nfds : 0;
+    unsigned room = nfds && *nfds > 0 ? (unsigned)*nfds : 0, got = 0;
+    int scratch[1];
     if (nfds)
         *nfds = 0;
-    struct iovec iov = { .iov_base = m->buf, .iov_len = sizeof(m->buf) };
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * STRMSG_MAX_FDS)];
-        struct cmsghdr align;
-    } cmsgbuf;
-    struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = cmsgbuf.buf, .msg_controllen = sizeof(cmsgbuf.buf),
-    };
-    ssize_t r;
-    do
-        r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (r < 0 && errno == EINTR);
+    long r = xsp_recv(sock, m->buf, sizeof(m->buf), room ? fds : scratch, room, &got);
+    if (r == -EMSGSIZE)
+        return -EPROTO; /* truncated: a bad message, not a dead peer */
     if (r < 0)
-        return -errno;
-    /* Take every passed fd first, so none leaks whatever we decide. */
-    int got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        int *p = (int *)CMSG_DATA(c);
-        for (int i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, p + i, sizeof(fd));
-            if (got < room)
-                fds[got++] = fd;
-            else
-                close(fd);
-        }
-    }
-    if (nfds)
-        *nfds = got;
+        return (int)r;
     m->len = (size_t)r;
-    if (r == 0)
-        return 0;
-    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || m->buf[r - 1] != '\0') {
-        for (int i = 0; i < got; i++)
+    if (r > 0 && m->buf[r - 1] != '\0') {
+        for (unsigned i = 0; i < got; i++)
             close(fds[i]);
-        if (nfds)
-            *nfds = 0;
         return -EPROTO;
     }
+    if (nfds)
+        *nfds = (int)got;
     return (int)r;
 }
 
