@@ -1,21 +1,35 @@
-/* conf-notify: unmap-notify when the other end of a shared page goes away
- * in the middle of a transfer.
+/* conf-notify: what the other end of a shared page sees when its peer goes
+ * away in the middle of a transfer.
  *
- *   conf-notify survivor grant|map
+ *   conf-notify survivor grant|map [notify|death]
  *       the end that stays. "grant": it shares the page (the victim maps it
  *       with unmap-notify); "map": the victim shares it (with unmap-notify)
  *       and the survivor maps it. Either way the survivor allocates the event
  *       channel the victim binds and names in its notify request.
+ *       "notify" (default): the victim's process dies in a living domain,
+ *       and its kernel fires the unmap-notify: an event whose arrival finds
+ *       the live byte cleared.
+ *       "death": the victim's whole domain is destroyed. As on Xen, no
+ *       unmap-notify fires (no kernel of the dead domain runs again); the
+ *       survivor learns of the death through @releaseDomain, which dom0 must
+ *       have opened to it (read permission on the special node), and then
+ *       finds the node the victim had published for it gone.
  *   conf-notify victim map|grant domain|proc
- *       the end that goes away: sets the live byte (offset 0) to 1 and keeps
- *       incrementing a counter (offset 8) in the page, never notifying.
- *       "domain": until dom0 destroys its domain. "proc": in a child process
- *       that it SIGKILLs itself when dom0 writes data/conf/kill (the domain
- *       lives on).
+ *       the end that goes away: publishes data/conf/alive for its peer, sets
+ *       the live byte (offset 0) to 1 and keeps incrementing a counter
+ *       (offset 8) in the page, never notifying. "domain": until dom0
+ *       destroys its domain. "proc": in a child process that it SIGKILLs
+ *       itself when dom0 writes data/conf/kill (the domain lives on).
+ *   conf-notify outsider
+ *       a domain dom0 did not open @releaseDomain to, watching it while the
+ *       victims die (until dom0 writes data/conf/finish): Xen 4.17 accepts
+ *       its watch and sends the event every new watch gets at once, but
+ *       never a @releaseDomain event; IS_DOMAIN_INTRODUCED and SET_PERMS on
+ *       the special node are refused with EACCES.
  *
- * The survivor reports CONF-READY notify-streaming once the counter moves,
- * then expects, within the timeout, an event whose arrival finds the live
- * byte cleared; then that the counter stopped and its page is still readable. */
+ * Either survivor reports CONF-READY notify-streaming once the counter moves;
+ * then each reports its checks and CONF-READY notify-checked ("notify") or
+ * CONF-READY death-checked ("death"), and waits for data/conf/finish. */
 #include "conf_util.h"
 
 #include <errno.h>
@@ -32,6 +46,10 @@
 
 #define LIVE_OFF 0
 #define COUNT_OFF 8
+#define RELEASE_TOKEN "conf-release"
+/* How long a dead peer's unmap-notify may still come late: a few seconds
+ * (the notify, when there is one, is immediate). */
+#define DEATH_QUIET_MS 3000
 
 static volatile uint64_t *counter(void *page)
 {
@@ -43,71 +61,162 @@ static volatile unsigned char *live(void *page)
     return (volatile unsigned char *)page + LIVE_OFF;
 }
 
-static int survivor(bool grant)
-{
-    struct xs_handle *xs = conf_xs_open();
-    unsigned me = conf_my_domid(xs);
-    unsigned peer = conf_peer(xs, "peer");
-    struct xs_permissions perms[2] = {
-        { .id = me, .perms = XS_PERM_NONE }, { .id = peer, .perms = XS_PERM_READ } };
-    xenevtchn_handle *xce = xenevtchn_open(NULL, 0);
-    xengntshr_handle *xgs = NULL;
-    xengnttab_handle *xgt = NULL;
+struct survivor {
+    struct xs_handle *xs;
+    unsigned me, peer;
+    bool grant;
+    xenevtchn_handle *xce;
     xenevtchn_port_or_error_t port;
-    struct pollfd pfd;
+    xengntshr_handle *xgs;
+    xengnttab_handle *xgt;
     void *page;
+    char alive_path[96]; /* the node the victim publishes for us */
+};
+
+/* Watch @releaseDomain and take the event every new watch gets at once.
+ * test_prefix names the two checks ("death" or "outsider"). */
+static bool watch_release(struct xs_handle *xs, const char *test_prefix)
+{
+    char test[64];
+    uint64_t end;
+    bool initial = false;
+
+    snprintf(test, sizeof(test), "%s-release-watch-accepted", test_prefix);
+    if (!conf_check(xs_watch(xs, "@releaseDomain", RELEASE_TOKEN), test,
+                    "xs_watch(@releaseDomain): %s", strerror(errno)))
+        return false;
+    if (xs_fileno(xs) < 0)
+        conf_die("xs_fileno: %s", strerror(errno));
+    end = conf_now_ms() + (uint64_t)conf_timeout_ms();
+    while (!initial && conf_now_ms() < end) {
+        struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+        char **vec;
+
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        while ((vec = xs_check_watch(xs)) != NULL) {
+            if (!strcmp(vec[XS_WATCH_TOKEN], RELEASE_TOKEN))
+                initial = true;
+            free(vec);
+        }
+    }
+    snprintf(test, sizeof(test), "%s-release-initial-event", test_prefix);
+    return conf_check(initial, test, "no event within %d ms of setting the watch",
+                      conf_timeout_ms());
+}
+
+static void survivor_setup(struct survivor *s, bool grant)
+{
+    struct xs_permissions perms[2];
     uint32_t ref;
     char val[32], path[96];
-    uint64_t c0, end, t_ready, t_event = 0;
-    unsigned char seen = 1, b;
-    int sig;
-    bool event = false;
 
-    if (!xce)
+    memset(s, 0, sizeof(*s));
+    s->grant = grant;
+    s->xs = conf_xs_open();
+    s->me = conf_my_domid(s->xs);
+    s->peer = conf_peer(s->xs, "peer");
+    perms[0] = (struct xs_permissions){ .id = s->me, .perms = XS_PERM_NONE };
+    perms[1] = (struct xs_permissions){ .id = s->peer, .perms = XS_PERM_READ };
+    snprintf(s->alive_path, sizeof(s->alive_path), "/local/domain/%u/data/conf/alive",
+             s->peer);
+    s->xce = xenevtchn_open(NULL, 0);
+    if (!s->xce)
         conf_die("xenevtchn_open: %s", strerror(errno));
-    port = xenevtchn_bind_unbound_port(xce, peer);
-    if (port < 0)
-        conf_die("bind_unbound_port(dom%u): %s", peer, strerror(errno));
-    snprintf(val, sizeof(val), "%d", port);
+    s->port = xenevtchn_bind_unbound_port(s->xce, s->peer);
+    if (s->port < 0)
+        conf_die("bind_unbound_port(dom%u): %s", s->peer, strerror(errno));
+    snprintf(val, sizeof(val), "%d", s->port);
     if (grant) {
-        xgs = xengntshr_open(NULL, 0);
-        if (!xgs)
+        s->xgs = xengntshr_open(NULL, 0);
+        if (!s->xgs)
             conf_die("xengntshr_open: %s", strerror(errno));
-        page = xengntshr_share_pages(xgs, peer, 1, &ref, 1);
-        if (!page)
-            conf_die("share a page with dom%u: %s", peer, strerror(errno));
-        memset(page, 0, 4096);
-        snprintf(val, sizeof(val), "%d %u", port, ref);
+        s->page = xengntshr_share_pages(s->xgs, s->peer, 1, &ref, 1);
+        if (!s->page)
+            conf_die("share a page with dom%u: %s", s->peer, strerror(errno));
+        memset(s->page, 0, 4096);
+        snprintf(val, sizeof(val), "%d %u", s->port, ref);
     }
-    if (!conf_xs_publish(xs, "data/conf/notify", val, perms, 2))
+    if (!conf_xs_publish(s->xs, "data/conf/notify", val, perms, 2))
         conf_die("publish data/conf/notify: %s", strerror(errno));
     if (!grant) {
-        xgt = xengnttab_open(NULL, 0);
-        if (!xgt)
+        s->xgt = xengnttab_open(NULL, 0);
+        if (!s->xgt)
             conf_die("xengnttab_open: %s", strerror(errno));
-        snprintf(path, sizeof(path), "/local/domain/%u/data/conf/notify-ref", peer);
-        ref = conf_xs_wait_uint(xs, path, conf_timeout_ms());
-        page = xengnttab_map_grant_ref(xgt, peer, ref, PROT_READ | PROT_WRITE);
-        if (!page)
-            conf_die("map dom%u's ref %u: %s", peer, ref, strerror(errno));
+        snprintf(path, sizeof(path), "/local/domain/%u/data/conf/notify-ref", s->peer);
+        ref = conf_xs_wait_uint(s->xs, path, conf_timeout_ms());
+        s->page = xengnttab_map_grant_ref(s->xgt, s->peer, ref, PROT_READ | PROT_WRITE);
+        if (!s->page)
+            conf_die("map dom%u's ref %u: %s", s->peer, ref, strerror(errno));
     }
+}
 
-    /* Mid-transfer: the live byte is up and the counter moves. */
-    end = conf_now_ms() + (uint64_t)conf_timeout_ms();
-    while (*live(page) != 1 && conf_now_ms() < end)
+/* Mid-transfer: the live byte is up and the counter moves. */
+static void survivor_see_streaming(struct survivor *s)
+{
+    uint64_t c0, end = conf_now_ms() + (uint64_t)conf_timeout_ms();
+
+    while (*live(s->page) != 1 && conf_now_ms() < end)
         conf_sleep_ms(5);
-    c0 = *counter(page);
-    for (int i = 0; i < 100 && *counter(page) == c0; i++)
+    c0 = *counter(s->page);
+    for (int i = 0; i < 100 && *counter(s->page) == c0; i++)
         conf_sleep_ms(20);
-    if (!conf_check(*live(page) == 1 && *counter(page) != c0, "notify-transfer-running",
-                    "live byte %u, counter %llu -> %llu", *live(page),
-                    (unsigned long long)c0, (unsigned long long)*counter(page)))
+    if (!conf_check(*live(s->page) == 1 && *counter(s->page) != c0,
+                    "notify-transfer-running", "live byte %u, counter %llu -> %llu",
+                    *live(s->page), (unsigned long long)c0,
+                    (unsigned long long)*counter(s->page)))
         conf_die("the victim never started");
+}
+
+/* The counter no longer moves, and the page still reads. */
+static void survivor_check_after(struct survivor *s, const char *stopped_test,
+                                 const char *mapped_test)
+{
+    uint64_t c0 = *counter(s->page);
+    unsigned char b;
+    int sig;
+
+    conf_sleep_ms(500);
+    conf_check(*counter(s->page) == c0, stopped_test,
+               "the counter still moves after the peer left (%llu -> %llu)",
+               (unsigned long long)c0, (unsigned long long)*counter(s->page));
+    /* The page stays valid for the survivor until it unmaps, as on Xen. */
+    sig = conf_probe_read(live(s->page), &b);
+    conf_check(sig == 0, mapped_test, "reading the page after the peer left: %s",
+               strsignal(sig));
+}
+
+static int survivor_teardown(struct survivor *s)
+{
+    conf_wait_finish(s->xs);
+    if (s->grant) {
+        xengntshr_unshare(s->xgs, s->page, 1);
+        xengntshr_close(s->xgs);
+    } else {
+        xengnttab_unmap(s->xgt, s->page, 1);
+        xengnttab_close(s->xgt);
+    }
+    xenevtchn_close(s->xce);
+    xs_close(s->xs);
+    return conf_done();
+}
+
+/* Process death in a living domain: its kernel fires the unmap-notify. */
+static int survivor_notify(bool grant)
+{
+    struct survivor s;
+    struct pollfd pfd;
+    uint64_t end, t_ready, t_event = 0;
+    unsigned char seen = 1;
+    bool event = false;
+
+    survivor_setup(&s, grant);
+    survivor_see_streaming(&s);
     t_ready = conf_now_ms();
     conf_ready("notify-streaming");
 
     /* The victim never notifies: the next event is the unmap-notify. */
-    pfd.fd = xenevtchn_fd(xce);
+    pfd.fd = xenevtchn_fd(s.xce);
     pfd.events = POLLIN;
     end = conf_now_ms() + (uint64_t)conf_timeout_ms();
     while (!event && conf_now_ms() < end) {
@@ -115,48 +224,188 @@ static int survivor(bool grant)
 
         if (poll(&pfd, 1, 100) <= 0)
             continue;
-        p = xenevtchn_pending(xce);
+        p = xenevtchn_pending(s.xce);
         if (p < 0)
             continue;
-        xenevtchn_unmask(xce, (evtchn_port_t)p);
-        if (p != port) {
+        xenevtchn_unmask(s.xce, (evtchn_port_t)p);
+        if (p != s.port) {
             conf_info("event on unexpected port %d", p);
             continue;
         }
-        seen = *live(page);
+        seen = *live(s.page);
         event = true;
         t_event = conf_now_ms();
     }
     if (conf_check(event, "notify-event", "no event within %d ms (live byte now %u)",
-                   conf_timeout_ms(), *live(page))) {
+                   conf_timeout_ms(), *live(s.page))) {
         conf_info("event %llu ms after the transfer was seen running",
                   (unsigned long long)(t_event - t_ready));
         conf_check(seen == 0, "notify-live-cleared",
                    "the live byte was %u when the event arrived", seen);
     } else {
-        conf_check(*live(page) == 0, "notify-live-cleared",
-                   "the live byte is still %u", *live(page));
+        conf_check(*live(s.page) == 0, "notify-live-cleared",
+                   "the live byte is still %u", *live(s.page));
     }
-    c0 = *counter(page);
-    conf_sleep_ms(500);
-    conf_check(*counter(page) == c0, "notify-transfer-stopped",
-               "the counter still moves after the notify (%llu -> %llu)",
-               (unsigned long long)c0, (unsigned long long)*counter(page));
-    /* The page stays valid for the survivor until it unmaps, as on Xen. */
-    sig = conf_probe_read(live(page), &b);
-    conf_check(sig == 0, "notify-page-still-mapped", "reading the page after the peer left: %s",
-               strsignal(sig));
+    survivor_check_after(&s, "notify-transfer-stopped", "notify-page-still-mapped");
     conf_ready("notify-checked");
+    return survivor_teardown(&s);
+}
 
-    conf_wait_finish(xs);
-    if (grant) {
-        xengntshr_unshare(xgs, page, 1);
-        xengntshr_close(xgs);
-    } else {
-        xengnttab_unmap(xgt, page, 1);
-        xengnttab_close(xgt);
+/* Is the peer's node gone? A guest cannot ask xenstored whether a domain
+ * exists (IS_DOMAIN_INTRODUCED is for privileged callers), but the node the
+ * peer published for it goes with the peer's domain: the read then fails,
+ * with EACCES rather than ENOENT since the nearest node left
+ * (/local/domain) is not the guest's to read. */
+static bool peer_gone(struct survivor *s, int *err)
+{
+    char *v = xs_read(s->xs, XBT_NULL, s->alive_path, NULL);
+
+    if (v) {
+        free(v);
+        return false;
     }
-    xenevtchn_close(xce);
+    *err = errno;
+    return *err == EACCES || *err == ENOENT;
+}
+
+/* Domain death: no unmap-notify, but @releaseDomain (dom0 allowed it). */
+static int survivor_death(bool grant)
+{
+    struct survivor s;
+    struct pollfd pfd[2];
+    uint64_t end, now, t_ready, t_release = 0, t_gone = 0, quiet_end = 0;
+    unsigned releases = 0, notifies = 0;
+    unsigned char live_at_event = 1;
+    int gone_err = 0, last_err = 0;
+    bool gone = false;
+    char *v;
+
+    survivor_setup(&s, grant);
+    watch_release(s.xs, "death");
+    v = conf_xs_wait(s.xs, s.alive_path, conf_timeout_ms());
+    conf_check(v != NULL, "death-peer-node-readable", "%s: %s", s.alive_path,
+               strerror(errno));
+    free(v);
+    survivor_see_streaming(&s);
+    t_ready = conf_now_ms();
+    conf_ready("notify-streaming");
+
+    /* Until the peer is gone (or the timeout), then a few seconds more in
+     * case an unmap-notify comes late. */
+    pfd[0] = (struct pollfd){ .fd = xenevtchn_fd(s.xce), .events = POLLIN };
+    pfd[1] = (struct pollfd){ .fd = xs_fileno(s.xs), .events = POLLIN };
+    end = t_ready + (uint64_t)conf_timeout_ms();
+    for (now = conf_now_ms(); gone ? now < quiet_end : now < end; now = conf_now_ms()) {
+        char **vec;
+
+        if (poll(pfd, 2, 100) > 0 && (pfd[0].revents & POLLIN)) {
+            xenevtchn_port_or_error_t p = xenevtchn_pending(s.xce);
+
+            if (p >= 0) {
+                xenevtchn_unmask(s.xce, (evtchn_port_t)p);
+                if (p == s.port) {
+                    if (!notifies++)
+                        live_at_event = *live(s.page);
+                } else {
+                    conf_info("event on unexpected port %d", p);
+                }
+            }
+        }
+        while ((vec = xs_check_watch(s.xs)) != NULL) {
+            if (!strcmp(vec[XS_WATCH_TOKEN], RELEASE_TOKEN) && !releases++)
+                t_release = conf_now_ms();
+            free(vec);
+        }
+        /* Only what follows a @releaseDomain event counts. */
+        if (releases && !gone) {
+            gone = peer_gone(&s, &gone_err);
+            last_err = gone_err;
+            if (gone) {
+                t_gone = conf_now_ms();
+                quiet_end = t_gone + DEATH_QUIET_MS;
+            }
+        }
+    }
+    if (conf_check(releases > 0, "death-release-event",
+                   "no @releaseDomain event within %d ms of the transfer running",
+                   conf_timeout_ms()))
+        conf_info("%u @releaseDomain event(s), the first %llu ms after the transfer "
+                  "was seen running", releases, (unsigned long long)(t_release - t_ready));
+    if (conf_check(gone, "death-peer-gone", "after @releaseDomain, %s %s", s.alive_path,
+                   releases ? (last_err ? strerror(last_err) : "is still readable")
+                            : "was never checked"))
+        conf_info("%s unreadable (%s) %llu ms after the first @releaseDomain",
+                  s.alive_path, strerror(gone_err),
+                  (unsigned long long)(t_gone - t_release));
+    conf_check(notifies == 0, "death-no-notify-event",
+               "%u event(s) on the notify port (live byte %u at the first): a destroyed "
+               "domain fires no unmap-notify on Xen", notifies, live_at_event);
+    conf_check(*live(s.page) == 1, "death-live-byte-kept",
+               "the live byte is %u: nothing may clear it when the whole domain dies",
+               *live(s.page));
+    survivor_check_after(&s, "death-transfer-stopped", "death-page-still-mapped");
+    conf_ready("death-checked");
+    return survivor_teardown(&s);
+}
+
+/* A domain dom0 did not open @releaseDomain to. */
+static int outsider(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    unsigned peer = conf_peer(xs, "peer");
+    struct xs_permissions perms[2] = {
+        { .id = 0, .perms = XS_PERM_NONE }, { .id = me, .perms = XS_PERM_READ } };
+    uint64_t end;
+    unsigned releases = 0;
+    bool introduced, finished = false, watching;
+    int err;
+
+    errno = 0;
+    introduced = xs_is_domain_introduced(xs, peer);
+    err = errno;
+    conf_check(!introduced && err == EACCES, "outsider-is-introduced-refused",
+               "IS_DOMAIN_INTRODUCED(%u) from a guest: %s (%s); Xen 4.17 refuses it "
+               "with EACCES", peer, introduced ? "T" : "F", strerror(err));
+    /* Result and errno taken before conf_check: its arguments are
+     * evaluated in no fixed order. Xen 4.17 refuses a guest here, but the
+     * code it answers with is whatever errno xenstored last had (its
+     * do_set_perms returns errno, not set_perms_special's EACCES): EINVAL
+     * and ENOENT seen on Debian's 4.17.7. Any refusal counts. */
+    errno = 0;
+    bool set_ok = xs_set_permissions(xs, XBT_NULL, "@releaseDomain", perms, 2);
+    int set_err = errno;
+    conf_check(!set_ok, "outsider-release-perms-refused",
+               "SET_PERMS @releaseDomain from a guest: accepted");
+    if (!set_ok)
+        conf_info("SET_PERMS @releaseDomain from a guest refused with %s", strerror(set_err));
+    watching = watch_release(xs, "outsider");
+    conf_ready("outsider-watching");
+
+    /* dom0 says finish once the survivors have seen their @releaseDomain
+     * events: any event the outsider were sent for the same deaths is on
+     * its connection before the reply to that read. */
+    end = conf_now_ms() + 5 * (uint64_t)conf_timeout_ms();
+    while (!finished && conf_now_ms() < end) {
+        char **vec, *v;
+
+        v = xs_read(xs, XBT_NULL, "data/conf/finish", NULL);
+        finished = v != NULL;
+        free(v);
+        while ((vec = xs_check_watch(xs)) != NULL) {
+            if (!strcmp(vec[XS_WATCH_TOKEN], RELEASE_TOKEN))
+                releases++;
+            free(vec);
+        }
+        if (!finished)
+            conf_sleep_ms(100);
+    }
+    if (!finished)
+        conf_info("no finish from dom0 within %d ms", 5 * conf_timeout_ms());
+    conf_check(watching && finished && releases == 0, "outsider-no-release-event",
+               "%s%u @releaseDomain event(s) without read permission on it",
+               !watching ? "no watch; " : !finished ? "no finish from dom0; " : "",
+               releases);
     xs_close(xs);
     return conf_done();
 }
@@ -208,6 +457,9 @@ static void victim_stream(bool map, int ready_fd)
         if (!conf_xs_publish(xs, "data/conf/notify-ref", val, perms, 2))
             conf_die("publish data/conf/notify-ref: %s", strerror(errno));
     }
+    /* Something the peer can read while this domain lives. */
+    if (!conf_xs_publish(xs, "data/conf/alive", "1", perms, 2))
+        conf_die("publish data/conf/alive: %s", strerror(errno));
     conf_pass("notify-victim-setup");
     *live(page) = 1;
     __sync_synchronize();
@@ -270,13 +522,21 @@ static int victim(bool map, bool proc)
 int main(int argc, char **argv)
 {
     conf_init(argv[0]);
-    if (argc == 3 && !strcmp(argv[1], "survivor") &&
-        (!strcmp(argv[2], "grant") || !strcmp(argv[2], "map")))
-        return survivor(!strcmp(argv[2], "grant"));
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "survivor") &&
+        (!strcmp(argv[2], "grant") || !strcmp(argv[2], "map")) &&
+        (argc == 3 || !strcmp(argv[3], "notify") || !strcmp(argv[3], "death"))) {
+        bool grant = !strcmp(argv[2], "grant");
+
+        return argc == 4 && !strcmp(argv[3], "death") ? survivor_death(grant)
+                                                       : survivor_notify(grant);
+    }
     if (argc == 4 && !strcmp(argv[1], "victim") &&
         (!strcmp(argv[2], "map") || !strcmp(argv[2], "grant")) &&
         (!strcmp(argv[3], "domain") || !strcmp(argv[3], "proc")))
         return victim(!strcmp(argv[2], "map"), !strcmp(argv[3], "proc"));
-    fprintf(stderr, "usage: %s survivor grant|map | victim map|grant domain|proc\n", argv[0]);
+    if (argc == 2 && !strcmp(argv[1], "outsider"))
+        return outsider();
+    fprintf(stderr, "usage: %s survivor grant|map [notify|death] | "
+            "victim map|grant domain|proc | outsider\n", argv[0]);
     return 2;
 }

@@ -2,20 +2,84 @@
  * raw libxenstore (so that scenarios need no xenstore-utils in dom0).
  *
  *   conf-xs write PATH VALUE     conf-xs read PATH     conf-xs rm PATH
- * Exit 0 on success; on failure the error is on stderr and the exit is 1. */
+ *   conf-xs chmod PATH PERM...   (PERM: n|r|w|b then a domid, the first
+ *                                 naming the owner and everyone else's
+ *                                 access, as xenstore-chmod takes them;
+ *                                 PATH may be a special node such as
+ *                                 @releaseDomain)
+ * Exit 0 on success; on failure the error is on stderr and the exit is 1
+ * (2 for a usage error). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xenstore.h>
 
+static void usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
+            "chmod PATH PERM...\n", prog);
+}
+
+/* "r5" -> {5, XS_PERM_READ}; false if it is not of that form. */
+static bool parse_perm(const char *s, struct xs_permissions *p)
+{
+    unsigned long id;
+    char *end;
+
+    switch (s[0]) {
+    case 'n': p->perms = XS_PERM_NONE; break;
+    case 'r': p->perms = XS_PERM_READ; break;
+    case 'w': p->perms = XS_PERM_WRITE; break;
+    case 'b': p->perms = XS_PERM_READ | XS_PERM_WRITE; break;
+    default: return false;
+    }
+    if (s[1] < '0' || s[1] > '9')
+        return false;
+    errno = 0;
+    id = strtoul(s + 1, &end, 10);
+    if (errno || *end || id > 0xffff)
+        return false;
+    p->id = (unsigned)id;
+    return true;
+}
+
+static bool do_chmod(struct xs_handle *xs, const char *path, int n, char **strs)
+{
+    struct xs_permissions *perms = calloc((size_t)n, sizeof(*perms));
+    bool ok;
+
+    if (!perms) {
+        errno = ENOMEM;
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!parse_perm(strs[i], &perms[i])) {
+            fprintf(stderr, "conf-xs: '%s' is not a permission (n|r|w|b + domid)\n",
+                    strs[i]);
+            free(perms);
+            errno = EINVAL;
+            return false;
+        }
+    }
+    ok = xs_set_permissions(xs, XBT_NULL, path, perms, (unsigned)n);
+    free(perms);
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     struct xs_handle *xs;
     bool ok = false;
+    int need;
 
-    if (argc < 3 || (!strcmp(argv[1], "write") ? argc != 4 : argc != 3)) {
-        fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH\n", argv[0]);
+    if (argc < 3) {
+        usage(argv[0]);
+        return 2;
+    }
+    need = !strcmp(argv[1], "write") ? 4 : 3;
+    if (!strcmp(argv[1], "chmod") ? argc < 4 : argc != need) {
+        usage(argv[0]);
         return 2;
     }
     xs = xs_open(0);
@@ -34,6 +98,8 @@ int main(int argc, char **argv)
         free(v);
     } else if (!strcmp(argv[1], "rm")) {
         ok = xs_rm(xs, XBT_NULL, argv[2]);
+    } else if (!strcmp(argv[1], "chmod")) {
+        ok = do_chmod(xs, argv[2], argc - 3, argv + 3);
     } else {
         errno = EINVAL;
     }

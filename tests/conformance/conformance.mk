@@ -45,7 +45,7 @@ CONF_XENSIM_TESTS = \
 	conformance/xensim-evtchn.test \
 	conformance/xensim-store-perms.test \
 	conformance/xensim-isolation-third-domain.test \
-	conformance/xensim-notify-on-death.test \
+	conformance/xensim-domain-death.test \
 	conformance/xensim-notify-on-exit.test \
 	conformance/xensim-vchan-proxy.test \
 	conformance/xensim-xenstore.test
@@ -70,5 +70,5 @@ EXTRA_DIST += conformance/README.md conformance/ts-xensim.sh \
 	conformance/scenarios/grant.sh conformance/scenarios/grant-ro.sh \
 	conformance/scenarios/evtchn.sh conformance/scenarios/store-perms.sh \
 	conformance/scenarios/isolation-third-domain.sh \
-	conformance/scenarios/notify-on-death.sh conformance/scenarios/notify-on-exit.sh \
+	conformance/scenarios/domain-death.sh conformance/scenarios/notify-on-exit.sh \
 	conformance/scenarios/vchan-proxy.sh conformance/scenarios/xenstore.sh

@@ -127,6 +127,46 @@ static void test_special_watches(void **st)
     assert_int_equal(xs_domain_release(S, 8), 0);
 }
 
+/* What conformance scenario domain-death relies on, as in Xen 4.17: a guest
+ * may set a @releaseDomain watch (and gets its initial event) but is sent
+ * no death until dom0 gives it read on the special node; it may not open
+ * the node itself, nor ask IS_DOMAIN_INTRODUCED; a dead peer's node then
+ * reads as EACCES (its home is gone, /local/domain is not the guest's). */
+static void test_release_needs_read_perm(void **st)
+{
+    (void)st;
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "@releaseDomain", "rel1", NULL), 3);
+    assert_true(t_has_event(D1, "@releaseDomain", "rel1"));
+    t_clear_events(D1);
+    assert_int_equal(xs_domain_introduce(S, 11, "eleven", NULL), 0);
+    assert_int_equal(xs_domain_release(S, 11), 0);
+    t_drain(D1);
+    assert_false(t_has_event(D1, "@releaseDomain", NULL));
+    assert_int_equal(t_req(D1, XS_SET_PERMS, 0, "@releaseDomain", "n0", "r1",
+                           NULL), -EACCES);
+    assert_int_equal(t_req(D1, XS_IS_DOMAIN_INTRODUCED, 0, "2", NULL), -EACCES);
+
+    assert_int_equal(xs_domain_introduce(S, 12, "twelve", NULL), 0);
+    struct tconn *d12 = t_conn(S, 12);
+    assert_int_equal(t_write(d12, 0, "data/alive", "1"), 0);
+    assert_int_equal(t_req(d12, XS_SET_PERMS, 0, "data/alive", "n12", "r1",
+                           NULL), 3);
+    assert_int_equal(t_read(D1, 0, "/local/domain/12/data/alive"), 1);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "@releaseDomain", "n0", "r1",
+                           NULL), 3);
+    t_clear_events(D1);
+    assert_int_equal(xs_domain_release(S, 12), 0);
+    t_drain(D1);
+    assert_true(t_has_event(D1, "@releaseDomain", "rel1"));
+    assert_int_equal(t_read(D1, 0, "/local/domain/12/data/alive"), -EACCES);
+    xs_conn_reap(S);
+    free(d12);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "@releaseDomain", "n0", NULL),
+                     3);
+    assert_int_equal(t_req(D1, XS_UNWATCH, 0, "@releaseDomain", "rel1", NULL),
+                     3);
+}
+
 static void test_release_drops_watches(void **st)
 {
     (void)st;
@@ -164,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_relative_watch),
         cmocka_unit_test(test_xsa115_filter),
         cmocka_unit_test(test_special_watches),
+        cmocka_unit_test(test_release_needs_read_perm),
         cmocka_unit_test(test_release_drops_watches),
         cmocka_unit_test(test_reset_watches),
     };

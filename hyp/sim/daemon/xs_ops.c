@@ -363,8 +363,13 @@ static void op_get_domain_path(struct req *r)
     reply(r, buf, (size_t)len + 1);
 }
 
+/* Privileged, as in Xen 4.17's xenstored (XS_FLAG_PRIV since XSA-115):
+ * a guest gets EACCES, and learns of a peer's death only through
+ * @releaseDomain, if dom0 opened it to it. */
 static void op_is_domain_introduced(struct req *r)
 {
+    if (r->c->domid != 0)
+        { reply_err(r, EACCES); return; }
     const char *arg = one_arg(r);
     if (!arg)
         { reply_err(r, EINVAL); return; }

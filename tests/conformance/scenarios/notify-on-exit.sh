@@ -1,5 +1,5 @@
 #!/bin/sh
-# Unmap-notify on process death: as notify-on-death, but the victims' domains
+# Unmap-notify on process death: as domain-death, but the victims' domains
 # live on; the process holding the mapping (v1) or the share (v2) is killed
 # with SIGKILL mid-transfer (once dom0 says so), by its parent in the same
 # domain.
