@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -44,6 +45,9 @@ int vchan_state(struct vchan *v, bool check_peer)
 		return e;
 	if (!check_peer)
 		return 0;
+	/* Peer domain gone (store watch): as if it had cleared its byte. */
+	if (__atomic_load_n(&v->peer_gone, __ATOMIC_ACQUIRE))
+		return -EPIPE;
 	/* Peer-written live byte: one load. 1 connected, 0 gone, 2 client
 	 * not yet connected (only the client's byte may say so). */
 	live = VCHAN_READ_ONCE(*v->peer_live);
@@ -54,6 +58,62 @@ int vchan_state(struct vchan *v, bool check_peer)
 	vchan_log(v->name, "peer protocol error: its live byte is %u",
 		  live);
 	return vchan_fail(v, -EPROTO);
+}
+
+void vchan_peer_gone(struct vchan *v)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (__atomic_exchange_n(&v->peer_gone, 1, __ATOMIC_ACQ_REL))
+		return;
+	/* Peer-written, one load: a peer that closed cleared it first, and
+	 * that is no news; one that vanished without a word is. */
+	if (VCHAN_READ_ONCE(*v->peer_live) != 0)
+		vchan_log(v->name, "the peer's domain is gone (no unmap-notify "
+			  "came; the store says so)");
+	/* Wake every blocked call, as revoke does: the kick fd stays readable
+	 * for good, which is right, the peer never comes back.  Callers that
+	 * hold wait_mu, or are the poller, move ev_gen themselves. */
+	w = write(v->kick_fd, &one, sizeof(one));
+	(void)w;
+}
+
+void vchan_peer_poll(struct vchan *v)
+{
+	bool connected;
+
+	if (!v->ops->peer_check)
+		return;
+	/* Peer-written live byte: one load; only "connected" matters here,
+	 * any other value just postpones the transport's one-off check. */
+	connected = VCHAN_READ_ONCE(*v->peer_live) == 1;
+	if (v->ops->peer_check(v->tp, connected) > 0)
+		vchan_peer_gone(v);
+}
+
+/* vchan_fd(): one fd for the transport's events, the kick (revoke, peer
+ * gone) and the transport's peer watch, when it has one. */
+static int make_epoll(struct vchan *v)
+{
+	int fds[3], i, pfd;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	pfd = v->ops->peer_fd ? v->ops->peer_fd(v->tp) : -1;
+	if (pfd < 0)
+		return 0;
+	fds[0] = v->ops->fd(v->tp);
+	fds[1] = v->kick_fd;
+	fds[2] = pfd;
+	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (v->epoll_fd < 0)
+		return -errno;
+	for (i = 0; i < 3; i++) {
+		ev.data.fd = fds[i];
+		if (epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
@@ -109,9 +169,21 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	vchan_spin_init(&v->spin, cfg->spin_ns < 0 ? SPIN_DEFAULT_NS
 						   : cfg->spin_ns,
 			cfg->spin_adaptive != 0);
+	v->epoll_fd = -1;
+	v->ops = ops;
+	v->tp = tp;
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->kick_fd < 0) {
 		r = -errno;
+		free(v);
+		return r;
+	}
+	r = make_epoll(v);
+	if (r < 0) {
+		vchan_log(v->name, "cannot make the event fd: %s", strerror(-r));
+		if (v->epoll_fd >= 0)
+			close(v->epoll_fd);
+		close(v->kick_fd);
 		free(v);
 		return r;
 	}
@@ -123,8 +195,8 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&v->wait_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	v->ops = ops;
-	v->tp = tp;
+	/* The transport may have seen the peer vanish during setup. */
+	vchan_peer_poll(v);
 	*out = v;
 	return 0;
 }
@@ -140,6 +212,8 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	free(v->rx.stash);
 	free(v->rx.bounce);
 	close(v->kick_fd);
+	if (v->epoll_fd >= 0)
+		close(v->epoll_fd);
 	pthread_mutex_destroy(&v->tx.mu);
 	pthread_mutex_destroy(&v->rx.mu);
 	pthread_mutex_destroy(&v->spin_mu);
@@ -242,7 +316,7 @@ int vchan_fd(const struct vchan *v)
 {
 	if (!v || v->released)
 		return -EPIPE;
-	return v->ops->fd(v->tp);
+	return v->epoll_fd >= 0 ? v->epoll_fd : v->ops->fd(v->tp);
 }
 
 int vchan_is_connected(struct vchan *v)
@@ -265,6 +339,7 @@ int vchan_events(struct vchan *v)
 	pthread_mutex_lock(&v->wait_mu);
 	if (!v->poller && !v->released) {
 		v->ops->ack(v->tp);
+		vchan_peer_poll(v);
 		__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&v->wait_mu);

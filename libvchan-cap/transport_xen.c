@@ -7,7 +7,20 @@
  *           owner = self, peer read-only; remove them on close.
  *   client: read them, bind, map the control page (unmap-notify on cli_live),
  *           check the orders, map the ring it writes read-write and the ring
- *           it reads read-only, set cli_live, notify. */
+ *           it reads read-only, set cli_live, notify.
+ *
+ * Peer death.  A process that dies in a living domain fires its unmap-notify
+ * (the kernel's gntalloc/gntdev clears its live byte).  A destroyed domain
+ * fires none: its kernel never runs again.  So each end also watches the
+ * store: a node the peer owns (the client: the server's ring-ref; the server:
+ * the client's liveness node, LIVE_FMT, which our client writes before it
+ * connects) and @releaseDomain when dom0 let us read it.  Xen 4.17's
+ * xenstored deletes every node a destroyed domain owned (and the toolstack
+ * its home), then fires @releaseDomain; a guest may not ask
+ * XS_IS_DOMAIN_INTRODUCED (privileged since XSA-115).  On an event we read
+ * the node's permissions: gone, unreadable or owned by another domain once
+ * it was there means the peer's domain is gone.  A stock libxenvchan client
+ * writes no such node: then unmap-notify is all there is. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,6 +35,11 @@
 #include "vchan_priv.h"
 
 #define PUBLISH_ATTEMPTS 10
+/* The client's liveness node: /local/domain/<client>/data/vipc-vchan-live/
+ * <server domid>-<server port>, owned by the client, the server may read. */
+#define LIVE_FMT "/local/domain/%u/data/vipc-vchan-live/%u-%u"
+/* Watch events taken per check; more stay for the next one. */
+#define WATCH_BATCH 64
 
 struct xen_tp {
 	pthread_mutex_t mu;         /* hyp handles are not thread-safe */
@@ -36,6 +54,15 @@ struct xen_tp {
 	unsigned lpages, rpages;
 	struct hyp_store *st;
 	char *xs_path;               /* server: what to remove on close */
+	char *live_path;             /* client: our liveness node, likewise */
+	/* peer watch (watch_start); wmu guards what follows */
+	pthread_mutex_t wmu;
+	char *peer_node;             /* a node the peer owns while it lives */
+	char token[32];
+	int watch_fd;                /* -1: no watch */
+	bool seen;                   /* peer_node was there (and the peer's) */
+	bool confirmed;              /* checked once after the peer connected */
+	bool gone;
 };
 
 static int xen_notify(void *p)
@@ -86,6 +113,8 @@ static void xen_release(void *p, bool detach)
 		if (t->page)
 			hyp_gntshr_unshare(t->gs, t->page, 1);
 	} else {
+		if (t->st && t->live_path)
+			hyp_store_rm(t->st, HYP_TXN_NONE, t->live_path);
 		if (t->lbuf)
 			hyp_gnttab_unmap(t->gt, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -96,12 +125,73 @@ static void xen_release(void *p, bool detach)
 	hyp_gntshr_close(t->gs);
 	hyp_gnttab_close(t->gt);
 	hyp_evtchn_close(t->ev);   /* unbinds the port */
-	hyp_store_close(t->st);
+	hyp_store_close(t->st);   /* its watches go with it */
 	t->ev = NULL;
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->wmu);
 	free(t->xs_path);
+	free(t->live_path);
+	free(t->peer_node);
 	free(t);
+}
+
+/* 1: the peer's node is there and owned by the peer; 0: it is not (removed,
+ * no longer readable to us, or handed to another owner: xenstored gives a
+ * dead domain's nodes to dom0 when it keeps orphans); <0: cannot tell. */
+static int probe_peer_node(struct xen_tp *t)
+{
+	struct xs_permissions *perms = NULL;
+	unsigned int n = 0;
+	int r = hyp_store_get_perms(t->st, HYP_TXN_NONE, t->peer_node, &perms,
+				    &n);
+
+	if (r == -ENOENT || r == -EACCES)
+		return 0;
+	if (r < 0)
+		return r;
+	/* The peer may set these: only the owner entry is looked at. */
+	r = n >= 1 && perms[0].id == t->peer;
+	free(perms);
+	return r;
+}
+
+static int xen_peer_fd(void *p)
+{
+	return ((struct xen_tp *)p)->watch_fd;
+}
+
+static int xen_peer_check(void *p, bool connected)
+{
+	struct xen_tp *t = p;
+	struct hyp_watch_event ev;
+	int n = 0, r;
+	bool gone;
+
+	pthread_mutex_lock(&t->wmu);
+	if (t->watch_fd < 0) {
+		pthread_mutex_unlock(&t->wmu);
+		return 0;
+	}
+	/* Which watch fired does not matter: every event means "look". */
+	while (n < WATCH_BATCH && hyp_store_next_watch(t->st, &ev) == 0) {
+		hyp_watch_event_release(&ev);
+		n++;
+	}
+	/* Also look once after the peer connected: a vipc client wrote its
+	 * node before, so it is there unless the client died already. */
+	if (!t->gone && (n > 0 || (connected && !t->confirmed))) {
+		if (connected)
+			t->confirmed = true;
+		r = probe_peer_node(t);
+		if (r > 0)
+			t->seen = true;
+		else if (r == 0 && t->seen)
+			t->gone = true;
+	}
+	gone = t->gone;
+	pthread_mutex_unlock(&t->wmu);
+	return gone;
 }
 
 static const struct vchan_transport_ops xen_ops = {
@@ -109,7 +199,108 @@ static const struct vchan_transport_ops xen_ops = {
 	.fd = xen_fd,
 	.ack = xen_ack,
 	.release = xen_release,
+	.peer_fd = xen_peer_fd,
+	.peer_check = xen_peer_check,
 };
+
+/* Once per process, for each of these conditions. */
+static bool first_time(int *flag)
+{
+	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
+}
+
+/* May this domain read @releaseDomain, i.e. does xenstored send it the
+ * event?  (It accepts the watch either way.)  1 yes, 0 no, <0 cannot tell. */
+static int release_readable(struct hyp_store *st, int self)
+{
+	struct xs_permissions *perms = NULL;
+	unsigned int n = 0, i, acc;
+	int r;
+
+	if (self < 0)
+		return self;
+	r = hyp_store_get_perms(st, HYP_TXN_NONE, HYP_WATCH_RELEASE, &perms,
+				&n);
+	if (r == -EACCES)
+		return 0;
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		free(perms);
+		return -EPROTO;
+	}
+	/* xenstored's rule: dom0 and the owner may; else our own entry, else
+	 * the owner entry's access for everyone else. */
+	acc = perms[0].perms;
+	for (i = 1; i < n; i++)
+		if (perms[i].id == (unsigned int)self) {
+			acc = perms[i].perms;
+			break;
+		}
+	r = self == 0 || perms[0].id == (unsigned int)self ||
+	    (acc & XS_PERM_READ);
+	free(perms);
+	return r;
+}
+
+/*
+ * Watch the peer: `node` (a node the peer owns while it lives; `seen`: it was
+ * there already) and @releaseDomain (self: our domid, <0 unknown as -errno).
+ * Never fatal: without a watch the channel still works, with unmap-notify
+ * alone.  Then check once, since the peer may have gone between our last
+ * look and the watch.
+ */
+static void watch_start(struct xen_tp *t, const char *who, int self,
+			const char *node, bool seen)
+{
+	static int no_release, release_unknown, release_failed, no_watch;
+	int r, fd;
+
+	pthread_mutex_lock(&t->wmu);
+	snprintf(t->token, sizeof(t->token), "vipc-vchan-%p", (void *)t);
+	t->peer_node = strdup(node);
+	r = t->peer_node ? hyp_store_watch(t->st, node, t->token) : -ENOMEM;
+	fd = r == 0 ? hyp_store_fd(t->st) : r;
+	if (fd < 0) {
+		if (first_time(&no_watch))
+			vchan_log(who, "cannot watch %s (%s): the death of the "
+				  "peer's domain is seen only through "
+				  "unmap-notify", node, strerror(-fd));
+		pthread_mutex_unlock(&t->wmu);
+		return;
+	}
+	r = release_readable(t->st, self);
+	if (r > 0) {
+		r = hyp_store_watch(t->st, HYP_WATCH_RELEASE, t->token);
+		if (r < 0 && first_time(&release_failed))
+			vchan_log(who, "cannot watch %s: %s", HYP_WATCH_RELEASE,
+				  strerror(-r));
+	} else if (r == 0) {
+		if (first_time(&no_release))
+			vchan_log(who, "no read permission on %s (dom0 must "
+				  "grant it): a destroyed peer domain is seen "
+				  "only through its store node %s",
+				  HYP_WATCH_RELEASE, node);
+	} else {
+		/* Permissions unknown: watch anyway, it costs nothing. */
+		if (first_time(&release_unknown))
+			vchan_log(who, "cannot read the permissions of %s (%s);"
+				  " watching it anyway", HYP_WATCH_RELEASE,
+				  strerror(-r));
+		(void)hyp_store_watch(t->st, HYP_WATCH_RELEASE, t->token);
+	}
+	t->watch_fd = fd;
+	t->seen = seen;
+	/* The race: look once now that the watch is set.  (A client counts as
+	 * confirmed: its check after connecting is this one.) */
+	t->confirmed = seen;
+	r = probe_peer_node(t);
+	if (r > 0)
+		t->seen = true;
+	else if (r == 0 && t->seen)
+		t->gone = true;
+	pthread_mutex_unlock(&t->wmu);
+}
 
 static struct xen_tp *tp_new(bool server, domid_t peer)
 {
@@ -118,8 +309,10 @@ static struct xen_tp *tp_new(bool server, domid_t peer)
 	if (!t)
 		return NULL;
 	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->wmu, NULL);
 	t->server = server;
 	t->peer = peer;
+	t->watch_fd = -1;
 	return t;
 }
 
@@ -252,6 +445,15 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	p1 = p2 = NULL;
 	if (r < 0)
 		goto fail;
+	/* The client's liveness node: there once it connects. */
+	if (asprintf(&p1, LIVE_FMT, (unsigned)t->peer, (unsigned)self,
+		     (unsigned)t->port) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	watch_start(t, who, self, p1, false);
+	free(p1);
+	p1 = NULL;
 	r = vchan_endpoint_create(cfg, true, pg, rb, lo, wb, ro, &xen_ops, t,
 				  out);
 	if (r < 0)
@@ -268,6 +470,43 @@ fail:
 	return r;
 }
 
+/* Client: write our liveness node for the server (best effort; before we
+ * connect, so that a server that sees us connected finds it).  self: our
+ * domid, or -errno when we could not learn it. */
+static void publish_live(struct xen_tp *t, const char *who, int self,
+			 const char *xs_path, evtchn_port_t rport)
+{
+	static int no_live;
+	struct xs_permissions perms[2];
+	struct hyp_store_node node;
+	int r = self;
+
+	if (r >= 0 && asprintf(&t->live_path, LIVE_FMT, (unsigned)self,
+			       (unsigned)t->peer, (unsigned)rport) < 0) {
+		t->live_path = NULL;
+		r = -ENOMEM;
+	}
+	if (r >= 0) {
+		node = (struct hyp_store_node){ t->live_path, xs_path };
+		perms[0] = (struct xs_permissions){ .id = (unsigned)self,
+						    .perms = XS_PERM_NONE };
+		perms[1] = (struct xs_permissions){ .id = t->peer,
+						    .perms = XS_PERM_READ };
+		r = hyp_store_publish(t->st, &node, 1, perms, 2,
+				      PUBLISH_ATTEMPTS);
+	}
+	if (r < 0) {
+		if (first_time(&no_live))
+			vchan_log(who, "cannot publish %s (%s): domain %u sees "
+				  "the death of this domain only through "
+				  "unmap-notify", t->live_path ? t->live_path
+				  : "our liveness node", strerror(-r),
+				  (unsigned)t->peer);
+		free(t->live_path);
+		t->live_path = NULL;
+	}
+}
+
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
@@ -280,7 +519,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	struct xen_tp *t;
 	char *path = NULL;
 	void *rb, *wb;
-	int r;
+	domid_t self;
+	int r, self_r;
 
 	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
 		return -EINVAL;
@@ -357,6 +597,17 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		goto fail_map;
 	free(refs);
 	refs = NULL;
+	self_r = hyp_self_domid(t->st, &self);
+	if (self_r == 0)
+		self_r = self;
+	publish_live(t, who, self_r, xs_path, (evtchn_port_t)rport);
+	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	watch_start(t, who, self_r, path, true);
+	free(path);
+	path = NULL;
 	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
 	r = vchan_endpoint_create(cfg, false, pg, rb, ro, wb, lo, &xen_ops, t,

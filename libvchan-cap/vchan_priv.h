@@ -171,6 +171,15 @@ struct vchan_transport_ops {
 	/* Release grants, mappings, port.  detach: leave the shared page alone
 	 * (another process still uses this end's copy). */
 	void (*release)(void *tp, bool detach);
+	/* Optional (NULL: the transport cannot tell; then only the peer's
+	 * live byte, i.e. unmap-notify, says it is gone).  peer_fd: an fd
+	 * (or -1) that polls readable when the peer's domain may have gone.
+	 * peer_check: consume what made it readable and, if anything did (or
+	 * once after the peer connected, connected == true), find out; 1 when
+	 * the peer's domain is gone, else 0.  Never waits for the peer (it may
+	 * ask the store, off the data path). */
+	int (*peer_fd)(void *tp);
+	int (*peer_check)(void *tp, bool connected);
 };
 
 /* ---- the endpoint (endpoint.c) ------------------------------------------- */
@@ -225,9 +234,13 @@ struct vchan {
 	bool poller;
 	uint64_t ev_gen;
 	int kick_fd;                   /* eventfd: revoke wakes every waiter */
+	int epoll_fd;                  /* vchan_fd(): transport, kick, peer
+					* watch fds; -1: transport fd alone  */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
+	int peer_gone;                 /* peer's domain gone (atomic): like a
+					* cleared live byte                  */
 	bool released;
 	/* transport */
 	const struct vchan_transport_ops *ops;
@@ -254,6 +267,12 @@ void vchan_log(const char *who, const char *fmt, ...)
 int vchan_fail(struct vchan *v, int err);
 /* Current state: 0 usable, -EPIPE, -EPROTO. peer_ok: also check peer live. */
 int vchan_state(struct vchan *v, bool check_peer);
+/* The transport found the peer's domain gone: from now on the peer counts
+ * as having cleared its live byte; every blocked call wakes.  Idempotent. */
+void vchan_peer_gone(struct vchan *v);
+/* Run the transport's peer check (see peer_check); the caller makes sure
+ * the transport is not being released meanwhile. */
+void vchan_peer_poll(struct vchan *v);
 
 /* ---- waiting (wait.c) ----------------------------------------------------- */
 #define VCHAN_WANT_READ 1   /* wait for bytes in the inbound ring   */

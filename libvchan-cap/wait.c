@@ -108,9 +108,14 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 		if (__atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE) != gen)
 			break;
 		if (!v->poller) {
-			struct pollfd pfd[2] = {
+			/* The peer watch fd (-1: none, poll skips it) wakes
+			 * us when the peer's domain may have gone. */
+			struct pollfd pfd[3] = {
 				{ .fd = v->ops->fd(v->tp), .events = POLLIN },
 				{ .fd = v->kick_fd, .events = POLLIN },
+				{ .fd = v->ops->peer_fd ?
+					v->ops->peer_fd(v->tp) : -1,
+				  .events = POLLIN },
 			};
 			struct timespec rel, *relp = NULL;
 			int n;
@@ -125,9 +130,16 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 			}
 			v->poller = true;
 			pthread_mutex_unlock(&v->wait_mu);
-			n = ppoll(pfd, 2, relp, NULL);
+			/* Once the peer is connected the transport checks
+			 * once that it can watch it (no-op afterwards);
+			 * finding it gone makes the kick fd readable. */
+			if (v->ops->peer_check)
+				vchan_peer_poll(v);
+			n = ppoll(pfd, 3, relp, NULL);
 			if (n > 0 && (pfd[0].revents & POLLIN))
 				v->ops->ack(v->tp);
+			if (n > 0 && (pfd[2].revents & POLLIN))
+				vchan_peer_poll(v);
 			pthread_mutex_lock(&v->wait_mu);
 			v->poller = false;
 			if (n != 0)     /* event, kick, or EINTR: re-check */

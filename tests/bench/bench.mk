@@ -13,3 +13,10 @@ bench-xensim: bench/bench-evtchn bench/bench-grant
 		$(srcdir)/bench/xensim-bench.sh $(BENCH_FLAGS)
 bench: bench-xensim
 .PHONY: bench bench-xensim
+
+# vipc-bench (tools/): the data channel between two xensim domains against
+# libxenvchan, pipe, AF_UNIX, eventfd, busy-polling and memcpy.
+bench-channel:
+	XENSIM=$(abs_top_builddir)/hyp/sim/xensim $(top_builddir)/tools/vipc-bench channel $(BENCH_FLAGS)
+bench: bench-channel
+.PHONY: bench-channel

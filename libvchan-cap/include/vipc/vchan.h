@@ -126,7 +126,8 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
 
 /* --- event loops ------------------------------------------------------- */
 
-/* The fd becomes readable when the peer acted; then call vchan_events(). */
+/* The fd becomes readable when the peer acted (or, over Xen, its domain may
+ * have gone); then call vchan_events().  Once HUP, it stays readable. */
 int vchan_fd(const struct vchan *v);
 #define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
 #define VCHAN_EV_OUT 0x2   /* there is room to send                        */
@@ -177,7 +178,13 @@ void vchan_shm_detach(struct vchan *v);
 
 /* Over Xen (hyp/): the server shares the pages with peer_domid and publishes
  * ring-ref and event-channel under xs_path (owner self, peer read-only);
- * the client reads them, maps and binds.  libxenvchan conventions. */
+ * the client reads them, maps and binds.  libxenvchan conventions.
+ * Peer death: a dead process's unmap-notify, and, for a destroyed domain
+ * (which sends none), store watches: the client watches the server's
+ * ring-ref; the client publishes /local/domain/<client>/data/
+ * vipc-vchan-live/<server>-<port> (owner client, server read-only) before
+ * connecting, which the server watches; both also watch @releaseDomain when
+ * dom0 lets them read it.  xenstored removes a destroyed domain's nodes. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,

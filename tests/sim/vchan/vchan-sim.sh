@@ -1,8 +1,11 @@
 #!/bin/sh
 # libvchan-cap end to end on a private xensim host: two simulated domains,
 # vchan-sim in each (see vchan_sim.c).  Scenarios: a framed stream with every
-# message checked (VCHAN_SIM_MIB, default 1024), peer killed -> EPIPE, revoke
-# mid-stream, and Debian's stock libxenvchan as the peer, both ways.
+# message checked (VCHAN_SIM_MIB, default 1024); the client's domain
+# destroyed -> the server gets EPIPE (with and without dom0 granting read on
+# @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
+# client process killed (unmap-notify) -> EPIPE; revoke mid-stream; and
+# Debian's stock libxenvchan as the peer, both ways.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
 PROG=${VCHAN_SIM:-$top_builddir/tests/sim/vchan/vchan-sim}
@@ -33,8 +36,14 @@ create() {        # NAME ARGS...
 peer() {          # DOMID PEERID
     "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$1/data/conf/peer" "$2"
 }
-check_done() {    # NAME SCENARIO
-    if ! wait_marker "$1" "VCHAN-DONE"; then
+# As vipcd does at startup: let the domains read @releaseDomain, so that
+# xenstored sends them its events (Xen 4.17: only to those who may read it).
+grant_release() { # DOMID...
+    perms="n0"; for d in "$@"; do perms="$perms r$d"; done
+    "$XENSIM" exec 0 -- "$PROG" xs-chmod @releaseDomain $perms
+}
+check_done() {    # NAME SCENARIO [SECS]
+    if ! wait_marker "$1" "VCHAN-DONE" "${3:-$WAIT}"; then
         echo "FAIL $2: $1 did not finish"; log "$1" | tail -n 5; fails=$((fails + 1))
     elif log "$1" | grep -q "^VCHAN-FAIL"; then
         echo "FAIL $2: $(log "$1" | grep '^VCHAN-FAIL' | head -n 3)"; fails=$((fails + 1))
@@ -43,26 +52,58 @@ check_done() {    # NAME SCENARIO
     fi
 }
 # pair SCENARIO SERVER-ARGS -- CLIENT-ARGS: the client domain first, so that
-# the server publishes only for a domain that exists.
+# the server publishes only for a domain that exists.  With grant=1, dom0
+# grants both read on @releaseDomain before they learn their peer (and so
+# before they open the channel).
 pair() {
     s=$1; shift
     sargs=""; while [ "$1" != -- ]; do sargs="$sargs $1"; shift; done; shift
     c=$(create "$s-cli" $*) || { echo "FAIL $s: create client"; fails=$((fails + 1)); return 1; }
     S=$(create "$s-srv" $sargs) || { echo "FAIL $s: create server"; fails=$((fails + 1)); return 1; }
+    if [ "${grant:-0}" = 1 ]; then
+        grant_release "$c" "$S" || { echo "FAIL $s: grant @releaseDomain"; fails=$((fails + 1)); }
+    fi
     peer "$S" "$c"; peer "$c" "$S"
     C=$c
 }
+# destroy_when NAME MARKER VICTIM SCENARIO: once NAME printed MARKER, destroy
+# domain VICTIM (no unmap-notify then: its kernel is gone).
+destroy_when() {
+    if wait_marker "$1" "$2"; then
+        "$XENSIM" destroy "$3"
+    else
+        echo "FAIL $4: never got to $2"; log "$1" | tail -n 5; fails=$((fails + 1))
+    fi
+}
+# The peer's death must be seen within the program's own bound (10 s); the
+# script allows a little more for the program to report.
+KILL_WAIT=20
 
 pair stream server stream "$MIB" -- client stream "$MIB"
 check_done stream-srv stream; check_done stream-cli stream
 
-pair kill server kill -- client kill
-if wait_marker kill-srv "VCHAN-READY kill"; then
-    "$XENSIM" destroy kill-cli
-    check_done kill-srv kill
-else
-    echo "FAIL kill: server never got the first message"; log kill-srv | tail -n 5; fails=$((fails + 1))
-fi
+# The client's domain destroyed mid-stream: the server's blocked receive.
+grant=1; pair kill server kill -- client kill
+destroy_when kill-srv "VCHAN-READY kill" kill-cli kill
+check_done kill-srv kill "$KILL_WAIT"
+log kill-srv | grep -q "no read permission on @releaseDomain" &&
+    { echo "FAIL kill: the grant on @releaseDomain was not seen"; fails=$((fails + 1)); }
+# The same without the grant: the watch on the client's store node suffices
+# (xenstored removes a destroyed domain's nodes); one clear log line says so.
+grant=0; pair killng server kill -- client kill
+destroy_when killng-srv "VCHAN-READY kill" killng-cli killng
+check_done killng-srv "kill (no @releaseDomain)" "$KILL_WAIT"
+n=$(log killng-srv | grep -c "no read permission on @releaseDomain")
+[ "$n" = 1 ] && echo "ok   kill (no @releaseDomain): the fallback logged once" ||
+    { echo "FAIL kill (no @releaseDomain): fallback logged $n times"; fails=$((fails + 1)); }
+# The server's domain destroyed while the client is blocked sending.
+grant=1; pair killsrv server killsrv -- client killsrv
+destroy_when killsrv-cli "VCHAN-READY killsrv-client" killsrv-srv killsrv
+check_done killsrv-cli killsrv "$KILL_WAIT"
+# The client process dies, its domain lives: unmap-notify.
+grant=1; pair pkill server pkill -- client pkill
+check_done pkill-srv pkill "$KILL_WAIT"
+grant=0
 
 pair revoke server revoke -- client revoke
 check_done revoke-srv revoke; check_done revoke-cli revoke

@@ -6,14 +6,25 @@
  *   vchan-sim stock-server        Debian's libxenvchan, echoing bytes
  *   vchan-sim stock-client
  *   vchan-sim xs-write PATH VALUE (dom0 helper)
+ *   vchan-sim xs-chmod PATH PERM... (dom0 helper; PERM: n|r|w|b + domid,
+ *                                 the first naming the owner; PATH may be
+ *                                 @releaseDomain)
  *
  * The peer's domid is read from data/conf/peer in our own home (dom0 writes
  * it once both domains exist).  MODE:
  *   stream MIB  client sends MIB MiB of messages of varying sizes (up to
  *               256 KiB, over a 64 KiB ring); the server checks type,
  *               length, sequence and every byte.
- *   kill        client sends one message and sleeps; dom0 destroys it; the
- *               server's blocked receive must end with EPIPE.
+ *   kill        client sends one message and sleeps; dom0 destroys its
+ *               domain (no unmap-notify); the server's blocked receive must
+ *               end with EPIPE within KILL_MS, a send too, the fd must
+ *               poll readable and vchan_events() say HUP.
+ *   killsrv     the mirror: the server takes one message and stops reading;
+ *               the client streams until it blocks; dom0 destroys the
+ *               server's domain; the client's blocked send must end with
+ *               EPIPE within KILL_MS, and so on.
+ *   pkill       the client process (not its domain) dies after one message:
+ *               its unmap-notify must end the server's blocked receive.
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
@@ -24,6 +35,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <libxenvchan.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +48,8 @@
 
 #define PATH_FMT "/local/domain/%u/data/vipc-vchan"
 #define MAXMSG (256u << 10)
+/* How long an end may take to see its peer's domain die. */
+#define KILL_MS 10000
 
 static int fails;
 
@@ -230,29 +245,87 @@ static void stream_client(struct vchan *v, uint64_t total)
 	free(buf);
 }
 
-static void kill_server(struct vchan *v)
+/* After EPIPE: a send fails too, events say HUP and, when the peer's domain
+ * died (`sticky`), the fd stays readable so an event loop cannot miss it
+ * (unmap-notify's one event was consumed by the blocked call). */
+static void check_hup(struct vchan *v, const char *what, bool sticky)
+{
+	struct pollfd pfd = { .fd = vchan_fd(v), .events = POLLIN };
+	uint8_t b = 0;
+	int r = vchan_send(v, 1, 0, &b, 1, 0);
+
+	if (r == -EPIPE)
+		OK("%s: send after peer death EPIPE", what);
+	else
+		FAIL("%s: send after peer death returned %d", what, r);
+	r = poll(&pfd, 1, 0);
+	if ((r == 1 || !sticky) && (vchan_events(v) & VCHAN_EV_HUP))
+		OK("%s: %svchan_events HUP", what,
+		   sticky ? "fd readable, " : "");
+	else
+		FAIL("%s: poll %d, vchan_events 0x%x", what, r,
+		     vchan_events(v));
+}
+
+static void kill_server(struct vchan *v, const char *what)
 {
 	uint8_t buf[64];
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 	int r = vchan_recv(v, &m, 30000);
+	double t0;
 
 	if (r < 0) {
-		FAIL("kill: first message: %s", strerror(-r));
+		FAIL("%s: first message: %s", what, strerror(-r));
 		return;
 	}
-	printf("VCHAN-READY kill\n");
+	printf("VCHAN-READY %s\n", what);
 	fflush(stdout);
 	m.len = sizeof(buf);
-	r = vchan_recv(v, &m, 60000);
+	t0 = now_s();
+	r = vchan_recv(v, &m, KILL_MS);
 	if (r == -EPIPE)
-		OK("kill: blocked receive ended with EPIPE");
+		OK("%s: blocked receive ended with EPIPE after %.0f ms", what,
+		   (now_s() - t0) * 1e3);
 	else
-		FAIL("kill: blocked receive returned %d", r);
-	r = vchan_send(v, 1, 0, buf, 1, 0);
+		FAIL("%s: blocked receive returned %d", what, r);
+	check_hup(v, what, strcmp(what, "pkill") != 0);
+}
+
+/* killsrv, client side: stream until blocked; the server's domain dies. */
+static void killsrv_client(struct vchan *v)
+{
+	uint8_t *buf = calloc(1, 65536);
+	uint8_t in[16];
+	struct vchan_msg m = { .buf = in, .len = sizeof(in) };
+	uint32_t seq = 0;
+	double t0 = 0;
+	int r;
+
+	/* Fill the ring; the server reads one message only. */
+	do
+		r = vchan_send(v, seq, 0, buf, 65536, 0);
+	while (r == 0 && ++seq < 100000);
+	if (r != -EAGAIN) {
+		FAIL("killsrv: filling the ring: %d", r);
+		free(buf);
+		return;
+	}
+	printf("VCHAN-READY killsrv-client\n");
+	fflush(stdout);
+	t0 = now_s();
+	r = vchan_send(v, seq, 0, buf, 65536, KILL_MS + 5000);
 	if (r == -EPIPE)
-		OK("kill: send after peer death EPIPE");
+		OK("killsrv: blocked send ended with EPIPE after %.0f ms",
+		   (now_s() - t0) * 1e3);
 	else
-		FAIL("kill: send after peer death returned %d", r);
+		FAIL("killsrv: blocked send returned %d", r);
+	r = vchan_recv(v, &m, 0);
+	if (r == -EPIPE)
+		OK("killsrv: receive after peer death EPIPE");
+	else
+		FAIL("killsrv: receive after peer death returned %d", r);
+	check_hup(v, "killsrv", true);
+	free(buf);
 }
 
 static void revoke_server(struct vchan *v)
@@ -377,6 +450,50 @@ static int stock(bool server)
 	return 0;
 }
 
+/* dom0: set a node's (or a special node's) permissions, e.g. to let the
+ * test domains read @releaseDomain as vipcd does at startup. */
+static int xs_chmod(const char *path, int n, char **strs)
+{
+	struct xs_permissions perms[8];
+	struct hyp_store *st;
+	int i, r;
+
+	if (n < 1 || n > 8)
+		return 2;
+	for (i = 0; i < n; i++) {
+		const char *s = strs[i];
+		char *end;
+		unsigned long id;
+
+		switch (s[0]) {
+		case 'n': perms[i].perms = XS_PERM_NONE; break;
+		case 'r': perms[i].perms = XS_PERM_READ; break;
+		case 'w': perms[i].perms = XS_PERM_WRITE; break;
+		case 'b': perms[i].perms = XS_PERM_READ | XS_PERM_WRITE; break;
+		default: goto bad;
+		}
+		if (s[1] < '0' || s[1] > '9')
+			goto bad;
+		errno = 0;
+		id = strtoul(s + 1, &end, 10);
+		if (errno || *end || id > 0x7fef)
+			goto bad;
+		perms[i].id = (unsigned)id;
+		continue;
+bad:
+		fprintf(stderr, "xs-chmod: '%s' is not n|r|w|b + domid\n", s);
+		return 2;
+	}
+	r = hyp_store_open(&st);
+	if (r == 0)
+		r = hyp_store_set_perms(st, HYP_TXN_NONE, path, perms,
+					(unsigned)n);
+	hyp_store_close(st);
+	if (r < 0)
+		fprintf(stderr, "xs-chmod %s: %s\n", path, strerror(-r));
+	return r < 0;
+}
+
 static int xs_write(const char *path, const char *val)
 {
 	struct hyp_store *st;
@@ -403,6 +520,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 4 && !strcmp(argv[1], "xs-write"))
 		return xs_write(argv[2], argv[3]);
+	if (argc >= 4 && !strcmp(argv[1], "xs-chmod"))
+		return xs_chmod(argv[2], argc - 3, argv + 3);
 	if (argc >= 2 && !strcmp(argv[1], "stock-server"))
 		return stock(true);
 	if (argc >= 2 && !strcmp(argv[1], "stock-client"))
@@ -428,11 +547,36 @@ int main(int argc, char **argv)
 			stream_client(v, total);
 	} else if (!strcmp(mode, "kill")) {
 		if (server) {
-			kill_server(v);
+			kill_server(v, "kill");
 		} else {
 			vchan_send(v, 1, 0, "x", 1, 5000);
 			printf("VCHAN-READY kill-client\n");
 			pause();
+		}
+	} else if (!strcmp(mode, "killsrv")) {
+		if (server) {
+			uint8_t *buf = malloc(MAXMSG);
+			struct vchan_msg m = { .buf = buf, .len = MAXMSG };
+
+			r = vchan_recv(v, &m, 30000);
+			if (r < 0)
+				FAIL("killsrv: first message: %s",
+				     strerror(-r));
+			printf("VCHAN-READY killsrv\n");
+			pause();
+		} else {
+			killsrv_client(v);
+		}
+	} else if (!strcmp(mode, "pkill")) {
+		if (server) {
+			kill_server(v, "pkill");
+		} else {
+			/* Die with the channel open: only the kernel's
+			 * unmap-notify tells the server. */
+			vchan_send(v, 1, 0, "x", 1, 5000);
+			printf("VCHAN-READY pkill-client\n");
+			usleep(500000);
+			raise(SIGKILL);
 		}
 	} else if (!strcmp(mode, "revoke")) {
 		if (server)
