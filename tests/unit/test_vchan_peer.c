@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* The peer's domain going away without an unmap-notify (xl destroy): the
+ * transport's peer watch says so, and every call and the event loop must end
+ * with EPIPE / HUP.  Both ends live in this process over one page, with a
+ * fake transport: eventfds stand in for the event channel and for the store
+ * watch, a flag for what the store would tell. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_vchan_util.h"
+
+struct fake_tp {
+	int own;              /* readable when the peer notifies us */
+	int peer;             /* the peer's own fd */
+	int watch;            /* the "store watch"; -1: none */
+	int gone;             /* what a check would find (atomic) */
+	int checks;           /* peer_check calls that found an event */
+	int connected_checks; /* calls told the peer is connected */
+};
+
+static int fake_notify(void *p)
+{
+	uint64_t one = 1;
+
+	return write(((struct fake_tp *)p)->peer, &one, sizeof(one)) ==
+	       sizeof(one) ? 0 : -errno;
+}
+
+static int fake_fd(void *p)
+{
+	return ((struct fake_tp *)p)->own;
+}
+
+static int fake_ack(void *p)
+{
+	uint64_t n;
+
+	return read(((struct fake_tp *)p)->own, &n, sizeof(n)) < 0 &&
+	       errno != EAGAIN ? -errno : 0;
+}
+
+static void fake_release(void *p, bool detach)
+{
+	(void)p;
+	(void)detach;   /* the test owns the fds and the page */
+}
+
+static int fake_peer_fd(void *p)
+{
+	return ((struct fake_tp *)p)->watch;
+}
+
+static int fake_peer_check(void *p, bool connected)
+{
+	struct fake_tp *t = p;
+	uint64_t n;
+
+	if (connected)
+		__atomic_fetch_add(&t->connected_checks, 1, __ATOMIC_RELAXED);
+	if (t->watch >= 0 && read(t->watch, &n, sizeof(n)) == sizeof(n))
+		__atomic_fetch_add(&t->checks, 1, __ATOMIC_RELAXED);
+	return __atomic_load_n(&t->gone, __ATOMIC_ACQUIRE);
+}
+
+static const struct vchan_transport_ops fake_ops = {
+	.notify = fake_notify,
+	.fd = fake_fd,
+	.ack = fake_ack,
+	.release = fake_release,
+	.peer_fd = fake_peer_fd,
+	.peer_check = fake_peer_check,
+};
+
+struct fixture {
+	struct vchan_interface *page;
+	struct fake_tp st, ct;
+	struct vchan *s, *c;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct vchan_config sc = tv_cfg(10, 11), cc = tv_cfg(0, 0);
+	unsigned lo = 10, ro = 11, clo, cro;
+	uint8_t *pg;
+	int efd_s, efd_c;
+
+	assert_non_null(f);
+	tv_capture_logs();
+	sc.name = "srv";
+	cc.name = "cli";
+	assert_int_equal(vchan_layout_choose(&lo, &ro), 0);
+	/* Both rings in the control page: no granted pages to fake. */
+	assert_int_equal(vchan_layout_pages(lo) + vchan_layout_pages(ro), 0);
+	pg = aligned_alloc(VCHAN_PAGE_SIZE, VCHAN_PAGE_SIZE);
+	assert_non_null(pg);
+	memset(pg, 0, VCHAN_PAGE_SIZE);
+	f->page = (struct vchan_interface *)pg;
+	vchan_layout_server_init(f->page, lo, ro);
+	efd_s = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	efd_c = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(efd_s >= 0 && efd_c >= 0);
+	f->st = (struct fake_tp){ .own = efd_s, .peer = efd_c, .watch = -1 };
+	f->ct = (struct fake_tp){ .own = efd_c, .peer = efd_s, .watch = -1 };
+	/* Only the server watches its peer here. */
+	f->st.watch = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(f->st.watch >= 0);
+	assert_int_equal(vchan_endpoint_create(&sc, true, f->page,
+			 pg + vchan_layout_inpage_offset(lo), lo,
+			 pg + vchan_layout_inpage_offset(ro), ro,
+			 &fake_ops, &f->st, &f->s), 0);
+	assert_int_equal(vchan_layout_client_read(f->page, "cli", &clo, &cro),
+			 0);
+	assert_int_equal(vchan_endpoint_create(&cc, false, f->page,
+			 pg + vchan_layout_inpage_offset(cro), cro,
+			 pg + vchan_layout_inpage_offset(clo), clo,
+			 &fake_ops, &f->ct, &f->c), 0);
+	vchan_layout_client_connect(f->page);
+	fake_notify(&f->ct);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vchan_close(f->s);
+	vchan_close(f->c);
+	close(f->st.own);
+	close(f->ct.own);
+	close(f->st.watch);
+	free(f->page);
+	free(f);
+	return 0;
+}
+
+/* What the store would report, and the watch firing. */
+static void peer_domain_dies(struct fixture *f)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&f->st.gone, 1, __ATOMIC_RELEASE);
+	assert_int_equal(write(f->st.watch, &one, sizeof(one)), sizeof(one));
+}
+
+struct blocked {
+	struct vchan *v;
+	bool send;
+	int result;
+	uint64_t ms;
+};
+
+static void *block_call(void *arg)
+{
+	struct blocked *b = arg;
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	uint64_t t0 = vchan_now_ns();
+
+	b->result = b->send ? vchan_send(b->v, 1, 0, buf, sizeof(buf), 5000)
+			    : vchan_recv(b->v, &m, 5000);
+	b->ms = (vchan_now_ns() - t0) / 1000000u;
+	return NULL;
+}
+
+static void test_blocked_recv(void **state)
+{
+	struct fixture *f = *state;
+	struct blocked b = { .v = f->s };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, block_call, &b), 0);
+	usleep(100000);
+	peer_domain_dies(f);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 2000);    /* woken, not timed out */
+	assert_true(f->st.checks >= 1);
+	/* Before sleeping it checked once that the connected peer is there. */
+	assert_true(f->st.connected_checks >= 1);
+	assert_non_null(strstr(tv_last_log, "peer's domain is gone"));
+}
+
+static void test_blocked_send(void **state)
+{
+	struct fixture *f = *state;
+	struct blocked b = { .v = f->s, .send = true };
+	uint8_t buf[64] = { 0 };
+	pthread_t th;
+	int r;
+
+	/* Fill the ring the server writes; the client reads nothing. */
+	do
+		r = vchan_send(f->s, 1, 0, buf, sizeof(buf), 0);
+	while (r == 0);
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(pthread_create(&th, NULL, block_call, &b), 0);
+	usleep(100000);
+	peer_domain_dies(f);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 2000);
+}
+
+static void test_messages_sent_before_death_arrive(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int ev;
+
+	assert_int_equal(vchan_send(f->c, 7, 0, "one", 3, 0), 0);
+	assert_int_equal(vchan_send(f->c, 8, 0, "two", 3, 0), 0);
+	peer_domain_dies(f);
+	ev = vchan_events(f->s);
+	assert_true(ev & VCHAN_EV_HUP);
+	assert_true(ev & VCHAN_EV_IN);
+	assert_int_equal(vchan_recv(f->s, &m, 1000), 0);
+	assert_int_equal(m.type, 7);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(f->s, &m, 1000), 0);
+	assert_int_equal(m.type, 8);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(f->s, &m, 1000), -EPIPE);
+	assert_int_equal(vchan_send(f->s, 1, 0, buf, 1, 1000), -EPIPE);
+	assert_int_equal(vchan_is_connected(f->s), -EPIPE);
+}
+
+static void test_event_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd pfd = { .events = POLLIN };
+	int ev;
+
+	/* vchan_fd() covers the watch: not the transport's fd alone. */
+	pfd.fd = vchan_fd(f->s);
+	assert_true(pfd.fd >= 0);
+	assert_int_not_equal(pfd.fd, f->st.own);
+	assert_int_equal(vchan_fd(f->c), f->ct.own);   /* no watch: as before */
+	vchan_events(f->s);           /* consume the connect, arm */
+	ev = vchan_events(f->s);
+	assert_false(ev & VCHAN_EV_HUP);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	peer_domain_dies(f);
+	assert_int_equal(poll(&pfd, 1, 1000), 1);
+	assert_true(vchan_events(f->s) & VCHAN_EV_HUP);
+	/* HUP stays: a loop that looks again still sees it. */
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_true(vchan_events(f->s) & VCHAN_EV_HUP);
+}
+
+static void test_watch_event_but_peer_alive(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[8];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct pollfd pfd = { .events = POLLIN };
+	uint64_t one = 1;
+
+	/* Another domain died (@releaseDomain): the check finds ours alive. */
+	assert_int_equal(write(f->st.watch, &one, sizeof(one)), sizeof(one));
+	assert_false(vchan_events(f->s) & VCHAN_EV_HUP);
+	pfd.fd = vchan_fd(f->s);
+	assert_int_equal(poll(&pfd, 1, 0), 0);   /* consumed: no busy loop */
+	assert_int_equal(vchan_recv(f->s, &m, 50), -ETIMEDOUT);
+	assert_int_equal(vchan_send(f->c, 1, 0, "x", 1, 0), 0);
+	assert_int_equal(vchan_recv(f->s, &m, 1000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blocked_recv, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_send, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_messages_sent_before_death_arrive, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_event_loop, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_watch_event_but_peer_alive, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

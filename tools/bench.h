@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/* vipc-bench: shared declarations.
+ *
+ * bench_util.c    clock, quantiles, CPU pinning, data pattern, result rows
+ * bench_plan.c    what a run measures (sizes, rings, iterations, passes)
+ * bench_loops.c   round-trip and streaming loops over a message interface
+ * bench_local.c   the peers on the host: pipe, AF_UNIX, eventfd, busy-poll
+ * bench_memcpy.c  single-thread memcpy
+ * bench_vipc.c    a vipc (libvchan-cap) end inside a simulated domain
+ * bench_xenvchan.c a Debian libxenvchan end inside a simulated domain
+ * bench_xensim.c  the private xensim host and the worker processes
+ * bench_report.c  the table, the ratios, the targets and the JSON
+ * bench_main.c    command line
+ * All functions return 0 (or a count) on success and -errno on failure. */
+#ifndef VIPC_TOOLS_BENCH_H
+#define VIPC_TOOLS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BENCH_PROG "vipc-bench"
+
+/* --- util ---------------------------------------------------------------- */
+
+uint64_t bench_now_ns(void);
+/* Sorts v in place; the q-quantile (0..1), nearest rank. */
+double bench_quantile(double *v, size_t n, double q);
+double bench_median(double *v, size_t n);
+/* Remember the affinity the process started with (call once, first). */
+void bench_affinity_save(void);
+/* Pin the calling thread to one CPU; bench_unpin() restores the saved set. */
+int bench_pin(int cpu);
+int bench_unpin(void);
+int bench_ncpus(void);
+/* Log a line to stderr, prefixed with the program name. */
+void bench_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int bench_verbose;
+
+/* Data pattern: message seq of a pass.  The first 8 bytes carry seq (so the
+ * receiver can check order cheaply); the rest is a function of seq. */
+void bench_fill(void *buf, size_t len, uint64_t seq);
+/* 0 when buf is exactly what bench_fill(seq) wrote, else -EBADMSG. */
+int bench_check(const void *buf, size_t len, uint64_t seq);
+void bench_stamp(void *buf, size_t len, uint64_t seq);
+/* 0 when the stamp is seq, else -EBADMSG. */
+int bench_check_stamp(const void *buf, size_t len, uint64_t seq);
+
+/* --- results ------------------------------------------------------------- */
+
+enum bench_placement { BENCH_SPLIT = 0, BENCH_SAME = 1 };
+enum bench_test { BENCH_RTT = 0, BENCH_STREAM = 1, BENCH_MSGS = 2 };
+
+struct bench_row {
+	char transport[16];     /* vipc libxenvchan pipe unix eventfd ...     */
+	enum bench_test test;
+	size_t size;            /* message bytes                               */
+	size_t ring;            /* bytes; 0: not applicable (JSON null)        */
+	enum bench_placement placement;
+	double median;
+	double p99;             /* < 0: not applicable (JSON null)             */
+};
+
+struct bench_results {
+	struct bench_row *rows;
+	size_t n, cap;
+};
+
+const char *bench_test_name(enum bench_test t);
+const char *bench_test_unit(enum bench_test t);
+const char *bench_placement_name(enum bench_placement p);
+int bench_results_add(struct bench_results *res, const struct bench_row *row);
+void bench_results_free(struct bench_results *res);
+/* The row a worker prints to its stdout, one line, and its parser. */
+void bench_row_emit(FILE *f, const struct bench_row *row);
+int bench_row_parse(const char *line, struct bench_row *row);
+const struct bench_row *bench_find(const struct bench_results *res,
+				   const char *transport, enum bench_test t,
+				   size_t size, size_t ring,
+				   enum bench_placement p);
+
+/* --- plan ---------------------------------------------------------------- */
+
+#define BENCH_RTT_SIZE 64u
+#define BENCH_BATCH 64u
+#define BENCH_NSIZES 4
+#define BENCH_NRINGS 2
+extern const size_t bench_sizes[BENCH_NSIZES];
+extern const size_t bench_rings[BENCH_NRINGS];
+#define BENCH_RTT_RING ((size_t)65536)
+
+struct bench_plan {
+	bool quick;
+	bool split_ok;          /* at least two CPUs                           */
+	unsigned tests;         /* mask of 1u << enum bench_test               */
+	long rtt_iters, rtt_warmup;
+	int reps;               /* timed streaming passes (median of them)     */
+	uint64_t stream_small;  /* bytes per pass, 64 B messages               */
+	uint64_t stream_large;  /* bytes per pass, 4 KiB and up                */
+	uint64_t verify_bytes;  /* the untimed, fully checked first pass       */
+	uint64_t batch_msgs;    /* messages per stream-msgs pass               */
+	uint64_t pass_ns;       /* later passes last at least this long        */
+};
+
+void bench_plan_init(struct bench_plan *p, bool quick);
+uint64_t bench_stream_bytes(const struct bench_plan *p, size_t size);
+
+/* One measurement over a two-domain channel. */
+struct bench_spec {
+	enum bench_test test;
+	size_t size;
+	size_t ring;
+	enum bench_placement placement;
+};
+/* The measurements of a channel transport, in order; both worker ends
+ * compute the same list.  Returns the count (at most max). */
+size_t bench_channel_specs(const struct bench_plan *p, struct bench_spec *out,
+			   size_t max);
+/* CPU of each end for a placement: the server (receiver) on 0, the client
+ * on 1 (split) or 0 (same CPU). */
+int bench_cpu(enum bench_placement p, bool client);
+
+/* --- loops --------------------------------------------------------------- */
+
+/* One side of a message transport.  send(): one whole message; recv():
+ * exactly len bytes of one message (a framed transport fails with -EPROTO
+ * on another length).  send_batch(): up to n messages of msg bytes laid
+ * out back to back in buf, returns how many went (>= 1); recv_batch():
+ * up to n, returns how many came (>= 1). */
+struct bench_io {
+	void *ctx;
+	int (*send)(void *ctx, const void *buf, size_t len);
+	int (*recv)(void *ctx, void *buf, size_t len);
+	int (*send_batch)(void *ctx, const void *buf, size_t msg, size_t n);
+	int (*recv_batch)(void *ctx, void *buf, size_t msg, size_t n);
+};
+
+/* Round trip of BENCH_RTT_SIZE bytes: the client times each; the server
+ * echoes.  Results in microseconds. */
+int bench_rtt_client(const struct bench_io *io, const struct bench_plan *p,
+		     double *median_us, double *p99_us);
+int bench_rtt_server(const struct bench_io *io, const struct bench_plan *p);
+/* One-way stream of messages of size bytes: the client sends, the server
+ * receives and checks, then acknowledges each pass.  GB/s, median of the
+ * timed passes. */
+int bench_stream_client(const struct bench_io *io, const struct bench_plan *p,
+			size_t size, double *gbps);
+int bench_stream_server(const struct bench_io *io, const struct bench_plan *p,
+			size_t size);
+/* 64 B messages in batches of BENCH_BATCH.  Million messages per second. */
+int bench_msgs_client(const struct bench_io *io, const struct bench_plan *p,
+		      double *mmsgs);
+int bench_msgs_server(const struct bench_io *io, const struct bench_plan *p);
+/* Run one spec on either end; the client fills row. */
+int bench_run_spec(const struct bench_io *io, const struct bench_plan *p,
+		   const struct bench_spec *s, bool client,
+		   struct bench_row *row);
+
+/* --- peers on the host --------------------------------------------------- */
+
+int bench_local_all(const struct bench_plan *p, const char *only,
+		    struct bench_results *res);
+int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res);
+/* Is transport t selected by the comma-separated list only (NULL: all)? */
+bool bench_selected(const char *only, const char *t);
+
+/* --- channel transports in simulated domains ----------------------------- */
+
+/* Worker entry points: run every spec of the plan as one end. */
+int bench_vipc_worker(const struct bench_plan *p, bool client,
+		      unsigned server_domid, unsigned client_domid);
+int bench_xenvchan_worker(const struct bench_plan *p, bool client,
+			  unsigned server_domid, unsigned client_domid);
+/* xenstore rendezvous shared by both: the path of spec i and waiting for
+ * a server's publication. */
+void bench_xs_path(char *buf, size_t len, const char *transport,
+		   unsigned server_domid, size_t i);
+int bench_xs_wait(const char *path, int timeout_ms);
+/* In dom0: let domains a and b read @releaseDomain (as vipcd does). */
+int bench_grant_release(unsigned a, unsigned b);
+
+struct bench_xensim;
+/* Start a private xensim host (XENSIM_DIR in a temp folder) with two
+ * domains.  xensim: the program, or NULL to search for it. */
+int bench_xensim_start(const char *xensim, struct bench_xensim **out);
+/* Run both worker ends of transport in the two domains, add the rows. */
+int bench_xensim_run(struct bench_xensim *x, const char *transport,
+		     const struct bench_plan *p, const char *tests_arg,
+		     struct bench_results *res);
+void bench_xensim_describe(const struct bench_xensim *x, unsigned *a,
+			   unsigned *b);
+void bench_xensim_stop(struct bench_xensim *x);
+/* Set from a signal handler: stop as soon as possible. */
+extern volatile int bench_stop;
+
+/* --- report -------------------------------------------------------------- */
+
+struct bench_meta {
+	const struct bench_plan *plan;
+	int ncpus;
+	unsigned dom_server, dom_client;
+	const char *command;
+	char date[32];
+	int failures;
+};
+void bench_report_table(FILE *f, const struct bench_results *res,
+			const struct bench_meta *m);
+void bench_report_json(FILE *f, const struct bench_results *res,
+		       const struct bench_meta *m);
+
+#endif

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* vipc-bench: command line.  See vipc-bench(1).
+ *
+ *   vipc-bench channel [--json] [--quick] [--transports LIST]
+ *                      [--tests LIST] [--xensim PATH] [--verbose]
+ *   vipc-bench worker vipc|libxenvchan server|client SERVER_DOMID
+ *                     CLIENT_DOMID [--quick] [--tests LIST] [--verbose]
+ *   vipc-bench grant-release DOMID DOMID
+ * (worker: one end inside a simulated domain; grant-release: in dom0, let
+ * the two domains read @releaseDomain; the channel command starts both
+ * through `xensim exec`). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
+	"unix", "eventfd", "busypoll", "memcpy" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s channel [--json] [--quick] [--transports LIST] [--tests LIST]\n"
+		"                  [--xensim PATH] [--verbose]\n"
+		"  Measure the vipc data channel between two simulated Xen domains against\n"
+		"  libxenvchan, pipe, unix, eventfd, busypoll and memcpy (see vipc-bench(1)).\n"
+		"  --json          print one JSON object instead of the table\n"
+		"  --quick         a short run (CI smoke test)\n"
+		"  --transports L  comma-separated subset of vipc,libxenvchan,pipe,unix,\n"
+		"                  eventfd,busypoll,memcpy\n"
+		"  --tests L       comma-separated subset of rtt,stream,stream-msgs\n"
+		"  --xensim PATH   the xensim program (default: $XENSIM, the build tree, PATH)\n"
+		"  --verbose       per-measurement lines and channel statistics on stderr\n",
+		BENCH_PROG);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bench_stop = 1;
+}
+
+static void signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;   /* no SA_RESTART: waits end early */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* "rtt,stream" -> mask; -EINVAL on an unknown name. */
+static int parse_tests(const char *s, unsigned *mask)
+{
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int t;
+
+		for (t = 0; t < 3 && strcmp(tok, bench_test_name(t)); t++)
+			;
+		if (t == 3) {
+			fprintf(stderr, "%s: unknown test '%s' (rtt, stream, stream-msgs)\n",
+				BENCH_PROG, tok);
+			return -EINVAL;
+		}
+		*mask |= 1u << t;
+	}
+	return *mask ? 0 : -EINVAL;
+}
+
+static int check_transports(const char *s)
+{
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(all_transports) / sizeof(all_transports[0]); i++)
+			if (!strcmp(tok, all_transports[i]))
+				break;
+		if (i == sizeof(all_transports) / sizeof(all_transports[0])) {
+			fprintf(stderr, "%s: unknown transport '%s'\n",
+				BENCH_PROG, tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+enum { OPT_JSON = 1, OPT_QUICK, OPT_TRANSPORTS, OPT_TESTS, OPT_XENSIM,
+       OPT_VERBOSE, OPT_HELP };
+
+static const struct option options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
+	{ "tests", required_argument, NULL, OPT_TESTS },
+	{ "xensim", required_argument, NULL, OPT_XENSIM },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct opts {
+	bool json, quick;
+	const char *transports, *tests, *xensim;
+	unsigned test_mask;
+};
+
+/* Options after the positional words; 0, 1 (help), or 2 (bad usage). */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: o->json = true; break;
+		case OPT_QUICK: o->quick = true; break;
+		case OPT_TRANSPORTS:
+			if (check_transports(optarg))
+				return 2;
+			o->transports = optarg;
+			break;
+		case OPT_TESTS:
+			if (parse_tests(optarg, &o->test_mask))
+				return 2;
+			o->tests = optarg;
+			break;
+		case OPT_XENSIM: o->xensim = optarg; break;
+		case OPT_VERBOSE: bench_verbose = 1; break;
+		case OPT_HELP: return 1;
+		default:
+			fprintf(stderr, "%s: unknown or incomplete option '%s'\n",
+				BENCH_PROG, argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", BENCH_PROG,
+			argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static void progress(const char *what)
+{
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "%s: measuring %s...\n", BENCH_PROG, what);
+}
+
+static int channel(int argc, char **argv)
+{
+	struct bench_plan plan;
+	struct bench_results res = { 0 };
+	struct bench_meta meta = { 0 };
+	struct bench_xensim *x = NULL;
+	struct opts o;
+	time_t now = time(NULL);
+	int r;
+
+	r = parse_opts(argc, argv, &o);
+	if (r) {
+		usage(r == 1 ? stdout : stderr);
+		return r == 1 ? 0 : 2;
+	}
+	bench_plan_init(&plan, o.quick);
+	if (o.tests)
+		plan.tests = o.test_mask;
+	meta.plan = &plan;
+	meta.ncpus = bench_ncpus();
+	strftime(meta.date, sizeof(meta.date), "%Y-%m-%dT%H:%M:%SZ",
+		 gmtime(&now));
+	if (!plan.split_ok)
+		bench_err("only one CPU: no split measurements, streams run on one CPU");
+
+	if (bench_selected(o.transports, "memcpy") && !bench_stop) {
+		progress("memcpy");
+		if (bench_memcpy_all(&plan, &res) < 0)
+			meta.failures++;
+	}
+	if (!bench_stop) {
+		progress("pipe, unix, eventfd, busypoll");
+		if (bench_local_all(&plan, o.transports, &res) < 0)
+			meta.failures++;
+	}
+	if ((bench_selected(o.transports, "vipc") ||
+	     bench_selected(o.transports, "libxenvchan")) && !bench_stop) {
+		progress("on xensim: starting a private host");
+		r = bench_xensim_start(o.xensim, &x);
+		if (r < 0) {
+			bench_err("no xensim host: %s; vipc and libxenvchan not measured",
+				  strerror(-r));
+			meta.failures++;
+		}
+	}
+	bench_xensim_describe(x, &meta.dom_server, &meta.dom_client);
+	for (int i = 0; i < 2 && x && !bench_stop; i++) {
+		const char *t = i ? "libxenvchan" : "vipc";
+
+		if (!bench_selected(o.transports, t))
+			continue;
+		progress(t);
+		if (bench_xensim_run(x, t, &plan, o.tests, &res) < 0)
+			meta.failures++;
+	}
+	bench_xensim_stop(x);
+	if (bench_stop) {
+		bench_err("interrupted");
+		bench_results_free(&res);
+		return 130;
+	}
+	if (o.json)
+		bench_report_json(stdout, &res, &meta);
+	else
+		bench_report_table(stdout, &res, &meta);
+	bench_results_free(&res);
+	return meta.failures ? 1 : 0;
+}
+
+static int parse_domid(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v >= 0x7ff0) {
+		fprintf(stderr, "%s: bad domain id '%s'\n", BENCH_PROG, s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int worker(int argc, char **argv)
+{
+	struct bench_plan plan;
+	struct opts o;
+	unsigned srv, cli;
+	bool client;
+	int r;
+
+	if (argc < 6 || (strcmp(argv[2], "vipc") &&
+			 strcmp(argv[2], "libxenvchan")) ||
+	    (strcmp(argv[3], "server") && strcmp(argv[3], "client")) ||
+	    parse_domid(argv[4], &srv) || parse_domid(argv[5], &cli)) {
+		fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID CLIENT_DOMID [--quick] [--tests LIST] [--verbose]\n",
+			BENCH_PROG);
+		return 2;
+	}
+	client = !strcmp(argv[3], "client");
+	optind = 6;
+	r = parse_opts(argc, argv, &o);
+	if (r)
+		return 2;
+	bench_plan_init(&plan, o.quick);
+	if (o.tests)
+		plan.tests = o.test_mask;
+	/* libxenvchan never times out: never hang a run for ever. */
+	alarm(o.quick ? 300 : 1800);
+	r = !strcmp(argv[2], "vipc") ?
+	    bench_vipc_worker(&plan, client, srv, cli) :
+	    bench_xenvchan_worker(&plan, client, srv, cli);
+	if (r < 0) {
+		bench_err("%s %s worker: %s", argv[2], argv[3], strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bench_affinity_save();
+	signals();
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	if (argc >= 2 && !strcmp(argv[1], "channel"))
+		return channel(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "worker"))
+		return worker(argc, argv);
+	if (argc == 4 && !strcmp(argv[1], "grant-release")) {
+		unsigned a, b;
+
+		if (parse_domid(argv[2], &a) || parse_domid(argv[3], &b))
+			return 2;
+		return bench_grant_release(a, b) < 0 ? 1 : 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 2)
+		fprintf(stderr, "%s: no command given\n", BENCH_PROG);
+	else
+		fprintf(stderr, "%s: unknown command '%s'\n", BENCH_PROG,
+			argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/* vipc-bench: the readable table (with ratios and targets) and the JSON. */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+static const char *const peers[] = { "libxenvchan", "busypoll", "eventfd",
+				     "pipe", "unix", "memcpy" };
+#define NPEERS (sizeof(peers) / sizeof(peers[0]))
+
+/* The peer row a vipc row is compared with: same test, size, placement
+ * and ring (or the peer's only ring-less row); memcpy: a 1 MiB copy. */
+static const struct bench_row *peer_row(const struct bench_results *res,
+					const char *peer,
+					const struct bench_row *v)
+{
+	const struct bench_row *r;
+
+	if (!strcmp(peer, "memcpy"))
+		return v->test == BENCH_STREAM ?
+		       bench_find(res, peer, BENCH_STREAM, 1u << 20, 0,
+				  BENCH_SAME) : NULL;
+	r = bench_find(res, peer, v->test, v->size, v->ring, v->placement);
+	if (!r)
+		r = bench_find(res, peer, v->test, v->size, 0, v->placement);
+	return r;
+}
+
+static const char *size_str(size_t n, char *buf, size_t len)
+{
+	if (n >= (1u << 20) && n % (1u << 20) == 0)
+		snprintf(buf, len, "%zu MiB", n >> 20);
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, len, "%zu KiB", n >> 10);
+	else if (n)
+		snprintf(buf, len, "%zu B", n);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* --- targets -------------------------------------------------------------- */
+
+struct target {
+	char name[96];
+	double value, peer, ratio, limit;
+	bool at_most;          /* ratio <= limit (else >=)                    */
+	bool met;
+	bool measured;
+};
+
+static void add(struct target *t, size_t max, size_t *n,
+		const struct bench_row *v, const struct bench_row *p,
+		double lim, bool most, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+
+static void add(struct target *t, size_t max, size_t *n,
+		const struct bench_row *v, const struct bench_row *p,
+		double lim, bool most, const char *fmt, ...)
+{
+	struct target *x;
+	va_list ap;
+
+	if (*n >= max)
+		return;
+	x = &t[(*n)++];
+	va_start(ap, fmt);
+	vsnprintf(x->name, sizeof(x->name), fmt, ap);
+	va_end(ap);
+	x->measured = v && p;
+	x->value = v ? v->median : NAN;
+	x->peer = p ? p->median : NAN;
+	x->limit = lim;
+	x->at_most = most;
+	x->ratio = x->measured ? x->value / x->peer : NAN;
+	x->met = x->measured && (most ? x->ratio <= lim : x->ratio >= lim);
+}
+
+static size_t targets(const struct bench_results *res, struct target *t,
+		      size_t max)
+{
+	size_t n = 0;
+	char a[24], b[24];
+
+	{
+		const struct bench_row *v = bench_find(res, "vipc", BENCH_RTT,
+			BENCH_RTT_SIZE, BENCH_RTT_RING, BENCH_SPLIT);
+
+		add(t, max, &n, v, bench_find(res, "busypoll", BENCH_RTT, BENCH_RTT_SIZE,
+				  0, BENCH_SPLIT), 1.5, true,
+		    "64 B round trip, split: vipc <= 1.5x busypoll");
+		v = bench_find(res, "vipc", BENCH_RTT, BENCH_RTT_SIZE,
+			       BENCH_RTT_RING, BENCH_SAME);
+		add(t, max, &n, v, bench_find(res, "eventfd", BENCH_RTT, BENCH_RTT_SIZE,
+				  0, BENCH_SAME), 1.2, true,
+		    "64 B round trip, same CPU: vipc <= 1.2x eventfd");
+	}
+	for (int ri = 0; ri < BENCH_NRINGS; ri++)
+		for (int si = 1; si < BENCH_NSIZES; si++) {
+			const struct bench_row *v = NULL;
+
+			for (int pl = 0; pl < 2 && !v; pl++)
+				v = bench_find(res, "vipc", BENCH_STREAM,
+					       bench_sizes[si], bench_rings[ri],
+					       (enum bench_placement)pl);
+			add(t, max, &n, v, bench_find(res, "memcpy", BENCH_STREAM, 1u << 20,
+					  0, BENCH_SAME), 0.6, false,
+			    "stream %s, ring %s: vipc >= 0.6x memcpy 1 MiB",
+			    size_str(bench_sizes[si], a, sizeof(a)),
+			    size_str(bench_rings[ri], b, sizeof(b)));
+		}
+	for (int ri = 0; ri < BENCH_NRINGS; ri++) {
+		const struct bench_row *v = NULL;
+		static const struct bench_row floor_row = { .median = 25.0 };
+
+		for (int pl = 0; pl < 2 && !v; pl++)
+			v = bench_find(res, "vipc", BENCH_MSGS, BENCH_RTT_SIZE,
+				       bench_rings[ri],
+				       (enum bench_placement)pl);
+		add(t, max, &n, v, &floor_row, 1.0, false,
+		    "64 B batched, ring %s: vipc >= 25 Mmsg/s",
+		    size_str(bench_rings[ri], b, sizeof(b)));
+	}
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *v = &res->rows[i], *x;
+
+		if (strcmp(v->transport, "vipc"))
+			continue;
+		x = bench_find(res, "libxenvchan", v->test, v->size, v->ring,
+			       v->placement);
+		if (v->test == BENCH_RTT)
+			add(t, max, &n, v, x, 0.5, true,
+			    "64 B round trip, %s: vipc <= 0.5x libxenvchan",
+			    bench_placement_name(v->placement));
+		else
+			add(t, max, &n, v, x, 2.0, false,
+			    "%s %s, ring %s: vipc >= 2x libxenvchan",
+			    bench_test_name(v->test),
+			    size_str(v->size, a, sizeof(a)),
+			    size_str(v->ring, b, sizeof(b)));
+	}
+	return n < max ? n : max;
+}
+
+/* --- table --------------------------------------------------------------- */
+
+static void num(FILE *f, int w, double v, int prec)
+{
+	if (isnan(v) || v < 0)
+		fprintf(f, "%*s", w, "-");
+	else
+		fprintf(f, "%*.*f", w, prec, v);
+}
+
+static void rtt_table(FILE *f, const struct bench_results *res)
+{
+	static const char *const order[] = { "vipc", "libxenvchan",
+		"busypoll", "eventfd", "pipe", "unix" };
+
+	fprintf(f, "64 B round trip, us        split median       p99   same-cpu median       p99\n");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct bench_row *s = bench_find(res, order[i], BENCH_RTT,
+			BENCH_RTT_SIZE, 0, BENCH_SPLIT);
+		const struct bench_row *c = bench_find(res, order[i], BENCH_RTT,
+			BENCH_RTT_SIZE, 0, BENCH_SAME);
+
+		if (!s)
+			s = bench_find(res, order[i], BENCH_RTT, BENCH_RTT_SIZE,
+				       BENCH_RTT_RING, BENCH_SPLIT);
+		if (!c)
+			c = bench_find(res, order[i], BENCH_RTT, BENCH_RTT_SIZE,
+				       BENCH_RTT_RING, BENCH_SAME);
+		if (!s && !c)
+			continue;
+		fprintf(f, "  %-24s", order[i]);
+		num(f, 14, s ? s->median : NAN, 2);
+		num(f, 10, s ? s->p99 : NAN, 2);
+		num(f, 18, c ? c->median : NAN, 2);
+		num(f, 10, c ? c->p99 : NAN, 2);
+		fprintf(f, "\n");
+	}
+}
+
+static void stream_table(FILE *f, const struct bench_results *res)
+{
+	static const char *const order[] = { "vipc", "libxenvchan", "pipe",
+		"unix", "memcpy" };
+	char a[24];
+
+	fprintf(f, "One-way throughput, GB/s   ring      64 B     4 KiB    64 KiB     1 MiB   64 B batched, Mmsg/s\n");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		for (int ri = -1; ri < BENCH_NRINGS; ri++) {
+			size_t ring = ri < 0 ? 0 : bench_rings[ri];
+			bool any = false;
+			const struct bench_row *r[BENCH_NSIZES], *m = NULL;
+			enum bench_placement pl = BENCH_SPLIT;
+
+			for (int tries = 0; tries < 2 && !any; tries++) {
+				pl = (enum bench_placement)tries;
+				for (int si = 0; si < BENCH_NSIZES; si++) {
+					r[si] = bench_find(res, order[i],
+						BENCH_STREAM, bench_sizes[si],
+						ring, pl);
+					any |= r[si] != NULL;
+				}
+				m = bench_find(res, order[i], BENCH_MSGS,
+					       BENCH_RTT_SIZE, ring, pl);
+				any |= m != NULL;
+			}
+			if (!any)
+				continue;
+			fprintf(f, "  %-24s %-7s", order[i],
+				size_str(ring, a, sizeof(a)));
+			for (int si = 0; si < BENCH_NSIZES; si++)
+				num(f, 10, r[si] ? r[si]->median : NAN, 2);
+			num(f, 23, m ? m->median : NAN, 1);
+			fprintf(f, "\n");
+		}
+	}
+}
+
+static void ratio_table(FILE *f, const struct bench_results *res)
+{
+	char a[24], b[24];
+
+	fprintf(f, "vipc / peer (median over median; > 1 means vipc is slower for round trips, faster for throughput)\n");
+	fprintf(f, "  %-34s", "vipc row");
+	for (size_t k = 0; k < NPEERS; k++)
+		fprintf(f, "%12s", peers[k]);
+	fprintf(f, "\n");
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *v = &res->rows[i];
+		char label[64];
+
+		if (strcmp(v->transport, "vipc"))
+			continue;
+		snprintf(label, sizeof(label), "%s %s %s ring %s",
+			 bench_test_name(v->test),
+			 size_str(v->size, a, sizeof(a)),
+			 bench_placement_name(v->placement),
+			 size_str(v->ring, b, sizeof(b)));
+		fprintf(f, "  %-34s", label);
+		for (size_t k = 0; k < NPEERS; k++) {
+			const struct bench_row *p = peer_row(res, peers[k], v);
+
+			num(f, 12, p && p->median > 0 ? v->median / p->median :
+				    NAN, 2);
+		}
+		fprintf(f, "\n");
+	}
+	fprintf(f, "  (memcpy: against one thread copying 1 MiB; pipe: same pipe capacity as the ring; unix: default buffers)\n");
+}
+
+void bench_report_table(FILE *f, const struct bench_results *res,
+			const struct bench_meta *m)
+{
+	struct target t[64];
+	size_t nt = targets(res, t, 64), met = 0, measured = 0;
+	const struct bench_plan *p = m->plan;
+
+	fprintf(f, "vipc-bench channel  %s  %d CPUs  %s run: %ld round trips (+%ld warm-up), %d timed passes per stream\n",
+		m->date, m->ncpus, p->quick ? "quick" : "full", p->rtt_iters,
+		p->rtt_warmup, p->reps);
+	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n\n",
+		m->dom_server, m->dom_client);
+	rtt_table(f, res);
+	fprintf(f, "\n");
+	stream_table(f, res);
+	fprintf(f, "  (streams: %s; memcpy: one thread on CPU 0, message-sized buffers)\n\n",
+		p->split_ok ? "sender on CPU 1, receiver on CPU 0" :
+			      "both ends on CPU 0");
+	ratio_table(f, res);
+	fprintf(f, "\nTargets\n");
+	for (size_t i = 0; i < nt; i++) {
+		const char *state = !t[i].measured ? "n/a " :
+				    t[i].met ? "met " : "MISS";
+
+		measured += t[i].measured;
+		met += t[i].met;
+		fprintf(f, "  [%s] %-56s", state, t[i].name);
+		if (t[i].measured) {
+			fprintf(f, " %8.3g / %-8.3g = %5.2fx", t[i].value,
+				t[i].peer, t[i].ratio);
+			if (!t[i].met)
+				fprintf(f, "  (off by %.0f%%)",
+					100.0 * fabs(t[i].ratio / t[i].limit - 1));
+		}
+		fprintf(f, "\n");
+	}
+	fprintf(f, "  %zu of %zu measured targets met", met, measured);
+	if (m->failures)
+		fprintf(f, "; %d measurement group(s) FAILED (see above)",
+			m->failures);
+	fprintf(f, "\n");
+}
+
+/* --- JSON ----------------------------------------------------------------- */
+
+static void jnum(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v) || v < 0)
+		fprintf(f, "null");
+	else
+		fprintf(f, "%.6g", v);
+}
+
+void bench_report_json(FILE *f, const struct bench_results *res,
+		       const struct bench_meta *m)
+{
+	struct target t[64];
+	size_t nt = targets(res, t, 64);
+	const struct bench_plan *p = m->plan;
+	const char *sep = "";
+
+	fprintf(f, "{\"benchmark\": \"vipc-bench channel\", \"version\": \"%s\", \"date\": \"%s\", \"cpus\": %d, \"quick\": %s,\n",
+		PACKAGE_VERSION, m->date, m->ncpus, p->quick ? "true" : "false");
+	fprintf(f, " \"plan\": {\"rtt_iters\": %ld, \"rtt_warmup\": %ld, \"stream_passes\": %d, \"stream_bytes_small\": %llu, \"stream_bytes_large\": %llu, \"verify_bytes\": %llu, \"batch\": %u, \"batch_msgs\": %llu},\n",
+		p->rtt_iters, p->rtt_warmup, p->reps,
+		(unsigned long long)p->stream_small,
+		(unsigned long long)p->stream_large,
+		(unsigned long long)p->verify_bytes, BENCH_BATCH,
+		(unsigned long long)p->batch_msgs);
+	fprintf(f, " \"domains\": {\"server\": %u, \"client\": %u}, \"failures\": %d,\n",
+		m->dom_server, m->dom_client, m->failures);
+	fprintf(f, " \"results\": [");
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *r = &res->rows[i];
+
+		fprintf(f, "%s\n  {\"transport\": \"%s\", \"test\": \"%s\", \"size\": %zu, \"ring\": ",
+			sep, r->transport, bench_test_name(r->test), r->size);
+		if (r->ring)
+			fprintf(f, "%zu", r->ring);
+		else
+			fprintf(f, "null");
+		fprintf(f, ", \"placement\": \"%s\", \"median\": ",
+			bench_placement_name(r->placement));
+		jnum(f, r->median);
+		fprintf(f, ", \"p99\": ");
+		jnum(f, r->p99);
+		fprintf(f, ", \"unit\": \"%s\"}", bench_test_unit(r->test));
+		sep = ",";
+	}
+	fprintf(f, "\n ],\n \"ratios\": [");
+	sep = "";
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *v = &res->rows[i];
+
+		if (strcmp(v->transport, "vipc"))
+			continue;
+		for (size_t k = 0; k < NPEERS; k++) {
+			const struct bench_row *pr = peer_row(res, peers[k], v);
+
+			if (!pr || pr->median <= 0)
+				continue;
+			fprintf(f, "%s\n  {\"test\": \"%s\", \"size\": %zu, \"ring\": %zu, \"placement\": \"%s\", \"peer\": \"%s\", \"peer_size\": %zu, \"ratio\": %.4g}",
+				sep, bench_test_name(v->test), v->size, v->ring,
+				bench_placement_name(v->placement), peers[k],
+				pr->size, v->median / pr->median);
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n ],\n \"targets\": [");
+	sep = "";
+	for (size_t i = 0; i < nt; i++) {
+		fprintf(f, "%s\n  {\"name\": \"%s\", \"ratio\": ", sep, t[i].name);
+		jnum(f, t[i].ratio);
+		fprintf(f, ", \"limit\": %.3g, \"bound\": \"%s\", \"met\": %s}",
+			t[i].limit, t[i].at_most ? "max" : "min",
+			!t[i].measured ? "null" : t[i].met ? "true" : "false");
+		sep = ",";
+	}
+	fprintf(f, "\n ]}\n");
+}

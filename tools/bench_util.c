@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* vipc-bench: clock, quantiles, pinning, data pattern, result rows. */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+int bench_verbose;
+volatile int bench_stop;
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double bench_quantile(double *v, size_t n, double q)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	/* Nearest rank: the smallest sample with at least q of them <= it. */
+	i = (size_t)(q * (double)n + 0.999999);
+	if (i > 0)
+		i--;
+	return v[i < n ? i : n - 1];
+}
+
+double bench_median(double *v, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static cpu_set_t saved_set;
+static int saved_ok;
+
+void bench_affinity_save(void)
+{
+	saved_ok = sched_getaffinity(0, sizeof(saved_set), &saved_set) == 0;
+}
+
+int bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		int e = errno;
+
+		bench_err("cannot pin to CPU %d: %s", cpu, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int bench_unpin(void)
+{
+	if (!saved_ok)
+		return 0;
+	return sched_setaffinity(0, sizeof(saved_set), &saved_set) < 0 ?
+	       -errno : 0;
+}
+
+int bench_ncpus(void)
+{
+	if (!saved_ok)
+		bench_affinity_save();
+	return saved_ok ? CPU_COUNT(&saved_set) : 1;
+}
+
+void bench_err(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write, so that lines of several processes do not interleave. */
+	dprintf(STDERR_FILENO, "%s: %s\n", BENCH_PROG, line);
+}
+
+/* --- data pattern --------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ull;
+	x ^= x >> 29;
+	return x;
+}
+
+void bench_stamp(void *buf, size_t len, uint64_t seq)
+{
+	memcpy(buf, &seq, len < 8 ? len : 8);
+}
+
+int bench_check_stamp(const void *buf, size_t len, uint64_t seq)
+{
+	uint64_t got = 0;
+
+	memcpy(&got, buf, len < 8 ? len : 8);
+	if (len < 8)
+		seq &= (1ull << (8 * len)) - 1;
+	return got == seq ? 0 : -EBADMSG;
+}
+
+/* Word i (from byte 8 on) of message seq. */
+static inline uint64_t word(uint64_t base, size_t i)
+{
+	return base + (uint64_t)i * 0xd1b54a32d192ed03ull;
+}
+
+void bench_fill(void *buf, size_t len, uint64_t seq)
+{
+	uint8_t *p = buf;
+	uint64_t base = mix64(seq + 1), w;
+	size_t i;
+
+	bench_stamp(buf, len, seq);
+	for (i = 8; i < len; i += 8) {
+		w = word(base, i / 8);
+		memcpy(p + i, &w, len - i < 8 ? len - i : 8);
+	}
+}
+
+int bench_check(const void *buf, size_t len, uint64_t seq)
+{
+	const uint8_t *p = buf;
+	uint64_t base = mix64(seq + 1), w;
+	size_t i;
+
+	if (bench_check_stamp(buf, len, seq))
+		return -EBADMSG;
+	for (i = 8; i < len; i += 8) {
+		w = word(base, i / 8);
+		if (memcmp(p + i, &w, len - i < 8 ? len - i : 8))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+/* --- result rows ---------------------------------------------------------- */
+
+static const char *const test_names[] = { "rtt", "stream", "stream-msgs" };
+static const char *const test_units[] = { "us", "GB/s", "Mmsg/s" };
+static const char *const placement_names[] = { "split", "same-cpu" };
+
+const char *bench_test_name(enum bench_test t)
+{
+	return test_names[t];
+}
+
+const char *bench_test_unit(enum bench_test t)
+{
+	return test_units[t];
+}
+
+const char *bench_placement_name(enum bench_placement p)
+{
+	return placement_names[p];
+}
+
+int bench_results_add(struct bench_results *res, const struct bench_row *row)
+{
+	if (res->n == res->cap) {
+		size_t cap = res->cap ? res->cap * 2 : 64;
+		struct bench_row *r = realloc(res->rows, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		res->rows = r;
+		res->cap = cap;
+	}
+	res->rows[res->n++] = *row;
+	return 0;
+}
+
+void bench_results_free(struct bench_results *res)
+{
+	free(res->rows);
+	res->rows = NULL;
+	res->n = res->cap = 0;
+}
+
+void bench_row_emit(FILE *f, const struct bench_row *r)
+{
+	fprintf(f, "ROW %s %s %zu %zu %s %.6g %.6g\n", r->transport,
+		bench_test_name(r->test), r->size, r->ring,
+		bench_placement_name(r->placement), r->median, r->p99);
+	fflush(f);
+}
+
+int bench_row_parse(const char *line, struct bench_row *r)
+{
+	char tr[16], test[16], pl[16];
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	if (sscanf(line, "ROW %15s %15s %zu %zu %15s %lf %lf", tr, test,
+		   &r->size, &r->ring, pl, &r->median, &r->p99) != 7)
+		return -EINVAL;
+	snprintf(r->transport, sizeof(r->transport), "%s", tr);
+	for (i = 0; i < 3 && strcmp(test, test_names[i]); i++)
+		;
+	if (i == 3)
+		return -EINVAL;
+	r->test = (enum bench_test)i;
+	for (i = 0; i < 2 && strcmp(pl, placement_names[i]); i++)
+		;
+	if (i == 2)
+		return -EINVAL;
+	r->placement = (enum bench_placement)i;
+	return 0;
+}
+
+const struct bench_row *bench_find(const struct bench_results *res,
+				   const char *transport, enum bench_test t,
+				   size_t size, size_t ring,
+				   enum bench_placement p)
+{
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *r = &res->rows[i];
+
+		if (!strcmp(r->transport, transport) && r->test == t &&
+		    r->size == size && r->ring == ring && r->placement == p)
+			return r;
+	}
+	return NULL;
+}
+
+bool bench_selected(const char *only, const char *t)
+{
+	size_t n = strlen(t);
+	const char *s = only;
+
+	if (!only)
+		return true;
+	while ((s = strstr(s, t))) {
+		if ((s == only || s[-1] == ',') && (s[n] == ',' || !s[n]))
+			return true;
+		s += n;
+	}
+	return false;
+}
