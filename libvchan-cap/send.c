@@ -111,9 +111,8 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify)
 			free((void *)t->src);
 		t->owned = false;
 		t->src = NULL;
-		__atomic_fetch_add(&v->msgs_sent, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&v->bytes_sent, t->hdr.len,
-				   __ATOMIC_RELAXED);
+		VCHAN_COUNT(v->msgs_sent, 1);
+		VCHAN_COUNT(v->bytes_sent, t->hdr.len);
 	}
 	return defer_notify ? 0 : vchan_tx_finish(v, true);
 }
@@ -361,8 +360,8 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 	h.seq = t->next_seq++;
 	memcpy(vchan_ring_at(&t->ring, 0), &h, sizeof(h));
 	vchan_ring_advance(&t->ring, (uint32_t)frame);
-	__atomic_fetch_add(&v->msgs_sent, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&v->bytes_sent, len, __ATOMIC_RELAXED);
+	VCHAN_COUNT(v->msgs_sent, 1);
+	VCHAN_COUNT(v->bytes_sent, len);
 	r = vchan_state(v, false);
 	if (!r)
 		r = vchan_tx_finish(v, true);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sched.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "vchan_priv.h"
@@ -26,11 +27,13 @@ uint64_t vchan_now_ns(void)
 
 static int usable_cpus(void)
 {
-	cpu_set_t set;
+	/* The machine's CPUs, not this thread's affinity when the channel
+	 * opens: a thread pinned now may be unpinned later, and the peer may
+	 * well run elsewhere. Both ends on one CPU is caught by the adaptive
+	 * score instead (spins that never pay off switch spinning off). */
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 2;
-	return CPU_COUNT(&set);
+	return n > 0 ? (int)n : 2;
 }
 
 void vchan_spin_init(struct vchan_spin *s, long budget_ns, bool adaptive)

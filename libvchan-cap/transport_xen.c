@@ -85,11 +85,13 @@ static int xen_ack(void *p)
 {
 	struct xen_tp *t = p;
 	evtchn_port_t port;
-	int r, n = 0;
+	int r;
 
 	pthread_mutex_lock(&t->mu);
-	while (t->ev && n++ < 64 &&
-	       (r = hyp_evtchn_pending(t->ev, &port)) == 0)
+	/* One port per handle: one pending/ack clears it. An event arriving
+	 * after this leaves the fd readable, so nothing is lost by not
+	 * looping (which would cost a system call per wake-up). */
+	if (t->ev && (r = hyp_evtchn_pending(t->ev, &port)) == 0)
 		hyp_evtchn_ack(t->ev, port);
 	pthread_mutex_unlock(&t->mu);
 	return 0;

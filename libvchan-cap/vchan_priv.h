@@ -24,6 +24,12 @@
 #define vchan_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 /* Full barrier: also orders earlier stores before later loads. */
 #define vchan_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* Statistics written only by the holder of the tx or rx lock: a relaxed
+ * load and store (no locked add on the hot path); readers of
+ * vchan_get_stats() still see whole values. */
+#define VCHAN_COUNT(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
 
 #define VCHAN_PAGE_SIZE 4096u
 #define VCHAN_PAGE_SHIFT 12

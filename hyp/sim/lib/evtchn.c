@@ -287,16 +287,26 @@ int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
 {
-    /* Like read() on /dev/xen/evtchn: block unless made non-blocking. */
-    int fl = fcntl(h->epfd, F_GETFL);
-    int timeout = fl >= 0 && (fl & O_NONBLOCK) ? 0 : -1;
+    /* Like read() on /dev/xen/evtchn: block unless made non-blocking.
+     * Most callers come here after poll() said the fd is readable, so look
+     * without blocking first and ask for the fd's flags only when there is
+     * nothing: one system call on the common path. */
+    int timeout = 0;
     for (;;) {
         struct epoll_event ev;
         int n = epoll_wait(h->epfd, &ev, 1, timeout);
-        if (n < 0)
+        if (n < 0) {
+            if (errno == EINTR && timeout)
+                continue;
             return -1;
-        if (n == 0)
-            return fail(EAGAIN);
+        }
+        if (n == 0) {
+            int fl = timeout ? O_NONBLOCK : fcntl(h->epfd, F_GETFL);
+            if (fl >= 0 && (fl & O_NONBLOCK))
+                return fail(EAGAIN);
+            timeout = -1;
+            continue;
+        }
         uint32_t port = ev.data.u32;
         if (port > h->max_port || h->ports[port].efd < 0)
             continue; /* unbound meanwhile */
