@@ -54,7 +54,7 @@ done
 LOG=$LOGS/run-$(date +%Y%m%d-%H%M%S).log
 ln -sfn "$(basename "$LOG")" "$LOGS/latest.log"
 say "booting Xen in QEMU; serial log: $LOG"
-"$XEN_SRC/run.sh" "$LOG" "vipc.tmo=${XEN_SCENARIO_TIMEOUT:-150} vipc.jobs=${XEN_JOBS:-2}${only:+ vipc.only=$only}$envargs"
+"$XEN_SRC/run.sh" "$LOG" "vipc.tmo=${XEN_SCENARIO_TIMEOUT:-240} vipc.jobs=${XEN_JOBS:-2}${only:+ vipc.only=$only}$envargs"
 rrc=$?
 [ $rrc = 3 ] && exit 3
 "$XEN_SRC/summary.sh" "$LOG" "$PLAN" "$rrc"

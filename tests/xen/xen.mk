@@ -7,7 +7,8 @@
 
 # Project programs carried into dom0 and the domUs (/opt/vipc/bin = $TS_BIN);
 # globs are expanded by check-xen.sh, libtool wrappers replaced by .libs/.
-XEN_CARRY = $(abs_builddir)/conformance/conf-* $(abs_top_builddir)/tools/vipc-bench
+XEN_CARRY = $(abs_builddir)/conformance/conf-* $(abs_builddir)/sim/vchan/vchan-sim \
+	$(abs_top_builddir)/tools/vipc-bench
 # The project's shared libraries (never hyp/sim/lib: xensim's drop-ins).
 XEN_CARRY_LIBDIRS = $(abs_top_builddir)/libvchan-cap/.libs $(abs_top_builddir)/frontend/.libs \
 	$(abs_top_builddir)/backend/.libs $(abs_top_builddir)/hyp/.libs
@@ -23,4 +24,4 @@ check-xen: $(check_PROGRAMS)
 
 EXTRA_DIST += xen/check-xen.sh xen/common.sh xen/fetch.sh xen/mkimg.sh xen/run.sh \
 	xen/summary.sh xen/init-dom0 xen/init-domU xen/run-scenarios xen/ts-xl.sh \
-	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh
+	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc

@@ -1,0 +1,14 @@
+#!/bin/sh
+# libvchan-cap against Debian's stock libxenvchan on the real hypervisor, both
+# ways: framed messages through the stock library come back intact. (It
+# opens @releaseDomain to its guests, so the harness runs it alone.)
+S=vchan-cap-stock
+. "${0%/*}/vchan-cap.inc"
+pair stockcli server echo 100 -- stock-client
+done_ok "ours=server,stock=client" vc-stockcli-s
+finish_pair stockcli
+pair stocksrv stock-server -- client echo 100
+done_ok "ours=client,stock=server" vc-stocksrv-c
+finish_pair stocksrv
+ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
+if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
