@@ -92,6 +92,7 @@ extern const size_t bench_rings[BENCH_NRINGS];
 
 struct bench_plan {
 	bool quick;
+	bool tiny;              /* smaller still: emulated CPUs (check-xen)    */
 	bool split_ok;          /* at least two CPUs                           */
 	unsigned tests;         /* mask of 1u << enum bench_test               */
 	long rtt_iters, rtt_warmup;
@@ -104,6 +105,9 @@ struct bench_plan {
 };
 
 void bench_plan_init(struct bench_plan *p, bool quick);
+/* The --tiny run: a quick plan cut down for emulated machines (real Xen
+ * under QEMU's TCG), where --quick would take minutes. */
+void bench_plan_tiny(struct bench_plan *p);
 uint64_t bench_stream_bytes(const struct bench_plan *p, size_t size);
 
 /* One measurement over a two-domain channel. */
@@ -179,6 +183,12 @@ void bench_xs_path(char *buf, size_t len, const char *transport,
 int bench_xs_wait(const char *path, int timeout_ms);
 /* In dom0: let domains a and b read @releaseDomain (as vipcd does). */
 int bench_grant_release(unsigned a, unsigned b);
+/* Domain ids from the store, for a worker on a real hypervisor where they
+ * are known only once the domains exist: *self from the relative node
+ * "domid", *peer from "data/conf/peer" in our own home (written by dom0
+ * once both domains exist), waited for up to timeout_ms.  Either pointer
+ * may be NULL. */
+int bench_store_domids(unsigned *self, unsigned *peer, int timeout_ms);
 
 struct bench_xensim;
 /* Start a private xensim host (XENSIM_DIR in a temp folder) with two
@@ -208,5 +218,12 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 			const struct bench_meta *m);
 void bench_report_json(FILE *f, const struct bench_results *res,
 		       const struct bench_meta *m);
+/* The ratio table of bench_report_table() alone, for rows gathered
+ * elsewhere (`vipc-bench ratios`).  cross: where a peer has no row of the
+ * vipc row's placement, compare with its row of the other placement,
+ * marked with '*'. */
+void bench_report_ratios(FILE *f, const struct bench_results *res, bool cross);
+/* The round-trip and throughput tables of bench_report_table(). */
+void bench_report_values(FILE *f, const struct bench_results *res);
 
 #endif

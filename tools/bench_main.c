@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* vipc-bench: command line.  See vipc-bench(1).
  *
- *   vipc-bench channel [--json] [--quick] [--transports LIST]
+ *   vipc-bench channel [--json] [--quick|--tiny] [--transports LIST]
  *                      [--tests LIST] [--xensim PATH] [--verbose]
  *   vipc-bench worker vipc|libxenvchan server|client SERVER_DOMID
- *                     CLIENT_DOMID [--quick] [--tests LIST] [--verbose]
+ *                     CLIENT_DOMID [--quick|--tiny] [--tests LIST]
+ *                     [--verbose]
+ *   vipc-bench local [--quick|--tiny] [--transports LIST] [--tests LIST]
+ *                    [--verbose]
+ *   vipc-bench ratios [--values] FILE...
  *   vipc-bench grant-release DOMID DOMID
- * (worker: one end inside a simulated domain; grant-release: in dom0, let
- * the two domains read @releaseDomain; the channel command starts both
- * through `xensim exec`). */
+ * (worker: one end inside a simulated domain, or a real one: a domid given
+ * as "store" is read from the store; grant-release: in dom0, let the two
+ * domains read @releaseDomain; the channel command starts both through
+ * `xensim exec`.  local: the host peers alone, as result rows; ratios: the
+ * ratio table of rows gathered by workers and local runs, e.g. on real Xen
+ * by tests/xen/scenarios/bench.sh). */
 #include "config.h"
 
 #include <errno.h>
@@ -22,23 +29,38 @@
 
 #include "bench.h"
 
+/* How long a worker waits for dom0 to name its peer in the store. */
+#define STORE_WAIT_MS 60000
+
 static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
 	"unix", "eventfd", "busypoll", "memcpy" };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s channel [--json] [--quick] [--transports LIST] [--tests LIST]\n"
+		"usage: %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
 		"                  [--xensim PATH] [--verbose]\n"
 		"  Measure the vipc data channel between two simulated Xen domains against\n"
 		"  libxenvchan, pipe, unix, eventfd, busypoll and memcpy (see vipc-bench(1)).\n"
 		"  --json          print one JSON object instead of the table\n"
 		"  --quick         a short run (CI smoke test)\n"
+		"  --tiny          shorter still, for emulated machines\n"
 		"  --transports L  comma-separated subset of vipc,libxenvchan,pipe,unix,\n"
 		"                  eventfd,busypoll,memcpy\n"
 		"  --tests L       comma-separated subset of rtt,stream,stream-msgs\n"
 		"  --xensim PATH   the xensim program (default: $XENSIM, the build tree, PATH)\n"
-		"  --verbose       per-measurement lines and channel statistics on stderr\n",
+		"  --verbose       per-measurement lines and channel statistics on stderr\n"
+		"       %s worker vipc|libxenvchan server|client SERVER_DOMID|store\n"
+		"                  CLIENT_DOMID|store [--quick|--tiny] [--tests L] [--verbose]\n"
+		"  One end of a channel measurement in a domain; its result rows on stdout.\n"
+		"  store: our own domid from the store node domid, the peer's from\n"
+		"  data/conf/peer in our home (waited for up to %d s).\n"
+		"       %s local [--quick|--tiny] [--transports L] [--tests L] [--verbose]\n"
+		"  Only pipe, unix, eventfd, busypoll and memcpy, as result rows on stdout.\n"
+		"       %s ratios [--values] FILE...\n"
+		"  The vipc / peer ratio table of the result rows in FILEs (- for stdin;\n"
+		"  other lines are skipped); --values: the round-trip and throughput tables too.\n",
+		BENCH_PROG, BENCH_PROG, STORE_WAIT_MS / 1000, BENCH_PROG,
 		BENCH_PROG);
 }
 
@@ -104,12 +126,13 @@ static int check_transports(const char *s)
 	return 0;
 }
 
-enum { OPT_JSON = 1, OPT_QUICK, OPT_TRANSPORTS, OPT_TESTS, OPT_XENSIM,
-       OPT_VERBOSE, OPT_HELP };
+enum { OPT_JSON = 1, OPT_QUICK, OPT_TINY, OPT_TRANSPORTS, OPT_TESTS,
+       OPT_XENSIM, OPT_VERBOSE, OPT_HELP };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "tiny", no_argument, NULL, OPT_TINY },
 	{ "transports", required_argument, NULL, OPT_TRANSPORTS },
 	{ "tests", required_argument, NULL, OPT_TESTS },
 	{ "xensim", required_argument, NULL, OPT_XENSIM },
@@ -119,7 +142,7 @@ static const struct option options[] = {
 };
 
 struct opts {
-	bool json, quick;
+	bool json, quick, tiny;
 	const char *transports, *tests, *xensim;
 	unsigned test_mask;
 };
@@ -135,6 +158,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case OPT_JSON: o->json = true; break;
 		case OPT_QUICK: o->quick = true; break;
+		case OPT_TINY: o->tiny = true; break;
 		case OPT_TRANSPORTS:
 			if (check_transports(optarg))
 				return 2;
@@ -159,7 +183,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			argv[optind]);
 		return 2;
 	}
+	if (o->quick && o->tiny) {
+		fprintf(stderr, "%s: --quick and --tiny exclude each other\n",
+			BENCH_PROG);
+		return 2;
+	}
 	return 0;
+}
+
+static void plan_from(struct bench_plan *p, const struct opts *o)
+{
+	if (o->tiny)
+		bench_plan_tiny(p);
+	else
+		bench_plan_init(p, o->quick);
+	if (o->tests)
+		p->tests = o->test_mask;
 }
 
 static void progress(const char *what)
@@ -183,9 +222,7 @@ static int channel(int argc, char **argv)
 		usage(r == 1 ? stdout : stderr);
 		return r == 1 ? 0 : 2;
 	}
-	bench_plan_init(&plan, o.quick);
-	if (o.tests)
-		plan.tests = o.test_mask;
+	plan_from(&plan, &o);
 	meta.plan = &plan;
 	meta.ncpus = bench_ncpus();
 	strftime(meta.date, sizeof(meta.date), "%Y-%m-%dT%H:%M:%SZ",
@@ -252,32 +289,63 @@ static int parse_domid(const char *s, unsigned *out)
 	return 0;
 }
 
+static void worker_usage(void)
+{
+	fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID|store CLIENT_DOMID|store [--quick|--tiny] [--tests LIST] [--verbose]\n",
+		BENCH_PROG);
+}
+
 static int worker(int argc, char **argv)
 {
 	struct bench_plan plan;
 	struct opts o;
-	unsigned srv, cli;
-	bool client;
+	unsigned srv = 0, cli = 0, self, peer;
+	bool client, srv_store, cli_store;
 	int r;
 
 	if (argc < 6 || (strcmp(argv[2], "vipc") &&
 			 strcmp(argv[2], "libxenvchan")) ||
-	    (strcmp(argv[3], "server") && strcmp(argv[3], "client")) ||
-	    parse_domid(argv[4], &srv) || parse_domid(argv[5], &cli)) {
-		fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID CLIENT_DOMID [--quick] [--tests LIST] [--verbose]\n",
-			BENCH_PROG);
+	    (strcmp(argv[3], "server") && strcmp(argv[3], "client"))) {
+		worker_usage();
 		return 2;
 	}
 	client = !strcmp(argv[3], "client");
+	srv_store = !strcmp(argv[4], "store");
+	cli_store = !strcmp(argv[5], "store");
+	if ((!srv_store && parse_domid(argv[4], &srv)) ||
+	    (!cli_store && parse_domid(argv[5], &cli))) {
+		worker_usage();
+		return 2;
+	}
 	optind = 6;
 	r = parse_opts(argc, argv, &o);
 	if (r)
 		return 2;
-	bench_plan_init(&plan, o.quick);
-	if (o.tests)
-		plan.tests = o.test_mask;
+	plan_from(&plan, &o);
+	/* On a real hypervisor the domids exist only once the toolstack made
+	 * the domains: ours is in our home, dom0 writes the peer's there. */
+	if (srv_store || cli_store) {
+		bool self_store = client ? cli_store : srv_store;
+		bool peer_store = client ? srv_store : cli_store;
+
+		r = bench_store_domids(self_store ? &self : NULL,
+				       peer_store ? &peer : NULL,
+				       STORE_WAIT_MS);
+		if (r < 0) {
+			bench_err("%s %s worker: no domain ids from the store: %s",
+				  argv[2], argv[3], strerror(-r));
+			return 1;
+		}
+		if (self_store)
+			*(client ? &cli : &srv) = self;
+		if (peer_store)
+			*(client ? &srv : &cli) = peer;
+		if (bench_verbose)
+			bench_err("%s %s worker: server domain %u, client domain %u",
+				  argv[2], argv[3], srv, cli);
+	}
 	/* libxenvchan never times out: never hang a run for ever. */
-	alarm(o.quick ? 300 : 1800);
+	alarm(o.quick || o.tiny ? 300 : 1800);
 	r = !strcmp(argv[2], "vipc") ?
 	    bench_vipc_worker(&plan, client, srv, cli) :
 	    bench_xenvchan_worker(&plan, client, srv, cli);
@@ -286,6 +354,149 @@ static int worker(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+/* vipc-bench local: the host peers alone, their rows on stdout (for a
+ * guest of a real hypervisor, whose rows `ratios` then compares). */
+static int local(int argc, char **argv)
+{
+	static const char *const mine[] = { "pipe", "unix", "eventfd",
+					    "busypoll", "memcpy" };
+	struct bench_plan plan;
+	struct bench_results res = { 0 };
+	struct opts o;
+	bool any = false;
+	int r, fails = 0;
+
+	r = parse_opts(argc, argv, &o);
+	if (r == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (!r && (o.json || o.xensim)) {
+		fprintf(stderr, "%s: local takes no --json or --xensim\n",
+			BENCH_PROG);
+		r = 2;
+	}
+	for (size_t i = 0; !r && i < sizeof(mine) / sizeof(mine[0]); i++)
+		any |= bench_selected(o.transports, mine[i]);
+	if (!r && !any) {
+		fprintf(stderr, "%s: local measures only pipe, unix, eventfd, busypoll and memcpy\n",
+			BENCH_PROG);
+		r = 2;
+	}
+	if (r) {
+		usage(stderr);
+		return 2;
+	}
+	plan_from(&plan, &o);
+	if (!plan.split_ok)
+		bench_err("only one CPU: no split measurements (busypoll needs two)");
+	if (bench_selected(o.transports, "memcpy") && !bench_stop &&
+	    bench_memcpy_all(&plan, &res) < 0)
+		fails++;
+	if (!bench_stop && bench_local_all(&plan, o.transports, &res) < 0)
+		fails++;
+	for (size_t i = 0; i < res.n; i++)
+		bench_row_emit(stdout, &res.rows[i]);
+	bench_results_free(&res);
+	if (bench_stop) {
+		bench_err("interrupted");
+		return 130;
+	}
+	return fails ? 1 : 0;
+}
+
+/* Add the rows of f (lines starting "ROW ", leading blanks allowed);
+ * -EBADMSG after a ROW line that does not parse. */
+static int read_rows(FILE *f, const char *name, struct bench_results *res)
+{
+	char line[512];
+	int r = 0, lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+		struct bench_row row;
+
+		lineno++;
+		if (strncmp(p, "ROW ", 4))
+			continue;
+		if (bench_row_parse(p, &row) < 0) {
+			line[strcspn(line, "\r\n")] = '\0';
+			fprintf(stderr, "%s: %s:%d: not a result row: %s\n",
+				BENCH_PROG, name, lineno, p);
+			r = -EBADMSG;
+			continue;
+		}
+		if (bench_results_add(res, &row) < 0)
+			return -ENOMEM;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "%s: %s: read error\n", BENCH_PROG, name);
+		return -EIO;
+	}
+	return r;
+}
+
+static int ratios(int argc, char **argv)
+{
+	struct bench_results res = { 0 };
+	bool values = false;
+	size_t nvipc = 0;
+	int i, fails = 0;
+
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(argv[i], "--values")) {
+			values = true;
+		} else if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "%s: ratios: unknown option '%s'\n",
+				BENCH_PROG, argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		fprintf(stderr, "%s: ratios: no file of result rows given\n",
+			BENCH_PROG);
+		usage(stderr);
+		return 2;
+	}
+	for (; i < argc; i++) {
+		bool in = !strcmp(argv[i], "-");
+		FILE *f = in ? stdin : fopen(argv[i], "r");
+
+		if (!f) {
+			fprintf(stderr, "%s: %s: %s\n", BENCH_PROG, argv[i],
+				strerror(errno));
+			fails++;
+			continue;
+		}
+		if (read_rows(f, in ? "(stdin)" : argv[i], &res) < 0)
+			fails++;
+		if (!in)
+			fclose(f);
+	}
+	for (size_t k = 0; k < res.n; k++)
+		nvipc += !strcmp(res.rows[k].transport, "vipc");
+	printf("vipc-bench ratios: %zu result rows, %zu of vipc\n\n", res.n,
+	       nvipc);
+	if (values) {
+		bench_report_values(stdout, &res);
+		printf("\n");
+	}
+	bench_report_ratios(stdout, &res, true);
+	bench_results_free(&res);
+	if (!nvipc)
+		fprintf(stderr, "%s: ratios: no vipc row to compare\n",
+			BENCH_PROG);
+	return fails || !nvipc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -297,6 +508,10 @@ int main(int argc, char **argv)
 		return channel(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "worker"))
 		return worker(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "local"))
+		return local(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "ratios"))
+		return ratios(argc - 1, argv + 1);
 	if (argc == 4 && !strcmp(argv[1], "grant-release")) {
 		unsigned a, b;
 

@@ -10,6 +10,7 @@ const size_t bench_rings[BENCH_NRINGS] = { 65536, 1048576 };
 void bench_plan_init(struct bench_plan *p, bool quick)
 {
 	p->quick = quick;
+	p->tiny = false;
 	p->split_ok = bench_ncpus() >= 2;
 	p->tests = 1u << BENCH_RTT | 1u << BENCH_STREAM | 1u << BENCH_MSGS;
 	if (quick) {
@@ -31,6 +32,20 @@ void bench_plan_init(struct bench_plan *p, bool quick)
 		p->batch_msgs = 4u << 20;
 		p->pass_ns = 200000000;
 	}
+}
+
+void bench_plan_tiny(struct bench_plan *p)
+{
+	bench_plan_init(p, true);
+	p->tiny = true;
+	p->rtt_iters = 300;
+	p->rtt_warmup = 30;
+	p->reps = 3;
+	p->stream_small = 256u << 10;
+	p->stream_large = 4u << 20;
+	p->verify_bytes = 1u << 20;
+	p->batch_msgs = 16u << 10;
+	p->pass_ns = 10000000;  /* stretches only what is fast (memcpy) */
 }
 
 uint64_t bench_stream_bytes(const struct bench_plan *p, size_t size)

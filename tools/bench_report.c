@@ -31,6 +31,27 @@ static const struct bench_row *peer_row(const struct bench_results *res,
 	return r;
 }
 
+/* peer_row(), or with cross the peer's row of the other placement when it
+ * has none of v's (*crossed then says so). */
+static const struct bench_row *peer_row_x(const struct bench_results *res,
+					  const char *peer,
+					  const struct bench_row *v,
+					  bool cross, bool *crossed)
+{
+	const struct bench_row *r = peer_row(res, peer, v);
+	struct bench_row other;
+
+	*crossed = false;
+	if (r || !cross || !strcmp(peer, "memcpy"))
+		return r;
+	other = *v;
+	other.placement = v->placement == BENCH_SPLIT ? BENCH_SAME :
+							BENCH_SPLIT;
+	r = peer_row(res, peer, &other);
+	*crossed = r != NULL;
+	return r;
+}
+
 static const char *size_str(size_t n, char *buf, size_t len)
 {
 	if (n >= (1u << 20) && n % (1u << 20) == 0)
@@ -224,9 +245,10 @@ static void stream_table(FILE *f, const struct bench_results *res)
 	}
 }
 
-static void ratio_table(FILE *f, const struct bench_results *res)
+static void ratio_table(FILE *f, const struct bench_results *res, bool cross)
 {
 	char a[24], b[24];
+	bool any_crossed = false;
 
 	fprintf(f, "vipc / peer (median over median; > 1 means vipc is slower for round trips, faster for throughput)\n");
 	fprintf(f, "  %-34s", "vipc row");
@@ -246,14 +268,37 @@ static void ratio_table(FILE *f, const struct bench_results *res)
 			 size_str(v->ring, b, sizeof(b)));
 		fprintf(f, "  %-34s", label);
 		for (size_t k = 0; k < NPEERS; k++) {
-			const struct bench_row *p = peer_row(res, peers[k], v);
+			bool crossed;
+			const struct bench_row *p = peer_row_x(res, peers[k], v,
+							       cross, &crossed);
+			double q = p && p->median > 0 ? v->median / p->median :
+						       NAN;
 
-			num(f, 12, p && p->median > 0 ? v->median / p->median :
-				    NAN, 2);
+			if (crossed && !isnan(q)) {
+				num(f, 11, q, 2);
+				fputc('*', f);
+				any_crossed = true;
+			} else {
+				num(f, 12, q, 2);
+			}
 		}
 		fprintf(f, "\n");
 	}
 	fprintf(f, "  (memcpy: against one thread copying 1 MiB; pipe: same pipe capacity as the ring; unix: default buffers)\n");
+	if (any_crossed)
+		fprintf(f, "  (*: the peer has no row of this placement; compared with its row of the other one)\n");
+}
+
+void bench_report_ratios(FILE *f, const struct bench_results *res, bool cross)
+{
+	ratio_table(f, res, cross);
+}
+
+void bench_report_values(FILE *f, const struct bench_results *res)
+{
+	rtt_table(f, res);
+	fprintf(f, "\n");
+	stream_table(f, res);
 }
 
 void bench_report_table(FILE *f, const struct bench_results *res,
@@ -264,7 +309,8 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 	const struct bench_plan *p = m->plan;
 
 	fprintf(f, "vipc-bench channel  %s  %d CPUs  %s run: %ld round trips (+%ld warm-up), %d timed passes per stream\n",
-		m->date, m->ncpus, p->quick ? "quick" : "full", p->rtt_iters,
+		m->date, m->ncpus,
+		p->tiny ? "tiny" : p->quick ? "quick" : "full", p->rtt_iters,
 		p->rtt_warmup, p->reps);
 	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n\n",
 		m->dom_server, m->dom_client);
@@ -274,7 +320,7 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 	fprintf(f, "  (streams: %s; memcpy: one thread on CPU 0, message-sized buffers)\n\n",
 		p->split_ok ? "sender on CPU 1, receiver on CPU 0" :
 			      "both ends on CPU 0");
-	ratio_table(f, res);
+	ratio_table(f, res, false);
 	fprintf(f, "\nTargets\n");
 	for (size_t i = 0; i < nt; i++) {
 		const char *state = !t[i].measured ? "n/a " :

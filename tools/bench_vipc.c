@@ -236,3 +236,52 @@ int bench_grant_release(unsigned a, unsigned b)
 			  HYP_WATCH_RELEASE, strerror(-r));
 	return r;
 }
+
+int bench_store_domids(unsigned *self, unsigned *peer, int timeout_ms)
+{
+	struct hyp_store *st;
+	unsigned long v = 0;
+	int r, t;
+
+	if ((r = hyp_store_open(&st)) < 0) {
+		bench_err("xenstore: %s", strerror(-r));
+		return r;
+	}
+	if (self) {
+		domid_t d;
+
+		r = hyp_self_domid(st, &d);
+		if (r < 0) {
+			bench_err("our domain id (store node domid): %s",
+				  strerror(-r));
+			goto out;
+		}
+		*self = d;
+	}
+	if (!peer)
+		goto out;
+	/* dom0 writes the peer once both domains exist: wait for it. */
+	for (t = 0;; t += 100) {
+		r = hyp_store_read_uint(st, HYP_TXN_NONE, "data/conf/peer",
+					0x7fef, &v);
+		if (r != -ENOENT)
+			break;
+		if (bench_stop) {
+			r = -EINTR;
+			goto out;
+		}
+		if (t >= timeout_ms) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		usleep(100000);
+	}
+	if (r == 0)
+		*peer = (unsigned)v;
+	else
+		bench_err("the peer's domain id (store node data/conf/peer): %s",
+			  strerror(-r));
+out:
+	hyp_store_close(st);
+	return r;
+}

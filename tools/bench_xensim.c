@@ -240,7 +240,9 @@ static pid_t spawn_worker(struct bench_xensim *x, const char *transport,
 	argv[k++] = client ? "client" : "server";
 	argv[k++] = srv;
 	argv[k++] = cli;
-	if (p->quick)
+	if (p->tiny)
+		argv[k++] = "--tiny";
+	else if (p->quick)
 		argv[k++] = "--quick";
 	if (bench_verbose)
 		argv[k++] = "--verbose";

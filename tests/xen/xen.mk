@@ -24,4 +24,4 @@ check-xen: $(check_PROGRAMS)
 
 EXTRA_DIST += xen/check-xen.sh xen/common.sh xen/fetch.sh xen/mkimg.sh xen/run.sh \
 	xen/summary.sh xen/init-dom0 xen/init-domU xen/run-scenarios xen/ts-xl.sh \
-	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc
+	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc xen/scenarios/bench.sh
