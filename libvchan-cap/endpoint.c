@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vchan_priv.h"
@@ -90,25 +92,32 @@ void vchan_peer_poll(struct vchan *v)
 	connected = VCHAN_READ_ONCE(*v->peer_live) == 1;
 	if (v->ops->peer_check(v->tp, connected) > 0)
 		vchan_peer_gone(v);
+	/* The transport's one-off check after the connection is done: the
+	 * sleeper need not call in before every sleep any more. */
+	if (connected)
+		__atomic_store_n(&v->peer_confirmed, 1, __ATOMIC_RELAXED);
 }
 
-/* vchan_fd(): one fd for the transport's events, the kick (revoke, peer
- * gone) and the transport's peer watch, when it has one. */
+/* One epoll set per end for the transport's events, the kick (revoke, peer
+ * gone) and the transport's peer watch, when it has one: the sleeper waits
+ * on it with one epoll_wait() (cheaper than polling three fds afresh every
+ * time); vchan_fd() hands it out when there is a peer watch. */
 static int make_epoll(struct vchan *v)
 {
-	int fds[3], i, pfd;
+	int fds[4], i, n = 3, pfd;
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	pfd = v->ops->peer_fd ? v->ops->peer_fd(v->tp) : -1;
-	if (pfd < 0)
-		return 0;
 	fds[0] = v->ops->fd(v->tp);
 	fds[1] = v->kick_fd;
-	fds[2] = pfd;
+	fds[2] = v->timer_fd;
+	if (pfd >= 0)
+		fds[n++] = pfd;
+	v->epoll_public = pfd >= 0;
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (v->epoll_fd < 0)
 		return -errno;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < n; i++) {
 		ev.data.fd = fds[i];
 		if (epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return -errno;
@@ -178,11 +187,20 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 		free(v);
 		return r;
 	}
+	v->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_CLOEXEC | TFD_NONBLOCK);
+	if (v->timer_fd < 0) {
+		r = -errno;
+		close(v->kick_fd);
+		free(v);
+		return r;
+	}
 	r = make_epoll(v);
 	if (r < 0) {
 		vchan_log(v->name, "cannot make the event fd: %s", strerror(-r));
 		if (v->epoll_fd >= 0)
 			close(v->epoll_fd);
+		close(v->timer_fd);
 		close(v->kick_fd);
 		free(v);
 		return r;
@@ -212,6 +230,7 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	free(v->rx.stash);
 	free(v->rx.bounce);
 	close(v->kick_fd);
+	close(v->timer_fd);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
 	pthread_mutex_destroy(&v->tx.mu);
@@ -316,7 +335,7 @@ int vchan_fd(const struct vchan *v)
 {
 	if (!v || v->released)
 		return -EPIPE;
-	return v->epoll_fd >= 0 ? v->epoll_fd : v->ops->fd(v->tp);
+	return v->epoll_public ? v->epoll_fd : v->ops->fd(v->tp);
 }
 
 int vchan_is_connected(struct vchan *v)
@@ -338,8 +357,15 @@ int vchan_events(struct vchan *v)
 		return -EINVAL;
 	pthread_mutex_lock(&v->wait_mu);
 	if (!v->poller && !v->released) {
+		uint64_t ticks;
+
 		v->ops->ack(v->tp);
 		vchan_peer_poll(v);
+		/* A sleeper's timer that fired since (wait.c timer_arm):
+		 * consume it, or vchan_fd() would stay readable. */
+		if (v->timer_at && vchan_now_ns() >= v->timer_at &&
+		    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			v->timer_at = 0;
 		__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&v->wait_mu);
@@ -347,6 +373,8 @@ int vchan_events(struct vchan *v)
 	if ((v->rights & VCHAN_RIGHT_RECV) &&
 	    pthread_mutex_trylock(&v->rx.mu) == 0) {
 		r = vchan_state(v, false);
+		if (!r && !v->released)
+			r = vchan_rx_finish(v, true);   /* what receives left */
 		if (!r && !v->released) {
 			r = vchan_ring_ready(&v->rx.ring, &n);
 			if (!r && !n) {

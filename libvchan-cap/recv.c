@@ -24,8 +24,26 @@ static int check_recv(struct vchan *v)
 
 int vchan_rx_finish(struct vchan *v, bool notify)
 {
+	if (__atomic_load_n(&v->rx_unpub, __ATOMIC_RELAXED))
+		__atomic_store_n(&v->rx_unpub, 0, __ATOMIC_RELAXED);
 	if (vchan_ring_publish(&v->rx.ring) && notify)
 		return vchan_notify_peer(v, VCHAN_NOTIFY_READ);
+	return 0;
+}
+
+int vchan_rx_settle(struct vchan *v)
+{
+	if (v->rx.ring.idx == v->rx.ring.published)
+		return 0;
+	/* Due: publish (and answer a sender waiting for room).  Not due:
+	 * no look at the shared page at all; a sender that waits for this
+	 * room is answered by the publication at the next settle threshold,
+	 * before our next wait, or with our next index store. */
+	if ((uint32_t)(v->rx.ring.idx - v->rx.ring.published) >=
+	    v->rx.ring.settle)
+		return vchan_rx_finish(v, true);
+	if (!__atomic_load_n(&v->rx_unpub, __ATOMIC_RELAXED))
+		__atomic_store_n(&v->rx_unpub, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -39,7 +57,7 @@ static int take_header(struct vchan *v, uint32_t *need)
 	int r;
 
 	for (;;) {
-		r = vchan_ring_ready(&x->ring, &ready);
+		r = vchan_ring_ready_atleast(&x->ring, VCHAN_FRAME_HDR, &ready);
 		if (r < 0)
 			return vchan_fail(v, r);
 		if (ready < VCHAN_FRAME_HDR) {
@@ -107,7 +125,7 @@ static int stash(struct vchan *v, const uint8_t *dst)
 
 /* One message into dst (capacity cap); rx lock held. */
 static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
-		       struct vchan_msg *m, uint64_t deadline,
+		       struct vchan_msg *m, uint64_t *deadline,
 		       bool defer_notify)
 {
 	struct vchan_rx *x = &v->rx;
@@ -140,7 +158,8 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 		size_t left = x->hdr.len - x->got;
 		size_t pad = vchan_frame_pad(x->hdr.len) - x->hdr.len;
 
-		r = vchan_ring_ready(&x->ring, &ready);
+		r = vchan_ring_ready_atleast(&x->ring, (uint32_t)(left + pad),
+					     &ready);
 		if (r < 0)
 			return vchan_fail(v, r);
 		while (left && ready) {
@@ -161,7 +180,7 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 		if (!left && ready >= pad) {
 			vchan_ring_advance(&x->ring, (uint32_t)pad);
 			deliver(v, m);
-			return defer_notify ? 0 : vchan_rx_finish(v, true);
+			return defer_notify ? 0 : vchan_rx_settle(v);
 		}
 		need = (uint32_t)(left + pad);
 		if (need > x->ring.quarter)
@@ -200,7 +219,7 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	pthread_mutex_lock(&v->rx.mu);
 	r = check_recv(v);
 	if (!r)
-		r = recv_locked(v, m->buf, m->len, m, deadline, false);
+		r = recv_locked(v, m->buf, m->len, m, &deadline, false);
 	pthread_mutex_unlock(&v->rx.mu);
 	return r;
 }
@@ -208,7 +227,7 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		int timeout_ms)
 {
-	uint64_t deadline = vchan_deadline(timeout_ms);
+	uint64_t deadline = vchan_deadline(timeout_ms), zero;
 	size_t i;
 	int r;
 
@@ -224,11 +243,12 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			continue;   /* counted like a failed receive */
 		}
 		/* Wait only for the first. */
+		zero = 0;
 		r = recv_locked(v, msgs[i].buf, msgs[i].len, &msgs[i],
-				i ? 0 : deadline, true);
+				i ? &zero : &deadline, true);
 	}
 	if (i > 1 || (i == 1 && r == 0)) {
-		int f = vchan_rx_finish(v, true);
+		int f = vchan_rx_settle(v);
 		size_t got = r == 0 ? i : i - 1;
 
 		r = f < 0 ? f : (int)got;
@@ -256,7 +276,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	while (!r && !x->active) {
 		r = take_header(v, &need);
 		if (r == 0)
-			r = vchan_wait(v, VCHAN_WANT_READ, need, deadline);
+			r = vchan_wait(v, VCHAN_WANT_READ, need, &deadline);
 		else if (r == 1)
 			r = 0;
 	}
@@ -273,7 +293,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 			}
 			if (ready >= body)
 				break;
-			r = vchan_wait(v, VCHAN_WANT_READ, body, deadline);
+			r = vchan_wait(v, VCHAN_WANT_READ, body, &deadline);
 			if (r < 0)
 				goto fail;
 		}
@@ -307,7 +327,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 			x->stash = p;
 			x->stash_cap = x->hdr.len;
 		}
-		r = recv_locked(v, x->stash, x->hdr.len, m, deadline, false);
+		r = recv_locked(v, x->stash, x->hdr.len, m, &deadline, false);
 		if (r < 0)
 			goto fail;
 		m->buf = x->stash;

@@ -22,6 +22,9 @@ int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
 	r->size = 1u << order;          /* local copy: never re-read */
 	r->mask = r->size - 1;
 	r->quarter = r->size / 4;
+	/* Small enough that a sender waiting for room gets it in pieces it
+	 * can spin for, large enough to save most stores of cons. */
+	r->settle = r->size / 16;
 	r->who = who;
 	r->dir = tx ? "outbound" : "inbound";
 	r->mine = tx ? &shr->prod : &shr->cons;

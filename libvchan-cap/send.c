@@ -58,8 +58,16 @@ static int tx_to_backlog(struct vchan *v)
 
 int vchan_tx_finish(struct vchan *v, bool notify)
 {
-	if (vchan_ring_publish(&v->tx.ring) && notify)
-		return vchan_notify_peer(v, VCHAN_NOTIFY_WRITE);
+	uint8_t bits = 0;
+
+	/* Our inbound consumption rides along: cons and prod share the
+	 * control page's first cache line, which this store owns anyway. */
+	if (notify && vchan_rx_publish_try(v))
+		bits |= VCHAN_NOTIFY_READ;
+	if (vchan_ring_publish(&v->tx.ring))
+		bits |= VCHAN_NOTIFY_WRITE;
+	if (bits && notify)
+		return vchan_notify_peer(v, bits);
 	return 0;
 }
 
@@ -73,6 +81,8 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify)
 
 	if (!t->busy)
 		return 0;
+	/* One load of the peer's cons per pump: what it says is checked on
+	 * every send, so a broken value fails the next call (-EPROTO). */
 	r = vchan_ring_space(ring, &space);
 	if (r < 0)
 		return vchan_fail(v, r);
@@ -118,7 +128,7 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify)
 }
 
 /* Drain the backlog (tx lock held). */
-static int flush_locked(struct vchan *v, uint64_t deadline)
+static int flush_locked(struct vchan *v, uint64_t *deadline)
 {
 	int r;
 
@@ -142,7 +152,7 @@ static uint32_t min_u32(uint64_t a, uint64_t b)
 
 /* One message, tx lock held, backlog empty. */
 static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
-		       const void *buf, size_t len, uint64_t deadline,
+		       const void *buf, size_t len, uint64_t *deadline,
 		       uint32_t *seq)
 {
 	struct vchan_tx *t = &v->tx;
@@ -154,11 +164,12 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	 * not blocking; otherwise start once a quarter ring (or the frame) is
 	 * free.  A frame larger than the ring sent without blocking goes to
 	 * the backlog straight away. */
-	if (deadline == 0 && frame <= size)
+	if (*deadline == 0 && frame <= size)
 		need = (uint32_t)frame;
 	else
 		need = min_u32(frame, t->ring.quarter);
-	if (!(deadline == 0 && frame > size)) {
+	if (!(*deadline == 0 && frame > size) &&
+	    vchan_ring_space_known(&t->ring) < need) {
 		r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
 		if (r < 0)
 			return r;
@@ -207,15 +218,16 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 	if (!r)
 		r = check_msg(v, flags, len);
 	if (!r)
-		r = flush_locked(v, deadline);
+		r = flush_locked(v, &deadline);
 	if (!r)
-		r = send_locked(v, type, flags, buf, len, deadline, NULL);
+		r = send_locked(v, type, flags, buf, len, &deadline, NULL);
 	pthread_mutex_unlock(&v->tx.mu);
 	return r;
 }
 
 int vchan_flush(struct vchan *v, int timeout_ms)
 {
+	uint64_t deadline = vchan_deadline(timeout_ms);
 	int r;
 
 	if (!v)
@@ -223,7 +235,7 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 	pthread_mutex_lock(&v->tx.mu);
 	r = vchan_state(v, true);
 	if (!r)
-		r = flush_locked(v, vchan_deadline(timeout_ms));
+		r = flush_locked(v, &deadline);
 	pthread_mutex_unlock(&v->tx.mu);
 	return r;
 }
@@ -243,7 +255,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	pthread_mutex_lock(&v->tx.mu);
 	r = check_send(v);
 	if (!r)
-		r = flush_locked(v, deadline);
+		r = flush_locked(v, &deadline);
 	if (!r)
 		r = vchan_ring_space(&v->tx.ring, &space);
 	if (r < 0)
@@ -270,7 +282,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			break;
 		/* The first one does not fit now: send it as a single. */
 		r = send_locked(v, msgs[0].type, msgs[0].flags, msgs[0].buf,
-				msgs[0].len, deadline, &msgs[0].seq);
+				msgs[0].len, &deadline, &msgs[0].seq);
 		if (r == 0)
 			i = 1;
 		break;
@@ -304,14 +316,14 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (!r && (len > v->max_msg || frame > t->ring.quarter))
 		r = -EMSGSIZE;
 	if (!r)
-		r = flush_locked(v, deadline);
+		r = flush_locked(v, &deadline);
 	if (r < 0)
 		goto fail;
 	/* Contiguous room: pad to the end of the ring if the frame would
 	 * wrap (the tail is a multiple of 16, so a header always fits). */
 	tail = vchan_ring_tail(&t->ring);
 	pad = tail < frame ? tail : 0;
-	r = vchan_wait(v, VCHAN_WANT_SPACE, pad + (uint32_t)frame, deadline);
+	r = vchan_wait(v, VCHAN_WANT_SPACE, pad + (uint32_t)frame, &deadline);
 	if (r < 0)
 		goto fail;
 	if (pad) {

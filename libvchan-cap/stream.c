@@ -35,7 +35,7 @@ int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms)
 		}
 		if (space)
 			break;
-		r = vchan_wait(v, VCHAN_WANT_SPACE, 1, deadline);
+		r = vchan_wait(v, VCHAN_WANT_SPACE, 1, &deadline);
 	}
 	while (!r && space && done < len) {
 		size_t n = len - done;
@@ -89,7 +89,7 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms)
 		}
 		if (ready)
 			break;
-		r = vchan_wait(v, VCHAN_WANT_READ, 1, deadline);
+		r = vchan_wait(v, VCHAN_WANT_READ, 1, &deadline);
 	}
 	while (!r && ready && done < len) {
 		size_t n = len - done;

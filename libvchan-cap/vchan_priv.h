@@ -67,6 +67,8 @@ struct vchan_ring {
 	uint32_t size;             /* local copy of 1 << order                */
 	uint32_t mask;
 	uint32_t quarter;          /* publish in pieces of at most this       */
+	uint32_t settle;           /* receive: consumption left unpublished
+				    * after a call stays below this          */
 	uint32_t idx;              /* our index                               */
 	uint32_t peer;             /* last validated peer index               */
 	uint32_t published;        /* last idx stored to the shared page      */
@@ -82,6 +84,43 @@ int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
 int vchan_ring_ready(struct vchan_ring *r, uint32_t *ready);
 /* Outbound: bytes free to write, after validating the peer's cons. */
 int vchan_ring_space(struct vchan_ring *r, uint32_t *space);
+/* What the last validated peer index already tells (no load of the shared
+ * page): bytes ready inbound, bytes free outbound.  The peer's index only
+ * moves forward, so the truth is at least this much; the barrier of the
+ * check that validated it already ordered the ring accesses these allow. */
+static inline uint32_t vchan_ring_ready_known(const struct vchan_ring *r)
+{
+	return r->peer - r->idx;
+}
+static inline uint32_t vchan_ring_space_known(const struct vchan_ring *r)
+{
+	return r->size - (r->idx - r->peer);
+}
+/* Like vchan_ring_ready/space, but looks at the peer's index only when
+ * what is known is less than `want` (one shared cache line less per
+ * message while the peer is ahead). */
+static inline int vchan_ring_ready_atleast(struct vchan_ring *r,
+					   uint32_t want, uint32_t *ready)
+{
+	uint32_t k = vchan_ring_ready_known(r);
+
+	if (k >= want) {
+		*ready = k;
+		return 0;
+	}
+	return vchan_ring_ready(r, ready);
+}
+static inline int vchan_ring_space_atleast(struct vchan_ring *r,
+					   uint32_t want, uint32_t *space)
+{
+	uint32_t k = vchan_ring_space_known(r);
+
+	if (k >= want) {
+		*space = k;
+		return 0;
+	}
+	return vchan_ring_space(r, space);
+}
 /* Copy n bytes at our index and advance it (caller checked ready/space,
  * n <= size); nothing is published. */
 void vchan_ring_read(struct vchan_ring *r, void *dst, size_t n);
@@ -239,14 +278,25 @@ struct vchan {
 	pthread_cond_t wait_cv;
 	bool poller;
 	uint64_t ev_gen;
+	int rx_unpub;                  /* a receive left consumption
+					* unpublished (atomic hint for the
+					* sender: saves it the rx trylock)   */
 	int kick_fd;                   /* eventfd: revoke wakes every waiter */
-	int epoll_fd;                  /* vchan_fd(): transport, kick, peer
-					* watch fds; -1: transport fd alone  */
+	int timer_fd;                  /* the sleeper's deadline (wait.c)    */
+	uint64_t timer_at;             /* when it fires, 0: not armed; only
+					* the poller touches it              */
+	int epoll_fd;                  /* the sleeper's set: transport, kick,
+					* timer and peer watch fds           */
+	bool epoll_public;             /* vchan_fd() gives epoll_fd (there is
+					* a peer watch); else the transport's
+					* fd alone                           */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
 	int peer_gone;                 /* peer's domain gone (atomic): like a
 					* cleared live byte                  */
+	int peer_confirmed;            /* the transport's one-off check after
+					* the peer connected ran (atomic)    */
 	bool released;
 	/* transport */
 	const struct vchan_transport_ops *ops;
@@ -283,14 +333,29 @@ void vchan_peer_poll(struct vchan *v);
 /* ---- waiting (wait.c) ----------------------------------------------------- */
 #define VCHAN_WANT_READ 1   /* wait for bytes in the inbound ring   */
 #define VCHAN_WANT_SPACE 2  /* wait for room in the outbound ring   */
-/* Deadline from a timeout in ms (UINT64_MAX: forever, 0: none). */
+/* Deadline from a timeout in ms (UINT64_MAX: forever, 0: none).  A finite
+ * one starts out lazy (VCHAN_DL_LAZY | ms): the clock is read only when a
+ * call actually has to wait (vchan_wait() resolves it in place, once, so
+ * every wait of the call shares it). */
+#define VCHAN_DL_LAZY (1ull << 62)
 uint64_t vchan_deadline(int timeout_ms);
 /* Wait until the ring has at least `need` bytes ready / free (0), or
  * -EAGAIN (deadline 0; the peer is asked to wake us), -ETIMEDOUT, -EPIPE,
  * -EPROTO. */
-int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t deadline);
-/* Tell the peer when we have published (peer asked with its notify bit). */
-int vchan_notify_peer(struct vchan *v, uint8_t bit);
+int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *deadline);
+/* Tell the peer when we have published (peer asked with its notify bit):
+ * bits are the requests our publication answers (NOTIFY_WRITE: we wrote,
+ * NOTIFY_READ: we consumed).  Full barrier first. */
+int vchan_notify_peer(struct vchan *v, uint8_t bits);
+/* Publish the inbound ring's unpublished consumption if the rx lock is
+ * free (the caller may hold the tx lock); true if something went out.
+ * The caller then notifies (NOTIFY_READ). */
+bool vchan_rx_publish_try(struct vchan *v);
+/* A receive ended: publish our consumption now only when it reached
+ * ring.settle (a sixteenth of the ring); otherwise it goes with our next
+ * index store (cons and prod share one cache line), before our next wait,
+ * or in vchan_events().  A peer waiting for that room is woken then. */
+int vchan_rx_settle(struct vchan *v);
 /* Ask the peer to notify us on bit; full barrier after. */
 void vchan_request_notify(struct vchan *v, uint8_t bit);
 /* Consume pending events on the fd without blocking. */

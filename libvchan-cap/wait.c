@@ -6,7 +6,10 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <limits.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -18,7 +21,7 @@ uint64_t vchan_deadline(int timeout_ms)
 		return UINT64_MAX;
 	if (timeout_ms == 0)
 		return 0;
-	return vchan_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	return VCHAN_DL_LAZY | (uint64_t)timeout_ms;
 }
 
 void vchan_request_notify(struct vchan *v, uint8_t bit)
@@ -30,21 +33,39 @@ void vchan_request_notify(struct vchan *v, uint8_t bit)
 	vchan_mb();
 }
 
-int vchan_notify_peer(struct vchan *v, uint8_t bit)
+int vchan_notify_peer(struct vchan *v, uint8_t bits)
 {
 	uint8_t req;
 
-	/* Barrier: our index store is ordered before the load of the request
-	 * byte (the other half of the handshake in vchan_request_notify). */
+	/* Barrier: our index stores are ordered before the load of the
+	 * request byte (the other half of the handshake in
+	 * vchan_request_notify). */
 	vchan_mb();
 	/* Peer-written request bits: one load; any value only costs us an
 	 * extra notification. */
 	req = VCHAN_READ_ONCE(*v->my_notify);
-	if (!(req & bit))
+	if (!(req & bits))
 		return 0;
-	__atomic_fetch_and(v->my_notify, (uint8_t)~bit, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(v->my_notify, (uint8_t)~(req & bits),
+			   __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&v->notifies, 1, __ATOMIC_RELAXED);
 	return v->ops->notify(v->tp);
+}
+
+bool vchan_rx_publish_try(struct vchan *v)
+{
+	bool pub;
+
+	/* Nothing left by a receive: no lock.  A hint set just after this
+	 * load is answered by its setter, which publishes before it waits. */
+	if (!__atomic_load_n(&v->rx_unpub, __ATOMIC_RELAXED))
+		return false;
+	if (pthread_mutex_trylock(&v->rx.mu) != 0)
+		return false;   /* its holder publishes before it waits */
+	__atomic_store_n(&v->rx_unpub, 0, __ATOMIC_RELAXED);
+	pub = !v->released && vchan_ring_publish(&v->rx.ring);
+	pthread_mutex_unlock(&v->rx.mu);
+	return pub;
 }
 
 void vchan_ack_events(struct vchan *v)
@@ -98,6 +119,31 @@ static struct timespec abs_ts(uint64_t ns)
 	return ts;
 }
 
+/* The sleeper's clock: one timerfd in the epoll set, armed at an absolute
+ * deadline.  A blocking call with a timeout would otherwise arm and cancel
+ * a kernel timer on every sleep; the timerfd stays armed across sleeps and
+ * calls, and is set again only when a sleep's deadline comes before the
+ * armed one (or it has fired).  Waking at an earlier deadline than ours is
+ * only spurious: the caller looks again and sleeps on.  Poller only.
+ * Returns the epoll timeout: -1, or (timerfd refused) milliseconds. */
+static int timer_arm(struct vchan *v, uint64_t deadline)
+{
+	struct itimerspec its = { .it_value = abs_ts(deadline) };
+	uint64_t now, left;
+
+	if (v->timer_at && v->timer_at <= deadline)
+		return -1;
+	if (timerfd_settime(v->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
+		v->timer_at = deadline;
+		return -1;
+	}
+	now = vchan_now_ns();
+	left = deadline > now ? deadline - now : 0;
+	/* Rounded up: never wake before the deadline. */
+	left = (left + 999999u) / 1000000u;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
 /* Sleep until an event arrives (ev_gen moves past gen) or the deadline. */
 static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 {
@@ -108,37 +154,47 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 		if (__atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE) != gen)
 			break;
 		if (!v->poller) {
-			/* The peer watch fd (-1: none, poll skips it) wakes
-			 * us when the peer's domain may have gone. */
-			struct pollfd pfd[3] = {
-				{ .fd = v->ops->fd(v->tp), .events = POLLIN },
-				{ .fd = v->kick_fd, .events = POLLIN },
-				{ .fd = v->ops->peer_fd ?
-					v->ops->peer_fd(v->tp) : -1,
-				  .events = POLLIN },
-			};
-			struct timespec rel, *relp = NULL;
-			int n;
+			struct epoll_event evs[4];
+			int tmo = -1, n, i;
+			bool ev_in = false, ev_peer = false, ev_timer = false;
 
-			if (deadline != UINT64_MAX) {
-				uint64_t now = vchan_now_ns();
-				uint64_t left = deadline > now ?
-						deadline - now : 0;
-
-				rel = abs_ts(left);
-				relp = &rel;
-			}
+			if (deadline != UINT64_MAX)
+				tmo = timer_arm(v, deadline);
 			v->poller = true;
 			pthread_mutex_unlock(&v->wait_mu);
 			/* Once the peer is connected the transport checks
 			 * once that it can watch it (no-op afterwards);
 			 * finding it gone makes the kick fd readable. */
-			if (v->ops->peer_check)
+			if (v->ops->peer_check &&
+			    !__atomic_load_n(&v->peer_confirmed,
+					     __ATOMIC_RELAXED))
 				vchan_peer_poll(v);
-			n = ppoll(pfd, 3, relp, NULL);
-			if (n > 0 && (pfd[0].revents & POLLIN))
+			/* The set: the transport's fd, the kick fd and the
+			 * peer watch fd (when the transport has one). */
+			n = epoll_wait(v->epoll_fd, evs, 4, tmo);
+			for (i = 0; i < n; i++) {
+				if (evs[i].data.fd == v->kick_fd)
+					continue;
+				if (evs[i].data.fd == v->timer_fd)
+					ev_timer = true;
+				else if (evs[i].data.fd == v->ops->fd(v->tp))
+					ev_in = true;
+				else
+					ev_peer = true;
+			}
+			if (ev_timer) {
+				uint64_t ticks;
+
+				/* Consumed; armed again by the next sleep. */
+				if (read(v->timer_fd, &ticks, sizeof(ticks)) < 0)
+					ticks = 0;
+				v->timer_at = 0;
+				if (n == 1 && vchan_now_ns() >= deadline)
+					n = 0;   /* our deadline: time is up */
+			}
+			if (ev_in)
 				v->ops->ack(v->tp);
-			if (n > 0 && (pfd[2].revents & POLLIN))
+			if (ev_peer)
 				vchan_peer_poll(v);
 			pthread_mutex_lock(&v->wait_mu);
 			v->poller = false;
@@ -243,9 +299,26 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 	return 0;
 }
 
-int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t deadline)
+int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *dlp)
 {
+	uint64_t deadline;
 	int r;
+
+	if (*dlp != UINT64_MAX && (*dlp & VCHAN_DL_LAZY))
+		*dlp = vchan_now_ns() +
+		       (*dlp & ~VCHAN_DL_LAZY) * 1000000u;
+	deadline = *dlp;
+
+	/* Consumption a receive left unpublished goes out before we wait:
+	 * the peer may be waiting for that room to send what we wait for. */
+	if (want == VCHAN_WANT_READ)
+		r = vchan_rx_finish(v, true);
+	else if (vchan_rx_publish_try(v))
+		r = vchan_notify_peer(v, VCHAN_NOTIFY_READ);
+	else
+		r = 0;
+	if (r < 0)
+		return r;
 
 	do
 		r = wait_round(v, want, need, deadline);

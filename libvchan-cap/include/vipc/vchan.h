@@ -89,7 +89,11 @@ struct vchan_msg {
  * On -EAGAIN/-ETIMEDOUT nothing of it was sent. */
 int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 	       const void *buf, size_t len, int timeout_ms);
-/* Receive one whole message (see struct vchan_msg). */
+/* Receive one whole message (see struct vchan_msg).  The room it frees is
+ * handed back to the sender at once when it reaches a sixteenth of the
+ * ring; smaller amounts go with this end's next send, wait, non-blocking
+ * receive that finds nothing, or vchan_events() (one store to the shared
+ * page per several messages instead of one per message). */
 int vchan_recv(struct vchan *v, struct vchan_msg *msg, int timeout_ms);
 
 /* Batches: as many messages as fit now (waiting only for the first);
