@@ -45,6 +45,7 @@ struct xenevtchn_handle {
     size_t gen_bytes;
     uint32_t max_port;
     struct local_port *ports; /* index: port, 0..max_port */
+    bool blocked_last;        /* the last pending() found nothing at once */
 };
 
 static int fail(int err)
@@ -288,10 +289,17 @@ int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
 {
     /* Like read() on /dev/xen/evtchn: block unless made non-blocking.
-     * Most callers come here after poll() said the fd is readable, so look
-     * without blocking first and ask for the fd's flags only when there is
-     * nothing: one system call on the common path. */
-    int timeout = 0;
+     * Two kinds of callers: event loops come here after poll() said the fd
+     * is readable (a look without blocking finds the event: one system
+     * call), blocking callers come here to wait (asking the fd's flags,
+     * then waiting: two). Guess the kind from the last call, so each pays
+     * only its own path; a wrong guess costs one system call, never a
+     * wrong result. */
+    int timeout = 0, fl = -1;
+    if (h->blocked_last) {
+        fl = fcntl(h->epfd, F_GETFL);
+        timeout = fl >= 0 && (fl & O_NONBLOCK) ? 0 : -1;
+    }
     for (;;) {
         struct epoll_event ev;
         int n = epoll_wait(h->epfd, &ev, 1, timeout);
@@ -301,12 +309,15 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
             return -1;
         }
         if (n == 0) {
-            int fl = timeout ? O_NONBLOCK : fcntl(h->epfd, F_GETFL);
+            h->blocked_last = true;
+            if (fl < 0)
+                fl = fcntl(h->epfd, F_GETFL);
             if (fl >= 0 && (fl & O_NONBLOCK))
                 return fail(EAGAIN);
             timeout = -1;
             continue;
         }
+        h->blocked_last = timeout != 0;
         uint32_t port = ev.data.u32;
         if (port > h->max_port || h->ports[port].efd < 0)
             continue; /* unbound meanwhile */
