@@ -7,13 +7,13 @@
 # when every measurement ran and produced result rows; performance is
 # reported, not judged. It opens @releaseDomain to its guests (as vipcd
 # does), so the harness runs it alone. Modelled on vchan-cap.sh.
-#   CONF_BENCH_PLAN  tiny (default) or quick: vipc-bench's --tiny / --quick
-#   CONF_BENCH_WAIT_S  seconds a measurement may take (default 100)
+#   CONF_BENCH_PLAN  quick (default; ~100 s under TCG) or tiny: vipc-bench's --quick / --tiny
+#   CONF_BENCH_WAIT_S  seconds a measurement may take (default 150)
 S=bench
 # shellcheck disable=SC1090
 . "$TS_IMPL" || { echo "SCENARIO-FAIL $S: cannot load TS_IMPL"; exit 2; }
-PLAN=--${CONF_BENCH_PLAN:-tiny}
-WAIT=${CONF_BENCH_WAIT_S:-100}
+PLAN=--${CONF_BENCH_PLAN:-quick}
+WAIT=${CONF_BENCH_WAIT_S:-150}
 ROWS=$TS_WORK/rows
 fails=0
 bad() { fails=$((fails + 1)); echo "CHECK-FAIL [$S] $*"; }
