@@ -45,7 +45,8 @@ struct xenevtchn_handle {
     size_t gen_bytes;
     uint32_t max_port;
     struct local_port *ports; /* index: port, 0..max_port */
-    bool blocked_last;        /* the last pending() found nothing at once */
+    bool blocked_last;        /* the last pending() found nothing at once;
+                                 a hint, relaxed atomics (any thread) */
 };
 
 static int fail(int err)
@@ -296,7 +297,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
      * only its own path; a wrong guess costs one system call, never a
      * wrong result. */
     int timeout = 0, fl = -1;
-    if (h->blocked_last) {
+    if (__atomic_load_n(&h->blocked_last, __ATOMIC_RELAXED)) {
         fl = fcntl(h->epfd, F_GETFL);
         timeout = fl >= 0 && (fl & O_NONBLOCK) ? 0 : -1;
     }
@@ -309,7 +310,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
             return -1;
         }
         if (n == 0) {
-            h->blocked_last = true;
+            __atomic_store_n(&h->blocked_last, true, __ATOMIC_RELAXED);
             if (fl < 0)
                 fl = fcntl(h->epfd, F_GETFL);
             if (fl >= 0 && (fl & O_NONBLOCK))
@@ -317,7 +318,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
             timeout = -1;
             continue;
         }
-        h->blocked_last = timeout != 0;
+        __atomic_store_n(&h->blocked_last, timeout != 0, __ATOMIC_RELAXED);
         uint32_t port = ev.data.u32;
         if (port > h->max_port || h->ports[port].efd < 0)
             continue; /* unbound meanwhile */
