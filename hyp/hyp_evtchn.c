@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <time.h>
@@ -13,6 +14,10 @@
 
 struct hyp_evtchn {
 	xenevtchn_handle *xce;
+	/* The handle's fd was made non-blocking (nb_fd is the fd it was done
+	 * on): a read then answers EAGAIN when nothing is pending, so taking an
+	 * event needs no poll(0) first.  Set on the first hyp_evtchn_pending(). */
+	int nb_fd;
 };
 
 int hyp_evtchn_open(struct hyp_evtchn **out)
@@ -33,6 +38,7 @@ int hyp_evtchn_open(struct hyp_evtchn **out)
 		free(ev);
 		return err;
 	}
+	ev->nb_fd = -1;
 	*out = ev;
 	return 0;
 }
@@ -156,8 +162,9 @@ static int evtchn_poll(struct hyp_evtchn *ev, int timeout_ms)
 	}
 }
 
-/* Consume one pending port; the caller made sure the fd is readable, so
- * xenevtchn_pending() (a blocking read on Linux) does not block. */
+/* Consume one pending port.  Either the caller made sure the fd is readable,
+ * or the fd is non-blocking: xenevtchn_pending() (a read on Linux) does not
+ * block.  -EAGAIN when another reader took the event first. */
 static int evtchn_take(struct hyp_evtchn *ev, evtchn_port_t *port)
 {
 	xenevtchn_port_or_error_t p;
@@ -165,17 +172,40 @@ static int evtchn_take(struct hyp_evtchn *ev, evtchn_port_t *port)
 	errno = 0;
 	p = xenevtchn_pending(ev->xce);
 	if (p < 0)
-		return hyp_neg_errno();
+		return errno == EWOULDBLOCK ? -EAGAIN : hyp_neg_errno();
 	*port = (evtchn_port_t)p;
 	return 0;
 }
 
+/* Make the handle's fd non-blocking once; false if it cannot be (then a
+ * poll(0) has to guard every read). */
+static bool evtchn_nonblock(struct hyp_evtchn *ev, int fd)
+{
+	int fl;
+
+	if (ev->nb_fd == fd)
+		return true;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) &&
+		       fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return false;
+	ev->nb_fd = fd;
+	return true;
+}
+
 int hyp_evtchn_pending(struct hyp_evtchn *ev, evtchn_port_t *port)
 {
-	int rc;
+	int rc, fd;
 
 	if (!ev || !port)
 		return -EINVAL;
+	fd = xenevtchn_fd(ev->xce);
+	if (fd < 0)
+		return -EBADF;
+	/* One system call on the event path (an event loop calls this each
+	 * time its poll wakes), not a poll(0) and then a read. */
+	if (evtchn_nonblock(ev, fd))
+		return evtchn_take(ev, port);
 	rc = evtchn_poll(ev, 0);
 	if (rc == -ETIMEDOUT)
 		return -EAGAIN;
@@ -192,10 +222,17 @@ int hyp_evtchn_wait(struct hyp_evtchn *ev, int timeout_ms,
 
 	if (!ev || timeout_ms < -1)
 		return -EINVAL;
-	rc = evtchn_poll(ev, timeout_ms);
-	if (rc < 0)
-		return rc;
-	rc = evtchn_take(ev, &p);
+	/* A non-blocking fd (see hyp_evtchn_pending) can be found empty after
+	 * poll said readable, when another reader of the handle was faster:
+	 * poll again then (a finite timeout restarts; rare). */
+	do {
+		rc = evtchn_poll(ev, timeout_ms);
+		if (rc < 0)
+			return rc;
+		rc = evtchn_take(ev, &p);
+	} while (rc == -EAGAIN && timeout_ms != 0);
+	if (rc == -EAGAIN)
+		rc = -ETIMEDOUT;
 	if (rc < 0)
 		return rc;
 	rc = hyp_evtchn_ack(ev, p);

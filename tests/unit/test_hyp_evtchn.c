@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/time.h>
@@ -247,8 +248,10 @@ static void test_pending_and_ack(void **state)
 
 	assert_int_equal(pipe(p), 0);
 	mock.fd = p[0];
-	/* empty: -EAGAIN without touching xenevtchn_pending (it would block) */
+	/* empty: the fd is made non-blocking, so the read says EAGAIN */
+	MOCK_FAIL(xenevtchn_pending, EAGAIN);
 	assert_int_equal(hyp_evtchn_pending(ev, &port), -EAGAIN);
+	assert_true(fcntl(p[0], F_GETFL) & O_NONBLOCK);
 	assert_int_equal(write(p[1], "x", 1), 1);
 	MOCK_RET(xenevtchn_pending, 31);
 	assert_int_equal(hyp_evtchn_pending(ev, &port), 0);

@@ -106,7 +106,9 @@ int hyp_evtchn_unbind(struct hyp_evtchn *ev, evtchn_port_t port);
 /*
  * hyp_evtchn_pending: non-blocking: if an event is pending, consume it and
  * store its port in *port.  The port stays masked until hyp_evtchn_ack():
- * the pair lets an event loop drain the fd, act, then re-arm.
+ * the pair lets an event loop drain the fd, act, then re-arm.  The first call
+ * makes the handle's fd non-blocking (polling it works as before), so that
+ * each later call is a single read.
  *   -EAGAIN  nothing pending
  *   -EINVAL  bad arguments
  *   -EIO     the descriptor reported an error

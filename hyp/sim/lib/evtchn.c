@@ -310,9 +310,12 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
             return -1;
         }
         if (n == 0) {
-            __atomic_store_n(&h->blocked_last, true, __ATOMIC_RELAXED);
             if (fl < 0)
                 fl = fcntl(h->epfd, F_GETFL);
+            /* A non-blocking caller keeps the one-call path: it looks, it
+             * never waits. */
+            __atomic_store_n(&h->blocked_last, !(fl >= 0 && (fl & O_NONBLOCK)),
+                             __ATOMIC_RELAXED);
             if (fl >= 0 && (fl & O_NONBLOCK))
                 return fail(EAGAIN);
             timeout = -1;
