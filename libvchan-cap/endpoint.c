@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -144,9 +145,12 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	if (cfg->rights & ~(VCHAN_RIGHT_SEND | VCHAN_RIGHT_RECV) ||
 	    cfg->max_msg > VCHAN_MAX_MSG_LIMIT)
 		return -EINVAL;
-	v = calloc(1, sizeof(*v));
+	/* Cache-line aligned (the struct is padded to whole lines): two ends
+	 * used by different threads of one process never share a line. */
+	v = aligned_alloc(_Alignof(struct vchan), sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	memset(v, 0, sizeof(*v));
 	snprintf(v->name, sizeof(v->name), "%s",
 		 cfg->name ? cfg->name : is_server ? "server" : "client");
 	v->is_server = is_server;
@@ -207,7 +211,6 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	}
 	pthread_mutex_init(&v->tx.mu, NULL);
 	pthread_mutex_init(&v->rx.mu, NULL);
-	pthread_mutex_init(&v->spin_mu, NULL);
 	pthread_mutex_init(&v->wait_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -235,7 +238,6 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 		close(v->epoll_fd);
 	pthread_mutex_destroy(&v->tx.mu);
 	pthread_mutex_destroy(&v->rx.mu);
-	pthread_mutex_destroy(&v->spin_mu);
 	pthread_mutex_destroy(&v->wait_mu);
 	pthread_cond_destroy(&v->wait_cv);
 	free(v);
@@ -313,11 +315,16 @@ int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
 	st->discarded = __atomic_load_n(&v->discarded, __ATOMIC_RELAXED);
 	st->notifies = __atomic_load_n(&v->notifies, __ATOMIC_RELAXED);
 	st->sleeps = __atomic_load_n(&v->sleeps, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&v->spin_mu);
-	st->spin_hits = v->spin.hits;
-	st->spin_misses = v->spin.misses;
+	/* The spin state belongs to the thread spinning: take it the same way
+	 * (a spin lasts at most its budget). */
+	while (__atomic_exchange_n(&v->spinning, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+	st->spin_hits = v->spin.busy.hits;
+	st->spin_misses = v->spin.busy.misses;
+	st->yield_hits = v->spin.yield.hits;
+	st->yield_misses = v->spin.yield.misses;
 	st->spin_enabled = vchan_spin_enabled(&v->spin);
-	pthread_mutex_unlock(&v->spin_mu);
+	__atomic_store_n(&v->spinning, 0, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -60,12 +60,15 @@ int vchan_tx_finish(struct vchan *v, bool notify)
 {
 	uint8_t bits = 0;
 
-	/* Our inbound consumption rides along: cons and prod share the
-	 * control page's first cache line, which this store owns anyway. */
-	if (notify && vchan_rx_publish_try(v))
-		bits |= VCHAN_NOTIFY_READ;
+	/* prod first: nothing between the message's bytes and the store that
+	 * hands them over (the rx trylock below is a locked instruction,
+	 * which would wait for those bytes to reach the peer's cache first).
+	 * Our inbound consumption then rides along: cons and prod share the
+	 * control page's first cache line, which the prod store owns. */
 	if (vchan_ring_publish(&v->tx.ring))
 		bits |= VCHAN_NOTIFY_WRITE;
+	if (notify && vchan_rx_publish_try(v))
+		bits |= VCHAN_NOTIFY_READ;
 	if (bits && notify)
 		return vchan_notify_peer(v, bits);
 	return 0;

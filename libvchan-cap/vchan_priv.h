@@ -180,19 +180,28 @@ int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
 /* Count messages (whole or begun) between cons and prod, for revoke. */
 uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready);
 
-/* ---- spinning (spin.c) ---------------------------------------------------- */
-struct vchan_spin {
-	long budget_ns;        /* 0: off                                     */
-	bool adaptive;
-	int score;             /* hits raise it, misses lower it             */
-	unsigned skip;         /* waits left without spinning                */
+/* ---- spinning and yielding (spin.c) --------------------------------------- */
+/* One adaptive phase: hits raise the score, misses lower it; a low score
+ * switches the phase off for `skip` waits (doubling each time). */
+struct vchan_adapt {
+	int score;
+	unsigned skip;         /* waits left without this phase              */
 	unsigned backoff;      /* next skip length                           */
 	uint64_t hits, misses;
 };
+struct vchan_spin {
+	long budget_ns;        /* busy phase, 0: off                         */
+	long yield_ns;         /* yield phase, 0: off                        */
+	bool adaptive;
+	struct vchan_adapt busy, yield;
+};
 void vchan_spin_init(struct vchan_spin *s, long budget_ns, bool adaptive);
-/* Spin budget for this wait in ns, 0 for none. */
+/* Budget for this wait's busy phase in ns, 0 for none. */
 long vchan_spin_budget(struct vchan_spin *s);
 void vchan_spin_result(struct vchan_spin *s, bool hit);
+/* Budget for this wait's yield phase in ns, 0 for none. */
+long vchan_yield_budget(struct vchan_spin *s);
+void vchan_yield_result(struct vchan_spin *s, bool hit);
 bool vchan_spin_enabled(const struct vchan_spin *s);
 uint64_t vchan_now_ns(void);
 static inline void vchan_cpu_relax(void)
@@ -271,8 +280,9 @@ struct vchan {
 	uint8_t *peer_notify;          /* our requests to the peer           */
 	struct vchan_tx tx;
 	struct vchan_rx rx;
-	struct vchan_spin spin;
-	pthread_mutex_t spin_mu;
+	struct vchan_spin spin;        /* owned by whoever set `spinning`    */
+	int spinning;                  /* atomic: a thread spins (the other
+					* direction's waiter sleeps at once) */
 	/* sleeping: one poller at a time, the others wait on the condvar */
 	pthread_mutex_t wait_mu;
 	pthread_cond_t wait_cv;
@@ -304,7 +314,7 @@ struct vchan {
 	/* counters (atomics) */
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, discarded;
 	uint64_t notifies, sleeps;
-};
+} __attribute__((aligned(64)));
 
 /* Create an endpoint over a mapped control page and rings. */
 int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
@@ -335,8 +345,9 @@ void vchan_peer_poll(struct vchan *v);
 #define VCHAN_WANT_SPACE 2  /* wait for room in the outbound ring   */
 /* Deadline from a timeout in ms (UINT64_MAX: forever, 0: none).  A finite
  * one starts out lazy (VCHAN_DL_LAZY | ms): the clock is read only when a
- * call actually has to wait (vchan_wait() resolves it in place, once, so
- * every wait of the call shares it). */
+ * call actually has to wait long (vchan_wait() resolves it in place, once,
+ * after spinning a while or before sleeping, so every wait of the call
+ * shares it). */
 #define VCHAN_DL_LAZY (1ull << 62)
 uint64_t vchan_deadline(int timeout_ms);
 /* Wait until the ring has at least `need` bytes ready / free (0), or

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -223,51 +224,116 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 	return ret;
 }
 
-static int spin(struct vchan *v, int want, uint32_t need, uint64_t deadline)
+/* A finite deadline still lazy (VCHAN_DL_LAZY | ms) becomes absolute. */
+static uint64_t deadline_at(uint64_t *dlp, uint64_t now)
+{
+	if (*dlp != UINT64_MAX && (*dlp & VCHAN_DL_LAZY))
+		*dlp = now + (*dlp & ~VCHAN_DL_LAZY) * 1000000u;
+	return *dlp;
+}
+
+/* While spinning, one load of the peer's index per round: the full check
+ * runs only when it moved (and every SPIN_CHECK rounds, for revoke, errors
+ * and peer death), so the round is short and the line is just read. */
+static inline bool peer_moved(struct vchan *v, int want)
+{
+	const struct vchan_ring *r = want == VCHAN_WANT_READ ? &v->rx.ring
+							   : &v->tx.ring;
+
+	return VCHAN_READ_ONCE(*r->theirs) != r->peer;
+}
+
+#define SPIN_CHECK 64u
+
+static int spin(struct vchan *v, int want, uint32_t need, uint64_t *dlp)
 {
 	long budget;
-	uint64_t end, now;
+	uint64_t end = 0, now;
 	unsigned i = 0;
-	int r;
+	int r = 0;
 
-	/* The spin state is shared by both directions: the thread that gets
-	 * it spins, the other goes straight to sleep. */
-	if (pthread_mutex_trylock(&v->spin_mu) != 0)
+	/* The spin state is shared by both directions: the thread that takes
+	 * it spins, the other goes straight to sleep.  One locked operation,
+	 * not a mutex's two. */
+	if (__atomic_exchange_n(&v->spinning, 1, __ATOMIC_ACQUIRE))
 		return 0;
 	budget = vchan_spin_budget(&v->spin);
-	pthread_mutex_unlock(&v->spin_mu);
-	if (!budget)
+	if (!budget) {
+		__atomic_store_n(&v->spinning, 0, __ATOMIC_RELEASE);
 		return 0;
-	now = vchan_now_ns();
-	end = now + (uint64_t)budget;
-	if (end > deadline)
-		end = deadline;
-	for (;;) {
-		r = check(v, want, need);
-		if (r != 0)
-			break;
-		vchan_cpu_relax();
-		if ((++i & 31) == 0 && vchan_now_ns() >= end)
-			break;
 	}
-	pthread_mutex_lock(&v->spin_mu);
+	for (;;) {
+		if (peer_moved(v, want)) {
+			r = check(v, want, need);
+			if (r != 0)
+				break;
+		}
+		vchan_cpu_relax();
+		if ((++i % SPIN_CHECK) == 0) {
+			r = check(v, want, need);
+			if (r != 0)
+				break;
+			/* The clock only now: a spin that pays off usually
+			 * ends before its first reading. */
+			now = vchan_now_ns();
+			if (!end) {
+				uint64_t dl = deadline_at(dlp, now);
+
+				end = now + (uint64_t)budget;
+				if (end > dl)
+					end = dl;
+			}
+			if (now >= end)
+				break;
+		}
+	}
 	vchan_spin_result(&v->spin, r > 0);
-	pthread_mutex_unlock(&v->spin_mu);
+	__atomic_store_n(&v->spinning, 0, __ATOMIC_RELEASE);
 	return r;
 }
 
-/* One round: check, spin, arm, sleep.  1: condition met; 0: woke, look
+/* The yield phase (see spin.c): give the CPU away and look again until
+ * the budget is spent.  Taken like the busy phase, one thread at a time. */
+static int yield_phase(struct vchan *v, int want, uint32_t need,
+		       uint64_t *dlp)
+{
+	long budget;
+	uint64_t now, end;
+	int r = 0;
+
+	if (__atomic_exchange_n(&v->spinning, 1, __ATOMIC_ACQUIRE))
+		return 0;
+	budget = vchan_yield_budget(&v->spin);
+	if (budget) {
+		now = vchan_now_ns();
+		end = now + (uint64_t)budget;
+		if (end > deadline_at(dlp, now))
+			end = *dlp;
+		do {
+			sched_yield();
+			r = check(v, want, need);
+			if (r != 0)
+				break;
+			now = vchan_now_ns();
+		} while (now < end);
+		vchan_yield_result(&v->spin, r > 0);
+	}
+	__atomic_store_n(&v->spinning, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+/* One round: check, spin, yield, arm, sleep.  1: condition met; 0: woke, look
  * again; <0: error or out of time. */
 static int wait_round(struct vchan *v, int want, uint32_t need,
-		      uint64_t deadline)
+		      uint64_t *dlp)
 {
-	uint64_t gen;
+	uint64_t gen, deadline;
 	int r;
 
 	r = check(v, want, need);
 	if (r != 0)
 		return r;
-	if (deadline == 0) {
+	if (*dlp == 0) {
 		/* Not blocking: still ask to be woken, so that the fd turns
 		 * readable when the call can make progress. */
 		vchan_request_notify(v, want == VCHAN_WANT_READ ?
@@ -275,11 +341,19 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 		r = check(v, want, need);
 		return r != 0 ? r : -EAGAIN;
 	}
-	r = spin(v, want, need, deadline);
+	r = spin(v, want, need, dlp);
+	if (r == 0)
+		r = yield_phase(v, want, need, dlp);
 	if (r != 0)
 		return r;
-	if (deadline != UINT64_MAX && vchan_now_ns() >= deadline)
-		return -ETIMEDOUT;
+	deadline = *dlp;
+	if (deadline != UINT64_MAX) {
+		uint64_t now = vchan_now_ns();
+
+		deadline = deadline_at(dlp, now);
+		if (now >= deadline)
+			return -ETIMEDOUT;
+	}
 	/* Read the event generation before the last check: an event the
 	 * other waiter consumes after this point still moves it. */
 	gen = __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE);
@@ -301,13 +375,7 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 
 int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *dlp)
 {
-	uint64_t deadline;
 	int r;
-
-	if (*dlp != UINT64_MAX && (*dlp & VCHAN_DL_LAZY))
-		*dlp = vchan_now_ns() +
-		       (*dlp & ~VCHAN_DL_LAZY) * 1000000u;
-	deadline = *dlp;
 
 	/* Consumption a receive left unpublished goes out before we wait:
 	 * the peer may be waiting for that room to send what we wait for. */
@@ -320,8 +388,10 @@ int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *dlp)
 	if (r < 0)
 		return r;
 
+	/* A lazy deadline is resolved (in place, once) only when the call
+	 * reads the clock anyway: after spinning a while, or to sleep. */
 	do
-		r = wait_round(v, want, need, deadline);
+		r = wait_round(v, want, need, dlp);
 	while (r == 0);
 	return r < 0 ? r : 0;
 }

@@ -129,7 +129,7 @@ static void show_stats(struct vchan *v, bool client, const struct bench_spec *s)
 
 	if (vchan_get_stats(v, &st) < 0)
 		return;
-	bench_err("vipc %s %s %zu B ring %zu %s: msgs %llu/%llu notifies %llu sleeps %llu spin %llu hit %llu miss (%s)",
+	bench_err("vipc %s %s %zu B ring %zu %s: msgs %llu/%llu notifies %llu sleeps %llu spin %llu hit %llu miss yield %llu hit %llu miss (%s)",
 		  client ? "client" : "server", bench_test_name(s->test),
 		  s->size, s->ring, bench_placement_name(s->placement),
 		  (unsigned long long)st.msgs_sent,
@@ -138,6 +138,8 @@ static void show_stats(struct vchan *v, bool client, const struct bench_spec *s)
 		  (unsigned long long)st.sleeps,
 		  (unsigned long long)st.spin_hits,
 		  (unsigned long long)st.spin_misses,
+		  (unsigned long long)st.yield_hits,
+		  (unsigned long long)st.yield_misses,
 		  st.spin_enabled ? "on" : "off");
 }
 

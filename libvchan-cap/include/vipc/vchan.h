@@ -64,7 +64,10 @@ struct vchan_config {
 	unsigned write_order;   /* server: ring it writes (right); 0: 16       */
 	int raw;                /* 1: raw byte stream (libxenvchan stream)     */
 	long spin_ns;           /* spin before sleeping; <0: default, 0: off  */
-	int spin_adaptive;      /* switch spinning off when it cannot help     */
+	int spin_adaptive;      /* switch spinning off when it cannot help,
+				 * and give the CPU away (sched_yield) for
+				 * up to spin_ns when that helps (peer on
+				 * our CPU); 0: a fixed spin only            */
 	const char *name;       /* for log lines; copied                       */
 };
 
@@ -156,8 +159,9 @@ struct vchan_stats {
 	uint64_t discarded;       /* messages dropped by revoke / close      */
 	uint64_t notifies;        /* event-channel notifications sent         */
 	uint64_t sleeps;          /* times this end went to sleep             */
-	uint64_t spin_hits, spin_misses;
-	int spin_enabled;         /* spinning is currently on                 */
+	uint64_t spin_hits, spin_misses;   /* busy waits that paid / not   */
+	int spin_enabled;         /* spinning or yielding is currently on     */
+	uint64_t yield_hits, yield_misses; /* waits that gave the CPU away  */
 };
 int vchan_get_stats(struct vchan *v, struct vchan_stats *st);
 unsigned vchan_rights(const struct vchan *v);
