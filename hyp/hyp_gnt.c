@@ -1,4 +1,8 @@
-/* hyp_gnt.c: grant tables over libxengnttab (gntshr: share, gnttab: map). */
+/* hyp_gnt.c: grant tables over libxengnttab (gntshr: share, gnttab: map).
+ *
+ * The two kinds of handle do the same things through different library
+ * calls, so what they share is written once in the helpers below and the
+ * public functions stand side by side, operation by operation. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,12 +23,17 @@ struct hyp_gnttab {
 };
 
 /*
- * Check an optional unmap notification and translate it into the library's
- * (offset, port) pair, where -1 (all ones) means "none".
+ * Check the arguments sharing and mapping both take, and translate an
+ * optional unmap notification into the library's (offset, port) pair,
+ * where -1 (all ones) means "none".
  */
-static int notify_args(const struct hyp_unmap_notify *notify, uint32_t count,
-		       uint32_t *offset, evtchn_port_t *port)
+static int grant_args(const void *handle, const grant_ref_t *refs,
+		      void **addr, uint32_t count,
+		      const struct hyp_unmap_notify *notify,
+		      uint32_t *offset, evtchn_port_t *port)
 {
+	if (!handle || !refs || !addr || count == 0)
+		return -EINVAL;
 	*offset = HYP_NOTIFY_NONE;
 	*port = HYP_NOTIFY_NONE;
 	if (!notify)
@@ -39,25 +48,85 @@ static int notify_args(const struct hyp_unmap_notify *notify, uint32_t count,
 	return 0;
 }
 
+/* The result of a library call that returns the pages it set up, or NULL
+ * with errno set (cleared by the caller before the call). */
+static int pages_result(void *p, void **addr)
+{
+	if (!p)
+		return hyp_neg_errno();
+	*addr = p;
+	return 0;
+}
+
+/* The result of a library call that returns < 0 with errno set (cleared by
+ * the caller before the call) on failure. */
+static int call_result(int r)
+{
+	return r < 0 ? hyp_neg_errno() : 0;
+}
+
+/*
+ * Both kinds of handle are a box around one library handle, opened alike:
+ * a zeroed box of `size` bytes, then the library into it by `lib_open`
+ * (false with errno set when it cannot).  Like the library calls, this
+ * answers NULL with errno set on failure, and frees what it took; `out` is
+ * only checked, the caller stores the box there with its type.
+ */
+static void *box_open(const void *out, size_t size, bool (*lib_open)(void *))
+{
+	void *box;
+	int err;
+
+	if (!out) {
+		errno = EINVAL;
+		return NULL;
+	}
+	box = calloc(1, size);
+	if (!box) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	errno = 0;
+	if (lib_open(box))
+		return box;
+	err = hyp_neg_errno();
+	free(box);
+	errno = -err;
+	return NULL;
+}
+
+static bool gntshr_lib_open(void *box)
+{
+	struct hyp_gntshr *gs = box;
+
+	gs->xgs = xengntshr_open(NULL, 0);
+	return gs->xgs != NULL;
+}
+
+static bool gnttab_lib_open(void *box)
+{
+	struct hyp_gnttab *gt = box;
+
+	gt->xgt = xengnttab_open(NULL, 0);
+	return gt->xgt != NULL;
+}
+
 int hyp_gntshr_open(struct hyp_gntshr **out)
 {
-	struct hyp_gntshr *gs;
+	struct hyp_gntshr *gs = box_open(out, sizeof(*gs), gntshr_lib_open);
 
-	if (!out)
-		return -EINVAL;
-	gs = calloc(1, sizeof(*gs));
-	if (!gs)
-		return -ENOMEM;
-	errno = 0;
-	gs->xgs = xengntshr_open(NULL, 0);
-	if (!gs->xgs) {
-		int err = hyp_neg_errno();
+	if (gs)
+		*out = gs;
+	return gs ? 0 : hyp_neg_errno();
+}
 
-		free(gs);
-		return err;
-	}
-	*out = gs;
-	return 0;
+int hyp_gnttab_open(struct hyp_gnttab **out)
+{
+	struct hyp_gnttab *gt = box_open(out, sizeof(*gt), gnttab_lib_open);
+
+	if (gt)
+		*out = gt;
+	return gt ? 0 : hyp_neg_errno();
 }
 
 void hyp_gntshr_close(struct hyp_gntshr *gs)
@@ -66,6 +135,14 @@ void hyp_gntshr_close(struct hyp_gntshr *gs)
 		return;
 	xengntshr_close(gs->xgs);
 	free(gs);
+}
+
+void hyp_gnttab_close(struct hyp_gnttab *gt)
+{
+	if (!gt)
+		return;
+	xengnttab_close(gt->xgt);
+	free(gt);
 }
 
 int hyp_gntshr_share(struct hyp_gntshr *gs, domid_t peer, uint32_t count,
@@ -77,9 +154,10 @@ int hyp_gntshr_share(struct hyp_gntshr *gs, domid_t peer, uint32_t count,
 	void *p;
 	int rc;
 
-	if (!gs || !refs || !addr || count == 0 || count > INT32_MAX)
+	/* The library counts shared pages in an int. */
+	if (count > INT32_MAX)
 		return -EINVAL;
-	rc = notify_args(notify, count, &off, &port);
+	rc = grant_args(gs, refs, addr, count, notify, &off, &port);
 	if (rc < 0)
 		return rc;
 	errno = 0;
@@ -89,49 +167,7 @@ int hyp_gntshr_share(struct hyp_gntshr *gs, domid_t peer, uint32_t count,
 	else
 		p = xengntshr_share_pages(gs->xgs, peer, (int)count, refs,
 					  writable);
-	if (!p)
-		return hyp_neg_errno();
-	*addr = p;
-	return 0;
-}
-
-int hyp_gntshr_unshare(struct hyp_gntshr *gs, void *addr, uint32_t count)
-{
-	if (!gs || !addr || count == 0)
-		return -EINVAL;
-	errno = 0;
-	if (xengntshr_unshare(gs->xgs, addr, count) < 0)
-		return hyp_neg_errno();
-	return 0;
-}
-
-int hyp_gnttab_open(struct hyp_gnttab **out)
-{
-	struct hyp_gnttab *gt;
-
-	if (!out)
-		return -EINVAL;
-	gt = calloc(1, sizeof(*gt));
-	if (!gt)
-		return -ENOMEM;
-	errno = 0;
-	gt->xgt = xengnttab_open(NULL, 0);
-	if (!gt->xgt) {
-		int err = hyp_neg_errno();
-
-		free(gt);
-		return err;
-	}
-	*out = gt;
-	return 0;
-}
-
-void hyp_gnttab_close(struct hyp_gnttab *gt)
-{
-	if (!gt)
-		return;
-	xengnttab_close(gt->xgt);
-	free(gt);
+	return pages_result(p, addr);
 }
 
 int hyp_gnttab_map(struct hyp_gnttab *gt, domid_t peer, uint32_t count,
@@ -144,9 +180,7 @@ int hyp_gnttab_map(struct hyp_gnttab *gt, domid_t peer, uint32_t count,
 	void *p;
 	int rc;
 
-	if (!gt || !refs || !addr || count == 0)
-		return -EINVAL;
-	rc = notify_args(notify, count, &off, &port);
+	rc = grant_args(gt, refs, addr, count, notify, &off, &port);
 	if (rc < 0)
 		return rc;
 	errno = 0;
@@ -157,10 +191,15 @@ int hyp_gnttab_map(struct hyp_gnttab *gt, domid_t peer, uint32_t count,
 		/* The library only reads refs; its prototype just lacks const. */
 		p = xengnttab_map_domain_grant_refs(gt->xgt, count, peer,
 						    (uint32_t *)refs, prot);
-	if (!p)
-		return hyp_neg_errno();
-	*addr = p;
-	return 0;
+	return pages_result(p, addr);
+}
+
+int hyp_gntshr_unshare(struct hyp_gntshr *gs, void *addr, uint32_t count)
+{
+	if (!gs || !addr || count == 0)
+		return -EINVAL;
+	errno = 0;
+	return call_result(xengntshr_unshare(gs->xgs, addr, count));
 }
 
 int hyp_gnttab_unmap(struct hyp_gnttab *gt, void *addr, uint32_t count)
@@ -168,7 +207,5 @@ int hyp_gnttab_unmap(struct hyp_gnttab *gt, void *addr, uint32_t count)
 	if (!gt || !addr || count == 0)
 		return -EINVAL;
 	errno = 0;
-	if (xengnttab_unmap(gt->xgt, addr, count) < 0)
-		return hyp_neg_errno();
-	return 0;
+	return call_result(xengnttab_unmap(gt->xgt, addr, count));
 }

@@ -66,7 +66,7 @@ clean-conformance:
 
 EXTRA_DIST += conformance/README.md conformance/ts-xensim.sh \
 	conformance/run-xensim.sh conformance/fetch-xen-utils.sh \
-	conformance/scenarios/lib.sh \
+	conformance/scenarios/lib.sh conformance/scenarios/grant.inc \
 	conformance/scenarios/grant.sh conformance/scenarios/grant-ro.sh \
 	conformance/scenarios/evtchn.sh conformance/scenarios/store-perms.sh \
 	conformance/scenarios/isolation-third-domain.sh \

@@ -44,32 +44,30 @@ HYP_TEST_INCLUDES = $(AM_CPPFLAGS) $(CMOCKA_CFLAGS) \
 	$(XENEVTCHN_CFLAGS) $(XENGNTTAB_CFLAGS) $(XENSTORE_CFLAGS) \
 	$(XENCONTROL_CFLAGS)
 HYP_TEST_LIBS = $(top_builddir)/hyp/libhyp.la $(CMOCKA_LIBS)
+# The fakes every hyp test links with.
+HYP_MOCK_SOURCES = unit/test_hyp_mock.c unit/test_hyp_mock.h
 
 HYP_TESTS = unit/test_hyp_evtchn unit/test_hyp_gnt unit/test_hyp_store \
 	unit/test_hyp_domain
 check_PROGRAMS += $(HYP_TESTS)
 TESTS += $(HYP_TESTS)
 
-unit_test_hyp_evtchn_SOURCES = unit/test_hyp_evtchn.c unit/test_hyp_mock.c \
-	unit/test_hyp_mock.h
+unit_test_hyp_evtchn_SOURCES = unit/test_hyp_evtchn.c $(HYP_MOCK_SOURCES)
 unit_test_hyp_evtchn_CPPFLAGS = $(HYP_TEST_INCLUDES)
 unit_test_hyp_evtchn_LDFLAGS = $(HYP_WRAP_FLAGS)
 unit_test_hyp_evtchn_LDADD = $(HYP_TEST_LIBS)
 
-unit_test_hyp_gnt_SOURCES = unit/test_hyp_gnt.c unit/test_hyp_mock.c \
-	unit/test_hyp_mock.h
+unit_test_hyp_gnt_SOURCES = unit/test_hyp_gnt.c $(HYP_MOCK_SOURCES)
 unit_test_hyp_gnt_CPPFLAGS = $(HYP_TEST_INCLUDES)
 unit_test_hyp_gnt_LDFLAGS = $(HYP_WRAP_FLAGS)
 unit_test_hyp_gnt_LDADD = $(HYP_TEST_LIBS)
 
-unit_test_hyp_store_SOURCES = unit/test_hyp_store.c unit/test_hyp_mock.c \
-	unit/test_hyp_mock.h
+unit_test_hyp_store_SOURCES = unit/test_hyp_store.c $(HYP_MOCK_SOURCES)
 unit_test_hyp_store_CPPFLAGS = $(HYP_TEST_INCLUDES)
 unit_test_hyp_store_LDFLAGS = $(HYP_WRAP_FLAGS)
 unit_test_hyp_store_LDADD = $(HYP_TEST_LIBS)
 
-unit_test_hyp_domain_SOURCES = unit/test_hyp_domain.c unit/test_hyp_mock.c \
-	unit/test_hyp_mock.h
+unit_test_hyp_domain_SOURCES = unit/test_hyp_domain.c $(HYP_MOCK_SOURCES)
 unit_test_hyp_domain_CPPFLAGS = $(HYP_TEST_INCLUDES)
 unit_test_hyp_domain_LDFLAGS = $(HYP_WRAP_FLAGS)
 unit_test_hyp_domain_LDADD = $(HYP_TEST_LIBS)

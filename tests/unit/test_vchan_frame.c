@@ -17,8 +17,7 @@ static void test_roundtrip_sizes(void **state)
 	size_t sizes[] = { 0, 1, 15, 16, 17, 100, 1000, 2000 };
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		struct vchan_msg m = { .buf = out, .len = sizeof(out) };
 
@@ -39,8 +38,7 @@ static void test_roundtrip_sizes(void **state)
 		assert_int_equal(m.len, sizes[i]);
 	}
 	assert_int_equal(tv_log_count, 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_nonblocking_and_timeout(void **state)
@@ -52,8 +50,7 @@ static void test_nonblocking_and_timeout(void **state)
 	int n = 0, r;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(10, 11, &s, &c);   /* server reads a 1 KiB ring */
+	tv_start(10, 11, &s, &c);   /* server reads a 1 KiB ring */
 	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
 	t0 = vchan_now_ns();
 	assert_int_equal(vchan_recv(s, &m, 50), -ETIMEDOUT);
@@ -77,8 +74,7 @@ static void test_nonblocking_and_timeout(void **state)
 		assert_int_equal(m.seq, i);
 	}
 	assert_int_equal(tv_log_count, 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_max_size(void **state)
@@ -112,8 +108,7 @@ static void test_max_size(void **state)
 	assert_int_equal(vchan_send(c, 1, 0, big, 1, 0), -EPROTO);
 	/* Flags outside the application's half. */
 	assert_int_equal(vchan_send(s, 1, 0x10000, big, 1, 0), -EINVAL);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_sequence_checks(void **state)
@@ -123,8 +118,7 @@ static void test_sequence_checks(void **state)
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
 	/* A peer replaying sequence 1. */
 	c->tx.next_seq = 1;
@@ -133,16 +127,14 @@ static void test_sequence_checks(void **state)
 	m.len = sizeof(buf);
 	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "sequence 1, expected 2"));
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	tv_pair(12, 12, &s, &c);
 	c->tx.next_seq = 5;   /* skipping ahead: lost messages */
 	assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
 	m.len = sizeof(buf);
 	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 struct big_job {
@@ -176,8 +168,7 @@ static void test_split_larger_than_ring(void **state)
 	uint8_t *in = malloc(len), *out = malloc(len);
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(10, 11, &s, &c);
+	tv_start(10, 11, &s, &c);
 	j = (struct big_job){ .v = c, .len = len, .count = 5 };
 	assert_int_equal(pthread_create(&th, NULL, big_sender, &j), 0);
 	for (int i = 0; i < 5; i++) {
@@ -193,8 +184,7 @@ static void test_split_larger_than_ring(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(j.result, 0);
 	assert_int_equal(tv_log_count, 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 	free(in);
 	free(out);
 }
@@ -208,8 +198,7 @@ static void test_split_nonblocking_both_sides(void **state)
 	int r, rounds = 0;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(10, 11, &s, &c);
+	tv_start(10, 11, &s, &c);
 	tv_fill(in, len, 42);
 	/* Accepted into the backlog although the ring holds 1 KiB. */
 	assert_int_equal(vchan_send(c, 9, 0, in, len, 0), 0);
@@ -232,8 +221,7 @@ static void test_split_nonblocking_both_sides(void **state)
 	assert_true(rounds > 10);
 	assert_int_equal(vchan_flush(c, 0), 0);
 	assert_int_equal(vchan_send(c, 9, 0, in, 10, 0), 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 	free(in);
 	free(out);
 }
@@ -247,8 +235,7 @@ static void test_batches(void **state)
 	int r;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(16, 16, &s, &c);
+	tv_start(16, 16, &s, &c);
 	{
 		struct vchan_msg m = { .buf = out[0], .len = 64 };
 
@@ -279,8 +266,7 @@ static void test_batches(void **state)
 		mr[i].len = 64;
 	assert_int_equal(vchan_recvv(s, mr, 64, 0), 3);
 	assert_int_equal(vchan_recvv(s, mr, 64, 0), -EAGAIN);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_reserve_commit_inplace(void **state)
@@ -291,8 +277,7 @@ static void test_reserve_commit_inplace(void **state)
 	uint8_t in[240];
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(10, 11, &s, &c);   /* client writes the 1 KiB ring */
+	tv_start(10, 11, &s, &c);   /* client writes the 1 KiB ring */
 	/* Too big for in place (more than a quarter ring). */
 	assert_int_equal(vchan_reserve(c, 300, &p, 0), -EMSGSIZE);
 	for (int i = 0; i < 40; i++) {
@@ -324,8 +309,7 @@ static void test_reserve_commit_inplace(void **state)
 	}
 	assert_int_equal(vchan_release(s), -EINVAL);
 	assert_int_equal(tv_log_count, 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_raw_stream(void **state)
@@ -425,8 +409,7 @@ static void test_stream_threads(void **state)
 		}
 		pthread_join(th, NULL);
 		assert_int_equal(j.result, 0);
-		vchan_close(s);
-		vchan_close(c);
+		tv_close(s, c);
 		free(out);
 	}
 	assert_int_equal(tv_log_count, 0);

@@ -33,8 +33,7 @@ static void test_rights(void **state)
 	assert_int_equal(vchan_recv_inplace(c, &m, 0), -EPERM);
 	assert_int_equal(vchan_send(c, 1, 0, buf, 1, 0), 0);
 	assert_int_equal(vchan_recv(s, &m, 0), 0);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	sc.rights = 0;
 	cc.raw = sc.raw = 1;
@@ -42,8 +41,7 @@ static void test_rights(void **state)
 	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
 	assert_int_equal(vchan_write(c, buf, 1, 0), -EPERM);
 	assert_int_equal(vchan_read(s, buf, 1, 0), -EPERM);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	sc.rights = 0x10;
 	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), -EINVAL);
@@ -74,30 +72,34 @@ static void *block_call(void *arg)
 	return NULL;
 }
 
+/* Block `v` in a send (else a receive) on another thread, then revoke `s`:
+ * the blocked call must wake up with EPIPE. */
+static void revoke_while_blocked(struct vchan *s, struct vchan *v, int send)
+{
+	struct blocked b = { .v = v, .send = send };
+	pthread_t t;
+
+	pthread_create(&t, NULL, block_call, &b);
+	usleep(50000);
+	assert_int_equal(vchan_revoke(s), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(b.result, -EPIPE);
+}
+
 static void test_revoke(void **state)
 {
 	struct vchan *s, *c;
-	struct blocked bs, bpeer;
-	pthread_t ts, tp;
 	uint8_t buf[64] = { 0 };
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 	struct vchan_stats st;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	/* Three messages wait in the server's inbound ring. */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(vchan_send(c, 1, 0, buf, 10, 0), 0);
-	/* The server blocks sending into a full ring; the client blocks
-	 * receiving from a ring that is empty. */
-	bs = (struct blocked){ .v = s, .send = 1 };
-	pthread_create(&ts, NULL, block_call, &bs);
-	bpeer = (struct blocked){ .v = c, .send = 0 };
-	usleep(50000);
-	assert_int_equal(vchan_revoke(s), 0);
-	pthread_join(ts, NULL);
-	assert_int_equal(bs.result, -EPIPE);
+	/* The server blocks sending into a full ring. */
+	revoke_while_blocked(s, s, 1);
 	/* Later calls on the revoked end. */
 	m.len = sizeof(buf);
 	assert_int_equal(vchan_recv(s, &m, 0), -EPIPE);
@@ -111,34 +113,21 @@ static void test_revoke(void **state)
 	/* The peer: sends fail at once. */
 	assert_int_equal(vchan_send(c, 1, 0, buf, 1, 0), -EPIPE);
 	assert_true(vchan_events(c) & VCHAN_EV_HUP);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	/* A peer blocked in receive when this end is revoked. */
 	tv_pair(12, 12, &s, &c);
-	bpeer = (struct blocked){ .v = c, .send = 0 };
-	pthread_create(&tp, NULL, block_call, &bpeer);
-	usleep(50000);
-	assert_int_equal(vchan_revoke(s), 0);
-	pthread_join(tp, NULL);
-	assert_int_equal(bpeer.result, -EPIPE);
+	revoke_while_blocked(s, c, 0);
 	m.len = sizeof(buf);
 	assert_int_equal(vchan_recv(c, &m, VCHAN_FOREVER), -EPIPE);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	/* A peer blocked in send when this end is revoked. */
 	tv_pair(12, 12, &s, &c);
-	bpeer = (struct blocked){ .v = c, .send = 1 };
-	pthread_create(&tp, NULL, block_call, &bpeer);
-	usleep(50000);
-	assert_int_equal(vchan_revoke(s), 0);
-	pthread_join(tp, NULL);
-	assert_int_equal(bpeer.result, -EPIPE);
+	revoke_while_blocked(s, c, 1);
 	vchan_get_stats(s, &st);
 	assert_true(st.discarded >= 1);   /* what the client had queued */
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void *recv_forever(void *arg)
@@ -158,16 +147,14 @@ static void test_revoke_wakes_local_waiter(void **state)
 	pthread_t t;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	b = (struct blocked){ .v = s };
 	pthread_create(&t, NULL, recv_forever, &b);
 	usleep(30000);
 	vchan_revoke(s);
 	pthread_join(t, NULL);
 	assert_int_equal(b.result, -EPIPE);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_revoke_mid_message(void **state)
@@ -179,8 +166,7 @@ static void test_revoke_mid_message(void **state)
 	struct vchan_stats st;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(10, 11, &s, &c);
+	tv_start(10, 11, &s, &c);
 	assert_int_equal(vchan_send(c, 1, 0, big, len, 0), 0);  /* backlog */
 	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);        /* partial */
 	assert_int_equal(vchan_revoke(c), 0);
@@ -191,8 +177,7 @@ static void test_revoke_mid_message(void **state)
 	assert_int_equal(st.discarded, 1);   /* the backlog */
 	vchan_get_stats(s, &st);
 	assert_int_equal(st.discarded, 1);   /* the partial message */
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 	free(big);
 }
 
@@ -203,8 +188,7 @@ static void test_peer_close_then_drain(void **state)
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	assert_int_equal(vchan_is_connected(s), 1);
 	assert_int_equal(vchan_send(c, 4, 0, buf, 10, 0), 0);
 	vchan_close(c);
@@ -225,23 +209,20 @@ static void test_hostile_live_and_indices(void **state)
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	/* The client says its live byte is 7. */
 	c->page->cli_live = 7;
 	assert_int_equal(vchan_send(s, 1, 0, buf, 1, 0), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "live byte is 7"));
 	assert_true(vchan_events(s) & VCHAN_EV_ERR);
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	tv_pair(12, 12, &s, &c);
 	/* The client moves its prod far ahead. */
 	c->page->left.prod = 0x7fff0000;
 	assert_int_equal(vchan_recv(s, &m, VCHAN_FOREVER), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "inbound prod"));
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	tv_pair(12, 12, &s, &c);
 	/* The client claims to have consumed more than was sent. */
@@ -249,8 +230,7 @@ static void test_hostile_live_and_indices(void **state)
 	c->page->right.cons = 64;
 	assert_int_equal(vchan_send(s, 1, 0, buf, 10, 0), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "outbound cons 64"));
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 
 	tv_pair(12, 12, &s, &c);
 	/* A header with a huge length. */
@@ -262,8 +242,7 @@ static void test_hostile_live_and_indices(void **state)
 	}
 	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "exceeds"));
-	vchan_close(s);
-	vchan_close(c);
+	tv_close(s, c);
 }
 
 static void test_event_loop(void **state)
@@ -275,8 +254,7 @@ static void test_event_loop(void **state)
 	int ev;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	pfd = (struct pollfd){ .fd = vchan_fd(s), .events = POLLIN };
 	ev = vchan_events(s);        /* arms: tell me when data comes */
 	assert_false(ev & VCHAN_EV_IN);
@@ -306,8 +284,7 @@ static void test_fork_pair(void **state)
 	const int n = 20000;
 
 	(void)state;
-	tv_capture_logs();
-	tv_pair(12, 12, &s, &c);
+	tv_start(12, 12, &s, &c);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {

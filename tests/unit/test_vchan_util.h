@@ -53,6 +53,21 @@ static inline void tv_pair(unsigned lo, unsigned ro, struct vchan **s,
 	assert_int_equal(vchan_shm_pair(&sc, &cc, s, c), 0);
 }
 
+/* How most tests begin: logs captured afresh, then a pair as tv_pair(). */
+static inline void tv_start(unsigned lo, unsigned ro, struct vchan **s,
+			    struct vchan **c)
+{
+	tv_capture_logs();
+	tv_pair(lo, ro, s, c);
+}
+
+/* Close both ends of a pair, server first. */
+static inline void tv_close(struct vchan *s, struct vchan *c)
+{
+	vchan_close(s);
+	vchan_close(c);
+}
+
 static inline void tv_fill(uint8_t *p, size_t n, uint32_t seed)
 {
 	size_t i;

@@ -7,34 +7,23 @@
 
 #include "test_xs_util.h"
 
-static struct xs_server *S;
 static struct tconn *D0, *D1;
 
-static int setup(void **st)
+/* Small quotas, so that the tests reach them. */
+static void small_limits(struct xs_limits *lim)
 {
-    (void)st;
-    struct xs_limits lim;
-    xs_limits_default(&lim);
-    lim.nodes_per_domain = 20;
-    lim.watches_per_domain = 3;
-    lim.transactions_per_domain = 2;
-    lim.max_value_size = 16;
-    lim.max_outstanding_per_conn = 8;
-    S = t_server(&lim);
-    assert_int_equal(xs_domain_introduce(S, 1, "guest1", NULL), 0);
-    D0 = t_conn(S, 0);
-    D1 = t_conn(S, 1);
-    return 0;
+    lim->nodes_per_domain = 20;
+    lim->watches_per_domain = 3;
+    lim->transactions_per_domain = 2;
+    lim->max_value_size = 16;
+    lim->max_outstanding_per_conn = 8;
 }
 
-static int teardown(void **st)
-{
-    (void)st;
-    xs_server_free(S);
-    free(D0);
-    free(D1);
-    return 0;
-}
+/* Guest 1, and a connection of dom0 and of guest 1. */
+const struct tgroup t_group = {
+    .limits = small_limits, .guests = 1,
+    .conns = {{&D0, 0}, {&D1, 1}},
+};
 
 static void test_defaults(void **st)
 {
@@ -139,5 +128,5 @@ int main(void)
         cmocka_unit_test(test_txn_quota),
         cmocka_unit_test(test_output_quota_cuts_reader),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -7,30 +7,12 @@
 
 #include "test_xs_util.h"
 
-static struct xs_server *S;
 static struct tconn *D0, *D1, *D2;
 
-static int setup(void **st)
-{
-    (void)st;
-    S = t_server(NULL);
-    assert_int_equal(xs_domain_introduce(S, 1, "guest1", NULL), 0);
-    assert_int_equal(xs_domain_introduce(S, 2, "guest2", NULL), 0);
-    D0 = t_conn(S, 0);
-    D1 = t_conn(S, 1);
-    D2 = t_conn(S, 2);
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    xs_server_free(S);
-    free(D0);
-    free(D1);
-    free(D2);
-    return 0;
-}
+/* Guests 1 and 2, and a connection of dom0 and of each guest. */
+const struct tgroup t_group = {
+    .guests = 2, .conns = {{&D0, 0}, {&D1, 1}, {&D2, 2}},
+};
 
 static void test_basic_rw(void **st)
 {
@@ -269,5 +251,5 @@ int main(void)
         cmocka_unit_test(test_reused_domid_gets_nothing),
         cmocka_unit_test(test_directory_part),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

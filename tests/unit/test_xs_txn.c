@@ -7,28 +7,12 @@
 
 #include "test_xs_util.h"
 
-static struct xs_server *S;
 static struct tconn *A, *B, *W;
 
-static int setup(void **st)
-{
-    (void)st;
-    S = t_server(NULL);
-    A = t_conn(S, 0);
-    B = t_conn(S, 0);
-    W = t_conn(S, 0);
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    xs_server_free(S);
-    free(A);
-    free(B);
-    free(W);
-    return 0;
-}
+/* Three connections of dom0: two writers and a watcher. */
+const struct tgroup t_group = {
+    .conns = {{&A, 0}, {&B, 0}, {&W, 0}},
+};
 
 static void test_commit_and_isolation(void **st)
 {
@@ -161,5 +145,5 @@ int main(void)
         cmocka_unit_test(test_watches_fire_at_commit_only),
         cmocka_unit_test(test_start_inside_txn_busy),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -1,16 +1,22 @@
 /* Helpers for the xenstore server's unit tests: a server without a loop,
- * "detached" connections (no socket) of chosen domains, and requests sent
- * as real wire bytes, with the reply (and any watch events) read back. */
+ * "detached" connections (no socket) of chosen domains, requests sent as
+ * real wire bytes, with the reply (and any watch events) read back, and
+ * the cmocka group fixtures that make a test file's server and
+ * connections (t_group). */
 #ifndef TEST_XS_UTIL_H
 #define TEST_XS_UTIL_H
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 #include <xen/io/xs_wire.h>
 
@@ -66,6 +72,58 @@ static inline struct tconn *t_conn(struct xs_server *s, uint32_t domid)
         abort();
     t->next_req = 100;
     return t;
+}
+
+/*
+ * What each test of a group starts from, made by t_group_setup() and freed
+ * by t_group_teardown() (the group's cmocka fixtures): the server S, with
+ * the default limits changed by `limits` if set and guest domains
+ * 1..guests introduced as "guest1", "guest2", ..., and one connection of
+ * domain conns[i].domid in each *conns[i].conn.  A test file that runs
+ * these fixtures defines t_group.
+ */
+#define T_GROUP_CONNS 4
+
+struct tgroup {
+    void (*limits)(struct xs_limits *lim);
+    uint32_t guests;
+    struct {
+        struct tconn **conn;
+        uint32_t domid;
+    } conns[T_GROUP_CONNS];
+};
+
+extern const struct tgroup t_group;
+
+/* The group's server, which the tests use by this name. */
+static struct xs_server *S;
+
+static inline int t_group_setup(void **st)
+{
+    struct xs_limits lim;
+    char name[16];
+
+    (void)st;
+    xs_limits_default(&lim);
+    if (t_group.limits)
+        t_group.limits(&lim);
+    S = t_server(&lim);
+    for (uint32_t d = 1; d <= t_group.guests; d++) {
+        snprintf(name, sizeof(name), "guest%u", (unsigned)d);
+        assert_int_equal(xs_domain_introduce(S, d, name, NULL), 0);
+    }
+    for (int i = 0; i < T_GROUP_CONNS && t_group.conns[i].conn; i++)
+        *t_group.conns[i].conn = t_conn(S, t_group.conns[i].domid);
+    return 0;
+}
+
+static inline int t_group_teardown(void **st)
+{
+    (void)st;
+    xs_server_free(S);
+    for (int i = 0; i < T_GROUP_CONNS && t_group.conns[i].conn; i++)
+        free(*t_group.conns[i].conn);
+    return 0;
 }
 
 static inline int t_errno_of(const char *name)

@@ -8,30 +8,13 @@
 
 #include "test_xs_util.h"
 
-static struct xs_server *S;
 static struct tconn *D0, *D1, *W0;
 
-static int setup(void **st)
-{
-    (void)st;
-    S = t_server(NULL);
-    assert_int_equal(xs_domain_introduce(S, 1, "guest1", NULL), 0);
-    assert_int_equal(xs_domain_introduce(S, 2, "guest2", NULL), 0);
-    D0 = t_conn(S, 0);
-    D1 = t_conn(S, 1);
-    W0 = t_conn(S, 0);
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    xs_server_free(S);
-    free(D0);
-    free(D1);
-    free(W0);
-    return 0;
-}
+/* Guests 1 and 2; a connection of dom0, one of guest 1, and a second one
+ * of dom0 (W0) that watches. */
+const struct tgroup t_group = {
+    .guests = 2, .conns = {{&D0, 0}, {&D1, 1}, {&W0, 0}},
+};
 
 static void test_initial_and_matching(void **st)
 {
@@ -208,5 +191,5 @@ int main(void)
         cmocka_unit_test(test_release_drops_watches),
         cmocka_unit_test(test_reset_watches),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -7,21 +7,8 @@
 
 #include "test_xs_util.h"
 
-static struct xs_server *S;
-
-static int setup(void **st)
-{
-    (void)st;
-    S = t_server(NULL);
-    return 0;
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    xs_server_free(S);
-    return 0;
-}
+/* Only the server: each test makes the connections it needs. */
+const struct tgroup t_group = {0};
 
 static void test_error_reply_echoes_ids(void **st)
 {
@@ -152,5 +139,5 @@ int main(void)
         cmocka_unit_test(test_byte_at_a_time),
         cmocka_unit_test(test_random_garbage),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }
