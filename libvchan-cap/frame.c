@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vipc framing on the byte rings: a 16-byte header {len, type, flags, seq}
- * then the payload padded to 16 bytes, so a header never wraps.  A padding
+ * then the payload padded to 16 bytes, so a header never wraps (large
+ * payloads further, to the next line: vchan_frame_span()).  A padding
  * frame (VCHAN_FRAME_PAD) fills the end of the ring before a message written
  * in place.  Headers are copied out of the ring, then checked here, once. */
 #include "config.h"
@@ -52,7 +53,7 @@ uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready)
 {
 	struct vchan_frame_hdr h;
 	uint64_t n = 0;
-	uint64_t off = 0;
+	uint64_t off = 0, span;
 
 	/* Only counts: anything odd ends the walk; every header is copied
 	 * out once and its length bounded by what is ready. */
@@ -63,9 +64,10 @@ uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready)
 			continue;
 		}
 		n++;   /* whole, or torn by the teardown: still a message */
-		if (off + vchan_frame_size(h.len) > ready)
+		span = vchan_frame_span(h.len, r->idx + (uint32_t)off);
+		if (off + span > ready)
 			break;
-		off += vchan_frame_size(h.len);
+		off += span;
 	}
 	return n;
 }

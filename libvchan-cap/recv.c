@@ -80,6 +80,7 @@ static int take_header(struct vchan *v, uint32_t *need)
 			vchan_ring_advance(&x->ring, VCHAN_FRAME_HDR + h.len);
 			continue;
 		}
+		x->hdr_pos = x->ring.idx;
 		vchan_ring_advance(&x->ring, VCHAN_FRAME_HDR);
 		x->hdr = h;
 		x->active = true;
@@ -156,7 +157,8 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 		goto too_small;
 	for (;;) {
 		size_t left = x->hdr.len - x->got;
-		size_t pad = vchan_frame_pad(x->hdr.len) - x->hdr.len;
+		size_t pad = vchan_frame_span(x->hdr.len, x->hdr_pos) -
+			     VCHAN_FRAME_HDR - x->hdr.len;
 
 		r = vchan_ring_ready_atleast(&x->ring, (uint32_t)(left + pad),
 					     &ready);
@@ -282,7 +284,8 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	}
 	if (r < 0)
 		goto fail;
-	body = (uint32_t)vchan_frame_pad(x->hdr.len);
+	body = (uint32_t)(vchan_frame_span(x->hdr.len, x->hdr_pos) -
+			  VCHAN_FRAME_HDR);
 	if (x->got == 0 && VCHAN_FRAME_HDR + (size_t)body <= x->ring.size) {
 		/* Fits the ring: wait for it whole, hand out the ring. */
 		for (;;) {

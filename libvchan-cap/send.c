@@ -31,7 +31,7 @@ static void tx_start(struct vchan *v, uint32_t type, uint32_t flags,
 	t->src = buf;
 	t->owned = false;
 	t->off = 0;
-	t->frame = vchan_frame_size(len);
+	t->frame = vchan_frame_span(len, t->ring.idx);
 	t->busy = true;
 }
 
@@ -159,7 +159,8 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 		       uint32_t *seq)
 {
 	struct vchan_tx *t = &v->tx;
-	size_t frame = vchan_frame_size(len);
+	/* The backlog is empty: the frame starts at our index. */
+	size_t frame = vchan_frame_span(len, t->ring.idx);
 	uint32_t size = t->ring.size, need;
 	int r;
 
@@ -264,7 +265,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	if (r < 0)
 		goto out;
 	for (i = 0; i < n; i++) {
-		size_t frame = vchan_frame_size(msgs[i].len);
+		size_t frame = vchan_frame_span(msgs[i].len, v->tx.ring.idx);
 
 		r = check_msg(v, msgs[i].flags, msgs[i].len);
 		if (r == 0 && msgs[i].len && !msgs[i].buf)
@@ -326,6 +327,9 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	 * wrap (the tail is a multiple of 16, so a header always fits). */
 	tail = vchan_ring_tail(&t->ring);
 	pad = tail < frame ? tail : 0;
+	/* Room for the frame as it will be committed (a shorter commit takes
+	 * no more: spans grow with the length). */
+	frame = vchan_frame_span(len, t->ring.idx + pad);
 	r = vchan_wait(v, VCHAN_WANT_SPACE, pad + (uint32_t)frame, &deadline);
 	if (r < 0)
 		goto fail;
@@ -368,7 +372,7 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 		pthread_mutex_unlock(&t->mu);
 		return len == (size_t)-1 ? 0 : -EINVAL;
 	}
-	frame = vchan_frame_size(len);
+	frame = vchan_frame_span(len, t->ring.idx);
 	h.len = (uint32_t)len;
 	h.type = type;
 	h.flags = flags;

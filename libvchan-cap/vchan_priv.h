@@ -172,6 +172,31 @@ static inline size_t vchan_frame_size(size_t len)
 {
 	return VCHAN_FRAME_HDR + vchan_frame_pad(len);
 }
+/* Frames of payloads this large are padded further, to end where the next
+ * header fills the last 16 bytes of a cache line: in a stream of large
+ * messages every payload then starts on a line (copied line by line, with
+ * no line holding the end of one message and the start of the next).
+ * Smaller frames keep 16-byte steps: a 64-byte message is not stretched
+ * over two whole lines. */
+#define VCHAN_FRAME_ALIGN_MIN 256u
+#define VCHAN_LINE 64u
+/* Bytes a frame of payload len takes when its header is at ring index pos
+ * (both ends know pos: the sender's prod, the receiver's cons). */
+static inline size_t vchan_frame_span(size_t len, uint32_t pos)
+{
+	size_t n = vchan_frame_size(len);
+
+	if (len >= VCHAN_FRAME_ALIGN_MIN)
+		n += (uint32_t)(VCHAN_LINE - VCHAN_FRAME_HDR - pos - (uint32_t)n) &
+		     (VCHAN_LINE - 1);
+	return n;
+}
+/* The most a frame of payload len can take, wherever it starts. */
+static inline size_t vchan_frame_span_max(size_t len)
+{
+	return vchan_frame_size(len) +
+	       (len >= VCHAN_FRAME_ALIGN_MIN ? VCHAN_LINE - VCHAN_FRAME_HDR : 0);
+}
 /* Check a header copied out of the ring.  pos = ring offset of the header,
  * expect_seq = next sequence number.  -EPROTO with a log line. */
 int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
@@ -259,6 +284,8 @@ struct vchan_rx {
 	uint32_t next_seq;
 	bool active;             /* header taken, payload in progress        */
 	struct vchan_frame_hdr hdr;
+	uint32_t hdr_pos;        /* ring index of that header (its padding
+				  * depends on where it is)                 */
 	size_t got;              /* payload bytes taken                      */
 	uint8_t *stash;          /* payload taken before an interruption     */
 	size_t stash_cap;

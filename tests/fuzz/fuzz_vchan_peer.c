@@ -203,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.seq = peer_seq,
 			};
 			uint32_t prod = peer_w->prod;
-			size_t fr = vchan_frame_size(h.len);
+			size_t fr = vchan_frame_span(h.len, prod);
 
 			if (fr > in_size - (prod - peer_w->cons))
 				break;

@@ -233,6 +233,36 @@ static void test_frame_check(void **state)
 	assert_int_equal(vchan_frame_size(17), 48);
 }
 
+/* Large frames end where the next payload starts on a cache line; small
+ * ones keep 16-byte steps; a span never shrinks as the payload grows. */
+static void test_frame_span(void **state)
+{
+	uint32_t pos;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(vchan_frame_span(64, 0), 80);
+	assert_int_equal(vchan_frame_span(64, 48), 80);
+	assert_int_equal(vchan_frame_span(4096, 0), 4144);   /* ends at 48 */
+	assert_int_equal(vchan_frame_span(4096, 4144), 4160);
+	for (pos = 0; pos < 256; pos += 16) {
+		size_t prev = 0;
+
+		for (len = 0; len < 1200; len++) {
+			size_t n = vchan_frame_span(len, pos);
+
+			assert_true(n >= vchan_frame_size(len));
+			assert_true(n <= vchan_frame_span_max(len));
+			assert_true(n % 16 == 0);
+			assert_true(n >= prev);
+			prev = n;
+			if (len >= VCHAN_FRAME_ALIGN_MIN)
+				/* the next header fills a line's last 16 */
+				assert_int_equal((pos + n) % 64, 48);
+		}
+	}
+}
+
 static void test_frame_count(void **state)
 {
 	struct fake f;
@@ -270,6 +300,7 @@ int main(void)
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_frame_check),
 		cmocka_unit_test(test_frame_count),
+		cmocka_unit_test(test_frame_span),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
