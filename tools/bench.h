@@ -165,6 +165,11 @@ int bench_run_spec(const struct bench_io *io, const struct bench_plan *p,
 
 int bench_local_all(const struct bench_plan *p, const char *only,
 		    struct bench_results *res);
+/* The bare ring (bench_ring.c): the shared mapping's size for rings of
+ * `ring` bytes, and one end over it (zeroed mapping, both ends alike). */
+size_t bench_ring_map_size(size_t ring);
+int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io);
+void bench_ring_end_free(struct bench_io *io);
 int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res);
 /* Is transport t selected by the comma-separated list only (NULL: all)? */
 bool bench_selected(const char *only, const char *t);

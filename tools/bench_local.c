@@ -12,7 +12,9 @@
  *             spins until its first word (a sequence stamp written last,
  *             with release order) changes: the lower bound (round trip,
  *             split only: spinning against a peer on the same CPU only
- *             measures the scheduler's time slice). */
+ *             measures the scheduler's time slice)
+ *   ring      the bare ring of bench_ring.c: the channel's layout and
+ *             wake-up barrier without the channel (split only, spins). */
 #include "config.h"
 
 #include <errno.h>
@@ -169,9 +171,9 @@ static int poll_recv(void *ctx, void *buf, size_t len)
 
 /* --- one measurement --------------------------------------------------------- */
 
-enum local_kind { L_PIPE, L_UNIX, L_EVENTFD, L_BUSYPOLL };
+enum local_kind { L_PIPE, L_UNIX, L_EVENTFD, L_BUSYPOLL, L_RING };
 static const char *const kind_names[] = { "pipe", "unix", "eventfd",
-					  "busypoll" };
+					  "busypoll", "ring" };
 
 struct local_end {
 	struct fdio fd;
@@ -184,6 +186,8 @@ struct local_end {
 struct local_setup {
 	int c2s[2], s2c[2];     /* pipe/eventfd: [0] read, [1] write; unix: [0] */
 	struct slot *slots;     /* shared: [0] client->server, [1] back         */
+	void *ring_map;         /* ring: control page and both rings            */
+	size_t ring, ring_len;
 };
 
 static void close_fd(int *fd)
@@ -202,6 +206,9 @@ static void teardown(struct local_setup *s)
 	if (s->slots)
 		munmap(s->slots, 4096);
 	s->slots = NULL;
+	if (s->ring_map)
+		munmap(s->ring_map, s->ring_len);
+	s->ring_map = NULL;
 }
 
 static int setup(enum local_kind k, size_t ring, struct local_setup *s)
@@ -210,7 +217,20 @@ static int setup(enum local_kind k, size_t ring, struct local_setup *s)
 
 	s->c2s[0] = s->c2s[1] = s->s2c[0] = s->s2c[1] = -1;
 	s->slots = NULL;
+	s->ring_map = NULL;
 	switch (k) {
+	case L_RING:
+		/* Round trips: the ring vipc's round trips use. */
+		s->ring = ring ? ring : BENCH_RTT_RING;
+		s->ring_len = bench_ring_map_size(s->ring);
+		s->ring_map = mmap(NULL, s->ring_len, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (s->ring_map == MAP_FAILED) {
+			s->ring_map = NULL;
+			r = -errno;
+			bench_err("mmap of the bare ring: %s", strerror(-r));
+		}
+		break;
 	case L_PIPE:
 		if (pipe2(s->c2s, O_CLOEXEC) || pipe2(s->s2c, O_CLOEXEC)) {
 			r = -errno;
@@ -256,11 +276,13 @@ static int setup(enum local_kind k, size_t ring, struct local_setup *s)
 	return r;
 }
 
-static void make_end(enum local_kind k, struct local_setup *s, bool client,
-		     struct local_end *e)
+static int make_end(enum local_kind k, struct local_setup *s, bool client,
+		    struct local_end *e)
 {
 	memset(e, 0, sizeof(*e));
 	switch (k) {
+	case L_RING:
+		return bench_ring_end(s->ring_map, s->ring, client, &e->io);
 	case L_PIPE:
 		e->fd.rfd = client ? s->s2c[0] : s->c2s[0];
 		e->fd.wfd = client ? s->c2s[1] : s->s2c[1];
@@ -275,17 +297,18 @@ static void make_end(enum local_kind k, struct local_setup *s, bool client,
 		e->efd.rfd = client ? s->s2c[0] : s->c2s[0];
 		e->io = (struct bench_io){ &e->efd, efd_send, efd_recv, NULL,
 					   NULL };
-		return;
+		return 0;
 	case L_BUSYPOLL:
 		e->bp.out = &s->slots[client ? 0 : 1];
 		e->bp.in = &s->slots[client ? 1 : 0];
 		e->bp.last = UINT64_MAX;
 		e->io = (struct bench_io){ &e->bp, poll_send, poll_recv, NULL,
 					   NULL };
-		return;
+		return 0;
 	}
 	e->io = (struct bench_io){ &e->fd, fd_send, fd_recv, fd_send_batch,
 				   fd_recv_batch };
+	return 0;
 }
 
 static int measure(enum local_kind k, const struct bench_plan *p,
@@ -309,13 +332,17 @@ static int measure(enum local_kind k, const struct bench_plan *p,
 	if (pid == 0) {
 		if (bench_pin(bench_cpu(spec->placement, false)) < 0)
 			_exit(1);
-		make_end(k, &s, false, &e);
+		if (make_end(k, &s, false, &e) < 0)
+			_exit(1);
 		_exit(bench_run_spec(&e.io, p, spec, false, NULL) ? 1 : 0);
 	}
 	r = bench_pin(bench_cpu(spec->placement, true));
+	if (!r)
+		r = make_end(k, &s, true, &e);
 	if (!r) {
-		make_end(k, &s, true, &e);
 		r = bench_run_spec(&e.io, p, spec, true, &row);
+		if (k == L_RING)
+			bench_ring_end_free(&e.io);
 	}
 	bench_unpin();
 	if (r)
@@ -333,7 +360,9 @@ static int measure(enum local_kind k, const struct bench_plan *p,
 		return r;
 	}
 	snprintf(row.transport, sizeof(row.transport), "%s", kind_names[k]);
-	if (k != L_PIPE)
+	if (k == L_RING)
+		row.ring = s.ring;
+	else if (k != L_PIPE)
 		row.ring = 0;
 	if (bench_verbose)
 		bench_row_emit(stderr, &row);
@@ -346,18 +375,21 @@ int bench_local_all(const struct bench_plan *p, const char *only,
 	enum bench_placement stream_pl = p->split_ok ? BENCH_SPLIT : BENCH_SAME;
 	int fails = 0;
 
-	for (int k = L_PIPE; k <= L_BUSYPOLL; k++) {
+	for (int k = L_PIPE; k <= L_RING; k++) {
 		struct bench_spec specs[32];
 		size_t n = 0;
 
 		if (!bench_selected(only, kind_names[k]))
+			continue;
+		/* Spinning ends need a CPU each. */
+		if (k == L_RING && !p->split_ok)
 			continue;
 		if (p->tests & 1u << BENCH_RTT) {
 			if (p->split_ok)
 				specs[n++] = (struct bench_spec){
 					BENCH_RTT, BENCH_RTT_SIZE, 0,
 					BENCH_SPLIT };
-			if (k != L_BUSYPOLL)
+			if (k != L_BUSYPOLL && k != L_RING)
 				specs[n++] = (struct bench_spec){
 					BENCH_RTT, BENCH_RTT_SIZE, 0,
 					BENCH_SAME };

@@ -33,7 +33,7 @@
 #define STORE_WAIT_MS 60000
 
 static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
-	"unix", "eventfd", "busypoll", "memcpy" };
+	"unix", "eventfd", "busypoll", "ring", "memcpy" };
 
 static void usage(FILE *f)
 {
@@ -41,12 +41,13 @@ static void usage(FILE *f)
 		"usage: %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
 		"                  [--xensim PATH] [--verbose]\n"
 		"  Measure the vipc data channel between two simulated Xen domains against\n"
-		"  libxenvchan, pipe, unix, eventfd, busypoll and memcpy (see vipc-bench(1)).\n"
+		"  libxenvchan, pipe, unix, eventfd, busypoll, the bare ring and memcpy\n"
+		"  (see vipc-bench(1)).\n"
 		"  --json          print one JSON object instead of the table\n"
 		"  --quick         a short run (CI smoke test)\n"
 		"  --tiny          shorter still, for emulated machines\n"
 		"  --transports L  comma-separated subset of vipc,libxenvchan,pipe,unix,\n"
-		"                  eventfd,busypoll,memcpy\n"
+		"                  eventfd,busypoll,ring,memcpy\n"
 		"  --tests L       comma-separated subset of rtt,stream,stream-msgs\n"
 		"  --xensim PATH   the xensim program (default: $XENSIM, the build tree, PATH)\n"
 		"  --verbose       per-measurement lines and channel statistics on stderr\n"
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 		"  store: our own domid from the store node domid, the peer's from\n"
 		"  data/conf/peer in our home (waited for up to %d s).\n"
 		"       %s local [--quick|--tiny] [--transports L] [--tests L] [--verbose]\n"
-		"  Only pipe, unix, eventfd, busypoll and memcpy, as result rows on stdout.\n"
+		"  Only pipe, unix, eventfd, busypoll, ring and memcpy, as result rows on\n"
+		"  stdout.\n"
 		"       %s ratios [--values] FILE...\n"
 		"  The vipc / peer ratio table of the result rows in FILEs (- for stdin;\n"
 		"  other lines are skipped); --values: the round-trip and throughput tables too.\n",
@@ -236,7 +238,7 @@ static int channel(int argc, char **argv)
 			meta.failures++;
 	}
 	if (!bench_stop) {
-		progress("pipe, unix, eventfd, busypoll");
+		progress("pipe, unix, eventfd, busypoll, ring");
 		if (bench_local_all(&plan, o.transports, &res) < 0)
 			meta.failures++;
 	}
@@ -361,7 +363,7 @@ static int worker(int argc, char **argv)
 static int local(int argc, char **argv)
 {
 	static const char *const mine[] = { "pipe", "unix", "eventfd",
-					    "busypoll", "memcpy" };
+					    "busypoll", "ring", "memcpy" };
 	struct bench_plan plan;
 	struct bench_results res = { 0 };
 	struct opts o;
@@ -381,7 +383,7 @@ static int local(int argc, char **argv)
 	for (size_t i = 0; !r && i < sizeof(mine) / sizeof(mine[0]); i++)
 		any |= bench_selected(o.transports, mine[i]);
 	if (!r && !any) {
-		fprintf(stderr, "%s: local measures only pipe, unix, eventfd, busypoll and memcpy\n",
+		fprintf(stderr, "%s: local measures only pipe, unix, eventfd, busypoll, ring and memcpy\n",
 			BENCH_PROG);
 		r = 2;
 	}

@@ -10,7 +10,7 @@
 #include "bench.h"
 
 static const char *const peers[] = { "libxenvchan", "busypoll", "eventfd",
-				     "pipe", "unix", "memcpy" };
+				     "pipe", "unix", "ring", "memcpy" };
 #define NPEERS (sizeof(peers) / sizeof(peers[0]))
 
 /* The peer row a vipc row is compared with: same test, size, placement
@@ -181,7 +181,7 @@ static void num(FILE *f, int w, double v, int prec)
 static void rtt_table(FILE *f, const struct bench_results *res)
 {
 	static const char *const order[] = { "vipc", "libxenvchan",
-		"busypoll", "eventfd", "pipe", "unix" };
+		"busypoll", "eventfd", "pipe", "unix", "ring" };
 
 	fprintf(f, "64 B round trip, us        split median       p99   same-cpu median       p99\n");
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -210,7 +210,7 @@ static void rtt_table(FILE *f, const struct bench_results *res)
 static void stream_table(FILE *f, const struct bench_results *res)
 {
 	static const char *const order[] = { "vipc", "libxenvchan", "pipe",
-		"unix", "memcpy" };
+		"unix", "ring", "memcpy" };
 	char a[24];
 
 	fprintf(f, "One-way throughput, GB/s   ring      64 B     4 KiB    64 KiB     1 MiB   64 B batched, Mmsg/s\n");

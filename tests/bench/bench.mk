@@ -8,6 +8,10 @@ bench_bench_grant_CFLAGS = $(AM_CFLAGS) $(XENGNTTAB_CFLAGS)
 bench_bench_grant_LDADD = $(XENGNTTAB_LIBS)
 EXTRA_DIST += bench/xensim-bench.sh
 
+# The bare ring peer of vipc-bench runs and frames correctly (not timed).
+TESTS += bench/bench-smoke.sh
+EXTRA_DIST += bench/bench-smoke.sh
+
 bench-xensim: bench/bench-evtchn bench/bench-grant
 	XENSIM=$(abs_top_builddir)/hyp/sim/xensim BENCH_BIN=$(abs_builddir)/bench \
 		$(srcdir)/bench/xensim-bench.sh $(BENCH_FLAGS)
@@ -15,7 +19,7 @@ bench: bench-xensim
 .PHONY: bench bench-xensim
 
 # vipc-bench (tools/): the data channel between two xensim domains against
-# libxenvchan, pipe, AF_UNIX, eventfd, busy-polling and memcpy.
+# libxenvchan, pipe, AF_UNIX, eventfd, busy-polling, the bare ring and memcpy.
 bench-channel:
 	XENSIM=$(abs_top_builddir)/hyp/sim/xensim $(top_builddir)/tools/vipc-bench channel $(BENCH_FLAGS)
 bench: bench-channel

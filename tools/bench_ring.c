@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/* vipc-bench: the bare ring, a peer that shows what the channel's layout
+ * and wake-up protocol cost by themselves.
+ *
+ * Both directions are byte rings after a control page laid out like
+ * libxenvchan's (both prod/cons pairs and the notify bytes in its first
+ * cache line).  A message is a 16-byte header and the payload, padded as
+ * vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
+ * next cache line).  Every index store has release order and is followed by
+ * the full barrier and the load of the peer's notify byte that a sleeping
+ * peer needs; the consumer publishes its index every sixteenth of the ring,
+ * or before it waits; the reader spins on the index.  Everything else the
+ * channel does is left out: locks, rights, state and peer checks, sequence
+ * numbers, deadlines, sleeping and the API around it.  It spins, so it is
+ * measured with the ends on different CPUs only. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+#define HDR 16u
+#define LINE 64u
+#define ALIGN_MIN 256u
+
+struct ring_hdr {
+	uint32_t len, type, flags, seq;
+};
+
+/* One direction as this end sees it. */
+struct ring_dir {
+	uint32_t *mine, *theirs;    /* our index, the peer's                */
+	uint8_t *peer_notify;       /* loaded after each publication        */
+	uint8_t *buf;
+	uint32_t size, idx, known, published;
+};
+
+struct ringio {
+	struct ring_dir tx, rx;
+	uint32_t seq;
+};
+
+size_t bench_ring_map_size(size_t ring)
+{
+	return 4096 + 2 * ring;
+}
+
+/* Bytes a frame of payload len takes with its header at index pos. */
+static uint32_t frame_span(uint32_t len, uint32_t pos)
+{
+	uint32_t n = HDR + ((len + HDR - 1) & ~(HDR - 1));
+
+	if (len >= ALIGN_MIN)
+		n += (LINE - HDR - pos - n) & (LINE - 1);
+	return n;
+}
+
+static void publish(struct ring_dir *d)
+{
+	__atomic_store_n(d->mine, d->idx, __ATOMIC_RELEASE);
+	d->published = d->idx;
+	/* The half of the wake-up handshake every publication pays. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	(void)__atomic_load_n(d->peer_notify, __ATOMIC_RELAXED);
+}
+
+/* Spin until the peer's index moves past what we know; 0 on bench_stop.
+ * tx: bytes free; rx: bytes ready. */
+static uint32_t wait_room(struct ring_dir *d, bool tx)
+{
+	unsigned i = 0;
+
+	for (;;) {
+		uint32_t n = tx ? d->size - (d->idx - d->known)
+				: d->known - d->idx;
+
+		if (n)
+			return n;
+		/* What we hold back may be what the peer waits for. */
+		if (d->idx != d->published)
+			publish(d);
+		d->known = __atomic_load_n(d->theirs, __ATOMIC_ACQUIRE);
+		if (d->known == (tx ? d->idx - d->size : d->idx)) {
+			__builtin_ia32_pause();
+			if (++i == 0 && bench_stop)
+				return 0;
+		}
+	}
+}
+
+/* Copy n bytes in (src NULL: zeros) or out (dst NULL: skip), publishing
+ * every quarter ring so large messages stream. */
+static int ring_copy(struct ring_dir *d, bool tx, const void *src, void *dst,
+		     size_t n)
+{
+	while (n) {
+		uint32_t room = wait_room(d, tx);
+		uint32_t off = d->idx & (d->size - 1);
+		size_t c = n;
+
+		if (!room)
+			return -EINTR;
+		if (c > room)
+			c = room;
+		if (c > d->size - off)
+			c = d->size - off;
+		if (tx && src)
+			memcpy(d->buf + off, src, c);
+		else if (tx)
+			memset(d->buf + off, 0, c);
+		else if (dst)
+			memcpy(dst, d->buf + off, c);
+		if (src)
+			src = (const uint8_t *)src + c;
+		if (dst)
+			dst = (uint8_t *)dst + c;
+		d->idx += (uint32_t)c;
+		n -= c;
+		if (d->idx - d->published >= d->size / 4)
+			publish(d);
+	}
+	return 0;
+}
+
+static int put_one(struct ringio *r, const void *buf, size_t len)
+{
+	struct ring_hdr h = { .len = (uint32_t)len, .type = 1,
+			      .seq = r->seq++ };
+	uint32_t span = frame_span((uint32_t)len, r->tx.idx);
+	int e = ring_copy(&r->tx, true, &h, NULL, HDR);
+
+	if (!e)
+		e = ring_copy(&r->tx, true, buf, NULL, len);
+	if (!e)
+		e = ring_copy(&r->tx, true, NULL, NULL, span - HDR - len);
+	return e;
+}
+
+static int get_one(struct ringio *r, void *buf, size_t len)
+{
+	struct ring_hdr h;
+	uint32_t pos = r->rx.idx;
+	int e = ring_copy(&r->rx, false, NULL, &h, HDR);
+
+	if (e)
+		return e;
+	if (h.len != len)
+		return -EPROTO;
+	e = ring_copy(&r->rx, false, NULL, buf, len);
+	if (!e)
+		e = ring_copy(&r->rx, false, NULL, NULL,
+			      frame_span(h.len, pos) - HDR - len);
+	return e;
+}
+
+static void rx_settle(struct ring_dir *d)
+{
+	if (d->idx - d->published >= d->size / 16)
+		publish(d);
+}
+
+static int ring_send(void *ctx, const void *buf, size_t len)
+{
+	struct ringio *r = ctx;
+	int e = put_one(r, buf, len);
+
+	if (!e)
+		publish(&r->tx);
+	return e;
+}
+
+static int ring_recv(void *ctx, void *buf, size_t len)
+{
+	struct ringio *r = ctx;
+	int e = get_one(r, buf, len);
+
+	if (!e)
+		rx_settle(&r->rx);
+	return e;
+}
+
+static int ring_send_batch(void *ctx, const void *buf, size_t msg, size_t n)
+{
+	struct ringio *r = ctx;
+
+	for (size_t i = 0; i < n; i++) {
+		int e = put_one(r, (const uint8_t *)buf + i * msg, msg);
+
+		if (e)
+			return e;
+	}
+	publish(&r->tx);
+	return (int)n;
+}
+
+static int ring_recv_batch(void *ctx, void *buf, size_t msg, size_t n)
+{
+	struct ringio *r = ctx;
+	size_t i;
+	int e = get_one(r, buf, msg);
+
+	if (e)
+		return e;
+	/* Then as many as are whole in the ring already (one look at prod). */
+	r->rx.known = __atomic_load_n(r->rx.theirs, __ATOMIC_ACQUIRE);
+	for (i = 1; i < n; i++) {
+		if (r->rx.known - r->rx.idx <
+		    frame_span((uint32_t)msg, r->rx.idx))
+			break;
+		e = get_one(r, (uint8_t *)buf + i * msg, msg);
+		if (e)
+			return e;
+	}
+	rx_settle(&r->rx);
+	return (int)i;
+}
+
+int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
+{
+	/* libxenvchan's first line: left (client->server) cons, prod; right
+	 * cons, prod; orders; live bytes; notify bytes. */
+	uint32_t *ctl = map;
+	uint8_t *notify = (uint8_t *)map + 22;
+	uint8_t *c2s = (uint8_t *)map + 4096, *s2c = c2s + ring;
+	struct ringio *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->tx = (struct ring_dir){
+		.mine = client ? &ctl[1] : &ctl[3],
+		.theirs = client ? &ctl[0] : &ctl[2],
+		.peer_notify = &notify[client ? 1 : 0],
+		.buf = client ? c2s : s2c, .size = (uint32_t)ring };
+	r->rx = (struct ring_dir){
+		.mine = client ? &ctl[2] : &ctl[0],
+		.theirs = client ? &ctl[3] : &ctl[1],
+		.peer_notify = &notify[client ? 1 : 0],
+		.buf = client ? s2c : c2s, .size = (uint32_t)ring };
+	*io = (struct bench_io){ r, ring_send, ring_recv, ring_send_batch,
+				 ring_recv_batch };
+	return 0;
+}
+
+void bench_ring_end_free(struct bench_io *io)
+{
+	free(io->ctx);
+	io->ctx = NULL;
+}
