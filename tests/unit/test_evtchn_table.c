@@ -1,12 +1,14 @@
 /* Unit tests: xensim's event-channel table (who may bind what, states after
  * close, limits, holds for unmap-notify, the generation page). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -272,6 +274,32 @@ static void test_virq_and_fd_checks(void **state)
     close(blocking);
 }
 
+/* A guest that made its eventfd blocking with a full counter cannot make
+ * the daemon wait: the kick gives up after its timeout and leaves the
+ * file's flags alone. */
+static void test_kick_never_waits_on_a_guest(void **state)
+{
+    (void)state;
+    int efd = eventfd(0, EFD_CLOEXEC); /* blocking, as a hostile owner sets it */
+    assert_true(efd >= 0);
+    uint64_t full = UINT64_MAX - 1, v = 0;
+    assert_int_equal(write(efd, &full, sizeof(full)), sizeof(full));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    evtchn_kick(efd);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    assert_true(ms < 1000);
+    assert_false(fcntl(efd, F_GETFL) & O_NONBLOCK);
+    assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+    assert_true(v == full);
+    /* An ordinary eventfd still gets its event. */
+    evtchn_kick(efd);
+    assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+    assert_true(v == 1);
+    close(efd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +316,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restrict_and_status_rights, setup,
                                         teardown),
+        cmocka_unit_test(test_kick_never_waits_on_a_guest),
         cmocka_unit_test_setup_teardown(test_virq_and_fd_checks, setup,
                                         teardown),
     };

@@ -7,8 +7,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <xen/event_channel.h>
@@ -17,6 +19,8 @@
 #include "domain.h"
 
 #define DEFAULT_MAX_PORT 1023u
+/* How long the daemon's write to a guest's eventfd may take at most. */
+#define KICK_TIMEOUT_US 20000
 /* Xen's event_channel.h leaves NR_VIRQS to xen.h (24 on x86). */
 #define SIM_NR_VIRQS 24u
 
@@ -96,16 +100,32 @@ int evtchn_check_eventfd(int fd)
     return 0;
 }
 
+static void kick_timeout(int sig)
+{
+    (void)sig; /* only interrupts the write below */
+}
+
 void evtchn_kick(int efd)
 {
-    /* Re-assert O_NONBLOCK: the owner shares the file's flags and could
-     * have cleared them (a narrow race remains; see the report). EAGAIN
-     * means the counter is saturated: an event is pending anyway. */
-    int fl = fcntl(efd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK))
-        fcntl(efd, F_SETFL, fl | O_NONBLOCK);
+    /* The port's owner shares the eventfd's file flags: it can make the
+     * file blocking and its counter full, and a write would then wait for
+     * the owner. The daemon never waits on a guest, so the write runs
+     * under a one-shot timer whose signal (handled without SA_RESTART)
+     * interrupts it. Interrupted, or EAGAIN: the counter is full, so an
+     * event is pending anyway. */
+    static bool handler_set;
+    if (!handler_set) {
+        struct sigaction sa = { .sa_handler = kick_timeout };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+        handler_set = true;
+    }
+    struct itimerval arm = { .it_value = { .tv_usec = KICK_TIMEOUT_US } };
+    struct itimerval off = { 0 };
     uint64_t one = 1;
+    setitimer(ITIMER_REAL, &arm, NULL);
     ssize_t n = write(efd, &one, sizeof(one));
+    setitimer(ITIMER_REAL, &off, NULL);
     (void)n;
 }
 
