@@ -1,23 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /* Raw byte stream (cfg.raw): libxenvchan's stream mode, for peers that do
- * not speak vipc framing (vchan-socket-proxy and the like). */
+ * not speak vipc framing (vchan-socket-proxy and the like).  Writing and
+ * reading are one loop over a direction: room is free space outbound and
+ * ready bytes inbound. */
 #include "config.h"
 
 #include <errno.h>
 
 #include "vchan_priv.h"
 
-int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms)
+static int raw_finish(struct vchan *v, bool tx)
+{
+	return tx ? vchan_tx_finish(v, true) : vchan_rx_finish(v, true);
+}
+
+/* Move up to len bytes: from src into the outbound ring (tx), or from the
+ * inbound ring into dst.  Waits (up to the timeout) only while nothing can
+ * move; returns the bytes moved, or -errno when none did. */
+static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
+		  size_t len, int timeout_ms)
 {
 	uint64_t deadline = vchan_deadline(timeout_ms);
-	const uint8_t *p = buf;
-	uint32_t space = 0;
+	struct vchan_ring *ring;
+	pthread_mutex_t *mu;
+	uint32_t room = 0;
 	size_t done = 0;
 	int r;
 
-	if (!v || (!buf && len))
+	if (!v || (!(tx ? (const void *)src : (const void *)dst) && len))
 		return -EINVAL;
-	if (!(v->rights & VCHAN_RIGHT_SEND))
+	if (!(v->rights & (tx ? VCHAN_RIGHT_SEND : VCHAN_RIGHT_RECV)))
 		return -EPERM;
 	if (!v->raw)
 		return -EINVAL;
@@ -25,91 +37,56 @@ int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms)
 		return 0;
 	if (len > INT32_MAX)
 		len = INT32_MAX;
-	pthread_mutex_lock(&v->tx.mu);
-	r = vchan_state(v, true);
+	ring = tx ? &v->tx.ring : &v->rx.ring;
+	mu = tx ? &v->tx.mu : &v->rx.mu;
+	pthread_mutex_lock(mu);
+	/* Reading: bytes the peer left before going away are still read. */
+	r = vchan_state(v, tx);
 	while (!r) {
-		r = vchan_ring_space(&v->tx.ring, &space);
+		r = tx ? vchan_ring_space(ring, &room)
+		       : vchan_ring_ready(ring, &room);
 		if (r < 0) {
 			r = vchan_fail(v, r);
 			break;
 		}
-		if (space)
+		if (room)
 			break;
-		r = vchan_wait(v, VCHAN_WANT_SPACE, 1, &deadline);
+		r = vchan_wait(v, tx ? VCHAN_WANT_SPACE : VCHAN_WANT_READ, 1,
+			       &deadline);
 	}
-	while (!r && space && done < len) {
+	while (!r && room && done < len) {
 		size_t n = len - done;
 
-		if (n > space)
-			n = space;
-		if (n > v->tx.ring.quarter)
-			n = v->tx.ring.quarter;
-		vchan_ring_write(&v->tx.ring, p + done, n);
+		if (n > room)
+			n = room;
+		if (n > ring->quarter)
+			n = ring->quarter;
+		if (tx)
+			vchan_ring_write(ring, src + done, n);
+		else
+			vchan_ring_read(ring, dst + done, n);
 		done += n;
-		space -= (uint32_t)n;
-		if (vchan_ring_publish_due(&v->tx.ring))
-			r = vchan_tx_finish(v, true);
+		room -= (uint32_t)n;
+		if (vchan_ring_publish_due(ring))
+			r = raw_finish(v, tx);
 	}
 	if (!r)
-		r = vchan_tx_finish(v, true);
+		r = raw_finish(v, tx);
 	if (done) {
-		__atomic_fetch_add(&v->bytes_sent, done, __ATOMIC_RELAXED);
+		__atomic_fetch_add(tx ? &v->bytes_sent : &v->bytes_recv, done,
+				   __ATOMIC_RELAXED);
 		r = (int)done;
 	}
-	pthread_mutex_unlock(&v->tx.mu);
+	pthread_mutex_unlock(mu);
 	return r;
+}
+
+int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms)
+{
+	return raw_io(v, true, buf, NULL, len, timeout_ms);
 }
 
 int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms)
 {
-	uint64_t deadline = vchan_deadline(timeout_ms);
-	uint8_t *p = buf;
-	uint32_t ready = 0;
-	size_t done = 0;
-	int r;
-
-	if (!v || (!buf && len))
-		return -EINVAL;
-	if (!(v->rights & VCHAN_RIGHT_RECV))
-		return -EPERM;
-	if (!v->raw)
-		return -EINVAL;
-	if (len == 0)
-		return 0;
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	pthread_mutex_lock(&v->rx.mu);
-	/* Bytes the peer left before going away are still read. */
-	r = vchan_state(v, false);
-	while (!r) {
-		r = vchan_ring_ready(&v->rx.ring, &ready);
-		if (r < 0) {
-			r = vchan_fail(v, r);
-			break;
-		}
-		if (ready)
-			break;
-		r = vchan_wait(v, VCHAN_WANT_READ, 1, &deadline);
-	}
-	while (!r && ready && done < len) {
-		size_t n = len - done;
-
-		if (n > ready)
-			n = ready;
-		if (n > v->rx.ring.quarter)
-			n = v->rx.ring.quarter;
-		vchan_ring_read(&v->rx.ring, p + done, n);
-		done += n;
-		ready -= (uint32_t)n;
-		if (vchan_ring_publish_due(&v->rx.ring))
-			r = vchan_rx_finish(v, true);
-	}
-	if (!r)
-		r = vchan_rx_finish(v, true);
-	if (done) {
-		__atomic_fetch_add(&v->bytes_recv, done, __ATOMIC_RELAXED);
-		r = (int)done;
-	}
-	pthread_mutex_unlock(&v->rx.mu);
-	return r;
+	return raw_io(v, false, NULL, buf, len, timeout_ms);
 }
