@@ -127,13 +127,15 @@ static int make_epoll(struct vchan *v)
 }
 
 int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
-			  struct vchan_interface *page, void *read_buf,
+			  int layout, struct vchan_interface *page,
+			  void *read_buf,
 			  unsigned read_order, void *write_buf,
 			  unsigned write_order,
 			  const struct vchan_transport_ops *ops, void *tp,
 			  struct vchan **out)
 {
 	struct vchan_config defaults;
+	struct vchan_slots sl;
 	struct vchan *v;
 	pthread_condattr_t ca;
 	int r;
@@ -158,19 +160,32 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	v->raw = cfg->raw != 0;
 	v->max_msg = cfg->max_msg ? cfg->max_msg : VCHAN_MAX_MSG_DEFAULT;
 	v->page = page;
+	v->layout = layout;
 	v->my_live = is_server ? &page->srv_live : &page->cli_live;
 	v->peer_live = is_server ? &page->cli_live : &page->srv_live;
+	vchan_layout_slots(page, layout, &sl);
 	/* libxenvchan: each end acts on its own byte (server srv_notify,
 	 * client cli_notify) and asks the peer through the other one. */
-	v->my_notify = is_server ? &page->srv_notify : &page->cli_notify;
-	v->peer_notify = is_server ? &page->cli_notify : &page->srv_notify;
+	v->my_notify = is_server ? sl.srv_notify : sl.cli_notify;
+	v->peer_notify = is_server ? sl.cli_notify : sl.srv_notify;
 	/* left is client->server, right is server->client */
-	r = vchan_ring_init(&v->rx.ring, is_server ? &page->left : &page->right,
-			    read_buf, read_order, false, v->name);
+	r = is_server ? vchan_ring_init(&v->rx.ring, sl.left_prod,
+					sl.left_cons, read_buf, read_order,
+					false, v->name)
+		      : vchan_ring_init(&v->rx.ring, sl.right_prod,
+					sl.right_cons, read_buf, read_order,
+					false, v->name);
 	if (!r)
-		r = vchan_ring_init(&v->tx.ring,
-				    is_server ? &page->right : &page->left,
-				    write_buf, write_order, true, v->name);
+		r = is_server ? vchan_ring_init(&v->tx.ring, sl.right_prod,
+						sl.right_cons, write_buf,
+						write_order, true, v->name)
+			      : vchan_ring_init(&v->tx.ring, sl.left_prod,
+						sl.left_cons, write_buf,
+						write_order, true, v->name);
+	/* On a line of its own, the peer's cons costs a cache miss whenever
+	 * it moved; in libxenvchan's layout it shares the line of our prod,
+	 * which each send owns anyway. */
+	v->tx.ring.lazy = layout == VCHAN_LAYOUT_LINES;
 	if (r) {
 		free(v);
 		return r;
@@ -303,6 +318,16 @@ void vchan_close(struct vchan *v)
 	vchan_endpoint_free(v, false);
 }
 
+void vchan_client_connect(struct vchan *v)
+{
+	/* Ask for a notification when the server writes, then say we are
+	 * here; the caller's notification follows these stores. */
+	__atomic_fetch_or(v->peer_notify, VCHAN_NOTIFY_WRITE,
+			  __ATOMIC_SEQ_CST);
+	VCHAN_WRITE_ONCE(*v->my_live, 1);
+	vchan_mb(); /* both stores visible before the event */
+}
+
 int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
 {
 	if (!v || !st)
@@ -325,6 +350,7 @@ int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
 	st->yield_misses = v->spin.yield.misses;
 	st->spin_enabled = vchan_spin_enabled(&v->spin);
 	__atomic_store_n(&v->spinning, 0, __ATOMIC_RELEASE);
+	st->layout = v->layout;
 	return 0;
 }
 

@@ -13,7 +13,7 @@
 
 #include "vchan_priv.h"
 
-int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
+int vchan_ring_init(struct vchan_ring *r, uint32_t *prod, uint32_t *cons,
 		    void *buf, unsigned order, bool tx, const char *who)
 {
 	uint32_t mine, theirs, used;
@@ -27,8 +27,8 @@ int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
 	r->settle = r->size / 16;
 	r->who = who;
 	r->dir = tx ? "outbound" : "inbound";
-	r->mine = tx ? &shr->prod : &shr->cons;
-	r->theirs = tx ? &shr->cons : &shr->prod;
+	r->mine = tx ? prod : cons;
+	r->theirs = tx ? cons : prod;
 	/* Starting points; the peer could have written either (a client finds
 	 * what the server left), so both are checked like any later value. */
 	mine = VCHAN_READ_ONCE(*r->mine);

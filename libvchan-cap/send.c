@@ -63,8 +63,10 @@ int vchan_tx_finish(struct vchan *v, bool notify)
 	/* prod first: nothing between the message's bytes and the store that
 	 * hands them over (the rx trylock below is a locked instruction,
 	 * which would wait for those bytes to reach the peer's cache first).
-	 * Our inbound consumption then rides along: cons and prod share the
-	 * control page's first cache line, which the prod store owns. */
+	 * Our inbound consumption then rides along: in libxenvchan's layout
+	 * cons and prod share the control page's first cache line, which the
+	 * prod store owns; in LINES, our cons line is ours until the peer
+	 * runs short of room and looks. */
 	if (vchan_ring_publish(&v->tx.ring))
 		bits |= VCHAN_NOTIFY_WRITE;
 	if (notify && vchan_rx_publish_try(v))
@@ -85,8 +87,15 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify)
 	if (!t->busy)
 		return 0;
 	/* One load of the peer's cons per pump: what it says is checked on
-	 * every send, so a broken value fails the next call (-EPROTO). */
-	r = vchan_ring_space(ring, &space);
+	 * every send, so a broken value fails the next call (-EPROTO).  With
+	 * cons on a line of its own (lazy), only when what we know of it
+	 * does not cover the rest of the frame: a broken value then fails
+	 * the call that needs it. */
+	if (ring->lazy)
+		r = vchan_ring_space_atleast(ring, (uint32_t)(t->frame - t->off),
+					     &space);
+	else
+		r = vchan_ring_space(ring, &space);
 	if (r < 0)
 		return vchan_fail(v, r);
 	while (t->off < t->frame && space) {

@@ -125,7 +125,7 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 	struct vchan *s = NULL, *c = NULL;
 	uint8_t *sbase, *cpage;
 	void *wbuf, *rbuf;
-	int memfd = -1, efd_s = -1, efd_c = -1, r;
+	int memfd = -1, efd_s = -1, efd_c = -1, layout, r;
 	const char *cname;
 
 	vchan_config_init(&dflt);
@@ -136,7 +136,7 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 	cname = cli_cfg->name ? cli_cfg->name : "client";
 	lo = srv_cfg->read_order;
 	ro = srv_cfg->write_order;
-	r = vchan_layout_choose(&lo, &ro);
+	r = vchan_layout_choose(&lo, &ro, srv_cfg->layout);
 	if (r < 0)
 		return r;
 	pl = vchan_layout_pages(lo);
@@ -169,14 +169,15 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 		goto fail_errno;
 	st->maps[0] = sbase;
 	st->map_len[0] = npages * VCHAN_PAGE_SIZE;
-	vchan_layout_server_init((struct vchan_interface *)sbase, lo, ro);
+	vchan_layout_server_init((struct vchan_interface *)sbase, lo, ro,
+				 srv_cfg->layout);
 	for (i = 0; i < pl + pr; i++)
 		((struct vchan_interface *)sbase)->grants[i] = 1 + i;
 	rbuf = pl ? sbase + VCHAN_PAGE_SIZE
 		  : sbase + vchan_layout_inpage_offset(lo);
 	wbuf = pr ? sbase + (size_t)(1 + pl) * VCHAN_PAGE_SIZE
 		  : sbase + vchan_layout_inpage_offset(ro);
-	r = vchan_endpoint_create(srv_cfg, true,
+	r = vchan_endpoint_create(srv_cfg, true, srv_cfg->layout,
 				  (struct vchan_interface *)sbase, rbuf, lo,
 				  wbuf, ro, &shm_ops, st, &s);
 	if (r < 0)
@@ -191,7 +192,7 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 	ct->maps[0] = cpage;
 	ct->map_len[0] = VCHAN_PAGE_SIZE;
 	r = vchan_layout_client_read((struct vchan_interface *)cpage, cname,
-				     &lo, &ro);
+				     &lo, &ro, &layout);
 	if (r < 0)
 		goto fail;
 	pl = vchan_layout_pages(lo);
@@ -206,14 +207,14 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 			PROT_READ, cname);
 	if (!rbuf)
 		goto fail_errno;
-	r = vchan_endpoint_create(cli_cfg, false,
+	r = vchan_endpoint_create(cli_cfg, false, layout,
 				  (struct vchan_interface *)cpage, rbuf, ro,
 				  wbuf, lo, &shm_ops, ct, &c);
 	if (r < 0)
 		goto fail;
 	ct = NULL;
 	close(memfd);
-	vchan_layout_client_connect(c->page);
+	vchan_client_connect(c);
 	shm_notify(c->tp);
 	*srv = s;
 	*cli = c;

@@ -348,6 +348,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	const char *who = who_of(cfg, true);
 	unsigned lo = cfg ? cfg->read_order : 0;
 	unsigned ro = cfg ? cfg->write_order : 0;
+	int layout = cfg ? cfg->layout : VCHAN_LAYOUT_XENVCHAN;
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
 	struct xs_permissions perms[2];
@@ -362,7 +363,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 
 	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
 		return -EINVAL;
-	r = vchan_layout_choose(&lo, &ro);
+	r = vchan_layout_choose(&lo, &ro, layout);
 	if (r < 0)
 		return r;
 	t = tp_new(true, (domid_t)peer_domid);
@@ -414,7 +415,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 					       pg->grants + t->lpages,
 					       &t->rbuf)) < 0)
 		goto fail_grant;
-	vchan_layout_server_init(pg, lo, ro);
+	vchan_layout_server_init(pg, lo, ro, layout);
 	rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
 
@@ -456,8 +457,8 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	watch_start(t, who, self, p1, false);
 	free(p1);
 	p1 = NULL;
-	r = vchan_endpoint_create(cfg, true, pg, rb, lo, wb, ro, &xen_ops, t,
-				  out);
+	r = vchan_endpoint_create(cfg, true, layout, pg, rb, lo, wb, ro,
+				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
 	return 0;
@@ -518,6 +519,7 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	unsigned long ring_ref, rport;
 	grant_ref_t ref, *refs = NULL;
 	unsigned lo, ro, i, n;
+	int layout;
 	struct xen_tp *t;
 	char *path = NULL;
 	void *rb, *wb;
@@ -574,7 +576,7 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	if (r < 0)
 		goto fail_map;
 	pg = t->page;
-	r = vchan_layout_client_read(pg, who, &lo, &ro);
+	r = vchan_layout_client_read(pg, who, &lo, &ro, &layout);
 	if (r < 0)
 		goto fail;
 	t->lpages = vchan_layout_pages(lo);
@@ -612,11 +614,11 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	path = NULL;
 	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
-	r = vchan_endpoint_create(cfg, false, pg, rb, ro, wb, lo, &xen_ops, t,
-				  out);
+	r = vchan_endpoint_create(cfg, false, layout, pg, rb, ro, wb, lo,
+				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
-	vchan_layout_client_connect(pg);
+	vchan_client_connect(*out);
 	xen_notify(t);
 	return 0;
 

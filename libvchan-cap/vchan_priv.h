@@ -39,21 +39,29 @@
 unsigned vchan_layout_inpage_offset(unsigned order);
 /* Number of extra granted pages for a ring of this order (0 if in page). */
 unsigned vchan_layout_pages(unsigned order);
-/* Server: pick the orders and check they can share one control page.
+/* Server: pick the orders and check they can share one control page (and,
+ * for VCHAN_LAYOUT_LINES, leave its last quarter free).
  * *left_order / *right_order in: requested (0 = default); out: final. */
-int vchan_layout_choose(unsigned *left_order, unsigned *right_order);
-/* Server: initialise a zeroed control page (orders, live, notify bits). */
+int vchan_layout_choose(unsigned *left_order, unsigned *right_order,
+			int layout);
+/* Server: initialise a zeroed control page (orders, live, notify bits; the
+ * LINES mark and slots when asked). */
 void vchan_layout_server_init(struct vchan_interface *page,
-			      unsigned left_order, unsigned right_order);
-/* Client: read the orders once from the (peer-written) page and check them.
- * -EPROTO with a log line when impossible. */
+			      unsigned left_order, unsigned right_order,
+			      int layout);
+/* Client: read the orders and the LINES mark once from the (peer-written)
+ * page and check them.  -EPROTO with a log line when impossible. */
 int vchan_layout_client_read(const struct vchan_interface *page,
 			     const char *who, unsigned *left_order,
-			     unsigned *right_order);
-
-/* Client: mark the page connected (cli_live 1, ask the server to tell us
- * when it writes), as libxenvchan's client does; the caller notifies. */
-void vchan_layout_client_connect(struct vchan_interface *page);
+			     unsigned *right_order, int *layout);
+/* Where the indices and notify bytes of a page are, per layout. */
+struct vchan_slots {
+	uint32_t *left_prod, *left_cons;    /* left: client -> server  */
+	uint32_t *right_prod, *right_cons;  /* right: server -> client */
+	uint8_t *srv_notify, *cli_notify;   /* requests to the server / client */
+};
+void vchan_layout_slots(struct vchan_interface *page, int layout,
+			struct vchan_slots *s);
 
 /* ---- rings (ring.c) -------------------------------------------------------
  * One direction of the channel as this end sees it.  idx is this end's own
@@ -72,13 +80,16 @@ struct vchan_ring {
 	uint32_t idx;              /* our index                               */
 	uint32_t peer;             /* last validated peer index               */
 	uint32_t published;        /* last idx stored to the shared page      */
+	bool lazy;                 /* outbound: load the peer's cons only when
+				    * the known room is short (LINES layout:
+				    * it sits on a line of its own)          */
 	const char *who;           /* for log lines                           */
 	const char *dir;           /* "inbound" / "outbound"                  */
 };
 
 /* Starts from the indices found in the page (zero on a fresh server page,
  * maybe not for a client); -EPROTO if they are already impossible. */
-int vchan_ring_init(struct vchan_ring *r, struct ring_shared *shr,
+int vchan_ring_init(struct vchan_ring *r, uint32_t *prod, uint32_t *cons,
 		    void *buf, unsigned order, bool tx, const char *who);
 /* Inbound: bytes ready to read, after validating the peer's prod.  */
 int vchan_ring_ready(struct vchan_ring *r, uint32_t *ready);
@@ -300,6 +311,7 @@ struct vchan {
 	bool is_server;
 	unsigned rights;
 	bool raw;
+	int layout;                    /* VCHAN_LAYOUT_*                      */
 	size_t max_msg;
 	struct vchan_interface *page;  /* shared control page                */
 	uint8_t *my_live, *peer_live;  /* in the page                        */
@@ -343,15 +355,21 @@ struct vchan {
 	uint64_t notifies, sleeps;
 } __attribute__((aligned(64)));
 
-/* Create an endpoint over a mapped control page and rings. */
+/* Create an endpoint over a mapped control page and rings; layout: the
+ * server's from its config, the client's as vchan_layout_client_read()
+ * found it. */
 int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
-			  struct vchan_interface *page, void *read_buf,
+			  int layout, struct vchan_interface *page,
+			  void *read_buf,
 			  unsigned read_order, void *write_buf,
 			  unsigned write_order,
 			  const struct vchan_transport_ops *ops, void *tp,
 			  struct vchan **out);
 /* Free local resources only (fork detach / failed setup). */
 void vchan_endpoint_free(struct vchan *v, bool detach);
+/* Client: mark the page connected (cli_live 1, ask the server to tell us
+ * when it writes), as libxenvchan's client does; the caller notifies. */
+void vchan_client_connect(struct vchan *v);
 
 /* Log a line "vchan <name>: ..." */
 void vchan_log(const char *who, const char *fmt, ...)

@@ -37,6 +37,11 @@ int bench_ncpus(void);
 /* Log a line to stderr, prefixed with the program name. */
 void bench_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int bench_verbose;
+/* vipc's layout (VCHAN_LAYOUT_*; --layout): the server's choice, handed
+ * to the workers; the bare ring follows it too. */
+extern int bench_layout;
+int bench_layout_parse(const char *name);
+const char *bench_layout_name(int layout);
 
 /* Data pattern: message seq of a pass.  The first 8 bytes carry seq (so the
  * receiver can check order cheaply); the rest is a function of seq. */

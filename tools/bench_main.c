@@ -39,7 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
-		"                  [--xensim PATH] [--verbose]\n"
+		"                  [--xensim PATH] [--layout lines|xenvchan] [--verbose]\n"
 		"  Measure the vipc data channel between two simulated Xen domains against\n"
 		"  libxenvchan, pipe, unix, eventfd, busypoll, the bare ring and memcpy\n"
 		"  (see vipc-bench(1)).\n"
@@ -50,9 +50,13 @@ static void usage(FILE *f)
 		"                  eventfd,busypoll,ring,memcpy\n"
 		"  --tests L       comma-separated subset of rtt,stream,stream-msgs\n"
 		"  --xensim PATH   the xensim program (default: $XENSIM, the build tree, PATH)\n"
+		"  --layout L      where vipc's server keeps the ring indices: lines (each on a\n"
+		"                  cache line of its own, the default between vipc ends) or\n"
+		"                  xenvchan (libxenvchan's, as with a stock peer)\n"
 		"  --verbose       per-measurement lines and channel statistics on stderr\n"
 		"       %s worker vipc|libxenvchan server|client SERVER_DOMID|store\n"
-		"                  CLIENT_DOMID|store [--quick|--tiny] [--tests L] [--verbose]\n"
+		"                  CLIENT_DOMID|store [--quick|--tiny] [--tests L] [--layout L]\n"
+		"                  [--verbose]\n"
 		"  One end of a channel measurement in a domain; its result rows on stdout.\n"
 		"  store: our own domid from the store node domid, the peer's from\n"
 		"  data/conf/peer in our home (waited for up to %d s).\n"
@@ -129,7 +133,7 @@ static int check_transports(const char *s)
 }
 
 enum { OPT_JSON = 1, OPT_QUICK, OPT_TINY, OPT_TRANSPORTS, OPT_TESTS,
-       OPT_XENSIM, OPT_VERBOSE, OPT_HELP };
+       OPT_XENSIM, OPT_VERBOSE, OPT_LAYOUT, OPT_HELP };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -139,6 +143,7 @@ static const struct option options[] = {
 	{ "tests", required_argument, NULL, OPT_TESTS },
 	{ "xensim", required_argument, NULL, OPT_XENSIM },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "layout", required_argument, NULL, OPT_LAYOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -173,6 +178,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_XENSIM: o->xensim = optarg; break;
 		case OPT_VERBOSE: bench_verbose = 1; break;
+		case OPT_LAYOUT:
+			if (bench_layout_parse(optarg) < 0) {
+				fprintf(stderr, "%s: --layout takes lines or xenvchan, not '%s'\n",
+					BENCH_PROG, optarg);
+				return 2;
+			}
+			break;
 		case OPT_HELP: return 1;
 		default:
 			fprintf(stderr, "%s: unknown or incomplete option '%s'\n",
@@ -293,7 +305,7 @@ static int parse_domid(const char *s, unsigned *out)
 
 static void worker_usage(void)
 {
-	fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID|store CLIENT_DOMID|store [--quick|--tiny] [--tests LIST] [--verbose]\n",
+	fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID|store CLIENT_DOMID|store [--quick|--tiny] [--tests LIST] [--layout lines|xenvchan] [--verbose]\n",
 		BENCH_PROG);
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vipc/vchan.h>
+
 #include "bench.h"
 
 static const char *const peers[] = { "libxenvchan", "busypoll", "eventfd",
@@ -312,8 +314,10 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 		m->date, m->ncpus,
 		p->tiny ? "tiny" : p->quick ? "quick" : "full", p->rtt_iters,
 		p->rtt_warmup, p->reps);
-	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n\n",
+	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n",
 		m->dom_server, m->dom_client);
+	fprintf(f, "vipc and the bare ring: indices in the %s layout (--layout)\n\n",
+		bench_layout == VCHAN_LAYOUT_LINES ? "LINES" : "libxenvchan");
 	rtt_table(f, res);
 	fprintf(f, "\n");
 	stream_table(f, res);
@@ -371,8 +375,9 @@ void bench_report_json(FILE *f, const struct bench_results *res,
 		(unsigned long long)p->stream_large,
 		(unsigned long long)p->verify_bytes, BENCH_BATCH,
 		(unsigned long long)p->batch_msgs);
-	fprintf(f, " \"domains\": {\"server\": %u, \"client\": %u}, \"failures\": %d,\n",
-		m->dom_server, m->dom_client, m->failures);
+	fprintf(f, " \"domains\": {\"server\": %u, \"client\": %u}, \"layout\": \"%s\", \"failures\": %d,\n",
+		m->dom_server, m->dom_client, bench_layout_name(bench_layout),
+		m->failures);
 	fprintf(f, " \"results\": [");
 	for (size_t i = 0; i < res->n; i++) {
 		const struct bench_row *r = &res->rows[i];

@@ -2,9 +2,10 @@
 /* vipc-bench: the bare ring, a peer that shows what the channel's layout
  * and wake-up protocol cost by themselves.
  *
- * Both directions are byte rings after a control page laid out like
- * libxenvchan's (both prod/cons pairs and the notify bytes in its first
- * cache line).  A message is a 16-byte header and the payload, padded as
+ * Both directions are byte rings after a control page laid out as vipc's
+ * channel lays it out (--layout): like libxenvchan's (both prod/cons pairs
+ * and the notify bytes in its first cache line), or as LINES (each index
+ * and notify byte on a line of its own in the page's last quarter).  A message is a 16-byte header and the payload, padded as
  * vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
  * next cache line).  Every index store has release order and is followed by
  * the full barrier and the load of the peer's notify byte that a sleeping
@@ -18,6 +19,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <vipc/vchan.h>
 
 #include "bench.h"
 
@@ -220,23 +223,31 @@ static int ring_recv_batch(void *ctx, void *buf, size_t msg, size_t n)
 int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
 {
 	/* libxenvchan's first line: left (client->server) cons, prod; right
-	 * cons, prod; orders; live bytes; notify bytes. */
-	uint32_t *ctl = map;
-	uint8_t *notify = (uint8_t *)map + 22;
-	uint8_t *c2s = (uint8_t *)map + 4096, *s2c = c2s + ring;
+	 * cons, prod; orders; live bytes; notify bytes (cli_notify, srv_notify).
+	 * LINES: the same six, a line each, after the mark's line at 3072. */
+	bool lines = bench_layout == VCHAN_LAYOUT_LINES;
+	uint8_t *page = map;
+	uint32_t *ctl[4];
+	uint8_t *notify[2];
+	uint8_t *c2s = page + 4096, *s2c = c2s + ring;
 	struct ringio *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
+	for (int k = 0; k < 4; k++)
+		ctl[k] = lines ? (uint32_t *)(void *)(page + 3072 + LINE * (k + 1))
+			       : (uint32_t *)map + k;
+	for (int k = 0; k < 2; k++)
+		notify[k] = lines ? page + 3072 + LINE * (k + 5) : page + 22 + k;
 	r->tx = (struct ring_dir){
-		.mine = client ? &ctl[1] : &ctl[3],
-		.theirs = client ? &ctl[0] : &ctl[2],
-		.peer_notify = &notify[client ? 1 : 0],
+		.mine = client ? ctl[1] : ctl[3],
+		.theirs = client ? ctl[0] : ctl[2],
+		.peer_notify = notify[client ? 1 : 0],
 		.buf = client ? c2s : s2c, .size = (uint32_t)ring };
 	r->rx = (struct ring_dir){
-		.mine = client ? &ctl[2] : &ctl[0],
-		.theirs = client ? &ctl[3] : &ctl[1],
-		.peer_notify = &notify[client ? 1 : 0],
+		.mine = client ? ctl[2] : ctl[0],
+		.theirs = client ? ctl[3] : ctl[1],
+		.peer_notify = notify[client ? 1 : 0],
 		.buf = client ? s2c : c2s, .size = (uint32_t)ring };
 	*io = (struct bench_io){ r, ring_send, ring_recv, ring_send_batch,
 				 ring_recv_batch };

@@ -11,9 +11,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vipc/vchan.h>
+
 #include "bench.h"
 
 int bench_verbose;
+int bench_layout = VCHAN_LAYOUT_LINES;
+
+int bench_layout_parse(const char *name)
+{
+	if (!strcmp(name, "lines"))
+		bench_layout = VCHAN_LAYOUT_LINES;
+	else if (!strcmp(name, "xenvchan"))
+		bench_layout = VCHAN_LAYOUT_XENVCHAN;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *bench_layout_name(int layout)
+{
+	return layout == VCHAN_LAYOUT_LINES ? "lines" : "xenvchan";
+}
 volatile int bench_stop;
 
 uint64_t bench_now_ns(void)

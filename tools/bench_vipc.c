@@ -5,7 +5,8 @@
  * first domain, the receiving and echoing end) publishes under its own
  * xenstore home for the client's domain, the client waits for the
  * publication and connects.  Both use vchan_config_init()'s defaults
- * (framed messages, adaptive spin) with both rings of the measured size;
+ * (framed messages, adaptive spin) with both rings of the measured size,
+ * the server in the layout of --layout (LINES unless told);
  * the process gets back its full CPU set before opening (the library
  * looks at it) and is pinned only once the channel is up.  Messages go
  * through vchan_send()/vchan_recv(), batches through vchan_sendv() and
@@ -90,6 +91,7 @@ static int open_end(const struct bench_spec *s, bool client,
 	vchan_config_init(&cfg);
 	cfg.read_order = cfg.write_order = order_of(s->ring);
 	cfg.name = client ? "bench-client" : "bench-server";
+	cfg.layout = bench_layout;     /* the server's choice */
 	bench_xs_path(path, sizeof(path), "vipc", server, i);
 	if (!client) {
 		r = vchan_server_open(&cfg, (int)peer, path, out);

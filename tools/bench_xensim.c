@@ -223,7 +223,7 @@ static pid_t spawn_worker(struct bench_xensim *x, const char *transport,
 			  const char *tests_arg, int out_fd)
 {
 	char dom[16], srv[16], cli[16];
-	char *argv[16];
+	char *argv[20];
 	int k = 0;
 	pid_t pid;
 
@@ -246,6 +246,8 @@ static pid_t spawn_worker(struct bench_xensim *x, const char *transport,
 		argv[k++] = "--quick";
 	if (bench_verbose)
 		argv[k++] = "--verbose";
+	argv[k++] = "--layout";
+	argv[k++] = (char *)bench_layout_name(bench_layout);
 	if (tests_arg) {
 		argv[k++] = "--tests";
 		argv[k++] = (char *)tests_arg;

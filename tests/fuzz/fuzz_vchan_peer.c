@@ -116,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vchan_interface *pg;
 	uint8_t *page, *lbuf, *rbuf, *buf;
 	unsigned lo, ro, mode;
+	int layout;
 	bool server;
 	struct vchan *v = NULL;
 	/* the peer's own view (what a well-behaved peer would do) */
@@ -128,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vchan_set_logger(quiet, NULL);
 	}
 	mode = take(&in, 1);
+	layout = take(&in, 1) & 1 ? VCHAN_LAYOUT_LINES : VCHAN_LAYOUT_XENVCHAN;
 	server = mode & 1;
 	vchan_config_init(&cfg);
 	cfg.spin_ns = 0;
@@ -139,22 +141,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	page = aligned_alloc(4096, 4096);
 	memset(page, 0, 4096);
 	pg = (struct vchan_interface *)page;
+	lo = orders[(mode >> 4) % 5][0];
+	ro = orders[(mode >> 4) % 5][1];
 	if (server) {
-		lo = orders[(mode >> 4) % 5][0];
-		ro = orders[(mode >> 4) % 5][1];
-		vchan_layout_server_init(pg, lo, ro);
+		/* As vchan_layout_choose() would have it. */
+		if (lo == 11 || ro == 11)
+			layout = VCHAN_LAYOUT_XENVCHAN;
+		vchan_layout_server_init(pg, lo, ro, layout);
 	} else {
-		/* The peer is the server: it writes the page, maybe badly. */
+		/* The peer is the server: it writes the page, maybe badly
+		 * (the LINES mark with an order-11 ring over it included). */
+		vchan_layout_server_init(pg, lo, ro, layout);
 		if (mode & 0x80) {
 			pg->left_order = (uint16_t)take(&in, 2);
 			pg->right_order = (uint16_t)take(&in, 2);
-		} else {
-			pg->left_order = (uint16_t)orders[(mode >> 4) % 5][0];
-			pg->right_order = (uint16_t)orders[(mode >> 4) % 5][1];
 		}
-		pg->srv_live = 1;
-		pg->cli_live = 2;
-		if (vchan_layout_client_read(pg, "fuzz", &lo, &ro) < 0)
+		if (vchan_layout_client_read(pg, "fuzz", &lo, &ro,
+					     &layout) < 0)
 			goto out_page;
 		if (lo > 16 || ro > 16)
 			goto out_page;   /* valid, but slow to allocate */
@@ -162,21 +165,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lbuf = ring_mem(page, lo);
 	rbuf = ring_mem(page, ro);
 	if (server)
-		r = vchan_endpoint_create(&cfg, true, pg, lbuf, lo, rbuf, ro,
-					  &null_ops, NULL, &v);
+		r = vchan_endpoint_create(&cfg, true, layout, pg, lbuf, lo,
+					  rbuf, ro, &null_ops, NULL, &v);
 	else
-		r = vchan_endpoint_create(&cfg, false, pg, rbuf, ro, lbuf, lo,
-					  &null_ops, NULL, &v);
+		r = vchan_endpoint_create(&cfg, false, layout, pg, rbuf, ro,
+					  lbuf, lo, &null_ops, NULL, &v);
 	if (r < 0)
 		goto out_rings;
 	if (!server)
-		vchan_layout_client_connect(pg);
+		vchan_client_connect(v);
 	else
 		pg->cli_live = 1;
 
-	/* The peer's rings: it writes `in_ring` (our inbound). */
-	struct ring_shared *peer_w = server ? &pg->left : &pg->right;
-	struct ring_shared *peer_r = server ? &pg->right : &pg->left;
+	/* The peer's rings: it writes `in_ring` (our inbound), in the places
+	 * of this end's layout. */
+	struct vchan_slots sl;
+
+	vchan_layout_slots(pg, layout, &sl);
+	uint32_t *peer_prod = server ? sl.left_prod : sl.right_prod;
+	uint32_t *peer_prod_cons = server ? sl.left_cons : sl.right_cons;
+	uint32_t *peer_cons = server ? sl.right_cons : sl.left_cons;
 	uint8_t *in_ring = server ? lbuf : rbuf;
 	uint32_t in_size = 1u << (server ? lo : ro);
 
@@ -202,26 +210,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				.len = a % 3000, .type = b, .flags = b & 0xffff,
 				.seq = peer_seq,
 			};
-			uint32_t prod = peer_w->prod;
+			uint32_t prod = *peer_prod;
 			size_t fr = vchan_frame_span(h.len, prod);
 
-			if (fr > in_size - (prod - peer_w->cons))
+			if (fr > in_size - (prod - *peer_prod_cons))
 				break;
 			for (size_t i = 0; i < fr; i++) {
 				uint8_t c = i < 16 ? ((uint8_t *)&h)[i]
 						   : (uint8_t)i;
 				in_ring[(prod + i) & (in_size - 1)] = c;
 			}
-			peer_w->prod = prod + (uint32_t)fr;
+			*peer_prod = prod + (uint32_t)fr;
 			peer_seq++;
 			break;
 		}
 		case 4:  /* the peer moves its prod anywhere */
-			peer_w->prod = (op & 0x80) ? b : peer_w->prod + a;
+			*peer_prod = (op & 0x80) ? b : *peer_prod + a;
 			break;
 		case 5:  /* the peer consumes (maybe too much) */
-			peer_r->cons = (op & 0x80) ? b
-				       : peer_r->cons + (a % 2048);
+			*peer_cons = (op & 0x80) ? b
+				     : *peer_cons + (a % 2048);
 			break;
 		case 6:
 			if (cfg.raw)

@@ -430,5 +430,5 @@ int main(void)
 		cmocka_unit_test(test_stream_threads),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return tv_run_layouts(tests);
 }

@@ -89,6 +89,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vchan_config sc = tv_cfg(10, 11), cc = tv_cfg(0, 0);
 	unsigned lo = 10, ro = 11, clo, cro;
+	int lay;
 	uint8_t *pg;
 	int efd_s, efd_c;
 
@@ -96,14 +97,14 @@ static int setup(void **state)
 	tv_capture_logs();
 	sc.name = "srv";
 	cc.name = "cli";
-	assert_int_equal(vchan_layout_choose(&lo, &ro), 0);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), 0);
 	/* Both rings in the control page: no granted pages to fake. */
 	assert_int_equal(vchan_layout_pages(lo) + vchan_layout_pages(ro), 0);
 	pg = aligned_alloc(VCHAN_PAGE_SIZE, VCHAN_PAGE_SIZE);
 	assert_non_null(pg);
 	memset(pg, 0, VCHAN_PAGE_SIZE);
 	f->page = (struct vchan_interface *)pg;
-	vchan_layout_server_init(f->page, lo, ro);
+	vchan_layout_server_init(f->page, lo, ro, VCHAN_LAYOUT_XENVCHAN);
 	efd_s = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	efd_c = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(efd_s >= 0 && efd_c >= 0);
@@ -112,17 +113,18 @@ static int setup(void **state)
 	/* Only the server watches its peer here. */
 	f->st.watch = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->st.watch >= 0);
-	assert_int_equal(vchan_endpoint_create(&sc, true, f->page,
+	assert_int_equal(vchan_endpoint_create(&sc, true, VCHAN_LAYOUT_XENVCHAN, f->page,
 			 pg + vchan_layout_inpage_offset(lo), lo,
 			 pg + vchan_layout_inpage_offset(ro), ro,
 			 &fake_ops, &f->st, &f->s), 0);
-	assert_int_equal(vchan_layout_client_read(f->page, "cli", &clo, &cro),
+	assert_int_equal(vchan_layout_client_read(f->page, "cli", &clo, &cro,
+						  &lay),
 			 0);
-	assert_int_equal(vchan_endpoint_create(&cc, false, f->page,
+	assert_int_equal(vchan_endpoint_create(&cc, false, lay, f->page,
 			 pg + vchan_layout_inpage_offset(cro), cro,
 			 pg + vchan_layout_inpage_offset(clo), clo,
 			 &fake_ops, &f->ct, &f->c), 0);
-	vchan_layout_client_connect(f->page);
+	vchan_client_connect(f->c);
 	fake_notify(&f->ct);
 	*state = f;
 	return 0;

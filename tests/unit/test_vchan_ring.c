@@ -18,7 +18,7 @@ static void setup_ring(struct fake *f, struct vchan_ring *r, bool tx,
 	memset(f, 0, sizeof(*f));
 	f->shr.cons = cons;
 	f->shr.prod = prod;
-	assert_int_equal(vchan_ring_init(r, &f->shr, f->buf, 10, tx, "t"), 0);
+	assert_int_equal(vchan_ring_init(r, &f->shr.prod, &f->shr.cons, f->buf, 10, tx, "t"), 0);
 }
 
 static void test_ready_normal_and_wrap(void **state)
@@ -69,11 +69,11 @@ static void test_ready_hostile(void **state)
 	/* Impossible from the start. */
 	memset(&f, 0, sizeof(f));
 	f.shr.prod = 5000;
-	assert_int_equal(vchan_ring_init(&r, &f.shr, f.buf, 10, false, "t"),
+	assert_int_equal(vchan_ring_init(&r, &f.shr.prod, &f.shr.cons, f.buf, 10, false, "t"),
 			 -EPROTO);
 	f.shr.prod = 0;
 	f.shr.cons = 5000;   /* tx side: prod - cons wraps huge */
-	assert_int_equal(vchan_ring_init(&r, &f.shr, f.buf, 10, true, "t"),
+	assert_int_equal(vchan_ring_init(&r, &f.shr.prod, &f.shr.cons, f.buf, 10, true, "t"),
 			 -EPROTO);
 }
 
@@ -125,8 +125,8 @@ static void test_copy_wraps(void **state)
 	(void)state;
 	tv_capture_logs();
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(vchan_ring_init(&w, &f.shr, f.buf, 10, true, "w"), 0);
-	assert_int_equal(vchan_ring_init(&r, &f.shr, f.buf, 10, false, "r"),
+	assert_int_equal(vchan_ring_init(&w, &f.shr.prod, &f.shr.cons, f.buf, 10, true, "w"), 0);
+	assert_int_equal(vchan_ring_init(&r, &f.shr.prod, &f.shr.cons, f.buf, 10, false, "r"),
 			 0);
 	for (int round = 0; round < 10; round++) {
 		tv_fill(in, sizeof(in), (uint32_t)round);
@@ -147,6 +147,7 @@ static void test_layout(void **state)
 	uint8_t pagebuf[4096] __attribute__((aligned(8)));
 	struct vchan_interface *p = (struct vchan_interface *)pagebuf;
 	unsigned lo, ro;
+	int lay = -1;
 
 	(void)state;
 	tv_capture_logs();
@@ -158,47 +159,122 @@ static void test_layout(void **state)
 	assert_int_equal(vchan_layout_pages(20), 256);
 
 	lo = ro = 0;
-	assert_int_equal(vchan_layout_choose(&lo, &ro), 0);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), 0);
 	assert_int_equal(lo, 16);
 	assert_int_equal(ro, 16);
 	lo = ro = 10;
-	assert_int_equal(vchan_layout_choose(&lo, &ro), 0);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), 0);
 	assert_int_equal(lo, 10);
 	assert_int_equal(ro, 11);
 	lo = 20;
 	ro = 20;
-	assert_int_equal(vchan_layout_choose(&lo, &ro), 0);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), 0);
 	lo = 10;
 	ro = 20;   /* 256 grants run into the ring at 1024 */
-	assert_int_equal(vchan_layout_choose(&lo, &ro), -EINVAL);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), -EINVAL);
 	lo = 9;
 	ro = 12;
-	assert_int_equal(vchan_layout_choose(&lo, &ro), -EINVAL);
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_XENVCHAN), -EINVAL);
 
 	memset(pagebuf, 0, sizeof(pagebuf));
-	vchan_layout_server_init(p, 10, 11);
+	vchan_layout_server_init(p, 10, 11, VCHAN_LAYOUT_XENVCHAN);
 	assert_int_equal(p->cli_live, 2);
 	assert_int_equal(p->srv_live, 1);
 	assert_int_equal(p->cli_notify, VCHAN_NOTIFY_WRITE);
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), 0);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), 0);
 	assert_int_equal(lo, 10);
 	assert_int_equal(ro, 11);
 	/* Hostile orders. */
 	p->left_order = 21;
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), -EPROTO);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "outside 10..20"));
 	p->left_order = 0xffff;
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), -EPROTO);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), -EPROTO);
 	p->left_order = 11;
 	p->right_order = 11;
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), -EPROTO);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), -EPROTO);
 	p->left_order = 10;
 	p->right_order = 20;
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), -EPROTO);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), -EPROTO);
 	assert_non_null(strstr(tv_last_log, "grant list"));
 	p->left_order = 20;
 	p->right_order = 20;
-	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro), 0);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), 0);
+	assert_int_equal(lay, VCHAN_LAYOUT_XENVCHAN);
+}
+
+static unsigned line_of(const void *page, const void *slot)
+{
+	return (unsigned)(((uintptr_t)slot - (uintptr_t)page) / 64);
+}
+
+static void test_layout_lines(void **state)
+{
+	static uint8_t pagebuf[4096] __attribute__((aligned(4096)));
+	struct vchan_interface *p = (struct vchan_interface *)pagebuf;
+	struct vchan_slots sl;
+	unsigned lo, ro, lines[6];
+	int lay = -1;
+
+	(void)state;
+	tv_capture_logs();
+	/* Two 1 KiB rings: the right one goes to a page of its own, not to
+	 * the order-11 slot where LINES keeps the indices. */
+	lo = ro = 10;
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_LINES), 0);
+	assert_int_equal(ro, 12);
+	lo = 11;
+	ro = 16;
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_LINES),
+			 -EINVAL);
+	assert_non_null(strstr(tv_last_log, "order-11 ring"));
+	lo = ro = 16;
+	assert_int_equal(vchan_layout_choose(&lo, &ro, 7), -EINVAL);
+	assert_non_null(strstr(tv_last_log, "unknown layout 7"));
+	lo = ro = 20;   /* the longest grant list still ends below 3072 */
+	assert_int_equal(vchan_layout_choose(&lo, &ro, VCHAN_LAYOUT_LINES), 0);
+
+	memset(pagebuf, 0, sizeof(pagebuf));
+	vchan_layout_server_init(p, 10, 16, VCHAN_LAYOUT_LINES);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), 0);
+	assert_int_equal(lay, VCHAN_LAYOUT_LINES);
+	assert_int_equal(lo, 10);
+	assert_int_equal(ro, 16);
+	/* Every slot on a line of its own, above the grants and clear of
+	 * the order-10 ring (1024..2047); nothing in libxenvchan's places. */
+	vchan_layout_slots(p, VCHAN_LAYOUT_LINES, &sl);
+	lines[0] = line_of(p, sl.left_prod);
+	lines[1] = line_of(p, sl.left_cons);
+	lines[2] = line_of(p, sl.right_prod);
+	lines[3] = line_of(p, sl.right_cons);
+	lines[4] = line_of(p, sl.srv_notify);
+	lines[5] = line_of(p, sl.cli_notify);
+	for (int i = 0; i < 6; i++) {
+		assert_true(lines[i] >= 3072 / 64 && lines[i] < 4096 / 64);
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(lines[i], lines[j]);
+	}
+	assert_int_equal(*sl.cli_notify, VCHAN_NOTIFY_WRITE);
+	assert_int_equal(*sl.srv_notify, 0);
+	assert_int_equal(p->cli_notify, 0);
+	assert_int_equal(p->cli_live, 2);
+	assert_int_equal(p->srv_live, 1);
+	/* libxenvchan's layout of the same page: the first line. */
+	vchan_layout_slots(p, VCHAN_LAYOUT_XENVCHAN, &sl);
+	assert_ptr_equal(sl.left_prod, &p->left.prod);
+	assert_ptr_equal(sl.cli_notify, &p->cli_notify);
+
+	/* A mark under an order-11 ring is that ring's bytes: the page is
+	 * read as libxenvchan's. */
+	p->right_order = 11;
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), 0);
+	assert_int_equal(lay, VCHAN_LAYOUT_XENVCHAN);
+	/* Without the mark, libxenvchan's. */
+	memset(pagebuf, 0, sizeof(pagebuf));
+	vchan_layout_server_init(p, 12, 12, VCHAN_LAYOUT_XENVCHAN);
+	assert_int_equal(vchan_layout_client_read(p, "c", &lo, &ro, &lay), 0);
+	assert_int_equal(lay, VCHAN_LAYOUT_XENVCHAN);
+	assert_int_equal(pagebuf[3072], 0);
 }
 
 static void test_frame_check(void **state)
@@ -273,8 +349,8 @@ static void test_frame_count(void **state)
 
 	(void)state;
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(vchan_ring_init(&w, &f.shr, f.buf, 10, true, "w"), 0);
-	assert_int_equal(vchan_ring_init(&r, &f.shr, f.buf, 10, false, "r"),
+	assert_int_equal(vchan_ring_init(&w, &f.shr.prod, &f.shr.cons, f.buf, 10, true, "w"), 0);
+	assert_int_equal(vchan_ring_init(&r, &f.shr.prod, &f.shr.cons, f.buf, 10, false, "r"),
 			 0);
 	for (int i = 0; i < 3; i++) {
 		vchan_ring_write(&w, &h, sizeof(h));
@@ -298,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_space_hostile),
 		cmocka_unit_test(test_copy_wraps),
 		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_layout_lines),
 		cmocka_unit_test(test_frame_check),
 		cmocka_unit_test(test_frame_count),
 		cmocka_unit_test(test_frame_span),

@@ -33,24 +33,48 @@ static inline void tv_capture_logs(void)
 	vchan_set_logger(tv_logger, NULL);
 }
 
+/* The layout servers of tv_cfg() use: suites that run once per layout set
+ * it between runs (tv_run_layouts).  Under LINES an order-11 ring becomes
+ * order 12: the indices live in its slot. */
+static int tv_layout = VCHAN_LAYOUT_XENVCHAN;
+
 static inline struct vchan_config tv_cfg(unsigned lo, unsigned ro)
 {
 	struct vchan_config c;
 
 	vchan_config_init(&c);
+	c.layout = tv_layout;
+	if (tv_layout == VCHAN_LAYOUT_LINES) {
+		lo = lo == 11 ? 12 : lo;
+		ro = ro == 11 ? 12 : ro;
+	}
 	c.read_order = lo;
 	c.write_order = ro;
 	return c;
 }
 
+/* Run a suite in libxenvchan's layout, then in LINES. */
+#define tv_run_layouts(tests) __extension__({ \
+	int fails_; \
+	tv_layout = VCHAN_LAYOUT_XENVCHAN; \
+	fails_ = cmocka_run_group_tests_name("libxenvchan layout", tests, \
+					     NULL, NULL); \
+	tv_layout = VCHAN_LAYOUT_LINES; \
+	fails_ + cmocka_run_group_tests_name("LINES layout", tests, NULL, \
+					     NULL); })
+
 static inline void tv_pair(unsigned lo, unsigned ro, struct vchan **s,
 			   struct vchan **c)
 {
 	struct vchan_config sc = tv_cfg(lo, ro), cc = tv_cfg(0, 0);
+	struct vchan_stats st;
 
 	sc.name = "srv";
 	cc.name = "cli";
 	assert_int_equal(vchan_shm_pair(&sc, &cc, s, c), 0);
+	/* The client follows the layout of the server's page. */
+	assert_int_equal(vchan_get_stats(*c, &st), 0);
+	assert_int_equal(st.layout, tv_layout);
 }
 
 /* How most tests begin: logs captured afresh, then a pair as tv_pair(). */

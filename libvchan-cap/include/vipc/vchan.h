@@ -52,6 +52,21 @@ extern "C" {
 #define VCHAN_MAX_MSG_DEFAULT (1u << 20)
 #define VCHAN_MAX_MSG_LIMIT (256u << 20)
 
+/* Where the ring indices and notify bytes live in the control page (the
+ * server's choice, struct vchan_config.layout; a client follows the page).
+ *   XENVCHAN  xen/io/libxenvchan.h: all of them in the page's first 16
+ *             bytes, so a stock libxenvchan peer can connect.  Every index
+ *             store of one end takes that cache line from the other.
+ *   LINES     vipc's own: the same page, but each index and each notify
+ *             byte on a cache line of its own in the page's last quarter,
+ *             marked there so that a libvchan-cap client finds it; the
+ *             sender loads the receiver's index only when what it knows
+ *             does not cover the message.  Both ends must be libvchan-cap
+ *             (a stock libxenvchan client would wait forever); the in-page
+ *             ring of order 11 (at offset 2048) cannot be used with it. */
+#define VCHAN_LAYOUT_XENVCHAN 0
+#define VCHAN_LAYOUT_LINES 1
+
 /* Timeouts: milliseconds; 0 = do not block; VCHAN_FOREVER = no limit. */
 #define VCHAN_FOREVER (-1)
 
@@ -69,6 +84,8 @@ struct vchan_config {
 				 * up to spin_ns when that helps (peer on
 				 * our CPU); 0: a fixed spin only            */
 	const char *name;       /* for log lines; copied                       */
+	int layout;             /* server: VCHAN_LAYOUT_*; a client ignores it
+				 * and uses what the server's page says      */
 };
 
 /* Fill *cfg with defaults: rights SEND|RECV, framed, adaptive spin. */
@@ -162,6 +179,7 @@ struct vchan_stats {
 	uint64_t spin_hits, spin_misses;   /* busy waits that paid / not   */
 	int spin_enabled;         /* spinning or yielding is currently on     */
 	uint64_t yield_hits, yield_misses; /* waits that gave the CPU away  */
+	int layout;               /* VCHAN_LAYOUT_* of this channel           */
 };
 int vchan_get_stats(struct vchan *v, struct vchan_stats *st);
 unsigned vchan_rights(const struct vchan *v);

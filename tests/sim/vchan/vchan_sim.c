@@ -15,6 +15,8 @@
  *   stream MIB  client sends MIB MiB of messages of varying sizes (up to
  *               256 KiB, over a 64 KiB ring); the server checks type,
  *               length, sequence and every byte.
+ *   lines MIB   the same with the server in the LINES layout; both ends
+ *               must report it (the client learns it from the page).
  *   kill        client sends one message and sleeps; dom0 destroys its
  *               domain (no unmap-notify); the server's blocked receive must
  *               end with EPIPE within KILL_MS, a send too, the fd must
@@ -147,7 +149,8 @@ static int wait_published(unsigned server)
 	return r;
 }
 
-static struct vchan *open_end(bool server, unsigned peer, domid_t self)
+static struct vchan *open_end(bool server, unsigned peer, domid_t self,
+			      int layout)
 {
 	struct vchan_config cfg;
 	struct vchan *v = NULL;
@@ -158,6 +161,7 @@ static struct vchan *open_end(bool server, unsigned peer, domid_t self)
 	cfg.read_order = 16;
 	cfg.write_order = 16;
 	cfg.max_msg = MAXMSG;
+	cfg.layout = layout;   /* the server's choice; a client ignores it */
 	cfg.name = server ? "sim-server" : "sim-client";
 	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
 	if (server) {
@@ -535,10 +539,21 @@ int main(int argc, char **argv)
 		FAIL("ids: %s", strerror(-r));
 		return 1;
 	}
-	v = open_end(server, peer, self);
+	v = open_end(server, peer, self,
+		     !strcmp(mode, "lines") ? VCHAN_LAYOUT_LINES
+					    : VCHAN_LAYOUT_XENVCHAN);
 	if (!v)
 		return 1;
-	if (!strcmp(mode, "stream")) {
+	if (!strcmp(mode, "lines")) {
+		struct vchan_stats st = { .layout = -1 };
+
+		if (vchan_get_stats(v, &st) < 0 ||
+		    st.layout != VCHAN_LAYOUT_LINES)
+			FAIL("lines: this end uses layout %d", st.layout);
+		else
+			OK("lines: this end uses the LINES layout");
+	}
+	if (!strcmp(mode, "stream") || !strcmp(mode, "lines")) {
 		uint64_t total = (uint64_t)(arg ? arg : 64) << 20;
 
 		if (server)
