@@ -144,7 +144,8 @@ static void test_copy_wraps(void **state)
 
 static void test_layout(void **state)
 {
-	uint8_t pagebuf[4096] __attribute__((aligned(8)));
+	/* A page, aligned as one (the LINES slots are whole cache lines). */
+	static uint8_t pagebuf[4096] __attribute__((aligned(4096)));
 	struct vchan_interface *p = (struct vchan_interface *)pagebuf;
 	unsigned lo, ro;
 	int lay = -1;
