@@ -224,8 +224,8 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 		free(v);
 		return r;
 	}
-	pthread_mutex_init(&v->tx.mu, NULL);
-	pthread_mutex_init(&v->rx.mu, NULL);
+	vchan_lock_init(&v->tx.mu);
+	vchan_lock_init(&v->rx.mu);
 	pthread_mutex_init(&v->wait_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -251,8 +251,8 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	close(v->timer_fd);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
-	pthread_mutex_destroy(&v->tx.mu);
-	pthread_mutex_destroy(&v->rx.mu);
+	vchan_lock_destroy(&v->tx.mu);
+	vchan_lock_destroy(&v->rx.mu);
 	pthread_mutex_destroy(&v->wait_mu);
 	pthread_cond_destroy(&v->wait_cv);
 	free(v);
@@ -276,8 +276,8 @@ int vchan_revoke(struct vchan *v)
 	pthread_cond_broadcast(&v->wait_cv);
 	pthread_mutex_unlock(&v->wait_mu);
 	/* Woken calls see `revoked` and leave; then nobody is in the ring. */
-	pthread_mutex_lock(&v->tx.mu);
-	pthread_mutex_lock(&v->rx.mu);
+	vchan_lock(&v->tx.mu);
+	vchan_lock(&v->rx.mu);
 	if (v->tx.busy)
 		dropped++;
 	if (v->tx.owned)
@@ -305,8 +305,8 @@ int vchan_revoke(struct vchan *v)
 	if (dropped)
 		vchan_log(v->name, "revoked: %llu message(s) discarded",
 			  (unsigned long long)dropped);
-	pthread_mutex_unlock(&v->rx.mu);
-	pthread_mutex_unlock(&v->tx.mu);
+	vchan_unlock(&v->rx.mu);
+	vchan_unlock(&v->tx.mu);
 	return 0;
 }
 
@@ -404,7 +404,7 @@ int vchan_events(struct vchan *v)
 	pthread_mutex_unlock(&v->wait_mu);
 
 	if ((v->rights & VCHAN_RIGHT_RECV) &&
-	    pthread_mutex_trylock(&v->rx.mu) == 0) {
+	    vchan_trylock(&v->rx.mu)) {
 		r = vchan_state(v, false);
 		if (!r && !v->released)
 			r = vchan_rx_finish(v, true);   /* what receives left */
@@ -420,10 +420,10 @@ int vchan_events(struct vchan *v)
 			else if (n)
 				ev |= VCHAN_EV_IN;
 		}
-		pthread_mutex_unlock(&v->rx.mu);
+		vchan_unlock(&v->rx.mu);
 	}
 	if ((v->rights & VCHAN_RIGHT_SEND) &&
-	    pthread_mutex_trylock(&v->tx.mu) == 0) {
+	    vchan_trylock(&v->tx.mu)) {
 		r = vchan_state(v, true);
 		if (!r && v->tx.busy)
 			r = vchan_tx_pump(v, false);
@@ -434,7 +434,7 @@ int vchan_events(struct vchan *v)
 			else if (n)
 				ev |= VCHAN_EV_OUT;
 		}
-		pthread_mutex_unlock(&v->tx.mu);
+		vchan_unlock(&v->tx.mu);
 	}
 	r = vchan_state(v, true);
 	if (r == -EPIPE)

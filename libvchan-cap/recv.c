@@ -218,11 +218,11 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 
 	if (!v || !m || (!m->buf && m->len))
 		return -EINVAL;
-	pthread_mutex_lock(&v->rx.mu);
+	vchan_lock(&v->rx.mu);
 	r = check_recv(v);
 	if (!r)
 		r = recv_locked(v, m->buf, m->len, m, &deadline, false);
-	pthread_mutex_unlock(&v->rx.mu);
+	vchan_unlock(&v->rx.mu);
 	return r;
 }
 
@@ -237,7 +237,7 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	pthread_mutex_lock(&v->rx.mu);
+	vchan_lock(&v->rx.mu);
 	r = check_recv(v);
 	for (i = 0; r == 0 && i < n; i++) {
 		if (!msgs[i].buf && msgs[i].len) {
@@ -257,7 +257,7 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	} else {
 		vchan_rx_finish(v, true);
 	}
-	pthread_mutex_unlock(&v->rx.mu);
+	vchan_unlock(&v->rx.mu);
 	return r;
 }
 
@@ -271,7 +271,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	if (!v || !m)
 		return -EINVAL;
 	x = &v->rx;
-	pthread_mutex_lock(&x->mu);
+	vchan_lock(&x->mu);
 	r = check_recv(v);
 	if (!r && x->inplace)
 		r = -EINVAL;
@@ -339,7 +339,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	x->inplace = true;
 	return 0;  /* the rx lock stays held until vchan_release() */
 fail:
-	pthread_mutex_unlock(&x->mu);
+	vchan_unlock(&x->mu);
 	return r;
 }
 
@@ -359,6 +359,6 @@ int vchan_release(struct vchan *v)
 		x->inplace_frame = 0;
 		r = vchan_rx_finish(v, true);
 	}
-	pthread_mutex_unlock(&x->mu);
+	vchan_unlock(&x->mu);
 	return r;
 }

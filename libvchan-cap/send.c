@@ -226,7 +226,7 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 
 	if (!v || (!buf && len))
 		return -EINVAL;
-	pthread_mutex_lock(&v->tx.mu);
+	vchan_lock(&v->tx.mu);
 	r = check_send(v);
 	if (!r)
 		r = check_msg(v, flags, len);
@@ -234,7 +234,7 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 		r = flush_locked(v, &deadline);
 	if (!r)
 		r = send_locked(v, type, flags, buf, len, &deadline, NULL);
-	pthread_mutex_unlock(&v->tx.mu);
+	vchan_unlock(&v->tx.mu);
 	return r;
 }
 
@@ -245,11 +245,11 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&v->tx.mu);
+	vchan_lock(&v->tx.mu);
 	r = vchan_state(v, true);
 	if (!r)
 		r = flush_locked(v, &deadline);
-	pthread_mutex_unlock(&v->tx.mu);
+	vchan_unlock(&v->tx.mu);
 	return r;
 }
 
@@ -265,7 +265,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	pthread_mutex_lock(&v->tx.mu);
+	vchan_lock(&v->tx.mu);
 	r = check_send(v);
 	if (!r)
 		r = flush_locked(v, &deadline);
@@ -306,7 +306,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		r = f < 0 ? f : (int)i;
 	}
 out:
-	pthread_mutex_unlock(&v->tx.mu);
+	vchan_unlock(&v->tx.mu);
 	return r;
 }
 
@@ -322,7 +322,7 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (!v || !payload)
 		return -EINVAL;
 	t = &v->tx;
-	pthread_mutex_lock(&t->mu);
+	vchan_lock(&t->mu);
 	r = check_send(v);
 	if (!r && t->reserved)
 		r = -EINVAL;
@@ -357,7 +357,7 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	*payload = vchan_ring_at(&t->ring, VCHAN_FRAME_HDR);
 	return 0;   /* the tx lock stays held until vchan_commit() */
 fail:
-	pthread_mutex_unlock(&t->mu);
+	vchan_unlock(&t->mu);
 	return r;
 }
 
@@ -378,7 +378,7 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 	    (flags & ~VCHAN_MSG_FLAGS_USER)) {
 		/* Cancel: nothing was published, roll the padding back. */
 		t->ring.idx -= t->reserve_pad;
-		pthread_mutex_unlock(&t->mu);
+		vchan_unlock(&t->mu);
 		return len == (size_t)-1 ? 0 : -EINVAL;
 	}
 	frame = vchan_frame_span(len, t->ring.idx);
@@ -393,6 +393,6 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 	r = vchan_state(v, false);
 	if (!r)
 		r = vchan_tx_finish(v, true);
-	pthread_mutex_unlock(&t->mu);
+	vchan_unlock(&t->mu);
 	return r;
 }

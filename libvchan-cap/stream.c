@@ -22,7 +22,7 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 {
 	uint64_t deadline = vchan_deadline(timeout_ms);
 	struct vchan_ring *ring;
-	pthread_mutex_t *mu;
+	struct vchan_lock *mu;
 	uint32_t room = 0;
 	size_t done = 0;
 	int r;
@@ -39,7 +39,7 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 		len = INT32_MAX;
 	ring = tx ? &v->tx.ring : &v->rx.ring;
 	mu = tx ? &v->tx.mu : &v->rx.mu;
-	pthread_mutex_lock(mu);
+	vchan_lock(mu);
 	/* Reading: bytes the peer left before going away are still read. */
 	r = vchan_state(v, tx);
 	while (!r) {
@@ -77,7 +77,7 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 				   __ATOMIC_RELAXED);
 		r = (int)done;
 	}
-	pthread_mutex_unlock(mu);
+	vchan_unlock(mu);
 	return r;
 }
 

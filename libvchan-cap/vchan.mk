@@ -8,6 +8,7 @@ libvchan_cap_la_SOURCES = \
 	spin.c \
 	wait.c \
 	log.c \
+	lock.c \
 	endpoint.c \
 	send.c \
 	recv.c \

@@ -272,9 +272,67 @@ struct vchan_transport_ops {
 	int (*peer_check)(void *tp, bool connected);
 };
 
+/* ---- the send and receive locks (lock.c) --------------------------------- */
+/* A mutex biased to the first thread that takes it: that thread enters and
+ * leaves with plain stores; another thread's first lock revokes the bias for
+ * good (membarrier), and from then on it is the mutex.  See lock.c. */
+struct vchan_lock {
+	pthread_mutex_t mu;       /* everyone, once the bias is revoked      */
+	const void *owner;        /* atomic: the owner's &vchan_lock_token    */
+	int busy;                 /* the owner is inside (only it writes;
+				   * futex word for a revoker)             */
+	int revoked;              /* atomic: the bias is gone for good       */
+};
+extern __thread char vchan_lock_token __attribute__((tls_model("initial-exec")));
+void vchan_lock_init(struct vchan_lock *l);
+void vchan_lock_destroy(struct vchan_lock *l);
+void vchan_lock_slow(struct vchan_lock *l);
+bool vchan_trylock_slow(struct vchan_lock *l);
+/* The owner leaves (busy 0, then wakes a revoker). */
+void vchan_lock_leave(struct vchan_lock *l);
+
+/* The owner's way in; false when the bias is revoked (it backed out). */
+static inline bool vchan_lock_enter_biased(struct vchan_lock *l)
+{
+	__atomic_store_n(&l->busy, 1, __ATOMIC_RELAXED);
+	/* No barrier between this store and the load: a revoker's
+	 * membarrier stands in for it (lock.c). */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&l->revoked, __ATOMIC_ACQUIRE))
+		return true;
+	vchan_lock_leave(l);
+	return false;
+}
+static inline bool vchan_lock_mine(const struct vchan_lock *l)
+{
+	return __atomic_load_n(&l->owner, __ATOMIC_RELAXED) ==
+	       &vchan_lock_token;
+}
+static inline void vchan_lock(struct vchan_lock *l)
+{
+	if (vchan_lock_mine(l) && vchan_lock_enter_biased(l))
+		return;
+	vchan_lock_slow(l);
+}
+static inline bool vchan_trylock(struct vchan_lock *l)
+{
+	if (vchan_lock_mine(l) && vchan_lock_enter_biased(l))
+		return true;
+	return vchan_trylock_slow(l);
+}
+static inline void vchan_unlock(struct vchan_lock *l)
+{
+	/* busy is written only by the owner: set means we entered biased. */
+	if (vchan_lock_mine(l) &&
+	    __atomic_load_n(&l->busy, __ATOMIC_RELAXED))
+		vchan_lock_leave(l);
+	else
+		pthread_mutex_unlock(&l->mu);
+}
+
 /* ---- the endpoint (endpoint.c) ------------------------------------------- */
 struct vchan_tx {
-	pthread_mutex_t mu;
+	struct vchan_lock mu;
 	struct vchan_ring ring;
 	uint32_t next_seq;
 	/* message being written (backlog when owned) */
@@ -290,7 +348,7 @@ struct vchan_tx {
 };
 
 struct vchan_rx {
-	pthread_mutex_t mu;
+	struct vchan_lock mu;
 	struct vchan_ring ring;
 	uint32_t next_seq;
 	bool active;             /* header taken, payload in progress        */

@@ -61,11 +61,11 @@ bool vchan_rx_publish_try(struct vchan *v)
 	 * load is answered by its setter, which publishes before it waits. */
 	if (!__atomic_load_n(&v->rx_unpub, __ATOMIC_RELAXED))
 		return false;
-	if (pthread_mutex_trylock(&v->rx.mu) != 0)
+	if (!vchan_trylock(&v->rx.mu))
 		return false;   /* its holder publishes before it waits */
 	__atomic_store_n(&v->rx_unpub, 0, __ATOMIC_RELAXED);
 	pub = !v->released && vchan_ring_publish(&v->rx.ring);
-	pthread_mutex_unlock(&v->rx.mu);
+	vchan_unlock(&v->rx.mu);
 	return pub;
 }
 

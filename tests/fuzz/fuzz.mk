@@ -8,6 +8,7 @@ FUZZ_VCHAN_SRCS = \
 	$(top_srcdir)/libvchan-cap/spin.c \
 	$(top_srcdir)/libvchan-cap/wait.c \
 	$(top_srcdir)/libvchan-cap/log.c \
+	$(top_srcdir)/libvchan-cap/lock.c \
 	$(top_srcdir)/libvchan-cap/endpoint.c \
 	$(top_srcdir)/libvchan-cap/send.c \
 	$(top_srcdir)/libvchan-cap/recv.c \

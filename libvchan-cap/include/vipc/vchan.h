@@ -24,7 +24,10 @@
  *
  * Threads: one thread may send while another receives; vchan_revoke() may be
  * called from any thread and wakes every blocked call.  vchan_close() must
- * be the last call on the handle.
+ * be the last call on the handle.  Each direction is fastest driven by one
+ * thread: the first thread that sends (receives) then takes that side's lock
+ * with plain stores; the first call from another thread turns that lock into
+ * an ordinary mutex for good (at the cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* The send and receive locks of a channel end, biased to one thread.
+ *
+ * An end is usually driven by one thread per direction (often one thread
+ * for both).  A pthread mutex costs that thread two locked instructions per
+ * call, each waiting until its earlier stores have reached the cache: with
+ * 64-byte messages that was a quarter of a send and of a receive.  So the
+ * first thread that takes a lock owns it: it enters by storing `busy` and
+ * loading `revoked`, and leaves by storing `busy`, with no atomic
+ * read-modify-write (vchan_lock() and friends in vchan_priv.h).
+ *
+ * The first time another thread wants the lock, it takes the mutex, sets
+ * `revoked`, and runs membarrier(2): every thread of the process then passes
+ * a full barrier, so either the owner's `busy` store is visible to the
+ * revoker or the owner's next load of `revoked` sees 1 (the asymmetric half
+ * of a Dekker handshake: the owner pays nothing for it).  The revoker waits
+ * until `busy` is 0; from then on everyone, the owner included, uses the
+ * mutex.  The bias never comes back, so a program that moves a direction
+ * between threads pays the membarrier once.
+ *
+ * An owner leaving stores `busy` 0, then wakes the revoker if it saw
+ * `revoked`; without a barrier between the two it may miss a revoker that
+ * has just started to wait, which therefore waits in 1 ms steps.  That can
+ * happen once per lock, when the bias is revoked.
+ *
+ * Without membarrier (an old kernel, a seccomp filter) no lock is ever
+ * biased: they are plain mutexes. */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vchan_priv.h"
+
+__thread char vchan_lock_token;
+
+static pthread_once_t bias_once = PTHREAD_ONCE_INIT;
+static int bias_usable;
+
+static void bias_probe(void)
+{
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
+		return;
+	if (syscall(SYS_membarrier,
+		    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) < 0)
+		return;
+	bias_usable = 1;
+}
+
+void vchan_lock_init(struct vchan_lock *l)
+{
+	pthread_mutex_init(&l->mu, NULL);
+	l->owner = NULL;
+	l->busy = 0;
+	pthread_once(&bias_once, bias_probe);
+	/* No membarrier: born revoked, a plain mutex. */
+	l->revoked = !bias_usable;
+}
+
+void vchan_lock_destroy(struct vchan_lock *l)
+{
+	pthread_mutex_destroy(&l->mu);
+}
+
+void vchan_lock_leave(struct vchan_lock *l)
+{
+	__atomic_store_n(&l->busy, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&l->revoked, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &l->busy, FUTEX_WAKE_PRIVATE, 1, NULL,
+			NULL, 0);
+}
+
+/* Mutex held: set revoked, then a barrier on every thread of the process.
+ * A child of fork() is not registered (the registration belongs to the
+ * parent's address space): register, and if even that fails take the
+ * global barrier, slow but needing no registration. */
+static void revoke_mark(struct vchan_lock *l)
+{
+	__atomic_store_n(&l->revoked, 1, __ATOMIC_SEQ_CST);
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+		    0, 0) == 0 &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+}
+
+/* Mutex held: make sure the bias is gone and its owner out. */
+static void revoke_bias(struct vchan_lock *l)
+{
+	const struct timespec step = { 0, 1000000 };
+
+	if (!__atomic_load_n(&l->revoked, __ATOMIC_RELAXED))
+		revoke_mark(l);
+	/* The owner inside, or just backing out of its fast path. */
+	while (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &l->busy, FUTEX_WAIT_PRIVATE, 1, &step,
+			NULL, 0);
+}
+
+/* Become the owner if there is none yet (one compare-and-swap, once). */
+static bool claim(struct vchan_lock *l)
+{
+	const void *none = NULL;
+
+	if (__atomic_load_n(&l->revoked, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&l->owner, __ATOMIC_RELAXED))
+		return false;
+	if (!__atomic_compare_exchange_n(&l->owner, &none, &vchan_lock_token,
+					 false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return false;
+	return vchan_lock_enter_biased(l);
+}
+
+void vchan_lock_slow(struct vchan_lock *l)
+{
+	if (claim(l))
+		return;
+	pthread_mutex_lock(&l->mu);
+	revoke_bias(l);
+}
+
+bool vchan_trylock_slow(struct vchan_lock *l)
+{
+	if (claim(l))
+		return true;
+	if (pthread_mutex_trylock(&l->mu) != 0)
+		return false;
+	if (!__atomic_load_n(&l->revoked, __ATOMIC_RELAXED))
+		revoke_mark(l);
+	if (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE)) {
+		/* The owner is inside: the lock is taken. */
+		pthread_mutex_unlock(&l->mu);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* The biased send/receive lock (lock.c): its owner goes in and out without
+ * the mutex, another thread revokes the bias once and only gets in after
+ * the owner left, and whatever the mix, the lock excludes. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_vchan_util.h"
+
+/* Is the bias available here (membarrier)?  A fresh lock says. */
+static bool bias_usable(void)
+{
+	struct vchan_lock l;
+	bool r;
+
+	vchan_lock_init(&l);
+	r = !l.revoked;
+	vchan_lock_destroy(&l);
+	return r;
+}
+
+static void test_owner_fast_path(void **state)
+{
+	struct vchan_lock l;
+
+	(void)state;
+	vchan_lock_init(&l);
+	for (int i = 0; i < 3; i++) {
+		vchan_lock(&l);
+		if (bias_usable()) {
+			/* The first taker owns it and is inside without the
+			 * mutex: another trylock of the mutex succeeds. */
+			assert_ptr_equal(l.owner, &vchan_lock_token);
+			assert_int_equal(l.busy, 1);
+			assert_int_equal(pthread_mutex_trylock(&l.mu), 0);
+			pthread_mutex_unlock(&l.mu);
+		} else {
+			assert_int_equal(pthread_mutex_trylock(&l.mu), EBUSY);
+		}
+		vchan_unlock(&l);
+		assert_int_equal(l.busy, 0);
+		assert_true(vchan_trylock(&l));
+		vchan_unlock(&l);
+	}
+	if (bias_usable())
+		assert_int_equal(l.revoked, 0);
+	vchan_lock_destroy(&l);
+}
+
+struct holder {
+	struct vchan_lock *l;
+	int inside;           /* the other thread is in (atomic) */
+	int got;              /* its trylock result */
+	bool try_only;
+};
+
+static void *other_thread(void *arg)
+{
+	struct holder *h = arg;
+
+	if (h->try_only) {
+		h->got = vchan_trylock(h->l);
+		if (h->got)
+			vchan_unlock(h->l);
+		return NULL;
+	}
+	vchan_lock(h->l);
+	__atomic_store_n(&h->inside, 1, __ATOMIC_SEQ_CST);
+	vchan_unlock(h->l);
+	return NULL;
+}
+
+static void test_revoke_waits_for_owner(void **state)
+{
+	struct vchan_lock l;
+	struct holder h = { .l = &l };
+	pthread_t t;
+
+	(void)state;
+	vchan_lock_init(&l);
+	vchan_lock(&l);             /* we own it and are inside */
+	assert_int_equal(pthread_create(&t, NULL, other_thread, &h), 0);
+	usleep(50000);
+	/* The other thread must still be waiting for us. */
+	assert_int_equal(__atomic_load_n(&h.inside, __ATOMIC_SEQ_CST), 0);
+	if (bias_usable())
+		assert_int_equal(__atomic_load_n(&l.revoked, __ATOMIC_SEQ_CST),
+				 1);
+	vchan_unlock(&l);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(h.inside, 1);
+	/* From now on the owner goes through the mutex too. */
+	vchan_lock(&l);
+	assert_int_equal(l.busy, 0);
+	assert_int_equal(pthread_mutex_trylock(&l.mu), EBUSY);
+	vchan_unlock(&l);
+	vchan_lock_destroy(&l);
+}
+
+static void test_trylock_against_owner(void **state)
+{
+	struct vchan_lock l;
+	struct holder h = { .l = &l, .try_only = true, .got = -1 };
+	pthread_t t;
+
+	(void)state;
+	vchan_lock_init(&l);
+	vchan_lock(&l);
+	assert_int_equal(pthread_create(&t, NULL, other_thread, &h), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(h.got, 0);   /* taken: we are inside */
+	vchan_unlock(&l);
+	h.got = -1;
+	assert_int_equal(pthread_create(&t, NULL, other_thread, &h), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(h.got, 1);   /* free now */
+	vchan_lock_destroy(&l);
+}
+
+#define THREADS 4
+#define ROUNDS 20000
+#define REPEATS 20
+
+struct counting {
+	struct vchan_lock l;
+	uint64_t count;       /* plain: only ever touched under the lock */
+	int start;
+};
+
+static void *count_thread(void *arg)
+{
+	struct counting *c = arg;
+
+	while (!__atomic_load_n(&c->start, __ATOMIC_ACQUIRE))
+		;
+	for (int i = 0; i < ROUNDS; i++) {
+		vchan_lock(&c->l);
+		c->count = c->count + 1;
+		vchan_unlock(&c->l);
+		if (i % 4096 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_excludes_under_contention(void **state)
+{
+	/* The first thread starts alone and holds the bias when the others
+	 * come: the revocation happens in the middle of the race, and a
+	 * fresh lock each time repeats it. */
+	(void)state;
+	for (int rep = 0; rep < REPEATS; rep++) {
+		struct counting *c = calloc(1, sizeof(*c));
+		pthread_t t[THREADS];
+
+		assert_non_null(c);
+		vchan_lock_init(&c->l);
+		assert_int_equal(pthread_create(&t[0], NULL, count_thread, c),
+				 0);
+		__atomic_store_n(&c->start, 1, __ATOMIC_RELEASE);
+		usleep(200);
+		for (int i = 1; i < THREADS; i++)
+			assert_int_equal(pthread_create(&t[i], NULL,
+							count_thread, c), 0);
+		for (int i = 0; i < THREADS; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(c->count, (uint64_t)THREADS * ROUNDS);
+		vchan_lock_destroy(&c->l);
+		free(c);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_owner_fast_path),
+		cmocka_unit_test(test_revoke_waits_for_owner),
+		cmocka_unit_test(test_trylock_against_owner),
+		cmocka_unit_test(test_excludes_under_contention),
+	};
+
+	fprintf(stderr, "bias %s\n", bias_usable() ? "usable (membarrier)"
+						  : "unusable: plain mutexes");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
