@@ -35,6 +35,44 @@ static void tx_start(struct vchan *v, uint32_t type, uint32_t flags,
 	t->busy = true;
 }
 
+/* A whole frame that fits before the ring's end, straight in: header,
+ * payload, padding, one advance (what tx_start() and vchan_tx_pump() do
+ * for any frame, without their bookkeeping).  The caller checked the
+ * room, knows the backlog is empty, and publishes. */
+static void tx_put_whole(struct vchan *v, uint32_t type, uint32_t flags,
+			 const void *buf, size_t len, size_t frame)
+{
+	struct vchan_tx *t = &v->tx;
+	struct vchan_frame_hdr h = { .len = (uint32_t)len, .type = type,
+				     .flags = flags, .seq = t->next_seq++ };
+	uint8_t *p = vchan_ring_at(&t->ring, 0);
+
+	memcpy(p, &h, sizeof(h));
+	if (len)     /* buf may be NULL for an empty message */
+		memcpy(p + VCHAN_FRAME_HDR, buf, len);
+	memset(p + VCHAN_FRAME_HDR + len, 0, frame - VCHAN_FRAME_HDR - len);
+	vchan_ring_advance(&t->ring, (uint32_t)frame);
+}
+
+/* Room for a whole frame before the ring's end.  The peer's cons is
+ * loaded as vchan_tx_pump() loads it: every time, or when lazy only when
+ * what we know of it is short. */
+static bool tx_fits_whole(struct vchan *v, size_t frame)
+{
+	struct vchan_ring *ring = &v->tx.ring;
+	uint32_t space;
+	int r;
+
+	if (frame > vchan_ring_tail(ring))
+		return false;
+	r = ring->lazy ? vchan_ring_space_atleast(ring, (uint32_t)frame,
+						  &space)
+		       : vchan_ring_space(ring, &space);
+	if (r < 0)
+		return false;   /* the general path fails it, with its log */
+	return space >= frame;
+}
+
 /* The message cannot finish now: keep what is left in the backlog. */
 static int tx_to_backlog(struct vchan *v)
 {
@@ -173,6 +211,15 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	uint32_t size = t->ring.size, need;
 	int r;
 
+	if (frame <= t->ring.quarter && tx_fits_whole(v, frame)) {
+		if (seq)
+			*seq = t->next_seq;
+		tx_put_whole(v, type, flags, buf, len, frame);
+		VCHAN_COUNT(v->msgs_sent, 1);
+		VCHAN_COUNT(v->bytes_sent, len);
+		return vchan_tx_finish(v, true);
+	}
+
 	/* Before the first byte: a frame that fits the ring goes whole when
 	 * not blocking; otherwise start once a quarter ring (or the frame) is
 	 * free.  A frame larger than the ring sent without blocking goes to
@@ -281,6 +328,19 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			r = -EINVAL;
 		if (r < 0)
 			break;
+		if (frame <= space && frame <= vchan_ring_tail(&v->tx.ring)) {
+			msgs[i].seq = v->tx.next_seq;
+			tx_put_whole(v, msgs[i].type, msgs[i].flags,
+				     msgs[i].buf, msgs[i].len, frame);
+			VCHAN_COUNT(v->msgs_sent, 1);
+			VCHAN_COUNT(v->bytes_sent, msgs[i].len);
+			space -= (uint32_t)frame;
+			/* Stream a long batch in quarter-ring pieces. */
+			if (vchan_ring_publish_due(&v->tx.ring) &&
+			    (r = vchan_tx_finish(v, false)) < 0)
+				break;
+			continue;
+		}
 		if (frame <= space) {
 			tx_start(v, msgs[i].type, msgs[i].flags, msgs[i].buf,
 				 msgs[i].len);

@@ -269,6 +269,77 @@ static void test_batches(void **state)
 	tv_close(s, c);
 }
 
+/* Whole frames go straight in and out (send.c tx_put_whole, recv.c
+ * recv_whole); a frame that would wrap, a short buffer or a begun message
+ * take the general paths.  Mixed over a small ring that wraps often, single
+ * and batched, every message must come out whole, in order, once. */
+static void test_whole_and_general_paths_mix(void **state)
+{
+	struct vchan *s, *c;
+	static uint8_t in[8][700], out[8][700], want[700];
+	struct vchan_msg ms[8], mr[8];
+	uint32_t next_out = 0, next_in = 0, seed = 1;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	for (int round = 0; round < 2000; round++) {
+		int n = 1 + (int)(seed % 5), r;
+
+		for (int i = 0; i < n; i++) {
+			size_t len;
+
+			seed = seed * 1103515245u + 12345u;
+			len = (seed >> 8) % 700;
+			tv_fill(in[i], len, next_out + (uint32_t)i);
+			ms[i] = (struct vchan_msg){
+				.type = next_out + (uint32_t)i,
+				.buf = len ? in[i] : NULL, .len = len };
+		}
+		if (n == 1)
+			r = vchan_send(c, ms[0].type, 0, ms[0].buf, ms[0].len,
+				       0) == 0 ? 1 : -1;
+		else
+			r = vchan_sendv(c, ms, (size_t)n, 0);
+		assert_true(r >= 1);
+		next_out += (uint32_t)r;
+		/* Take them out again: one by one, in a batch, and with a
+		 * buffer too small first every seventh round. */
+		while (next_in < next_out) {
+			int got;
+
+			for (int i = 0; i < 8; i++)
+				mr[i] = (struct vchan_msg){ .buf = out[i],
+							    .len = 700 };
+			if (round % 7 == 0) {
+				mr[0].len = 0;
+				got = vchan_recv(s, &mr[0], 0);
+				if (got == -EMSGSIZE) {
+					mr[0].len = 700;
+					got = vchan_recv(s, &mr[0], 0);
+				}
+				assert_int_equal(got, 0);
+				got = 1;
+			} else if (round % 2) {
+				got = vchan_recvv(s, mr, 8, 0);
+			} else {
+				got = vchan_recv(s, &mr[0], 0) == 0 ? 1 : -1;
+			}
+			assert_true(got >= 1);
+			for (int i = 0; i < got; i++) {
+				assert_int_equal(mr[i].type, next_in);
+				assert_int_equal(mr[i].seq, next_in + 1);
+				assert_true(mr[i].len < 700);
+				tv_fill(want, mr[i].len, next_in);
+				assert_memory_equal(mr[i].buf, want,
+						    mr[i].len);
+				next_in++;
+			}
+		}
+	}
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+}
+
 static void test_reserve_commit_inplace(void **state)
 {
 	struct vchan *s, *c;
@@ -425,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_split_larger_than_ring),
 		cmocka_unit_test(test_split_nonblocking_both_sides),
 		cmocka_unit_test(test_batches),
+		cmocka_unit_test(test_whole_and_general_paths_mix),
 		cmocka_unit_test(test_reserve_commit_inplace),
 		cmocka_unit_test(test_raw_stream),
 		cmocka_unit_test(test_stream_threads),
