@@ -127,8 +127,9 @@ static int stash(struct vchan *v, const uint8_t *dst)
 /* The next message when it is simply there: no message begun, its whole
  * frame ready before the ring's end, a header that passes every check,
  * room for it in dst.  0: taken (m filled, consumption not published);
- * -EAGAIN: anything else, for recv_locked() to handle (wait, wrap,
- * padding frame, stash, -EMSGSIZE, the error and its log line). */
+ * 1: anything else, for the general path to handle (wait, wrap, padding
+ * frame, stash, -EMSGSIZE, a bad header and its log line); <0: the peer's
+ * prod is impossible (logged, latched). */
 static int recv_whole(struct vchan *v, uint8_t *dst, size_t cap,
 		      struct vchan_msg *m)
 {
@@ -136,19 +137,29 @@ static int recv_whole(struct vchan *v, uint8_t *dst, size_t cap,
 	struct vchan_frame_hdr h;
 	uint32_t ready, tail = vchan_ring_tail(&x->ring);
 	size_t span;
+	int r;
 
-	if (x->active || x->inplace || tail < VCHAN_FRAME_HDR ||
-	    vchan_ring_ready_atleast(&x->ring, VCHAN_FRAME_HDR, &ready) < 0 ||
-	    ready < VCHAN_FRAME_HDR)
-		return -EAGAIN;
+	if (x->active || x->inplace || tail < VCHAN_FRAME_HDR)
+		return 1;
+	r = vchan_ring_ready_atleast(&x->ring, VCHAN_FRAME_HDR, &ready);
+	if (r < 0)
+		return vchan_fail(v, r);
+	if (ready < VCHAN_FRAME_HDR)
+		return 1;
 	/* Copied out once; only the copy is used. */
 	memcpy(&h, vchan_ring_at(&x->ring, 0), sizeof(h));
 	if ((h.flags & ~VCHAN_MSG_FLAGS_USER) || h.len > v->max_msg ||
 	    h.seq != x->next_seq || h.len > cap)
-		return -EAGAIN;
+		return 1;
 	span = vchan_frame_span(h.len, x->ring.idx);
-	if (span > tail || span > ready)
-		return -EAGAIN;
+	if (span > tail)
+		return 1;
+	/* What we knew of prod covered the header: look again for the
+	 * rest of the frame. */
+	if (span > ready && (r = vchan_ring_ready(&x->ring, &ready)) < 0)
+		return vchan_fail(v, r);
+	if (span > ready)
+		return 1;
 	if (h.len)   /* dst may be NULL for an empty message */
 		memcpy(dst, vchan_ring_at(&x->ring, VCHAN_FRAME_HDR), h.len);
 	vchan_ring_advance(&x->ring, (uint32_t)span);
@@ -171,9 +182,12 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 	uint32_t need, ready;
 	int r;
 
-	if (recv_whole(v, dst, cap, m) == 0) {
-		/* A frame of up to a quarter ring: that publishing rule
-		 * holds; the settling rule is the caller's as always. */
+	r = recv_whole(v, dst, cap, m);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		/* Published at once if that makes a quarter ring; else the
+		 * settling rule, or the caller's, as always. */
 		if (vchan_ring_publish_due(&x->ring)) {
 			r = vchan_rx_finish(v, !defer_notify);
 			if (r < 0)

@@ -54,22 +54,23 @@ static void tx_put_whole(struct vchan *v, uint32_t type, uint32_t flags,
 	vchan_ring_advance(&t->ring, (uint32_t)frame);
 }
 
-/* Room for a whole frame before the ring's end.  The peer's cons is
- * loaded as vchan_tx_pump() loads it: every time, or when lazy only when
- * what we know of it is short. */
-static bool tx_fits_whole(struct vchan *v, size_t frame)
+/* Room for a whole frame before the ring's end: 1 yes, 0 no, <0 the
+ * peer's cons is impossible (logged, latched).  The peer's cons is loaded
+ * as vchan_tx_pump() loads it: every time, or when lazy only when what we
+ * know of it is short. */
+static int tx_fits_whole(struct vchan *v, size_t frame)
 {
 	struct vchan_ring *ring = &v->tx.ring;
 	uint32_t space;
 	int r;
 
 	if (frame > vchan_ring_tail(ring))
-		return false;
+		return 0;
 	r = ring->lazy ? vchan_ring_space_atleast(ring, (uint32_t)frame,
 						  &space)
 		       : vchan_ring_space(ring, &space);
 	if (r < 0)
-		return false;   /* the general path fails it, with its log */
+		return vchan_fail(v, r);
 	return space >= frame;
 }
 
@@ -211,7 +212,10 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	uint32_t size = t->ring.size, need;
 	int r;
 
-	if (frame <= t->ring.quarter && tx_fits_whole(v, frame)) {
+	r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
+	if (r < 0)
+		return r;
+	if (r) {
 		if (seq)
 			*seq = t->next_seq;
 		tx_put_whole(v, type, flags, buf, len, frame);
@@ -328,17 +332,18 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			r = -EINVAL;
 		if (r < 0)
 			break;
-		if (frame <= space && frame <= vchan_ring_tail(&v->tx.ring)) {
+		if (frame <= space && frame <= v->tx.ring.quarter &&
+		    frame <= vchan_ring_tail(&v->tx.ring)) {
 			msgs[i].seq = v->tx.next_seq;
 			tx_put_whole(v, msgs[i].type, msgs[i].flags,
 				     msgs[i].buf, msgs[i].len, frame);
 			VCHAN_COUNT(v->msgs_sent, 1);
 			VCHAN_COUNT(v->bytes_sent, msgs[i].len);
 			space -= (uint32_t)frame;
-			/* Stream a long batch in quarter-ring pieces. */
-			if (vchan_ring_publish_due(&v->tx.ring) &&
-			    (r = vchan_tx_finish(v, false)) < 0)
-				break;
+			/* Stream a long batch in quarter-ring pieces; the
+			 * notification waits for the batch's end. */
+			if (vchan_ring_publish_due(&v->tx.ring))
+				vchan_ring_publish(&v->tx.ring);
 			continue;
 		}
 		if (frame <= space) {
