@@ -136,6 +136,7 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 {
 	struct vchan_config defaults;
 	struct vchan_slots sl;
+	uint32_t *in_prod, *in_cons, *out_prod, *out_cons;
 	struct vchan *v;
 	pthread_condattr_t ca;
 	int r;
@@ -169,19 +170,15 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	v->my_notify = is_server ? sl.srv_notify : sl.cli_notify;
 	v->peer_notify = is_server ? sl.cli_notify : sl.srv_notify;
 	/* left is client->server, right is server->client */
-	r = is_server ? vchan_ring_init(&v->rx.ring, sl.left_prod,
-					sl.left_cons, read_buf, read_order,
-					false, v->name)
-		      : vchan_ring_init(&v->rx.ring, sl.right_prod,
-					sl.right_cons, read_buf, read_order,
-					false, v->name);
+	in_prod = is_server ? sl.left_prod : sl.right_prod;
+	in_cons = is_server ? sl.left_cons : sl.right_cons;
+	out_prod = is_server ? sl.right_prod : sl.left_prod;
+	out_cons = is_server ? sl.right_cons : sl.left_cons;
+	r = vchan_ring_init(&v->rx.ring, in_prod, in_cons, read_buf,
+			    read_order, false, v->name);
 	if (!r)
-		r = is_server ? vchan_ring_init(&v->tx.ring, sl.right_prod,
-						sl.right_cons, write_buf,
-						write_order, true, v->name)
-			      : vchan_ring_init(&v->tx.ring, sl.left_prod,
-						sl.left_cons, write_buf,
-						write_order, true, v->name);
+		r = vchan_ring_init(&v->tx.ring, out_prod, out_cons, write_buf,
+				    write_order, true, v->name);
 	/* On a line of its own, the peer's cons costs a cache miss whenever
 	 * it moved; in libxenvchan's layout it shares the line of our prod,
 	 * which each send owns anyway. */

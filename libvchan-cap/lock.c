@@ -27,7 +27,6 @@
  * biased: they are plain mutexes. */
 #include "config.h"
 
-#include <errno.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
