@@ -88,15 +88,15 @@ int vchan_layout_choose(unsigned *left_order, unsigned *right_order,
 	unsigned ro = *right_order ? *right_order : ORDER_DEFAULT;
 	const char *why;
 
+	if (layout != VCHAN_LAYOUT_XENVCHAN && layout != VCHAN_LAYOUT_LINES) {
+		vchan_log("setup", "unknown layout %d", layout);
+		return -EINVAL;
+	}
 	/* Two small rings asked for the same slot: move the right one up
 	 * (LINES keeps the order-11 slot for its indices). */
 	if (lo == ro && lo < VCHAN_PAGE_SHIFT)
 		ro = lo == SMALL_ORDER && layout != VCHAN_LAYOUT_LINES
 			     ? LARGE_ORDER : VCHAN_PAGE_SHIFT;
-	if (layout != VCHAN_LAYOUT_XENVCHAN && layout != VCHAN_LAYOUT_LINES) {
-		vchan_log("setup", "unknown layout %d", layout);
-		return -EINVAL;
-	}
 	why = layout_problem(lo, ro, layout);
 	if (why) {
 		vchan_log("setup", "ring orders %u/%u impossible: %s", lo, ro,

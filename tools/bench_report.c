@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <vipc/vchan.h>
-
 #include "bench.h"
 
 static const char *const peers[] = { "libxenvchan", "busypoll", "eventfd",
@@ -317,7 +315,7 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n",
 		m->dom_server, m->dom_client);
 	fprintf(f, "vipc and the bare ring: indices in the %s layout (--layout)\n\n",
-		bench_layout == VCHAN_LAYOUT_LINES ? "LINES" : "libxenvchan");
+		bench_layout_name(bench_layout));
 	rtt_table(f, res);
 	fprintf(f, "\n");
 	stream_table(f, res);

@@ -5,8 +5,10 @@
  * Both directions are byte rings after a control page laid out as vipc's
  * channel lays it out (--layout): like libxenvchan's (both prod/cons pairs
  * and the notify bytes in its first cache line), or as LINES (each index
- * and notify byte on a line of its own in the page's last quarter).  A message is a 16-byte header and the payload, padded as
- * vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
+ * and notify byte on a line of its own in the page's last quarter, at the
+ * offsets of doc/vchan-layout.md, kept here so that the peer stays
+ * independent of the library).  A message is a 16-byte header and the
+ * payload, padded as vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
  * next cache line).  Every index store has release order and is followed by
  * the full barrier and the load of the peer's notify byte that a sleeping
  * peer needs; the consumer publishes its index every sixteenth of the ring,
@@ -227,6 +229,8 @@ int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
 	 * LINES: the same six, a line each, after the mark's line at 3072. */
 	bool lines = bench_layout == VCHAN_LAYOUT_LINES;
 	uint8_t *page = map;
+	/* LINES offsets, in libxenvchan's order of the six. */
+	static const unsigned at[6] = { 3200, 3136, 3328, 3264, 3456, 3392 };
 	uint32_t *ctl[4];
 	uint8_t *notify[2];
 	uint8_t *c2s = page + 4096, *s2c = c2s + ring;
@@ -235,10 +239,10 @@ int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
 	if (!r)
 		return -ENOMEM;
 	for (int k = 0; k < 4; k++)
-		ctl[k] = lines ? (uint32_t *)(void *)(page + 3072 + LINE * (k + 1))
+		ctl[k] = lines ? (uint32_t *)(void *)(page + at[k])
 			       : (uint32_t *)map + k;
 	for (int k = 0; k < 2; k++)
-		notify[k] = lines ? page + 3072 + LINE * (k + 5) : page + 22 + k;
+		notify[k] = lines ? page + at[4 + k] : page + 22 + k;
 	r->tx = (struct ring_dir){
 		.mine = client ? ctl[1] : ctl[3],
 		.theirs = client ? ctl[0] : ctl[2],
