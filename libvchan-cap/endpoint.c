@@ -114,7 +114,8 @@ static int make_epoll(struct vchan *v)
 	fds[2] = v->timer_fd;
 	if (pfd >= 0)
 		fds[n++] = pfd;
-	v->epoll_public = pfd >= 0;
+	/* A relaxed channel's event loop needs the grace timer too. */
+	v->epoll_public = pfd >= 0 || v->relaxed;
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (v->epoll_fd < 0)
 		return -errno;
@@ -183,6 +184,9 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	 * it moved; in libxenvchan's layout it shares the line of our prod,
 	 * which each send owns anyway. */
 	v->tx.ring.lazy = layout == VCHAN_LAYOUT_LINES;
+	/* Both ends are this library: the relaxed wake-up handshake. */
+	v->relaxed = layout == VCHAN_LAYOUT_LINES;
+	v->grace_ns = VCHAN_GRACE_NS;
 	if (r) {
 		free(v);
 		return r;
@@ -337,6 +341,7 @@ int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
 	st->discarded = __atomic_load_n(&v->discarded, __ATOMIC_RELAXED);
 	st->notifies = __atomic_load_n(&v->notifies, __ATOMIC_RELAXED);
 	st->sleeps = __atomic_load_n(&v->sleeps, __ATOMIC_RELAXED);
+	st->grace_hits = __atomic_load_n(&v->grace_hits, __ATOMIC_RELAXED);
 	/* The spin state belongs to the thread spinning: take it the same way
 	 * (a spin lasts at most its budget). */
 	while (__atomic_exchange_n(&v->spinning, 1, __ATOMIC_ACQUIRE))
@@ -409,8 +414,12 @@ int vchan_events(struct vchan *v)
 			r = vchan_ring_ready(&v->rx.ring, &n);
 			if (!r && !n) {
 				/* Nothing yet: be woken when data comes. */
-				vchan_request_notify(v, VCHAN_NOTIFY_WRITE);
+				uint64_t g = vchan_request_notify(
+					v, VCHAN_NOTIFY_WRITE);
+
 				r = vchan_ring_ready(&v->rx.ring, &n);
+				if (!r && !n)
+					vchan_grace_poll(v, g);
 			}
 			if (r < 0)
 				vchan_fail(v, r);

@@ -31,6 +31,22 @@
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
 			 __ATOMIC_RELAXED)
 
+/* The wake-up handshake of a relaxed channel (LINES layout: both ends are
+ * this library).  libxenvchan's publisher puts a full barrier between its
+ * index store and its load of the peer's request byte, so that a peer that
+ * asks to be woken either is seen asking or sees the new index.  That
+ * barrier waits for every store before it (the whole message) to reach the
+ * cache: most of a small send's time.  A relaxed publisher leaves it out,
+ * so its load may pass its index store, and the waiter covers the gap: its
+ * request is a locked (at once visible) store, and having found nothing
+ * it looks again after the grace time even if no event came.  A store
+ * leaves a core's store buffer within microseconds (coherence requests are
+ * served fairly; a vCPU leaving its CPU drains it), so the look finds any
+ * index the publisher stored before it loaded the request byte; any later
+ * publisher load sees the request.  A race costs one wait of the grace
+ * time, never a lost message. */
+#define VCHAN_GRACE_NS 100000u
+
 #define VCHAN_PAGE_SIZE 4096u
 #define VCHAN_PAGE_SHIFT 12
 
@@ -395,8 +411,17 @@ struct vchan {
 	int epoll_fd;                  /* the sleeper's set: transport, kick,
 					* timer and peer watch fds           */
 	bool epoll_public;             /* vchan_fd() gives epoll_fd (there is
-					* a peer watch); else the transport's
-					* fd alone                           */
+					* a peer watch, or the channel is
+					* relaxed: the grace timer); else the
+					* transport's fd alone               */
+	bool relaxed;                  /* LINES: no full barrier after index
+					* stores (see VCHAN_GRACE_NS)        */
+	uint64_t grace_ns;             /* VCHAN_GRACE_NS (tests lengthen it)  */
+	uint64_t grace_at[2];          /* when the grace time of our request
+					* for bit 1 / bit 2 ends (atomic;
+					* wait.c)                            */
+	int grace_armed;               /* the timer may hold a grace time
+					* (atomic hint)                      */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
@@ -410,7 +435,7 @@ struct vchan {
 	void *tp;
 	/* counters (atomics) */
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, discarded;
-	uint64_t notifies, sleeps;
+	uint64_t notifies, sleeps, grace_hits;
 } __attribute__((aligned(64)));
 
 /* Create an endpoint over a mapped control page and rings; layout: the
@@ -459,7 +484,8 @@ uint64_t vchan_deadline(int timeout_ms);
 int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *deadline);
 /* Tell the peer when we have published (peer asked with its notify bit):
  * bits are the requests our publication answers (NOTIFY_WRITE: we wrote,
- * NOTIFY_READ: we consumed).  Full barrier first. */
+ * NOTIFY_READ: we consumed).  Full barrier first, except on a relaxed
+ * channel (see VCHAN_GRACE_NS). */
 int vchan_notify_peer(struct vchan *v, uint8_t bits);
 /* Publish the inbound ring's unpublished consumption if the rx lock is
  * free (the caller may hold the tx lock); true if something went out.
@@ -470,8 +496,15 @@ bool vchan_rx_publish_try(struct vchan *v);
  * index store (cons and prod share one cache line), before our next wait,
  * or in vchan_events().  A peer waiting for that room is woken then. */
 int vchan_rx_settle(struct vchan *v);
-/* Ask the peer to notify us on bit; full barrier after. */
-void vchan_request_notify(struct vchan *v, uint8_t bit);
+/* Ask the peer to notify us on bit; full barrier after.  Returns the end
+ * of the grace time (vchan_now_ns() clock) when the request is new on a
+ * relaxed channel: a waiter that finds nothing must look again then even
+ * if no event came.  0: no grace time. */
+uint64_t vchan_request_notify(struct vchan *v, uint8_t bit);
+/* A non-blocking call asked to be woken and found nothing: on a relaxed
+ * channel, make vchan_fd() readable at the end of the grace time (and
+ * consume the timer if it already fired). */
+void vchan_grace_poll(struct vchan *v, uint64_t grace);
 /* Consume pending events on the fd without blocking. */
 void vchan_ack_events(struct vchan *v);
 

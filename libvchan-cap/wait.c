@@ -25,13 +25,36 @@ uint64_t vchan_deadline(int timeout_ms)
 	return VCHAN_DL_LAZY | (uint64_t)timeout_ms;
 }
 
-void vchan_request_notify(struct vchan *v, uint8_t bit)
+/* Our request bits are 1 and 2: one grace clock each. */
+static uint64_t *grace_slot(struct vchan *v, uint8_t bit)
 {
-	__atomic_fetch_or(v->peer_notify, bit, __ATOMIC_SEQ_CST);
+	return &v->grace_at[bit == VCHAN_NOTIFY_READ];
+}
+
+uint64_t vchan_request_notify(struct vchan *v, uint8_t bit)
+{
+	uint8_t old = __atomic_fetch_or(v->peer_notify, bit, __ATOMIC_SEQ_CST);
+	uint64_t now, g;
+
 	/* Barrier: the request is visible to the peer before we re-read its
 	 * index (pairs with the full barrier in the peer's notify check), so
 	 * either it sees our request or we see its progress. */
 	vchan_mb();
+	if (!v->relaxed)
+		return 0;
+	/* Relaxed: a publisher's load that passed its index store may have
+	 * missed a request made in the last grace time (VCHAN_GRACE_NS).  A
+	 * bit we find set was set earlier, by us: its grace time still
+	 * counts.  (The byte is the peer's to clear; a peer that keeps it set
+	 * only withholds its own notifications, which it can do anyway.) */
+	now = vchan_now_ns();
+	if (!(old & bit)) {
+		g = now + v->grace_ns;
+		__atomic_store_n(grace_slot(v, bit), g, __ATOMIC_RELAXED);
+		return g;
+	}
+	g = __atomic_load_n(grace_slot(v, bit), __ATOMIC_RELAXED);
+	return g > now ? g : 0;
 }
 
 int vchan_notify_peer(struct vchan *v, uint8_t bits)
@@ -40,8 +63,14 @@ int vchan_notify_peer(struct vchan *v, uint8_t bits)
 
 	/* Barrier: our index stores are ordered before the load of the
 	 * request byte (the other half of the handshake in
-	 * vchan_request_notify). */
-	vchan_mb();
+	 * vchan_request_notify).  A relaxed channel keeps only the compiler
+	 * from moving the load up: the store may still be in this CPU's
+	 * store buffer when the load runs, and the waiter's grace look covers
+	 * that (VCHAN_GRACE_NS). */
+	if (v->relaxed)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	else
+		vchan_mb();
 	/* Peer-written request bits: one load; any value only costs us an
 	 * extra notification. */
 	req = VCHAN_READ_ONCE(*v->my_notify);
@@ -145,9 +174,58 @@ static int timer_arm(struct vchan *v, uint64_t deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
-/* Sleep until an event arrives (ev_gen moves past gen) or the deadline. */
-static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
+void vchan_grace_poll(struct vchan *v, uint64_t grace)
 {
+	uint64_t ticks;
+
+	if (!v->relaxed ||
+	    (!grace && !__atomic_load_n(&v->grace_armed, __ATOMIC_RELAXED)))
+		return;
+	pthread_mutex_lock(&v->wait_mu);
+	/* A sleeping thread owns the timer; it looks again when it wakes. */
+	if (!v->poller && !v->released) {
+		/* Fired and not consumed: vchan_fd() would stay readable. */
+		if (v->timer_at && vchan_now_ns() >= v->timer_at &&
+		    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			v->timer_at = 0;
+		if (grace)
+			(void)timer_arm(v, grace);
+		__atomic_store_n(&v->grace_armed, v->timer_at != 0,
+				 __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&v->wait_mu);
+}
+
+/* epoll_wait() that also ends at grace (absolute, 0: none) when that
+ * comes before the timeout.  Nanoseconds, without arming the timer: a
+ * relaxed channel's sleeper passes a grace time on most sleeps. */
+static int epoll_until(struct vchan *v, struct epoll_event *evs, int n,
+		       int tmo_ms, uint64_t grace)
+{
+	if (grace) {
+		uint64_t now = vchan_now_ns();
+		uint64_t left = grace > now ? grace - now : 0;
+
+		if (tmo_ms < 0 || left < (uint64_t)tmo_ms * 1000000u) {
+			struct timespec ts = abs_ts(left);
+			int r = epoll_pwait2(v->epoll_fd, evs, n, &ts, NULL);
+
+			if (r >= 0 || errno != ENOSYS)
+				return r;
+			/* Before Linux 5.11: whole milliseconds, rounded up. */
+			tmo_ms = (int)((left + 999999u) / 1000000u);
+		}
+	}
+	return epoll_wait(v->epoll_fd, evs, n, tmo_ms);
+}
+
+/* Sleep until an event arrives (ev_gen moves past gen) or the deadline.
+ * 0: woke (look again); 1: the grace time (0: none) passed first, with no
+ * event; -ETIMEDOUT. */
+static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline,
+		      uint64_t grace)
+{
+	uint64_t wake = grace && grace < deadline ? grace : deadline;
 	int ret = 0;
 
 	pthread_mutex_lock(&v->wait_mu);
@@ -172,7 +250,8 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 				vchan_peer_poll(v);
 			/* The set: the transport's fd, the kick fd and the
 			 * peer watch fd (when the transport has one). */
-			n = epoll_wait(v->epoll_fd, evs, 4, tmo);
+			n = epoll_until(v, evs, 4, tmo,
+					wake < deadline ? wake : 0);
 			for (i = 0; i < n; i++) {
 				if (evs[i].data.fd == v->kick_fd)
 					continue;
@@ -203,19 +282,21 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline)
 				__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
 			pthread_cond_broadcast(&v->wait_cv);
 			if (n == 0)
-				ret = -ETIMEDOUT;
+				ret = wake < deadline &&
+				      vchan_now_ns() < deadline ? 1
+								: -ETIMEDOUT;
 			break;
 		}
 		/* Someone else polls: wait for it to see an event. */
-		if (deadline == UINT64_MAX) {
+		if (wake == UINT64_MAX) {
 			pthread_cond_wait(&v->wait_cv, &v->wait_mu);
 		} else {
-			struct timespec ts = abs_ts(deadline);
+			struct timespec ts = abs_ts(wake);
 
 			if (pthread_cond_timedwait(&v->wait_cv, &v->wait_mu,
 						   &ts) == ETIMEDOUT &&
 			    __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE) == gen) {
-				ret = -ETIMEDOUT;
+				ret = wake < deadline ? 1 : -ETIMEDOUT;
 				break;
 			}
 		}
@@ -327,7 +408,7 @@ static int yield_phase(struct vchan *v, int want, uint32_t need,
 static int wait_round(struct vchan *v, int want, uint32_t need,
 		      uint64_t *dlp)
 {
-	uint64_t gen, deadline;
+	uint64_t gen, deadline, grace;
 	int r;
 
 	r = check(v, want, need);
@@ -336,9 +417,12 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 	if (*dlp == 0) {
 		/* Not blocking: still ask to be woken, so that the fd turns
 		 * readable when the call can make progress. */
-		vchan_request_notify(v, want == VCHAN_WANT_READ ?
-				     VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
+		grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
+					     VCHAN_NOTIFY_WRITE :
+					     VCHAN_NOTIFY_READ);
 		r = check(v, want, need);
+		if (r == 0)
+			vchan_grace_poll(v, grace);
 		return r != 0 ? r : -EAGAIN;
 	}
 	r = spin(v, want, need, dlp);
@@ -357,13 +441,24 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 	/* Read the event generation before the last check: an event the
 	 * other waiter consumes after this point still moves it. */
 	gen = __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE);
-	vchan_request_notify(v, want == VCHAN_WANT_READ ? VCHAN_NOTIFY_WRITE
-							: VCHAN_NOTIFY_READ);
+	grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
+				     VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
 	r = check(v, want, need);
 	if (r != 0)
 		return r;
 	__atomic_fetch_add(&v->sleeps, 1, __ATOMIC_RELAXED);
-	r = sleep_once(v, gen, deadline);
+	r = sleep_once(v, gen, deadline, grace);
+	if (r == 1) {
+		/* The grace time passed with no event: the look that covers
+		 * a relaxed publisher (VCHAN_GRACE_NS), then sleep on. */
+		r = check(v, want, need);
+		if (r > 0)
+			__atomic_fetch_add(&v->grace_hits, 1,
+					   __ATOMIC_RELAXED);
+		if (r != 0)
+			return r;
+		r = sleep_once(v, gen, deadline, 0);
+	}
 	if (r < 0) {
 		/* Last look, so a wake-up racing the deadline is not lost. */
 		int c = check(v, want, need);

@@ -10,8 +10,9 @@
  * independent of the library).  A message is a 16-byte header and the
  * payload, padded as vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
  * next cache line).  Every index store has release order and is followed by
- * the full barrier and the load of the peer's notify byte that a sleeping
- * peer needs; the consumer publishes its index every sixteenth of the ring,
+ * the load of the peer's notify byte that a sleeping peer needs, after a
+ * full barrier in libxenvchan's layout (in LINES, vipc's relaxed handshake
+ * leaves the barrier out); the consumer publishes its index every sixteenth of the ring,
  * or before it waits; the reader spins on the index.  Everything else the
  * channel does is left out: locks, rights, state and peer checks, sequence
  * numbers, deadlines, sleeping and the API around it.  It spins, so it is
@@ -67,7 +68,10 @@ static void publish(struct ring_dir *d)
 	__atomic_store_n(d->mine, d->idx, __ATOMIC_RELEASE);
 	d->published = d->idx;
 	/* The half of the wake-up handshake every publication pays. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bench_layout == VCHAN_LAYOUT_LINES)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	(void)__atomic_load_n(d->peer_notify, __ATOMIC_RELAXED);
 }
 

@@ -64,9 +64,13 @@ extern "C" {
  *             byte on a cache line of its own in the page's last quarter,
  *             marked there so that a libvchan-cap client finds it; the
  *             sender loads the receiver's index only when what it knows
- *             does not cover the message.  Both ends must be libvchan-cap
- *             (a stock libxenvchan client would wait forever); the in-page
- *             ring of order 11 (at offset 2048) cannot be used with it. */
+ *             does not cover the message, and an index store is not
+ *             followed by a full barrier: a waiter that has just asked to
+ *             be woken looks again after a grace time (100 us) instead,
+ *             so vchan_fd() may turn readable then with nothing to do.
+ *             Both ends must be libvchan-cap (a stock libxenvchan client
+ *             would wait forever); the in-page ring of order 11 (at offset
+ *             2048) cannot be used with it. */
 #define VCHAN_LAYOUT_XENVCHAN 0
 #define VCHAN_LAYOUT_LINES 1
 
@@ -179,6 +183,8 @@ struct vchan_stats {
 	uint64_t discarded;       /* messages dropped by revoke / close      */
 	uint64_t notifies;        /* event-channel notifications sent         */
 	uint64_t sleeps;          /* times this end went to sleep             */
+	uint64_t grace_hits;      /* LINES: waits that only the look after the
+				   * grace time found satisfied             */
 	uint64_t spin_hits, spin_misses;   /* busy waits that paid / not   */
 	int spin_enabled;         /* spinning or yielding is currently on     */
 	uint64_t yield_hits, yield_misses; /* waits that gave the CPU away  */
