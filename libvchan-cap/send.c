@@ -49,7 +49,7 @@ static void tx_put_whole(struct vchan *v, uint32_t type, uint32_t flags,
 
 	memcpy(p, &h, sizeof(h));
 	if (len)     /* buf may be NULL for an empty message */
-		memcpy(p + VCHAN_FRAME_HDR, buf, len);
+		vchan_copy_in(p + VCHAN_FRAME_HDR, buf, len);
 	memset(p + VCHAN_FRAME_HDR + len, 0, frame - VCHAN_FRAME_HDR - len);
 	vchan_ring_advance(&t->ring, (uint32_t)frame);
 }

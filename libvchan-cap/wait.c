@@ -202,17 +202,25 @@ void vchan_grace_poll(struct vchan *v, uint64_t grace)
 static int epoll_until(struct vchan *v, struct epoll_event *evs, int n,
 		       int tmo_ms, uint64_t grace)
 {
+	/* Refused once (before Linux 5.11, or a seccomp filter that does
+	 * not know it): whole milliseconds from then on, rounded up. */
+	static int no_pwait2;
+
 	if (grace) {
 		uint64_t now = vchan_now_ns();
 		uint64_t left = grace > now ? grace - now : 0;
 
 		if (tmo_ms < 0 || left < (uint64_t)tmo_ms * 1000000u) {
 			struct timespec ts = abs_ts(left);
-			int r = epoll_pwait2(v->epoll_fd, evs, n, &ts, NULL);
+			int r;
 
-			if (r >= 0 || errno != ENOSYS)
-				return r;
-			/* Before Linux 5.11: whole milliseconds, rounded up. */
+			if (!__atomic_load_n(&no_pwait2, __ATOMIC_RELAXED)) {
+				r = epoll_pwait2(v->epoll_fd, evs, n, &ts, NULL);
+				if (r >= 0 || (errno != ENOSYS && errno != EPERM))
+					return r;
+				__atomic_store_n(&no_pwait2, 1,
+						 __ATOMIC_RELAXED);
+			}
 			tmo_ms = (int)((left + 999999u) / 1000000u);
 		}
 	}
