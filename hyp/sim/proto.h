@@ -87,12 +87,15 @@ struct xsp_hello_rep {
     uint32_t domid;
     /* EVTCHN: the generation page (read-only memfd, gen_bytes long): one
      * uint32_t per port number, bumped by the daemon whenever the port's
-     * peer changes, so that a cached peer eventfd is known stale. */
+     * peer changes, so that a cached peer write end is known stale. */
     uint32_t gen_bytes;
     uint32_t max_port;
 };
 
-/* ---- EVTCHN: bind ops carry the port's eventfd (1 fd) ---- */
+/* ---- EVTCHN: a bind request carries no fd; its reply carries the read
+ * end of the new port's pipe (1 fd), which the daemon made. A PEER reply
+ * carries a write end of the peer port's pipe when connected (1 fd): a
+ * file description of its own, which only the daemon hands out. ---- */
 struct xsp_evtchn_bind {
     uint32_t remote_dom; /* BIND_UNBOUND, BIND_INTERDOMAIN */
     uint32_t remote_port; /* BIND_INTERDOMAIN */
@@ -106,7 +109,7 @@ struct xsp_evtchn_port { /* UNBIND, PEER request; bind replies */
 struct xsp_evtchn_peer_rep {
     uint32_t port;
     uint32_t gen;        /* generation at the time of the answer */
-    uint32_t connected;  /* 1: the peer's eventfd is attached */
+    uint32_t connected;  /* 1: a write end of the peer's pipe is attached */
     uint32_t pad;
 };
 struct xsp_evtchn_restrict {

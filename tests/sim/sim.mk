@@ -3,3 +3,13 @@ TESTS += sim/xensim-cli.sh
 EXTRA_DIST += sim/lib.sh sim/xensim-cli.sh
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
+# The drop-in libxenevtchn against the daemon, run in dom0 (cmocka).
+check_PROGRAMS += sim/evtchn/evtchn-sim
+sim_evtchn_evtchn_sim_SOURCES = sim/evtchn/evtchn_sim.c
+sim_evtchn_evtchn_sim_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
+	$(XENEVTCHN_CFLAGS)
+# proto_io (libxensimd.a) for the test that speaks the protocol itself.
+sim_evtchn_evtchn_sim_LDADD = $(top_builddir)/hyp/sim/libxensimd.a \
+	$(XENEVTCHN_LIBS) $(CMOCKA_LIBS)
+TESTS += sim/evtchn/evtchn-sim.sh
+EXTRA_DIST += sim/evtchn/evtchn-sim.sh

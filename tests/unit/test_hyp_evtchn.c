@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "test_hyp_mock.h"
+#include "../test_clock.h"
 
 static struct hyp_evtchn *open_ok(void)
 {
@@ -19,15 +20,6 @@ static struct hyp_evtchn *open_ok(void)
 	assert_int_equal(hyp_evtchn_open(&ev), 0);
 	assert_non_null(ev);
 	return ev;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000L +
-	       (t1.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
 static void test_open_fails_propagates_errno(void **state)
@@ -155,7 +147,7 @@ static void test_wait_times_out(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* nothing queued for xenevtchn_pending: calling it would fail the test */
 	assert_int_equal(hyp_evtchn_wait(ev, 60, &port), -ETIMEDOUT);
-	assert_true(ms_since(&t0) >= 55);
+	assert_true(test_ms_since(&t0) >= 55);
 	assert_int_equal(port, 1234);
 	assert_int_equal(hyp_evtchn_wait(ev, 0, &port), -ETIMEDOUT);
 	assert_int_equal(mock.unmask_calls, 0);
@@ -234,7 +226,7 @@ static void test_wait_survives_signals(void **state)
 	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
 	assert_int_equal(hyp_evtchn_wait(ev, 150, NULL), -ETIMEDOUT);
 	setitimer(ITIMER_REAL, &off, NULL);
-	assert_true(ms_since(&t0) >= 140);
+	assert_true(test_ms_since(&t0) >= 140);
 	close(p[0]);
 	close(p[1]);
 	hyp_evtchn_close(ev);

@@ -4,13 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <xen/event_channel.h>
@@ -19,8 +16,6 @@
 #include "domain.h"
 
 #define DEFAULT_MAX_PORT 1023u
-/* How long the daemon's write to a guest's eventfd may take at most. */
-#define KICK_TIMEOUT_US 20000
 /* Xen's event_channel.h leaves NR_VIRQS to xen.h (24 on x86). */
 #define SIM_NR_VIRQS 24u
 
@@ -42,7 +37,7 @@ struct evtchn_port {
     uint32_t remote_dom;  /* UNBOUND: who may bind; INTERDOMAIN: the peer's */
     struct evtchn_port *peer;
     uint32_t virq;
-    int efd;
+    int pipe_fd; /* ours, read-write, never handed out: for our kicks */
     unsigned holds;
 };
 
@@ -81,52 +76,46 @@ int evtchn_domain_created(struct sim_domain *d)
     return 0;
 }
 
-/* ---- eventfds ---- */
+/* ---- pipes ---- */
 
-int evtchn_check_eventfd(int fd)
+/* A new open file description of fd's pipe (opened as a FIFO is): its
+ * file flags are its own, whatever other holders do to theirs. */
+static int pipe_reopen(int fd, int mode)
 {
-    char path[64], target[64];
+    char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return -EBADF;
-    target[n] = 0;
-    if (strcmp(target, "anon_inode:[eventfd]") != 0)
-        return -EINVAL;
-    /* Our writes must never block; the flag lives in the shared file. */
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK)))
-        return -EBADF;
+    int r = open(path, mode | O_NONBLOCK | O_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
+/* A port's pipe: *keep is the daemon's own description, reader and writer
+ * at once, so that the pipe never loses its last reader (no write to it
+ * ever gets EPIPE or SIGPIPE); *rfd is the read end for the binder. */
+static int pipe_new(int *keep, int *rfd)
+{
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    int k = pipe_reopen(fds[0], O_RDWR);
+    close(fds[1]);
+    if (k < 0) {
+        close(fds[0]);
+        return k;
+    }
+    *keep = k;
+    *rfd = fds[0];
     return 0;
 }
 
-static void kick_timeout(int sig)
+static void evtchn_kick(struct evtchn_port *p)
 {
-    (void)sig; /* only interrupts the write below */
-}
-
-void evtchn_kick(int efd)
-{
-    /* The port's owner shares the eventfd's file flags: it can make the
-     * file blocking and its counter full, and a write would then wait for
-     * the owner. The daemon never waits on a guest, so the write runs
-     * under a one-shot timer whose signal (handled without SA_RESTART)
-     * interrupts it. Interrupted, or EAGAIN: the counter is full, so an
-     * event is pending anyway. */
-    static bool handler_set;
-    if (!handler_set) {
-        struct sigaction sa = { .sa_handler = kick_timeout };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGALRM, &sa, NULL);
-        handler_set = true;
-    }
-    struct itimerval arm = { .it_value = { .tv_usec = KICK_TIMEOUT_US } };
-    struct itimerval off = { 0 };
-    uint64_t one = 1;
-    setitimer(ITIMER_REAL, &arm, NULL);
-    ssize_t n = write(efd, &one, sizeof(one));
-    setitimer(ITIMER_REAL, &off, NULL);
-    (void)n;
+    /* Our own description: no guest can make it blocking. Full (EAGAIN)
+     * means an event is pending anyway. (A guest can still hold the
+     * pipe's lock across a page fault it never resolves, as with a read
+     * into userfaultfd memory; that wait is not interruptible, so no
+     * timer would help.) */
+    char one = 1;
+    (void)!write(p->pipe_fd, &one, 1);
 }
 
 /* ---- generation page ---- */
@@ -212,8 +201,8 @@ static struct evtchn_port *port_get(struct dom_evtchn *de, uint32_t port)
     return de && port < de->cap ? de->ports[port] : NULL;
 }
 
-static int port_alloc(struct dom_evtchn *de, struct evtchn_handle *h, int efd,
-                      struct evtchn_port **out)
+static int port_alloc(struct dom_evtchn *de, struct evtchn_handle *h,
+                      struct evtchn_port **out, int *rfd)
 {
     uint32_t num = 1;
     while (num < de->cap && de->ports[num])
@@ -234,10 +223,14 @@ static int port_alloc(struct dom_evtchn *de, struct evtchn_handle *h, int efd,
     struct evtchn_port *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
+    int rc = pipe_new(&p->pipe_fd, rfd);
+    if (rc) {
+        free(p);
+        return rc;
+    }
     p->num = num;
     p->dom = de;
     p->owner = h;
-    p->efd = efd;
     de->ports[num] = p;
     *out = p;
     return 0;
@@ -255,8 +248,7 @@ static void port_free(struct evtchn_port *p)
     }
     if (p->dom)
         p->dom->ports[p->num] = NULL;
-    if (p->efd >= 0)
-        close(p->efd);
+    close(p->pipe_fd);
     free(p);
 }
 
@@ -287,14 +279,14 @@ static uint32_t self_domid(struct evtchn_handle *h, uint32_t dom)
     return dom == DOMID_SELF ? h->domid : dom;
 }
 
-int evtchn_bind_unbound(struct evtchn_handle *h, uint32_t remote_dom, int efd)
+int evtchn_bind_unbound(struct evtchn_handle *h, uint32_t remote_dom, int *rfd)
 {
     if (!h->dom)
         return -ESRCH;
     if (h->restrict_domid != DOMID_INVALID)
         return -EACCES;
     struct evtchn_port *p;
-    int rc = port_alloc(h->dom, h, efd, &p);
+    int rc = port_alloc(h->dom, h, &p, rfd);
     if (rc)
         return rc;
     p->state = PORT_UNBOUND;
@@ -304,7 +296,7 @@ int evtchn_bind_unbound(struct evtchn_handle *h, uint32_t remote_dom, int efd)
 }
 
 int evtchn_bind_interdomain(struct evtchn_handle *h, uint32_t remote_dom,
-                            uint32_t remote_port, int efd)
+                            uint32_t remote_port, int *rfd)
 {
     if (!h->dom)
         return -ESRCH;
@@ -327,7 +319,7 @@ int evtchn_bind_interdomain(struct evtchn_handle *h, uint32_t remote_dom,
     if (!q || q->state != PORT_UNBOUND || q->remote_dom != h->domid)
         return -EINVAL;
     struct evtchn_port *p;
-    int rc = port_alloc(h->dom, h, efd, &p);
+    int rc = port_alloc(h->dom, h, &p, rfd);
     if (rc)
         return rc;
     p->state = PORT_INTERDOMAIN;
@@ -338,10 +330,13 @@ int evtchn_bind_interdomain(struct evtchn_handle *h, uint32_t remote_dom,
     q->peer = p;
     gen_bump(p);
     gen_bump(q);
+    /* Xen leaves the binder's new port pending, so that a notify sent
+     * before the bind is never lost. */
+    evtchn_kick(p);
     return (int)p->num;
 }
 
-int evtchn_bind_virq(struct evtchn_handle *h, uint32_t virq, int efd)
+int evtchn_bind_virq(struct evtchn_handle *h, uint32_t virq, int *rfd)
 {
     if (!h->dom)
         return -ESRCH;
@@ -355,7 +350,7 @@ int evtchn_bind_virq(struct evtchn_handle *h, uint32_t virq, int efd)
             return -EEXIST;
     }
     struct evtchn_port *p;
-    int rc = port_alloc(h->dom, h, efd, &p);
+    int rc = port_alloc(h->dom, h, &p, rfd);
     if (rc)
         return rc;
     p->state = PORT_VIRQ;
@@ -393,18 +388,22 @@ int evtchn_restrict(struct evtchn_handle *h, uint32_t domid)
 }
 
 int evtchn_peer(struct evtchn_handle *h, uint32_t port, uint32_t *gen,
-                int *peer_efd)
+                int *peer_wfd)
 {
     struct evtchn_port *p = own_port(h, port);
     if (!p)
         return -ENOTCONN;
     *gen = __atomic_load_n(&h->gen[port], __ATOMIC_RELAXED); /* we write it */
-    if (p->state == PORT_INTERDOMAIN && p->peer)
-        *peer_efd = p->peer->efd;
-    else if (p->state == PORT_VIRQ)
-        *peer_efd = -1; /* only the hypervisor raises a VIRQ */
-    else
-        *peer_efd = -1;
+    *peer_wfd = -1; /* unbound, or VIRQ: only the hypervisor raises it */
+    if (p->state == PORT_INTERDOMAIN && p->peer) {
+        /* Never our own description: the notifier could change its flags.
+         * Read-write, so that the notifier's write never raises SIGPIPE,
+         * even once the peer's pipe lost every other reader. */
+        int fd = pipe_reopen(p->peer->pipe_fd, O_RDWR);
+        if (fd < 0)
+            return fd;
+        *peer_wfd = fd;
+    }
     return 0;
 }
 
@@ -467,7 +466,7 @@ void evtchn_send_held(struct evtchn_port *p)
     if (!p)
         return;
     if (p->state == PORT_INTERDOMAIN && p->peer)
-        evtchn_kick(p->peer->efd);
+        evtchn_kick(p->peer);
     /* Unbound: the event is dropped, as Xen does. */
 }
 
@@ -486,7 +485,7 @@ void evtchn_fire_virq_dom0(uint32_t virq)
     for (uint32_t i = 1; de && i < de->cap; i++) {
         struct evtchn_port *p = de->ports[i];
         if (p && p->state == PORT_VIRQ && p->virq == virq)
-            evtchn_kick(p->efd);
+            evtchn_kick(p);
     }
 }
 

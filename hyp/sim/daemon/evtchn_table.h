@@ -1,10 +1,14 @@
 /* xensim daemon: event channels (per-domain port tables), as Xen's
  * EVTCHNOP_* and the Linux evtchn driver behave.
  *
- * Every bound port has an eventfd, made by the library of the handle that
- * bound it. A notify never reaches the daemon: the library writes the peer
- * port's eventfd, which it got once with evtchn_peer() and caches until the
- * port's generation (in the handle's read-only generation page) changes.
+ * Every bound port has a pipe, made by the daemon at bind. The binder's
+ * library gets the read end (in its epoll set); the daemon keeps its own
+ * file description of the pipe, reader and writer at once, for its kicks.
+ * A notify never reaches the daemon: the library writes the peer port's
+ * pipe through a write end that only the daemon hands out (evtchn_peer():
+ * a fresh open file description each time, so that no holder can change
+ * another's file flags), cached until the port's generation (in the
+ * handle's read-only generation page) changes.
  * Functions return 0/a port or -errno. */
 #ifndef XENSIM_EVTCHN_TABLE_H
 #define XENSIM_EVTCHN_TABLE_H
@@ -24,17 +28,21 @@ int evtchn_handle_new(uint32_t domid, struct evtchn_handle **out, int *gen_fd,
 /* Close every port of the handle (held ones stay until released), free it. */
 void evtchn_handle_free(struct evtchn_handle *h);
 
-/* The bind calls take ownership of efd (an eventfd) on success only. */
-int evtchn_bind_unbound(struct evtchn_handle *h, uint32_t remote_dom, int efd);
+/* On success (a port), *rfd is the port's read end for the binder: the
+ * caller sends it and closes it. */
+int evtchn_bind_unbound(struct evtchn_handle *h, uint32_t remote_dom, int *rfd);
 int evtchn_bind_interdomain(struct evtchn_handle *h, uint32_t remote_dom,
-                            uint32_t remote_port, int efd);
-int evtchn_bind_virq(struct evtchn_handle *h, uint32_t virq, int efd);
+                            uint32_t remote_port, int *rfd);
+int evtchn_bind_virq(struct evtchn_handle *h, uint32_t virq, int *rfd);
 int evtchn_unbind(struct evtchn_handle *h, uint32_t port);
 int evtchn_restrict(struct evtchn_handle *h, uint32_t domid);
-/* The eventfd to write to notify port's peer (borrowed; -1 if the port is
- * not connected) and the port's generation now. */
+/* The port's generation now, and in *peer_wfd a new fd to write to notify
+ * port's peer, which the caller must close; -1 if the port is not
+ * connected. The fd is its own open file description of the peer's pipe,
+ * non-blocking, opened read-write: while anyone holds it the pipe has a
+ * reader, so a write never raises SIGPIPE in the notifier. */
 int evtchn_peer(struct evtchn_handle *h, uint32_t port, uint32_t *gen,
-                int *peer_efd);
+                int *peer_wfd);
 /* xc_evtchn_status, asked by a process of domain caller. */
 int evtchn_status(uint32_t caller, uint32_t domid, uint32_t port,
                   struct xsp_ctrl_evtchn_status_rep *out);
@@ -42,17 +50,13 @@ int evtchn_status(uint32_t caller, uint32_t domid, uint32_t port,
 /* Unmap-notify support: keep (domid, port) bound until released, as the
  * Linux driver's evtchn_get() does; the port must be bound now. */
 int evtchn_hold(uint32_t domid, uint32_t port, struct evtchn_port **out);
-/* Send an event on a held port (to its peer). Never blocks. */
+/* Send an event on a held port (to its peer). Never waits for room in
+ * the pipe. */
 void evtchn_send_held(struct evtchn_port *p);
 void evtchn_release(struct evtchn_port *p);
 
 /* Fire a global VIRQ (VIRQ_DOM_EXC) at domain 0's binding of it. */
 void evtchn_fire_virq_dom0(uint32_t virq);
-
-/* Is fd an eventfd? (Checked on every fd a library hands us.) */
-int evtchn_check_eventfd(int fd);
-/* Write 1 to an eventfd without ever blocking the daemon. */
-void evtchn_kick(int efd);
 
 /* Supplied by hypsock.c: close every connection of domain domid (its
  * processes are dead); called first by the *_domain_destroyed hooks. */

@@ -209,7 +209,7 @@ static void notify_fire(struct notify *n)
     }
     if (n->page) {
         /* Release: the peer reads the byte after the event below; the
-         * eventfd write is a syscall (full barrier) anyway. */
+         * pipe write is a syscall (full barrier) anyway. */
         __atomic_store_n(n->page + n->offset, 0, __ATOMIC_RELEASE);
         munmap(n->page, XSP_PAGE_SIZE);
         n->page = NULL;

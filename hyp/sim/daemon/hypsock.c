@@ -149,22 +149,25 @@ static int do_evtchn(struct req *r)
     case XSP_OP_EVTCHN_BIND_INTERDOMAIN:
     case XSP_OP_EVTCHN_BIND_VIRQ: {
         struct xsp_evtchn_bind b;
-        if (r->len != sizeof(b) || r->nfds != 1)
+        /* The daemon makes the port's pipe: a bind carries no fd. */
+        if (r->len != sizeof(b) || r->nfds)
             return -1;
         memcpy(&b, r->body, sizeof(b));
-        int rc = evtchn_check_eventfd(r->fds[0]);
-        if (rc)
-            return reply_port(r, rc);
+        int rc, rfd = -1;
         if (r->op == XSP_OP_EVTCHN_BIND_UNBOUND)
-            rc = evtchn_bind_unbound(h, b.remote_dom, r->fds[0]);
+            rc = evtchn_bind_unbound(h, b.remote_dom, &rfd);
         else if (r->op == XSP_OP_EVTCHN_BIND_INTERDOMAIN)
-            rc = evtchn_bind_interdomain(h, b.remote_dom, b.remote_port,
-                                         r->fds[0]);
+            rc = evtchn_bind_interdomain(h, b.remote_dom, b.remote_port, &rfd);
         else
-            rc = evtchn_bind_virq(h, b.virq, r->fds[0]);
-        if (rc > 0)
-            r->fds[0] = -1; /* the table owns it now */
-        return reply_port(r, rc);
+            rc = evtchn_bind_virq(h, b.virq, &rfd);
+        if (rc < 0)
+            return reply_port(r, rc);
+        /* The reply carries the port's read end. If it cannot go, the
+         * connection closes, and with it the port. */
+        struct xsp_evtchn_port rep = { .port = (uint32_t)rc };
+        rc = reply(r->c, r->op, 0, &rep, sizeof(rep), &rfd, 1);
+        close(rfd);
+        return rc;
     }
     case XSP_OP_EVTCHN_UNBIND: {
         struct xsp_evtchn_port p;
@@ -180,12 +183,16 @@ static int do_evtchn(struct req *r)
             return -1;
         memcpy(&p, r->body, sizeof(p));
         struct xsp_evtchn_peer_rep rep = { .port = p.port };
-        int efd = -1;
-        int rc = evtchn_peer(h, p.port, &rep.gen, &efd);
+        int wfd = -1;
+        int rc = evtchn_peer(h, p.port, &rep.gen, &wfd);
         if (rc)
             return reply(r->c, r->op, -rc, NULL, 0, NULL, 0);
-        rep.connected = efd >= 0;
-        return reply(r->c, r->op, 0, &rep, sizeof(rep), &efd, efd >= 0);
+        /* A fresh description of the peer's pipe, ours to close. */
+        rep.connected = wfd >= 0;
+        rc = reply(r->c, r->op, 0, &rep, sizeof(rep), &wfd, wfd >= 0);
+        if (wfd >= 0)
+            close(wfd);
+        return rc;
     }
     case XSP_OP_EVTCHN_RESTRICT: {
         struct xsp_evtchn_restrict x;

@@ -1,18 +1,27 @@
 /* xensim drop-in libxenevtchn.so.1.
  *
  * A handle is a connection to the daemon plus an epoll fd (the handle's fd)
- * holding one eventfd per bound port, edge-triggered: every write to the
- * eventfd (a notify) is one edge, so the counter never needs reading and the
- * hot path is notify = write(), wait = epoll_wait(). Xen's masking is kept
- * in user space: pending() masks the port it returns; an edge that arrives
- * while the port is masked disables the port in epoll (the event stays
- * latched: the counter is non-zero) and unmask() re-enables it, which
- * reports the latched event at once. The common pending-then-unmask pattern
- * (libxenvchan) costs no epoll_ctl at all.
+ * holding the read end of one pipe per bound port (the daemon makes the
+ * pipes at bind), edge-triggered: every write into a pipe (a notify, one
+ * byte) is one edge, so the hot path is notify = write(), wait =
+ * epoll_wait(). pending() drains the pipe of the port it returns before
+ * returning it, so that the next notify finds the pipe empty: a new edge
+ * whatever the kernel's wake-up rule. The drain is bounded, so that a
+ * flooding peer cannot keep us there; what it leaves does not hide the
+ * next notify either, as Linux wakes epoll on every write to a pipe it
+ * watches (fs/pipe.c, poll_usage).
  *
- * Notify writes the peer port's eventfd directly; the daemon is asked for
- * it once, and again only when the port's generation (a read-only page the
- * daemon keeps) has changed. */
+ * Xen's masking is kept in user space: pending() masks the port it
+ * returns; an edge that arrives while the port is masked disables the port
+ * in epoll (the event stays latched: the pipe is not drained, so it is not
+ * empty) and unmask() re-enables it, which reports the latched event at
+ * once. The common pending-then-unmask pattern (libxenvchan) costs no
+ * epoll_ctl at all.
+ *
+ * Notify writes the peer port's pipe directly, through a write end of its
+ * own that only the daemon hands out (so the port's owner cannot make it
+ * blocking); the daemon is asked for it once, and again only when the
+ * port's generation (a read-only page the daemon keeps) has changed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -28,9 +36,13 @@
 
 #include "proto.h"
 
+/* Bounded drain of a port's pipe in pending(): at most this many reads. */
+#define DRAIN_READS 64
+#define DRAIN_BYTES 256
+
 struct local_port {
-    int efd;        /* our eventfd; -1: not bound through this handle */
-    int peer_efd;   /* cached eventfd of the peer port; -1: none */
+    int rfd;        /* our port's pipe, read end; -1: not bound here */
+    int peer_wfd;   /* cached write end of the peer port's pipe; -1: none */
     uint32_t peer_gen;
     bool peer_valid;
     bool masked;    /* returned by pending(), not unmasked yet */
@@ -109,7 +121,7 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
         goto fail_map;
     }
     for (uint32_t i = 0; i <= rep.max_port; i++)
-        h->ports[i] = (struct local_port){ .efd = -1, .peer_efd = -1 };
+        h->ports[i] = (struct local_port){ .rfd = -1, .peer_wfd = -1 };
     close(gen_fd);
     return h;
 fail_map:
@@ -138,13 +150,13 @@ xenevtchn_handle *xenevtchn_fdopen(struct xentoollog_logger *logger, int fd,
 static void port_forget(xenevtchn_handle *h, uint32_t port)
 {
     struct local_port *lp = &h->ports[port];
-    if (lp->efd >= 0) {
-        epoll_ctl(h->epfd, EPOLL_CTL_DEL, lp->efd, NULL);
-        close(lp->efd);
+    if (lp->rfd >= 0) {
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, lp->rfd, NULL);
+        close(lp->rfd);
     }
-    if (lp->peer_efd >= 0)
-        close(lp->peer_efd);
-    *lp = (struct local_port){ .efd = -1, .peer_efd = -1 };
+    if (lp->peer_wfd >= 0)
+        close(lp->peer_wfd);
+    *lp = (struct local_port){ .rfd = -1, .peer_wfd = -1 };
 }
 
 int xenevtchn_close(xenevtchn_handle *h)
@@ -154,7 +166,7 @@ int xenevtchn_close(xenevtchn_handle *h)
     /* Closing the connection makes the daemon close our ports. */
     close(h->sock);
     for (uint32_t i = 0; i <= h->max_port; i++)
-        if (h->ports[i].efd >= 0 || h->ports[i].peer_efd >= 0)
+        if (h->ports[i].rfd >= 0 || h->ports[i].peer_wfd >= 0)
             port_forget(h, i);
     close(h->epfd);
     munmap((void *)h->gen, h->gen_bytes);
@@ -169,32 +181,40 @@ int xenevtchn_fd(xenevtchn_handle *h)
     return h->epfd;
 }
 
+static void unbind_quietly(xenevtchn_handle *h, uint32_t port)
+{
+    struct xsp_evtchn_port u = { .port = port };
+    call(h, XSP_OP_EVTCHN_UNBIND, &u, sizeof(u), -1, &u, sizeof(u), NULL);
+}
+
 static xenevtchn_port_or_error_t bind_port(xenevtchn_handle *h, uint32_t op,
                                            const struct xsp_evtchn_bind *b)
 {
-    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (efd < 0)
-        return -1;
+    /* The reply carries the read end of the port's pipe. */
     struct xsp_evtchn_port rep;
-    int rc = call(h, op, b, sizeof(*b), efd, &rep, sizeof(rep), NULL);
-    if (rc) {
-        close(efd);
+    int rfd = -1;
+    int rc = call(h, op, b, sizeof(*b), -1, &rep, sizeof(rep), &rfd);
+    if (rc)
         return fail(-rc);
+    if (rep.port == 0 || rep.port > h->max_port ||
+        h->ports[rep.port].rfd >= 0) {
+        if (rfd >= 0)
+            close(rfd);
+        return fail(EPROTO);
     }
-    if (rep.port == 0 || rep.port > h->max_port || h->ports[rep.port].efd >= 0) {
-        close(efd);
+    if (rfd < 0) {
+        unbind_quietly(h, rep.port);
         return fail(EPROTO);
     }
     struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
                               .data.u32 = rep.port };
-    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, efd, &ev) < 0) {
+    if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
         int e = errno;
-        struct xsp_evtchn_port u = { .port = rep.port };
-        call(h, XSP_OP_EVTCHN_UNBIND, &u, sizeof(u), -1, &u, sizeof(u), NULL);
-        close(efd);
+        unbind_quietly(h, rep.port);
+        close(rfd);
         return fail(e);
     }
-    h->ports[rep.port] = (struct local_port){ .efd = efd, .peer_efd = -1 };
+    h->ports[rep.port] = (struct local_port){ .rfd = rfd, .peer_wfd = -1 };
     return (xenevtchn_port_or_error_t)rep.port;
 }
 
@@ -209,16 +229,10 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *h,
                                                      uint32_t domid,
                                                      evtchn_port_t remote_port)
 {
+    /* The daemon leaves the new port pending, as Xen does. */
     struct xsp_evtchn_bind b = { .remote_dom = domid,
                                  .remote_port = remote_port };
-    xenevtchn_port_or_error_t p = bind_port(h, XSP_OP_EVTCHN_BIND_INTERDOMAIN, &b);
-    if (p > 0) {
-        /* Xen marks the binder's new port pending (so that a notify sent
-         * before the bind is never lost); do the same. */
-        uint64_t one = 1;
-        (void)!write(h->ports[p].efd, &one, sizeof(one));
-    }
-    return p;
+    return bind_port(h, XSP_OP_EVTCHN_BIND_INTERDOMAIN, &b);
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *h,
@@ -232,7 +246,7 @@ int xenevtchn_unbind(xenevtchn_handle *h, evtchn_port_t port)
 {
     if (port > h->max_port)
         return fail(EINVAL);
-    if (h->ports[port].efd < 0)
+    if (h->ports[port].rfd < 0)
         return fail(ENOTCONN);
     struct xsp_evtchn_port req = { .port = port }, rep;
     int rc = call(h, XSP_OP_EVTCHN_UNBIND, &req, sizeof(req), -1, &rep,
@@ -243,7 +257,7 @@ int xenevtchn_unbind(xenevtchn_handle *h, evtchn_port_t port)
     return 0;
 }
 
-/* Slow path of notify: ask the daemon for the peer's eventfd. */
+/* Slow path of notify: ask the daemon for a write end of the peer's pipe. */
 static int refresh_peer(xenevtchn_handle *h, evtchn_port_t port)
 {
     struct local_port *lp = &h->ports[port];
@@ -254,9 +268,9 @@ static int refresh_peer(xenevtchn_handle *h, evtchn_port_t port)
                   sizeof(rep), &fd);
     if (rc)
         return rc;
-    if (lp->peer_efd >= 0)
-        close(lp->peer_efd);
-    lp->peer_efd = rep.connected ? fd : -1;
+    if (lp->peer_wfd >= 0)
+        close(lp->peer_wfd);
+    lp->peer_wfd = rep.connected ? fd : -1;
     if (!rep.connected && fd >= 0)
         close(fd);
     lp->peer_gen = rep.gen;
@@ -266,7 +280,7 @@ static int refresh_peer(xenevtchn_handle *h, evtchn_port_t port)
 
 int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
 {
-    if (port > h->max_port || h->ports[port].efd < 0)
+    if (port > h->max_port || h->ports[port].rfd < 0)
         return fail(ENOTCONN); /* the Linux driver's find_evtchn() failed */
     struct local_port *lp = &h->ports[port];
     /* Acquire: pairs with the daemon's release store when the peer changes;
@@ -277,14 +291,24 @@ int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
         if (rc)
             return fail(-rc);
     }
-    if (lp->peer_efd >= 0) {
-        uint64_t one = 1;
-        /* EAGAIN: counter saturated, the peer has an event pending. */
-        if (write(lp->peer_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+    if (lp->peer_wfd >= 0) {
+        char one = 1;
+        /* EAGAIN: the pipe is full, the peer has an event pending. */
+        if (write(lp->peer_wfd, &one, 1) < 0 && errno != EAGAIN)
             return -1;
     }
     /* Unbound or VIRQ: dropped silently, as Xen does. */
     return 0;
+}
+
+/* Read what is in a port's pipe, up to DRAIN_READS reads: a short read
+ * (or EAGAIN) says it is empty; a flooding peer cannot keep us here. */
+static void drain(int rfd)
+{
+    char buf[DRAIN_BYTES];
+    for (int i = 0; i < DRAIN_READS; i++)
+        if (read(rfd, buf, sizeof(buf)) < (ssize_t)sizeof(buf))
+            return;
 }
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
@@ -323,16 +347,20 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
         }
         __atomic_store_n(&h->blocked_last, timeout != 0, __ATOMIC_RELAXED);
         uint32_t port = ev.data.u32;
-        if (port > h->max_port || h->ports[port].efd < 0)
+        if (port > h->max_port || h->ports[port].rfd < 0)
             continue; /* unbound meanwhile */
         struct local_port *lp = &h->ports[port];
         if (!lp->masked) {
             lp->masked = true; /* as Xen masks a delivered port */
+            /* Delivered: empty the pipe, so that the next notify finds
+             * room (and is a new edge). */
+            drain(lp->rfd);
             return (xenevtchn_port_or_error_t)port;
         }
-        /* Masked: keep the event latched and stop it waking us. */
+        /* Masked: keep the event latched (the pipe not drained) and stop
+         * it waking us. */
         struct epoll_event off = { .events = EPOLLET, .data.u32 = port };
-        if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->efd, &off) == 0)
+        if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->rfd, &off) == 0)
             lp->disabled = true;
     }
 }
@@ -340,17 +368,17 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
 int xenevtchn_unmask(xenevtchn_handle *h, evtchn_port_t port)
 {
     /* The Linux driver ignores ports not bound through the handle. */
-    if (port > h->max_port || h->ports[port].efd < 0)
+    if (port > h->max_port || h->ports[port].rfd < 0)
         return 0;
     struct local_port *lp = &h->ports[port];
     lp->masked = false;
     if (!lp->disabled)
         return 0;
-    /* Re-enabling a non-zero eventfd reports it at once: the latched
-     * event is delivered, as on unmask in Xen. */
+    /* Re-enabling a non-empty pipe reports it at once: the latched event
+     * is delivered, as on unmask in Xen. */
     lp->disabled = false;
     struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = port };
-    return epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->efd, &ev);
+    return epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->rfd, &ev);
 }
 
 int xenevtchn_restrict(xenevtchn_handle *h, domid_t domid)

@@ -1,0 +1,416 @@
+/* evtchn-sim: xensim's drop-in libxenevtchn against the daemon, for real
+ * (cmocka). Runs in dom0 of a private xensim host (evtchn-sim.sh), where the
+ * library path loads the drop-in; every channel is a loopback in dom0.
+ *
+ * - A hostile port owner (a child process) makes every fd it holds
+ *   blocking, fills its port's pipe through a writer it opened itself and
+ *   never reads: its peer's xenevtchn_notify() must still return, every
+ *   time, and once the owner takes its event (pending, unmask) it must get
+ *   the next notify.
+ * - A flood of notifies that the owner does not read loses no later
+ *   wake-up after a pending()+unmask cycle; pending() drains the pipe of
+ *   the port it returns (boundedly).
+ * - An event that comes while the port is masked stays latched, and
+ *   unmask() delivers it.
+ * - On the wire (proto.h): a bind reply carries the port's read end; a
+ *   bind request that brings an fd is a protocol violation.
+ * Watchdogs (alarm()) turn a notify that blocks into a failure. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <xenevtchn.h>
+
+#include "proto.h"
+#include "../../test_clock.h"
+
+#define HOSTILE_NOTIFIES 200000
+#define FLOOD_NOTIFIES 100000
+/* Generous: 200000 non-blocking writes take well under a second. */
+#define WATCHDOG_S 60
+/* How long a wake-up may take to arrive. */
+#define WAKE_MS 5000
+
+/* ---- parent <-> hostile child: one small message at a time ---- */
+
+struct msg {
+    char tag;
+    int val;
+};
+
+static void say(int s, char tag, int val)
+{
+    struct msg m = { .tag = tag, .val = val };
+    if (send(s, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+        _exit(99);
+}
+
+/* The next message, or tag 0 on EOF or error. */
+static struct msg hear(int s)
+{
+    struct msg m = { 0 };
+    if (recv(s, &m, sizeof(m), 0) != (ssize_t)sizeof(m))
+        m.tag = 0;
+    return m;
+}
+
+/* ---- the hostile owner (child process) ---- */
+
+/* The fd the handle's epoll set watches: our port's read end, as
+ * /proc/self/fdinfo of the epoll fd names it. */
+static int epoll_target(int epfd)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+    FILE *f = fopen(path, "re");
+    int fd = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "tfd: %d", &fd) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return fd;
+}
+
+/* Clear O_NONBLOCK on every fd we hold; how many we changed. */
+static int make_all_blocking(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK) &&
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Fill what rfd reads from through a writer of our own, then make that
+ * writer blocking too and keep it. (Should the object not reopen, as an
+ * eventfd does not, fill it through rfd itself: the bug this test is for.)
+ * Returns the bytes written, or -1. */
+static long fill_own_pipe(int rfd, int *keep)
+{
+    char path[64], buf[4096] = { 0 };
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", rfd);
+    int w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w < 0) {
+        uint64_t full = UINT64_MAX - 1;
+        return write(rfd, &full, sizeof(full)) == sizeof(full) ? 8 : -1;
+    }
+    long total = 0;
+    ssize_t n;
+    while ((n = write(w, buf, sizeof(buf))) > 0)
+        total += n;
+    while ((n = write(w, buf, 1)) > 0)
+        total += n;
+    if (errno != EAGAIN || fcntl(w, F_SETFL, 0) < 0)
+        return -1;
+    *keep = w;
+    return total;
+}
+
+/* Messages: -> 'P' port; <- 'B' peer bound; -> 'F' bytes filled (or -1);
+ * <- 'D' take the event; -> 'R' port pending() returned (or -1); -> 'Q' 1
+ * if nothing else was queued after unmask; -> 'W' the port of the next
+ * event within WAKE_MS (or -1). Exit status 0. */
+static int hostile_owner(int s)
+{
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    if (!x)
+        return 1;
+    xenevtchn_port_or_error_t port = xenevtchn_bind_unbound_port(x, 0);
+    say(s, 'P', port);
+    if (port < 0 || hear(s).tag != 'B')
+        return 1;
+    int epfd = xenevtchn_fd(x);
+    int rfd = epoll_target(epfd), w = -1;
+    long filled = -1;
+    if (rfd >= 0 && make_all_blocking() >= 0)
+        filled = fill_own_pipe(rfd, &w);
+    say(s, 'F', (int)filled);
+    if (hear(s).tag != 'D')
+        return 1;
+    /* Only now, with the pipe full all along, does the owner look. */
+    xenevtchn_port_or_error_t got = xenevtchn_pending(x);
+    say(s, 'R', got);
+    if (got < 0 || xenevtchn_unmask(x, (evtchn_port_t)got) < 0)
+        return 1;
+    struct pollfd pfd = { .fd = epfd, .events = POLLIN };
+    say(s, 'Q', poll(&pfd, 1, 0) == 0);
+    int woke = poll(&pfd, 1, WAKE_MS) == 1 ? xenevtchn_pending(x) : -1;
+    say(s, 'W', woke);
+    if (w >= 0)
+        close(w);
+    xenevtchn_close(x);
+    return 0;
+}
+
+static void test_hostile_owner_cannot_block_notify(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
+                     0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Before anything of the notifier's exists: nothing shared. Ends
+         * with us, whatever happens. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        _exit(hostile_owner(sv[1]));
+    }
+    close(sv[1]);
+    /* Anything that hangs (a notify, the owner) fails the test. */
+    alarm(WATCHDOG_S);
+    struct msg m = hear(sv[0]);
+    assert_int_equal(m.tag, 'P');
+    assert_true(m.val > 0);
+    int remote = m.val;
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    assert_non_null(x);
+    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(x, 0, remote);
+    assert_true(lp > 0);
+    say(sv[0], 'B', lp);
+    m = hear(sv[0]);
+    assert_int_equal(m.tag, 'F');
+    assert_true(m.val > 0); /* the owner did fill its pipe */
+
+    /* The attack is in place: every notify must still return at once. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int failed = 0;
+    for (int i = 0; i < HOSTILE_NOTIFIES; i++)
+        if (xenevtchn_notify(x, (evtchn_port_t)lp) < 0)
+            failed++;
+    assert_int_equal(failed, 0);
+    print_message("%d notifies against a full, blocking pipe: %ld ms\n",
+                  HOSTILE_NOTIFIES, test_ms_since(&t0));
+
+    /* The owner takes its event; then a later notify must wake it. */
+    say(sv[0], 'D', 0);
+    m = hear(sv[0]);
+    assert_int_equal(m.tag, 'R');
+    assert_int_equal(m.val, remote);
+    m = hear(sv[0]);
+    assert_int_equal(m.tag, 'Q');
+    assert_int_equal(m.val, 1); /* no stale event: the next one is ours */
+    assert_int_equal(xenevtchn_notify(x, (evtchn_port_t)lp), 0);
+    m = hear(sv[0]);
+    assert_int_equal(m.tag, 'W');
+    assert_int_equal(m.val, remote);
+
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    alarm(0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(sv[0]);
+    assert_int_equal(xenevtchn_close(x), 0);
+}
+
+/* ---- one process, two handles: owner a, notifier b ---- */
+
+struct chan {
+    xenevtchn_handle *a, *b;
+    evtchn_port_t pa, pb; /* a's port, b's port (bound to pa) */
+};
+
+/* Whether h's fd becomes readable within ms. */
+static bool readable(xenevtchn_handle *h, int ms)
+{
+    struct pollfd pfd = { .fd = xenevtchn_fd(h), .events = POLLIN };
+    return poll(&pfd, 1, ms) == 1;
+}
+
+static int chan_setup(void **state)
+{
+    static struct chan c;
+    c.a = xenevtchn_open(NULL, 0);
+    c.b = xenevtchn_open(NULL, 0);
+    if (!c.a || !c.b)
+        return -1;
+    xenevtchn_port_or_error_t pa = xenevtchn_bind_unbound_port(c.a, 0);
+    xenevtchn_port_or_error_t pb =
+        pa > 0 ? xenevtchn_bind_interdomain(c.b, 0, (evtchn_port_t)pa) : -1;
+    if (pb <= 0)
+        return -1;
+    c.pa = (evtchn_port_t)pa;
+    c.pb = (evtchn_port_t)pb;
+    /* b's bind left b's port pending, as on Xen: take it. */
+    if (!readable(c.b, WAKE_MS) || xenevtchn_pending(c.b) != pb ||
+        xenevtchn_unmask(c.b, c.pb) < 0)
+        return -1;
+    *state = &c;
+    return 0;
+}
+
+static int chan_teardown(void **state)
+{
+    struct chan *c = *state;
+    xenevtchn_close(c->a);
+    xenevtchn_close(c->b);
+    return 0;
+}
+
+/* What a's port's pipe holds unread (its read end is what a's epoll fd
+ * watches): pending() must drain it before it returns the port, never
+ * while the port is masked. */
+static int unread(xenevtchn_handle *a)
+{
+    int rfd = epoll_target(xenevtchn_fd(a)), n = -1;
+    assert_true(rfd >= 0);
+    assert_int_equal(ioctl(rfd, FIONREAD, &n), 0);
+    return n;
+}
+
+static void test_flood_loses_no_later_wakeup(void **state)
+{
+    struct chan *c = *state;
+    alarm(WATCHDOG_S);
+    for (int i = 0; i < FLOOD_NOTIFIES; i++)
+        assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    alarm(0);
+    assert_true(readable(c->a, WAKE_MS));
+    int before = unread(c->a);
+    assert_true(before > 0);
+    assert_int_equal(xenevtchn_pending(c->a), c->pa);
+    assert_true(unread(c->a) < before); /* drained, within its bound */
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    /* The flood was one event; nothing is left queued ... */
+    assert_false(readable(c->a, 0));
+    /* ... and the next notify wakes the owner again. */
+    assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    assert_true(readable(c->a, WAKE_MS));
+    assert_int_equal(xenevtchn_pending(c->a), c->pa);
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    assert_false(readable(c->a, 0));
+    /* Until the pipe is empty, each round drains some; a small burst is
+     * drained whole. */
+    for (int r = 0; unread(c->a) > 0; r++) {
+        assert_true(r < 64);
+        assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+        assert_true(readable(c->a, WAKE_MS));
+        assert_int_equal(xenevtchn_pending(c->a), c->pa);
+        assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    }
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    assert_true(readable(c->a, WAKE_MS));
+    assert_int_equal(unread(c->a), 1000);
+    assert_int_equal(xenevtchn_pending(c->a), c->pa);
+    assert_int_equal(unread(c->a), 0);
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    assert_false(readable(c->a, 0));
+}
+
+static void test_masked_event_is_latched(void **state)
+{
+    struct chan *c = *state;
+    int fd = xenevtchn_fd(c->a);
+    int fl = fcntl(fd, F_GETFL);
+    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+    assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    assert_true(readable(c->a, WAKE_MS));
+    assert_int_equal(xenevtchn_pending(c->a), c->pa); /* now masked */
+    /* Events while masked wake the fd once, but pending() holds them. */
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    assert_true(readable(c->a, WAKE_MS));
+    assert_int_equal(xenevtchn_pending(c->a), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_false(readable(c->a, 0));
+    assert_int_equal(unread(c->a), 100); /* latched, not drained */
+    /* Unmask delivers the latched event at once. */
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    assert_true(readable(c->a, 0));
+    assert_int_equal(xenevtchn_pending(c->a), c->pa);
+    assert_int_equal(unread(c->a), 0);
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    assert_false(readable(c->a, 0));
+    assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
+}
+
+/* ---- the protocol itself ---- */
+
+static void test_bind_reply_carries_the_read_end(void **state)
+{
+    (void)state;
+    struct xsp_hello_rep hello;
+    int gen = -1;
+    int s = xsp_connect(XSP_KIND_EVTCHN, &hello, &gen);
+    assert_true(s >= 0);
+    assert_true(gen >= 0);
+    close(gen);
+    struct xsp_evtchn_bind b = { .remote_dom = 0 };
+    struct xsp_evtchn_port rep;
+    size_t got;
+    int fds[2];
+    unsigned n;
+    assert_int_equal(xsp_call(s, XSP_OP_EVTCHN_BIND_UNBOUND, &b, sizeof(b),
+                              NULL, 0, &rep, sizeof(rep), &got, fds, 2, &n),
+                     0);
+    assert_int_equal(got, sizeof(rep));
+    assert_true(rep.port > 0);
+    assert_int_equal(n, 1);
+    struct stat st;
+    assert_int_equal(fstat(fds[0], &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(fcntl(fds[0], F_GETFL) & (O_ACCMODE | O_NONBLOCK),
+                     O_RDONLY | O_NONBLOCK);
+    close(fds[0]);
+    /* A bind that brings an fd of its own: the daemon drops the
+     * connection, as for any malformed request. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(xsp_call(s, XSP_OP_EVTCHN_BIND_UNBOUND, &b, sizeof(b),
+                              &p[0], 1, &rep, sizeof(rep), &got, fds, 2, &n),
+                     -EPIPE);
+    assert_int_equal(n, 0);
+    close(p[0]);
+    close(p[1]);
+    close(s);
+}
+
+int main(void)
+{
+    /* Whatever we inherit: a notify that raised SIGPIPE must end us. */
+    signal(SIGPIPE, SIG_DFL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hostile_owner_cannot_block_notify),
+        cmocka_unit_test_setup_teardown(test_flood_loses_no_later_wakeup,
+                                        chan_setup, chan_teardown),
+        cmocka_unit_test_setup_teardown(test_masked_event_is_latched,
+                                        chan_setup, chan_teardown),
+        cmocka_unit_test(test_bind_reply_carries_the_read_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
