@@ -115,7 +115,7 @@ static int make_epoll(struct vchan *v)
 	if (pfd >= 0)
 		fds[n++] = pfd;
 	/* A relaxed channel's event loop needs the grace timer too. */
-	v->epoll_public = pfd >= 0 || v->relaxed;
+	v->epoll_public = pfd >= 0 || vchan_relaxed(v);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (v->epoll_fd < 0)
 		return -errno;
@@ -184,8 +184,6 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	 * it moved; in libxenvchan's layout it shares the line of our prod,
 	 * which each send owns anyway. */
 	v->tx.ring.lazy = layout == VCHAN_LAYOUT_LINES;
-	/* Both ends are this library: the relaxed wake-up handshake. */
-	v->relaxed = layout == VCHAN_LAYOUT_LINES;
 	v->grace_ns = VCHAN_GRACE_NS;
 	if (r) {
 		free(v);
@@ -392,15 +390,9 @@ int vchan_events(struct vchan *v)
 		return -EINVAL;
 	pthread_mutex_lock(&v->wait_mu);
 	if (!v->poller && !v->released) {
-		uint64_t ticks;
-
 		v->ops->ack(v->tp);
 		vchan_peer_poll(v);
-		/* A sleeper's timer that fired since (wait.c timer_arm):
-		 * consume it, or vchan_fd() would stay readable. */
-		if (v->timer_at && vchan_now_ns() >= v->timer_at &&
-		    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
-			v->timer_at = 0;
+		vchan_timer_consume(v);
 		__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&v->wait_mu);

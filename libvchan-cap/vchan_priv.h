@@ -433,8 +433,6 @@ struct vchan {
 					* a peer watch, or the channel is
 					* relaxed: the grace timer); else the
 					* transport's fd alone               */
-	bool relaxed;                  /* LINES: no full barrier after index
-					* stores (see VCHAN_GRACE_NS)        */
 	uint64_t grace_ns;             /* VCHAN_GRACE_NS (tests lengthen it)  */
 	uint64_t grace_at[2];          /* when the grace time of our request
 					* for bit 1 / bit 2 ends (atomic;
@@ -456,6 +454,13 @@ struct vchan {
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, discarded;
 	uint64_t notifies, sleeps, grace_hits;
 } __attribute__((aligned(64)));
+
+/* LINES: both ends are this library, so the relaxed wake-up handshake
+ * (no full barrier after index stores; see VCHAN_GRACE_NS). */
+static inline bool vchan_relaxed(const struct vchan *v)
+{
+	return v->layout == VCHAN_LAYOUT_LINES;
+}
 
 /* Create an endpoint over a mapped control page and rings; layout: the
  * server's from its config, the client's as vchan_layout_client_read()
@@ -520,6 +525,10 @@ int vchan_rx_settle(struct vchan *v);
  * relaxed channel: a waiter that finds nothing must look again then even
  * if no event came.  0: no grace time. */
 uint64_t vchan_request_notify(struct vchan *v, uint8_t bit);
+/* The end's timer (a sleeper's deadline, a grace time) fired and nobody
+ * consumed it: consume it, or vchan_fd() would stay readable.  Under
+ * wait_mu, with no sleeper polling. */
+void vchan_timer_consume(struct vchan *v);
 /* A non-blocking call asked to be woken and found nothing: on a relaxed
  * channel, make vchan_fd() readable at the end of the grace time (and
  * consume the timer if it already fired). */

@@ -40,7 +40,7 @@ uint64_t vchan_request_notify(struct vchan *v, uint8_t bit)
 	 * index (pairs with the full barrier in the peer's notify check), so
 	 * either it sees our request or we see its progress. */
 	vchan_mb();
-	if (!v->relaxed)
+	if (!vchan_relaxed(v))
 		return 0;
 	/* Relaxed: a publisher's load that passed its index store may have
 	 * missed a request made in the last grace time (VCHAN_GRACE_NS).  A
@@ -67,7 +67,7 @@ int vchan_notify_peer(struct vchan *v, uint8_t bits)
 	 * from moving the load up: the store may still be in this CPU's
 	 * store buffer when the load runs, and the waiter's grace look covers
 	 * that (VCHAN_GRACE_NS). */
-	if (v->relaxed)
+	if (vchan_relaxed(v))
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	else
 		vchan_mb();
@@ -174,20 +174,24 @@ static int timer_arm(struct vchan *v, uint64_t deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
-void vchan_grace_poll(struct vchan *v, uint64_t grace)
+void vchan_timer_consume(struct vchan *v)
 {
 	uint64_t ticks;
 
-	if (!v->relaxed ||
+	if (v->timer_at && vchan_now_ns() >= v->timer_at &&
+	    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		v->timer_at = 0;
+}
+
+void vchan_grace_poll(struct vchan *v, uint64_t grace)
+{
+	if (!vchan_relaxed(v) ||
 	    (!grace && !__atomic_load_n(&v->grace_armed, __ATOMIC_RELAXED)))
 		return;
 	pthread_mutex_lock(&v->wait_mu);
 	/* A sleeping thread owns the timer; it looks again when it wakes. */
 	if (!v->poller && !v->released) {
-		/* Fired and not consumed: vchan_fd() would stay readable. */
-		if (v->timer_at && vchan_now_ns() >= v->timer_at &&
-		    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
-			v->timer_at = 0;
+		vchan_timer_consume(v);
 		if (grace)
 			(void)timer_arm(v, grace);
 		__atomic_store_n(&v->grace_armed, v->timer_at != 0,

@@ -59,7 +59,7 @@ static void race_send(struct vchan *s, struct vchan *c, const char *text)
 static void quiet_start(struct vchan **s, struct vchan **c)
 {
 	tv_start(16, 16, s, c);
-	assert_true((*s)->relaxed && (*c)->relaxed);
+	assert_true(vchan_relaxed(*s) && vchan_relaxed(*c));
 	(*s)->grace_ns = GRACE_NS;
 	__atomic_store_n((*s)->peer_notify, 0, __ATOMIC_SEQ_CST);
 	vchan_ack_events(*s);
@@ -142,7 +142,7 @@ static void test_xenvchan_layout_is_not_relaxed(void **state)
 	(void)state;
 	tv_layout = VCHAN_LAYOUT_XENVCHAN;
 	tv_start(16, 16, &s, &c);
-	assert_false(s->relaxed || c->relaxed);
+	assert_false(vchan_relaxed(s) || vchan_relaxed(c));
 	assert_int_equal(vchan_request_notify(s, VCHAN_NOTIFY_WRITE), 0);
 	tv_close(s, c);
 	tv_layout = VCHAN_LAYOUT_LINES;
