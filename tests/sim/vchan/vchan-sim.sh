@@ -2,7 +2,8 @@
 # libvchan-cap end to end on a private xensim host: two simulated domains,
 # vchan-sim in each (see vchan_sim.c).  Scenarios: a framed stream with every
 # message checked (VCHAN_SIM_MIB, default 1024; again in the LINES layout
-# with a quarter of it); the client's domain
+# with a quarter of it); round trips in LINES with every wait asleep; the
+# client's domain
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
 # @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
 # client process killed (unmap-notify) -> EPIPE; revoke mid-stream; and
@@ -85,6 +86,10 @@ check_done stream-srv stream; check_done stream-cli stream
 # The same between two vipc ends in the LINES layout (a quarter as much).
 pair lines server lines $((MIB / 4 + 1)) -- client lines $((MIB / 4 + 1))
 check_done lines-srv lines; check_done lines-cli lines
+# LINES with every wait asleep: the relaxed handshake through xensim's
+# event channels, every echo checked.
+pair sleepy server sleepy 5000 -- client sleepy 5000
+check_done sleepy-srv sleepy; check_done sleepy-cli sleepy
 
 # The client's domain destroyed mid-stream: the server's blocked receive.
 grant=1; pair kill server kill -- client kill

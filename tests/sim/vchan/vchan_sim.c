@@ -17,6 +17,11 @@
  *               length, sequence and every byte.
  *   lines MIB   the same with the server in the LINES layout; both ends
  *               must report it (the client learns it from the page).
+ *   sleepy N    N round trips in the LINES layout with spinning off, so
+ *               that every wait sleeps: the relaxed wake-up handshake
+ *               across domains.  The client checks every echo and pauses
+ *               now and then, so that the server's sleeps also outlast the
+ *               grace time; each end must have slept on most calls.
  *   kill        client sends one message and sleeps; dom0 destroys its
  *               domain (no unmap-notify); the server's blocked receive must
  *               end with EPIPE within KILL_MS, a send too, the fd must
@@ -150,7 +155,7 @@ static int wait_published(unsigned server)
 }
 
 static struct vchan *open_end(bool server, unsigned peer, domid_t self,
-			      int layout)
+			      int layout, bool no_spin)
 {
 	struct vchan_config cfg;
 	struct vchan *v = NULL;
@@ -162,6 +167,8 @@ static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 	cfg.write_order = 16;
 	cfg.max_msg = MAXMSG;
 	cfg.layout = layout;   /* the server's choice; a client ignores it */
+	if (no_spin)
+		cfg.spin_ns = 0;
 	cfg.name = server ? "sim-server" : "sim-client";
 	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
 	if (server) {
@@ -411,6 +418,47 @@ static void echo_ours(struct vchan *v, int n)
 	free(in);
 }
 
+static void sleepy(struct vchan *v, bool server, int n)
+{
+	uint8_t out[512], in[512];
+	struct vchan_stats st;
+	int i, r = 0, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t len = 1 + (size_t)i % sizeof(out);
+		struct vchan_msg m = { .buf = in, .len = sizeof(in) };
+
+		if (server) {
+			r = vchan_recv(v, &m, 10000);
+			if (r == 0)
+				r = vchan_send(v, m.type, 0, in, m.len, 10000);
+		} else {
+			if (i % 64 == 0)
+				usleep(300);   /* past the server's grace time */
+			fill(out, len, (uint32_t)i);
+			r = vchan_send(v, (uint32_t)i, 0, out, len, 10000);
+			if (r == 0)
+				r = vchan_recv(v, &m, 10000);
+			if (r == 0 && (m.len != len || m.type != (uint32_t)i ||
+				       memcmp(in, out, len)))
+				bad++;
+		}
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		FAIL("sleepy: round trip %d: %s", i, strerror(-r));
+	else if (bad)
+		FAIL("sleepy: %d of %d echoes damaged", bad, n);
+	else if (vchan_get_stats(v, &st) < 0 || st.sleeps < (uint64_t)n / 2)
+		FAIL("sleepy: %llu sleeps in %d round trips: the waits did "
+		     "not sleep", (unsigned long long)st.sleeps, n);
+	else
+		OK("sleepy: %d round trips, %llu sleeps, %llu found by the "
+		   "grace look", n, (unsigned long long)st.sleeps,
+		   (unsigned long long)st.grace_hits);
+}
+
 static int stock(bool server)
 {
 	domid_t self;
@@ -540,8 +588,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	v = open_end(server, peer, self,
-		     !strcmp(mode, "lines") ? VCHAN_LAYOUT_LINES
-					    : VCHAN_LAYOUT_XENVCHAN);
+		     !strcmp(mode, "lines") || !strcmp(mode, "sleepy") ?
+		     VCHAN_LAYOUT_LINES : VCHAN_LAYOUT_XENVCHAN,
+		     !strcmp(mode, "sleepy"));
 	if (!v)
 		return 1;
 	if (!strcmp(mode, "lines")) {
@@ -598,6 +647,8 @@ int main(int argc, char **argv)
 			revoke_server(v);
 		else
 			revoke_client(v);
+	} else if (!strcmp(mode, "sleepy")) {
+		sleepy(v, server, arg ? (int)arg : 5000);
 	} else if (!strcmp(mode, "echo")) {
 		echo_ours(v, arg ? (int)arg : 500);
 	} else {
