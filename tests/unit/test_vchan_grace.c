@@ -6,7 +6,8 @@
  * race on purpose: as soon as the receiver asks to be woken, the request is
  * taken back (as if the sender's load had run first) and the message goes
  * out with no notification.  The receiver must find it by its look at the
- * end of the grace time, blocking or in an event loop. */
+ * end of the grace time, blocking or in an event loop, and without
+ * epoll_pwait2 too. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,7 +19,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <cmocka.h>
 
@@ -133,6 +142,86 @@ static void test_event_loop_is_woken(void **state)
 	tv_close(s, c);
 }
 
+#if defined(__x86_64__)
+/* Refuse epoll_pwait2 with ENOSYS, as a kernel before 5.11 or a seccomp
+ * profile that does not know it would. */
+static int refuse_epoll_pwait2(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_epoll_pwait2, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -1;
+	return syscall(__NR_epoll_pwait2, -1, NULL, 0, NULL, NULL) < 0 &&
+	       errno == ENOSYS ? 0 : -1;
+}
+
+/* The same race without epoll_pwait2: the sleeper falls back to whole
+ * milliseconds and still looks again.  In a child process (the filter
+ * stays with it), which reports by its exit status: cmocka's checks
+ * belong to the parent. */
+static void test_grace_without_epoll_pwait2(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct vchan_config sc = tv_cfg(16, 16), cc = tv_cfg(0, 0);
+		struct vchan *s, *c;
+		struct vchan_stats st;
+		struct receiver r = { 0 };
+		pthread_t t;
+		uint64_t t0;
+
+		if (refuse_epoll_pwait2() < 0)
+			_exit(10);
+		if (vchan_shm_pair(&sc, &cc, &s, &c) < 0)
+			_exit(11);
+		s->grace_ns = GRACE_NS;
+		__atomic_store_n(s->peer_notify, 0, __ATOMIC_SEQ_CST);
+		vchan_ack_events(s);
+		r.s = s;
+		t0 = vchan_now_ns();
+		if (pthread_create(&t, NULL, receive, &r) != 0)
+			_exit(12);
+		while (!(__atomic_load_n(s->peer_notify, __ATOMIC_ACQUIRE) &
+			 VCHAN_NOTIFY_WRITE))
+			sched_yield();
+		__atomic_fetch_and(s->peer_notify,
+				   (uint8_t)~VCHAN_NOTIFY_WRITE,
+				   __ATOMIC_SEQ_CST);
+		if (vchan_send(c, 7, 0, "late", 5, 0) < 0 ||
+		    pthread_join(t, NULL) != 0)
+			_exit(13);
+		if (r.ret != 0 || strcmp(r.buf, "late") != 0)
+			_exit(14);
+		if (ms_since(t0) >= RECV_TIMEOUT_MS / 2)
+			_exit(15);
+		if (vchan_get_stats(s, &st) < 0 || st.grace_hits != 1)
+			_exit(16);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+#endif
+
 /* libxenvchan's layout keeps the full barrier and has no grace time: a
  * stock peer's waiter does not look again. */
 static void test_xenvchan_layout_is_not_relaxed(void **state)
@@ -206,6 +295,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocking_receiver_looks_again),
 		cmocka_unit_test(test_event_loop_is_woken),
+#if defined(__x86_64__)
+		cmocka_unit_test(test_grace_without_epoll_pwait2),
+#endif
 		cmocka_unit_test(test_xenvchan_layout_is_not_relaxed),
 		cmocka_unit_test(test_sleeping_ping_pong),
 	};
