@@ -183,12 +183,12 @@ struct vchan_stats {
 	uint64_t discarded;       /* messages dropped by revoke / close      */
 	uint64_t notifies;        /* event-channel notifications sent         */
 	uint64_t sleeps;          /* times this end went to sleep             */
-	uint64_t grace_hits;      /* LINES: waits that only the look after the
-				   * grace time found satisfied             */
 	uint64_t spin_hits, spin_misses;   /* busy waits that paid / not   */
 	int spin_enabled;         /* spinning or yielding is currently on     */
 	uint64_t yield_hits, yield_misses; /* waits that gave the CPU away  */
 	int layout;               /* VCHAN_LAYOUT_* of this channel           */
+	uint64_t grace_hits;      /* LINES: waits that only the look after the
+				   * grace time found satisfied             */
 };
 int vchan_get_stats(struct vchan *v, struct vchan_stats *st);
 unsigned vchan_rights(const struct vchan *v);
