@@ -43,18 +43,25 @@ static uint64_t ms_since(uint64_t t0)
 	return (vchan_now_ns() - t0) / 1000000u;
 }
 
-/* Wait for the server's request to the client (bit), take it back and
- * send one message: no notification can go out. */
-static void race_send(struct vchan *s, struct vchan *c, const char *text)
+/* Wait for the server's request to the client to be woken on data, and
+ * take it back, as if the client's load of it had run first. */
+static void take_back_request(struct vchan *s)
 {
-	struct vchan_stats st;
-	uint64_t notifies;
-
 	while (!(__atomic_load_n(s->peer_notify, __ATOMIC_ACQUIRE) &
 		 VCHAN_NOTIFY_WRITE))
 		sched_yield();
 	__atomic_fetch_and(s->peer_notify, (uint8_t)~VCHAN_NOTIFY_WRITE,
 			   __ATOMIC_SEQ_CST);
+}
+
+/* take_back_request(), then send one message: no notification can go
+ * out. */
+static void race_send(struct vchan *s, struct vchan *c, const char *text)
+{
+	struct vchan_stats st;
+	uint64_t notifies;
+
+	take_back_request(s);
 	assert_int_equal(vchan_get_stats(c, &st), 0);
 	notifies = st.notifies;
 	assert_int_equal(vchan_send(c, 7, 0, text, strlen(text) + 1, 0), 0);
@@ -62,16 +69,22 @@ static void race_send(struct vchan *s, struct vchan *c, const char *text)
 	assert_int_equal(st.notifies, notifies);   /* really unannounced */
 }
 
-/* A fresh pair: the server's page starts with its requests set (as
+/* A fresh server end: its page starts with its requests set (as
  * libxenvchan's does), and an event may be pending from the connection.
- * Clear both, so that the next request and wake-up are the test's. */
+ * Clear both, so that the next request and wake-up are the test's; and
+ * the test's grace time. */
+static void quiet(struct vchan *s)
+{
+	s->grace_ns = GRACE_NS;
+	__atomic_store_n(s->peer_notify, 0, __ATOMIC_SEQ_CST);
+	vchan_ack_events(s);
+}
+
 static void quiet_start(struct vchan **s, struct vchan **c)
 {
 	tv_start(16, 16, s, c);
 	assert_true(vchan_relaxed(*s) && vchan_relaxed(*c));
-	(*s)->grace_ns = GRACE_NS;
-	__atomic_store_n((*s)->peer_notify, 0, __ATOMIC_SEQ_CST);
-	vchan_ack_events(*s);
+	quiet(*s);
 }
 
 struct receiver {
@@ -192,19 +205,12 @@ static void test_grace_without_epoll_pwait2(void **state)
 			_exit(10);
 		if (vchan_shm_pair(&sc, &cc, &s, &c) < 0)
 			_exit(11);
-		s->grace_ns = GRACE_NS;
-		__atomic_store_n(s->peer_notify, 0, __ATOMIC_SEQ_CST);
-		vchan_ack_events(s);
+		quiet(s);
 		r.s = s;
 		t0 = vchan_now_ns();
 		if (pthread_create(&t, NULL, receive, &r) != 0)
 			_exit(12);
-		while (!(__atomic_load_n(s->peer_notify, __ATOMIC_ACQUIRE) &
-			 VCHAN_NOTIFY_WRITE))
-			sched_yield();
-		__atomic_fetch_and(s->peer_notify,
-				   (uint8_t)~VCHAN_NOTIFY_WRITE,
-				   __ATOMIC_SEQ_CST);
+		take_back_request(s);
 		if (vchan_send(c, 7, 0, "late", 5, 0) < 0 ||
 		    pthread_join(t, NULL) != 0)
 			_exit(13);
