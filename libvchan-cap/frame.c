@@ -2,8 +2,9 @@
 /* vipc framing on the byte rings: a 16-byte header {len, type, flags, seq}
  * then the payload padded to 16 bytes, so a header never wraps (large
  * payloads further, to the next line: vchan_frame_span()).  A padding
- * frame (VCHAN_FRAME_PAD) fills the end of the ring before a message written
- * in place.  Headers are copied out of the ring, then checked here, once. */
+ * frame (VCHAN_FRAME_PAD) fills the end of the ring, sometimes into its
+ * first line, before a frame that would otherwise wrap (vchan_wrap_pad()).
+ * Headers are copied out of the ring, then checked here, once. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,13 +24,17 @@ int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
 		return -EPROTO;
 	}
 	if (h->flags & VCHAN_FRAME_PAD) {
-		/* Must end exactly at the end of the ring. */
-		if (pos >= ring_size || h->len != ring_size - pos -
-		    VCHAN_FRAME_HDR) {
+		/* Ends exactly at the end of the ring, or VCHAN_PAD_PAST bytes
+		 * into its first line. */
+		uint32_t to_end = pos < ring_size ?
+				  ring_size - pos - VCHAN_FRAME_HDR : 0;
+
+		if (pos >= ring_size ||
+		    (h->len != to_end && h->len != to_end + VCHAN_PAD_PAST)) {
 			vchan_log(who, "peer protocol error: padding frame at "
 				  "ring offset %u of %u bytes does not end at "
-				  "the ring's end (%u)", pos, h->len,
-				  ring_size);
+				  "the ring's end (%u) or %u bytes past it",
+				  pos, h->len, ring_size, VCHAN_PAD_PAST);
 			return -EPROTO;
 		}
 		return 0;

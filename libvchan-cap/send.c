@@ -54,24 +54,40 @@ static void tx_put_whole(struct vchan *v, uint32_t type, uint32_t flags,
 	vchan_ring_advance(&t->ring, (uint32_t)frame);
 }
 
-/* Room for a whole frame before the ring's end: 1 yes, 0 no, <0 the
- * peer's cons is impossible (logged, latched).  The peer's cons is loaded
- * as vchan_tx_pump() loads it: every time, or when lazy only when what we
- * know of it is short. */
-static int tx_fits_whole(struct vchan *v, size_t frame)
+/* A padding frame of pad bytes (header included) from our index: its
+ * header is all that is written (vchan_wrap_pad()). */
+static void tx_put_pad(struct vchan *v, uint32_t pad)
+{
+	struct vchan_frame_hdr h = { .len = pad - VCHAN_FRAME_HDR,
+				     .flags = VCHAN_FRAME_PAD };
+
+	memcpy(vchan_ring_at(&v->tx.ring, 0), &h, sizeof(h));
+	vchan_ring_advance(&v->tx.ring, pad);
+}
+
+/* Room for need bytes: 1 yes, 0 no, <0 the peer's cons is impossible
+ * (logged, latched).  The peer's cons is loaded as vchan_tx_pump() loads
+ * it: every time, or when lazy only when what we know of it is short. */
+static int tx_room(struct vchan *v, size_t need)
 {
 	struct vchan_ring *ring = &v->tx.ring;
 	uint32_t space;
 	int r;
 
-	if (frame > vchan_ring_tail(ring))
-		return 0;
-	r = ring->lazy ? vchan_ring_space_atleast(ring, (uint32_t)frame,
+	r = ring->lazy ? vchan_ring_space_atleast(ring, (uint32_t)need,
 						  &space)
 		       : vchan_ring_space(ring, &space);
 	if (r < 0)
 		return vchan_fail(v, r);
-	return space >= frame;
+	return space >= need;
+}
+
+/* Room for a whole frame before the ring's end. */
+static int tx_fits_whole(struct vchan *v, size_t frame)
+{
+	if (frame > vchan_ring_tail(&v->tx.ring))
+		return 0;
+	return tx_room(v, frame);
 }
 
 /* The message cannot finish now: keep what is left in the backlog. */
@@ -212,9 +228,26 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	uint32_t size = t->ring.size, need;
 	int r;
 
-	r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
-	if (r < 0)
-		return r;
+	if (t->ring.pad_wrap && frame <= t->ring.quarter &&
+	    frame > vchan_ring_tail(&t->ring)) {
+		/* Whole frames never wrap: padding first, once there is room
+		 * for both (at most half the ring and a line). */
+		uint32_t pad = vchan_wrap_pad(len, vchan_ring_tail(&t->ring));
+
+		frame = vchan_frame_span(len, t->ring.idx + pad);
+		need = pad + (uint32_t)frame;
+		r = tx_room(v, need);
+		if (r == 0)
+			r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
+		if (r < 0)
+			return r;
+		tx_put_pad(v, pad);
+		r = 1;
+	} else {
+		r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
+		if (r < 0)
+			return r;
+	}
 	if (r) {
 		if (seq)
 			*seq = t->next_seq;
@@ -326,13 +359,31 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		goto out;
 	for (i = 0; i < n; i++) {
 		size_t frame = vchan_frame_span(msgs[i].len, v->tx.ring.idx);
+		bool whole;
 
 		r = check_msg(v, msgs[i].flags, msgs[i].len);
 		if (r == 0 && msgs[i].len && !msgs[i].buf)
 			r = -EINVAL;
 		if (r < 0)
 			break;
-		if (frame <= space && frame <= v->tx.ring.quarter &&
+		whole = frame <= v->tx.ring.quarter;
+		if (whole && v->tx.ring.pad_wrap &&
+		    frame > vchan_ring_tail(&v->tx.ring)) {
+			/* Whole frames never wrap (vchan_wrap_pad()). */
+			uint32_t pad = vchan_wrap_pad(msgs[i].len,
+					vchan_ring_tail(&v->tx.ring));
+			size_t after = vchan_frame_span(msgs[i].len,
+							v->tx.ring.idx + pad);
+
+			if (pad + after <= space) {
+				tx_put_pad(v, pad);
+				space -= pad;
+				frame = after;
+			} else {
+				frame = (size_t)space + 1;   /* no room now */
+			}
+		}
+		if (whole && frame <= space &&
 		    frame <= vchan_ring_tail(&v->tx.ring)) {
 			msgs[i].seq = v->tx.next_seq;
 			tx_put_whole(v, msgs[i].type, msgs[i].flags,
@@ -397,25 +448,20 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 		r = flush_locked(v, &deadline);
 	if (r < 0)
 		goto fail;
-	/* Contiguous room: pad to the end of the ring if the frame would
-	 * wrap (the tail is a multiple of 16, so a header always fits). */
+	/* Contiguous room: a frame that would wrap goes after a padding
+	 * frame, as a send's does (vchan_wrap_pad(); the tail is a multiple
+	 * of 16, so a header always fits). */
 	tail = vchan_ring_tail(&t->ring);
-	pad = tail < frame ? tail : 0;
+	pad = vchan_frame_span(len, t->ring.idx) > tail ?
+	      vchan_wrap_pad(len, tail) : 0;
 	/* Room for the frame as it will be committed (a shorter commit takes
 	 * no more: spans grow with the length). */
 	frame = vchan_frame_span(len, t->ring.idx + pad);
 	r = vchan_wait(v, VCHAN_WANT_SPACE, pad + (uint32_t)frame, &deadline);
 	if (r < 0)
 		goto fail;
-	if (pad) {
-		struct vchan_frame_hdr ph = {
-			.len = pad - VCHAN_FRAME_HDR,
-			.flags = VCHAN_FRAME_PAD,
-		};
-
-		vchan_ring_write(&t->ring, &ph, sizeof(ph));
-		vchan_ring_advance(&t->ring, pad - VCHAN_FRAME_HDR);
-	}
+	if (pad)
+		tx_put_pad(v, pad);
 	t->reserved = true;
 	t->reserve_len = len;
 	t->reserve_pad = pad;

@@ -9,7 +9,8 @@
  * offsets of doc/vchan-layout.md, kept here so that the peer stays
  * independent of the library).  A message is a 16-byte header and the
  * payload, padded as vipc pads its frames (to 16 bytes; payloads of 256 bytes and more to the
- * next cache line).  Every index store has release order and is followed by
+ * next cache line); on rings up to 256 KiB a frame that would wrap goes after a padding frame,
+ * as vipc's do (doc/vchan-layout.md).  Every index store has release order and is followed by
  * the load of the peer's notify byte that a sleeping peer needs, after a
  * full barrier in libxenvchan's layout (in LINES, vipc's relaxed handshake
  * leaves the barrier out); the consumer publishes its index every sixteenth of the ring,
@@ -30,6 +31,8 @@
 #define HDR 16u
 #define LINE 64u
 #define ALIGN_MIN 256u
+#define PAD_WRAP_MAX (256u << 10)
+#define PAD_FLAG 0x80000000u
 
 struct ring_hdr {
 	uint32_t len, type, flags, seq;
@@ -99,10 +102,10 @@ static uint32_t wait_room(struct ring_dir *d, bool tx)
 	}
 }
 
-/* Copy n bytes in (src NULL: zeros) or out (dst NULL: skip), publishing
- * every quarter ring so large messages stream. */
-static int ring_copy(struct ring_dir *d, bool tx, const void *src, void *dst,
-		     size_t n)
+/* Copy n bytes in (src NULL: zeros; skip: nothing written) or out (dst
+ * NULL: skip), publishing every quarter ring so large messages stream. */
+static int ring_move(struct ring_dir *d, bool tx, const void *src, void *dst,
+		     size_t n, bool skip)
 {
 	while (n) {
 		uint32_t room = wait_room(d, tx);
@@ -117,7 +120,7 @@ static int ring_copy(struct ring_dir *d, bool tx, const void *src, void *dst,
 			c = d->size - off;
 		if (tx && src)
 			memcpy(d->buf + off, src, c);
-		else if (tx)
+		else if (tx && !skip)
 			memset(d->buf + off, 0, c);
 		else if (dst)
 			memcpy(dst, d->buf + off, c);
@@ -133,12 +136,35 @@ static int ring_copy(struct ring_dir *d, bool tx, const void *src, void *dst,
 	return 0;
 }
 
+static int ring_copy(struct ring_dir *d, bool tx, const void *src, void *dst,
+		     size_t n)
+{
+	return ring_move(d, tx, src, dst, n, false);
+}
+
 static int put_one(struct ringio *r, const void *buf, size_t len)
 {
 	struct ring_hdr h = { .len = (uint32_t)len, .type = 1,
 			      .seq = r->seq++ };
 	uint32_t span = frame_span((uint32_t)len, r->tx.idx);
-	int e = ring_copy(&r->tx, true, &h, NULL, HDR);
+	uint32_t tail = r->tx.size - (r->tx.idx & (r->tx.size - 1));
+	int e;
+
+	if (r->tx.size <= PAD_WRAP_MAX && span <= r->tx.size / 4 &&
+	    span > tail) {
+		/* A padding frame to the end (and into the first line before
+		 * a large payload): only its header is written. */
+		uint32_t pad = tail + (len >= ALIGN_MIN ? LINE - HDR : 0);
+		struct ring_hdr p = { .len = pad - HDR, .flags = PAD_FLAG };
+
+		e = ring_copy(&r->tx, true, &p, NULL, HDR);
+		if (!e)
+			e = ring_move(&r->tx, true, NULL, NULL, pad - HDR, true);
+		if (e)
+			return e;
+		span = frame_span((uint32_t)len, r->tx.idx);
+	}
+	e = ring_copy(&r->tx, true, &h, NULL, HDR);
 
 	if (!e)
 		e = ring_copy(&r->tx, true, buf, NULL, len);
@@ -153,6 +179,12 @@ static int get_one(struct ringio *r, void *buf, size_t len)
 	uint32_t pos = r->rx.idx;
 	int e = ring_copy(&r->rx, false, NULL, &h, HDR);
 
+	if (!e && (h.flags & PAD_FLAG)) {
+		e = ring_copy(&r->rx, false, NULL, NULL, h.len);
+		pos = r->rx.idx;
+		if (!e)
+			e = ring_copy(&r->rx, false, NULL, &h, HDR);
+	}
 	if (e)
 		return e;
 	if (h.len != len)
@@ -215,8 +247,20 @@ static int ring_recv_batch(void *ctx, void *buf, size_t msg, size_t n)
 	/* Then as many as are whole in the ring already (one look at prod). */
 	r->rx.known = __atomic_load_n(r->rx.theirs, __ATOMIC_ACQUIRE);
 	for (i = 1; i < n; i++) {
-		if (r->rx.known - r->rx.idx <
-		    frame_span((uint32_t)msg, r->rx.idx))
+		uint32_t at = r->rx.idx, ready = r->rx.known - at;
+		struct ring_hdr h;
+
+		if (ready < HDR)
+			break;
+		memcpy(&h, r->rx.buf + (at & (r->rx.size - 1)), HDR);
+		if (h.flags & PAD_FLAG) {
+			/* Only with the frame after it whole too. */
+			if (ready < HDR + h.len)
+				break;
+			ready -= HDR + h.len;
+			at += HDR + h.len;
+		}
+		if (ready < frame_span((uint32_t)msg, at))
 			break;
 		e = get_one(r, (uint8_t *)buf + i * msg, msg);
 		if (e)

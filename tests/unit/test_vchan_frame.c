@@ -340,6 +340,125 @@ static void test_whole_and_general_paths_mix(void **state)
 	tv_close(s, c);
 }
 
+/* Walk what the receiver has ready: every padding frame ends at the ring's
+ * end or VCHAN_PAD_PAST bytes past it; counts pads and the frames whose
+ * header and payload run past the ring's end; large payloads after the
+ * first lap start on a line. */
+static void walk_ready(struct vchan *s, unsigned *pads, unsigned *wrapped)
+{
+	const struct vchan_ring *r = &s->rx.ring;
+	uint32_t ready = VCHAN_READ_ONCE(*r->theirs) - r->idx, off = 0;
+	struct vchan_frame_hdr h;
+
+	while (off + VCHAN_FRAME_HDR <= ready) {
+		uint32_t pos = (r->idx + off) & r->mask;
+
+		vchan_ring_peek(r, off, &h, sizeof(h));
+		if (h.flags & VCHAN_FRAME_PAD) {
+			uint32_t to_end = r->size - pos - VCHAN_FRAME_HDR;
+
+			assert_true(h.len == to_end ||
+				    h.len == to_end + VCHAN_PAD_PAST);
+			(*pads)++;
+			off += VCHAN_FRAME_HDR + h.len;
+			continue;
+		}
+		if (pos + VCHAN_FRAME_HDR + h.len > r->size)
+			(*wrapped)++;
+		else if (h.len >= VCHAN_FRAME_ALIGN_MIN && r->idx + off >= r->size)
+			assert_int_equal((pos + VCHAN_FRAME_HDR) % VCHAN_LINE,
+					 0);
+		off += (uint32_t)vchan_frame_span(h.len, r->idx + off);
+	}
+}
+
+/* On a ring of up to VCHAN_PAD_WRAP_MAX, whole frames never wrap: a padding
+ * frame goes first, and only once there is room for both; on a larger
+ * ring they wrap as the bytes fall. */
+static void test_wrap_padding(void **state)
+{
+	static uint8_t in[4096], out[4096];
+	struct vchan_msg m = { .buf = out, .len = sizeof(out) };
+	struct vchan *s, *c;
+	unsigned pads = 0, wrapped = 0, sent = 0, got = 0;
+	uint32_t idx;
+	int r;
+
+	(void)state;
+	tv_start(16, 16, &s, &c);
+	assert_true(c->tx.ring.pad_wrap);
+	/* Several laps of 4 KiB messages, sent alone and as batches of one. */
+	while (sent < 200) {
+		struct vchan_msg ms = { .type = sent, .buf = in,
+					.len = sizeof(in) };
+
+		tv_fill(in, sizeof(in), sent);
+		r = sent % 2 ? vchan_sendv(c, &ms, 1, 0)
+			     : vchan_send(c, sent, 0, in, sizeof(in), 0) == 0;
+		assert_int_equal(r, 1);
+		sent++;
+		walk_ready(s, &pads, &wrapped);
+		m.len = sizeof(out);
+		assert_int_equal(vchan_recv(s, &m, 0), 0);
+		assert_int_equal(m.seq, ++got);
+		tv_fill(in, sizeof(in), got - 1);
+		assert_memory_equal(out, in, sizeof(out));
+	}
+	assert_int_equal(wrapped, 0);
+	assert_true(pads >= 10);   /* 200 frames of 4160 bytes: 12 laps */
+
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+
+	/* Room for the frame but not for the padding too: nothing is
+	 * written; with room, the padding goes first.  Fifteen frames fill
+	 * 62384 bytes (4144, then 4160 each); the sixteenth needs 3200 bytes
+	 * of padding (3152 to the end, 48 on) and 4160 of frame. */
+	tv_start(16, 16, &s, &c);
+	for (unsigned i = 0; i < 15; i++)
+		assert_int_equal(vchan_send(c, i, 0, in, sizeof(in), 0), 0);
+	idx = c->tx.ring.idx;
+	assert_int_equal(idx, 62384);
+	assert_int_equal(vchan_send(c, 15, 0, in, sizeof(in), 0), -EAGAIN);
+	m.len = sizeof(out);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);   /* 7296 bytes free */
+	assert_int_equal(vchan_send(c, 15, 0, in, sizeof(in), 0), -EAGAIN);
+	assert_int_equal(c->tx.ring.idx, idx);
+	m.len = sizeof(out);
+	assert_int_equal(vchan_recv(s, &m, 0), 0);   /* 11456 bytes free */
+	assert_int_equal(vchan_send(c, 15, 0, in, sizeof(in), 0), 0);
+	assert_int_equal(c->tx.ring.idx, idx + 3200 + 4160);
+	pads = wrapped = 0;
+	walk_ready(s, &pads, &wrapped);
+	assert_int_equal(pads, 1);
+	assert_int_equal(wrapped, 0);
+	for (unsigned i = 2; i < 16; i++) {
+		m.len = sizeof(out);
+		assert_int_equal(vchan_recv(s, &m, 0), 0);
+		assert_int_equal(m.type, i);
+		assert_int_equal(m.seq, i + 1);
+	}
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+
+	/* 1 MiB ring: no padding, frames wrap. */
+	tv_start(20, 20, &s, &c);
+	assert_false(c->tx.ring.pad_wrap);
+	pads = wrapped = 0;
+	for (unsigned i = 0; i < 600; i++) {
+		assert_int_equal(vchan_send(c, i, 0, in, sizeof(in), 0), 0);
+		walk_ready(s, &pads, &wrapped);
+		m.len = sizeof(out);
+		assert_int_equal(vchan_recv(s, &m, 0), 0);
+		assert_int_equal(m.seq, i + 1);
+	}
+	assert_int_equal(pads, 0);
+	assert_true(wrapped >= 2);
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+}
+
 static void test_reserve_commit_inplace(void **state)
 {
 	struct vchan *s, *c;
@@ -497,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_split_nonblocking_both_sides),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_whole_and_general_paths_mix),
+		cmocka_unit_test(test_wrap_padding),
 		cmocka_unit_test(test_reserve_commit_inplace),
 		cmocka_unit_test(test_raw_stream),
 		cmocka_unit_test(test_stream_threads),

@@ -298,6 +298,13 @@ static void test_frame_check(void **state)
 	h.flags = VCHAN_FRAME_PAD;
 	h.len = 1024 - 512 - 16;
 	assert_int_equal(vchan_frame_check(&h, 512, 1024, 100, 5, "t"), 0);
+	/* or VCHAN_PAD_PAST bytes into the ring's first line */
+	h.len = 1024 - 512 - 16 + 48;
+	assert_int_equal(vchan_frame_check(&h, 512, 1024, 100, 5, "t"), 0);
+	h.len = 1024 - 512 - 16 + 32;
+	assert_int_equal(vchan_frame_check(&h, 512, 1024, 100, 5, "t"),
+			 -EPROTO);
+	assert_non_null(strstr(tv_last_log, "or 48 bytes past it"));
 	h.len = 100;
 	assert_int_equal(vchan_frame_check(&h, 512, 1024, 100, 5, "t"),
 			 -EPROTO);
