@@ -338,6 +338,15 @@ static inline bool peer_moved(struct vchan *v, int want)
 
 #define SPIN_CHECK 64u
 
+/* When a phase that starts now with this budget stops: at the budget's
+ * end, or at the call's deadline if that comes first. */
+static uint64_t phase_end(uint64_t *dlp, uint64_t now, long budget)
+{
+	uint64_t dl = deadline_at(dlp, now), end = now + (uint64_t)budget;
+
+	return end < dl ? end : dl;
+}
+
 /* The busy phase (spin.c); the spin state is held. */
 static int busy_phase(struct vchan *v, int want, uint32_t need,
 		      uint64_t *dlp)
@@ -363,13 +372,8 @@ static int busy_phase(struct vchan *v, int want, uint32_t need,
 			/* The clock only now: a spin that pays off usually
 			 * ends before its first reading. */
 			now = vchan_now_ns();
-			if (!end) {
-				uint64_t dl = deadline_at(dlp, now);
-
-				end = now + (uint64_t)budget;
-				if (end > dl)
-					end = dl;
-			}
+			if (!end)
+				end = phase_end(dlp, now, budget);
 			if (now >= end)
 				break;
 		}
@@ -381,7 +385,7 @@ static int busy_phase(struct vchan *v, int want, uint32_t need,
 /* The yield phase (spin.c): give the CPU away and look again until the
  * budget is spent; the spin state is held.  The clock only after the first
  * look, as in the busy phase: a peer on our CPU usually answers during the
- * first yield, and a reading costs about a tenth of a round trip there. */
+ * first yield, and a reading costs about 60 ns here. */
 static int yield_phase(struct vchan *v, int want, uint32_t need,
 		       uint64_t *dlp)
 {
@@ -397,13 +401,8 @@ static int yield_phase(struct vchan *v, int want, uint32_t need,
 		if (r != 0)
 			break;
 		now = vchan_now_ns();
-		if (!end) {
-			uint64_t dl = deadline_at(dlp, now);
-
-			end = now + (uint64_t)budget;
-			if (end > dl)
-				end = dl;
-		}
+		if (!end)
+			end = phase_end(dlp, now, budget);
 		if (now >= end)
 			break;
 	}
