@@ -67,8 +67,10 @@ static void tx_put_pad(struct vchan *v, uint32_t pad)
 
 /* Room for need bytes: 1 yes, 0 no, <0 the peer's cons is impossible
  * (logged, latched).  The peer's cons is loaded as vchan_tx_pump() loads
- * it: every time, or when lazy only when what we know of it is short. */
-static int tx_room(struct vchan *v, size_t need)
+ * it: every time, or when lazy only when what we know of it is short.
+ * Inlined: it is most of a small send's fast path. */
+static inline __attribute__((always_inline)) int tx_room(struct vchan *v,
+							 size_t need)
 {
 	struct vchan_ring *ring = &v->tx.ring;
 	uint32_t space;
@@ -217,6 +219,29 @@ static uint32_t min_u32(uint64_t a, uint64_t b)
 	return (uint32_t)(a < b ? a : b);
 }
 
+/* A whole frame for len bytes that would run past the ring's end: a
+ * padding frame first, once there is room for both (at most half the ring
+ * and a line), and *frame becomes the span after it.  1: padded; <0: no
+ * room in time (nothing written), or the peer's cons is impossible. */
+/* Out of line: it runs once a lap, the fast path on every send. */
+static __attribute__((noinline, cold)) int
+tx_pad_before(struct vchan *v, size_t len, size_t *frame, uint64_t *deadline)
+{
+	struct vchan_ring *ring = &v->tx.ring;
+	uint32_t pad = vchan_wrap_pad(len, vchan_ring_tail(ring));
+	size_t after = vchan_frame_span(len, ring->idx + pad);
+	uint32_t need = pad + (uint32_t)after;
+	int r = tx_room(v, need);
+
+	if (r == 0)
+		r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
+	if (r < 0)
+		return r;
+	tx_put_pad(v, pad);
+	*frame = after;
+	return 1;
+}
+
 /* One message, tx lock held, backlog empty. */
 static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 		       const void *buf, size_t len, uint64_t *deadline,
@@ -228,26 +253,12 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	uint32_t size = t->ring.size, need;
 	int r;
 
-	if (t->ring.pad_wrap && frame <= t->ring.quarter &&
-	    frame > vchan_ring_tail(&t->ring)) {
-		/* Whole frames never wrap: padding first, once there is room
-		 * for both (at most half the ring and a line). */
-		uint32_t pad = vchan_wrap_pad(len, vchan_ring_tail(&t->ring));
-
-		frame = vchan_frame_span(len, t->ring.idx + pad);
-		need = pad + (uint32_t)frame;
-		r = tx_room(v, need);
-		if (r == 0)
-			r = vchan_wait(v, VCHAN_WANT_SPACE, need, deadline);
-		if (r < 0)
-			return r;
-		tx_put_pad(v, pad);
-		r = 1;
-	} else {
-		r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
-		if (r < 0)
-			return r;
-	}
+	r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
+	if (r == 0 && t->ring.pad_wrap && frame <= t->ring.quarter &&
+	    frame > vchan_ring_tail(&t->ring))
+		r = tx_pad_before(v, len, &frame, deadline);
+	if (r < 0)
+		return r;
 	if (r) {
 		if (seq)
 			*seq = t->next_seq;
