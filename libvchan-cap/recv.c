@@ -183,6 +183,15 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 	int r;
 
 	r = recv_whole(v, dst, cap, m);
+	if (r == 1 && !x->active && !x->inplace &&
+	    vchan_ring_ready_known(&x->ring) < VCHAN_FRAME_HDR) {
+		/* Nothing yet: wait for a header, then the fast path again
+		 * (a frame the sender publishes whole is whole by then). */
+		r = vchan_wait(v, VCHAN_WANT_READ, VCHAN_FRAME_HDR, deadline);
+		if (r < 0)
+			return r;
+		r = recv_whole(v, dst, cap, m);
+	}
 	if (r < 0)
 		return r;
 	if (r == 0) {
