@@ -139,9 +139,10 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 		  int timeout_ms);
 int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len);
 /* vchan_recv_inplace(): msg->buf points at the payload (inside the ring, or
- * a private bounce buffer when it wraps); valid until vchan_release(), which
- * the same thread must call.  The peer can still write a ring it is hostile
- * to: copy before you validate. */
+ * a private bounce buffer when it wraps: from a libvchan-cap sender, on a
+ * ring of up to 256 KiB, only a message larger than a quarter ring does);
+ * valid until vchan_release(), which the same thread must call.  The peer
+ * can still write a ring it is hostile to: copy before you validate. */
 int vchan_recv_inplace(struct vchan *v, struct vchan_msg *msg,
 		       int timeout_ms);
 int vchan_release(struct vchan *v);
