@@ -222,8 +222,8 @@ static uint32_t min_u32(uint64_t a, uint64_t b)
 /* A whole frame for len bytes that would run past the ring's end: a
  * padding frame first, once there is room for both (at most half the ring
  * and a line), and *frame becomes the span after it.  1: padded; <0: no
- * room in time (nothing written), or the peer's cons is impossible. */
-/* Out of line: it runs once a lap, the fast path on every send. */
+ * room in time (nothing written), or the peer's cons is impossible.  Out
+ * of line: it runs once a lap, the fast path on every send. */
 static __attribute__((noinline, cold)) int
 tx_pad_before(struct vchan *v, size_t len, size_t *frame, uint64_t *deadline)
 {
