@@ -28,7 +28,6 @@ int vchan_ring_init(struct vchan_ring *r, uint32_t *prod, uint32_t *cons,
 	/* Small enough that a sender waiting for room gets it in pieces it
 	 * can spin for, large enough to save most stores of cons. */
 	r->settle = r->size / 16;
-	r->pad_wrap = tx && r->size <= VCHAN_PAD_WRAP_MAX;
 	r->who = who;
 	r->dir = tx ? "outbound" : "inbound";
 	r->mine = tx ? prod : cons;

@@ -254,7 +254,7 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 	int r;
 
 	r = frame <= t->ring.quarter ? tx_fits_whole(v, frame) : 0;
-	if (r == 0 && t->ring.pad_wrap && frame <= t->ring.quarter &&
+	if (r == 0 && vchan_ring_pads(&t->ring) && frame <= t->ring.quarter &&
 	    frame > vchan_ring_tail(&t->ring))
 		r = tx_pad_before(v, len, &frame, deadline);
 	if (r < 0)
@@ -378,7 +378,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		if (r < 0)
 			break;
 		whole = frame <= v->tx.ring.quarter;
-		if (whole && v->tx.ring.pad_wrap &&
+		if (whole && vchan_ring_pads(&v->tx.ring) &&
 		    frame > vchan_ring_tail(&v->tx.ring)) {
 			/* Whole frames never wrap (vchan_wrap_pad()). */
 			uint32_t pad = vchan_wrap_pad(msgs[i].len,

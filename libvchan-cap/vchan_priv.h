@@ -100,9 +100,6 @@ struct vchan_ring {
 	bool lazy;                 /* outbound: load the peer's cons only when
 				    * the known room is short (LINES layout:
 				    * it sits on a line of its own)          */
-	bool pad_wrap;             /* outbound: a whole frame that would wrap
-				    * goes after a padding frame
-				    * (vchan_wrap_pad())                    */
 	const char *who;           /* for log lines                           */
 	const char *dir;           /* "inbound" / "outbound"                  */
 };
@@ -264,6 +261,11 @@ static inline size_t vchan_frame_span_max(size_t len)
 static inline uint32_t vchan_wrap_pad(size_t len, uint32_t tail)
 {
 	return tail + (len >= VCHAN_FRAME_ALIGN_MIN ? VCHAN_PAD_PAST : 0);
+}
+/* Whether sends on this (outbound) ring pad instead of wrapping. */
+static inline bool vchan_ring_pads(const struct vchan_ring *r)
+{
+	return r->size <= VCHAN_PAD_WRAP_MAX;
 }
 /* Check a header copied out of the ring.  pos = ring offset of the header,
  * expect_seq = next sequence number.  -EPROTO with a log line. */

@@ -387,7 +387,7 @@ static void test_wrap_padding(void **state)
 
 	(void)state;
 	tv_start(16, 16, &s, &c);
-	assert_true(c->tx.ring.pad_wrap);
+	assert_true(vchan_ring_pads(&c->tx.ring));
 	/* Several laps of 4 KiB messages, sent alone and as batches of one. */
 	while (sent < 200) {
 		struct vchan_msg ms = { .type = sent, .buf = in,
@@ -459,7 +459,7 @@ static void test_wrap_padding(void **state)
 
 	/* 1 MiB ring: no padding, frames wrap. */
 	tv_start(20, 20, &s, &c);
-	assert_false(c->tx.ring.pad_wrap);
+	assert_false(vchan_ring_pads(&c->tx.ring));
 	pads = wrapped = 0;
 	for (unsigned i = 0; i < 600; i++) {
 		assert_int_equal(vchan_send(c, i, 0, in, sizeof(in), 0), 0);
