@@ -338,13 +338,21 @@ static inline bool peer_moved(struct vchan *v, int want)
 
 #define SPIN_CHECK 64u
 
-/* When a phase that starts now with this budget stops: at the budget's
- * end, or at the call's deadline if that comes first. */
-static uint64_t phase_end(uint64_t *dlp, uint64_t now, long budget)
+/* Whether a phase with this budget is over: it ends at the budget's end or
+ * at the call's deadline, whichever comes first, counted from the first
+ * call (*end 0 until then), so the clock is read only from there on. */
+static bool phase_over(uint64_t *dlp, long budget, uint64_t *end)
 {
-	uint64_t dl = deadline_at(dlp, now), end = now + (uint64_t)budget;
+	uint64_t now = vchan_now_ns();
 
-	return end < dl ? end : dl;
+	if (!*end) {
+		uint64_t dl = deadline_at(dlp, now);
+
+		*end = now + (uint64_t)budget;
+		if (*end > dl)
+			*end = dl;
+	}
+	return now >= *end;
 }
 
 /* The busy phase (spin.c); the spin state is held. */
@@ -352,7 +360,7 @@ static int busy_phase(struct vchan *v, int want, uint32_t need,
 		      uint64_t *dlp)
 {
 	long budget = vchan_spin_budget(&v->spin);
-	uint64_t end = 0, now;
+	uint64_t end = 0;
 	unsigned i = 0;
 	int r = 0;
 
@@ -371,10 +379,7 @@ static int busy_phase(struct vchan *v, int want, uint32_t need,
 				break;
 			/* The clock only now: a spin that pays off usually
 			 * ends before its first reading. */
-			now = vchan_now_ns();
-			if (!end)
-				end = phase_end(dlp, now, budget);
-			if (now >= end)
+			if (phase_over(dlp, budget, &end))
 				break;
 		}
 	}
@@ -390,7 +395,7 @@ static int yield_phase(struct vchan *v, int want, uint32_t need,
 		       uint64_t *dlp)
 {
 	long budget = vchan_yield_budget(&v->spin);
-	uint64_t now, end = 0;
+	uint64_t end = 0;
 	int r = 0;
 
 	if (!budget)
@@ -400,10 +405,7 @@ static int yield_phase(struct vchan *v, int want, uint32_t need,
 		r = check(v, want, need);
 		if (r != 0)
 			break;
-		now = vchan_now_ns();
-		if (!end)
-			end = phase_end(dlp, now, budget);
-		if (now >= end)
+		if (phase_over(dlp, budget, &end))
 			break;
 	}
 	vchan_yield_result(&v->spin, r > 0);
