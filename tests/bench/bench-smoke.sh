@@ -4,6 +4,7 @@
 # EPROTO) and gave a positive figure.  It checks that the peer runs, never
 # how fast (benchmarks are not timed tests).
 BENCH=${VIPC_BENCH:-${top_builddir:-..}/tools/vipc-bench}
+one_cpu=
 # In both layouts of the channel's control page (--layout).
 for layout in lines xenvchan; do
     out=$("$BENCH" local --tiny --transports ring --layout "$layout" 2>&1) || {
@@ -13,6 +14,7 @@ for layout in lines xenvchan; do
         # It spins: with one CPU it is left out, and must say nothing.
         [ "$rows" -eq 0 ] || { echo "FAIL: $rows ring rows on one CPU"; exit 1; }
         echo "ok: one CPU, the ring is left out as documented"
+        one_cpu=1
         continue
     fi
     # One round trip, and per ring (64 KiB, 1 MiB) four streams and a batch.
@@ -27,3 +29,5 @@ out=$("$BENCH" local --tiny --transports ring --layout bogus 2>&1) &&
 printf '%s\n' "$out" | grep -q "not 'bogus'" ||
     { echo "FAIL: --layout bogus: no clear error"; echo "$out"; exit 1; }
 echo "ok: --layout bogus refused"
+# On one CPU the ring's frames were never exercised: say so as a skip.
+[ -z "$one_cpu" ] || { echo "SKIP: one CPU: the bare ring's framing was not run"; exit 77; }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Debian's unmodified test-xenstore (xen-utils-4.17) against the xensim
-# xenstore server, run alone by unit/xs_standalone. Also the xenstore-* CLI
-# tools (xenstore-utils) when XENSTORE_CLI_DIR, XEN_UTILS_DIR or /usr/bin has them.
-# Fails, never skips, when test-xenstore is missing.
+# xenstore server, run alone by unit/xs_standalone, then Debian's xenstore-*
+# tools (xenstore-utils, unpacked beside by fetch-xen-utils.sh; or from
+# XENSTORE_CLI_DIR or /usr/bin). Fails, never skips, when either is missing.
 set -u
 if [ -z "${XEN_UTILS_DIR:-}" ] || [ ! -x "$XEN_UTILS_DIR/test-xenstore" ]; then
     echo "FAIL: Debian's test-xenstore not found: XEN_UTILS_DIR='${XEN_UTILS_DIR:-}'" \
@@ -52,6 +52,10 @@ if [ -n "$cli" ]; then
     check "$cli/xenstore-chmod" /tool/t n0 r1
     [ "$(XENSTORED_PATH="$dir/socket.d1" "$cli/xenstore-read" /tool/t)" = v1 ] ||
         { echo "FAIL: guest1 cannot read what r1 grants"; fail=1; }
+    # Refused for the right reason: the node is there (dom0 reads it), and
+    # guest1's socket works (it read /tool/t above); the tool prints no errno.
+    "$cli/xenstore-read" /local/domain/2/name >/dev/null ||
+        { echo "FAIL: dom0 cannot read /local/domain/2/name"; fail=1; }
     if XENSTORED_PATH="$dir/socket.d1" "$cli/xenstore-read" /local/domain/2/name 2>/dev/null; then
         echo "FAIL: guest1 read guest2's home"; fail=1
     fi
@@ -68,7 +72,10 @@ if [ -n "$cli" ]; then
         { echo "FAIL: watch events: $(cat "$dir/watch")"; fail=1; }
     check "$cli/xenstore-rm" /tool/t
 else
-    echo "(no xenstore-* tools found; only test-xenstore ran)"
+    echo "FAIL: Debian's xenstore-* tools not found (looked beside XEN_UTILS_DIR," \
+         "in XENSTORE_CLI_DIR and /usr/bin): unpack xenstore-utils as" \
+         "tests/conformance/fetch-xen-utils.sh does"
+    fail=1
 fi
 [ $fail -eq 0 ] && echo "PASS"
 exit $fail

@@ -3,7 +3,8 @@
 #   summary.sh LOG PLAN RUN_STATUS
 # PLAN: the steps expected, one per line; a step without a result counts as
 # failed ("NOT RUN"). Exit: 2 if the run stalled or timed out (RUN_STATUS 2),
-# 1 on any failure or a missing result, 0 if all passed (skips allowed).
+# 1 on any failure, missing result or skip (XEN_ALLOW_SKIP=1 lets skips
+# pass), 0 if all passed.
 LOG=$1 PLAN=$2 RUNRC=$3
 results=$(grep -a -o '@@STEP [^ ]* .*' "$LOG" | cut -d' ' -f2-)
 pass=0 fail=0 skip=0
@@ -26,5 +27,9 @@ grep -a -q '@@ALL-DONE' "$LOG" || { echo "  ! dom0 never reached @@ALL-DONE"; [ 
 grep -a '@@HOST' "$LOG" | sed 's/^/  /'
 echo "check-xen: $pass passed, $fail failed, $skip skipped"
 [ "$RUNRC" = 2 ] && { echo "check-xen: STALL/TIMEOUT (vCPU and Xen dumps in the log)"; exit 2; }
+if [ $skip -gt 0 ] && [ "${XEN_ALLOW_SKIP:-0}" != 1 ]; then
+  echo "check-xen: $skip step(s) skipped: a failure here (XEN_ALLOW_SKIP=1 allows skips)"
+  exit 1
+fi
 [ $fail -eq 0 ] && [ "$RUNRC" = 0 ] && exit 0
 exit 1
