@@ -8,9 +8,10 @@ bench_bench_grant_CFLAGS = $(AM_CFLAGS) $(XENGNTTAB_CFLAGS)
 bench_bench_grant_LDADD = $(XENGNTTAB_LIBS)
 EXTRA_DIST += bench/xensim-bench.sh
 
-# The bare ring peer of vipc-bench runs and frames correctly (not timed).
-TESTS += bench/bench-smoke.sh
-EXTRA_DIST += bench/bench-smoke.sh
+# The bare ring peer of vipc-bench runs and frames correctly, and xensim's
+# own benchmark programs run (not timed).
+TESTS += bench/bench-smoke.sh bench/xensim-bench-smoke.sh
+EXTRA_DIST += bench/bench-smoke.sh bench/xensim-bench-smoke.sh
 
 bench-xensim: bench/bench-evtchn bench/bench-grant
 	XENSIM=$(abs_top_builddir)/hyp/sim/xensim BENCH_BIN=$(abs_builddir)/bench \
