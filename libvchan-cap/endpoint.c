@@ -180,6 +180,18 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	if (!r)
 		r = vchan_ring_init(&v->tx.ring, out_prod, out_cons, write_buf,
 				    write_order, true, v->name);
+	/* Our own index starts where the page says (a client finds what the
+	 * server left), so the peer chose it: frames sit on 16-byte
+	 * boundaries, and a padding header written at a misaligned one would
+	 * run past the ring's end. */
+	if (!r && !v->raw && ((v->rx.ring.idx | v->tx.ring.idx) &
+			      (VCHAN_FRAME_HDR - 1))) {
+		vchan_log(v->name, "peer protocol error: ring indices start "
+			  "at %u (inbound cons) and %u (outbound prod), not "
+			  "on %u-byte frame boundaries", v->rx.ring.idx,
+			  v->tx.ring.idx, VCHAN_FRAME_HDR);
+		r = -EPROTO;
+	}
 	/* On a line of its own, the peer's cons costs a cache miss whenever
 	 * it moved; in libxenvchan's layout it shares the line of our prod,
 	 * which each send owns anyway. */
@@ -260,6 +272,7 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 int vchan_revoke(struct vchan *v)
 {
 	uint64_t one = 1, dropped = 0;
+	bool tx_held, rx_held;
 	uint32_t ready;
 	ssize_t w;
 
@@ -274,9 +287,15 @@ int vchan_revoke(struct vchan *v)
 	__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&v->wait_cv);
 	pthread_mutex_unlock(&v->wait_mu);
-	/* Woken calls see `revoked` and leave; then nobody is in the ring. */
-	vchan_lock(&v->tx.mu);
-	vchan_lock(&v->rx.mu);
+	/* Woken calls see `revoked` and leave; then nobody is in the ring.
+	 * A lock this thread holds (its own in-place message or reservation)
+	 * is not taken again; vchan_release()/vchan_commit() end the hold. */
+	tx_held = vchan_lock_held(&v->tx.mu);
+	rx_held = vchan_lock_held(&v->rx.mu);
+	if (!tx_held)
+		vchan_lock(&v->tx.mu);
+	if (!rx_held)
+		vchan_lock(&v->rx.mu);
 	if (v->tx.busy)
 		dropped++;
 	if (v->tx.owned)
@@ -304,8 +323,10 @@ int vchan_revoke(struct vchan *v)
 	if (dropped)
 		vchan_log(v->name, "revoked: %llu message(s) discarded",
 			  (unsigned long long)dropped);
-	vchan_unlock(&v->rx.mu);
-	vchan_unlock(&v->tx.mu);
+	if (!rx_held)
+		vchan_unlock(&v->rx.mu);
+	if (!tx_held)
+		vchan_unlock(&v->tx.mu);
 	return 0;
 }
 
@@ -314,6 +335,12 @@ void vchan_close(struct vchan *v)
 	if (!v)
 		return;
 	vchan_revoke(v);
+	/* Closed by the thread holding an in-place message or a reservation:
+	 * the hold ends here. */
+	if (vchan_lock_held(&v->rx.mu))
+		vchan_unlock(&v->rx.mu);
+	if (vchan_lock_held(&v->tx.mu))
+		vchan_unlock(&v->tx.mu);
 	vchan_endpoint_free(v, false);
 }
 
@@ -383,6 +410,7 @@ int vchan_is_connected(struct vchan *v)
 
 int vchan_events(struct vchan *v)
 {
+	bool rx_held, tx_held;
 	uint32_t n;
 	int r, ev = 0;
 
@@ -397,8 +425,12 @@ int vchan_events(struct vchan *v)
 	}
 	pthread_mutex_unlock(&v->wait_mu);
 
+	/* A side this thread holds (its in-place message, its reservation)
+	 * is looked at under that hold, and stays held. */
+	rx_held = vchan_lock_held(&v->rx.mu);
+	tx_held = vchan_lock_held(&v->tx.mu);
 	if ((v->rights & VCHAN_RIGHT_RECV) &&
-	    vchan_trylock(&v->rx.mu)) {
+	    (rx_held || vchan_trylock(&v->rx.mu))) {
 		r = vchan_state(v, false);
 		if (!r && !v->released)
 			r = vchan_rx_finish(v, true);   /* what receives left */
@@ -418,10 +450,11 @@ int vchan_events(struct vchan *v)
 			else if (n)
 				ev |= VCHAN_EV_IN;
 		}
-		vchan_unlock(&v->rx.mu);
+		if (!rx_held)
+			vchan_unlock(&v->rx.mu);
 	}
 	if ((v->rights & VCHAN_RIGHT_SEND) &&
-	    vchan_trylock(&v->tx.mu)) {
+	    (tx_held || vchan_trylock(&v->tx.mu))) {
 		r = vchan_state(v, true);
 		if (!r && v->tx.busy)
 			r = vchan_tx_pump(v, false);
@@ -432,7 +465,8 @@ int vchan_events(struct vchan *v)
 			else if (n)
 				ev |= VCHAN_EV_OUT;
 		}
-		vchan_unlock(&v->tx.mu);
+		if (!tx_held)
+			vchan_unlock(&v->tx.mu);
 	}
 	r = vchan_state(v, true);
 	if (r == -EPIPE)

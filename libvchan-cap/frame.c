@@ -25,12 +25,15 @@ int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
 	}
 	if (h->flags & VCHAN_FRAME_PAD) {
 		/* Ends exactly at the end of the ring, or VCHAN_PAD_PAST bytes
-		 * into its first line. */
-		uint32_t to_end = pos < ring_size ?
+		 * into its first line; never longer than the ring, or it could
+		 * never be whole (a receiver would wait for it for ever). */
+		uint32_t to_end = pos <= ring_size - VCHAN_FRAME_HDR ?
 				  ring_size - pos - VCHAN_FRAME_HDR : 0;
 
-		if (pos >= ring_size ||
-		    (h->len != to_end && h->len != to_end + VCHAN_PAD_PAST)) {
+		if (pos > ring_size - VCHAN_FRAME_HDR ||
+		    (pos & (VCHAN_FRAME_HDR - 1)) ||
+		    (h->len != to_end && h->len != to_end + VCHAN_PAD_PAST) ||
+		    VCHAN_FRAME_HDR + (uint64_t)h->len > ring_size) {
 			vchan_log(who, "peer protocol error: padding frame at "
 				  "ring offset %u of %u bytes does not end at "
 				  "the ring's end (%u) or %u bytes past it",

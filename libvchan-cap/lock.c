@@ -58,6 +58,7 @@ void vchan_lock_init(struct vchan_lock *l)
 	pthread_mutex_init(&l->mu, NULL);
 	l->owner = NULL;
 	l->busy = 0;
+	l->holder = NULL;
 	pthread_once(&bias_once, bias_probe);
 	/* No membarrier: born revoked, a plain mutex. */
 	l->revoked = !bias_usable;

@@ -148,6 +148,7 @@ static int recv_whole(struct vchan *v, uint8_t *dst, size_t cap,
 		return 1;
 	/* Copied out once; only the copy is used. */
 	memcpy(&h, vchan_ring_at(&x->ring, 0), sizeof(h));
+	vchan_copied_out();
 	if ((h.flags & ~VCHAN_MSG_FLAGS_USER) || h.len > v->max_msg ||
 	    h.seq != x->next_seq || h.len > cap)
 		return 1;
@@ -289,7 +290,9 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 
 	if (!v || !m || (!m->buf && m->len))
 		return -EINVAL;
-	vchan_lock(&v->rx.mu);
+	r = vchan_lock_enter(&v->rx.mu);
+	if (r < 0)
+		return r;
 	r = check_recv(v);
 	if (!r)
 		r = recv_locked(v, m->buf, m->len, m, &deadline, false);
@@ -308,7 +311,9 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	vchan_lock(&v->rx.mu);
+	r = vchan_lock_enter(&v->rx.mu);
+	if (r < 0)
+		return r;
 	r = check_recv(v);
 	for (i = 0; r == 0 && i < n; i++) {
 		if (!msgs[i].buf && msgs[i].len) {
@@ -342,7 +347,9 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	if (!v || !m)
 		return -EINVAL;
 	x = &v->rx;
-	vchan_lock(&x->mu);
+	r = vchan_lock_enter(&x->mu);
+	if (r < 0)
+		return r;
 	r = check_recv(v);
 	if (!r && x->inplace)
 		r = -EINVAL;
@@ -422,13 +429,15 @@ int vchan_release(struct vchan *v)
 	if (!v)
 		return -EINVAL;
 	x = &v->rx;
-	if (!x->inplace)
-		return -EINVAL;   /* not ours to unlock */
+	/* Only the thread holding the message unlocks. */
+	if (!vchan_lock_held(&x->mu) || !x->inplace)
+		return -EINVAL;
 	x->inplace = false;
 	if (x->inplace_frame) {
 		vchan_ring_advance(&x->ring, x->inplace_frame);
 		x->inplace_frame = 0;
-		r = vchan_rx_finish(v, true);
+		/* Revoked by this thread meanwhile: the page is gone. */
+		r = v->released ? -EPIPE : vchan_rx_finish(v, true);
 	}
 	vchan_unlock(&x->mu);
 	return r;

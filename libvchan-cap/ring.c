@@ -107,6 +107,7 @@ void vchan_ring_peek(const struct vchan_ring *r, uint32_t skip, void *dst,
 	memcpy(dst, r->buf + off, first);
 	if (n > first)
 		memcpy((uint8_t *)dst + first, r->buf, n - first);
+	vchan_copied_out();
 }
 
 void vchan_ring_read(struct vchan_ring *r, void *dst, size_t n)

@@ -321,7 +321,9 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 
 	if (!v || (!buf && len))
 		return -EINVAL;
-	vchan_lock(&v->tx.mu);
+	r = vchan_lock_enter(&v->tx.mu);
+	if (r < 0)
+		return r;
 	r = check_send(v);
 	if (!r)
 		r = check_msg(v, flags, len);
@@ -340,7 +342,9 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 
 	if (!v)
 		return -EINVAL;
-	vchan_lock(&v->tx.mu);
+	r = vchan_lock_enter(&v->tx.mu);
+	if (r < 0)
+		return r;
 	r = vchan_state(v, true);
 	if (!r)
 		r = flush_locked(v, &deadline);
@@ -360,7 +364,9 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	vchan_lock(&v->tx.mu);
+	r = vchan_lock_enter(&v->tx.mu);
+	if (r < 0)
+		return r;
 	r = check_send(v);
 	if (!r)
 		r = flush_locked(v, &deadline);
@@ -449,7 +455,9 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (!v || !payload)
 		return -EINVAL;
 	t = &v->tx;
-	vchan_lock(&t->mu);
+	r = vchan_lock_enter(&t->mu);
+	if (r < 0)
+		return r;
 	r = check_send(v);
 	if (!r && t->reserved)
 		r = -EINVAL;
@@ -493,15 +501,17 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 	if (!v)
 		return -EINVAL;
 	t = &v->tx;
-	if (!t->reserved)
-		return -EINVAL;   /* not ours to unlock */
+	/* Only the thread holding the reservation unlocks. */
+	if (!vchan_lock_held(&t->mu) || !t->reserved)
+		return -EINVAL;
 	t->reserved = false;
 	if (len == (size_t)-1 || len > t->reserve_len ||
-	    (flags & ~VCHAN_MSG_FLAGS_USER)) {
-		/* Cancel: nothing was published, roll the padding back. */
+	    (flags & ~VCHAN_MSG_FLAGS_USER) || v->released) {
+		/* Cancel: nothing was published, roll the padding back.  Also
+		 * when this thread revoked meanwhile: the ring is gone. */
 		t->ring.idx -= t->reserve_pad;
 		vchan_unlock(&t->mu);
-		return len == (size_t)-1 ? 0 : -EINVAL;
+		return len == (size_t)-1 ? 0 : v->released ? -EPIPE : -EINVAL;
 	}
 	frame = vchan_frame_span(len, t->ring.idx);
 	h.len = (uint32_t)len;

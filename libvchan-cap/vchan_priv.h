@@ -3,6 +3,7 @@
 #ifndef VIPC_VCHAN_PRIV_H
 #define VIPC_VCHAN_PRIV_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +20,10 @@
  * use site. */
 #define VCHAN_READ_ONCE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define VCHAN_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* Ring bytes (frame headers, payloads) are copied out with memcpy instead;
+ * after a header's copy this tells the compiler the ring may have changed,
+ * so it uses the copy and never loads a field from the ring again. */
+#define vchan_copied_out() __asm__ __volatile__("" ::: "memory")
 /* Orders earlier loads before later loads and stores. */
 #define vchan_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 /* Orders earlier loads and stores before later stores. */
@@ -341,6 +346,9 @@ struct vchan_lock {
 	int busy;                 /* the owner is inside (only it writes;
 				   * futex word for a revoker)             */
 	int revoked;              /* atomic: the bias is gone for good       */
+	const void *holder;       /* atomic: the holder's &vchan_lock_token,
+				   * written only by the holder: a thread
+				   * finds its own token only if it holds */
 };
 extern __thread char vchan_lock_token __attribute__((tls_model("initial-exec")));
 void vchan_lock_init(struct vchan_lock *l);
@@ -367,20 +375,41 @@ static inline bool vchan_lock_mine(const struct vchan_lock *l)
 	return __atomic_load_n(&l->owner, __ATOMIC_RELAXED) ==
 	       &vchan_lock_token;
 }
+/* Whether the calling thread holds l (an in-place receive or a reservation
+ * keeps a lock across calls; the biased path would let its holder in
+ * again, the mutex would deadlock it). */
+static inline bool vchan_lock_held(const struct vchan_lock *l)
+{
+	return __atomic_load_n(&l->holder, __ATOMIC_RELAXED) ==
+	       &vchan_lock_token;
+}
 static inline void vchan_lock(struct vchan_lock *l)
 {
-	if (vchan_lock_mine(l) && vchan_lock_enter_biased(l))
-		return;
-	vchan_lock_slow(l);
+	if (!vchan_lock_mine(l) || !vchan_lock_enter_biased(l))
+		vchan_lock_slow(l);
+	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
+}
+/* A public call's way in: -EINVAL when this thread holds l already. */
+static inline int vchan_lock_enter(struct vchan_lock *l)
+{
+	if (vchan_lock_held(l))
+		return -EINVAL;
+	vchan_lock(l);
+	return 0;
 }
 static inline bool vchan_trylock(struct vchan_lock *l)
 {
-	if (vchan_lock_mine(l) && vchan_lock_enter_biased(l))
-		return true;
-	return vchan_trylock_slow(l);
+	if (vchan_lock_held(l))
+		return false;
+	if ((!vchan_lock_mine(l) || !vchan_lock_enter_biased(l)) &&
+	    !vchan_trylock_slow(l))
+		return false;
+	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
+	return true;
 }
 static inline void vchan_unlock(struct vchan_lock *l)
 {
+	__atomic_store_n(&l->holder, NULL, __ATOMIC_RELAXED);
 	/* busy is written only by the owner: set means we entered biased. */
 	if (vchan_lock_mine(l) &&
 	    __atomic_load_n(&l->busy, __ATOMIC_RELAXED))

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "test_vchan_util.h"
 
@@ -517,6 +518,98 @@ static void test_reserve_commit_inplace(void **state)
 	tv_close(s, c);
 }
 
+/* Another thread's calls while the main thread holds an in-place message. */
+struct hold_peer {
+	struct vchan *v;
+	int release_r, recv_r, done;
+	struct vchan_msg m;
+	uint8_t buf[64];
+};
+
+static void *hold_peer_main(void *arg)
+{
+	struct hold_peer *h = arg;
+
+	h->release_r = vchan_release(h->v);   /* not its hold to end */
+	h->m = (struct vchan_msg){ .buf = h->buf, .len = sizeof(h->buf) };
+	h->recv_r = vchan_recv(h->v, &h->m, 5000);   /* waits for the hold */
+	__atomic_store_n(&h->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* An in-place message or a reservation keeps a lock across calls.  The
+ * holding thread may reply, or ask for events, without losing the hold;
+ * its own receives (sends) get -EINVAL; other threads wait or are refused;
+ * a revoke from the holder neither deadlocks nor leaves a dangling write. */
+static void test_holds_across_calls(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t in[3][64], out[64];
+	struct vchan_msg m = { .buf = out, .len = sizeof(out) };
+	struct hold_peer peer = { 0 };
+	pthread_t t;
+	void *p;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	for (int i = 0; i < 3; i++) {
+		tv_fill(in[i], sizeof(in[i]), (uint32_t)i);
+		assert_int_equal(vchan_send(c, 1, 0, in[i], 64, 0), 0);
+	}
+	/* A small receive first: it leaves its cons unpublished, which a
+	 * later send's look at the receive side would publish. */
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(vchan_recv_inplace(s, &m, 0), 0);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(vchan_send(s, 7, 0, "reply", 5, 0), 0);
+	assert_true(vchan_events(s) & VCHAN_EV_IN);
+	m = (struct vchan_msg){ .buf = out, .len = sizeof(out) };
+	assert_int_equal(vchan_recv(s, &m, 0), -EINVAL);
+	assert_int_equal(vchan_recv_inplace(s, &m, 0), -EINVAL);
+	peer.v = s;
+	assert_int_equal(pthread_create(&t, NULL, hold_peer_main, &peer), 0);
+	usleep(100 * 1000);
+	assert_false(__atomic_load_n(&peer.done, __ATOMIC_ACQUIRE));
+	assert_int_equal(peer.release_r, -EINVAL);
+	/* Still ours, still message 2, until released. */
+	m = (struct vchan_msg){ 0 };
+	assert_int_equal(vchan_release(s), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(peer.recv_r, 0);
+	assert_int_equal(peer.m.seq, 3);
+	assert_int_equal(peer.m.len, 64);
+	assert_memory_equal(peer.buf, in[2], 64);
+	m = (struct vchan_msg){ .buf = out, .len = sizeof(out) };
+	assert_int_equal(vchan_recv(c, &m, 0), 0);
+	assert_int_equal(m.type, 7);
+
+	/* A reservation: this thread's sends wait for its commit. */
+	assert_int_equal(vchan_reserve(c, 64, &p, 0), 0);
+	assert_int_equal(vchan_send(c, 1, 0, in[0], 64, 0), -EINVAL);
+	assert_int_equal(vchan_flush(c, 0), -EINVAL);
+	assert_int_equal(vchan_reserve(c, 64, &p, 0), -EINVAL);
+	(void)vchan_events(c);
+	memcpy(p, in[1], 64);
+	assert_int_equal(vchan_commit(c, 2, 0, 64), 0);
+	assert_int_equal(vchan_commit(c, 2, 0, 64), -EINVAL);
+	m = (struct vchan_msg){ .buf = out, .len = sizeof(out) };
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(m.type, 2);
+	assert_memory_equal(out, in[1], 64);
+
+	/* Revoked by the holder: no deadlock, and the hold still ends. */
+	assert_int_equal(vchan_send(c, 1, 0, in[0], 64, 0), 0);
+	assert_int_equal(vchan_recv_inplace(s, &m, 0), 0);
+	assert_int_equal(vchan_reserve(c, 64, &p, 0), 0);
+	assert_int_equal(vchan_revoke(s), 0);
+	assert_int_equal(vchan_revoke(c), 0);
+	assert_int_equal(vchan_release(s), -EPIPE);
+	assert_int_equal(vchan_commit(c, 1, 0, 64), -EPIPE);
+	assert_int_equal(vchan_recv(s, &m, 0), -EPIPE);
+	assert_int_equal(vchan_send(c, 1, 0, in[0], 64, 0), -EPIPE);
+	tv_close(s, c);
+}
+
 static void test_raw_stream(void **state)
 {
 	struct vchan_config sc = tv_cfg(10, 11), cc = tv_cfg(0, 0);
@@ -633,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_whole_and_general_paths_mix),
 		cmocka_unit_test(test_wrap_padding),
 		cmocka_unit_test(test_reserve_commit_inplace),
+		cmocka_unit_test(test_holds_across_calls),
 		cmocka_unit_test(test_raw_stream),
 		cmocka_unit_test(test_stream_threads),
 	};

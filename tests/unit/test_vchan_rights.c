@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -202,6 +203,88 @@ static void test_peer_close_then_drain(void **state)
 	vchan_close(s);
 }
 
+/* A client's own indices start where the page says, so a hostile server
+ * chooses them.  Off a 16-byte frame boundary (here 8 bytes before the
+ * ring's end) its first padding header would run past the ring: framed
+ * ends refuse to start; raw ones have no frames and take any index. */
+static int idle_fd(void *tp)
+{
+	return *(int *)tp;
+}
+static int idle_call(void *tp)
+{
+	(void)tp;
+	return 0;
+}
+static void idle_release(void *tp, bool detach)
+{
+	(void)tp;
+	(void)detach;
+}
+/* A transport that is never used past set-up. */
+static const struct vchan_transport_ops idle_ops = {
+	.notify = idle_call, .fd = idle_fd, .ack = idle_call,
+	.release = idle_release,
+};
+
+static void test_hostile_start_indices(void **state)
+{
+	static const uint32_t starts[] = { 4096 - 8, 4096 - 16, 0x7ffffff9 };
+	struct vchan_interface *pg = aligned_alloc(VCHAN_PAGE_SIZE,
+						   VCHAN_PAGE_SIZE);
+	uint8_t *rbuf = malloc(4096), *wbuf = malloc(4096);
+	struct vchan_config cc;
+	struct vchan_slots sl;
+	unsigned lo, ro, i;
+	int lay, r, efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_non_null(pg);
+	assert_non_null(rbuf);
+	assert_non_null(wbuf);
+	for (i = 0; i < 2 * 3; i++) {
+		struct vchan *v = NULL;
+		uint32_t at = starts[i % 3];
+
+		tv_capture_logs();
+		memset(pg, 0, VCHAN_PAGE_SIZE);
+		vchan_layout_server_init(pg, 12, 12, tv_layout);
+		vchan_layout_slots(pg, tv_layout, &sl);
+		/* Outbound ring (left) in the first three, inbound in the
+		 * last three: the index that is the client's own. */
+		if (i < 3)
+			*sl.left_prod = *sl.left_cons = at;
+		else
+			*sl.right_prod = *sl.right_cons = at;
+		assert_int_equal(vchan_layout_client_read(pg, "cli", &lo, &ro,
+							  &lay), 0);
+		cc = tv_cfg(0, 0);
+		cc.name = "cli";
+		r = vchan_endpoint_create(&cc, false, lay, pg, rbuf, ro, wbuf,
+					  lo, &idle_ops, &efd, &v);
+		if (at % 16) {
+			assert_int_equal(r, -EPROTO);
+			assert_non_null(strstr(tv_last_log,
+					       "not on 16-byte frame boundaries"));
+		} else {
+			assert_int_equal(r, 0);
+			vchan_endpoint_free(v, true);
+		}
+		/* A raw end has no frames: any start will do. */
+		cc.raw = 1;
+		v = NULL;
+		assert_int_equal(vchan_endpoint_create(&cc, false, lay, pg,
+						       rbuf, ro, wbuf, lo,
+						       &idle_ops, &efd, &v), 0);
+		vchan_endpoint_free(v, true);
+	}
+	close(efd);
+	free(rbuf);
+	free(wbuf);
+	free(pg);
+}
+
 static void test_hostile_live_and_indices(void **state)
 {
 	struct vchan *s, *c;
@@ -352,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_mid_message),
 		cmocka_unit_test(test_peer_close_then_drain),
 		cmocka_unit_test(test_hostile_live_and_indices),
+		cmocka_unit_test(test_hostile_start_indices),
 		cmocka_unit_test(test_event_loop),
 		cmocka_unit_test(test_fork_pair),
 	};

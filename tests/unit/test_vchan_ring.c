@@ -311,6 +311,27 @@ static void test_frame_check(void **state)
 	h.len = UINT32_MAX;
 	assert_int_equal(vchan_frame_check(&h, 512, 1024, 100, 5, "t"),
 			 -EPROTO);
+	/* The 48-byte form from the ring's start would be longer than the
+	 * ring: it could never be whole, and its receiver would wait for
+	 * ever. */
+	h.len = 1024 - 16 + 48;
+	assert_int_equal(vchan_frame_check(&h, 0, 1024, 100, 5, "t"),
+			 -EPROTO);
+	h.len = 1024 - 32 - 16 + 48;
+	assert_int_equal(vchan_frame_check(&h, 32, 1024, 100, 5, "t"),
+			 -EPROTO);
+	h.len = 1024 - 48 - 16 + 48;
+	assert_int_equal(vchan_frame_check(&h, 48, 1024, 100, 5, "t"), 0);
+	/* Off a 16-byte boundary, or with no room for its own header. */
+	h.len = 1024 - 520 - 16;
+	assert_int_equal(vchan_frame_check(&h, 520, 1024, 100, 5, "t"),
+			 -EPROTO);
+	h.len = 0;
+	assert_int_equal(vchan_frame_check(&h, 1016, 1024, 100, 5, "t"),
+			 -EPROTO);
+	h.len = UINT32_MAX - 7;   /* 1024 - 1016 - 16, wrapped */
+	assert_int_equal(vchan_frame_check(&h, 1016, 1024, 100, 5, "t"),
+			 -EPROTO);
 	assert_int_equal(vchan_frame_size(0), 16);
 	assert_int_equal(vchan_frame_size(1), 32);
 	assert_int_equal(vchan_frame_size(16), 32);

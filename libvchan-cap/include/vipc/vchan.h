@@ -134,7 +134,11 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
  * up to len bytes (len at most a quarter ring minus the header); the calling
  * thread must then call vchan_commit() (or vchan_commit() with
  * len == (size_t)-1 to cancel).  The handle's send side stays locked in
- * between. */
+ * between: other threads' sends wait, and this thread's own sends,
+ * flushes and reserves get -EINVAL until it commits.  The area is shared
+ * with the peer, which can read and write it: write the payload there, do
+ * not read it back (a checksum or a read-modify-write would see what the
+ * peer put there). */
 int vchan_reserve(struct vchan *v, size_t len, void **payload,
 		  int timeout_ms);
 int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len);
@@ -142,7 +146,9 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len);
  * a private bounce buffer when it wraps: from a libvchan-cap sender, on a
  * ring of up to 256 KiB, only a message larger than a quarter ring does);
  * valid until vchan_release(), which the same thread must call.  The peer
- * can still write a ring it is hostile to: copy before you validate. */
+ * can still write a ring it is hostile to: copy before you validate.  The
+ * receive side stays locked in between: this thread may send (a reply), but
+ * its own receives get -EINVAL until it releases. */
 int vchan_recv_inplace(struct vchan *v, struct vchan_msg *msg,
 		       int timeout_ms);
 int vchan_release(struct vchan *v);
@@ -173,7 +179,10 @@ int vchan_events(struct vchan *v);
 /* Revoke, on vipcd's word: blocked and later calls on this end return
  * -EPIPE, the peer sees the channel go away (-EPIPE), messages still in the
  * inbound ring and the backlog are discarded and counted, grants and port
- * are released.  Idempotent. */
+ * are released.  Idempotent.  From another thread it waits for an in-place
+ * message or a reservation to end; from the thread holding one, it goes
+ * ahead: the pointer is then no longer valid, and vchan_release() or
+ * vchan_commit() (which then returns -EPIPE) still ends the hold. */
 int vchan_revoke(struct vchan *v);
 /* Close and free (revokes first if needed). */
 void vchan_close(struct vchan *v);
