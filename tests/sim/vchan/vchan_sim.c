@@ -36,7 +36,8 @@
  *               see EPIPE, the server counts what it discarded.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
- * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>". */
+ * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>", and
+ * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
 
 #include <errno.h>
@@ -489,17 +490,33 @@ static int stock(bool server)
 	printf("VCHAN-READY stock\n");
 	fflush(stdout);
 	for (;;) {
-		int n = libxenvchan_read(c, buf, sizeof(buf));
+		int n = libxenvchan_read(c, buf, sizeof(buf)), w;
 
-		if (n <= 0)
+		/* A blocking read fails both when the peer closed (the normal
+		 * end) and on a real error: only the ring says which. */
+		if (n < 0 && !libxenvchan_is_open(c))
 			break;
-		if (libxenvchan_write(c, buf, (size_t)n) != n)
+		if (n <= 0) {
+			FAIL("stock: read after %" PRIu64 " bytes returned %d",
+			     bytes, n);
 			break;
+		}
+		w = libxenvchan_write(c, buf, (size_t)n);
+		if (w != n) {
+			FAIL("stock: write of %d bytes after %" PRIu64
+			     " returned %d", n, bytes, w);
+			break;
+		}
 		bytes += (uint64_t)n;
 	}
-	OK("stock: echoed %" PRIu64 " bytes", bytes);
+	if (!fails && bytes == 0)
+		FAIL("stock: the peer closed before sending anything");
+	else if (!fails)
+		OK("stock: echoed %" PRIu64 " bytes", bytes);
 	libxenvchan_close(c);
-	return 0;
+	/* As the other modes end, so the scripts check every end alike. */
+	printf("VCHAN-DONE failures=%d\n", fails);
+	return fails != 0;
 }
 
 /* dom0: set a node's (or a special node's) permissions, e.g. to let the

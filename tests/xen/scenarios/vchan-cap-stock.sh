@@ -6,9 +6,11 @@ S=vchan-cap-stock
 . "${0%/*}/vchan-cap.inc"
 pair stockcli server echo 100 -- stock-client
 done_ok "ours=server,stock=client" vc-stockcli-s
+done_ok "stock client" vc-stockcli-c
 finish_pair stockcli
 pair stocksrv stock-server -- client echo 100
 done_ok "ours=client,stock=server" vc-stocksrv-c
+done_ok "stock server" vc-stocksrv-s
 finish_pair stocksrv
 ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
 if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
