@@ -83,18 +83,68 @@ static void quiet(void *arg, const char *line)
 		fprintf(stderr, "%s\n", line);
 }
 
-static void ok(int r, int extra)
+/* The errors a call may return, from vipc/vchan.h's list and what each
+ * call's code can reach with this script: valid arguments, timeout 0 (so
+ * -EAGAIN, never -ETIMEDOUT), a transport whose notify never fails, and
+ * no call made while this thread holds a reservation or an in-place
+ * message (so no -EINVAL from the lock).  v->err latches only -EPROTO. */
+enum {
+	E_AGAIN = 1 << 0, E_PIPE = 1 << 1, E_PROTO = 1 << 2,
+	E_MSGSIZE = 1 << 3, E_PERM = 1 << 4, E_INVAL = 1 << 5,
+	E_NOMEM = 1 << 6,
+};
+/* -EAGAIN, or the channel revoked, peer gone, or peer broken. */
+#define E_WAIT (E_AGAIN | E_PIPE | E_PROTO)
+/* Framed send and receive: a message over the maximum (or, received,
+ * over the buffer); a partial message kept in the backlog or stash. */
+#define E_SEND (E_WAIT | E_MSGSIZE | E_NOMEM)
+#define E_RECV (E_WAIT | E_MSGSIZE | E_NOMEM)
+/* In place: no buffer to be short of (a frame is bounded by max_msg when
+ * its header is checked); the bounce or stash buffer may be allocated. */
+#define E_RECV_INPLACE (E_WAIT | E_NOMEM)
+/* A reservation over a quarter ring or max_msg; nothing allocated. */
+#define E_RESERVE (E_WAIT | E_MSGSIZE)
+/* Raw stream: no frames, nothing allocated. */
+#define E_RAW E_WAIT
+/* Flush checks neither rights nor mode: an end without a backlog says 0. */
+#define E_FLUSH E_WAIT
+
+static unsigned err_bit(int r)
 {
 	switch (r) {
-	case 0: case -EAGAIN: case -EPIPE: case -EPROTO: case -EMSGSIZE: case -EPERM:
-	case -EINVAL:
-		return;
-	default:
-		if (r == extra || (extra > 0 && r > 0 && r <= extra))
-			return;
-		fprintf(stderr, "unexpected return %d\n", r);
-		abort();
+	case -EAGAIN: return E_AGAIN;
+	case -EPIPE: return E_PIPE;
+	case -EPROTO: return E_PROTO;
+	case -EMSGSIZE: return E_MSGSIZE;
+	case -EPERM: return E_PERM;
+	case -EINVAL: return E_INVAL;
+	case -ENOMEM: return E_NOMEM;
+	default: return 0;
 	}
+}
+
+/* r must be a success in [lo, hi] or one of errs. */
+static void ok(const char *call, int r, int lo, int hi, unsigned errs)
+{
+	if (r >= 0 ? r >= lo && r <= hi : (err_bit(r) & errs) != 0)
+		return;
+	fprintf(stderr, "%s: unexpected return %d\n", call, r);
+	abort();
+}
+
+/* A call of one direction (right) and one mode (framed or raw): its right
+ * and mode are checked first, so a missing right is exactly -EPERM and the
+ * wrong mode exactly -EINVAL. */
+static void ok_call(const struct vchan *v, const char *call, int r,
+		    unsigned right, bool framed, int lo, int hi,
+		    unsigned errs)
+{
+	if (!(v->rights & right))
+		ok(call, r, 1, 0, E_PERM);
+	else if (framed == v->raw)
+		ok(call, r, 1, 0, E_INVAL);
+	else
+		ok(call, r, lo, hi, errs);
 }
 
 static uint8_t *ring_mem(uint8_t *page, unsigned order)
@@ -191,6 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (in.n && steps++ < 400) {
 		uint32_t op = take(&in, 1), a = take(&in, 2), b = take(&in, 4);
 		struct vchan_msg m[4];
+		uint32_t n;
 		void *p;
 
 		switch (op % 14) {
@@ -232,23 +283,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     : *peer_cons + (a % 2048);
 			break;
 		case 6:
-			if (cfg.raw)
-				ok(vchan_write(v, scratch, a % 5000, 0), 5000);
-			else
-				ok(vchan_send(v, b, b & 0xffff, scratch,
-					      a * 2u % sizeof(scratch), 0),
-				   -EPERM);
+			if (cfg.raw) {
+				/* At least one byte, none asked for: 0. */
+				n = a % 5000;
+				ok_call(v, "vchan_write",
+					vchan_write(v, scratch, n, 0),
+					VCHAN_RIGHT_SEND, false, n ? 1 : 0,
+					(int)n, E_RAW);
+			} else {
+				ok_call(v, "vchan_send",
+					vchan_send(v, b, b & 0xffff, scratch,
+						   a * 2u % sizeof(scratch), 0),
+					VCHAN_RIGHT_SEND, true, 0, 0, E_SEND);
+			}
 			break;
 		case 7:
 			buf = scratch;
 			if (cfg.raw) {
-				ok(vchan_read(v, buf, a % 5000 + 1, 0), 5001);
+				n = a % 5000 + 1;
+				ok_call(v, "vchan_read",
+					vchan_read(v, buf, n, 0),
+					VCHAN_RIGHT_RECV, false, 1, (int)n,
+					E_RAW);
 				break;
 			}
 			m[0] = (struct vchan_msg){ .buf = buf,
 						   .len = a * 2u % sizeof(scratch) };
 			r = vchan_recv(v, &m[0], 0);
-			ok(r, -EPERM);
+			ok_call(v, "vchan_recv", r, VCHAN_RIGHT_RECV, true,
+				0, 0, E_RECV);
 			if (r == 0 && m[0].len > a * 2u % sizeof(scratch))
 				abort();
 			break;
@@ -257,7 +320,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				m[i] = (struct vchan_msg){
 					.buf = scratch + i * 4096,
 					.len = (a >> (i * 2)) % 4096 };
-			ok(vchan_sendv(v, m, 4, 0), 4);
+			ok_call(v, "vchan_sendv", vchan_sendv(v, m, 4, 0),
+				VCHAN_RIGHT_SEND, true, 1, 4, E_SEND);
 			break;
 		case 9:
 			for (int i = 0; i < 4; i++)
@@ -265,42 +329,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					.buf = scratch + i * 4096,
 					.len = (a >> (i * 2)) % 4096 };
 			r = vchan_recvv(v, m, 4, 0);
-			ok(r, 4);
+			ok_call(v, "vchan_recvv", r, VCHAN_RIGHT_RECV, true,
+				1, 4, E_RECV);
 			for (int i = 0; i < r; i++)
 				if (m[i].len > 4096)
 					abort();
 			break;
 		case 10:
 			r = vchan_reserve(v, a % 512, &p, 0);
-			ok(r, -EPERM);
+			ok_call(v, "vchan_reserve", r, VCHAN_RIGHT_SEND, true,
+				0, 0, E_RESERVE);
 			if (r == 0) {
+				/* Held since the reserve's checks passed:
+				 * nothing to fail (no revoke meanwhile). */
 				memset(p, 0xa5, a % 512);
-				ok(vchan_commit(v, b, 0, (op & 0x80) ?
-						(size_t)-1 : a % 512), 0);
+				ok("vchan_commit",
+				   vchan_commit(v, b, 0, (op & 0x80) ?
+						(size_t)-1 : a % 512),
+				   0, 0, 0);
 			}
 			break;
 		case 11:
 			m[0] = (struct vchan_msg){ 0 };
 			r = vchan_recv_inplace(v, &m[0], 0);
-			ok(r, -EPERM);
+			ok_call(v, "vchan_recv_inplace", r, VCHAN_RIGHT_RECV,
+				true, 0, 0, E_RECV_INPLACE);
 			if (r == 0) {
 				volatile uint8_t sum = 0;
 
 				for (size_t i = 0; i < m[0].len; i++)
 					sum += ((uint8_t *)m[0].buf)[i];
 				(void)sum;
-				ok(vchan_release(v), 0);
+				ok("vchan_release", vchan_release(v), 0, 0,
+				   0);
 			}
 			break;
 		case 12:
 			r = vchan_events(v);
 			if (r < 0 || r > 15)
 				abort();
-			ok(vchan_flush(v, 0), 0);
+			ok("vchan_flush", vchan_flush(v, 0), 0, 0, E_FLUSH);
 			break;
 		case 13:
 			if ((op & 0xf0) == 0xf0)
-				ok(vchan_revoke(v), 0);
+				ok("vchan_revoke", vchan_revoke(v), 0, 0, 0);
 			break;
 		}
 	}

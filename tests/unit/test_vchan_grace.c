@@ -226,6 +226,15 @@ static void test_grace_without_epoll_pwait2(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
+#else
+/* The seccomp filter above is written for x86-64 only: say so in the
+ * results rather than leave the case out silently. */
+static void test_grace_without_epoll_pwait2(void **state)
+{
+	(void)state;
+	print_message("epoll_pwait2 fallback not tested: x86-64 only\n");
+	skip();
+}
 #endif
 
 /* libxenvchan's layout keeps the full barrier and has no grace time: a
@@ -272,6 +281,7 @@ static void test_sleeping_ping_pong(void **state)
 {
 	struct vchan_config sc, cc;
 	struct vchan *s, *c;
+	struct vchan_stats ss, cs;
 	struct pinger p;
 	pthread_t t;
 	uint32_t x;
@@ -293,6 +303,16 @@ static void test_sleeping_ping_pong(void **state)
 	}
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(p.ret, 0);
+	/* spin_ns = 0 honoured: no busy or yield phase ran on either end,
+	 * and the waits went to sleep (each round trip has two; a few may
+	 * find the answer already there). */
+	assert_int_equal(vchan_get_stats(s, &ss), 0);
+	assert_int_equal(vchan_get_stats(c, &cs), 0);
+	assert_int_equal(ss.spin_hits + ss.spin_misses + ss.yield_hits +
+			 ss.yield_misses, 0);
+	assert_int_equal(cs.spin_hits + cs.spin_misses + cs.yield_hits +
+			 cs.yield_misses, 0);
+	assert_true(ss.sleeps + cs.sleeps >= 3000);
 	tv_close(s, c);
 }
 
@@ -301,9 +321,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocking_receiver_looks_again),
 		cmocka_unit_test(test_event_loop_is_woken),
-#if defined(__x86_64__)
 		cmocka_unit_test(test_grace_without_epoll_pwait2),
-#endif
 		cmocka_unit_test(test_xenvchan_layout_is_not_relaxed),
 		cmocka_unit_test(test_sleeping_ping_pong),
 	};
