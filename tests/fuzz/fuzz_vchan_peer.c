@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a hostile peer.  The input is a script: it picks the
- * role of this end and the ring orders (hostile ones included), then
- * interleaves arbitrary writes to the shared page and rings, well-formed
- * frames, and calls of this end (send, receive, batches, in place, events,
- * flush, revoke).  Every call must return a documented value; ASan/UBSan
+ * role of this end, the ring orders (hostile ones, and rings over 256 KiB,
+ * included) and maybe the starting indices, then interleaves arbitrary
+ * writes to the shared page and rings, well-formed frames, and calls of
+ * this end (send, receive, batches, in place, events, flush, revoke; and
+ * this thread's own calls while it holds an in-place message or a
+ * reservation).  Every call must return a documented value; ASan/UBSan
  * catch any access outside the page and rings. */
 #include "config.h"
 
@@ -160,6 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned orders[][2] = {
 		{ 10, 11 }, { 11, 10 }, { 12, 12 }, { 13, 10 }, { 10, 13 },
+		/* over 256 KiB, where whole frames wrap */
+		{ 20, 12 }, { 12, 19 },
 	};
 	struct in in = { data, size };
 	struct vchan_config cfg;
@@ -191,8 +195,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	page = aligned_alloc(4096, 4096);
 	memset(page, 0, 4096);
 	pg = (struct vchan_interface *)page;
-	lo = orders[(mode >> 4) % 5][0];
-	ro = orders[(mode >> 4) % 5][1];
+	lo = orders[(mode >> 4) % 7][0];
+	ro = orders[(mode >> 4) % 7][1];
 	if (server) {
 		/* As vchan_layout_choose() would have it. */
 		if (lo == 11 || ro == 11)
@@ -209,8 +213,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (vchan_layout_client_read(pg, "fuzz", &lo, &ro,
 					     &layout) < 0)
 			goto out_page;
-		if (lo > 16 || ro > 16)
-			goto out_page;   /* valid, but slow to allocate */
+		if ((lo > 16 || ro > 16) && !(mode & 0x40))
+			goto out_page;   /* valid, but slow: only sometimes */
+	}
+	/* Starting indices are the page's: a client finds what the server
+	 * left, and a server can be raced by a client mapping the page early.
+	 * Sometimes the peer chooses them (a framed end takes only 16-byte
+	 * frame boundaries for its own). */
+	if ((take(&in, 1) & 3) == 3) {
+		struct vchan_slots st;
+		uint32_t at;
+
+		vchan_layout_slots(pg, layout, &st);
+		at = take(&in, 4);
+		*st.left_prod = at;
+		*st.left_cons = at - take(&in, 2);
+		at = take(&in, 4);
+		*st.right_prod = at;
+		*st.right_cons = at - take(&in, 2);
 	}
 	lbuf = ring_mem(page, lo);
 	rbuf = ring_mem(page, ro);
@@ -340,13 +360,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ok_call(v, "vchan_reserve", r, VCHAN_RIGHT_SEND, true,
 				0, 0, E_RESERVE);
 			if (r == 0) {
-				/* Held since the reserve's checks passed:
-				 * nothing to fail (no revoke meanwhile). */
+				unsigned errs = 0;
+
 				memset(p, 0xa5, a % 512);
+				if (op & 0x40) {
+					/* This thread's own calls while it
+					 * holds the reservation: refused, or
+					 * done without ending the hold. */
+					ok("vchan_send (reserved)",
+					   vchan_send(v, 1, 0, scratch, 8, 0),
+					   1, 0, E_INVAL);
+					ok("vchan_flush (reserved)",
+					   vchan_flush(v, 0), 1, 0, E_INVAL);
+					r = vchan_events(v);
+					if (r < 0 || r > 15)
+						abort();
+					m[0] = (struct vchan_msg){
+						.buf = scratch, .len = 64 };
+					(void)vchan_recv(v, &m[0], 0);
+					if (!vchan_lock_held(&v->tx.mu))
+						abort();
+					errs = E_WAIT;   /* may have failed */
+				}
+				/* Held since the reserve's checks passed:
+				 * nothing else to fail (no revoke). */
 				ok("vchan_commit",
 				   vchan_commit(v, b, 0, (op & 0x80) ?
 						(size_t)-1 : a % 512),
-				   0, 0, 0);
+				   0, 0, (op & 0x80) ? 0 : errs);
 			}
 			break;
 		case 11:
@@ -360,6 +401,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				for (size_t i = 0; i < m[0].len; i++)
 					sum += ((uint8_t *)m[0].buf)[i];
 				(void)sum;
+				if (op & 0x40) {
+					/* A reply and an event loop's look
+					 * while the message is held; this
+					 * thread's own receives refused. */
+					(void)vchan_send(v, 2, 0, scratch,
+							 a % 64, 0);
+					r = vchan_events(v);
+					if (r < 0 || r > 15)
+						abort();
+					m[1] = (struct vchan_msg){
+						.buf = scratch, .len = 64 };
+					ok("vchan_recv (held)",
+					   vchan_recv(v, &m[1], 0), 1, 0,
+					   E_INVAL);
+					if (!vchan_lock_held(&v->rx.mu))
+						abort();
+				}
 				ok("vchan_release", vchan_release(v), 0, 0,
 				   0);
 			}
