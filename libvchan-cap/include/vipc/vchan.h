@@ -153,12 +153,13 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *msg,
 		       int timeout_ms);
 int vchan_release(struct vchan *v);
 
-/* Drain the send backlog.  0 when empty, -EAGAIN/-ETIMEDOUT otherwise. */
+/* Drain the send backlog.  0 when empty, -EAGAIN/-ETIMEDOUT otherwise;
+ * -EPIPE/-EPROTO when the channel is gone or broken. */
 int vchan_flush(struct vchan *v, int timeout_ms);
 
 /* --- raw byte stream (libxenvchan stream mode, for cfg.raw = 1) ------- */
 
-/* Write/read at least one byte; return the count. */
+/* Write/read at least one byte (none when len is 0); return the count. */
 int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms);
 int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
 
