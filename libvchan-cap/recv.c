@@ -351,8 +351,6 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	if (r < 0)
 		return r;
 	r = check_recv(v);
-	if (!r && x->inplace)
-		r = -EINVAL;
 	while (!r && !x->active) {
 		r = take_header(v, &need);
 		if (r == 0)

@@ -459,8 +459,6 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (r < 0)
 		return r;
 	r = check_send(v);
-	if (!r && t->reserved)
-		r = -EINVAL;
 	if (!r && (len > v->max_msg || frame > t->ring.quarter))
 		r = -EMSGSIZE;
 	if (!r)
