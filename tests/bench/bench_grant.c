@@ -73,6 +73,9 @@ static int do_share(const char *dir, int peer, int npages, long iters)
     }
     xengntshr_unshare(s, p, (size_t)npages);
     xengntshr_close(s);
+    free(txt);
+    free(t);
+    free(refs);
     return 0;
 }
 
@@ -121,6 +124,8 @@ static int do_map(const char *dir, int peer, int npages, long iters)
     snprintf(path, sizeof(path), "%s/done", dir);
     bench_put_file(path, "done\n");
     xengnttab_close(g);
+    free(t);
+    free(refs);
     return 0;
 }
 
