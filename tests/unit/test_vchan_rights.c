@@ -207,26 +207,6 @@ static void test_peer_close_then_drain(void **state)
  * chooses them.  Off a 16-byte frame boundary (here 8 bytes before the
  * ring's end) its first padding header would run past the ring: framed
  * ends refuse to start; raw ones have no frames and take any index. */
-static int idle_fd(void *tp)
-{
-	return *(int *)tp;
-}
-static int idle_call(void *tp)
-{
-	(void)tp;
-	return 0;
-}
-static void idle_release(void *tp, bool detach)
-{
-	(void)tp;
-	(void)detach;
-}
-/* A transport that is never used past set-up. */
-static const struct vchan_transport_ops idle_ops = {
-	.notify = idle_call, .fd = idle_fd, .ack = idle_call,
-	.release = idle_release,
-};
-
 static void test_hostile_start_indices(void **state)
 {
 	static const uint32_t starts[] = { 4096 - 8, 4096 - 16, 0x7ffffff9 };
@@ -262,7 +242,7 @@ static void test_hostile_start_indices(void **state)
 		cc = tv_cfg(0, 0);
 		cc.name = "cli";
 		r = vchan_endpoint_create(&cc, false, lay, pg, rbuf, ro, wbuf,
-					  lo, &idle_ops, &efd, &v);
+					  lo, tv_efd_ops(), &efd, &v);
 		if (at % 16) {
 			assert_int_equal(r, -EPROTO);
 			assert_non_null(strstr(tv_last_log,
@@ -276,7 +256,7 @@ static void test_hostile_start_indices(void **state)
 		v = NULL;
 		assert_int_equal(vchan_endpoint_create(&cc, false, lay, pg,
 						       rbuf, ro, wbuf, lo,
-						       &idle_ops, &efd, &v), 0);
+						       tv_efd_ops(), &efd, &v), 0);
 		vchan_endpoint_free(v, true);
 	}
 	close(efd);

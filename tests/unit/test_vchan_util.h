@@ -3,12 +3,14 @@
 #ifndef TEST_VCHAN_UTIL_H
 #define TEST_VCHAN_UTIL_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "vchan_priv.h"
@@ -90,6 +92,41 @@ static inline void tv_close(struct vchan *s, struct vchan *c)
 {
 	vchan_close(s);
 	vchan_close(c);
+}
+
+/* A transport with only an eventfd behind it (tp: an int * to the fd):
+ * notify writes it, the event fd is it, ack drains it; nothing to
+ * release.  For ends made with vchan_endpoint_create() directly. */
+static inline int tv_efd_notify(void *tp)
+{
+	uint64_t one = 1;
+
+	return write(*(int *)tp, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+static inline int tv_efd_fd(void *tp)
+{
+	return *(int *)tp;
+}
+static inline int tv_efd_ack(void *tp)
+{
+	uint64_t n;
+
+	return read(*(int *)tp, &n, sizeof(n)) < 0 && errno != EAGAIN ?
+	       -errno : 0;
+}
+static inline void tv_efd_release(void *tp, bool detach)
+{
+	(void)tp;
+	(void)detach;
+}
+static inline const struct vchan_transport_ops *tv_efd_ops(void)
+{
+	static const struct vchan_transport_ops ops = {
+		.notify = tv_efd_notify, .fd = tv_efd_fd, .ack = tv_efd_ack,
+		.release = tv_efd_release,
+	};
+
+	return &ops;
 }
 
 static inline void tv_fill(uint8_t *p, size_t n, uint32_t seed)
