@@ -273,9 +273,9 @@ static void test_race(void **state)
 			break;
 		}
 		}
-		/* Timeouts are at most 2 ms: a call that takes a second
-		 * ignored its deadline. */
-		assert_true(now_ms() - t0 < 1000);
+		/* Timeouts are at most 2 ms: a call that takes 5 s ignored
+		 * its deadline (the margin is for a loaded CI machine). */
+		assert_true(now_ms() - t0 < 5000);
 		if (dead(e)) {
 			/* Swap in a new channel once the client is parked. */
 			__atomic_store_n(&r.pause, 1, __ATOMIC_RELEASE);
