@@ -5,8 +5,10 @@
  * writes to the shared page and rings, well-formed frames, and calls of
  * this end (send, receive, batches, in place, events, flush, revoke; and
  * this thread's own calls while it holds an in-place message or a
- * reservation).  Every call must return a documented value; ASan/UBSan
- * catch any access outside the page and rings. */
+ * reservation).  Every call must return a documented value, and a "not
+ * now" must leave the peer something to act on (no silent stall: see
+ * rx_live() and tx_live()); ASan/UBSan catch any access outside the page
+ * and rings. */
 #include "config.h"
 
 #include <errno.h>
@@ -149,6 +151,60 @@ static void ok_call(const struct vchan *v, const char *call, int r,
 		ok(call, r, lo, hi, errs);
 }
 
+/* Liveness (no silent stall): a call that says "not now" must leave the
+ * peer something to act on, or the two ends wait for each other for ever.
+ * A receive's -EAGAIN: all it consumed is published (a sender waiting for
+ * room sees it) and the inbound ring is not full (the peer could not add
+ * the bytes we wait for).  A send's -EAGAIN: the outbound ring is not
+ * empty (an empty ring has room for whatever a send waits for).  Either
+ * way the end has asked the peer to notify it when that changes, or an
+ * event loop polling vchan_fd() would sleep for ever.  After any
+ * send-side call, what we wrote is published.  Only while the end works:
+ * a failed or revoked end (or, sending, a dead peer) owes nothing. */
+static void stall(const char *call, const char *why, uint32_t a, uint32_t b)
+{
+	fprintf(stderr, "%s: %s (%u, %u)\n", call, why, a, b);
+	abort();
+}
+
+static void rx_live(struct vchan *v, const char *call, int r,
+		    const uint32_t *prod)
+{
+	const struct vchan_ring *g = &v->rx.ring;
+
+	if (r != -EAGAIN || vchan_state(v, false) < 0)
+		return;
+	if (g->published != g->idx)
+		stall(call, "-EAGAIN with consumption left unpublished",
+		      g->published, g->idx);
+	if (*prod - g->idx == g->size)
+		stall(call, "-EAGAIN on a full inbound ring", *prod, g->idx);
+	if (!(*v->peer_notify & VCHAN_NOTIFY_WRITE))
+		stall(call, "-EAGAIN without asking to be woken",
+		      *v->peer_notify, VCHAN_NOTIFY_WRITE);
+}
+
+static void tx_live(struct vchan *v, const char *call, int r,
+		    const uint32_t *cons)
+{
+	const struct vchan_ring *g = &v->tx.ring;
+
+	/* (vchan_state(v, true) could fail the end: looked at directly.) */
+	if (vchan_state(v, false) < 0 || *v->peer_live != 1)
+		return;
+	if (g->published != g->idx && !vchan_lock_held(&v->tx.mu))
+		stall(call, "returned with written bytes unpublished",
+		      g->published, g->idx);
+	if (r != -EAGAIN)
+		return;
+	if (*cons == g->idx)
+		stall(call, "-EAGAIN on an empty outbound ring", *cons,
+		      g->idx);
+	if (!(*v->peer_notify & VCHAN_NOTIFY_READ))
+		stall(call, "-EAGAIN without asking to be woken",
+		      *v->peer_notify, VCHAN_NOTIFY_READ);
+}
+
 static uint8_t *ring_mem(uint8_t *page, unsigned order)
 {
 	unsigned off = vchan_layout_inpage_offset(order);
@@ -284,6 +340,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t prod = *peer_prod;
 			size_t fr = vchan_frame_span(h.len, prod);
 
+			if (op & 0x80) {
+				/* A padding frame's header alone: up to the
+				 * ring's end or one line past it (maybe a
+				 * lie: too long for where it sits) */
+				uint32_t at = prod & (in_size - 1);
+
+				h.flags = VCHAN_FRAME_PAD;
+				h.len = (in_size - at - VCHAN_FRAME_HDR) +
+					((op & 0x40) ? VCHAN_PAD_PAST : 0);
+				if (VCHAN_FRAME_HDR > in_size -
+				    (prod - *peer_prod_cons))
+					break;
+				for (size_t i = 0; i < VCHAN_FRAME_HDR; i++)
+					in_ring[(prod + i) & (in_size - 1)] =
+						((uint8_t *)&h)[i];
+				*peer_prod = prod + VCHAN_FRAME_HDR;
+				break;
+			}
+
 			if (fr > in_size - (prod - *peer_prod_cons))
 				break;
 			for (size_t i = 0; i < fr; i++) {
@@ -295,8 +370,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			peer_seq++;
 			break;
 		}
-		case 4:  /* the peer moves its prod anywhere */
-			*peer_prod = (op & 0x80) ? b : *peer_prod + a;
+		case 4:  /* the peer moves its prod anywhere, or fills the
+			  * ring to the brim with whatever is in it */
+			if ((op & 0xc0) == 0x40)
+				*peer_prod = *peer_prod_cons + in_size;
+			else
+				*peer_prod = (op & 0x80) ? b : *peer_prod + a;
 			break;
 		case 5:  /* the peer consumes (maybe too much) */
 			*peer_cons = (op & 0x80) ? b
@@ -306,25 +385,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cfg.raw) {
 				/* At least one byte, none asked for: 0. */
 				n = a % 5000;
-				ok_call(v, "vchan_write",
-					vchan_write(v, scratch, n, 0),
-					VCHAN_RIGHT_SEND, false, n ? 1 : 0,
-					(int)n, E_RAW);
+				r = vchan_write(v, scratch, n, 0);
+				ok_call(v, "vchan_write", r, VCHAN_RIGHT_SEND,
+					false, n ? 1 : 0, (int)n, E_RAW);
+				tx_live(v, "vchan_write", r, peer_cons);
 			} else {
-				ok_call(v, "vchan_send",
-					vchan_send(v, b, b & 0xffff, scratch,
-						   a * 2u % sizeof(scratch), 0),
-					VCHAN_RIGHT_SEND, true, 0, 0, E_SEND);
+				r = vchan_send(v, b, b & 0xffff, scratch,
+					       a * 2u % sizeof(scratch), 0);
+				ok_call(v, "vchan_send", r, VCHAN_RIGHT_SEND,
+					true, 0, 0, E_SEND);
+				tx_live(v, "vchan_send", r, peer_cons);
 			}
 			break;
 		case 7:
 			buf = scratch;
 			if (cfg.raw) {
 				n = a % 5000 + 1;
-				ok_call(v, "vchan_read",
-					vchan_read(v, buf, n, 0),
-					VCHAN_RIGHT_RECV, false, 1, (int)n,
-					E_RAW);
+				r = vchan_read(v, buf, n, 0);
+				ok_call(v, "vchan_read", r, VCHAN_RIGHT_RECV,
+					false, 1, (int)n, E_RAW);
+				rx_live(v, "vchan_read", r, peer_prod);
 				break;
 			}
 			m[0] = (struct vchan_msg){ .buf = buf,
@@ -332,6 +412,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = vchan_recv(v, &m[0], 0);
 			ok_call(v, "vchan_recv", r, VCHAN_RIGHT_RECV, true,
 				0, 0, E_RECV);
+			rx_live(v, "vchan_recv", r, peer_prod);
 			if (r == 0 && m[0].len > a * 2u % sizeof(scratch))
 				abort();
 			break;
@@ -340,8 +421,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				m[i] = (struct vchan_msg){
 					.buf = scratch + i * 4096,
 					.len = (a >> (i * 2)) % 4096 };
-			ok_call(v, "vchan_sendv", vchan_sendv(v, m, 4, 0),
-				VCHAN_RIGHT_SEND, true, 1, 4, E_SEND);
+			r = vchan_sendv(v, m, 4, 0);
+			ok_call(v, "vchan_sendv", r, VCHAN_RIGHT_SEND, true, 1,
+				4, E_SEND);
+			tx_live(v, "vchan_sendv", r, peer_cons);
 			break;
 		case 9:
 			for (int i = 0; i < 4; i++)
@@ -351,6 +434,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = vchan_recvv(v, m, 4, 0);
 			ok_call(v, "vchan_recvv", r, VCHAN_RIGHT_RECV, true,
 				1, 4, E_RECV);
+			rx_live(v, "vchan_recvv", r, peer_prod);
 			for (int i = 0; i < r; i++)
 				if (m[i].len > 4096)
 					abort();
@@ -359,6 +443,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = vchan_reserve(v, a % 512, &p, 0);
 			ok_call(v, "vchan_reserve", r, VCHAN_RIGHT_SEND, true,
 				0, 0, E_RESERVE);
+			tx_live(v, "vchan_reserve", r, peer_cons);
 			if (r == 0) {
 				unsigned errs = 0;
 
@@ -384,10 +469,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				/* Held since the reserve's checks passed:
 				 * nothing else to fail (no revoke). */
-				ok("vchan_commit",
-				   vchan_commit(v, b, 0, (op & 0x80) ?
-						(size_t)-1 : a % 512),
-				   0, 0, (op & 0x80) ? 0 : errs);
+				r = vchan_commit(v, b, 0, (op & 0x80) ?
+						 (size_t)-1 : a % 512);
+				ok("vchan_commit", r, 0, 0,
+				   (op & 0x80) ? 0 : errs);
+				tx_live(v, "vchan_commit", r, peer_cons);
 			}
 			break;
 		case 11:
@@ -395,6 +481,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = vchan_recv_inplace(v, &m[0], 0);
 			ok_call(v, "vchan_recv_inplace", r, VCHAN_RIGHT_RECV,
 				true, 0, 0, E_RECV_INPLACE);
+			rx_live(v, "vchan_recv_inplace", r, peer_prod);
 			if (r == 0) {
 				volatile uint8_t sum = 0;
 
@@ -426,7 +513,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			r = vchan_events(v);
 			if (r < 0 || r > 15)
 				abort();
-			ok("vchan_flush", vchan_flush(v, 0), 0, 0, E_FLUSH);
+			r = vchan_flush(v, 0);
+			ok("vchan_flush", r, 0, 0, E_FLUSH);
+			tx_live(v, "vchan_flush", r, peer_cons);
 			break;
 		case 13:
 			if ((op & 0xf0) == 0xf0)
