@@ -24,15 +24,26 @@ static int check_recv(struct vchan *v)
 
 int vchan_rx_finish(struct vchan *v, bool notify)
 {
+	bool pub;
+
 	if (__atomic_load_n(&v->rx_unpub, __ATOMIC_RELAXED))
 		__atomic_store_n(&v->rx_unpub, 0, __ATOMIC_RELAXED);
-	if (vchan_ring_publish(&v->rx.ring) && notify)
-		return vchan_notify_peer(v, VCHAN_NOTIFY_READ);
-	return 0;
+	pub = vchan_ring_publish(&v->rx.ring) || v->rx.ring.owed;
+	if (!notify) {
+		/* Owed to the peer by the call's last finish or settle. */
+		v->rx.ring.owed = pub;
+		return 0;
+	}
+	v->rx.ring.owed = false;
+	return pub ? vchan_notify_peer(v, VCHAN_NOTIFY_READ) : 0;
 }
 
 int vchan_rx_settle(struct vchan *v)
 {
+	/* A batch published pieces without a word: say it now (a sender
+	 * waiting for that room would otherwise sleep on). */
+	if (v->rx.ring.owed)
+		return vchan_rx_finish(v, true);
 	if (v->rx.ring.idx == v->rx.ring.published)
 		return 0;
 	/* Due: publish (and answer a sender waiting for room).  Not due:

@@ -124,13 +124,17 @@ int vchan_tx_finish(struct vchan *v, bool notify)
 	 * cons and prod share the control page's first cache line, which the
 	 * prod store owns; in LINES, our cons line is ours until the peer
 	 * runs short of room and looks. */
-	if (vchan_ring_publish(&v->tx.ring))
+	if (vchan_ring_publish(&v->tx.ring) || v->tx.ring.owed)
 		bits |= VCHAN_NOTIFY_WRITE;
-	if (notify && vchan_rx_publish_try(v))
+	if (!notify) {
+		/* Owed to the peer by the call's last finish. */
+		v->tx.ring.owed = bits != 0;
+		return 0;
+	}
+	v->tx.ring.owed = false;
+	if (vchan_rx_publish_try(v))
 		bits |= VCHAN_NOTIFY_READ;
-	if (bits && notify)
-		return vchan_notify_peer(v, bits);
-	return 0;
+	return bits ? vchan_notify_peer(v, bits) : 0;
 }
 
 int vchan_tx_pump(struct vchan *v, bool defer_notify)
@@ -411,7 +415,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			/* Stream a long batch in quarter-ring pieces; the
 			 * notification waits for the batch's end. */
 			if (vchan_ring_publish_due(&v->tx.ring))
-				vchan_ring_publish(&v->tx.ring);
+				(void)vchan_tx_finish(v, false);
 			continue;
 		}
 		if (frame <= space) {

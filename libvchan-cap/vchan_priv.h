@@ -102,6 +102,10 @@ struct vchan_ring {
 	uint32_t idx;              /* our index                               */
 	uint32_t peer;             /* last validated peer index               */
 	uint32_t published;        /* last idx stored to the shared page      */
+	bool owed;                 /* published without notifying (a batch's
+				    * quarter-ring pieces): the next notifying
+				    * publication tells the peer even when it
+				    * has nothing new to store               */
 	bool lazy;                 /* outbound: load the peer's cons only when
 				    * the known room is short (LINES layout:
 				    * it sits on a line of its own)          */

@@ -93,7 +93,9 @@ bool vchan_rx_publish_try(struct vchan *v)
 	if (!vchan_trylock(&v->rx.mu))
 		return false;   /* its holder publishes before it waits */
 	__atomic_store_n(&v->rx_unpub, 0, __ATOMIC_RELAXED);
-	pub = !v->released && vchan_ring_publish(&v->rx.ring);
+	pub = !v->released &&
+	      (vchan_ring_publish(&v->rx.ring) || v->rx.ring.owed);
+	v->rx.ring.owed = false;    /* the caller notifies */
 	vchan_unlock(&v->rx.mu);
 	return pub;
 }

@@ -5,7 +5,7 @@ VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 	$(CMOCKA_LIBS) -lpthread
 VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_rights \
 	test_vchan_peer test_vchan_spin test_vchan_lock test_vchan_grace \
-	test_vchan_race
+	test_vchan_race test_vchan_stress
 check_PROGRAMS += $(VCHAN_UNIT_TESTS)
 TESTS += $(VCHAN_UNIT_TESTS)
 EXTRA_DIST += unit/test_vchan_util.h
@@ -34,6 +34,9 @@ test_vchan_grace_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_race_SOURCES = unit/test_vchan_race.c
 test_vchan_race_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_race_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_stress_SOURCES = unit/test_vchan_stress.c
+test_vchan_stress_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_stress_LDADD = $(VCHAN_UNIT_LDADD)
 
 # Integration on xensim (tests/sim/vchan/): the program runs inside the
 # simulated domains; sim/vchan/vchan-sim.sh drives the scenarios.
