@@ -30,9 +30,16 @@ int vchan_fail(struct vchan *v, int err)
 {
 	int old = 0;
 
+	uint64_t one = 1;
+	ssize_t w;
+
 	if (!__atomic_compare_exchange_n(&v->err, &old, err, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return old;
+	/* Wake the other threads' blocked calls, as revoke does (a broken
+	 * peer sends no more events), and keep vchan_fd() readable. */
+	w = write(v->kick_fd, &one, sizeof(one));
+	(void)w;
 	return err;
 }
 
@@ -102,7 +109,7 @@ void vchan_peer_poll(struct vchan *v)
 /* One epoll set per end for the transport's events, the kick (revoke, peer
  * gone) and the transport's peer watch, when it has one: the sleeper waits
  * on it with one epoll_wait() (cheaper than polling three fds afresh every
- * time); vchan_fd() hands it out when there is a peer watch. */
+ * time); vchan_fd() hands it out. */
 static int make_epoll(struct vchan *v)
 {
 	int fds[4], i, n = 3, pfd;
@@ -114,8 +121,6 @@ static int make_epoll(struct vchan *v)
 	fds[2] = v->timer_fd;
 	if (pfd >= 0)
 		fds[n++] = pfd;
-	/* A relaxed channel's event loop needs the grace timer too. */
-	v->epoll_public = pfd >= 0 || vchan_relaxed(v);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (v->epoll_fd < 0)
 		return -errno;
@@ -315,8 +320,13 @@ int vchan_revoke(struct vchan *v)
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
 			dropped += vchan_frame_count(&v->rx.ring, ready);
 		v->ops->notify(v->tp);
+		/* Under wait_mu too: vchan_events(), vchan_fd() and
+		 * vchan_is_connected() look at the page and the transport
+		 * under it, from any thread, without the tx and rx locks. */
+		pthread_mutex_lock(&v->wait_mu);
 		v->ops->release(v->tp, false);
-		v->released = true;
+		__atomic_store_n(&v->released, true, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&v->wait_mu);
 	}
 	v->rx.active = false;
 	__atomic_fetch_add(&v->discarded, dropped, __ATOMIC_RELAXED);
@@ -393,19 +403,28 @@ size_t vchan_ring_size(const struct vchan *v, int write_side)
 
 int vchan_fd(const struct vchan *v)
 {
-	if (!v || v->released)
+	/* The epoll set, never the transport's own fd: it outlives a revoke
+	 * from another thread (closed only by vchan_close()), and holds the
+	 * kick fd, which keeps it readable once the channel is over. */
+	if (!v || __atomic_load_n(&v->released, __ATOMIC_ACQUIRE))
 		return -EPIPE;
-	return v->epoll_public ? v->epoll_fd : v->ops->fd(v->tp);
+	return v->epoll_fd;
 }
 
 int vchan_is_connected(struct vchan *v)
 {
-	int r = vchan_state(v, true);
+	int r;
 
-	if (r < 0)
-		return r;
+	if (!v)
+		return -EINVAL;
+	/* Under wait_mu: a revoke in another thread unmaps the page. */
+	pthread_mutex_lock(&v->wait_mu);
+	r = vchan_state(v, true);
 	/* Peer-written; one load (vchan_state already checked the value). */
-	return VCHAN_READ_ONCE(*v->peer_live) == 1;
+	if (r == 0)
+		r = VCHAN_READ_ONCE(*v->peer_live) == 1;
+	pthread_mutex_unlock(&v->wait_mu);
+	return r;
 }
 
 int vchan_events(struct vchan *v)
@@ -468,7 +487,14 @@ int vchan_events(struct vchan *v)
 		if (!tx_held)
 			vchan_unlock(&v->tx.mu);
 	}
+	/* Under wait_mu: a revoke in another thread unmaps the page. */
+	pthread_mutex_lock(&v->wait_mu);
 	r = vchan_state(v, true);
+	/* The peer left (not our revoke, which kicked already): the kick fd
+	 * keeps vchan_fd() readable for good. */
+	if (r == -EPIPE && !__atomic_load_n(&v->revoked, __ATOMIC_ACQUIRE))
+		vchan_peer_gone(v);
+	pthread_mutex_unlock(&v->wait_mu);
 	if (r == -EPIPE)
 		ev |= VCHAN_EV_HUP;
 	else if (r < 0)

@@ -486,10 +486,6 @@ struct vchan {
 					* the poller touches it              */
 	int epoll_fd;                  /* the sleeper's set: transport, kick,
 					* timer and peer watch fds           */
-	bool epoll_public;             /* vchan_fd() gives epoll_fd (there is
-					* a peer watch, or the channel is
-					* relaxed: the grace timer); else the
-					* transport's fd alone               */
 	uint64_t grace_ns;             /* VCHAN_GRACE_NS (tests lengthen it)  */
 	uint64_t grace_at[2];          /* when the grace time of our request
 					* for bit 1 / bit 2 ends (atomic;
@@ -503,7 +499,10 @@ struct vchan {
 					* cleared live byte                  */
 	int peer_confirmed;            /* the transport's one-off check after
 					* the peer connected ran (atomic)    */
-	bool released;
+	bool released;                 /* transport released (revoke): set
+					* under the tx, rx and wait_mu locks,
+					* so any of them makes it stable;
+					* vchan_fd() loads it atomically     */
 	/* transport */
 	const struct vchan_transport_ops *ops;
 	void *tp;

@@ -158,6 +158,54 @@ static void test_revoke_wakes_local_waiter(void **state)
 	tv_close(s, c);
 }
 
+/* An event loop's calls (vchan_events(), vchan_fd(), vchan_is_connected())
+ * in one thread while another revokes: they look at the page and the
+ * transport, which the revoke unmaps and frees, so they must exclude it
+ * (the ASan build sees a stray access; the plain one may crash). */
+struct looker {
+	struct vchan *v;
+	int stop, bad;
+};
+
+static void *look_loop(void *arg)
+{
+	struct looker *l = arg;
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		int ev = vchan_events(l->v), fd = vchan_fd(l->v);
+		int conn = vchan_is_connected(l->v);
+
+		if (ev < 0 || ev > 15 || (fd < 0 && fd != -EPIPE) ||
+		    (conn != 1 && conn != -EPIPE))
+			l->bad++;
+	}
+	return NULL;
+}
+
+static void test_revoke_races_event_loop(void **state)
+{
+	(void)state;
+	srand(7);
+	for (int i = 0; i < 600; i++) {
+		struct vchan *s, *c;
+		struct looker l = { 0 };
+		pthread_t t;
+
+		tv_start(12, 12, &s, &c);
+		l.v = i & 1 ? s : c;
+		pthread_create(&t, NULL, look_loop, &l);
+		usleep((useconds_t)(rand() % 200));
+		assert_int_equal(vchan_revoke(l.v), 0);
+		usleep(20);
+		__atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t, NULL);
+		assert_int_equal(l.bad, 0);
+		assert_int_equal(vchan_fd(l.v), -EPIPE);
+		assert_true(vchan_events(l.v) & VCHAN_EV_HUP);
+		tv_close(s, c);
+	}
+}
+
 static void test_revoke_mid_message(void **state)
 {
 	struct vchan *s, *c;
@@ -352,7 +400,24 @@ static void test_event_loop(void **state)
 	vchan_close(c);
 	assert_int_equal(poll(&pfd, 1, 1000), 1);
 	assert_true(vchan_events(s) & VCHAN_EV_HUP);
+	/* Once HUP, it stays readable: a loop that looks again sees it. */
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_true(vchan_events(s) & VCHAN_EV_HUP);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
 	vchan_close(s);
+
+	/* A peer that breaks the protocol: ERR, and readable for good. */
+	tv_start(12, 12, &s, &c);
+	pfd = (struct pollfd){ .fd = vchan_fd(s), .events = POLLIN };
+	vchan_events(s);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	*c->tx.ring.mine += 3u << 12;       /* prod three rings ahead */
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 0), -EPROTO);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_true(vchan_events(s) & VCHAN_EV_ERR);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	tv_close(s, c);
 }
 
 static void test_fork_pair(void **state)
@@ -412,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_rights),
 		cmocka_unit_test(test_revoke),
 		cmocka_unit_test(test_revoke_wakes_local_waiter),
+		cmocka_unit_test(test_revoke_races_event_loop),
 		cmocka_unit_test(test_revoke_mid_message),
 		cmocka_unit_test(test_peer_close_then_drain),
 		cmocka_unit_test(test_hostile_live_and_indices),

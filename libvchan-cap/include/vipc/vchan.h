@@ -24,7 +24,11 @@
  *
  * Threads: one thread may send while another receives; vchan_revoke() may be
  * called from any thread and wakes every blocked call.  vchan_close() must
- * be the last call on the handle.  Each direction is fastest driven by one
+ * be the last call on the handle.  Calls of one direction take turns: a
+ * call, even a non-blocking one, first waits for another thread's call of
+ * that direction to end (a blocking one: its timeout at most), so an event
+ * loop should not share a direction with threads that block in it.  Each
+ * direction is fastest driven by one
  * thread: the first thread that sends (receives) then takes that side's lock
  * with plain stores; the first call from another thread turns that lock into
  * an ordinary mutex for good (at the cost of one membarrier(2)).
@@ -166,7 +170,8 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
 /* --- event loops ------------------------------------------------------- */
 
 /* The fd becomes readable when the peer acted (or, over Xen, its domain may
- * have gone); then call vchan_events().  Once HUP, it stays readable. */
+ * have gone); then call vchan_events().  Once HUP or ERR, it stays
+ * readable.  It stays valid until vchan_close() (-EPIPE after a revoke). */
 int vchan_fd(const struct vchan *v);
 #define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
 #define VCHAN_EV_OUT 0x2   /* there is room to send                        */
