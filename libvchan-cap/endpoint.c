@@ -29,7 +29,6 @@ void vchan_config_init(struct vchan_config *cfg)
 int vchan_fail(struct vchan *v, int err)
 {
 	int old = 0;
-
 	uint64_t one = 1;
 	ssize_t w;
 

@@ -28,10 +28,10 @@
  * call, even a non-blocking one, first waits for another thread's call of
  * that direction to end (a blocking one: its timeout at most), so an event
  * loop should not share a direction with threads that block in it.  Each
- * direction is fastest driven by one
- * thread: the first thread that sends (receives) then takes that side's lock
- * with plain stores; the first call from another thread turns that lock into
- * an ordinary mutex for good (at the cost of one membarrier(2)).
+ * direction is fastest driven by one thread: the first thread that sends
+ * (receives) then takes that side's lock with plain stores; the first call
+ * from another thread turns that lock into an ordinary mutex for good (at
+ * the cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H
