@@ -231,33 +231,13 @@ static void test_split_nonblocking_both_sides(void **state)
  * loop; the batch's end must still wake a peer asleep for it: a receiver
  * (sendv), or a sender waiting for room (recvv).  Spinning off, so the
  * peer sleeps; woken, it returns long before its timeout. */
-struct sleeper {
-	struct vchan *v;
-	bool send;
-	int r;
-	uint64_t ms;
-};
-
-static void *sleep_call(void *arg)
-{
-	struct sleeper *z = arg;
-	static uint8_t b[4096];
-	struct vchan_msg m = { .buf = b, .len = sizeof(b) };
-	uint64_t t0 = vchan_now_ns();
-
-	z->r = z->send ? vchan_send(z->v, 1, 0, b, 240, 5000)
-		       : vchan_recv(z->v, &m, 5000);
-	z->ms = (vchan_now_ns() - t0) / 1000000u;
-	return NULL;
-}
-
 static void test_batch_wakes_sleeper(void **state)
 {
 	static uint8_t p[4][240];
 	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
 	struct vchan_msg ms[4];
 	struct vchan *s, *c;
-	struct sleeper z;
+	struct tv_blocked z;
 	pthread_t t;
 
 	(void)state;
@@ -266,26 +246,26 @@ static void test_batch_wakes_sleeper(void **state)
 		ms[i] = (struct vchan_msg){ .type = 1, .buf = p[i], .len = 240 };
 
 	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
-	z = (struct sleeper){ .v = s };
-	pthread_create(&t, NULL, sleep_call, &z);
+	z = (struct tv_blocked){ .v = s };
+	pthread_create(&t, NULL, tv_block_call, &z);
 	usleep(100000);
 	assert_int_equal(vchan_sendv(c, ms, 4, 0), 4);
 	pthread_join(t, NULL);
-	assert_int_equal(z.r, 0);
+	assert_int_equal(z.result, 0);
 	assert_true(z.ms < 2500);
 	tv_close(s, c);
 
 	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
 	while (vchan_send(c, 1, 0, p[0], 240, 0) == 0)
 		;                     /* the client's ring is full */
-	z = (struct sleeper){ .v = c, .send = true };
-	pthread_create(&t, NULL, sleep_call, &z);
+	z = (struct tv_blocked){ .v = c, .send = true, .len = 240 };
+	pthread_create(&t, NULL, tv_block_call, &z);
 	usleep(100000);
 	for (int i = 0; i < 4; i++)
 		ms[i].len = sizeof(p[i]);
 	assert_int_equal(vchan_recvv(s, ms, 4, 0), 4);
 	pthread_join(t, NULL);
-	assert_int_equal(z.r, 0);
+	assert_int_equal(z.result, 0);
 	assert_true(z.ms < 2500);
 	tv_close(s, c);
 }

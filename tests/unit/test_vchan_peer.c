@@ -153,33 +153,13 @@ static void peer_domain_dies(struct fixture *f)
 	assert_int_equal(write(f->st.watch, &one, sizeof(one)), sizeof(one));
 }
 
-struct blocked {
-	struct vchan *v;
-	bool send;
-	int result;
-	uint64_t ms;
-};
-
-static void *block_call(void *arg)
-{
-	struct blocked *b = arg;
-	uint8_t buf[64] = { 0 };
-	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
-	uint64_t t0 = vchan_now_ns();
-
-	b->result = b->send ? vchan_send(b->v, 1, 0, buf, sizeof(buf), 5000)
-			    : vchan_recv(b->v, &m, 5000);
-	b->ms = (vchan_now_ns() - t0) / 1000000u;
-	return NULL;
-}
-
 static void test_blocked_recv(void **state)
 {
 	struct fixture *f = *state;
-	struct blocked b = { .v = f->s };
+	struct tv_blocked b = { .v = f->s };
 	pthread_t th;
 
-	assert_int_equal(pthread_create(&th, NULL, block_call, &b), 0);
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
 	usleep(100000);
 	peer_domain_dies(f);
 	pthread_join(th, NULL);
@@ -194,7 +174,7 @@ static void test_blocked_recv(void **state)
 static void test_blocked_send(void **state)
 {
 	struct fixture *f = *state;
-	struct blocked b = { .v = f->s, .send = true };
+	struct tv_blocked b = { .v = f->s, .send = true };
 	uint8_t buf[64] = { 0 };
 	pthread_t th;
 	int r;
@@ -204,7 +184,7 @@ static void test_blocked_send(void **state)
 		r = vchan_send(f->s, 1, 0, buf, sizeof(buf), 0);
 	while (r == 0);
 	assert_int_equal(r, -EAGAIN);
-	assert_int_equal(pthread_create(&th, NULL, block_call, &b), 0);
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
 	usleep(100000);
 	peer_domain_dies(f);
 	pthread_join(th, NULL);

@@ -129,6 +129,31 @@ static inline const struct vchan_transport_ops *tv_efd_ops(void)
 	return &ops;
 }
 
+/* A call in a thread of its own, blocking for up to 5 s: a receive into a
+ * 4 KiB buffer, or a send of len bytes (0: 64); what it returned, and
+ * after how long (a woken call returns long before its timeout). */
+struct tv_blocked {
+	struct vchan *v;
+	bool send;
+	size_t len;
+	int result;
+	uint64_t ms;
+};
+
+static inline void *tv_block_call(void *arg)
+{
+	struct tv_blocked *b = arg;
+	static uint8_t buf[4096];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	uint64_t t0 = vchan_now_ns();
+
+	b->result = b->send ? vchan_send(b->v, 1, 0, buf,
+					 b->len ? b->len : 64, 5000)
+			    : vchan_recv(b->v, &m, 5000);
+	b->ms = (vchan_now_ns() - t0) / 1000000u;
+	return NULL;
+}
+
 static inline void tv_fill(uint8_t *p, size_t n, uint32_t seed)
 {
 	size_t i;
