@@ -119,6 +119,9 @@ static void dump(struct stress *st, const char *what)
 	uint64_t now = vchan_now_ns();
 
 	fprintf(stderr, "vchan stress: %s\n", what);
+	if (tv_log_count)   /* the library's last word, often the cause */
+		fprintf(stderr, "  last of %u log line(s): %s\n", tv_log_count,
+			tv_last_log);
 	for (int e = 0; e < 2; e++) {
 		fprintf(stderr, "  %s -> %s: %llu committed, %llu delivered\n",
 			end_name[e], end_name[!e],
