@@ -281,10 +281,17 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 		}
 		if (r < 0) {
 			/* Peer gone or broken halfway: the partial message
-			 * is dropped, never handed over. */
-			if (x->active)
+			 * is dropped, never handed over.  A peer gone
+			 * mid-message also ends the receiving: what it left
+			 * after our index is the rest of that message (bytes
+			 * that came after the look that found it gone), not
+			 * a frame to parse. */
+			if (x->active) {
 				__atomic_fetch_add(&v->discarded, 1,
 						   __ATOMIC_RELAXED);
+				if (r == -EPIPE)
+					(void)vchan_fail(v, -EPIPE);
+			}
 			x->active = false;
 			return r;
 		}
