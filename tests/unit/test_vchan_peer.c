@@ -259,6 +259,52 @@ static void test_watch_event_but_peer_alive(void **state)
 	assert_int_equal(vchan_recv(f->s, &m, 1000), 0);
 }
 
+/* A peer that dies mid-message, having published more of it after our
+ * receive last looked (a sender still copying while its end is revoked):
+ * the receive drops the torn message with EPIPE, and the rest of it, left
+ * after our index, is never parsed as a frame (no EPROTO for an honest
+ * peer).  The peer here writes the ring itself. */
+static void peer_writes(struct fixture *f, uint32_t at, const void *p,
+			size_t n)
+{
+	struct vchan_ring *r = &f->s->rx.ring;
+
+	memcpy(r->buf + (at & r->mask), p, n);
+	__atomic_store_n(r->theirs, at + (uint32_t)n, __ATOMIC_RELEASE);
+}
+
+static void test_torn_message_ends_receiving(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_frame_hdr h = { .len = 400, .type = 5, .seq = 1 };
+	struct tv_blocked b = { .v = f->s };
+	uint8_t part[96], rest[48], buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+	pthread_t th;
+
+	memset(part, 0xab, sizeof(part));
+	memset(rest, 0xff, sizeof(rest));   /* no valid header */
+	peer_writes(f, 0, &h, sizeof(h));
+	peer_writes(f, sizeof(h), part, sizeof(part));
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
+	usleep(100000);         /* it has taken the header and part, sleeps */
+	/* More of the message after that look, no notify; then death. */
+	peer_writes(f, sizeof(h) + sizeof(part), rest, sizeof(rest));
+	peer_domain_dies(f);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 2000);
+	assert_int_equal(vchan_get_stats(f->s, &st), 0);
+	assert_int_equal(st.discarded, 1);
+	assert_int_equal(vchan_recv(f->s, &m, 0), -EPIPE);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(f->s, &m, 100), -EPIPE);
+	assert_true(vchan_events(f->s) & VCHAN_EV_HUP);
+	assert_false(vchan_events(f->s) & VCHAN_EV_ERR);
+	assert_null(strstr(tv_last_log, "protocol error"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +319,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_watch_event_but_peer_alive, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_torn_message_ends_receiving, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
