@@ -348,7 +348,10 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		size_t got = r == 0 ? i : i - 1;
 
 		r = f < 0 ? f : (int)got;
-	} else {
+	} else if (i == 1) {
+		/* The first receive failed; what it consumed goes out.  Not
+		 * when the end's checks failed (i 0): a revoke may have
+		 * released the page already. */
 		vchan_rx_finish(v, true);
 	}
 	vchan_unlock(&v->rx.mu);

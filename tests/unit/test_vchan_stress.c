@@ -431,14 +431,14 @@ static void *blocking(void *arg)
 	return NULL;
 }
 
-/* The revoke comes from the end's own event loop: vchan_events() and
- * vchan_fd() must not run while another thread revokes (they use the
- * transport and page that the revoke releases). */
+/* The revoke comes from the end's own event loop (test_vchan_rights has
+ * revokes racing one from another thread). */
 static void revoke_here(struct thr *t)
 {
 	struct stress *st = t->st;
 	struct vchan *v = st->v[t->end];
-	struct vchan_msg m = { 0 };
+	struct vchan_msg m = { 0 }, mm[2] = { { 0 }, { 0 } };
+	void *p;
 
 	STORE(st->revoked_at, vchan_now_ns());
 	if (CALL(t, "vchan_revoke", 0, A_OK, vchan_revoke(v)) != 0)
@@ -446,6 +446,10 @@ static void revoke_here(struct thr *t)
 	STORE(st->revoke_done, 1);
 	/* From now on every call on this end says -EPIPE. */
 	if (vchan_recv(v, &m, 0) != -EPIPE ||
+	    vchan_recvv(v, mm, 2, 0) != -EPIPE ||
+	    vchan_recv_inplace(v, &m, 0) != -EPIPE ||
+	    vchan_sendv(v, mm, 2, 0) != -EPIPE ||
+	    vchan_reserve(v, 8, &p, 0) != -EPIPE ||
 	    vchan_send(v, 1, 0, NULL, 0, 0) != -EPIPE ||
 	    vchan_flush(v, 0) != -EPIPE || vchan_fd(v) != -EPIPE ||
 	    !(vchan_events(v) & VCHAN_EV_HUP) || vchan_revoke(v) != 0)
