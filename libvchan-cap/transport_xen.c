@@ -4,7 +4,8 @@
  *   server: share the control page (unmap-notify on srv_live) and the ring
  *           pages read-write with the peer, offer it an unbound port, write
  *           <path>/ring-ref and <path>/event-channel in one transaction with
- *           owner = self, peer read-only; remove them on close.
+ *           owner = self, peer read-only; remove <path> on close while it
+ *           still names our port.
  *   client: read them, bind, map the control page (unmap-notify on cli_live),
  *           check the orders, map the ring it writes read-write and the ring
  *           it reads read-only, set cli_live, notify.
@@ -19,8 +20,9 @@
  * its home), then fires @releaseDomain; a guest may not ask
  * XS_IS_DOMAIN_INTRODUCED (privileged since XSA-115).  On an event we read
  * the node's permissions: gone, unreadable or owned by another domain once
- * it was there means the peer's domain is gone.  A stock libxenvchan client
- * writes no such node: then unmap-notify is all there is. */
+ * it was there (or once it changed after the watch was set) means the peer's
+ * domain is gone.  A stock libxenvchan client writes no such node: then
+ * unmap-notify is all there is. */
 #include "config.h"
 
 #include <errno.h>
@@ -36,8 +38,11 @@
 
 #define PUBLISH_ATTEMPTS 10
 /* The client's liveness node: /local/domain/<client>/data/vipc-vchan-live/
- * <server domid>-<server port>, owned by the client, the server may read. */
-#define LIVE_FMT "/local/domain/%u/data/vipc-vchan-live/%u-%u"
+ * <server domid>-<server port>-<ring-ref>, owned by the client, the server
+ * may read.  The server reuses a freed port at once; the ring-ref tells a
+ * new channel from the one before it (its grant stays taken while that
+ * channel's client maps it, i.e. while that client's node is there). */
+#define LIVE_FMT "/local/domain/%u/data/vipc-vchan-live/%u-%u-%u"
 /* Watch events taken per check; more stay for the next one. */
 #define WATCH_BATCH 64
 
@@ -61,6 +66,7 @@ struct xen_tp {
 	char token[32];
 	int watch_fd;                /* -1: no watch */
 	bool seen;                   /* peer_node was there (and the peer's) */
+	unsigned node_events;        /* events for peer_node, counted to 2 */
 	bool confirmed;              /* checked once after the peer connected */
 	bool gone;
 };
@@ -97,6 +103,39 @@ static int xen_ack(void *p)
 	return 0;
 }
 
+/* Server: remove what we published under xs_path, in one transaction, if
+ * its event-channel still names our port (unique in this domain while we
+ * hold it).  Otherwise another server has published there since, or we
+ * never did: its client may be connected, and watches that node. */
+static void unpublish(struct xen_tp *t)
+{
+	unsigned long port;
+	hyp_txn_t txn;
+	char *path;
+	bool ours;
+	int r, i;
+
+	if (asprintf(&path, "%s/event-channel", t->xs_path) < 0)
+		return;
+	for (i = 0; i < PUBLISH_ATTEMPTS; i++) {
+		if (hyp_store_txn_start(t->st, &txn) < 0)
+			break;
+		r = hyp_store_read_uint(t->st, txn, path, UINT32_MAX, &port);
+		ours = r == 0 && port == t->port;
+		if (ours)
+			r = hyp_store_rm(t->st, txn, t->xs_path);
+		if (!ours || r < 0) {
+			(void)hyp_store_txn_end(t->st, txn, true);
+			if (r != -EAGAIN)
+				break;
+			continue;
+		}
+		if (hyp_store_txn_end(t->st, txn, false) != -EAGAIN)
+			break;
+	}
+	free(path);
+}
+
 static void xen_release(void *p, bool detach)
 {
 	struct xen_tp *t = p;
@@ -104,8 +143,8 @@ static void xen_release(void *p, bool detach)
 	(void)detach;   /* hyp handles do not survive fork(): nothing to keep */
 	pthread_mutex_lock(&t->mu);
 	if (t->server) {
-		if (t->st && t->xs_path)
-			hyp_store_rm(t->st, HYP_TXN_NONE, t->xs_path);
+		if (t->st && t->xs_path && t->port)
+			unpublish(t);
 		if (t->lbuf)
 			hyp_gntshr_unshare(t->gs, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -158,6 +197,15 @@ static int probe_peer_node(struct xen_tp *t)
 	return r;
 }
 
+/* An event for the peer's node or a node below it (not @releaseDomain). */
+static bool about_node(const char *node, const char *path)
+{
+	size_t n = strlen(node);
+
+	return path && !strncmp(path, node, n) &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
 static int xen_peer_fd(void *p)
 {
 	return ((struct xen_tp *)p)->watch_fd;
@@ -175,8 +223,14 @@ static int xen_peer_check(void *p, bool connected)
 		pthread_mutex_unlock(&t->wmu);
 		return 0;
 	}
-	/* Which watch fired does not matter: every event means "look". */
+	/* Every event means "look".  xenstored answers a new watch with one
+	 * event for its path; a second one for the peer's node means the node
+	 * changed after the watch was set, i.e. the peer wrote it: found
+	 * absent now, it came and went, even if no look of ours saw it (the
+	 * client's domain died right after it connected). */
 	while (n < WATCH_BATCH && hyp_store_next_watch(t->st, &ev) == 0) {
+		if (t->node_events < 2 && about_node(t->peer_node, ev.path))
+			t->node_events++;
 		hyp_watch_event_release(&ev);
 		n++;
 	}
@@ -188,7 +242,7 @@ static int xen_peer_check(void *p, bool connected)
 		r = probe_peer_node(t);
 		if (r > 0)
 			t->seen = true;
-		else if (r == 0 && t->seen)
+		else if (r == 0 && (t->seen || t->node_events > 1))
 			t->gone = true;
 	}
 	gone = t->gone;
@@ -419,6 +473,18 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
 
+	/* The client's liveness node, watched before we publish: a client that
+	 * connects and dies at once still leaves its events. */
+	if (asprintf(&p1, LIVE_FMT, (unsigned)t->peer, (unsigned)self,
+		     (unsigned)t->port, (unsigned)ref) < 0) {
+		p1 = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	watch_start(t, who, self, p1, false);
+	free(p1);
+	p1 = NULL;
+
 	/* ring-ref and event-channel, in one transaction, owner us, the
 	 * peer read-only, nobody else. */
 	snprintf(refbuf, sizeof(refbuf), "%" PRIu32, (uint32_t)ref);
@@ -448,15 +514,6 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	p1 = p2 = NULL;
 	if (r < 0)
 		goto fail;
-	/* The client's liveness node: there once it connects. */
-	if (asprintf(&p1, LIVE_FMT, (unsigned)t->peer, (unsigned)self,
-		     (unsigned)t->port) < 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	watch_start(t, who, self, p1, false);
-	free(p1);
-	p1 = NULL;
 	r = vchan_endpoint_create(cfg, true, layout, pg, rb, lo, wb, ro,
 				  &xen_ops, t, out);
 	if (r < 0)
@@ -477,7 +534,8 @@ fail:
  * connect, so that a server that sees us connected finds it).  self: our
  * domid, or -errno when we could not learn it. */
 static void publish_live(struct xen_tp *t, const char *who, int self,
-			 const char *xs_path, evtchn_port_t rport)
+			 const char *xs_path, evtchn_port_t rport,
+			 grant_ref_t ref)
 {
 	static int no_live;
 	struct xs_permissions perms[2];
@@ -485,7 +543,8 @@ static void publish_live(struct xen_tp *t, const char *who, int self,
 	int r = self;
 
 	if (r >= 0 && asprintf(&t->live_path, LIVE_FMT, (unsigned)self,
-			       (unsigned)t->peer, (unsigned)rport) < 0) {
+			       (unsigned)t->peer, (unsigned)rport,
+			       (unsigned)ref) < 0) {
 		t->live_path = NULL;
 		r = -ENOMEM;
 	}
@@ -604,7 +663,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	self_r = hyp_self_domid(t->st, &self);
 	if (self_r == 0)
 		self_r = self;
-	publish_live(t, who, self_r, xs_path, (evtchn_port_t)rport);
+	publish_live(t, who, self_r, xs_path, (evtchn_port_t)rport,
+		     (grant_ref_t)ring_ref);
 	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
 		r = -ENOMEM;
 		goto fail;

@@ -233,9 +233,10 @@ void vchan_shm_detach(struct vchan *v);
  * Peer death: a dead process's unmap-notify, and, for a destroyed domain
  * (which sends none), store watches: the client watches the server's
  * ring-ref; the client publishes /local/domain/<client>/data/
- * vipc-vchan-live/<server>-<port> (owner client, server read-only) before
- * connecting, which the server watches; both also watch @releaseDomain when
- * dom0 lets them read it.  xenstored removes a destroyed domain's nodes. */
+ * vipc-vchan-live/<server>-<port>-<ring-ref> (owner client, server
+ * read-only) before connecting, which the server watches; both also watch
+ * @releaseDomain when dom0 lets them read it.  xenstored removes a destroyed
+ * domain's nodes. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,

@@ -6,7 +6,10 @@
 # client's domain
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
 # @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
-# client process killed (unmap-notify) -> EPIPE; revoke mid-stream; and
+# client process killed (unmap-notify) -> EPIPE; the client's domain
+# destroyed right after it connected, before the server looked; a second
+# channel on the same path outliving the first; a reconnection that
+# outlives the client's old handle; revoke mid-stream; and
 # Debian's stock libxenvchan as the peer, both ways.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
@@ -118,7 +121,36 @@ check_done killsrv-cli killsrv "$KILL_WAIT"
 # The client process dies, its domain lives: unmap-notify.
 grant=1; pair pkill server pkill -- client pkill
 check_done pkill-srv pkill "$KILL_WAIT"
+# The client's domain destroyed once connected but before the server ever
+# looked at the store (no receive yet): its node came and went unseen.
+grant=1; pair killearly server killearly -- client killearly
+if wait_marker killearly-srv "VCHAN-READY killearly" &&
+   wait_marker killearly-cli "VCHAN-READY killearly-client"; then
+    "$XENSIM" destroy "$C"
+    "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$S/data/conf/go" 1
+else
+    echo "FAIL killearly: never connected"; log killearly-srv | tail -n 5; fails=$((fails + 1))
+fi
+check_done killearly-srv killearly "$KILL_WAIT"
 grant=0
+
+# A second channel offered on the same path, then the first closed: the
+# client reconnects to the second.
+pair handoff server handoff -- client handoff
+check_done handoff-srv handoff; check_done handoff-cli handoff
+
+# The server reopens on the same path (same port), twice; the client
+# reconnects, closing its old handle first, then last.
+pair reconnect server reconnect -- client reconnect
+for k in 2 3; do
+    if wait_marker reconnect-srv "VCHAN-READY reconnect-$k"; then
+        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go$k" 1
+    else
+        echo "FAIL reconnect: no channel $k"; log reconnect-srv | tail -n 5; fails=$((fails + 1))
+        break
+    fi
+done
+check_done reconnect-srv reconnect; check_done reconnect-cli reconnect
 
 pair revoke server revoke -- client revoke
 check_done revoke-srv revoke; check_done revoke-cli revoke

@@ -32,6 +32,18 @@
  *               EPIPE within KILL_MS, and so on.
  *   pkill       the client process (not its domain) dies after one message:
  *               its unmap-notify must end the server's blocked receive.
+ *   killearly   the client connects and its domain is destroyed before the
+ *               server looked at the store (dom0 then writes data/conf/go):
+ *               the server's first blocked receive must end with EPIPE.
+ *   handoff     the server offers a second channel on the same path while
+ *               the first is open, then closes the first; the client, told
+ *               by EPIPE, connects again and finds the second one: closing
+ *               a channel must not remove what a newer one published.
+ *   reconnect   the server closes its channel and at once offers a new one
+ *               on the same path (its port is reused), twice; the client
+ *               closes its old handle before it connects anew, then after:
+ *               neither the old handle's node nor its close may end the
+ *               new channel.
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
@@ -303,6 +315,48 @@ static void kill_server(struct vchan *v, const char *what)
 	check_hup(v, what, strcmp(what, "pkill") != 0);
 }
 
+/* killearly, server side: connected (open_end saw the live byte) but not a
+ * look at the store yet; dom0 destroys the client's domain, then says go. */
+static void killearly_server(struct vchan *v)
+{
+	struct hyp_store *st;
+	unsigned long go = 0;
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	double t0;
+	int r, i;
+
+	if (vchan_is_connected(v) != 1) {
+		FAIL("killearly: the client did not connect");
+		return;
+	}
+	printf("VCHAN-READY killearly\n");
+	fflush(stdout);
+	if ((r = hyp_store_open(&st)) < 0) {
+		FAIL("killearly: store: %s", strerror(-r));
+		return;
+	}
+	for (i = 0; i < 600 && !go; i++) {
+		r = hyp_store_read_uint(st, HYP_TXN_NONE, "data/conf/go", 1,
+					&go);
+		if (!go)
+			usleep(50000);
+	}
+	hyp_store_close(st);
+	if (!go) {
+		FAIL("killearly: dom0 never said go");
+		return;
+	}
+	t0 = now_s();
+	r = vchan_recv(v, &m, KILL_MS);
+	if (r == -EPIPE)
+		OK("killearly: blocked receive ended with EPIPE after %.0f ms",
+		   (now_s() - t0) * 1e3);
+	else
+		FAIL("killearly: blocked receive returned %d", r);
+	check_hup(v, "killearly", true);
+}
+
 /* killsrv, client side: stream until blocked; the server's domain dies. */
 static void killsrv_client(struct vchan *v)
 {
@@ -338,6 +392,193 @@ static void killsrv_client(struct vchan *v)
 		FAIL("killsrv: receive after peer death returned %d", r);
 	check_hup(v, "killsrv", true);
 	free(buf);
+}
+
+/* handoff: one message on the first channel, then the second channel on the
+ * same path, then the first closed; one round trip on the second. */
+static void handoff_server(struct vchan *v1, unsigned peer, domid_t self)
+{
+	struct vchan_config cfg;
+	struct vchan *v2 = NULL;
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	char path[128];
+	int r, i;
+
+	r = vchan_recv(v1, &m, 30000);
+	if (r < 0) {
+		FAIL("handoff: first channel: %s", strerror(-r));
+		return;
+	}
+	vchan_config_init(&cfg);
+	cfg.name = "sim-server-2";
+	snprintf(path, sizeof(path), PATH_FMT, self);
+	r = vchan_server_open(&cfg, (int)peer, path, &v2);
+	if (r < 0) {
+		FAIL("handoff: second channel: %s", strerror(-r));
+		return;
+	}
+	vchan_close(v1);
+	for (i = 0; i < 600 && (r = vchan_is_connected(v2)) == 0; i++)
+		usleep(50000);
+	if (r != 1) {
+		FAIL("handoff: no client on the second channel (%d)", r);
+		vchan_close(v2);
+		return;
+	}
+	m.len = sizeof(buf);
+	r = vchan_recv(v2, &m, 30000);
+	if (r == 0)
+		r = vchan_send(v2, 2, 0, buf, m.len, 30000);
+	if (r < 0)
+		FAIL("handoff: second channel: %s", strerror(-r));
+	else
+		OK("handoff: second channel served after the first closed");
+	/* The client closes first: its receive must not see our close. */
+	m.len = sizeof(buf);
+	(void)vchan_recv(v2, &m, 30000);
+	vchan_close(v2);
+}
+
+static void handoff_client(struct vchan *v1, unsigned peer, domid_t self)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan *v2;
+	int r;
+
+	r = vchan_send(v1, 1, 0, "one", 3, 30000);
+	if (r == 0)
+		r = vchan_recv(v1, &m, 30000);
+	if (r != -EPIPE) {
+		FAIL("handoff: first channel ended with %d", r);
+		return;
+	}
+	vchan_close(v1);
+	v2 = open_end(false, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (!v2)
+		return;
+	m.len = sizeof(buf);
+	r = vchan_send(v2, 1, 0, "two", 3, 30000);
+	if (r == 0)
+		r = vchan_recv(v2, &m, 30000);
+	if (r == 0 && m.type == 2 && m.len == 3 && !memcmp(buf, "two", 3))
+		OK("handoff: reconnected to the second channel");
+	else
+		FAIL("handoff: second channel: %d", r);
+	vchan_close(v2);
+}
+
+/* Wait up to 30 s for dom0 to write data/conf/NAME in our home. */
+static bool wait_go(const char *name)
+{
+	struct hyp_store *st;
+	unsigned long go = 0;
+	char path[64];
+	int i;
+
+	snprintf(path, sizeof(path), "data/conf/%s", name);
+	if (hyp_store_open(&st) < 0)
+		return false;
+	for (i = 0; i < 600; i++) {
+		if (hyp_store_read_uint(st, HYP_TXN_NONE, path, 1, &go) == 0 &&
+		    go)
+			break;
+		usleep(50000);
+	}
+	hyp_store_close(st);
+	return go != 0;
+}
+
+/* reconnect: three channels in turn on one path.  Each round the server
+ * takes one message, closes the channel and at once offers the next, whose
+ * port is the one just freed, and waits in a receive; the last one echoes.
+ * The client closes its old handle before it connects again (round 1), or
+ * after (round 2): neither may end the new channel. */
+#define RECONNECT_ROUNDS 3
+static void reconnect_server(struct vchan *v, unsigned peer, domid_t self)
+{
+	struct vchan_config cfg;
+	uint8_t buf[64];
+	struct vchan_msg m;
+	char path[128];
+	int r = 0, round;
+
+	vchan_config_init(&cfg);
+	snprintf(path, sizeof(path), PATH_FMT, self);
+	for (round = 1; round <= RECONNECT_ROUNDS; round++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		r = vchan_recv(v, &m, 30000);
+		if (r < 0 || m.type != (uint32_t)round)
+			break;
+		if (round == RECONNECT_ROUNDS)
+			break;
+		vchan_close(v);
+		v = NULL;
+		r = vchan_server_open(&cfg, (int)peer, path, &v);
+		if (r < 0)
+			break;
+		printf("VCHAN-READY reconnect-%d\n", round + 1);
+		fflush(stdout);
+	}
+	if (r == 0 && round == RECONNECT_ROUNDS)
+		r = vchan_send(v, 0xec0, 0, buf, m.len, 30000);
+	if (r < 0)
+		FAIL("reconnect: channel %d: %s", round, strerror(-r));
+	else if (round != RECONNECT_ROUNDS)
+		FAIL("reconnect: channel %d: message of type %" PRIu32, round,
+		     m.type);
+	else
+		OK("reconnect: %d channels on one path in turn", round);
+	m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+	(void)vchan_recv(v, &m, 30000);   /* until the client closes */
+	vchan_close(v);
+}
+
+static void reconnect_client(struct vchan *v, unsigned peer, domid_t self)
+{
+	uint8_t buf[64];
+	struct vchan_msg m;
+	struct vchan *nv;
+	char go[16];
+	int r, round;
+
+	for (round = 1; round <= RECONNECT_ROUNDS; round++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		r = vchan_send(v, (uint32_t)round, 0, "x", 1, 30000);
+		if (r == 0)
+			r = vchan_recv(v, &m, 30000);
+		if (round == RECONNECT_ROUNDS) {
+			if (r == 0 && m.type == 0xec0)
+				OK("reconnect: echo on the last channel");
+			else
+				FAIL("reconnect: last channel: %d", r);
+			break;
+		}
+		if (r != -EPIPE) {
+			FAIL("reconnect: channel %d ended with %d", round, r);
+			break;
+		}
+		/* dom0 says when the next channel is published. */
+		snprintf(go, sizeof(go), "go%d", round + 1);
+		if (!wait_go(go)) {
+			FAIL("reconnect: dom0 never said %s", go);
+			break;
+		}
+		if (round == 1) {
+			vchan_close(v);
+			v = NULL;
+			/* The server's receive sees our node go, if at all. */
+			usleep(300000);
+		}
+		nv = open_end(false, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+		vchan_close(v);
+		v = nv;
+		if (!v)
+			return;
+		usleep(300000);
+	}
+	vchan_close(v);
 }
 
 static void revoke_server(struct vchan *v)
@@ -634,6 +875,13 @@ int main(int argc, char **argv)
 			printf("VCHAN-READY kill-client\n");
 			pause();
 		}
+	} else if (!strcmp(mode, "killearly")) {
+		if (server) {
+			killearly_server(v);
+		} else {
+			printf("VCHAN-READY killearly-client\n");
+			pause();
+		}
 	} else if (!strcmp(mode, "killsrv")) {
 		if (server) {
 			uint8_t *buf = malloc(MAXMSG);
@@ -659,6 +907,19 @@ int main(int argc, char **argv)
 			usleep(500000);
 			raise(SIGKILL);
 		}
+	} else if (!strcmp(mode, "handoff")) {
+		/* Each closes its own channels. */
+		if (server)
+			handoff_server(v, peer, self);
+		else
+			handoff_client(v, peer, self);
+		v = NULL;
+	} else if (!strcmp(mode, "reconnect")) {
+		if (server)
+			reconnect_server(v, peer, self);
+		else
+			reconnect_client(v, peer, self);
+		v = NULL;
 	} else if (!strcmp(mode, "revoke")) {
 		if (server)
 			revoke_server(v);
