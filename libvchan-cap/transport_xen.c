@@ -590,8 +590,10 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	t = tp_new(false, (domid_t)peer_domid);
 	if (!t)
 		return -ENOMEM;
-	if ((r = hyp_store_open(&t->st)) < 0)
-		goto fail_store;
+	if ((r = hyp_store_open(&t->st)) < 0) {
+		vchan_log(who, "cannot use the store: %s", strerror(-r));
+		goto fail;
+	}
 	/* Peer-written nodes: strict decimal numbers, range-checked. */
 	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
 		r = -ENOMEM;
