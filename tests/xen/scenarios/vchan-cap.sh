@@ -4,7 +4,9 @@
 # sequence number and byte checked; a client domain destroyed mid-call (no
 # unmap-notify on Xen: the server learns it through @releaseDomain and the
 # client's store node, and fails with EPIPE); a client process killed
-# (unmap-notify -> EPIPE). Written against the ts_* toolstack ($TS_IMPL).
+# (unmap-notify -> EPIPE); a client domain destroyed right after it
+# connected, before the server looked at the store. Written against the
+# ts_* toolstack ($TS_IMPL).
 S=vchan-cap
 . "${0%/*}/vchan-cap.inc"
 pair stream server stream "$MIB" -- client stream "$MIB"
@@ -23,5 +25,19 @@ finish_pair kill
 pair pkill server pkill -- client pkill
 done_ok "pkill (process killed, unmap-notify)" vc-pkill-s
 finish_pair pkill
+
+# The client's domain destroyed once connected, before the server ever
+# looked at the store: its liveness node came and went unseen; the server
+# must still end with EPIPE (it counts xenstored's events for the node).
+pair killearly server killearly -- client killearly
+if ts_wait_marker vc-killearly-s "VCHAN-READY killearly" "$WAIT" &&
+   ts_wait_marker vc-killearly-c "VCHAN-READY killearly-client" "$WAIT"; then
+    ts_destroy vc-killearly-c || bad "killearly: cannot destroy the client domain"
+    ts_run0 conf-xs write "/local/domain/$s/data/conf/go" 1 || bad "killearly: cannot say go"
+else
+    bad "killearly: the pair never connected"
+fi
+done_ok "killearly (domain destroyed before the server looked)" vc-killearly-s
+finish_pair killearly
 ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
 if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
