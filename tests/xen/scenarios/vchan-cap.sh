@@ -5,8 +5,9 @@
 # unmap-notify on Xen: the server learns it through @releaseDomain and the
 # client's store node, and fails with EPIPE); a client process killed
 # (unmap-notify -> EPIPE); a client domain destroyed right after it
-# connected, before the server looked at the store. Written against the
-# ts_* toolstack ($TS_IMPL).
+# connected, before the server looked at the store; a server reopened on
+# the same path twice, the client reconnecting. Written against the ts_*
+# toolstack ($TS_IMPL).
 S=vchan-cap
 . "${0%/*}/vchan-cap.inc"
 pair stream server stream "$MIB" -- client stream "$MIB"
@@ -39,5 +40,19 @@ else
 fi
 done_ok "killearly (domain destroyed before the server looked)" vc-killearly-s
 finish_pair killearly
+
+# The server reopens on the same path twice (Xen hands it the port just
+# freed); the client reconnects, closing its old handle first, then last:
+# neither may end the new channel.
+pair reconnect server reconnect -- client reconnect
+for k in 2 3; do
+    if ts_wait_marker vc-reconnect-s "VCHAN-READY reconnect-$k" "$WAIT"; then
+        ts_run0 conf-xs write "/local/domain/$c/data/conf/go$k" 1 || bad "reconnect: cannot say go$k"
+    else
+        bad "reconnect: no channel $k"; break
+    fi
+done
+done_ok reconnect vc-reconnect-s; done_ok reconnect vc-reconnect-c
+finish_pair reconnect
 ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
 if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
