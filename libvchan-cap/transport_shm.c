@@ -240,5 +240,12 @@ fail:
 
 void vchan_shm_detach(struct vchan *v)
 {
+	/* Other transports cannot leave their shared part alone (a Xen end
+	 * would unpublish and unshare what the other process still uses). */
+	if (v && v->ops != &shm_ops) {
+		vchan_log(v->name, "vchan_shm_detach() takes only an end made "
+			  "by vchan_shm_pair(): nothing done");
+		return;
+	}
 	vchan_endpoint_free(v, true);
 }

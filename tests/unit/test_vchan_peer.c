@@ -305,6 +305,22 @@ static void test_torn_message_ends_receiving(void **state)
 	assert_null(strstr(tv_last_log, "protocol error"));
 }
 
+/* vchan_shm_detach() on an end of another transport: a log line, and the
+ * end untouched (over Xen, detaching would take down the shared part). */
+static void test_shm_detach_other_transport(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[8];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	vchan_shm_detach(f->s);
+	assert_non_null(strstr(tv_last_log, "only an end made by "
+					    "vchan_shm_pair()"));
+	assert_int_equal(vchan_send(f->c, 1, 0, "x", 1, 0), 0);
+	assert_int_equal(vchan_recv(f->s, &m, 1000), 0);
+	assert_int_equal(m.len, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +337,8 @@ int main(void)
 			test_watch_event_but_peer_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_torn_message_ends_receiving, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_shm_detach_other_transport, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -221,7 +221,8 @@ void vchan_set_logger(vchan_log_fn *fn, void *arg);
 /* Both ends over plain shared memory (MAP_SHARED anonymous pages, eventfds
  * standing in for the event channel), for tests and benchmarks.  The pair
  * survives fork(): each process then drops the end it does not use with
- * vchan_shm_detach() (releases local resources, leaves the peer alone). */
+ * vchan_shm_detach() (releases local resources, leaves the peer alone; an
+ * end of another transport is left as it is, with a log line). */
 int vchan_shm_pair(const struct vchan_config *srv_cfg,
 		   const struct vchan_config *cli_cfg,
 		   struct vchan **srv, struct vchan **cli);
