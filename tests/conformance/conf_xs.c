@@ -7,6 +7,8 @@
  *                                 access, as xenstore-chmod takes them;
  *                                 PATH may be a special node such as
  *                                 @releaseDomain)
+ *   conf-xs perms PATH           (each entry as domid:bits, the bits in
+ *                                 hex as the daemon returns them)
  * Exit 0 on success; on failure the error is on stderr and the exit is 1
  * (2 for a usage error). */
 #include <errno.h>
@@ -18,7 +20,7 @@
 static void usage(const char *prog)
 {
     fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
-            "chmod PATH PERM...\n", prog);
+            "chmod PATH PERM... | perms PATH\n", prog);
 }
 
 /* "r5" -> {5, XS_PERM_READ}; false if it is not of that form. */
@@ -67,6 +69,22 @@ static bool do_chmod(struct xs_handle *xs, const char *path, int n, char **strs)
     return ok;
 }
 
+/* One line: each entry as the daemon returns it, domid and the raw bits
+ * in hex (xenstored may add flags of its own, such as "ignore"). */
+static bool do_perms(struct xs_handle *xs, const char *path)
+{
+    unsigned int n = 0, i;
+    struct xs_permissions *p = xs_get_permissions(xs, XBT_NULL, path, &n);
+
+    if (!p)
+        return false;
+    for (i = 0; i < n; i++)
+        printf("%s%u:%#x", i ? " " : "", p[i].id, (unsigned)p[i].perms);
+    printf("\n");
+    free(p);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct xs_handle *xs;
@@ -100,6 +118,8 @@ int main(int argc, char **argv)
         ok = xs_rm(xs, XBT_NULL, argv[2]);
     } else if (!strcmp(argv[1], "chmod")) {
         ok = do_chmod(xs, argv[2], argc - 3, argv + 3);
+    } else if (!strcmp(argv[1], "perms")) {
+        ok = do_perms(xs, argv[2]);
     } else {
         errno = EINVAL;
     }

@@ -3,7 +3,8 @@
 # perm and write perm for b; b may do exactly what it was given; c (named in
 # no perm) nothing, not even learn through a watch that a node changed; a perm
 # entry naming a domain that did not exist yet is ignored once it does (Xen
-# 4.17), while one written after it exists works. Also: watches, and
+# 4.17), while one written after it exists works; one naming a domain that
+# does not exist reads back unchanged. Also: watches, and
 # transactions (conflict -> EAGAIN, commit, abort).
 . "${0%/*}/lib.sh"
 
@@ -42,6 +43,18 @@ sc_tell c poked 1
 sc_done c
 sc_tell a finish 1
 sc_done a
+
+# A perm entry naming a domain that does not exist is kept as given (Xen
+# 4.17's xenstored returns it unchanged), so a guest cannot learn from the
+# store whether its peer exists (libvchan-cap's server does not try).
+ghost=30000
+ts_run0 conf-xs write /conf-ghost-perm 1 || sc_fail "dom0 cannot write /conf-ghost-perm"
+ts_run0 conf-xs chmod /conf-ghost-perm n0 "r$ghost" ||
+    sc_fail "the store refused a perm naming dom$ghost, which does not exist"
+got=$(ts_run0 conf-xs perms /conf-ghost-perm)
+[ "$got" = "0:0 $ghost:0x1" ] ||
+    sc_fail "perms naming dom$ghost (no such domain) read back as '$got', not '0:0 $ghost:0x1'"
+ts_run0 conf-xs rm /conf-ghost-perm
 
 sc_expect a store-own-rw store-watch-initial-event store-perms-roundtrip \
     store-tx-conflict-eagain store-tx-conflict-no-effect store-tx-commit store-tx-abort \
