@@ -19,49 +19,14 @@
  * VCHAN_STRESS_MS: time per scenario (default 1000). */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdlib.h>
-#include <unistd.h>
+#include <stdint.h>
 
-#include "test_vchan_util.h"
-
-#define NSEND 2                   /* blocking senders per end */
-#define NRECV 2                   /* blocking receivers per end */
-#define NTHR (NSEND + NRECV + 1)  /* and the event loop, last */
-#define NSRC (NSEND + 2)          /* sources: senders, event loop, main */
-#define MAIN_SRC (NSRC - 1)
 #define CAP (1u << 17)            /* messages a source may send per pair */
 #define TMO 2000                  /* blocking calls' timeout, ms */
-#define SLACK_MS 1000             /* a call may overrun its timeout by this */
-#define STALL_MS 1000
-#define POLL_MS 100
-#define REVOKE_MS 1000
-#define WATCHDOG_MS 20000
-#define TRICKLE 32                /* single messages after each drain */
 #define T_STOP 0xfff0u            /* ends a blocking receiver */
 #define T_HOLD 0xfff1u            /* wakes one to hold still */
 #define MAGIC 0x5a17u
-#define MS 1000000ull
-/* The monitor's samples of each thread's run delay (time runnable but off
- * the CPU), one a tick (10 ms): 5 s back. */
-#define RD_N 512
-
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
-#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
-#define ADD(x, v) __atomic_fetch_add(&(x), (v), __ATOMIC_ACQ_REL)
-
-struct tag {                    /* the start of every payload */
-	uint16_t magic;
-	uint8_t end, src;
-	uint32_t ctr, len, seed;
-};
-#define TAG sizeof(struct tag)
 
 struct rec {                    /* one message, by its sender's counter */
 	uint32_t rseq, sseq;    /* seq received; seq vchan_sendv gave, or 0 */
@@ -73,265 +38,24 @@ struct src {                    /* one sending thread's messages */
 	struct rec *rec;
 };
 
-struct thr {
-	struct stress *st;
-	pthread_t t;
-	int end, id;
-	const char *name;
-	uint64_t rnd;
-	const char *call;       /* atomic: the call in progress */
-	uint64_t since, done;   /* atomic: its start; the thread's end */
-	int sfd;                /* its /proc schedstat, -1: none (st->mu) */
-	uint64_t rd[RD_N];      /* its run delay at the monitor's ticks */
-};
-
-struct stress {
-	struct vchan *v[2];     /* 0 server, 1 client */
-	size_t max_msg, ring[2];/* ring[e]: the ring end e writes */
-	bool big, revoke;
-	int quit, failed, mon_quit;                        /* atomics */
-	int paused, parked;     /* bit e: end e's senders park, bit 2 the event
-				 * loops; how many did */
-	int hold_rx, held;      /* end + 1: its receivers hold still; so many */
-	int revoke_req, revoke_done;   /* end + 1 to revoke; done */
-	unsigned gen;           /* pause generation */
-	int alive_rx[2];        /* blocking receivers running */
-	uint64_t revoked_at, max_over, t_end;
-	unsigned excused;       /* overruns and stalls of starved threads */
-	uint64_t committed[2], delivered[2];
+#define STRESS_OWN_FIELDS \
+	size_t max_msg; \
+	bool big; \
 	struct src src[2][NSRC];
-	struct thr thr[2][NTHR], mthr[2];
-	pthread_t mon;
-	uint64_t rd_at[RD_N];   /* when each sample was taken (st->mu) */
-	unsigned rd_tick;       /* samples taken (st->mu) */
-	pthread_mutex_t mu;
-	char why[512];
+
+#include "test_vchan_stress_util.h"
+
+/* A call's value: >= 0, and what A_WAIT allows. */
+#define A_STD (A_OK | A_WAIT)
+
+struct tag {                    /* the start of every payload */
+	uint16_t magic;
+	uint8_t end, src;
+	uint32_t ctr, len, seed;
 };
+#define TAG sizeof(struct tag)
 
-static const char *const end_name[2] = { "srv", "cli" };
-static const char *const thr_name[NTHR] = { "s0", "s1", "r0", "r1", "evl" };
 static const char *const src_name[NSRC] = { "s0", "s1", "evl", "main" };
-
-static uint32_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return (uint32_t)(*s >> 16);
-}
-
-static unsigned run_ms(void)
-{
-	const char *e = getenv("VCHAN_STRESS_MS");
-
-	return e ? (unsigned)strtoul(e, NULL, 10) : 1000;
-}
-
-/* A slow machine or a stuck call?  The kernel counts, per thread, the time
- * it was runnable but not running (schedstat's second field): the monitor
- * samples it, and a dump says how much of a call's time went to waiting
- * for a CPU. */
-static void sched_watch(struct thr *t)
-{
-	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-
-	pthread_mutex_lock(&t->st->mu);
-	t->sfd = fd;
-	pthread_mutex_unlock(&t->st->mu);
-}
-
-static uint64_t run_delay(int fd)
-{
-	char b[96];
-	uint64_t run, wait;
-	ssize_t n = fd >= 0 ? pread(fd, b, sizeof(b) - 1, 0) : -1;
-
-	if (n <= 0)
-		return 0;
-	b[n] = 0;
-	return sscanf(b, "%" SCNu64 " %" SCNu64, &run, &wait) == 2 ? wait : 0;
-}
-
-/* st->mu held. */
-static void sched_sample(struct stress *st, uint64_t now)
-{
-	unsigned k = st->rd_tick++ % RD_N;
-
-	st->rd_at[k] = now;
-	for (int e = 0; e < 2; e++)
-		for (int i = 0; i < NTHR; i++)
-			st->thr[e][i].rd[k] = run_delay(st->thr[e][i].sfd);
-}
-
-/* st->mu held: ms the thread waited for a CPU since `since` (as far back
- * as the samples go), and now. */
-static uint64_t sched_waited(struct stress *st, const struct thr *t,
-			     uint64_t since)
-{
-	unsigned n = st->rd_tick < RD_N ? st->rd_tick : RD_N, j = 0;
-	uint64_t from = 0;
-
-	if (t->sfd < 0 || !n)
-		return 0;
-	/* The oldest sample at or after since. */
-	for (j = 0; j < n; j++) {
-		unsigned k = (st->rd_tick - n + j) % RD_N;
-
-		if (st->rd_at[k] >= since) {
-			from = t->rd[k];
-			break;
-		}
-	}
-	if (j == n)
-		return 0;
-	return (run_delay(t->sfd) - from) / MS;
-}
-
-/* st->mu held: the most a worker thread waited for a CPU since `since`.  A
- * call waiting for another thread's turn, or for its messages, is held up
- * by that thread's starvation as much as by its own. */
-static uint64_t starved_ms(struct stress *st, uint64_t since)
-{
-	uint64_t most = 0;
-
-	for (int e = 0; e < 2; e++)
-		for (int i = 0; i < NTHR; i++) {
-			uint64_t w = sched_waited(st, &st->thr[e][i], since);
-
-			most = w > most ? w : most;
-		}
-	return most;
-}
-
-/* The end's own view of its rings (its private copies: the page may be
- * unmapped already), racy but enough to tell a stall from a slow machine:
- * a sender waiting for room the receiver has freed, say. */
-static void dump_end(struct vchan *v)
-{
-	const struct vchan_ring *t = &v->tx.ring, *r = &v->rx.ring;
-
-	fprintf(stderr, "    out: idx %u published %u peer cons %u backlog %d; "
-		"in: idx %u published %u peer prod %u partial %d (%zu of %u); "
-		"sleeps %llu, revoked %d\n",
-		LOAD(t->idx), LOAD(t->published), LOAD(t->peer),
-		(int)LOAD(v->tx.busy), LOAD(r->idx), LOAD(r->published),
-		LOAD(r->peer), (int)LOAD(v->rx.active), LOAD(v->rx.got),
-		LOAD(v->rx.hdr.len), (unsigned long long)LOAD(v->sleeps),
-		(int)LOAD(v->revoked));
-}
-
-static void dump(struct stress *st, const char *what)
-{
-	uint64_t now = vchan_now_ns();
-
-	fprintf(stderr, "vchan stress: %s\n", what);
-	if (tv_log_count)   /* the library's last word, often the cause */
-		fprintf(stderr, "  last of %u log line(s): %s\n", tv_log_count,
-			tv_last_log);
-	for (int e = 0; e < 2; e++) {
-		fprintf(stderr, "  %s -> %s: %llu committed, %llu delivered\n",
-			end_name[e], end_name[!e],
-			(unsigned long long)LOAD(st->committed[e]),
-			(unsigned long long)LOAD(st->delivered[e]));
-		if (st->v[e])
-			dump_end(st->v[e]);
-		for (int i = 0; i <= NTHR; i++) {
-			struct thr *t = i < NTHR ? &st->thr[e][i] : &st->mthr[e];
-			const char *c = LOAD(t->call);
-
-			fprintf(stderr, "    %s %-4s %s %s", end_name[e], t->name,
-				LOAD(t->done) ? "ended" : c ? "in" :
-				"between calls", c && !LOAD(t->done) ? c : "");
-			if (c && !LOAD(t->done))
-				fprintf(stderr, " for %llu ms",
-					(unsigned long long)(now > LOAD(t->since) ?
-					(now - LOAD(t->since)) / MS : 0));
-			if (c && !LOAD(t->done) && i < NTHR)
-				fprintf(stderr, " (%llu ms of it waiting for a CPU)",
-					(unsigned long long)sched_waited(st, t,
-							LOAD(t->since)));
-			fputc('\n', stderr);
-		}
-	}
-}
-
-/* Threads cannot use cmocka's asserts: the first failure is kept for the
- * main thread, and every thread winds down. */
-static void __attribute__((format(printf, 2, 3)))
-bad(struct stress *st, const char *fmt, ...)
-{
-	va_list ap;
-
-	pthread_mutex_lock(&st->mu);
-	if (!st->failed) {
-		va_start(ap, fmt);
-		vsnprintf(st->why, sizeof(st->why), fmt, ap);
-		va_end(ap);
-		STORE(st->failed, 1);
-		dump(st, st->why);
-	}
-	pthread_mutex_unlock(&st->mu);
-}
-
-static bool over(struct stress *st)
-{
-	return LOAD(st->quit) || LOAD(st->failed);
-}
-
-/* --- calls: timed, and their values checked against vchan.h ----------- */
-enum { A_OK = 1, A_AGAIN = 2, A_TIMEDOUT = 4, A_MSGSIZE = 8, A_PIPE = 16,
-       A_REV = 32,    /* -EPIPE once a revoke was asked for */
-       A_STD = 64 };  /* that, >= 0, and -EAGAIN (tmo 0) or -ETIMEDOUT */
-
-static void enter(struct thr *t, const char *call)
-{
-	STORE(t->since, vchan_now_ns());
-	STORE(t->call, call);
-}
-
-static int leave(struct thr *t, const char *call, int r, int tmo, unsigned ok)
-{
-	struct stress *st = t->st;
-	uint64_t took = vchan_now_ns() - LOAD(t->since), lim = tmo * MS;
-	uint64_t ovr = took > lim ? took - lim : 0, cur = LOAD(st->max_over);
-	bool rev = LOAD(st->revoke_req);   /* after the call */
-	unsigned bit = r >= 0 ? A_OK : r == -EAGAIN ? A_AGAIN :
-		       r == -ETIMEDOUT ? A_TIMEDOUT : r == -EMSGSIZE ?
-		       A_MSGSIZE : r == -EPIPE ? A_PIPE : 0;
-
-	STORE(t->call, NULL);
-	if (ok & A_STD)
-		ok |= A_OK | A_REV | (tmo ? A_TIMEDOUT : A_AGAIN);
-	if (rev && (ok & A_REV))
-		ok |= A_PIPE;
-	while (ovr > cur && !__atomic_compare_exchange_n(&st->max_over, &cur,
-			ovr, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-	if (!(bit & ok))
-		bad(st, "%s %s: %s (timeout %d) returned %d", end_name[t->end],
-		    t->name, call, tmo, r);
-	else if (ovr > SLACK_MS * MS) {
-		/* Not the call's fault when threads were starved of a CPU
-		 * meanwhile (a loaded machine): their wait is excused. */
-		uint64_t cpu;
-
-		pthread_mutex_lock(&st->mu);
-		cpu = starved_ms(st, LOAD(t->since));
-		pthread_mutex_unlock(&st->mu);
-		if (ovr / MS > SLACK_MS + cpu)
-			bad(st, "%s %s: %s took %llu ms, timeout %d ms (threads "
-			    "waited for a CPU %llu ms at most meanwhile)",
-			    end_name[t->end], t->name, call,
-			    (unsigned long long)(took / MS), tmo,
-			    (unsigned long long)cpu);
-		else
-			ADD(st->excused, 1);
-	}
-	return r;
-}
-
-#define CALL(t, name, tmo, ok, expr) \
-	(enter(t, name), leave(t, name, (expr), tmo, ok))
 
 /* --- messages -------------------------------------------------------- */
 static uint32_t seed_of(const struct tag *g)
@@ -517,30 +241,24 @@ static bool may_send(struct thr *t, unsigned *gen)
 
 /* --- the threads ----------------------------------------------------- */
 /* A blocking sender (id < NSEND) or receiver. */
-static void *blocking(void *arg)
+static void blocking(struct thr *t)
 {
-	struct thr *t = arg;
 	struct stress *st = t->st;
 	uint8_t *buf = malloc(4 * st->max_msg + 1);
-	unsigned gen = 0;
-	bool stop = false, held = false;
+	unsigned gen = 0, hgen = 0;
+	bool stop = false;
 
-	sched_watch(t);
 	while (buf && !stop && !over(st)) {
 		unsigned op = rnd(&t->rnd) % 20;
 		/* Mostly long timeouts: a missed wake-up shows then. */
 		int tmo = rnd(&t->rnd) % 8 ? TMO : 1 + (int)(rnd(&t->rnd) % 3);
 		int r;
 
-		if (t->id >= NSEND && LOAD(st->hold_rx) == t->end + 1) {
-			if (!held)
-				ADD(st->held, 1);
-			held = true;
-			r = usleep(100);
-		} else if (t->id >= NSEND) {
-			held = false;
+		if (t->id >= NSEND && rx_held(t, &hgen))
+			r = 0;
+		else if (t->id >= NSEND)
 			r = receive(t, buf, tmo, &stop);
-		} else if (!may_send(t, &gen))
+		else if (!may_send(t, &gen))
 			r = usleep(100);
 		else if (op == 0 || st->src[t->end][t->id].committed + 4 > CAP)
 			r = CALL(t, "vchan_send", 0, A_MSGSIZE | A_REV,
@@ -553,10 +271,6 @@ static void *blocking(void *arg)
 			break;
 	}
 	free(buf);
-	if (t->id >= NSEND)
-		ADD(st->alive_rx[t->end], -1);
-	STORE(t->done, vchan_now_ns());
-	return NULL;
 }
 
 /* The revoke comes from the end's own event loop (test_vchan_rights has
@@ -585,16 +299,14 @@ static void revoke_here(struct thr *t)
 		    end_name[t->end]);
 }
 
-static void *evloop(void *arg)
+static void evloop(struct thr *t)
 {
-	struct thr *t = arg;
 	struct stress *st = t->st;
 	struct vchan *v = st->v[t->end];
 	uint8_t *out = malloc(4 * st->max_msg), *in = malloc(4 * st->max_msg);
 	bool busy = true, end = false, stop = false;
 	unsigned gen = 0, pgen = 0;
 
-	sched_watch(t);
 	while (out && in && !over(st) && !end) {
 		struct pollfd pfd = { .fd = vchan_fd(v), .events = POLLIN };
 		int ev, r = 0, rq = LOAD(st->revoke_req);
@@ -606,14 +318,8 @@ static void *evloop(void *arg)
 		/* Out of the way while the main thread drains: single
 		 * messages then go to sleeping receivers alone (the loop's
 		 * requests to be woken would cover for lost ones). */
-		if ((LOAD(st->paused) & 4) && !rq) {
-			if (pgen != LOAD(st->gen)) {
-				pgen = LOAD(st->gen);
-				ADD(st->parked, 1);
-			}
-			usleep(1000);
+		if (evl_parked(t, &pgen))
 			continue;
-		}
 		if (pfd.fd < 0)
 			bad(st, "%s evl: vchan_fd: %d", end_name[t->end], pfd.fd);
 		if (!busy && poll(&pfd, 1, POLL_MS) < 0 && errno != EINTR)
@@ -641,92 +347,46 @@ static void *evloop(void *arg)
 	}
 	free(out);
 	free(in);
-	STORE(t->done, vchan_now_ns());
-	return NULL;
-}
-
-/* Hangs, and messages pending with none delivered: a lost wake-up. */
-static void *monitor(void *arg)
-{
-	struct stress *st = arg;
-	uint64_t seen[2] = { 0, 0 }, since[2] = { 0, 0 };
-
-	while (!LOAD(st->mon_quit)) {
-		uint64_t now;
-
-		usleep(10000);
-		now = vchan_now_ns();
-		pthread_mutex_lock(&st->mu);
-		sched_sample(st, now);
-		pthread_mutex_unlock(&st->mu);
-		if (now > st->t_end) {
-			pthread_mutex_lock(&st->mu);
-			dump(st, "watchdog: the scenario hangs");
-			abort();
-		}
-		for (int e = 0; e < 2; e++) {
-			uint64_t d = LOAD(st->delivered[e]);
-			uint64_t c = LOAD(st->committed[e]);
-
-			/* (Not to an end whose receivers hold still.) */
-			if (d != seen[e] || c <= d || st->revoke || !since[e] ||
-			    LOAD(st->hold_rx) == !e + 1) {
-				seen[e] = d;
-				since[e] = now;
-			} else if (now - since[e] > STALL_MS * MS) {
-				uint64_t cpu;
-
-				pthread_mutex_lock(&st->mu);
-				cpu = starved_ms(st, since[e]);
-				pthread_mutex_unlock(&st->mu);
-				if ((now - since[e]) / MS <= STALL_MS + cpu)
-					continue;   /* starved, not stuck */
-				bad(st, "lost wake-up: %llu message(s) %s -> %s "
-				    "pending, none delivered for %llu ms (threads "
-				    "waited for a CPU %llu ms at most meanwhile)",
-				    (unsigned long long)(c - d), end_name[e],
-				    end_name[!e],
-				    (unsigned long long)((now - since[e]) / MS),
-				    (unsigned long long)cpu);
-			}
-		}
-	}
-	return NULL;
 }
 
 /* --- scenarios ------------------------------------------------------- */
-static struct stress *stress_new(bool revoke)
+/* Main's words to the peer's receivers, and its single messages. */
+static int marker(struct thr *t, bool stop)
 {
-	struct stress *st = calloc(1, sizeof(*st));
+	return CALL(t, "vchan_send", 0, A_STD,
+		    vchan_send(t->st->v[t->end], stop ? T_STOP : T_HOLD, 0,
+			       NULL, 0, 0));
+}
 
-	assert_non_null(st);
+static int single(struct thr *t)
+{
+	uint8_t buf[64];
+
+	return send_some(t, MAIN_SRC, buf, 1, TMO);
+}
+
+static const struct stress_kind framed = {
+	.title = "vchan stress", .unit = "message",
+	.thr_name = { "s0", "s1", "r0", "r1", "evl" },
+	.blocking = blocking, .evloop = evloop, .marker = marker,
+	.single = single,
+};
+
+static struct stress *messages_new(void)
+{
+	struct stress *st = stress_new(&framed);
+
 	for (int k = 0; k < 2 * NSRC; k++)
 		assert_non_null(st->src[k / NSRC][k % NSRC].rec =
 				malloc(CAP * sizeof(struct rec)));
-	for (int k = 0; k < 2 * NTHR; k++)
-		st->thr[k / NTHR][k % NTHR].sfd = -1;
-	pthread_mutex_init(&st->mu, NULL);
-	st->revoke = revoke;
-	st->t_end = vchan_now_ns() + (run_ms() + WATCHDOG_MS) * MS;
-	tv_capture_logs();
-	assert_int_equal(pthread_create(&st->mon, NULL, monitor, st), 0);
 	return st;
 }
 
-/* Free everything, then fail with the first failure, if any. */
-static void stress_end(struct stress *st)
+static void messages_end(struct stress *st)
 {
-	char why[sizeof(st->why)];
-
-	STORE(st->mon_quit, 1);
-	pthread_join(st->mon, NULL);
-	snprintf(why, sizeof(why), "%s", st->why);
 	for (int k = 0; k < 2 * NSRC; k++)
 		free(st->src[k / NSRC][k % NSRC].rec);
-	pthread_mutex_destroy(&st->mu);
-	free(st);
-	if (why[0])
-		fail_msg("%s", why);
+	stress_end(st);
 }
 
 static void pair_open(struct stress *st, unsigned lo, unsigned ro,
@@ -734,76 +394,16 @@ static void pair_open(struct stress *st, unsigned lo, unsigned ro,
 {
 	struct vchan_config sc = tv_cfg(lo, ro), cc = tv_cfg(0, 0);
 
-	sc.name = "srv";
-	cc.name = "cli";
 	sc.max_msg = cc.max_msg = max_msg;
-	assert_int_equal(vchan_shm_pair(&sc, &cc, &st->v[0], &st->v[1]), 0);
 	st->max_msg = max_msg;
 	st->big = big;
-	st->revoke_req = st->revoke_done = st->quit = st->paused = 0;
-	st->hold_rx = 0;
-	st->revoked_at = 0;
-	for (int e = 0; e < 2; e++) {
-		st->ring[e] = vchan_ring_size(st->v[e], 1);
-		for (int i = 0; i < NSRC; i++) {
-			memset(st->src[e][i].rec, 0, CAP * sizeof(struct rec));
-			st->src[e][i].committed = 0;
-		}
-		st->committed[e] = st->delivered[e] = 0;
-		st->alive_rx[e] = NRECV;
-		st->mthr[e] = (struct thr){ .st = st, .end = e, .id = -1,
-					    .name = "main",
-					    .rnd = vchan_now_ns() | 1 };
+	for (int k = 0; k < 2 * NSRC; k++) {
+		struct src *s = &st->src[k / NSRC][k % NSRC];
+
+		memset(s->rec, 0, CAP * sizeof(struct rec));
+		s->committed = 0;
 	}
-	for (int k = 0; k < 2 * NTHR; k++) {
-		struct thr *t = &st->thr[k / NTHR][k % NTHR];
-
-		pthread_mutex_lock(&st->mu);
-		*t = (struct thr){ .st = st, .end = k / NTHR, .id = k % NTHR,
-				   .name = thr_name[k % NTHR], .sfd = -1,
-				   .rnd = (vchan_now_ns() * (2u + (unsigned)k)) | 1 };
-		pthread_mutex_unlock(&st->mu);
-		assert_int_equal(pthread_create(&t->t, NULL, k % NTHR == NTHR - 1 ?
-						evloop : blocking, t), 0);
-	}
-}
-
-/* Under st->mu: a dump (bad(), the watchdog) looks at the ends. */
-static void pair_close(struct stress *st)
-{
-	struct vchan *v0, *v1;
-
-	pthread_mutex_lock(&st->mu);
-	v0 = st->v[0];
-	v1 = st->v[1];
-	st->v[0] = st->v[1] = NULL;
-	pthread_mutex_unlock(&st->mu);
-	tv_close(v0, v1);
-}
-
-/* Wake the blocking receivers (a STOP each, as often as it takes) and
- * join every thread. */
-static void pair_join(struct stress *st)
-{
-	STORE(st->quit, 1);
-	while (LOAD(st->alive_rx[0]) + LOAD(st->alive_rx[1]) > 0) {
-		for (int e = 0; e < 2; e++)
-			if (LOAD(st->alive_rx[!e]))
-				CALL(&st->mthr[e], "vchan_send", 0, A_STD,
-				     vchan_send(st->v[e], T_STOP, 0, NULL, 0, 0));
-		usleep(1000);
-	}
-	for (int k = 0; k < 2 * NTHR; k++)
-		pthread_join(st->thr[k / NTHR][k % NTHR].t, NULL);
-	pthread_mutex_lock(&st->mu);
-	for (int k = 0; k < 2 * NTHR; k++) {
-		struct thr *t = &st->thr[k / NTHR][k % NTHR];
-
-		if (t->sfd >= 0)
-			close(t->sfd);
-		t->sfd = -1;
-	}
-	pthread_mutex_unlock(&st->mu);
+	pair_start(st, &sc, &cc);
 }
 
 /* What each source delivered: an ordered prefix of what it committed, all
@@ -843,99 +443,32 @@ static void verify(struct stress *st, bool complete)
 	}
 }
 
-/* Wait until every message from the ends in mask is in. */
-static void wait_in(struct stress *st, int mask)
-{
-	for (int e = 0; e < 2; e++)
-		while ((mask >> e & 1) && !LOAD(st->failed) &&
-		       LOAD(st->delivered[e]) < LOAD(st->committed[e]))
-			sched_yield();
-}
-
-/* Park the event loops, then the senders of the ends in mask.  The loops
- * first, while messages still flow: a call with timeout 0 waits for the
- * side's lock, which on a quiet channel a blocking receiver holds until
- * its timeout. */
-static void park(struct stress *st, int mask)
-{
-	for (int step = 0; step < 2; step++) {
-		int m = 4 | (step ? mask : LOAD(st->paused));
-
-		STORE(st->parked, 0);
-		ADD(st->gen, 1);
-		STORE(st->paused, m);
-		while (LOAD(st->parked) < NSEND * __builtin_popcount(m & 3u) + 2 &&
-		       !LOAD(st->failed))
-			usleep(100);
-	}
-}
-
-/* n single messages from end e (both in turn if e < 0), each once the one
- * before is in, at a random moment of the receivers' wait. */
-static void trickle(struct stress *st, int e, int n)
-{
-	for (int k = 0; k < n && !LOAD(st->failed); k++) {
-		uint64_t until = vchan_now_ns() + rnd(&st->mthr[0].rnd) % 80000;
-		int f = e < 0 ? k & 1 : e;
-		uint8_t buf[64];
-
-		while (vchan_now_ns() < until)
-			;
-		if (send_some(&st->mthr[f], MAIN_SRC, buf, 1, TMO) != 1)
-			bad(st, "main: a single message was not sent");
-		wait_in(st, 1 << f);
-	}
-}
-
-/* A sender and a receiver of end a asleep at once: the event one of them
- * takes must not be lost to the other (wait.c).  The peer's receivers hold
- * still (a HOLD message wakes them), a's senders fill the ring and sleep,
- * and single messages go to a's sleeping receivers. */
+/* A sender and a receiver of end a asleep at once (senders_asleep()),
+ * and single messages to a's sleeping receivers. */
 static void crossed(struct stress *st, int a, int n)
 {
-	struct thr *s0 = &st->thr[a][0], *s1 = &st->thr[a][1];
-	uint64_t t0 = vchan_now_ns(), now;
-
-	STORE(st->held, 0);
-	STORE(st->hold_rx, !a + 1);
-	while (LOAD(st->held) < NRECV && !LOAD(st->failed)) {
-		CALL(&st->mthr[a], "vchan_send", 0, A_STD,
-		     vchan_send(st->v[a], T_HOLD, 0, NULL, 0, 0));
-		usleep(200);
-	}
-	park(st, 1 << !a);
-	do {
-		usleep(200);
-		now = vchan_now_ns();
-	} while (now - t0 < 500 * MS && !(LOAD(s0->call) && LOAD(s1->call) &&
-		 now - LOAD(s0->since) > 2 * MS &&
-		 now - LOAD(s1->since) > 2 * MS));
+	senders_asleep(st, a);
 	trickle(st, !a, n);
-	STORE(st->hold_rx, 0);
-	park(st, 3);
-	wait_in(st, 3);
+	unhold(st);
+	drain(st);
 }
 
 /* Rounds of traffic, each ending in a drain and single messages. */
 static void test_traffic(void **state)
 {
 	const unsigned *c = *state;   /* orders, maximum, big */
-	struct stress *st = stress_new(false);
+	struct stress *st = messages_new();
 	uint64_t end = vchan_now_ns() + run_ms() / 2 * MS;
 	unsigned rounds = 0;
 
 	pair_open(st, c[0], c[1], c[2], c[3]);
 	while (vchan_now_ns() < end && !LOAD(st->failed)) {
-		usleep(5000 + rnd(&st->mthr[0].rnd) % 30000);
-		park(st, 3);
-		wait_in(st, 3);
-		trickle(st, -1, TRICKLE);
+		round_drain(st);
 		crossed(st, rounds & 1, TRICKLE / 4);
 		STORE(st->paused, 0);
 		rounds++;
 	}
-	park(st, 3);
-	wait_in(st, 3);
+	drain(st);
 	pair_join(st);
 	verify(st, true);
 	print_message("rings %zu/%zu, max %zu: %u rounds, %llu + %llu "
@@ -949,12 +482,12 @@ static void test_traffic(void **state)
 	/* Left-over STOPs may be discarded; nothing else may log. */
 	if (tv_log_count && !strstr(tv_last_log, "discarded"))
 		bad(st, "log: %s", tv_last_log);
-	stress_end(st);
+	messages_end(st);
 }
 
 static void test_revoke(void **state)
 {
-	struct stress *st = stress_new(true);
+	struct stress *st = messages_new();
 	uint64_t end = vchan_now_ns() + run_ms() * MS, late = 0;
 	unsigned rounds = 0;
 
@@ -966,32 +499,18 @@ static void test_revoke(void **state)
 			pair_open(st, 10, 11, 8 << 10, true);
 		else
 			pair_open(st, 12, 12, 3 << 12, false);
+		phase(st, "traffic");
 		usleep(10000 + rnd(&st->mthr[0].rnd) % 100000);
 		if (rounds & 4) {
 			/* Mid-stream, or on a quiet channel: every call
 			 * asleep, only the revoke to wake it. */
-			park(st, 3);
-			wait_in(st, 3);
+			drain(st);
 			usleep(20000);
 		}
+		phase(st, "revoke");
 		STORE(st->revoke_req, e + 1);
-		/* Every thread ends by itself, with -EPIPE. */
-		for (int k = 0; k < 2 * NTHR && !LOAD(st->failed); k++)
-			while (!LOAD(st->thr[k / NTHR][k % NTHR].done) &&
-			       !LOAD(st->failed))
-				usleep(100);
+		wait_ended(st, &late);
 		pair_join(st);
-		for (int k = 0; k < 2 * NTHR; k++) {
-			struct thr *t = &st->thr[k / NTHR][k % NTHR];
-			uint64_t d = st->revoked_at && t->done > st->revoked_at ?
-				     t->done - st->revoked_at : 0;
-
-			late = d > late ? d : late;
-			if (d > REVOKE_MS * MS)
-				bad(st, "%s %s ended %llu ms after the revoke",
-				    end_name[t->end], t->name,
-				    (unsigned long long)(d / MS));
-		}
 		verify(st, false);
 		pair_close(st);
 		rounds++;
@@ -1001,7 +520,7 @@ static void test_revoke(void **state)
 		      "overrun(s) excused (CPU starvation)\n",
 		      rounds, (double)late / MS,
 		      (unsigned long long)(st->max_over / MS), st->excused);
-	stress_end(st);
+	messages_end(st);
 }
 
 int main(void)

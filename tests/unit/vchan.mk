@@ -5,10 +5,10 @@ VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 	$(CMOCKA_LIBS) -lpthread
 VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_rights \
 	test_vchan_peer test_vchan_spin test_vchan_lock test_vchan_grace \
-	test_vchan_race test_vchan_stress
+	test_vchan_race test_vchan_stress test_vchan_stress_raw
 check_PROGRAMS += $(VCHAN_UNIT_TESTS)
 TESTS += $(VCHAN_UNIT_TESTS)
-EXTRA_DIST += unit/test_vchan_util.h
+EXTRA_DIST += unit/test_vchan_util.h unit/test_vchan_stress_util.h
 
 test_vchan_ring_SOURCES = unit/test_vchan_ring.c
 test_vchan_ring_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
@@ -37,6 +37,9 @@ test_vchan_race_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_stress_SOURCES = unit/test_vchan_stress.c
 test_vchan_stress_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_stress_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_stress_raw_SOURCES = unit/test_vchan_stress_raw.c
+test_vchan_stress_raw_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_stress_raw_LDADD = $(VCHAN_UNIT_LDADD)
 
 # Integration on xensim (tests/sim/vchan/): the program runs inside the
 # simulated domains; sim/vchan/vchan-sim.sh drives the scenarios.
