@@ -341,11 +341,16 @@ struct vchan_transport_ops {
 };
 
 /* ---- the send and receive locks (lock.c) --------------------------------- */
-/* A mutex biased to the first thread that takes it: that thread enters and
+/* A lock biased to the first thread that takes it: that thread enters and
  * leaves with plain stores; another thread's first lock revokes the bias for
- * good (membarrier), and from then on it is the mutex.  See lock.c. */
+ * good (membarrier), and from then on everyone queues for it, first come
+ * first in.  See lock.c. */
 struct vchan_lock {
-	pthread_mutex_t mu;       /* everyone, once the bias is revoked      */
+	/* The queue everyone takes, once the bias is revoked: a ticket lock
+	 * (lock.c), so threads get in in the order they came. */
+	unsigned next;            /* atomic: tickets handed out              */
+	unsigned serving;         /* atomic: the ticket whose turn it is
+				   * (futex word)                           */
 	const void *owner;        /* atomic: the owner's &vchan_lock_token    */
 	int busy;                 /* the owner is inside (only it writes;
 				   * futex word for a revoker)             */
@@ -361,6 +366,10 @@ void vchan_lock_slow(struct vchan_lock *l);
 bool vchan_trylock_slow(struct vchan_lock *l);
 /* The owner leaves (busy 0, then wakes a revoker). */
 void vchan_lock_leave(struct vchan_lock *l);
+/* The queue (lock.c). */
+void vchan_queue_lock(struct vchan_lock *l);
+bool vchan_queue_trylock(struct vchan_lock *l);
+void vchan_queue_unlock(struct vchan_lock *l);
 
 /* The owner's way in; false when the bias is revoked (it backed out). */
 static inline bool vchan_lock_enter_biased(struct vchan_lock *l)
@@ -381,7 +390,7 @@ static inline bool vchan_lock_mine(const struct vchan_lock *l)
 }
 /* Whether the calling thread holds l (an in-place receive or a reservation
  * keeps a lock across calls; the biased path would let its holder in
- * again, the mutex would deadlock it). */
+ * again, the queue would deadlock it). */
 static inline bool vchan_lock_held(const struct vchan_lock *l)
 {
 	return __atomic_load_n(&l->holder, __ATOMIC_RELAXED) ==
@@ -419,7 +428,7 @@ static inline void vchan_unlock(struct vchan_lock *l)
 	    __atomic_load_n(&l->busy, __ATOMIC_RELAXED))
 		vchan_lock_leave(l);
 	else
-		pthread_mutex_unlock(&l->mu);
+		vchan_queue_unlock(l);
 }
 
 /* ---- the endpoint (endpoint.c) ------------------------------------------- */

@@ -24,14 +24,14 @@
  *
  * Threads: one thread may send while another receives; vchan_revoke() may be
  * called from any thread and wakes every blocked call.  vchan_close() must
- * be the last call on the handle.  Calls of one direction take turns: a
- * call, even a non-blocking one, first waits for another thread's call of
- * that direction to end (a blocking one: its timeout at most), so an event
- * loop should not share a direction with threads that block in it.  Each
- * direction is fastest driven by one thread: the first thread that sends
- * (receives) then takes that side's lock with plain stores; the first call
- * from another thread turns that lock into an ordinary mutex for good (at
- * the cost of one membarrier(2)).
+ * be the last call on the handle.  Calls of one direction take turns, in
+ * the order they came: a call, even a non-blocking one, first waits for the
+ * calls of that direction other threads made before it (a blocking one:
+ * its timeout at most), so an event loop should not share a direction with
+ * threads that block in it.  Each direction is fastest driven by one
+ * thread: the first thread that sends (receives) then takes that side's
+ * lock with plain stores; the first call from another thread turns that
+ * lock into a queue for good (at the cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H
