@@ -96,9 +96,10 @@ void vchan_queue_unlock(struct vchan_lock *l)
 {
 	unsigned s = __atomic_load_n(&l->serving, __ATOMIC_RELAXED) + 1;
 
-	/* A full barrier between this store and the load of next (seq_cst
-	 * both): a waiter that took its ticket after our load sees the new
-	 * serving, and one before it is woken. */
+	/* Store, then load next, both seq_cst (a full barrier between):
+	 * either we see a waiter's ticket and wake it, or its look at
+	 * serving, which follows its ticket, sees this store and it does not
+	 * sleep on the old value. */
 	__atomic_store_n(&l->serving, s, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&l->next, __ATOMIC_SEQ_CST) != s)
 		syscall(SYS_futex, &l->serving, FUTEX_WAKE_PRIVATE, INT_MAX,
