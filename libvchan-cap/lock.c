@@ -28,7 +28,9 @@
  * An owner leaving stores `busy` 0, then wakes the revoker if it saw
  * `revoked`; without a barrier between the two it may miss a revoker that
  * has just started to wait, which therefore waits in 1 ms steps.  That can
- * happen once per lock, when the bias is revoked.
+ * happen once per lock, when the bias is revoked: afterwards the former
+ * owner finds `revoked` set before it stores `busy` and goes straight to
+ * the queue.
  *
  * Without membarrier (an old kernel, a seccomp filter) no lock is ever
  * biased: they are plain queues. */
@@ -75,9 +77,13 @@ void vchan_queue_lock(struct vchan_lock *l)
 			vchan_cpu_relax();
 			continue;
 		}
-		/* Sleeps only while serving is still s. */
+		/* Counted first (seq_cst), so that an unlock that misses
+		 * the count changed serving before the kernel looks at it:
+		 * FUTEX_WAIT sleeps only while serving is still s. */
+		__atomic_fetch_add(&l->sleepers, 1, __ATOMIC_SEQ_CST);
 		syscall(SYS_futex, &l->serving, FUTEX_WAIT_PRIVATE, s, NULL,
 			NULL, 0);
+		__atomic_fetch_sub(&l->sleepers, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -96,12 +102,14 @@ void vchan_queue_unlock(struct vchan_lock *l)
 {
 	unsigned s = __atomic_load_n(&l->serving, __ATOMIC_RELAXED) + 1;
 
-	/* Store, then load next, both seq_cst (a full barrier between):
-	 * either we see a waiter's ticket and wake it, or its look at
-	 * serving, which follows its ticket, sees this store and it does not
-	 * sleep on the old value. */
+	/* Store, then load the count, both seq_cst (a full barrier
+	 * between): either we see a sleeper and wake them all (the one whose
+	 * turn it is among them), or the kernel's look at serving inside its
+	 * FUTEX_WAIT, which follows its count after a full barrier, sees
+	 * this store and it does not sleep.  Waiters that only spin cost no
+	 * system call. */
 	__atomic_store_n(&l->serving, s, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&l->next, __ATOMIC_SEQ_CST) != s)
+	if (__atomic_load_n(&l->sleepers, __ATOMIC_SEQ_CST))
 		syscall(SYS_futex, &l->serving, FUTEX_WAKE_PRIVATE, INT_MAX,
 			NULL, NULL, 0);
 }
@@ -109,6 +117,7 @@ void vchan_queue_unlock(struct vchan_lock *l)
 void vchan_lock_init(struct vchan_lock *l)
 {
 	l->next = l->serving = 0;
+	l->sleepers = 0;
 	l->owner = NULL;
 	l->busy = 0;
 	l->holder = NULL;

@@ -351,6 +351,8 @@ struct vchan_lock {
 	unsigned next;            /* atomic: tickets handed out              */
 	unsigned serving;         /* atomic: the ticket whose turn it is
 				   * (futex word)                           */
+	int sleepers;             /* atomic: waiters in FUTEX_WAIT or about
+				   * to be                                  */
 	const void *owner;        /* atomic: the owner's &vchan_lock_token    */
 	int busy;                 /* the owner is inside (only it writes;
 				   * futex word for a revoker)             */
@@ -374,6 +376,10 @@ void vchan_queue_unlock(struct vchan_lock *l);
 /* The owner's way in; false when the bias is revoked (it backed out). */
 static inline bool vchan_lock_enter_biased(struct vchan_lock *l)
 {
+	/* Revoked for good (it never comes back): straight to the queue,
+	 * without the store and the wake-up of backing out. */
+	if (__atomic_load_n(&l->revoked, __ATOMIC_RELAXED))
+		return false;
 	__atomic_store_n(&l->busy, 1, __ATOMIC_RELAXED);
 	/* No barrier between this store and the load: a revoker's
 	 * membarrier stands in for it (lock.c). */

@@ -176,6 +176,62 @@ static void test_excludes_under_contention(void **state)
 	}
 }
 
+/* Once the bias is revoked, its former owner goes straight to the queue:
+ * it never stores busy again (that store, with the wake-up of backing out,
+ * cost it a system call on every lock, and made other threads' trylocks
+ * fail while nobody held the lock).  Counted: how often a watcher sees
+ * busy set while the former owner takes and leaves the lock. */
+#define EX_OWNER_ROUNDS 200000
+
+struct ex_owner {
+	struct vchan_lock l;
+	int go, done;         /* atomics */
+};
+
+static void *ex_owner_thread(void *arg)
+{
+	struct ex_owner *c = arg;
+
+	vchan_lock(&c->l);    /* the first taker: the owner */
+	vchan_unlock(&c->l);
+	__atomic_store_n(&c->go, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&c->go, __ATOMIC_ACQUIRE) != 2)
+		;
+	for (int i = 0; i < EX_OWNER_ROUNDS; i++) {
+		vchan_lock(&c->l);
+		vchan_unlock(&c->l);
+	}
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_ex_owner_leaves_busy_alone(void **state)
+{
+	struct ex_owner c = { .go = 0 };
+	unsigned long seen = 0, looks = 0;
+	pthread_t t;
+
+	(void)state;
+	/* (Without membarrier the lock is born revoked: the same holds.) */
+	vchan_lock_init(&c.l);
+	assert_int_equal(pthread_create(&t, NULL, ex_owner_thread, &c), 0);
+	while (!__atomic_load_n(&c.go, __ATOMIC_ACQUIRE))
+		;
+	vchan_lock(&c.l);     /* another thread: the bias is revoked */
+	vchan_unlock(&c.l);
+	assert_int_equal(c.l.revoked, 1);
+	__atomic_store_n(&c.go, 2, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE)) {
+		seen += __atomic_load_n(&c.l.busy, __ATOMIC_RELAXED) != 0;
+		looks++;
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	vchan_lock_destroy(&c.l);
+	if (seen)
+		fail_msg("busy seen set %lu times in %lu looks after the bias "
+			 "was revoked", seen, looks);
+}
+
 /* Two threads that take the lock again as soon as they leave it, holding
  * it a while each time (as a blocking call holds its direction until data
  * comes), and a third that wants it once: the third gets in after the
@@ -247,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_trylock_against_owner),
 		cmocka_unit_test(test_excludes_under_contention),
 		cmocka_unit_test(test_first_come_first_in),
+		cmocka_unit_test(test_ex_owner_leaves_busy_alone),
 	};
 
 	fprintf(stderr, "bias %s\n", bias_usable() ? "usable (membarrier)"

@@ -222,7 +222,10 @@ void vchan_set_logger(vchan_log_fn *fn, void *arg);
  * standing in for the event channel), for tests and benchmarks.  The pair
  * survives fork(): each process then drops the end it does not use with
  * vchan_shm_detach() (releases local resources, leaves the peer alone; an
- * end of another transport is left as it is, with a log line). */
+ * end of another transport is left as it is, with a log line).  Fork only
+ * while no other thread is in a call on the pair: a call waiting its turn
+ * in the parent keeps its place in the child's queue, where nobody takes
+ * it, and every later call of that direction in the child waits for ever. */
 int vchan_shm_pair(const struct vchan_config *srv_cfg,
 		   const struct vchan_config *cli_cfg,
 		   struct vchan **srv, struct vchan **cli);
