@@ -343,16 +343,14 @@ struct vchan_transport_ops {
 /* ---- the send and receive locks (lock.c) --------------------------------- */
 /* A lock biased to the first thread that takes it: that thread enters and
  * leaves with plain stores; another thread's first lock revokes the bias for
- * good (membarrier), and from then on everyone queues for it, first come
- * first in.  See lock.c. */
+ * good (membarrier), and from then on everyone queues for it, with no
+ * waiter starving.  See lock.c. */
 struct vchan_lock {
-	/* The queue everyone takes, once the bias is revoked: a ticket lock
-	 * (lock.c), so threads get in in the order they came. */
-	unsigned next;            /* atomic: tickets handed out              */
-	unsigned serving;         /* atomic: the ticket whose turn it is
-				   * (futex word)                           */
-	int sleepers;             /* atomic: waiters in FUTEX_WAIT or about
-				   * to be                                  */
+	/* The queue everyone takes, once the bias is revoked: a mutex that
+	 * lets no waiter starve (lock.c). */
+	pthread_mutex_t mu;
+	int starving;             /* atomic: waiters that waited too long;
+				   * newcomers stand back (futex word)      */
 	const void *owner;        /* atomic: the owner's &vchan_lock_token    */
 	int busy;                 /* the owner is inside (only it writes;
 				   * futex word for a revoker)             */

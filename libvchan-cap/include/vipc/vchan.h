@@ -24,11 +24,13 @@
  *
  * Threads: one thread may send while another receives; vchan_revoke() may be
  * called from any thread and wakes every blocked call.  vchan_close() must
- * be the last call on the handle.  Calls of one direction take turns, in
- * the order they came: a call, even a non-blocking one, first waits for the
- * calls of that direction other threads made before it (a blocking one:
- * its timeout at most), so an event loop should not share a direction with
- * threads that block in it.  Each direction is fastest driven by one
+ * be the last call on the handle.  Calls of one direction take turns: a
+ * call, even a non-blocking one, first waits for the other threads' calls
+ * of that direction in progress (a blocking one: its timeout at most), and
+ * one that has waited 1 ms goes before the calls that come after it, so
+ * none waits for ever behind a thread that keeps coming back.  An event
+ * loop should therefore not share a direction with threads that block in
+ * it.  Each direction is fastest driven by one
  * thread: the first thread that sends (receives) then takes that side's
  * lock with plain stores; the first call from another thread turns that
  * lock into a queue for good (at the cost of one membarrier(2)).
@@ -223,9 +225,10 @@ void vchan_set_logger(vchan_log_fn *fn, void *arg);
  * survives fork(): each process then drops the end it does not use with
  * vchan_shm_detach() (releases local resources, leaves the peer alone; an
  * end of another transport is left as it is, with a log line).  Fork only
- * while no other thread is in a call on the pair: a call waiting its turn
- * in the parent keeps its place in the child's queue, where nobody takes
- * it, and every later call of that direction in the child waits for ever. */
+ * while no other thread is in a call on the pair: a call in progress or
+ * waiting its turn in the parent can leave that direction's lock held, or
+ * its waiters' queue standing, in the child, where nobody ends it, and
+ * every later call of that direction in the child waits for ever. */
 int vchan_shm_pair(const struct vchan_config *srv_cfg,
 		   const struct vchan_config *cli_cfg,
 		   struct vchan **srv, struct vchan **cli);
