@@ -30,10 +30,10 @@
  * one that has waited 1 ms goes before the calls that come after it, so
  * none waits for ever behind a thread that keeps coming back.  An event
  * loop should therefore not share a direction with threads that block in
- * it.  Each direction is fastest driven by one
- * thread: the first thread that sends (receives) then takes that side's
- * lock with plain stores; the first call from another thread turns that
- * lock into a queue for good (at the cost of one membarrier(2)).
+ * it.  Each direction is fastest driven by one thread: the first thread
+ * that sends (receives) then takes that side's lock with plain stores; the
+ * first call from another thread turns that lock into a mutex for good (at
+ * the cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H
