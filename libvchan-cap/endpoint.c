@@ -317,7 +317,8 @@ int vchan_revoke(struct vchan *v)
 		 * wakes to EPIPE rather than to room.  A hostile index just
 		 * means nothing is counted. */
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
-			dropped += vchan_frame_count(&v->rx.ring, ready);
+			dropped += vchan_frame_count(&v->rx.ring, ready,
+					v->rx.run_left, vchan_rx_taken(v));
 		v->ops->notify(v->tp);
 		/* Under wait_mu too: vchan_events(), vchan_fd() and
 		 * vchan_is_connected() look at the page and the transport
@@ -328,6 +329,7 @@ int vchan_revoke(struct vchan *v)
 		pthread_mutex_unlock(&v->wait_mu);
 	}
 	v->rx.active = false;
+	v->rx.run_left = 0;
 	__atomic_fetch_add(&v->discarded, dropped, __ATOMIC_RELAXED);
 	if (dropped)
 		vchan_log(v->name, "revoked: %llu message(s) discarded",

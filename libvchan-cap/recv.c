@@ -58,6 +58,118 @@ int vchan_rx_settle(struct vchan *v)
 	return 0;
 }
 
+/* A run's header h (checked by vchan_frame_check()) is at our index, of
+ * which ready bytes are known ready: take the run once all of it is there.
+ * 1: taken (its messages are next); 0: not yet (*need says how many bytes
+ * must be); <0: protocol error. */
+static int take_run(struct vchan *v, const struct vchan_frame_hdr *h,
+		    uint32_t ready, uint32_t *need)
+{
+	struct vchan_rx *x = &v->rx;
+	struct vchan_run_word w;
+	uint32_t span;
+	int r;
+
+	if (ready < VCHAN_RUN_HDR) {
+		*need = VCHAN_RUN_HDR;
+		return 0;
+	}
+	/* Copied out once; only the copy is used. */
+	vchan_ring_peek(&x->ring, VCHAN_FRAME_HDR, &w, sizeof(w));
+	r = vchan_run_check(h, &w, x->ring.idx & x->ring.mask, x->ring.size,
+			    v->name);
+	if (r < 0)
+		return vchan_fail(v, r);
+	/* Checked: at most a quarter ring. */
+	span = VCHAN_RUN_HDR + w.count * (uint32_t)vchan_frame_pad(h->len);
+	if (ready < span) {
+		r = vchan_ring_ready(&x->ring, &ready);
+		if (r < 0)
+			return vchan_fail(v, r);
+		if (ready < span) {
+			*need = span;
+			return 0;
+		}
+	}
+	vchan_ring_advance(&x->ring, VCHAN_RUN_HDR);
+	x->run = *h;
+	x->run_stride = (uint32_t)vchan_frame_pad(h->len);
+	x->run_left = w.count;
+	return 1;
+}
+
+/* The next message of a run when it fits dst: 0 taken (m filled,
+ * consumption not published), 1 for the general path (-EMSGSIZE). */
+static int recv_run_next(struct vchan *v, uint8_t *dst, size_t cap,
+			 struct vchan_msg *m)
+{
+	struct vchan_rx *x = &v->rx;
+	uint32_t len = x->run.len;
+
+	if (len > cap)
+		return 1;
+	memcpy(dst, vchan_ring_at(&x->ring, 0), len);
+	vchan_ring_advance(&x->ring, x->run_stride);
+	x->run_left--;
+	m->type = x->run.type;
+	m->flags = x->run.flags & VCHAN_MSG_FLAGS_USER;
+	m->seq = x->next_seq++;
+	m->len = len;
+	VCHAN_COUNT(v->msgs_recv, 1);
+	VCHAN_COUNT(v->bytes_recv, len);
+	return 0;
+}
+
+/* Batches: the next messages of a run into msgs[0..n) in one copy, when
+ * their buffers lie back to back in memory as the payloads do in the ring
+ * (no padding between them).  Returns how many were taken (0: none; the
+ * caller goes on one by one); consumption is not published. */
+static size_t recv_run_many(struct vchan *v, struct vchan_msg *msgs,
+			    size_t n)
+{
+	struct vchan_rx *x = &v->rx;
+	uint32_t len = x->run.len;
+	uint8_t *dst = msgs[0].buf;
+	size_t k;
+
+	if (x->active || x->inplace || x->run_left < 2 || n < 2 ||
+	    x->run_stride != len || !dst)
+		return 0;
+	for (k = 0; k < n && k < x->run_left; k++)
+		if (msgs[k].len < len ||
+		    (uint8_t *)msgs[k].buf != dst + k * len)
+			break;
+	if (k < 2)
+		return 0;
+	memcpy(dst, vchan_ring_at(&x->ring, 0), k * len);
+	vchan_ring_advance(&x->ring, (uint32_t)(k * len));
+	x->run_left -= (uint32_t)k;
+	for (size_t i = 0; i < k; i++) {
+		msgs[i].type = x->run.type;
+		msgs[i].flags = x->run.flags & VCHAN_MSG_FLAGS_USER;
+		msgs[i].seq = x->next_seq++;
+		msgs[i].len = len;
+	}
+	VCHAN_COUNT(v->msgs_recv, k);
+	VCHAN_COUNT(v->bytes_recv, k * len);
+	return k;
+}
+
+uint64_t vchan_rx_taken(const struct vchan *v)
+{
+	const struct vchan_rx *x = &v->rx;
+	uint64_t n = (uint64_t)x->run_left * x->run_stride;
+
+	/* The rest of a message begun (its header is behind our index), or
+	 * all of one held in place: not a frame to parse. */
+	if (x->active)
+		n += vchan_frame_span(x->hdr.len, x->hdr_pos) -
+		     VCHAN_FRAME_HDR - x->got;
+	if (x->inplace)
+		n += x->inplace_frame;
+	return n;
+}
+
 /* Take the next message header.  1: taken; 0: not enough bytes yet (*need
  * says how many); <0: protocol error. */
 static int take_header(struct vchan *v, uint32_t *need)
@@ -68,6 +180,20 @@ static int take_header(struct vchan *v, uint32_t *need)
 	int r;
 
 	for (;;) {
+		if (x->run_left) {
+			/* The next message of a run: it is all there (the run
+			 * was taken whole) and needs no header. */
+			x->hdr = x->run;
+			x->hdr.seq = x->next_seq;
+			/* Where its header would be: a run's lengths keep
+			 * 16-byte steps, so its span is then its stride. */
+			x->hdr_pos = x->ring.idx - VCHAN_FRAME_HDR;
+			x->active = true;
+			x->got = 0;
+			x->next_seq++;
+			x->run_left--;
+			return 1;
+		}
 		r = vchan_ring_ready_atleast(&x->ring, VCHAN_FRAME_HDR, &ready);
 		if (r < 0)
 			return vchan_fail(v, r);
@@ -82,6 +208,12 @@ static int take_header(struct vchan *v, uint32_t *need)
 				      v->name);
 		if (r < 0)
 			return vchan_fail(v, r);
+		if (h.flags & VCHAN_FRAME_RUN) {
+			r = take_run(v, &h, ready, need);
+			if (r <= 0)
+				return r;
+			continue;
+		}
 		if (h.flags & VCHAN_FRAME_PAD) {
 			/* h.len checked: ends exactly at the ring's end. */
 			if (ready < VCHAN_FRAME_HDR + h.len) {
@@ -150,7 +282,11 @@ static int recv_whole(struct vchan *v, uint8_t *dst, size_t cap,
 	size_t span;
 	int r;
 
-	if (x->active || x->inplace || tail < VCHAN_FRAME_HDR)
+	if (x->active || x->inplace)
+		return 1;
+	if (x->run_left)
+		return recv_run_next(v, dst, cap, m);
+	if (tail < VCHAN_FRAME_HDR)
 		return 1;
 	r = vchan_ring_ready_atleast(&x->ring, VCHAN_FRAME_HDR, &ready);
 	if (r < 0)
@@ -195,7 +331,7 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 	int r;
 
 	r = recv_whole(v, dst, cap, m);
-	if (r == 1 && !x->active && !x->inplace &&
+	if (r == 1 && !x->active && !x->inplace && !x->run_left &&
 	    vchan_ring_ready_known(&x->ring) < VCHAN_FRAME_HDR) {
 		/* Nothing yet: wait for a header, then the fast path again
 		 * (a frame the sender publishes whole is whole by then). */
@@ -342,6 +478,13 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		zero = 0;
 		r = recv_locked(v, msgs[i].buf, msgs[i].len, &msgs[i],
 				i ? &zero : &deadline, true);
+		if (r == 0 && i + 1 < n) {
+			size_t k = recv_run_many(v, msgs + i + 1, n - i - 1);
+
+			i += k;
+			if (k && vchan_ring_publish_due(&v->rx.ring))
+				(void)vchan_rx_finish(v, false);
+		}
 	}
 	if (i > 1 || (i == 1 && r == 0)) {
 		int f = vchan_rx_settle(v);

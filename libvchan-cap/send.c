@@ -356,6 +356,70 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 	return r;
 }
 
+/* How many of msgs[0..n) can go out now as one run (the first of them
+ * checked by the caller): same type, flags and length (1 to
+ * VCHAN_RUN_LEN_MAX bytes), the run whole before the ring's end, in a
+ * quarter ring and in space.  Fewer than VCHAN_RUN_MIN: not a run. */
+static size_t run_length(struct vchan *v, const struct vchan_msg *msgs,
+			 size_t n, uint32_t space)
+{
+	const struct vchan_ring *ring = &v->tx.ring;
+	size_t len = msgs[0].len, stride = vchan_frame_pad(len), k, fit;
+	uint32_t room = vchan_ring_tail(ring);
+
+	if (len == 0 || len > VCHAN_RUN_LEN_MAX || n < VCHAN_RUN_MIN ||
+	    !msgs[1].buf || msgs[1].len != len || msgs[1].type != msgs[0].type ||
+	    msgs[1].flags != msgs[0].flags)
+		return 0;
+	if (room > space)
+		room = space;
+	if (room > ring->quarter)
+		room = ring->quarter;
+	if (room < VCHAN_RUN_HDR + VCHAN_RUN_MIN * stride)
+		return 0;
+	fit = (room - VCHAN_RUN_HDR) / stride;
+	for (k = 2; k < n && k < fit; k++)
+		if (msgs[k].len != len || msgs[k].type != msgs[0].type ||
+		    msgs[k].flags != msgs[0].flags || !msgs[k].buf)
+			break;
+	return k < fit ? k : fit;
+}
+
+/* Put msgs[0..k) as one run at our index (run_length() said it fits). */
+static void tx_put_run(struct vchan *v, struct vchan_msg *msgs, size_t k)
+{
+	struct vchan_tx *t = &v->tx;
+	size_t len = msgs[0].len, stride = vchan_frame_pad(len);
+	struct vchan_frame_hdr h = { .len = (uint32_t)len,
+				     .type = msgs[0].type,
+				     .flags = msgs[0].flags | VCHAN_FRAME_RUN,
+				     .seq = t->next_seq };
+	struct vchan_run_word w = { .count = (uint32_t)k };
+	uint8_t *p = vchan_ring_at(&t->ring, 0);
+
+	memcpy(p, &h, sizeof(h));
+	memcpy(p + VCHAN_FRAME_HDR, &w, sizeof(w));
+	p += VCHAN_RUN_HDR;
+	for (size_t i = 0, j; i < k; i = j) {
+		const uint8_t *src = msgs[i].buf;
+
+		/* Payloads that lie back to back in memory, as they will in
+		 * the ring (no padding between them), go in one copy. */
+		for (j = i + 1; j < k && stride == len &&
+		     msgs[j].buf == src + (j - i) * len; j++)
+			;
+		vchan_copy_in(p, src, (j - i) * len);
+		for (size_t q = i; q < j; q++, p += stride) {
+			if (stride > len)
+				memset(p + len, 0, stride - len);
+			msgs[q].seq = t->next_seq++;
+		}
+	}
+	vchan_ring_advance(&t->ring, (uint32_t)(VCHAN_RUN_HDR + k * stride));
+	VCHAN_COUNT(v->msgs_sent, k);
+	VCHAN_COUNT(v->bytes_sent, k * len);
+}
+
 int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		int timeout_ms)
 {
@@ -387,6 +451,19 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 			r = -EINVAL;
 		if (r < 0)
 			break;
+		if (msgs[i].buf) {
+			size_t k = run_length(v, msgs + i, n - i, space);
+
+			if (k) {
+				tx_put_run(v, msgs + i, k);
+				space -= (uint32_t)(VCHAN_RUN_HDR + k *
+						vchan_frame_pad(msgs[i].len));
+				i += k - 1;
+				if (vchan_ring_publish_due(&v->tx.ring))
+					(void)vchan_tx_finish(v, false);
+				continue;
+			}
+		}
 		whole = frame <= v->tx.ring.quarter;
 		if (whole && vchan_ring_pads(&v->tx.ring) &&
 		    frame > vchan_ring_tail(&v->tx.ring)) {

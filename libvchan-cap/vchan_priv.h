@@ -217,7 +217,20 @@ struct vchan_frame_hdr {
 _Static_assert(sizeof(struct vchan_frame_hdr) == VCHAN_FRAME_HDR, "header");
 /* Framing flag: skip to the end of the ring (padding before a reserve). */
 #define VCHAN_FRAME_PAD 0x80000000u
-#define VCHAN_FRAME_KNOWN VCHAN_FRAME_PAD
+/* Framing flag: a run, several messages of one type, flags and length
+ * under one header (vchan_sendv()).  The header's len, type and flags are
+ * each message's, its seq the first one's; a run word follows, then the
+ * payloads, each padded to 16 bytes.  A run never wraps and takes at most
+ * a quarter ring; its messages are 1 to VCHAN_RUN_LEN_MAX bytes long. */
+#define VCHAN_FRAME_RUN 0x40000000u
+#define VCHAN_FRAME_KNOWN (VCHAN_FRAME_PAD | VCHAN_FRAME_RUN)
+struct vchan_run_word {
+	uint32_t count;    /* messages in the run, at least VCHAN_RUN_MIN     */
+	uint32_t zero[3];  /* 0 (reserved)                                     */
+};
+_Static_assert(sizeof(struct vchan_run_word) == VCHAN_FRAME_HDR, "run word");
+#define VCHAN_RUN_MIN 2u
+#define VCHAN_RUN_HDR (2 * VCHAN_FRAME_HDR)   /* header and run word */
 
 static inline size_t vchan_frame_pad(size_t len)
 {
@@ -281,8 +294,20 @@ static inline bool vchan_ring_pads(const struct vchan_ring *r)
 int vchan_frame_check(const struct vchan_frame_hdr *h, uint32_t pos,
 		      uint32_t ring_size, size_t max_msg, uint32_t expect_seq,
 		      const char *who);
-/* Count messages (whole or begun) between cons and prod, for revoke. */
-uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready);
+/* Messages of up to this length go in runs (below the large-payload
+ * alignment, so a run's payloads keep 16-byte steps). */
+#define VCHAN_RUN_LEN_MAX (VCHAN_FRAME_ALIGN_MIN - 1)
+/* Check a run's header (already through vchan_frame_check()) and its run
+ * word, both copied out of the ring, at ring offset pos.  The run must fit
+ * before the ring's end and in a quarter ring.  -EPROTO with a log line. */
+int vchan_run_check(const struct vchan_frame_hdr *h,
+		    const struct vchan_run_word *w, uint32_t pos,
+		    uint32_t ring_size, const char *who);
+/* Count messages (whole or begun) between cons and prod, for revoke; the
+ * first skip bytes are taken already (vchan_rx_taken()), run_left messages
+ * of a run among them. */
+uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready,
+			   uint32_t run_left, uint64_t skip);
 
 /* ---- spinning and yielding (spin.c) --------------------------------------- */
 /* One adaptive phase: hits raise the score, misses lower it; a low score
@@ -467,6 +492,11 @@ struct vchan_rx {
 	size_t bounce_cap;
 	bool inplace;            /* between recv_inplace and release         */
 	uint32_t inplace_frame;  /* bytes to consume on release (0: done)    */
+	/* run being received: its header (checked) and what is left of it,
+	 * payloads of run.len bytes every run_stride bytes from our index */
+	uint32_t run_left;
+	uint32_t run_stride;
+	struct vchan_frame_hdr run;
 };
 
 struct vchan {
@@ -610,5 +640,8 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify);
 int vchan_tx_finish(struct vchan *v, bool notify);
 int vchan_rx_finish(struct vchan *v, bool notify);
 void vchan_rx_discard(struct vchan *v);
+/* Bytes after the inbound index that belong to messages already taken:
+ * the rest of one begun or held in place, and of a run (rx lock held). */
+uint64_t vchan_rx_taken(const struct vchan *v);
 
 #endif

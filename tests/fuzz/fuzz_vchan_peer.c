@@ -332,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				in_ring[(a + i) & (in_size - 1)] =
 					(uint8_t)take(&in, 1);
 			break;
-		case 3: { /* a well-formed frame, published */
+		case 3: { /* a frame, published: well formed, padding, a run */
 			struct vchan_frame_hdr h = {
 				.len = a % 3000, .type = b, .flags = b & 0xffff,
 				.seq = peer_seq,
@@ -359,6 +359,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 
+			if ((op & 0xc0) == 0x40) {
+				/* A run (vchan_sendv()'s frame): up to a
+				 * quarter ring and before the ring's end, or
+				 * (op & 0x20) a lie from the input (any
+				 * length to 511, any count to 255, a
+				 * reserved word set, crossing the end);
+				 * published whole, or (op & 0x10) all but its
+				 * last payload. */
+				struct vchan_run_word w = { 0 };
+				uint32_t at = prod & (in_size - 1), stride, most;
+				uint32_t span, pub;
+				uint8_t hw[VCHAN_RUN_HDR];
+
+				h.flags = (b & 0xffff) | VCHAN_FRAME_RUN;
+				h.len = 1 + a % VCHAN_RUN_LEN_MAX;
+				stride = (uint32_t)vchan_frame_pad(h.len);
+				most = (in_size / 4 - VCHAN_RUN_HDR) / stride;
+				if (most < VCHAN_RUN_MIN && !(op & 0x20))
+					break;
+				if (op & 0x20) {
+					h.len = a & 0x1ff;
+					stride = (uint32_t)vchan_frame_pad(h.len);
+					w.count = b >> 24;
+					w.zero[1] = (b >> 23) & 1;
+				} else {
+					w.count = VCHAN_RUN_MIN + (b >> 24) %
+						  (most - VCHAN_RUN_MIN + 1);
+				}
+				span = VCHAN_RUN_HDR + w.count * stride;
+				if (!(op & 0x20) && at + span > in_size)
+					break;
+				if (span > in_size - (prod - *peer_prod_cons))
+					break;
+				pub = (op & 0x10) && w.count ? span - stride
+							     : span;
+				memcpy(hw, &h, sizeof(h));
+				memcpy(hw + VCHAN_FRAME_HDR, &w, sizeof(w));
+				for (uint32_t i = 0; i < span; i++)
+					in_ring[(prod + i) & (in_size - 1)] =
+						i < VCHAN_RUN_HDR ? hw[i]
+								  : (uint8_t)i;
+				*peer_prod = prod + pub;
+				peer_seq += w.count;
+				break;
+			}
 			if (fr > in_size - (prod - *peer_prod_cons))
 				break;
 			for (size_t i = 0; i < fr; i++) {
@@ -421,6 +466,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				m[i] = (struct vchan_msg){
 					.buf = scratch + i * 4096,
 					.len = (a >> (i * 2)) % 4096 };
+			if (op & 0x80) {
+				/* One length for all (runs), the third's
+				 * maybe another (a run cut short). */
+				for (int i = 0; i < 4; i++)
+					m[i].len = a % 300;
+				if (op & 0x40)
+					m[2].len = b % 300;
+				/* Payloads back to back (copied in one go
+				 * when 16-byte multiples). */
+				if (op & 0x20)
+					for (int i = 0; i < 4; i++)
+						m[i].buf = scratch + i * m[0].len;
+			}
 			r = vchan_sendv(v, m, 4, 0);
 			ok_call(v, "vchan_sendv", r, VCHAN_RIGHT_SEND, true, 1,
 				4, E_SEND);
@@ -431,6 +489,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				m[i] = (struct vchan_msg){
 					.buf = scratch + i * 4096,
 					.len = (a >> (i * 2)) % 4096 };
+			if (op & 0x80)
+				/* Buffers back to back, one size (a run's
+				 * messages taken in one copy). */
+				for (int i = 0; i < 4; i++)
+					m[i] = (struct vchan_msg){
+						.buf = scratch + i * (a % 300),
+						.len = (op & 0x40) && i == 2 ?
+						       b % 300 : a % 300 };
 			r = vchan_recvv(v, m, 4, 0);
 			ok_call(v, "vchan_recvv", r, VCHAN_RIGHT_RECV, true,
 				1, 4, E_RECV);

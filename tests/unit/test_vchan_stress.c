@@ -27,6 +27,10 @@
 #define T_STOP 0xfff0u            /* ends a blocking receiver */
 #define T_HOLD 0xfff1u            /* wakes one to hold still */
 #define MAGIC 0x5a17u
+/* A message of a uniform batch: one length and these flags for all of it,
+ * so that vchan_sendv() sends it as a run. */
+#define MAGIC_RUN 0x5a18u
+#define RUN_FLAGS 0x7e7eu
 
 struct rec {                    /* one message, by its sender's counter */
 	uint32_t rseq, sseq;    /* seq received; seq vchan_sendv gave, or 0 */
@@ -107,10 +111,11 @@ static bool take(struct thr *t, const struct vchan_msg *m)
 		return m->type == T_STOP;
 	if (m->len >= TAG)
 		memcpy(&g, m->buf, TAG);
-	if (m->len < TAG || g.magic != MAGIC || g.end != !t->end ||
+	if (m->len < TAG || (g.magic != MAGIC && g.magic != MAGIC_RUN) ||
+	    g.end != !t->end ||
 	    g.src >= NSRC || g.ctr >= CAP || g.len != m->len ||
 	    g.seed != seed_of(&g) || m->type != TYPE(g.end, g.src) ||
-	    m->flags != (g.ctr & 0xffffu) ||
+	    m->flags != (g.magic == MAGIC_RUN ? RUN_FLAGS : g.ctr & 0xffffu) ||
 	    !pattern_ok((const uint8_t *)m->buf + TAG, m->len - TAG, g.seed)) {
 		bad(st, "%s %s: corrupt message: type %#x flags %#x seq %u len "
 		    "%zu (tag: end %u src %u ctr %u len %u)", end_name[t->end],
@@ -137,21 +142,33 @@ static int send_some(struct thr *t, int src, uint8_t *buf, unsigned n,
 	struct src *s = &st->src[t->end][src];
 	uint32_t ctr = s->committed;
 	struct vchan_msg m[4];
+	/* Half the batches uniform (sent as runs when short enough), their
+	 * payloads half the time back to back in 16-byte multiples (copied
+	 * into the ring in one go). */
+	bool uni = n > 1 && rnd(&t->rnd) % 2;
+	size_t ulen = pick_len(t, src), step = st->max_msg;
 	int r;
 
 	if (ctr + n > CAP)
 		return 0;
+	if (uni && rnd(&t->rnd) % 2) {
+		ulen = (ulen + 15) & ~(size_t)15;
+		step = ulen;
+	}
 	for (unsigned i = 0; i < n; i++) {
-		struct tag g = { .magic = MAGIC, .end = (uint8_t)t->end,
+		struct tag g = { .magic = uni ? MAGIC_RUN : MAGIC,
+				 .end = (uint8_t)t->end,
 				 .src = (uint8_t)src, .ctr = ctr + i,
-				 .len = (uint32_t)pick_len(t, src) };
-		uint8_t *p = buf + i * st->max_msg;
+				 .len = (uint32_t)(uni ? ulen :
+						   pick_len(t, src)) };
+		uint8_t *p = buf + i * step;
 
 		g.seed = seed_of(&g);
 		memcpy(p, &g, TAG);
 		tv_fill(p + TAG, g.len - TAG, g.seed);
 		m[i] = (struct vchan_msg){ .type = TYPE(t->end, src),
-					   .flags = g.ctr & 0xffffu,
+					   .flags = uni ? RUN_FLAGS :
+						   g.ctr & 0xffffu,
 					   .buf = p, .len = g.len };
 	}
 	if (n == 1) {
@@ -194,14 +211,23 @@ static int receive(struct thr *t, uint8_t *buf, int tmo, bool *stop)
 				       m[0].len > st->max_msg))
 			bad(st, "vchan_recv: -EMSGSIZE, len %zu", m[0].len);
 	} else if (op < 6) {
+		/* Now and then buffers back to back, 16-byte multiples,
+		 * as a run's payloads lie (taken in one copy). */
+		size_t slot = rnd(&t->rnd) % 4 ? st->max_msg :
+			      16 * (1 + rnd(&t->rnd) % 16);
+
 		n = 1 + rnd(&t->rnd) % 4;
 		for (unsigned i = 0; i < n; i++)
-			m[i] = (struct vchan_msg){ .buf = buf + i * st->max_msg,
-						   .len = st->max_msg };
-		r = CALL(t, "vchan_recvv", tmo, A_STD,
+			m[i] = (struct vchan_msg){ .buf = buf + i * slot,
+						   .len = slot };
+		r = CALL(t, "vchan_recvv", tmo, A_STD |
+			 (slot < st->max_msg ? A_MSGSIZE : 0),
 			 vchan_recvv(v, m, n, tmo));
 		if (r == 0 || r > (int)n)
 			bad(st, "vchan_recvv of %u returned %d", n, r);
+		if (r == -EMSGSIZE && (m[0].len <= slot ||
+				       m[0].len > st->max_msg))
+			bad(st, "vchan_recvv: -EMSGSIZE, len %zu", m[0].len);
 		n = r > 0 ? (unsigned)r : 0;
 	} else {
 		m[0] = (struct vchan_msg){ 0 };

@@ -3,7 +3,8 @@ VCHAN_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libvchan-cap \
 	-I$(top_srcdir)/libvchan-cap/include $(CMOCKA_CFLAGS)
 VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 	$(CMOCKA_LIBS) -lpthread
-VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_rights \
+VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_run \
+	test_vchan_rights \
 	test_vchan_peer test_vchan_spin test_vchan_lock test_vchan_grace \
 	test_vchan_race test_vchan_stress test_vchan_stress_raw
 check_PROGRAMS += $(VCHAN_UNIT_TESTS)
@@ -16,6 +17,9 @@ test_vchan_ring_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_frame_SOURCES = unit/test_vchan_frame.c
 test_vchan_frame_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_frame_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_run_SOURCES = unit/test_vchan_run.c
+test_vchan_run_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_run_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_rights_SOURCES = unit/test_vchan_rights.c
 test_vchan_rights_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_rights_LDADD = $(VCHAN_UNIT_LDADD)

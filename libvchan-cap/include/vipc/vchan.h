@@ -130,7 +130,10 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 int vchan_recv(struct vchan *v, struct vchan_msg *msg, int timeout_ms);
 
 /* Batches: as many messages as fit now (waiting only for the first);
- * one index publication and at most one notification.  Returns the count. */
+ * one index publication and at most one notification.  Returns the count.
+ * Messages in a row with the same type, flags and length (1 to 255
+ * bytes) travel as one run: one header for the lot, each message still
+ * with its own sequence number and received one by one as usual. */
 int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		int timeout_ms);
 int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
