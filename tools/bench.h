@@ -84,6 +84,11 @@ const struct bench_row *bench_find(const struct bench_results *res,
 				   const char *transport, enum bench_test t,
 				   size_t size, size_t ring,
 				   enum bench_placement p);
+/* --rounds: at most this many whole runs; their rows merged into out,
+ * each the median of the rounds' medians (and of their p99s). */
+#define BENCH_ROUNDS_MAX 20
+int bench_results_merge(const struct bench_results *per, unsigned n,
+			struct bench_results *out);
 
 /* --- plan ---------------------------------------------------------------- */
 
@@ -223,6 +228,7 @@ struct bench_meta {
 	const char *command;
 	char date[32];
 	int failures;
+	unsigned rounds;        /* runs merged (--rounds)                     */
 };
 void bench_report_table(FILE *f, const struct bench_results *res,
 			const struct bench_meta *m);

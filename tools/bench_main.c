@@ -39,7 +39,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
-		"                  [--xensim PATH] [--layout lines|xenvchan] [--verbose]\n"
+		"                  [--xensim PATH] [--layout lines|xenvchan] [--rounds N]\n"
+		"                  [--verbose]\n"
 		"  Measure the vipc data channel between two simulated Xen domains against\n"
 		"  libxenvchan, pipe, unix, eventfd, busypoll, the bare ring and memcpy\n"
 		"  (see vipc-bench(1)).\n"
@@ -53,6 +54,8 @@ static void usage(FILE *f)
 		"  --layout L      where vipc's server keeps the ring indices: lines (each on a\n"
 		"                  cache line of its own, the default between vipc ends) or\n"
 		"                  xenvchan (libxenvchan's, as with a stock peer)\n"
+		"  --rounds N      N whole runs one after another (1-20), each figure the\n"
+		"                  median of the runs' (for a host whose speed drifts)\n"
 		"  --verbose       per-measurement lines and channel statistics on stderr\n"
 		"       %s worker vipc|libxenvchan server|client SERVER_DOMID|store\n"
 		"                  CLIENT_DOMID|store [--quick|--tiny] [--tests L] [--layout L]\n"
@@ -60,7 +63,8 @@ static void usage(FILE *f)
 		"  One end of a channel measurement in a domain; its result rows on stdout.\n"
 		"  store: our own domid from the store node domid, the peer's from\n"
 		"  data/conf/peer in our home (waited for up to %d s).\n"
-		"       %s local [--quick|--tiny] [--transports L] [--tests L] [--verbose]\n"
+		"       %s local [--quick|--tiny] [--transports L] [--tests L] [--rounds N]\n"
+		"                  [--verbose]\n"
 		"  Only pipe, unix, eventfd, busypoll, ring and memcpy, as result rows on\n"
 		"  stdout.\n"
 		"       %s ratios [--values] FILE...\n"
@@ -133,7 +137,7 @@ static int check_transports(const char *s)
 }
 
 enum { OPT_JSON = 1, OPT_QUICK, OPT_TINY, OPT_TRANSPORTS, OPT_TESTS,
-       OPT_XENSIM, OPT_VERBOSE, OPT_LAYOUT, OPT_HELP };
+       OPT_XENSIM, OPT_VERBOSE, OPT_LAYOUT, OPT_ROUNDS, OPT_HELP };
 
 static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -144,6 +148,7 @@ static const struct option options[] = {
 	{ "xensim", required_argument, NULL, OPT_XENSIM },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "layout", required_argument, NULL, OPT_LAYOUT },
+	{ "rounds", required_argument, NULL, OPT_ROUNDS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -152,6 +157,7 @@ struct opts {
 	bool json, quick, tiny;
 	const char *transports, *tests, *xensim;
 	unsigned test_mask;
+	unsigned rounds;        /* --rounds: whole runs, one after another */
 };
 
 /* Options after the positional words; 0, 1 (help), or 2 (bad usage). */
@@ -160,6 +166,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->rounds = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
@@ -185,6 +192,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			break;
+		case OPT_ROUNDS: {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n < 1 || n > BENCH_ROUNDS_MAX) {
+				fprintf(stderr, "%s: --rounds takes a count from 1 to %d, not '%s'\n",
+					BENCH_PROG, BENCH_ROUNDS_MAX, optarg);
+				return 2;
+			}
+			o->rounds = (unsigned)n;
+			break;
+		}
 		case OPT_HELP: return 1;
 		default:
 			fprintf(stderr, "%s: unknown or incomplete option '%s'\n",
@@ -221,12 +243,69 @@ static void progress(const char *what)
 		fprintf(stderr, "%s: measuring %s...\n", BENCH_PROG, what);
 }
 
+/* One round of channel(): every selected measurement once, into res; the
+ * xensim host is started at the first round that needs it. */
+static void channel_round(const struct opts *o, const struct bench_plan *plan,
+			  struct bench_meta *meta, struct bench_xensim **x,
+			  bool *x_tried, struct bench_results *res)
+{
+	int r;
+
+	if (bench_selected(o->transports, "memcpy") && !bench_stop) {
+		progress("memcpy");
+		if (bench_memcpy_all(plan, res) < 0)
+			meta->failures++;
+	}
+	if (!bench_stop) {
+		progress("pipe, unix, eventfd, busypoll, ring");
+		if (bench_local_all(plan, o->transports, res) < 0)
+			meta->failures++;
+	}
+	if ((bench_selected(o->transports, "vipc") ||
+	     bench_selected(o->transports, "libxenvchan")) && !bench_stop &&
+	    !*x_tried) {
+		*x_tried = true;
+		progress("on xensim: starting a private host");
+		r = bench_xensim_start(o->xensim, x);
+		if (r < 0) {
+			bench_err("no xensim host: %s; vipc and libxenvchan not measured",
+				  strerror(-r));
+			meta->failures++;
+		}
+		bench_xensim_describe(*x, &meta->dom_server,
+				      &meta->dom_client);
+	}
+	for (int i = 0; i < 2 && *x && !bench_stop; i++) {
+		const char *t = i ? "libxenvchan" : "vipc";
+
+		if (!bench_selected(o->transports, t))
+			continue;
+		progress(t);
+		if (bench_xensim_run(*x, t, plan, o->tests, res) < 0)
+			meta->failures++;
+	}
+}
+
+/* What --rounds gives: one round as it is, several merged (each row the
+ * median of its rounds' figures). */
+static int rounds_merge(struct bench_results *per, unsigned n,
+			struct bench_results *out)
+{
+	if (n == 1) {
+		*out = per[0];
+		per[0] = (struct bench_results){ 0 };
+		return 0;
+	}
+	return bench_results_merge(per, n, out);
+}
+
 static int channel(int argc, char **argv)
 {
 	struct bench_plan plan;
-	struct bench_results res = { 0 };
+	struct bench_results res = { 0 }, *per;
 	struct bench_meta meta = { 0 };
 	struct bench_xensim *x = NULL;
+	bool x_tried = false;
 	struct opts o;
 	time_t now = time(NULL);
 	int r;
@@ -243,42 +322,29 @@ static int channel(int argc, char **argv)
 		 gmtime(&now));
 	if (!plan.split_ok)
 		bench_err("only one CPU: no split measurements, streams run on one CPU");
-
-	if (bench_selected(o.transports, "memcpy") && !bench_stop) {
-		progress("memcpy");
-		if (bench_memcpy_all(&plan, &res) < 0)
-			meta.failures++;
+	meta.rounds = o.rounds;
+	per = calloc(o.rounds, sizeof(*per));
+	if (!per) {
+		bench_err("out of memory");
+		return 1;
 	}
-	if (!bench_stop) {
-		progress("pipe, unix, eventfd, busypoll, ring");
-		if (bench_local_all(&plan, o.transports, &res) < 0)
-			meta.failures++;
-	}
-	if ((bench_selected(o.transports, "vipc") ||
-	     bench_selected(o.transports, "libxenvchan")) && !bench_stop) {
-		progress("on xensim: starting a private host");
-		r = bench_xensim_start(o.xensim, &x);
-		if (r < 0) {
-			bench_err("no xensim host: %s; vipc and libxenvchan not measured",
-				  strerror(-r));
-			meta.failures++;
-		}
-	}
-	bench_xensim_describe(x, &meta.dom_server, &meta.dom_client);
-	for (int i = 0; i < 2 && x && !bench_stop; i++) {
-		const char *t = i ? "libxenvchan" : "vipc";
-
-		if (!bench_selected(o.transports, t))
-			continue;
-		progress(t);
-		if (bench_xensim_run(x, t, &plan, o.tests, &res) < 0)
-			meta.failures++;
+	bench_xensim_describe(NULL, &meta.dom_server, &meta.dom_client);
+	/* Rounds one after another, each measuring every transport: a host
+	 * whose speed drifts then weighs on all of them alike. */
+	for (unsigned k = 0; k < o.rounds && !bench_stop; k++) {
+		if (o.rounds > 1)
+			bench_err("round %u of %u", k + 1, o.rounds);
+		channel_round(&o, &plan, &meta, &x, &x_tried, &per[k]);
 	}
 	bench_xensim_stop(x);
-	if (bench_stop) {
-		bench_err("interrupted");
+	r = bench_stop ? 0 : rounds_merge(per, o.rounds, &res);
+	for (unsigned k = 0; k < o.rounds; k++)
+		bench_results_free(&per[k]);
+	free(per);
+	if (bench_stop || r < 0) {
+		bench_err(bench_stop ? "interrupted" : "out of memory");
 		bench_results_free(&res);
-		return 130;
+		return bench_stop ? 130 : 1;
 	}
 	if (o.json)
 		bench_report_json(stdout, &res, &meta);
@@ -377,7 +443,7 @@ static int local(int argc, char **argv)
 	static const char *const mine[] = { "pipe", "unix", "eventfd",
 					    "busypoll", "ring", "memcpy" };
 	struct bench_plan plan;
-	struct bench_results res = { 0 };
+	struct bench_results res = { 0 }, *per;
 	struct opts o;
 	bool any = false;
 	int r, fails = 0;
@@ -406,11 +472,26 @@ static int local(int argc, char **argv)
 	plan_from(&plan, &o);
 	if (!plan.split_ok)
 		bench_err("only one CPU: no split measurements (busypoll needs two)");
-	if (bench_selected(o.transports, "memcpy") && !bench_stop &&
-	    bench_memcpy_all(&plan, &res) < 0)
+	per = calloc(o.rounds, sizeof(*per));
+	if (!per) {
+		bench_err("out of memory");
+		return 1;
+	}
+	for (unsigned k = 0; k < o.rounds && !bench_stop; k++) {
+		if (bench_selected(o.transports, "memcpy") && !bench_stop &&
+		    bench_memcpy_all(&plan, &per[k]) < 0)
+			fails++;
+		if (!bench_stop &&
+		    bench_local_all(&plan, o.transports, &per[k]) < 0)
+			fails++;
+	}
+	if (!bench_stop && rounds_merge(per, o.rounds, &res) < 0) {
+		bench_err("out of memory");
 		fails++;
-	if (!bench_stop && bench_local_all(&plan, o.transports, &res) < 0)
-		fails++;
+	}
+	for (unsigned k = 0; k < o.rounds; k++)
+		bench_results_free(&per[k]);
+	free(per);
 	for (size_t i = 0; i < res.n; i++)
 		bench_row_emit(stdout, &res.rows[i]);
 	bench_results_free(&res);

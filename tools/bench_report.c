@@ -312,6 +312,9 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 		m->date, m->ncpus,
 		p->tiny ? "tiny" : p->quick ? "quick" : "full", p->rtt_iters,
 		p->rtt_warmup, p->reps);
+	if (m->rounds > 1)
+		fprintf(f, "%u rounds, every transport measured in each: each figure is the median of the rounds' figures\n",
+			m->rounds);
 	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n",
 		m->dom_server, m->dom_client);
 	fprintf(f, "vipc and the bare ring: indices in the %s layout (--layout)\n\n",
@@ -365,8 +368,9 @@ void bench_report_json(FILE *f, const struct bench_results *res,
 	const struct bench_plan *p = m->plan;
 	const char *sep = "";
 
-	fprintf(f, "{\"benchmark\": \"vipc-bench channel\", \"version\": \"%s\", \"date\": \"%s\", \"cpus\": %d, \"quick\": %s,\n",
-		PACKAGE_VERSION, m->date, m->ncpus, p->quick ? "true" : "false");
+	fprintf(f, "{\"benchmark\": \"vipc-bench channel\", \"version\": \"%s\", \"date\": \"%s\", \"cpus\": %d, \"quick\": %s, \"rounds\": %u,\n",
+		PACKAGE_VERSION, m->date, m->ncpus, p->quick ? "true" : "false",
+		m->rounds ? m->rounds : 1);
 	fprintf(f, " \"plan\": {\"rtt_iters\": %ld, \"rtt_warmup\": %ld, \"stream_passes\": %d, \"stream_bytes_small\": %llu, \"stream_bytes_large\": %llu, \"verify_bytes\": %llu, \"batch\": %u, \"batch_msgs\": %llu},\n",
 		p->rtt_iters, p->rtt_warmup, p->reps,
 		(unsigned long long)p->stream_small,

@@ -271,6 +271,46 @@ const struct bench_row *bench_find(const struct bench_results *res,
 	return NULL;
 }
 
+int bench_results_merge(const struct bench_results *per, unsigned n,
+			struct bench_results *out)
+{
+	double med[BENCH_ROUNDS_MAX], p99[BENCH_ROUNDS_MAX];
+
+	*out = (struct bench_results){ 0 };
+	if (n > BENCH_ROUNDS_MAX)
+		return -EINVAL;
+	for (unsigned k = 0; k < n; k++) {
+		for (size_t i = 0; i < per[k].n; i++) {
+			struct bench_row row = per[k].rows[i];
+			size_t nm = 0, np = 0;
+
+			/* Rows are merged where they first appear. */
+			if (bench_find(out, row.transport, row.test, row.size,
+				       row.ring, row.placement))
+				continue;
+			for (unsigned j = k; j < n; j++) {
+				const struct bench_row *r =
+					bench_find(&per[j], row.transport,
+						   row.test, row.size, row.ring,
+						   row.placement);
+
+				if (!r)
+					continue;
+				med[nm++] = r->median;
+				if (r->p99 >= 0)
+					p99[np++] = r->p99;
+			}
+			row.median = bench_median(med, nm);
+			row.p99 = np ? bench_median(p99, np) : -1;
+			if (bench_results_add(out, &row) < 0) {
+				bench_results_free(out);
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
 bool bench_selected(const char *only, const char *t)
 {
 	size_t n = strlen(t);

@@ -29,5 +29,23 @@ out=$("$BENCH" local --tiny --transports ring --layout bogus 2>&1) &&
 printf '%s\n' "$out" | grep -q "not 'bogus'" ||
     { echo "FAIL: --layout bogus: no clear error"; echo "$out"; exit 1; }
 echo "ok: --layout bogus refused"
+# --rounds: the rounds merged into one row per measurement, each a figure
+# the rounds gave (the median of 3), not one row per round.
+if [ -z "$one_cpu" ]; then
+    out=$("$BENCH" local --tiny --transports ring --tests stream-msgs --rounds 3 2>&1) || {
+        echo "FAIL: --rounds 3 exited $?"; echo "$out"; exit 1; }
+    rows=$(printf '%s\n' "$out" | grep -c '^ROW ring stream-msgs ')
+    [ "$rows" -eq 2 ] || { echo "FAIL: --rounds 3: $rows rows, expected 2"; echo "$out"; exit 1; }
+    bad=$(printf '%s\n' "$out" | awk '$1 == "ROW" && !($7 > 0)')
+    [ -z "$bad" ] || { echo "FAIL: --rounds 3: rows without a positive figure:"; echo "$bad"; exit 1; }
+    echo "ok: --rounds 3 merged into $rows rows"
+fi
+for bad in 0 21 -1 2x ""; do
+    out=$("$BENCH" local --tiny --transports ring --rounds "$bad" 2>&1) &&
+        { echo "FAIL: --rounds '$bad' accepted"; exit 1; }
+    printf '%s\n' "$out" | grep -q "not '$bad'" ||
+        { echo "FAIL: --rounds '$bad': no clear error"; echo "$out"; exit 1; }
+done
+echo "ok: --rounds 0, 21, -1, 2x and empty refused"
 # On one CPU the ring's frames were never exercised: say so as a skip.
 [ -z "$one_cpu" ] || { echo "SKIP: one CPU: the bare ring's framing was not run"; exit 77; }
