@@ -319,6 +319,9 @@ int vchan_revoke(struct vchan *v)
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
 			dropped += vchan_frame_count(&v->rx.ring, ready,
 					v->rx.run_left, vchan_rx_taken(v));
+		else if (!v->raw)
+			/* The rest of a run taken whole is ours. */
+			dropped += v->rx.run_left;
 		v->ops->notify(v->tp);
 		/* Under wait_mu too: vchan_events(), vchan_fd() and
 		 * vchan_is_connected() look at the page and the transport

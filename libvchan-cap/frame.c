@@ -120,7 +120,10 @@ uint64_t vchan_frame_count(const struct vchan_ring *r, uint32_t ready,
 				break;
 			vchan_ring_peek(r, (uint32_t)off + VCHAN_FRAME_HDR, &w,
 					sizeof(w));
-			if (w.count > r->size)
+			/* 0-byte messages would take no ring bytes: any
+			 * count in 32.  Only what a sender can write. */
+			if (h.len == 0 || h.len > VCHAN_RUN_LEN_MAX ||
+			    w.count < VCHAN_RUN_MIN || w.count > r->size)
 				break;
 			span = VCHAN_RUN_HDR +
 			       (uint64_t)w.count * vchan_frame_pad(h.len);

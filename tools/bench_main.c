@@ -198,7 +198,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 			errno = 0;
 			n = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			if (errno || end == optarg || *end ||
+			    optarg[0] < '0' || optarg[0] > '9' ||
 			    n < 1 || n > BENCH_ROUNDS_MAX) {
 				fprintf(stderr, "%s: --rounds takes a count from 1 to %d, not '%s'\n",
 					BENCH_PROG, BENCH_ROUNDS_MAX, optarg);
@@ -485,7 +486,9 @@ static int local(int argc, char **argv)
 		    bench_local_all(&plan, o.transports, &per[k]) < 0)
 			fails++;
 	}
-	if (!bench_stop && rounds_merge(per, o.rounds, &res) < 0) {
+	/* Interrupted: the rows measured so far still go out (rounds not
+	 * run hold none). */
+	if (rounds_merge(per, o.rounds, &res) < 0) {
 		bench_err("out of memory");
 		fails++;
 	}

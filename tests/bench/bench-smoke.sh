@@ -40,12 +40,12 @@ if [ -z "$one_cpu" ]; then
     [ -z "$bad" ] || { echo "FAIL: --rounds 3: rows without a positive figure:"; echo "$bad"; exit 1; }
     echo "ok: --rounds 3 merged into $rows rows"
 fi
-for bad in 0 21 -1 2x ""; do
+for bad in 0 21 -1 2x +3 ""; do
     out=$("$BENCH" local --tiny --transports ring --rounds "$bad" 2>&1) &&
         { echo "FAIL: --rounds '$bad' accepted"; exit 1; }
     printf '%s\n' "$out" | grep -q "not '$bad'" ||
         { echo "FAIL: --rounds '$bad': no clear error"; echo "$out"; exit 1; }
 done
-echo "ok: --rounds 0, 21, -1, 2x and empty refused"
+echo "ok: --rounds 0, 21, -1, 2x, +3 and empty refused"
 # On one CPU the ring's frames were never exercised: say so as a skip.
 [ -z "$one_cpu" ] || { echo "SKIP: one CPU: the bare ring's framing was not run"; exit 77; }

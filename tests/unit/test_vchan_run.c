@@ -995,6 +995,50 @@ static void test_run_back_to_back(void **state)
 	tv_close(s, c);
 }
 
+
+/* Review: a forged run of 0-byte messages takes 32 ring bytes whatever its
+ * count; revoke must not count that count (the commit says a forged run
+ * count is not counted). */
+static void test_run_revoke_zero_len(void **state)
+{
+	struct vchan_stats st;
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	for (uint32_t i = 0; i < 10; i++)
+		forge_run(c, 0, VCHAN_FRAME_RUN, 1, 4096, NULL);
+	assert_int_equal(vchan_revoke(s), 0);
+	assert_int_equal(vchan_get_stats(s, &st), 0);
+	/* 320 ring bytes: at most 20 headers' worth, never 40960. */
+	assert_true(st.discarded <= 320 / VCHAN_FRAME_HDR);
+	tv_close(s, c);
+}
+
+
+/* Review: the rest of a run taken whole is ours, whatever the peer's
+ * index says afterwards: revoke counts it even when that index is
+ * impossible. */
+static void test_run_revoke_bad_index(void **state)
+{
+	struct vchan_msg ms[10];
+	struct vchan_stats st;
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	kind(ms, 10, 1, 0, 24, 11);
+	assert_int_equal(vchan_sendv(c, ms, 10, 0), 10);
+	expect(s, &ms[0], 1);
+	assert_int_equal(s->rx.run_left, 9);
+	c->tx.ring.idx += 3 * c->tx.ring.size;   /* impossible prod */
+	vchan_ring_publish(&c->tx.ring);
+	assert_int_equal(vchan_revoke(s), 0);
+	assert_int_equal(vchan_get_stats(s, &st), 0);
+	assert_int_equal(st.discarded, 9);
+	tv_close(s, c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1010,6 +1054,8 @@ int main(void)
 		cmocka_unit_test(test_run_hostile_ring_end),
 		cmocka_unit_test(test_run_hostile_partial),
 		cmocka_unit_test(test_run_back_to_back),
+		cmocka_unit_test(test_run_revoke_zero_len),
+		cmocka_unit_test(test_run_revoke_bad_index),
 	};
 
 	return tv_run_layouts(tests);
