@@ -77,5 +77,17 @@ else
          "tests/conformance/fetch-xen-utils.sh does"
     fail=1
 fi
+if [ $fail -ne 0 ]; then
+    # What the server said, and whether it is still there: without this a
+    # server that died leaves only the clients' "could not write" lines.
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "xs_standalone (pid $pid) is still running"
+    else
+        wait "$pid"
+        echo "xs_standalone (pid $pid) is gone, exit status $?"
+    fi
+    echo "== xs_standalone stderr:"
+    cat "$dir/err"
+fi
 [ $fail -eq 0 ] && echo "PASS"
 exit $fail
