@@ -16,8 +16,10 @@
 #define NMAX 128
 #define PMAX (VCHAN_RUN_LEN_MAX + 64)
 
-/* Payloads of the messages a test sends (ms[i].buf = pay[i]). */
+/* Payloads of the messages a test sends (ms[i].buf = pay[i]), and room
+ * for payloads back to back. */
 static uint8_t pay[NMAX][PMAX];
+static uint8_t src_area[40 * 512];
 
 /* One frame as the sender's ring holds it. */
 struct tr_frame {
@@ -1039,6 +1041,137 @@ static void test_run_revoke_bad_index(void **state)
 	tv_close(s, c);
 }
 
+/* What a model queue of the messages sent expects from vchan_recvv(). */
+struct model_msg {
+	uint32_t type, flags, len, seed, seq;
+};
+#define MODEL_Q 8192u            /* more than a 64 KiB ring holds     */
+static struct model_msg model[MODEL_Q];
+static size_t model_head, model_tail;
+static uint32_t model_rnd_state;
+
+static uint32_t model_rnd(void)
+{
+	model_rnd_state = model_rnd_state * 1103515245u + 12345u;
+	return model_rnd_state >> 8;
+}
+
+/* The count (or error) vchan_recvv() must give for buffers of caps[]: up
+ * to the first buffer too small for its message, or the end of what was
+ * sent. */
+static int model_recvv(const size_t *caps, unsigned m)
+{
+	size_t h = model_head;
+	unsigned i;
+
+	for (i = 0; i < m && h != model_tail; i++, h++)
+		if (model[h % MODEL_Q].len > caps[i])
+			break;
+	if (i == 0)
+		return h == model_tail ? -EAGAIN : -EMSGSIZE;
+	return (int)i;
+}
+
+/* Random batches of random kinds (lengths that make runs, padded runs,
+ * none; type changes; NULL buffers of empty messages; payloads back to
+ * back or apart), received into random batches (buffers back to back or
+ * apart, some too small): every result as the model says, every message
+ * once, intact, in order. */
+static void model_run(unsigned order, unsigned rounds)
+{
+	static const uint32_t lens[] = { 0, 1, 15, 16, 32, 48, 64, 100, 255,
+					 256, 300 };
+	static uint8_t out[64 * 512], want[512];
+	struct vchan_msg ms[40], got[40];
+	size_t caps[40];
+	struct vchan *s, *c;
+	uint32_t seq = 1;
+
+	model_head = model_tail = 0;
+	tv_start(order, order, &s, &c);
+	for (unsigned it = 0; it < rounds; it++) {
+		unsigned n = 1 + model_rnd() % 40, m = 1 + model_rnd() % 40;
+		uint32_t len = lens[model_rnd() % 11], type = model_rnd() % 2;
+		uint32_t flags = model_rnd() % 2, cap = lens[model_rnd() % 11];
+		bool apart = model_rnd() % 2, rapart = model_rnd() % 2;
+		size_t off = 0;
+		int r;
+
+		for (unsigned i = 0; i < n; i++) {
+			struct model_msg *e = &model[(model_tail + i) % MODEL_Q];
+			uint8_t *p = apart ? pay[i] : src_area + off;
+
+			if (model_rnd() % 8 == 0)
+				len = lens[model_rnd() % 11];
+			if (model_rnd() % 16 == 0)
+				type ^= 1;
+			off += len;
+			*e = (struct model_msg){ type, flags, len, model_rnd(), 0 };
+			tv_fill(p, len, e->seed);
+			ms[i] = (struct vchan_msg){ .type = type,
+				.flags = flags, .len = len,
+				.buf = len || model_rnd() % 2 ? p : NULL };
+		}
+		r = vchan_sendv(c, ms, n, 0);
+		if (r == -EAGAIN)
+			r = 0;
+		assert_true(r >= 0);
+		for (int i = 0; i < r; i++) {
+			assert_int_equal(ms[i].seq, seq);
+			model[(model_tail + i) % MODEL_Q].seq = seq++;
+		}
+		model_tail += (size_t)r;
+
+		for (unsigned i = 0; i < m; i++) {
+			uint32_t ci = model_rnd() % 10 ? cap :
+				      lens[model_rnd() % 11];
+
+			if (!rapart && ci > cap)
+				ci = cap;
+			got[i] = (struct vchan_msg){ .len = ci,
+				.buf = rapart ? out + i * 512 : out + i * cap };
+			caps[i] = ci;
+		}
+		r = model_recvv(caps, m);
+		assert_int_equal(vchan_recvv(s, got, m, 0), r);
+		if (r == -EMSGSIZE)
+			assert_int_equal(got[0].len, model[model_head %
+							  MODEL_Q].len);
+		for (int i = 0; i < r; i++) {
+			struct model_msg *e = &model[(model_head + i) % MODEL_Q];
+
+			assert_int_equal(got[i].len, e->len);
+			assert_int_equal(got[i].type, e->type);
+			assert_int_equal(got[i].flags, e->flags);
+			assert_int_equal(got[i].seq, e->seq);
+			tv_fill(want, e->len, e->seed);
+			if (e->len)
+				assert_memory_equal(got[i].buf, want, e->len);
+		}
+		if (r > 0)
+			model_head += (size_t)r;
+	}
+	/* Not a walk through an empty or a full ring (about 29,000 go). */
+	assert_true(model_tail > 2 * (size_t)rounds);
+	while (model_head != model_tail) {
+		struct vchan_msg mm = { .buf = out, .len = sizeof(out) };
+
+		assert_int_equal(vchan_recv(s, &mm, 0), 0);
+		assert_int_equal(mm.seq, model[model_head++ % MODEL_Q].seq);
+	}
+	expect_empty(s);
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+}
+
+static void test_run_model(void **state)
+{
+	(void)state;
+	model_rnd_state = 12345;
+	model_run(12, 10000);
+	model_run(16, 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1054,6 +1187,7 @@ int main(void)
 		cmocka_unit_test(test_run_hostile_ring_end),
 		cmocka_unit_test(test_run_hostile_partial),
 		cmocka_unit_test(test_run_back_to_back),
+		cmocka_unit_test(test_run_model),
 		cmocka_unit_test(test_run_revoke_zero_len),
 		cmocka_unit_test(test_run_revoke_bad_index),
 	};
