@@ -7,7 +7,8 @@
 # when every measurement ran and produced result rows; performance is
 # reported, not judged. It opens @releaseDomain to its guests (as vipcd
 # does), so the harness runs it alone. Modelled on vchan-cap.sh.
-#   CONF_BENCH_PLAN  quick (default; ~100 s under TCG) or tiny: vipc-bench's --quick / --tiny
+#   CONF_BENCH_PLAN  quick (default; ~100 s under TCG on a fast host, over 300
+#                    on a slow one) or tiny (check-xen's default): --quick / --tiny
 #   CONF_BENCH_WAIT_S  seconds a measurement may take (default 150)
 S=bench
 # shellcheck disable=SC1090
