@@ -997,10 +997,8 @@ static void test_run_back_to_back(void **state)
 	tv_close(s, c);
 }
 
-
-/* Review: a forged run of 0-byte messages takes 32 ring bytes whatever its
- * count; revoke must not count that count (the commit says a forged run
- * count is not counted). */
+/* A forged run of 0-byte messages takes 32 ring bytes whatever its count:
+ * revoke must not count that count. */
 static void test_run_revoke_zero_len(void **state)
 {
 	struct vchan_stats st;
@@ -1017,10 +1015,8 @@ static void test_run_revoke_zero_len(void **state)
 	tv_close(s, c);
 }
 
-
-/* Review: the rest of a run taken whole is ours, whatever the peer's
- * index says afterwards: revoke counts it even when that index is
- * impossible. */
+/* The rest of a run taken whole is ours, whatever the peer's index says
+ * afterwards: revoke counts it even when that index is impossible. */
 static void test_run_revoke_bad_index(void **state)
 {
 	struct vchan_msg ms[10];
