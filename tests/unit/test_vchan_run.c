@@ -587,6 +587,16 @@ static void expect_discarded(struct vchan *s, uint64_t n)
 	assert_int_equal(tv_log_count, 1);
 }
 
+/* Revoke s; how many messages it says it discarded. */
+static uint64_t revoke_discards(struct vchan *s)
+{
+	struct vchan_stats st;
+
+	assert_int_equal(vchan_revoke(s), 0);
+	assert_int_equal(vchan_get_stats(s, &st), 0);
+	return st.discarded;
+}
+
 /* Sends a run of 10 (24-byte messages), two singles and a run of 3. */
 static void revoke_setup(struct vchan **s, struct vchan **c,
 			 struct vchan_msg *ms)
@@ -910,7 +920,6 @@ static void test_run_hostile_partial(void **state)
 static void test_run_revoke_hostile(void **state)
 {
 	static uint8_t body[4096];
-	struct vchan_stats st;
 	struct vchan *s, *c;
 
 	(void)state;
@@ -925,9 +934,7 @@ static void test_run_revoke_hostile(void **state)
 
 	tv_start(12, 12, &s, &c);
 	forge_run(c, 255, VCHAN_FRAME_RUN, 1, 4096, NULL);
-	assert_int_equal(vchan_revoke(s), 0);
-	assert_int_equal(vchan_get_stats(s, &st), 0);
-	assert_int_equal(st.discarded, 0);
+	assert_int_equal(revoke_discards(s), 0);
 	assert_int_equal(tv_log_count, 0);
 	tv_close(s, c);
 }
@@ -1001,17 +1008,14 @@ static void test_run_back_to_back(void **state)
  * revoke must not count that count. */
 static void test_run_revoke_zero_len(void **state)
 {
-	struct vchan_stats st;
 	struct vchan *s, *c;
 
 	(void)state;
 	tv_start(12, 12, &s, &c);
 	for (uint32_t i = 0; i < 10; i++)
 		forge_run(c, 0, VCHAN_FRAME_RUN, 1, 4096, NULL);
-	assert_int_equal(vchan_revoke(s), 0);
-	assert_int_equal(vchan_get_stats(s, &st), 0);
 	/* 320 ring bytes: at most 20 headers' worth, never 40960. */
-	assert_true(st.discarded <= 320 / VCHAN_FRAME_HDR);
+	assert_true(revoke_discards(s) <= 320 / VCHAN_FRAME_HDR);
 	tv_close(s, c);
 }
 
@@ -1020,7 +1024,6 @@ static void test_run_revoke_zero_len(void **state)
 static void test_run_revoke_bad_index(void **state)
 {
 	struct vchan_msg ms[10];
-	struct vchan_stats st;
 	struct vchan *s, *c;
 
 	(void)state;
@@ -1031,9 +1034,7 @@ static void test_run_revoke_bad_index(void **state)
 	assert_int_equal(s->rx.run_left, 9);
 	c->tx.ring.idx += 3 * c->tx.ring.size;   /* impossible prod */
 	vchan_ring_publish(&c->tx.ring);
-	assert_int_equal(vchan_revoke(s), 0);
-	assert_int_equal(vchan_get_stats(s, &st), 0);
-	assert_int_equal(st.discarded, 9);
+	assert_int_equal(revoke_discards(s), 9);
 	tv_close(s, c);
 }
 
