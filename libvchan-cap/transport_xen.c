@@ -549,6 +549,56 @@ static void publish_live(struct xen_tp *t, const char *who, int self,
 	}
 }
 
+/* Client: the server's offer, ring-ref and event-channel.  The server writes
+ * them in one transaction, and they are one channel only together: read
+ * apart, a server offering a new channel on the same path in between (or
+ * rewriting them) hands us one channel's page with another channel's port,
+ * and the server whose page we map never hears from us.  So both are read
+ * in one transaction, committed (the store refuses it with EAGAIN when
+ * either changed meanwhile; then read again).  Peer-written: strict decimal
+ * numbers, range-checked; anything else is the peer's -EPROTO. */
+static int read_offer(struct hyp_store *st, const char *xs_path,
+		      unsigned long *ring_ref, unsigned long *rport)
+{
+	char *p1 = NULL, *p2 = NULL;
+	hyp_txn_t txn;
+	int r = -ENOMEM, i;
+
+	if (asprintf(&p1, "%s/ring-ref", xs_path) < 0) {
+		p1 = NULL;
+		goto out;
+	}
+	if (asprintf(&p2, "%s/event-channel", xs_path) < 0) {
+		p2 = NULL;
+		goto out;
+	}
+	for (i = 0; i < PUBLISH_ATTEMPTS; i++) {
+		r = hyp_store_txn_start(st, &txn);
+		if (r < 0)
+			break;
+		r = hyp_store_read_uint(st, txn, p1, UINT32_MAX, ring_ref);
+		if (r == 0)
+			r = hyp_store_read_uint(st, txn, p2, UINT32_MAX - 1,
+						rport);
+		if (r < 0) {
+			(void)hyp_store_txn_end(st, txn, true);
+			if (r != -EAGAIN)
+				break;
+			continue;
+		}
+		r = hyp_store_txn_end(st, txn, false);
+		if (r != -EAGAIN)
+			break;
+	}
+	/* A number out of range is as malformed as one with a sign. */
+	if (r == -ERANGE)
+		r = -EPROTO;
+out:
+	free(p1);
+	free(p2);
+	return r;
+}
+
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
@@ -574,25 +624,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		vchan_log(who, "cannot use the store: %s", strerror(-r));
 		goto fail;
 	}
-	/* Peer-written nodes: strict decimal numbers, range-checked. */
-	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = hyp_store_read_uint(t->st, HYP_TXN_NONE, path, UINT32_MAX,
-				&ring_ref);
-	free(path);
-	path = NULL;
-	if (r < 0)
-		goto fail_store;
-	if (asprintf(&path, "%s/event-channel", xs_path) < 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = hyp_store_read_uint(t->st, HYP_TXN_NONE, path, UINT32_MAX - 1,
-				&rport);
-	free(path);
-	path = NULL;
+	/* Peer-written nodes, one publication: read together, checked. */
+	r = read_offer(t->st, xs_path, &ring_ref, &rport);
 	if (r < 0)
 		goto fail_store;
 	if (ring_ref == 0 || rport == 0) {
@@ -665,8 +698,13 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	return 0;
 
 fail_store:
-	vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s", xs_path,
-		  strerror(-r));
+	if (r == -EPROTO)
+		vchan_log(who, "peer protocol error: %s/{ring-ref,event-"
+			  "channel} are not decimal numbers in range",
+			  xs_path);
+	else
+		vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s",
+			  xs_path, strerror(-r));
 	goto fail;
 fail_map:
 	vchan_log(who, "cannot map the pages domain %d shared: %s",

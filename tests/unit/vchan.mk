@@ -55,3 +55,33 @@ sim_vchan_vchan_sim_CPPFLAGS = $(AM_CPPFLAGS) \
 sim_vchan_vchan_sim_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 	$(top_builddir)/hyp/libhyp.la $(XENVCHAN_LIBS) -lpthread
 EXTRA_DIST += sim/vchan/vchan-sim.sh
+
+# The Xen transport's setup and teardown (transport_xen.c) against the Xen
+# fakes of the hyp tests: the library's sources are compiled in, so that
+# their Xen calls bind to the fakes (-Wl,--wrap), and the test plays the
+# peer through the store and the "mapped" page.
+# The library's transport-free core; the hostile-peer fuzz target
+# (fuzz/fuzz.mk) builds from it too.
+VCHAN_CORE_SOURCES = \
+	$(top_srcdir)/libvchan-cap/layout.c \
+	$(top_srcdir)/libvchan-cap/ring.c \
+	$(top_srcdir)/libvchan-cap/frame.c \
+	$(top_srcdir)/libvchan-cap/spin.c \
+	$(top_srcdir)/libvchan-cap/wait.c \
+	$(top_srcdir)/libvchan-cap/log.c \
+	$(top_srcdir)/libvchan-cap/lock.c \
+	$(top_srcdir)/libvchan-cap/endpoint.c \
+	$(top_srcdir)/libvchan-cap/send.c \
+	$(top_srcdir)/libvchan-cap/recv.c \
+	$(top_srcdir)/libvchan-cap/stream.c
+VCHAN_XEN_LIB_SOURCES = $(VCHAN_CORE_SOURCES) \
+	$(top_srcdir)/libvchan-cap/transport_shm.c \
+	$(top_srcdir)/libvchan-cap/transport_xen.c
+check_PROGRAMS += unit/test_vchan_xen
+TESTS += unit/test_vchan_xen
+unit_test_vchan_xen_SOURCES = unit/test_vchan_xen.c $(HYP_MOCK_SOURCES) \
+	$(VCHAN_XEN_LIB_SOURCES)
+unit_test_vchan_xen_CPPFLAGS = $(HYP_TEST_INCLUDES) \
+	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
+unit_test_vchan_xen_LDFLAGS = $(HYP_WRAP_FLAGS)
+unit_test_vchan_xen_LDADD = $(HYP_TEST_LIBS) -lpthread

@@ -246,7 +246,9 @@ void vchan_shm_detach(struct vchan *v);
  * vipc-vchan-live/<server>-<port>-<ring-ref> (owner client, server
  * read-only) before connecting, which the server watches; both also watch
  * @releaseDomain when dom0 lets them read it.  xenstored removes a destroyed
- * domain's nodes. */
+ * domain's nodes.  The client reads ring-ref and event-channel together, in
+ * one store transaction: -ENOENT when nothing is offered (yet), -EPROTO
+ * (with a log line) when the offer or the server's page is malformed. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,

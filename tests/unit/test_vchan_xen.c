@@ -1,0 +1,344 @@
+/* test_vchan_xen.c: libvchan-cap's Xen transport (transport_xen.c), set up
+ * and torn down against the faked Xen libraries of test_hyp_mock.c: the
+ * library's sources are compiled into this program, so that their Xen calls
+ * bind to the fakes (-Wl,--wrap).  The peer is whatever the test puts in the
+ * store and in the "mapped" page: every value it hands us is checked, every
+ * handle, mapping and grant is released once, whatever fails.
+ *
+ * The fakes hand out one page (mock_pages) for every mapping: the tests use
+ * in-page rings (orders 10 and 11), so that no ring page is mapped. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "test_hyp_mock.h"
+#include "vchan_priv.h"
+
+#define PATH "/local/domain/5/data/vipc-vchan"
+#define PEER 5
+
+static char last_log[512];
+static int logs;
+
+static void logger(void *arg, const char *line)
+{
+	(void)arg;
+	snprintf(last_log, sizeof(last_log), "%s", line);
+	logs++;
+}
+
+static int setup(void **state)
+{
+	mock_reset(state);
+	/* The transport's fd goes into the endpoint's epoll set: a real one. */
+	mock.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(mock.fd >= 0);
+	last_log[0] = '\0';
+	logs = 0;
+	vchan_set_logger(logger, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	close(mock.fd);
+	vchan_set_logger(NULL, NULL);
+	return 0;
+}
+
+/* A fresh server page (libxenvchan's layout), as the server leaves it. */
+static struct vchan_interface *server_page(unsigned lo, unsigned ro)
+{
+	struct vchan_interface *pg = (struct vchan_interface *)mock_pages[0];
+
+	memset(mock_pages, 0, sizeof(mock_pages));
+	pg->left_order = (uint16_t)lo;
+	pg->right_order = (uint16_t)ro;
+	pg->cli_live = 2;
+	pg->srv_live = 1;
+	pg->cli_notify = VCHAN_NOTIFY_WRITE;
+	return pg;
+}
+
+/* The client reads the server's offer: ring-ref and event-channel, in one
+ * transaction (id), committed. */
+static void offer(xs_transaction_t id, const char *ref, const char *port)
+{
+	MOCK_RET(xs_transaction_start, id);
+	MOCK_RET(xs_read, ref);
+	MOCK_RET(xs_read, port);
+	MOCK_OK(xs_transaction_end);
+}
+
+/* Everything after the offer, up to a connected client (no store watch:
+ * the fake refuses it, which the transport takes in its stride). */
+static void client_rest(evtchn_port_t local)
+{
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, local);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_RET(xs_transaction_start, 77);     /* liveness node */
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xenevtchn_notify);              /* connected */
+}
+
+static void client_close(struct vchan *v)
+{
+	MOCK_OK(xenevtchn_notify);              /* revoke tells the peer */
+	MOCK_OK(xs_rm);                         /* the liveness node */
+	MOCK_OK(xengnttab_unmap);               /* the control page */
+	vchan_close(v);
+}
+
+/* Every handle the client opened was closed once; the page unmapped once. */
+static void client_released(int evtchn, int gnttab)
+{
+	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(mock.evtchn_close, evtchn);
+	assert_int_equal(mock.gnttab_close, gnttab);
+	assert_int_equal(mock.gntshr_close, 0);
+}
+
+static void test_client_connects(void **state)
+{
+	struct vchan_interface *pg = server_page(10, 11);
+	struct vchan *v = NULL;
+
+	(void)state;
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_non_null(v);
+	/* libxenvchan's unmap-notify: our live byte, our (local) port. */
+	assert_int_equal(mock.refs[0], 200);
+	assert_int_equal(mock.remote_port, 7);
+	assert_int_equal(mock.notify_offset,
+			 offsetof(struct vchan_interface, cli_live));
+	assert_int_equal(mock.notify_port, 9);
+	assert_int_equal(pg->cli_live, 1);
+	assert_true(pg->srv_notify & VCHAN_NOTIFY_WRITE);
+	assert_int_equal(vchan_ring_size(v, 1), 1024);   /* left: we write */
+	assert_int_equal(vchan_ring_size(v, 0), 2048);
+	client_close(v);
+	assert_ptr_equal(mock.unmap_addr, (void *)mock_pages);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(pg->cli_live, 0);
+	client_released(1, 1);
+}
+
+/*
+ * ring-ref and event-channel are one publication (the server writes both in
+ * one transaction).  Read apart, a server offering a new channel on the same
+ * path between the two reads (vipc's handoff; or a hostile one) hands us
+ * one channel's page with another channel's port: we would map the first
+ * and wake the second, and the first's server would never hear from us.
+ * The store tells a transaction that saw both change (EAGAIN at commit):
+ * the client must read the pair again, and use the new one whole.
+ */
+static void test_client_offer_is_one_snapshot(void **state)
+{
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	/* First look: the old ring-ref, then the new port; the store refuses
+	 * the commit. */
+	MOCK_RET(xs_transaction_start, 5);
+	MOCK_RET(xs_read, "200");
+	MOCK_RET(xs_read, "8");
+	MOCK_FAIL(xs_transaction_end, EAGAIN);
+	offer(6, "201", "8");
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_int_equal(mock.refs[0], 201);
+	assert_int_equal(mock.remote_port, 8);
+	client_close(v);
+	client_released(1, 1);
+}
+
+/* Peer-written store values: anything but a plain decimal number in range
+ * is the peer's protocol error (-EPROTO, a log line), before any handle
+ * beyond the store's is opened. */
+static void test_client_offer_malformed(void **state)
+{
+	static const struct {
+		const char *ref, *port;
+	} bad[] = {
+		{ "4294967296", "7" },            /* ref beyond 32 bits */
+		{ "99999999999999999999999", "7" },
+		{ "200", "4294967295" },          /* port beyond evtchn_port_t */
+		{ "-1", "7" },
+		{ "200", "+7" },
+		{ "0x10", "7" },
+		{ " 200", "7" },
+		{ "200", "7 " },
+		{ "", "7" },
+		{ "0", "7" },                     /* no such grant */
+		{ "200", "0" },                   /* no such port */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vchan *v = NULL;
+		bool ref_ok = bad[i].ref[0] && strspn(bad[i].ref, "0123456789")
+				== strlen(bad[i].ref) && strlen(bad[i].ref) < 11
+				&& strtoull(bad[i].ref, NULL, 10) <= UINT32_MAX;
+
+		memset(&mock, 0, offsetof(struct mock_state, fd));
+		logs = 0;
+		MOCK_OK(xs_open);
+		MOCK_RET(xs_transaction_start, 5);
+		MOCK_RET(xs_read, bad[i].ref);
+		if (ref_ok)
+			MOCK_RET(xs_read, bad[i].port);
+		/* A bad value aborts the transaction; a zero (well-formed)
+		 * commits it first. */
+		MOCK_OK(xs_transaction_end);
+		print_message("ring-ref \"%s\", event-channel \"%s\"\n",
+			      bad[i].ref, bad[i].port);
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 -EPROTO);
+		assert_null(v);
+		assert_true(logs >= 1);
+		client_released(0, 0);
+	}
+}
+
+/* A hostile page: impossible orders fail the open with -EPROTO and a log
+ * line, after which everything is released once (the page unmapped, which
+ * tells the server through unmap-notify). */
+static void test_client_hostile_page(void **state)
+{
+	static const unsigned orders[][2] = {
+		{ 9, 11 }, { 10, 21 }, { 10, 10 }, { 11, 11 }, { 10, 20 },
+		{ 65535, 12 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		struct vchan *v = NULL;
+
+		memset(&mock, 0, offsetof(struct mock_state, fd));
+		logs = 0;
+		server_page(orders[i][0], orders[i][1]);
+		MOCK_OK(xs_open);
+		offer(5, "200", "7");
+		MOCK_OK(xenevtchn_open);
+		MOCK_RET(xenevtchn_bind_interdomain, 9);
+		MOCK_OK(xengnttab_open);
+		MOCK_OK(xengnttab_map_grant_ref_notify);
+		MOCK_OK(xengnttab_unmap);
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 -EPROTO);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, "control page is invalid"));
+		assert_int_equal(mock.unmap_count, 1);
+		client_released(1, 1);
+	}
+}
+
+/* A client that cannot bind the peer's port or map its page gives up with
+ * everything it took released once. */
+static void test_client_setup_failures_release_once(void **state)
+{
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_OK(xenevtchn_open);
+	MOCK_FAIL(xenevtchn_bind_interdomain, EINVAL);
+	assert_true(vchan_client_open(NULL, PEER, PATH, &v) < 0);
+	client_released(1, 0);
+
+	memset(&mock, 0, offsetof(struct mock_state, fd));
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_FAIL(xengnttab_map_grant_ref_notify, EINVAL);
+	assert_true(vchan_client_open(NULL, PEER, PATH, &v) < 0);
+	assert_null(v);
+	assert_int_equal(mock.unmap_count, 0);
+	client_released(1, 1);
+}
+
+/* The server: srv_live's unmap-notify on its own port; a failed publish
+ * releases the grant, the port and the handles once. */
+static void test_server_publish_fails_release_once(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	vchan_config_init(&cfg);
+	cfg.read_order = 10;
+	cfg.write_order = 11;
+	MOCK_OK(xs_open);
+	MOCK_RET(xs_read, "3");                        /* our domid */
+	MOCK_FAIL(xc_interface_open, EACCES);          /* a guest */
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_unbound_port, 7);
+	MOCK_OK(xengntshr_open);
+	MOCK_OK(xengntshr_share_page_notify);
+	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_RET(xs_transaction_start, 5);             /* publish */
+	MOCK_FAIL(xs_write, EACCES);
+	MOCK_OK(xs_transaction_end);                   /* its abort */
+	MOCK_RET(xs_transaction_start, 6);             /* unpublish */
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xengntshr_unshare);
+	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EACCES);
+	assert_null(v);
+	assert_int_equal(mock.notify_offset,
+			 offsetof(struct vchan_interface, srv_live));
+	assert_int_equal(mock.notify_port, 7);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gntshr_close, 1);
+	assert_int_equal(mock.gnttab_close, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_client_connects, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_offer_is_one_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_offer_malformed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_hostile_page,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_setup_failures_release_once, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_publish_fails_release_once, setup,
+			teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
