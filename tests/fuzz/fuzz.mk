@@ -1,22 +1,11 @@
 # Fuzz targets, run for a bounded time in `make check` when configure found
 # clang (libFuzzer).  FUZZ_TIME=seconds overrides the default of 30.
 if HAVE_CLANG
-FUZZ_VCHAN_SRCS = \
-	$(top_srcdir)/libvchan-cap/layout.c \
-	$(top_srcdir)/libvchan-cap/ring.c \
-	$(top_srcdir)/libvchan-cap/frame.c \
-	$(top_srcdir)/libvchan-cap/spin.c \
-	$(top_srcdir)/libvchan-cap/wait.c \
-	$(top_srcdir)/libvchan-cap/log.c \
-	$(top_srcdir)/libvchan-cap/lock.c \
-	$(top_srcdir)/libvchan-cap/endpoint.c \
-	$(top_srcdir)/libvchan-cap/send.c \
-	$(top_srcdir)/libvchan-cap/recv.c \
-	$(top_srcdir)/libvchan-cap/stream.c
+FUZZ_VCHAN_SRCS = $(VCHAN_CORE_SOURCES)
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-fuzz_vchan_peer$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_peer.c \
+fuzz_vchan_peer$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_peer.c $(srcdir)/fuzz/fuzz_input.h \
 		$(FUZZ_VCHAN_SRCS) $(top_srcdir)/libvchan-cap/vchan_priv.h
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -I$(top_builddir) \
 		-I$(top_srcdir)/libvchan-cap \
@@ -24,9 +13,67 @@ fuzz_vchan_peer$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_peer.c \
 		$(srcdir)/fuzz/fuzz_vchan_peer.c $(FUZZ_VCHAN_SRCS) \
 		-lpthread -o $@
 
-# Built before the tests run (check_DATA), run by the wrapper script.
-check_DATA += fuzz_vchan_peer$(EXEEXT)
-TESTS += fuzz/fuzz_vchan_peer.sh
-CLEANFILES += fuzz_vchan_peer$(EXEEXT)
+# The xenstore server (hyp/sim/daemon/xs.mk's list) and the loop it links
+# against; ident is stubbed in the target.
+FUZZ_XS_DIR = $(top_srcdir)/hyp/sim/daemon
+FUZZ_XS_SRCS = \
+	$(FUZZ_XS_DIR)/xs_path.c \
+	$(FUZZ_XS_DIR)/xs_store.c \
+	$(FUZZ_XS_DIR)/xs_perms.c \
+	$(FUZZ_XS_DIR)/xs_tree.c \
+	$(FUZZ_XS_DIR)/xs_txn.c \
+	$(FUZZ_XS_DIR)/xs_watch.c \
+	$(FUZZ_XS_DIR)/xs_domain.c \
+	$(FUZZ_XS_DIR)/xs_quota.c \
+	$(FUZZ_XS_DIR)/xs_ops.c \
+	$(FUZZ_XS_DIR)/xs_wire.c \
+	$(FUZZ_XS_DIR)/xs_server.c \
+	$(FUZZ_XS_DIR)/loop.c
+FUZZ_XS_HDRS = \
+	$(FUZZ_XS_DIR)/xs_core.h $(FUZZ_XS_DIR)/xs_server.h \
+	$(FUZZ_XS_DIR)/xs_store.h $(FUZZ_XS_DIR)/xs_path.h \
+	$(FUZZ_XS_DIR)/loop.h $(FUZZ_XS_DIR)/ident.h
+
+fuzz_xs_wire$(EXEEXT): $(srcdir)/fuzz/fuzz_xs_wire.c $(srcdir)/fuzz/fuzz_input.h \
+		$(FUZZ_XS_SRCS) \
+		$(FUZZ_XS_HDRS)
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -Wall -Wextra -Werror \
+		-I$(top_builddir) -I$(FUZZ_XS_DIR) \
+		$(srcdir)/fuzz/fuzz_xs_wire.c $(FUZZ_XS_SRCS) -o $@
+
+# Built before the tests run (check_DATA), run by the wrapper scripts.
+check_DATA += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT)
+TESTS += fuzz/fuzz_vchan_peer.sh fuzz/fuzz_xs_wire.sh
+CLEANFILES += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT)
 endif
-EXTRA_DIST += fuzz/fuzz_vchan_peer.c fuzz/fuzz_vchan_peer.sh
+EXTRA_DIST += fuzz/fuzz_run.sh fuzz/fuzz_input.h \
+	fuzz/fuzz_vchan_peer.c fuzz/fuzz_vchan_peer.sh \
+	fuzz/fuzz_xs_wire.c fuzz/fuzz_xs_wire.sh
+
+# Hostile processes on xensim's hypervisor socket: the daemon's request
+# handling and tables, driven in-process (fuzz_hypsock.c stands in for the
+# domain table).
+if HAVE_CLANG
+FUZZ_HYPSOCK_SRCS = \
+	$(top_srcdir)/hyp/sim/daemon/hypsock.c \
+	$(top_srcdir)/hyp/sim/daemon/evtchn_table.c \
+	$(top_srcdir)/hyp/sim/daemon/grant_table.c
+FUZZ_HYPSOCK_HDRS = \
+	$(top_srcdir)/hyp/sim/proto.h \
+	$(top_srcdir)/hyp/sim/daemon/hypsock.h \
+	$(top_srcdir)/hyp/sim/daemon/domain.h \
+	$(top_srcdir)/hyp/sim/daemon/evtchn_table.h \
+	$(top_srcdir)/hyp/sim/daemon/grant_table.h
+
+fuzz_hypsock$(EXEEXT): $(srcdir)/fuzz/fuzz_hypsock.c $(srcdir)/fuzz/fuzz_input.h \
+		$(FUZZ_HYPSOCK_SRCS) $(FUZZ_HYPSOCK_HDRS)
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -D_GNU_SOURCE -Wall -Wextra -Werror \
+		-I$(top_builddir) -I$(top_srcdir)/hyp/sim \
+		-I$(top_srcdir)/hyp/sim/daemon \
+		$(srcdir)/fuzz/fuzz_hypsock.c $(FUZZ_HYPSOCK_SRCS) -o $@
+
+check_DATA += fuzz_hypsock$(EXEEXT)
+TESTS += fuzz/fuzz_hypsock.sh
+CLEANFILES += fuzz_hypsock$(EXEEXT)
+endif
+EXTRA_DIST += fuzz/fuzz_hypsock.c fuzz/fuzz_hypsock.sh

@@ -21,19 +21,7 @@
 
 #include "vchan_priv.h"
 
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint32_t take(struct in *in, unsigned bytes)
-{
-	uint32_t v = 0;
-
-	for (unsigned i = 0; i < bytes && in->n; i++, in->p++, in->n--)
-		v |= (uint32_t)*in->p << (8 * i);
-	return v;
-}
+#include "fuzz_input.h"
 
 /* --- a transport that goes nowhere --------------------------------------- */
 static int ev_fd = -1;

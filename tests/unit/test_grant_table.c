@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -345,6 +346,43 @@ static void test_domain_destroy(void **state)
     assert_int_equal(grant_unmap(f->m2, id), 0);
 }
 
+/* Linked with -Wl,--wrap=fstat (tables.mk): stands in for a sharer's
+ * other thread that shrinks the memfd just as the daemon checks its size. */
+static int shrink_on_fstat = -1;
+int __real_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st);
+int __wrap_fstat(int fd, struct stat *st)
+{
+    int rc = __real_fstat(fd, st);
+    if (fd == shrink_on_fstat)
+        (void)!ftruncate(fd, 0);
+    return rc;
+}
+
+static void test_share_size_race(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(2, &mine);
+    uint64_t id;
+    uint32_t refs[2];
+    struct stat st;
+    shrink_on_fstat = fd;
+    int rc = grant_share(f->s1, 2, 2, true, XSP_NO_NOTIFY_OFFSET,
+                         XSP_NO_NOTIFY_PORT, fd, &id, refs);
+    shrink_on_fstat = -1;
+    /* Either refused, or granted pages that stay there: a grantee (and
+     * the daemon, clearing a notify byte) must never fault on them. */
+    if (rc == 0) {
+        assert_int_equal(__real_fstat(fd, &st), 0);
+        assert_true(st.st_size >= 2 * (off_t)PG);
+        assert_int_equal(grant_unshare(f->s1, id, 0, 2), 0);
+    } else {
+        close(fd);
+    }
+    munmap(mine, 2 * PG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +393,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unmap_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_destroy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_share_size_race, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

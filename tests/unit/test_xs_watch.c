@@ -167,6 +167,30 @@ static void test_release_drops_watches(void **st)
     free(d9);
 }
 
+/* The daemon may release a domain and introduce one of the same id in one
+ * round of its loop, before the cut connections are reaped: what they held
+ * must not be taken from the new domain's counters when they are. */
+static void test_release_then_introduce_before_reap(void **st)
+{
+    (void)st;
+    assert_int_equal(xs_domain_introduce(S, 10, "ten", NULL), 0);
+    struct tconn *old = t_conn(S, 10);
+    assert_int_equal(t_req(old, XS_WATCH, 0, "data", "old", NULL), 3);
+    assert_true(t_txstart(old) != 0);
+    assert_int_equal(xs_domain_release(S, 10), 0);
+    assert_int_equal(xs_domain_introduce(S, 10, "ten-again", NULL), 0);
+    struct tconn *now = t_conn(S, 10);
+    assert_int_equal(t_req(now, XS_WATCH, 0, "data", "new", NULL), 3);
+    assert_true(t_txstart(now) != 0);
+    xs_conn_reap(S);
+    assert_int_equal(xs_dom_find(S, 10)->watches, 1);
+    assert_int_equal(xs_dom_find(S, 10)->transactions, 1);
+    assert_int_equal(xs_domain_release(S, 10), 0);
+    xs_conn_reap(S);
+    free(old);
+    free(now);
+}
+
 static void test_reset_watches(void **st)
 {
     (void)st;
@@ -189,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_special_watches),
         cmocka_unit_test(test_release_needs_read_perm),
         cmocka_unit_test(test_release_drops_watches),
+        cmocka_unit_test(test_release_then_introduce_before_reap),
         cmocka_unit_test(test_reset_watches),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);

@@ -272,6 +272,20 @@ static int refs_alloc(struct grant_dom *g, uint32_t count, uint32_t *refs)
     return 0;
 }
 
+/* Seal fd against size changes before its size is checked: the sharer's
+ * other threads hold it too, and one that shrank it between the check and
+ * the seal would leave pages that fault (SIGBUS) when the daemon clears a
+ * notify byte or a grantee touches them. */
+static int memfd_seal_size(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS); /* fails on anything not shmem */
+    int want = F_SEAL_SHRINK | F_SEAL_GROW;
+    if (seals < 0 || ((seals & want) != want &&
+                      fcntl(fd, F_ADD_SEALS, want) < 0))
+        return -EINVAL;
+    return 0;
+}
+
 /* Is fd a memfd (shmem) of at least count pages that we may grant? */
 static int memfd_check(int fd, uint32_t count, bool writable)
 {
@@ -320,7 +334,9 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
     int rc = -ENOMEM;
     if (!sh || !b || !r)
         goto fail;
-    rc = memfd_check(memfd, count, writable);
+    rc = memfd_seal_size(memfd);
+    if (!rc)
+        rc = memfd_check(memfd, count, writable);
     if (rc)
         goto fail;
     /* The notify page must be mapped writable before a read-only share is

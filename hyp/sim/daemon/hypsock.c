@@ -1,27 +1,24 @@
-/* xensim daemon: hyp.sock listener, connections and request dispatch.
- * See hypsock.h and proto.h. Every field of every request is checked; a
- * malformed request closes its connection (releasing what it held). */
+/* xensim daemon: hyp.sock connections and their request dispatch, apart
+ * from the socket (hypsock_sock.c). See hypsock.h and proto.h. Every field
+ * of every request is checked; a malformed request closes its connection
+ * (releasing what it held). */
 #include "hypsock.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "domain.h"
 #include "evtchn_table.h"
 #include "grant_table.h"
-#include "ident.h"
-#include "loop.h"
 #include "proto.h"
 
-struct conn {
-    struct conn *next, **pprev;
-    int fd;
+struct hypsock_conn {
+    struct hypsock_conn *next, **pprev;
+    const struct hypsock_transport *t;
+    void *ctx;
     uint32_t domid;
     uint32_t kind; /* 0 until HELLO */
     struct evtchn_handle *ev;
@@ -29,19 +26,32 @@ struct conn {
     struct grant_mapper *map;
 };
 
-static struct loop *g_loop;
-static int g_listen_fd = -1;
-static struct conn *g_conns;
+static struct hypsock_conn *g_conns;
 /* One request at a time (single thread): shared buffers. */
-static unsigned char g_req[XSP_MSG_MAX];
 static unsigned char g_rep[XSP_MSG_MAX];
 static int g_fds[XSP_MAX_PAGES];
 static struct xsp_map_page g_pages[XSP_MAX_PAGES];
 
-static void conn_close(struct conn *c)
+struct hypsock_conn *hypsock_conn_new(uint32_t domid,
+                                      const struct hypsock_transport *t,
+                                      void *ctx)
 {
-    loop_del(g_loop, c->fd);
-    close(c->fd);
+    struct hypsock_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->t = t;
+    c->ctx = ctx;
+    c->domid = domid;
+    c->next = g_conns;
+    if (g_conns)
+        g_conns->pprev = &c->next;
+    c->pprev = &g_conns;
+    g_conns = c;
+    return c;
+}
+
+void hypsock_conn_close(struct hypsock_conn *c)
+{
     *c->pprev = c->next;
     if (c->next)
         c->next->pprev = c->pprev;
@@ -49,7 +59,14 @@ static void conn_close(struct conn *c)
     grant_mapper_free(c->map);
     grant_sharer_free(c->shr);
     evtchn_handle_free(c->ev);
+    c->t->closed(c->ctx);
     free(c);
+}
+
+void hypsock_conn_close_all(void)
+{
+    while (g_conns)
+        hypsock_conn_close(g_conns);
 }
 
 void hypsock_domain_gone(uint32_t domid)
@@ -57,22 +74,11 @@ void hypsock_domain_gone(uint32_t domid)
     /* Two passes: every grant handle of the domain, then the rest, so that
      * notifies fire while the domain's event channels are still bound. */
     for (int pass = 0; pass < 2; pass++)
-        for (struct conn *c = g_conns, *n; c; c = n) {
+        for (struct hypsock_conn *c = g_conns, *n; c; c = n) {
             n = c->next;
             if (c->domid == domid && (pass == 1 || !c->ev))
-                conn_close(c);
+                hypsock_conn_close(c);
         }
-}
-
-void hypsock_shutdown(void)
-{
-    while (g_conns)
-        conn_close(g_conns);
-    if (g_listen_fd >= 0) {
-        loop_del(g_loop, g_listen_fd);
-        close(g_listen_fd);
-        g_listen_fd = -1;
-    }
 }
 
 /* ---- per-op handlers: return a reply errno (>= 0) or -1 to drop the
@@ -80,7 +86,7 @@ void hypsock_shutdown(void)
  * handler that keeps one sets it to -1. ---- */
 
 struct req {
-    struct conn *c;
+    struct hypsock_conn *c;
     uint32_t op;
     const void *body;
     size_t len;
@@ -88,10 +94,10 @@ struct req {
     unsigned nfds;
 };
 
-static int reply(struct conn *c, uint32_t op, int err, const void *body,
-                 size_t len, const int *fds, unsigned nfds)
+static int reply(struct hypsock_conn *c, uint32_t op, int err,
+                 const void *body, size_t len, const int *fds, unsigned nfds)
 {
-    int rc = xsp_send_reply(c->fd, op, err, body, len, fds, nfds);
+    int rc = c->t->send(c->ctx, op, err, body, len, fds, nfds);
     return rc ? -1 : 0;
 }
 
@@ -359,85 +365,18 @@ static int dispatch(struct req *r)
     return -1; /* nothing before HELLO */
 }
 
-static void on_conn(void *ctx, uint32_t events)
+int hypsock_conn_request(struct hypsock_conn *c, const void *msg, size_t len,
+                         int *fds, unsigned nfds)
 {
-    struct conn *c = ctx;
-    int fds[2];
-    unsigned nfds = 0;
-    long n = xsp_recv(c->fd, g_req, sizeof(g_req), fds, 2, &nfds);
-    if (n == -EAGAIN)
-        return;
     struct xsp_req_hdr h;
-    bool ok = n >= (long)sizeof(h);
-    if (ok) {
-        memcpy(&h, g_req, sizeof(h));
-        ok = h.len == (uint32_t)n;
-    }
-    if (ok) {
-        struct req r = {
-            .c = c, .op = h.op, .body = g_req + sizeof(h),
-            .len = (size_t)n - sizeof(h), .fds = fds, .nfds = nfds,
-        };
-        ok = dispatch(&r) == 0;
-    }
-    for (unsigned i = 0; i < nfds; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    /* EOF, error, hang-up or a protocol violation: release everything. */
-    if (!ok || (events & (EPOLLHUP | EPOLLERR) && n <= 0))
-        conn_close(c);
-}
-
-static void on_listen(void *ctx, uint32_t events)
-{
-    for (;;) {
-        int fd = accept4(g_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN, or a transient error: retried on next event */
-        /* Who it is, from what the process is; never from what it says. */
-        int domid = ident_socket_domid(fd);
-        struct conn *c = domid >= 0 ? calloc(1, sizeof(*c)) : NULL;
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->domid = (uint32_t)domid;
-        if (loop_add(g_loop, fd, EPOLLIN, on_conn, c) < 0) {
-            close(fd);
-            free(c);
-            continue;
-        }
-        c->next = g_conns;
-        if (g_conns)
-            g_conns->pprev = &c->next;
-        c->pprev = &g_conns;
-        g_conns = c;
-    }
-}
-
-int hypsock_listen(struct loop *loop, const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    unlink(path);
-    int rc = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        chmod(path, 0666) < 0 || listen(fd, 128) < 0)
-        rc = -errno;
-    if (!rc) {
-        g_loop = loop;
-        rc = loop_add(loop, fd, EPOLLIN, on_listen, NULL);
-    }
-    if (rc) {
-        close(fd);
-        return rc;
-    }
-    g_listen_fd = fd;
-    return 0;
+    if (len < sizeof(h))
+        return -1;
+    memcpy(&h, msg, sizeof(h));
+    if (h.len != len)
+        return -1;
+    struct req r = {
+        .c = c, .op = h.op, .body = (const unsigned char *)msg + sizeof(h),
+        .len = len - sizeof(h), .fds = fds, .nfds = nfds,
+    };
+    return dispatch(&r) == 0 ? 0 : -1;
 }

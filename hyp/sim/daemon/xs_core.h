@@ -187,6 +187,10 @@ int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
 int xs_conn_feed(struct xs_conn *c, const void *buf, size_t len);
 /* Unit tests: pop the oldest queued message of a detached connection. */
 int xs_conn_pop(struct xs_conn *c, void *hdr16, char *payload, size_t cap);
+/* Unit tests and the fuzzer: unlink a detached connection's whole output
+ * queue, oldest first, as queued (header and payload in data[0..len));
+ * the caller frees each message. */
+struct xs_out *xs_conn_take_out(struct xs_conn *c);
 void xs_conn_reap(struct xs_server *s);
 
 /* xs_ops.c: run one complete request. */

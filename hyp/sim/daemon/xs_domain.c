@@ -158,10 +158,16 @@ int xs_domain_release(struct xs_server *s, uint32_t domid)
     if (!d)
         return -ENOENT;
     /* A released domain's connections must not act as it any longer: cut
-     * them (dropping their watches and transactions). */
-    for (struct xs_conn *c = s->conns; c; c = c->next)
-        if (!c->closed && c->domid == domid)
-            xs_conn_close(c);
+     * them, and drop their watches and transactions now, not at the
+     * deferred reap: a domain of the same id may be introduced before it,
+     * and freeing them then would take from that domain's counters. */
+    for (struct xs_conn *c = s->conns; c; c = c->next) {
+        if (c->domid != domid)
+            continue;
+        xs_conn_close(c);
+        xs_watch_free_all(c);
+        xs_txn_free_all(c);
+    }
     struct xs_view v = {.s = s, .conn = NULL, .domid = 0, .txn = NULL};
     char home[48];
     snprintf(home, sizeof(home), "/local/domain/%u", domid);

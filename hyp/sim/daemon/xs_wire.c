@@ -180,6 +180,15 @@ int xs_conn_pop(struct xs_conn *c, void *hdr16, char *payload, size_t cap)
     return (int)h.len;
 }
 
+struct xs_out *xs_conn_take_out(struct xs_conn *c)
+{
+    struct xs_out *o = c->out_head;
+    c->out_head = NULL;
+    c->out_tail = &c->out_head;
+    c->out_count = 0;
+    return o;
+}
+
 int xs_conn_feed(struct xs_conn *c, const void *buf, size_t len)
 {
     const unsigned char *p = buf;

@@ -1,0 +1,1088 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: hostile processes on xensim's hypervisor socket.
+ * The input is a script over up to eight connections (struct
+ * hypsock_conn, driven in-process, see hypsock.h) of dom0 and three
+ * guests: open and close connections, say HELLO (or not), send arbitrary
+ * bytes or well-formed requests of every op of proto.h built from chosen
+ * fields (handles of other connections' ports, grants and maps included,
+ * requests with wrong lengths, fds of every sort), let a reply fail to go
+ * (the process died), and destroy or recreate a guest as the daemon's
+ * domain table does.  Every reply must be well formed for its request;
+ * a closed connection must leave no port bound; at the end of each input
+ * every table is empty and no fd is left over.  ASan/UBSan/LSan catch the
+ * rest. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xen/event_channel.h>
+#include <xen/xen.h>
+
+#include "domain.h"
+#include "evtchn_table.h"
+#include "grant_table.h"
+#include "hypsock.h"
+#include "proto.h"
+
+#include "fuzz_input.h"
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "fuzz_hypsock: %s\n", what);
+	abort();
+}
+
+/* --- a domain table standing in for domain.c ---------------------------- */
+#define NDOMS 4
+static struct sim_domain doms[NDOMS]; /* domid == index */
+static bool dom_live[NDOMS];
+
+struct sim_domain *domain_by_id(uint32_t domid)
+{
+	return domid < NDOMS && dom_live[domid] ? &doms[domid] : NULL;
+}
+
+struct sim_domain *domain_next(struct sim_domain *prev)
+{
+	for (uint32_t i = prev ? prev->domid + 1 : 0; i < NDOMS; i++)
+		if (dom_live[i])
+			return &doms[i];
+	return NULL;
+}
+
+static void dom_create(uint32_t domid, uint32_t frames, uint32_t ports)
+{
+	memset(&doms[domid], 0, sizeof(doms[domid]));
+	doms[domid].domid = domid;
+	doms[domid].monitor_fd = -1;
+	doms[domid].max_grant_frames = frames;
+	doms[domid].max_event_channels = ports;
+	dom_live[domid] = true;
+	if (evtchn_domain_created(&doms[domid]) ||
+	    grant_domain_created(&doms[domid]))
+		fail("domain creation failed");
+}
+
+/* As domain.c's finish_destroy(): forget it, then the table hooks (which
+ * close its connections through hypsock_domain_gone()). */
+static void dom_destroy(uint32_t domid)
+{
+	dom_live[domid] = false;
+	grant_domain_destroyed(&doms[domid]);
+	evtchn_domain_destroyed(&doms[domid]);
+}
+
+/* --- connections, and what the script learnt from replies ---------------- */
+#define NCONNS 8
+#define NPORTS 64
+#define NREFS 256
+#define NIDS 32
+
+struct port_rec {
+	uint32_t domid, port;
+};
+
+struct notify_rec { /* a map or share with an unmap-notify port */
+	int conn;
+	uint64_t id;
+	uint32_t domid, port;
+};
+
+struct hconn {
+	struct hypsock_conn *c; /* NULL: closed (by us or by the daemon) */
+	uint32_t domid;
+	uint32_t kind;          /* as the HELLO reply accepted it */
+	uint32_t max_port;
+	struct port_rec ports[NPORTS]; /* bound by it, maybe unbound since */
+	unsigned nports;
+};
+
+static struct hconn conns[NCONNS];
+static struct port_rec ports[NPORTS]; /* any connection's, for binds */
+static unsigned nports;
+static struct xsp_grant_ref grefs[NREFS]; /* granted, maybe revoked */
+static unsigned ngrefs;
+static uint64_t ids[NIDS]; /* map and share ids */
+static unsigned nids;
+static struct notify_rec notifies[NIDS * NCONNS];
+static unsigned nnotifies;
+static bool fail_next_send;
+static bool verbose; /* FUZZ_HYPSOCK_VERBOSE: trace each request */
+
+/* The reply the last request got through send(). */
+static struct {
+	unsigned sends;
+	uint32_t op;
+	int err;
+	size_t len;
+	unsigned nfds;
+	uint8_t body[XSP_MSG_MAX];
+	/* What each fd was when sent: the daemon may close it after. */
+	struct fdinfo {
+		mode_t mode;
+		off_t size;
+		int accmode;
+	} fds[XSP_MAX_PAGES];
+} rep;
+
+static int cap_send(void *ctx, uint32_t op, int err, const void *body,
+		    size_t len, const int *fds, unsigned nfds)
+{
+	(void)ctx;
+	rep.sends++;
+	if (sizeof(struct xsp_rep_hdr) + len > XSP_MSG_MAX)
+		fail("reply over XSP_MSG_MAX");
+	if (nfds > XSP_MAX_PAGES)
+		fail("reply with too many fds");
+	/* A closed fd here would make the real send fail with EBADF. */
+	for (unsigned i = 0; i < nfds; i++) {
+		struct stat st;
+		int fl = fcntl(fds[i], F_GETFL);
+
+		if (fl < 0 || fstat(fds[i], &st) < 0)
+			fail("reply carries a closed fd");
+		rep.fds[i] = (struct fdinfo){ st.st_mode, st.st_size,
+					      fl & O_ACCMODE };
+	}
+	rep.op = op;
+	rep.err = err;
+	rep.len = len;
+	rep.nfds = nfds;
+	if (len)
+		memcpy(rep.body, body, len);
+	if (fail_next_send) {
+		fail_next_send = false;
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void cap_closed(void *ctx)
+{
+	struct hconn *h = ctx;
+
+	h->c = NULL;
+}
+
+static const struct hypsock_transport transport = {
+	.send = cap_send, .closed = cap_closed,
+};
+
+static void add_port(uint32_t domid, uint32_t port)
+{
+	ports[nports++ % NPORTS] = (struct port_rec){ domid, port };
+	if (nports > NPORTS * 2)
+		nports -= NPORTS;
+}
+
+static void add_id(uint64_t id)
+{
+	ids[nids++ % NIDS] = id;
+	if (nids > NIDS * 2)
+		nids -= NIDS;
+}
+
+static void add_notify(int conn, uint64_t id, uint32_t domid, uint32_t port)
+{
+	if (nnotifies < sizeof(notifies) / sizeof(notifies[0]))
+		notifies[nnotifies++] = (struct notify_rec){ conn, id, domid,
+							     port };
+}
+
+static void drop_notifies(int conn, bool all, uint64_t id)
+{
+	for (unsigned i = 0; i < nnotifies;)
+		if (notifies[i].conn == conn && (all || notifies[i].id == id))
+			notifies[i] = notifies[--nnotifies];
+		else
+			i++;
+}
+
+static bool port_held(uint32_t domid, uint32_t port)
+{
+	for (unsigned i = 0; i < nnotifies; i++)
+		if (notifies[i].domid == domid && notifies[i].port == port)
+			return true;
+	return false;
+}
+
+/* A port a connection bound must be closed once its handle is, unless a
+ * notify still holds it (as the Linux driver's evtchn_get()). */
+static void check_ports_closed(struct hconn *h)
+{
+	struct xsp_ctrl_evtchn_status_rep st;
+
+	for (unsigned i = 0; i < h->nports; i++) {
+		struct port_rec *p = &h->ports[i];
+
+		if (port_held(p->domid, p->port) ||
+		    evtchn_status(0, p->domid, p->port, &st))
+			continue;
+		if (st.status != EVTCHNSTAT_closed)
+			fail("closed handle left a port bound");
+	}
+	h->nports = 0;
+}
+
+/* Forget every connection the daemon closed (a drop, a domain gone). */
+static void reap_closed(void)
+{
+	for (int i = 0; i < NCONNS; i++)
+		if (!conns[i].c && (conns[i].kind || conns[i].nports)) {
+			drop_notifies(i, true, 0);
+			conns[i].kind = 0;
+		}
+	for (int i = 0; i < NCONNS; i++)
+		if (!conns[i].c && conns[i].nports)
+			check_ports_closed(&conns[i]);
+}
+
+/* --- picking fields ------------------------------------------------------ */
+static uint32_t pick_domid(struct in *in)
+{
+	uint32_t s = take(in, 1) % 10;
+
+	if (s < NDOMS + 1)
+		return s; /* the domains, and one that never existed */
+	if (s == 5)
+		return DOMID_SELF;
+	if (s == 6)
+		return DOMID_INVALID;
+	if (s == 7)
+		return DOMID_FIRST_RESERVED;
+	return take(in, 4);
+}
+
+static uint32_t pick_port(struct in *in, uint32_t *domid)
+{
+	uint32_t s = take(in, 1);
+
+	if (s < 0xc0 && nports) {
+		struct port_rec *p = &ports[s % (nports < NPORTS ? nports
+								  : NPORTS)];
+		if (domid)
+			*domid = p->domid;
+		return p->port;
+	}
+	if (domid)
+		*domid = pick_domid(in);
+	switch (s & 7) {
+	case 0: return 0;
+	case 1: return 1023;
+	case 2: return 1024;
+	case 3: return XSP_NO_NOTIFY_PORT;
+	case 4: return 1u << 17;
+	default: return take(in, 4);
+	}
+}
+
+static uint64_t pick_id(struct in *in)
+{
+	uint32_t s = take(in, 1);
+
+	if (s < 0xc0 && nids)
+		return ids[s % (nids < NIDS ? nids : NIDS)];
+	return s & 1 ? s >> 1 : ((uint64_t)take(in, 4) << 32 | take(in, 4));
+}
+
+static uint32_t pick_count(struct in *in)
+{
+	uint32_t s = take(in, 1);
+
+	switch (s >> 5) {
+	case 0: return 0;
+	case 1: return XSP_MAX_PAGES;
+	case 2: return XSP_MAX_PAGES + 1;
+	case 3: return take(in, 4);
+	default: return 1 + (s & 7);
+	}
+}
+
+static uint32_t pick_offset(struct in *in)
+{
+	uint32_t s = take(in, 1);
+
+	switch (s & 3) {
+	case 0: return XSP_NO_NOTIFY_OFFSET;
+	case 1: return s >> 2;
+	case 2: return XSP_PAGE_SIZE - 1 + (s >> 7);
+	default: return take(in, 4);
+	}
+}
+
+/* --- fds a request may carry --------------------------------------------- */
+/* A memfd of pages pages as the library makes it, or a wrong one. */
+static int make_fd(unsigned sort, uint32_t pages)
+{
+	int fd = -1, ro;
+	char path[64];
+
+	if (pages > XSP_MAX_PAGES + 1)
+		pages = XSP_MAX_PAGES + 1;
+	switch (sort % 6) {
+	case 0: /* the right one */
+	case 1: /* pre-sealed against writes */
+	case 2: /* a read-only reopen */
+		fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, (off_t)pages * XSP_PAGE_SIZE) < 0)
+			fail("memfd");
+		if (sort % 6 == 1)
+			fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE);
+		if (sort % 6 == 2) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			ro = open(path, O_RDONLY | O_CLOEXEC);
+			close(fd);
+			fd = ro;
+		}
+		break;
+	case 3: /* no sealing allowed */
+		fd = memfd_create("fuzz", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)pages * XSP_PAGE_SIZE) < 0)
+			fail("memfd");
+		break;
+	case 4:
+		fd = eventfd(0, EFD_CLOEXEC);
+		break;
+	default:
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		break;
+	}
+	if (fd < 0)
+		fail("could not make an fd");
+	return fd;
+}
+
+static bool sort_is_memfd(unsigned sort)
+{
+	return sort % 6 <= 1; /* writable memfds */
+}
+
+/* --- requests ------------------------------------------------------------ */
+struct reqbuf {
+	uint8_t b[XSP_MSG_MAX + 16];
+	size_t len;
+	int fds[2];
+	unsigned nfds;
+	int sharer_fd; /* the sharer's own copy of a SHARE's memfd, or -1 */
+};
+
+static struct reqbuf rq;
+
+static void req_start(uint32_t op)
+{
+	struct xsp_req_hdr h = { .op = op };
+
+	memcpy(rq.b, &h, sizeof(h));
+	rq.len = sizeof(h);
+	rq.nfds = 0;
+	rq.sharer_fd = -1;
+}
+
+static void req_put(const void *p, size_t n)
+{
+	if (rq.len + n > sizeof(rq.b))
+		n = sizeof(rq.b) - rq.len;
+	memcpy(rq.b + rq.len, p, n);
+	rq.len += n;
+}
+
+/* Fill in the header's length, or get it wrong as the input says. */
+static void req_frame(struct in *in)
+{
+	uint32_t s = take(in, 1), len;
+
+	if (s < 0xe0) {
+		len = (uint32_t)rq.len;
+	} else {
+		switch (s & 3) {
+		case 0: len = (uint32_t)rq.len + 1; break;
+		case 1: len = (uint32_t)rq.len - 1; break;
+		case 2: /* truncated, header length to match */
+			rq.len -= rq.len > 8 ? 1 + (s >> 2) % (rq.len - 8) : 0;
+			len = (uint32_t)rq.len;
+			break;
+		default: /* a byte too many, header to match */
+			rq.b[rq.len++] = 0;
+			len = (uint32_t)rq.len;
+			break;
+		}
+	}
+	memcpy(rq.b + 4, &len, sizeof(len));
+}
+
+/* fds as the request's op wants them (want), or others, as the input says */
+static void req_fds(struct in *in, unsigned want, uint32_t pages)
+{
+	uint32_t s = take(in, 1);
+	unsigned n = want;
+
+	if (s >= 0xe0)
+		n = (s >> 3) % 3;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned sort = i ? take(in, 1) : (s < 0xc0 ? 0 : s);
+		uint32_t np = pages;
+
+		if (s >= 0xa0 && s < 0xc0)
+			np = pages ? pages - 1 : 0; /* one page short */
+		rq.fds[rq.nfds++] = make_fd(sort, np);
+	}
+	/* As the library keeps its memfd: it must not be able to shrink
+	 * the pages it granted. */
+	if (want == 1 && n == 1 && sort_is_memfd(s < 0xc0 ? 0 : s))
+		rq.sharer_fd = dup(rq.fds[0]);
+}
+
+/* --- the reply's shape, per op ------------------------------------------- */
+static void expect_fd(unsigned i, bool fifo, int accmode, off_t min_size)
+{
+	const struct fdinfo *f = &rep.fds[i];
+
+	if (fifo && !S_ISFIFO(f->mode))
+		fail("reply fd is no pipe");
+	if (!fifo && (!S_ISREG(f->mode) || f->size < min_size))
+		fail("reply fd is no memfd of the right size");
+	if (accmode >= 0 && f->accmode != accmode)
+		fail("reply fd has the wrong access mode");
+}
+
+/* A new port's status: dom, and rport or the virq, as bound. */
+static void check_status(uint32_t domid, uint32_t port, uint32_t status,
+			 uint32_t dom, uint32_t rport)
+{
+	struct xsp_ctrl_evtchn_status_rep st;
+
+	if (evtchn_status(0, domid, port, &st) || st.status != status ||
+	    (status != EVTCHNSTAT_virq && st.dom != dom) ||
+	    (status == EVTCHNSTAT_interdomain && st.port != rport) ||
+	    (status == EVTCHNSTAT_virq && st.virq != rport))
+		fail("new port's status is wrong");
+}
+
+struct sent {
+	int conn;
+	uint32_t op;
+	uint32_t kind;            /* HELLO */
+	uint32_t count;           /* MAP, SHARE */
+	bool writable;            /* MAP */
+	uint32_t notify_port;     /* MAP, SHARE */
+	uint32_t dom, port, virq; /* binds */
+	uint32_t first;           /* DOMINFO */
+	uint32_t max;             /* DOMINFO */
+	uint64_t id;              /* UNMAP, UNSHARE */
+	uint32_t ufirst;          /* UNSHARE */
+	bool well_formed;
+	bool raw;                 /* arbitrary bytes */
+};
+
+static void check_reply(const struct sent *s, int rc)
+{
+	struct hconn *h = &conns[s->conn];
+	size_t body = 0;
+	unsigned nfds = 0;
+
+	if (rep.sends > 1)
+		fail("more than one reply to a request");
+	if (!rep.sends) {
+		if (!rc)
+			fail("a request kept its connection without a reply");
+		return;
+	}
+	if (rep.op != s->op)
+		fail("reply's op is not the request's");
+	if (rep.err < 0 || rep.err > 133)
+		fail("reply's errno out of range");
+	if (rep.err) {
+		if (rep.len || rep.nfds)
+			fail("error reply with a body or fds");
+		return;
+	}
+	if (s->raw) {
+		if (s->op == XSP_OP_HELLO && !rc && rep.len >= 16) {
+			h->kind = s->kind;
+			memcpy(&h->max_port, rep.body + 12, 4);
+		}
+		return;
+	}
+	if (!s->well_formed)
+		fail("malformed request succeeded");
+	switch (s->op) {
+	case XSP_OP_HELLO: {
+		struct xsp_hello_rep hr;
+
+		body = sizeof(hr);
+		nfds = s->kind == XSP_KIND_EVTCHN;
+		if (rep.len != body || rep.nfds != nfds)
+			break;
+		memcpy(&hr, rep.body, sizeof(hr));
+		if (hr.version != XSP_VERSION || hr.domid != h->domid)
+			fail("HELLO reply's version or domid");
+		if (nfds) {
+			if (hr.max_port == 0 || hr.gen_bytes % XSP_PAGE_SIZE ||
+			    hr.gen_bytes < (hr.max_port + 1) * 4)
+				fail("HELLO reply's generation page size");
+			expect_fd(0, false, O_RDONLY, hr.gen_bytes);
+		}
+		if (!rc) {
+			h->kind = s->kind;
+			h->max_port = hr.max_port;
+		}
+		break;
+	}
+	case XSP_OP_EVTCHN_BIND_UNBOUND:
+	case XSP_OP_EVTCHN_BIND_INTERDOMAIN:
+	case XSP_OP_EVTCHN_BIND_VIRQ: {
+		struct xsp_evtchn_port p;
+
+		body = sizeof(p);
+		nfds = 1;
+		if (rep.len != body || rep.nfds != nfds)
+			break;
+		memcpy(&p, rep.body, sizeof(p));
+		if (p.port == 0 || p.port > h->max_port)
+			fail("bind reply's port out of range");
+		expect_fd(0, true, O_RDONLY, 0);
+		if (rc)
+			break; /* undone with the connection */
+		if (s->op == XSP_OP_EVTCHN_BIND_UNBOUND)
+			check_status(h->domid, p.port, EVTCHNSTAT_unbound,
+				     s->dom == DOMID_SELF ? h->domid : s->dom,
+				     0);
+		else if (s->op == XSP_OP_EVTCHN_BIND_INTERDOMAIN)
+			check_status(h->domid, p.port, EVTCHNSTAT_interdomain,
+				     s->dom == DOMID_SELF ? h->domid : s->dom,
+				     s->port);
+		else
+			check_status(h->domid, p.port, EVTCHNSTAT_virq, 0,
+				     s->virq);
+		add_port(h->domid, p.port);
+		if (h->nports < NPORTS)
+			h->ports[h->nports++] =
+				(struct port_rec){ h->domid, p.port };
+		break;
+	}
+	case XSP_OP_EVTCHN_UNBIND:
+		body = sizeof(struct xsp_evtchn_port);
+		if (rep.len == body && memcmp(rep.body, &s->port, 4))
+			fail("UNBIND reply's port");
+		for (unsigned i = 0; i < h->nports; i++)
+			if (h->ports[i].port == s->port)
+				h->ports[i--] = h->ports[--h->nports];
+		break;
+	case XSP_OP_EVTCHN_PEER: {
+		struct xsp_evtchn_peer_rep pr;
+
+		body = sizeof(pr);
+		if (rep.len != body)
+			break;
+		memcpy(&pr, rep.body, sizeof(pr));
+		nfds = pr.connected;
+		if (pr.port != s->port || pr.connected > 1)
+			fail("PEER reply's port or connected");
+		if (rep.nfds == 1 && nfds == 1)
+			expect_fd(0, true, O_RDWR, 0);
+		break;
+	}
+	case XSP_OP_GNTTAB_MAP: {
+		struct xsp_gnttab_map_rep mr;
+		struct xsp_map_page pg;
+
+		body = sizeof(mr) + (size_t)s->count * sizeof(pg);
+		if (rep.len != body)
+			break;
+		memcpy(&mr, rep.body, sizeof(mr));
+		nfds = rep.nfds;
+		if (mr.count != s->count || !nfds || nfds > s->count)
+			fail("MAP reply's count or fds");
+		for (uint32_t i = 0; i < s->count; i++) {
+			memcpy(&pg, rep.body + sizeof(mr) + i * sizeof(pg),
+			       sizeof(pg));
+			if (pg.fd_index >= nfds)
+				fail("MAP reply's fd index");
+			/* A read-only grant never hands out a writable fd. */
+			expect_fd(pg.fd_index, false,
+				  s->writable ? -1 : O_RDONLY,
+				  ((off_t)pg.page + 1) * XSP_PAGE_SIZE);
+		}
+		if (!rc) {
+			add_id(mr.map_id);
+			if (s->notify_port != XSP_NO_NOTIFY_PORT)
+				add_notify(s->conn, mr.map_id, h->domid,
+					   s->notify_port);
+		}
+		break;
+	}
+	case XSP_OP_GNTSHR_SHARE: {
+		struct xsp_gntshr_share_rep sr;
+		uint32_t ref;
+
+		body = sizeof(sr) + (size_t)s->count * 4;
+		if (rep.len != body)
+			break;
+		memcpy(&sr, rep.body, sizeof(sr));
+		if (sr.count != s->count)
+			fail("SHARE reply's count");
+		for (uint32_t i = 0; i < s->count && !rc; i++) {
+			memcpy(&ref, rep.body + sizeof(sr) + i * 4, 4);
+			if (ref < 8)
+				fail("SHARE reply gave a reserved ref");
+			if (i < 16) {
+				grefs[ngrefs++ % NREFS] =
+					(struct xsp_grant_ref){ h->domid, ref };
+				if (ngrefs > 2 * NREFS)
+					ngrefs -= NREFS;
+			}
+		}
+		if (rq.sharer_fd >= 0 && !rc) {
+			struct stat st;
+
+			if (!ftruncate(rq.sharer_fd, 0) ||
+			    fstat(rq.sharer_fd, &st) ||
+			    st.st_size < (off_t)s->count * XSP_PAGE_SIZE)
+				fail("granted pages can shrink");
+		}
+		if (!rc) {
+			add_id(sr.share_id);
+			if (s->notify_port != XSP_NO_NOTIFY_PORT)
+				add_notify(s->conn, sr.share_id, h->domid,
+					   s->notify_port);
+		}
+		break;
+	}
+	case XSP_OP_GNTTAB_UNMAP:
+		if (!rc)
+			drop_notifies(s->conn, false, s->id);
+		break;
+	case XSP_OP_GNTSHR_UNSHARE:
+		/* gntalloc fires the notify when page 0's ref goes. */
+		if (!rc && s->ufirst == 0)
+			drop_notifies(s->conn, false, s->id);
+		break;
+	case XSP_OP_CTRL_DOMINFO: {
+		struct xsp_ctrl_dominfo_rep dr;
+		struct xsp_dominfo di;
+		uint32_t prev = 0;
+
+		if (rep.len < sizeof(dr))
+			fail("DOMINFO reply too short");
+		memcpy(&dr, rep.body, sizeof(dr));
+		body = sizeof(dr) + (size_t)dr.count * sizeof(di);
+		if (dr.count > s->max || dr.count > XSP_DOMINFO_MAX)
+			fail("DOMINFO reply over max");
+		for (uint32_t i = 0; i < dr.count && rep.len == body; i++) {
+			memcpy(&di, rep.body + sizeof(dr) + i * sizeof(di),
+			       sizeof(di));
+			if (di.domid < s->first || (i && di.domid <= prev) ||
+			    !domain_by_id(di.domid))
+				fail("DOMINFO reply's domains");
+			prev = di.domid;
+		}
+		break;
+	}
+	case XSP_OP_CTRL_EVTCHN_STATUS:
+		body = sizeof(struct xsp_ctrl_evtchn_status_rep);
+		break;
+	default: /* RESTRICT, SET_MAX */
+		break;
+	}
+	if (rep.len != body || rep.nfds != nfds)
+		fail("reply's length or fd count is wrong for its op");
+}
+
+/* Send rq on connection i, as hypsock_sock.c's on_conn() does. */
+static void send_req(const struct sent *s)
+{
+	struct hconn *h = &conns[s->conn];
+	int rc;
+
+	memset(&rep, 0, offsetof(__typeof__(rep), body));
+	rc = hypsock_conn_request(h->c, rq.b, rq.len, rq.fds, rq.nfds);
+	if (rc != 0 && rc != -1)
+		fail("request returned neither 0 nor -1");
+	/* An error reply for an op never sent (the request was
+	 * malformed) is as good a reply: the checks look at its op. */
+	if (verbose)
+		fprintf(stderr, "conn %d dom %u op %u len %zu nfds %u: rc %d "
+			"replies %u err %d len %zu nfds %u\n", s->conn,
+			h->domid, s->op, rq.len, rq.nfds, rc, rep.sends,
+			rep.err, rep.len, rep.nfds);
+	check_reply(s, rc);
+	for (unsigned i = 0; i < rq.nfds; i++)
+		if (rq.fds[i] >= 0)
+			close(rq.fds[i]);
+	rq.nfds = 0;
+	if (rq.sharer_fd >= 0)
+		close(rq.sharer_fd);
+	rq.sharer_fd = -1;
+	if (rc)
+		hypsock_conn_close(h->c);
+	reap_closed();
+}
+
+/* --- the script ---------------------------------------------------------- */
+static void build(struct in *in, struct sent *s, uint32_t op_sel)
+{
+	static const uint32_t ops[] = {
+		XSP_OP_HELLO, XSP_OP_EVTCHN_BIND_UNBOUND,
+		XSP_OP_EVTCHN_BIND_INTERDOMAIN, XSP_OP_EVTCHN_BIND_VIRQ,
+		XSP_OP_EVTCHN_UNBIND, XSP_OP_EVTCHN_PEER,
+		XSP_OP_EVTCHN_RESTRICT, XSP_OP_GNTTAB_SET_MAX,
+		XSP_OP_GNTTAB_MAP, XSP_OP_GNTTAB_UNMAP, XSP_OP_GNTSHR_SHARE,
+		XSP_OP_GNTSHR_UNSHARE, XSP_OP_CTRL_DOMINFO,
+		XSP_OP_CTRL_EVTCHN_STATUS, XSP_OP_MORE_FDS,
+	};
+	uint32_t op = ops[op_sel % (sizeof(ops) / sizeof(ops[0]))];
+	unsigned want_fds = 0;
+	uint32_t pages = 0;
+
+	s->op = op;
+	s->well_formed = true;
+	req_start(op);
+	switch (op) {
+	case XSP_OP_HELLO: {
+		uint32_t v = take(in, 1);
+		struct xsp_hello x = {
+			.magic = v & 0x80 ? take(in, 4) : XSP_MAGIC,
+			.version = v & 0x40 ? 2 : XSP_VERSION,
+			.kind = v % 6,
+		};
+
+		s->kind = x.kind;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_EVTCHN_BIND_UNBOUND:
+	case XSP_OP_EVTCHN_BIND_INTERDOMAIN:
+	case XSP_OP_EVTCHN_BIND_VIRQ: {
+		struct xsp_evtchn_bind x = { 0 };
+
+		if (op == XSP_OP_EVTCHN_BIND_INTERDOMAIN)
+			x.remote_port = pick_port(in, &x.remote_dom);
+		else
+			x.remote_dom = pick_domid(in);
+		x.virq = take(in, 1) % 30;
+		s->dom = x.remote_dom;
+		s->port = x.remote_port;
+		s->virq = x.virq;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_EVTCHN_UNBIND:
+	case XSP_OP_EVTCHN_PEER: {
+		struct xsp_evtchn_port x = { .port = pick_port(in, NULL) };
+
+		s->port = x.port;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_EVTCHN_RESTRICT: {
+		struct xsp_evtchn_restrict x = { .domid = pick_domid(in) };
+
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_GNTTAB_SET_MAX: {
+		struct xsp_gnttab_set_max x = { .count = pick_count(in) };
+
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_GNTTAB_MAP: {
+		struct xsp_gnttab_map x = {
+			.count = pick_count(in),
+			.writable = take(in, 1) & 1,
+			.notify_offset = pick_offset(in),
+		};
+		uint32_t n;
+
+		x.notify_port = take(in, 1) & 1 ? pick_port(in, NULL)
+						: XSP_NO_NOTIFY_PORT;
+		s->count = x.count;
+		s->writable = x.writable;
+		s->notify_port = x.notify_port;
+		req_put(&x, sizeof(x));
+		/* The refs the count says, mostly: the last ones repeat. */
+		n = x.count <= XSP_MAX_PAGES + 1 ? x.count : 4;
+		for (uint32_t i = 0; i < n; i++) {
+			static struct xsp_grant_ref g;
+			uint32_t t = i < 8 ? take(in, 1) : 0;
+
+			if (i < 8 && t < 0xc0 && ngrefs)
+				g = grefs[t % (ngrefs < NREFS ? ngrefs
+							      : NREFS)];
+			else if (i < 8)
+				g = (struct xsp_grant_ref){
+					pick_domid(in), take(in, 2) };
+			req_put(&g, sizeof(g));
+		}
+		break;
+	}
+	case XSP_OP_GNTTAB_UNMAP: {
+		struct xsp_gnttab_unmap x = { .map_id = pick_id(in) };
+
+		s->id = x.map_id;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_GNTSHR_SHARE: {
+		struct xsp_gntshr_share x = {
+			.domid = pick_domid(in),
+			.count = pick_count(in),
+			.writable = take(in, 1) & 1,
+			.notify_offset = pick_offset(in),
+		};
+
+		x.notify_port = take(in, 1) & 1 ? pick_port(in, NULL)
+						: XSP_NO_NOTIFY_PORT;
+		s->count = x.count;
+		s->notify_port = x.notify_port;
+		req_put(&x, sizeof(x));
+		want_fds = 1;
+		pages = x.count;
+		break;
+	}
+	case XSP_OP_GNTSHR_UNSHARE: {
+		struct xsp_gntshr_unshare x = {
+			.share_id = pick_id(in),
+			.first = take(in, 1) % 10,
+			.count = take(in, 1) % 10,
+		};
+
+		if (x.first == 9)
+			x.first = take(in, 4);
+		if (x.count == 9)
+			x.count = take(in, 4);
+		s->id = x.share_id;
+		s->ufirst = x.first;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_CTRL_DOMINFO: {
+		struct xsp_ctrl_dominfo x = {
+			.first_domid = take(in, 1) % 6,
+			.max = take(in, 1) % 6,
+		};
+
+		if (x.max == 5)
+			x.max = take(in, 4);
+		s->first = x.first_domid;
+		s->max = x.max;
+		req_put(&x, sizeof(x));
+		break;
+	}
+	case XSP_OP_CTRL_EVTCHN_STATUS: {
+		struct xsp_ctrl_evtchn_status x;
+
+		x.port = pick_port(in, &x.domid);
+		req_put(&x, sizeof(x));
+		break;
+	}
+	default: /* MORE_FDS: never a request */
+		s->well_formed = false;
+		break;
+	}
+	req_frame(in);
+	req_fds(in, want_fds, pages);
+	/* A success is only allowed for a request of the right length and
+	 * fd count on a connection of the right kind; the checks of the
+	 * reply's shape above assume it. */
+	{
+		struct xsp_req_hdr hdr;
+		static const uint8_t kind_of[] = {
+			[XSP_OP_EVTCHN_BIND_UNBOUND] = XSP_KIND_EVTCHN,
+			[XSP_OP_EVTCHN_BIND_INTERDOMAIN] = XSP_KIND_EVTCHN,
+			[XSP_OP_EVTCHN_BIND_VIRQ] = XSP_KIND_EVTCHN,
+			[XSP_OP_EVTCHN_UNBIND] = XSP_KIND_EVTCHN,
+			[XSP_OP_EVTCHN_PEER] = XSP_KIND_EVTCHN,
+			[XSP_OP_EVTCHN_RESTRICT] = XSP_KIND_EVTCHN,
+			[XSP_OP_GNTTAB_SET_MAX] = XSP_KIND_GNTTAB,
+			[XSP_OP_GNTTAB_MAP] = XSP_KIND_GNTTAB,
+			[XSP_OP_GNTTAB_UNMAP] = XSP_KIND_GNTTAB,
+			[XSP_OP_GNTSHR_SHARE] = XSP_KIND_GNTSHR,
+			[XSP_OP_GNTSHR_UNSHARE] = XSP_KIND_GNTSHR,
+			[XSP_OP_CTRL_DOMINFO] = XSP_KIND_CTRL,
+			[XSP_OP_CTRL_EVTCHN_STATUS] = XSP_KIND_CTRL,
+		};
+
+		memcpy(&hdr, rq.b, sizeof(hdr));
+		if (hdr.len != rq.len || rq.nfds != want_fds)
+			s->well_formed = false;
+		if (op != XSP_OP_HELLO &&
+		    (op >= sizeof(kind_of) ||
+		     kind_of[op] != conns[s->conn].kind))
+			s->well_formed = false;
+		if (op == XSP_OP_HELLO && conns[s->conn].kind)
+			s->well_formed = false;
+	}
+}
+
+static void port_closed(uint32_t domid, uint32_t port)
+{
+	struct xsp_ctrl_evtchn_status_rep st;
+
+	if (!evtchn_status(0, domid, port, &st) &&
+	    st.status != EVTCHNSTAT_closed)
+		fail("port bound with every connection closed");
+}
+
+/* Close whatever is left, run the destroy hooks, and check that nothing
+ * stayed behind. */
+static void reset(void)
+{
+	hypsock_conn_close_all();
+	reap_closed();
+	for (uint32_t d = 0; d < NDOMS; d++)
+		if (dom_live[d] && grant_refs_in_use(d) != 0)
+			fail("grant refs in use with every connection closed");
+	/* The low ports of every domain (where the scripts bind), and
+	 * every port a reply named. */
+	for (uint32_t d = 0; d < NDOMS; d++)
+		for (uint32_t p = 1; dom_live[d] && p < 256; p++)
+			port_closed(d, p);
+	for (unsigned i = 0; i < (nports < NPORTS ? nports : NPORTS); i++)
+		port_closed(ports[i].domid, ports[i].port);
+	for (uint32_t d = NDOMS; d-- > 0;)
+		if (dom_live[d])
+			dom_destroy(d);
+	memset(conns, 0, sizeof(conns));
+	nports = ngrefs = nids = nnotifies = 0;
+	fail_next_send = false;
+}
+
+static unsigned count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (!d)
+		fail("opendir /proc/self/fd");
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = { data, size };
+	unsigned fds_before = count_fds();
+	uint32_t cfg = take(&in, 1);
+	int steps = 0;
+
+	verbose = getenv("FUZZ_HYPSOCK_VERBOSE") != NULL;
+	/* dom0 with Xen's defaults; small limits for some guests, so that
+	 * the scripts reach them. */
+	dom_create(0, 0, 0);
+	dom_create(1, 0, 0);
+	dom_create(2, cfg & 1 ? 1 : 0, cfg & 2 ? 15 : 0);
+	dom_create(3, cfg & 4 ? 2 : 0, cfg & 8 ? 63 : 0);
+	while (in.n && steps++ < 256) {
+		uint32_t cmd = take(&in, 1);
+		int i = (int)(take(&in, 1) % NCONNS);
+		struct hconn *h = &conns[i];
+		struct sent s = { .conn = i };
+
+		switch (cmd >> 5) {
+		case 0: { /* open connection i in a domain, or close it */
+			uint32_t d = cmd % NDOMS, kind = (cmd >> 2) % 5;
+
+			if (h->c) {
+				hypsock_conn_close(h->c);
+				reap_closed();
+				break;
+			}
+			if (!domain_by_id(d))
+				break;
+			memset(h, 0, sizeof(*h));
+			h->domid = d;
+			h->c = hypsock_conn_new(d, &transport, h);
+			if (!h->c)
+				fail("hypsock_conn_new");
+			if (kind) { /* as the library does: HELLO first */
+				struct xsp_hello x = { XSP_MAGIC, XSP_VERSION,
+						       kind, 0 };
+				uint32_t len;
+
+				s.op = XSP_OP_HELLO;
+				s.kind = kind;
+				s.well_formed = true;
+				req_start(XSP_OP_HELLO);
+				req_put(&x, sizeof(x));
+				len = (uint32_t)rq.len;
+				memcpy(rq.b + 4, &len, sizeof(len));
+				send_req(&s);
+			}
+			break;
+		}
+		case 1: { /* arbitrary bytes, fds as chosen */
+			size_t n = take(&in, 1) % 64;
+
+			if (!h->c)
+				break;
+			rq.len = 0;
+			rq.nfds = 0;
+			rq.sharer_fd = -1;
+			for (size_t k = 0; k < n; k++)
+				rq.b[rq.len++] = (uint8_t)take(&in, 1);
+			req_fds(&in, 0, 1);
+			/* Bytes that happen to make a valid request may
+			 * succeed: only the reply's framing is checked. */
+			s.raw = true;
+			if (rq.len >= 4)
+				memcpy(&s.op, rq.b, 4);
+			if (rq.len >= 8 + sizeof(struct xsp_hello))
+				memcpy(&s.kind, rq.b + 16, 4);
+			send_req(&s);
+			break;
+		}
+		case 2: case 3: case 4: case 5: /* a typed request */
+			if (!h->c)
+				break;
+			build(&in, &s, cmd);
+			if (cmd & 0x80 && (take(&in, 1) & 0xf) == 0)
+				fail_next_send = true; /* the process died */
+			send_req(&s);
+			fail_next_send = false;
+			break;
+		case 6: { /* a guest: dying, destroyed, or created again */
+			uint32_t d = 1 + cmd % (NDOMS - 1);
+
+			if (cmd & 0x10) {
+				if (dom_live[d])
+					dom_destroy(d);
+				else
+					dom_create(d, cmd & 8 ? 1 : 0, 0);
+				reap_closed();
+			} else if (dom_live[d]) {
+				doms[d].dying = true;
+			}
+			break;
+		}
+		default: { /* every handle of a kind goes at once */
+			for (int k = 0; k < NCONNS; k++)
+				if (conns[k].c &&
+				    conns[k].kind == cmd % 5) {
+					hypsock_conn_close(conns[k].c);
+					reap_closed();
+				}
+			break;
+		}
+		}
+	}
+	reset();
+	if (count_fds() > fds_before)
+		fail("an fd leaked");
+	return 0;
+}

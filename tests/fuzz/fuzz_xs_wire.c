@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: hostile domains on the xenstore server's wire protocol
+ * (xen/io/xs_wire.h).  The input is a script.  Its first bytes pick the
+ * quotas (small ones, so that they are reached); then each step either
+ * feeds a connection raw bytes, or a well-formed request of any type the
+ * server knows (built from the input: paths, values, perms, tokens, tx
+ * ids, with missing NULs, junk and wrong lengths mixed in), split at
+ * arbitrary points; or introduces or releases a domain, hangs up or opens
+ * a connection, or lets a connection stop reading.
+ *
+ * After each step every queued message must be well formed, a request fed
+ * on a message boundary must get exactly one reply carrying its ids, and
+ * the server's books must match what it holds: per-domain node, watch and
+ * transaction counts, and a tree whose parents and children agree.  A
+ * violation abort()s.  Connections the server closes are reaped after the
+ * step, as the daemon's deferred reap does. */
+#include "config.h"
+
+#include <errno.h> /* before xs_wire.h: xsd_errors */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/io/xs_wire.h>
+
+#include "xs_core.h"
+#include "xs_path.h"
+
+/* The server asks ident only when it accepts a socket, which never
+ * happens here. */
+int ident_socket_domid(int fd);
+int ident_socket_domid(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+#include "fuzz_input.h"
+
+#define FAIL(...) do { \
+	fprintf(stderr, "fuzz_xs_wire: " __VA_ARGS__); \
+	fputc('\n', stderr); \
+	abort(); \
+} while (0)
+
+/* --- connections ---------------------------------------------------------- */
+
+/* Slots of fixed domains: dom0 twice, guest 1 twice (they share quota
+ * counters), guests 2 and 3 (3 is the usual one to release). */
+#define NSLOT 6
+static const uint32_t slot_domid[NSLOT] = {0, 1, 2, 3, 0, 1};
+
+struct slot {
+	struct xs_conn *c;
+	bool stalled;		/* not drained: a reader that stopped */
+};
+
+struct run {
+	struct xs_server *s;
+	struct slot slot[NSLOT];
+};
+
+static void slot_open(struct run *r, int i)
+{
+	uint32_t d = slot_domid[i];
+
+	/* As on_accept(): dom0, or a domain the store knows. */
+	if (r->slot[i].c || (d != 0 && !xs_dom_find(r->s, d)))
+		return;
+	memset(&r->slot[i], 0, sizeof(r->slot[i]));
+	r->slot[i].c = xs_conn_new(r->s, -1, d);
+	if (!r->slot[i].c)
+		FAIL("xs_conn_new failed");
+}
+
+/* --- checking what the server sends ---------------------------------------- */
+
+static bool known_errno_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(xsd_errors) / sizeof(xsd_errors[0]); i++)
+		if (strcmp(xsd_errors[i].errstring, name) == 0)
+			return true;
+	return false;
+}
+
+static bool is_reply_type(uint32_t t)
+{
+	return t < XS_TYPE_COUNT && t != XS_WATCH_EVENT && t != XS_ERROR &&
+	       t != XS_SET_TARGET + 1; /* the removed XS_RESTRICT */
+}
+
+/* NUL-terminated strings filling exactly len bytes: how many, or -1. */
+static int nstrings(const char *p, uint32_t len)
+{
+	int n = 0;
+
+	if (len == 0 || p[len - 1] != '\0')
+		return -1;
+	for (uint32_t i = 0; i < len; i++)
+		n += p[i] == '\0';
+	return n;
+}
+
+/* One queued message: well formed, or abort. */
+static void check_msg(const struct xs_out *o, struct xsd_sockmsg *h)
+{
+	const char *pl = o->data + sizeof(*h);
+
+	if (o->len < sizeof(*h))
+		FAIL("message of %zu bytes", o->len);
+	memcpy(h, o->data, sizeof(*h));
+	if (h->len > XENSTORE_PAYLOAD_MAX)
+		FAIL("payload of %u bytes", h->len);
+	if (o->len != sizeof(*h) + h->len)
+		FAIL("header says %u bytes, %zu follow", h->len,
+		     o->len - sizeof(*h));
+	if (h->type == XS_ERROR) {
+		if (nstrings(pl, h->len) != 1 || !known_errno_name(pl))
+			FAIL("bad XS_ERROR payload");
+	} else if (h->type == XS_WATCH_EVENT) {
+		if (nstrings(pl, h->len) != 2)
+			FAIL("watch event is not path NUL token NUL");
+	} else if (!is_reply_type(h->type)) {
+		FAIL("reply of type %u", h->type);
+	} else if (h->type == XS_TRANSACTION_START) {
+		if (nstrings(pl, h->len) != 1 || !pl[0] ||
+		    strspn(pl, "0123456789") != strlen(pl))
+			FAIL("bad TRANSACTION_START reply");
+	}
+}
+
+/* What a request fed on a message boundary expects back. */
+struct expect {
+	bool on;
+	uint32_t type, req_id, tx_id;
+};
+
+/* Take the slot's queue and check each message. */
+static void drain(struct slot *sl, const struct expect *ex)
+{
+	struct xs_out *o = xs_conn_take_out(sl->c);
+	unsigned replies = 0;
+
+	while (o) {
+		struct xs_out *next = o->next;
+		struct xsd_sockmsg h;
+
+		check_msg(o, &h);
+		if (h.type != XS_WATCH_EVENT) {
+			replies++;
+			if (ex && ex->on && (h.req_id != ex->req_id ||
+			    h.tx_id != ex->tx_id ||
+			    (h.type != ex->type && h.type != XS_ERROR)))
+				FAIL("reply %u/%u/%u to request %u/%u/%u",
+				     h.type, h.req_id, h.tx_id, ex->type,
+				     ex->req_id, ex->tx_id);
+		}
+		free(o);
+		o = next;
+	}
+	if (ex && ex->on && replies != 1)
+		FAIL("%u replies to request type %u", replies, ex->type);
+}
+
+/* --- checking the server's books ------------------------------------------- */
+
+/* Parents and children agree, every node has an owner entry.  Each node
+ * but "/" is listed by its parent, and the lists hold one entry per such
+ * node: so no list names a missing node or one twice. */
+static void check_tree(struct xs_server *s)
+{
+	size_t b = 0, children = 0, nodes = 0;
+
+	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
+	     n = xs_store_next(&s->tree, &b, n)) {
+		char up[XS_PATH_BUF];
+		const char *base = xs_path_base(n->path);
+		struct xs_node *p;
+		bool listed = false;
+
+		nodes++;
+		children += n->nchildren;
+		if (n->nperms == 0)
+			FAIL("node %s has no perms", n->path);
+		if (strcmp(n->path, "/") == 0)
+			continue;
+		xs_path_parent(n->path, up, sizeof(up));
+		p = xs_store_get(&s->tree, up);
+		for (unsigned i = 0; p && i < p->nchildren && !listed; i++)
+			listed = strcmp(p->children[i], base) == 0;
+		if (!listed)
+			FAIL("%s is not its parent's child", n->path);
+	}
+	if (children + 1 != nodes)
+		FAIL("%zu nodes, %zu children listed", nodes, children);
+}
+
+/* Per-domain counters against what the server holds: watches and
+ * transactions on its connections (closed ones too, until reaped), and
+ * for guests the nodes whose owner it is. */
+static void check_books(struct xs_server *s)
+{
+	struct xs_dom *d;
+	size_t b = 0;
+
+	for (d = s->doms; d; d = d->next) {
+		unsigned watches = 0, txns = 0;
+
+		for (struct xs_conn *c = s->conns; c; c = c->next) {
+			if (c->domid != d->domid)
+				continue;
+			for (struct xs_watch *w = c->watches; w; w = w->next)
+				watches++;
+			for (struct xs_txn *t = c->txns; t; t = t->next)
+				txns++;
+		}
+		if (watches != d->watches || txns != d->transactions)
+			FAIL("dom%u counts %u watches, %u txns; holds %u, %u",
+			     d->domid, d->watches, d->transactions, watches,
+			     txns);
+	}
+	/* Counted down to zero below, one node at a time. */
+	static unsigned left[0x10000];
+	for (d = s->doms; d; d = d->next)
+		left[d->domid & 0xffff] = d->nodes;
+	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
+	     n = xs_store_next(&s->tree, &b, n)) {
+		uint32_t o = xs_perm_owner(s, n->perms, n->gen);
+
+		/* Dom0's nodes are not counted from the start (the root
+		 * skeleton predates it), and it has no quota. */
+		if (o == 0)
+			continue;
+		if (!xs_dom_find(s, o))
+			FAIL("%s owned by unknown dom%u", n->path, o);
+		if (left[o]-- == 0)
+			FAIL("dom%u owns more than its %u nodes", o,
+			     xs_dom_find(s, o)->nodes);
+	}
+	for (d = s->doms; d; d = d->next)
+		if (d->domid != 0 && left[d->domid])
+			FAIL("dom%u counts %u nodes, owns %u fewer", d->domid,
+			     d->nodes, left[d->domid]);
+}
+
+/* --- building requests ------------------------------------------------------ */
+
+#define MSG_CAP (XENSTORE_PAYLOAD_MAX + 256)
+
+struct msg {
+	char b[MSG_CAP];
+	size_t len;
+};
+
+static void put(struct msg *m, const void *p, size_t n)
+{
+	if (n > MSG_CAP - m->len)
+		n = MSG_CAP - m->len;
+	memcpy(m->b + m->len, p, n);
+	m->len += n;
+}
+
+static void put_str(struct msg *m, const char *s)
+{
+	put(m, s, strlen(s));
+}
+
+static void put_nul(struct msg *m)
+{
+	put(m, "", 1);
+}
+
+/* n bytes straight from the input (NULs and all). */
+static void put_raw(struct msg *m, struct in *in, size_t n)
+{
+	if (n > in->n)
+		n = in->n;
+	put(m, in->p, n);
+	in->p += n;
+	in->n -= n;
+}
+
+static const uint32_t domids[] = {
+	0, 1, 2, 3, 4, 5, 0x7fef, 0x7ff0, 0x7ff5, 0xffff, 0x10000,
+};
+
+static uint32_t gen_domid(struct in *in)
+{
+	uint8_t k = (uint8_t)take(in, 1);
+
+	if (k < 0xf0)
+		return domids[k % (sizeof(domids) / sizeof(domids[0]))];
+	return take(in, 4);
+}
+
+static void put_domid(struct msg *m, struct in *in)
+{
+	char num[16];
+	uint8_t k = (uint8_t)take(in, 1);
+
+	if (k >= 0xf8) {	/* not a number at all */
+		put_raw(m, in, k & 7);
+		return;
+	}
+	snprintf(num, sizeof(num), "%u", gen_domid(in));
+	put_str(m, num);
+}
+
+static const char *const comps[] = {
+	"local", "domain", "0", "1", "2", "3", "4", "data", "vm", "tool",
+	"a", "b", "c", "control", "device", "shutdown", "feature", "name",
+	"domid", "x-y_z", "@", "error", "drivers", "attr",
+};
+#define NCOMPS (sizeof(comps) / sizeof(comps[0]))
+
+/* A path: mostly built from likely components, some raw, some long. */
+static void put_path(struct msg *m, struct in *in)
+{
+	static const char *const special[] = {
+		"@introduceDomain", "@releaseDomain", "@other", "/", "", "@",
+		"/local/domain", "//", "a/",
+	};
+	static const char *const pre[] = {
+		"", "/", "/local/domain/0/", "/local/domain/1/data/",
+		"data/", "/local/domain/3/", "/tool/", "/local/domain/2/data/",
+	};
+	uint8_t k = (uint8_t)take(in, 1);
+
+	switch (k & 7) {
+	case 0:
+		put_str(m, special[(k >> 3) % (sizeof(special) /
+					       sizeof(special[0]))]);
+		return;
+	case 1:
+		put_raw(m, in, (k >> 3) & 31);
+		return;
+	case 2: {
+		/* Around the limits: 2048 below a home, 3072 in all. */
+		static const size_t lens[] = {2040, 2048, 2049, 2060,
+					      3060, 3071, 3072, 3073, 4000};
+		static const size_t comp_lens[] = {1, 15, 200, 3000};
+		size_t want = lens[(k >> 3) % 9] + (take(in, 1) & 7);
+		size_t comp = comp_lens[take(in, 1) & 3], start = m->len;
+
+		put_str(m, pre[take(in, 1) & 7]);
+		/* Few long names, or (rarely) a tree a thousand deep. */
+		for (size_t l = 0; m->len - start < want && m->len < MSG_CAP;
+		     l++)
+			put_str(m, l % (comp + 1) == comp ? "/" : "a");
+		return;
+	}
+	default: {
+		unsigned n = 1 + ((k >> 3) & 3);
+
+		put_str(m, pre[(k >> 5) & 7]);
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				put_str(m, "/");
+			put_str(m, comps[take(in, 1) % NCOMPS]);
+		}
+		return;
+	}
+	}
+}
+
+/* Perm strings: "r5\0b0\0...", mostly valid. */
+static void put_perms(struct msg *m, struct in *in)
+{
+	static const char letters[] = "nrwbxr";
+	unsigned n = take(in, 1) % 9;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t k = (uint8_t)take(in, 1);
+
+		if (k >= 0xf0) {
+			put_raw(m, in, k & 7);
+		} else {
+			put(m, &letters[k % 6], 1);
+			put_domid(m, in);
+		}
+		if (i + 1 < n)
+			put_nul(m);
+	}
+}
+
+static void put_token(struct msg *m, struct in *in)
+{
+	static const char *const toks[] = {"t", "tok", "", "0", "a b"};
+	uint8_t k = (uint8_t)take(in, 1);
+
+	if (k < 0xc0)
+		put_str(m, toks[k % 5]);
+	else if (k < 0xf0)
+		put_raw(m, in, k & 0x3f);
+	else	/* long tokens push watch events past the payload limit */
+		for (unsigned i = 0; i < 500u * (k & 0xf); i++)
+			put_str(m, "T");
+}
+
+static void put_value(struct msg *m, struct in *in)
+{
+	uint8_t k = (uint8_t)take(in, 1);
+
+	if (k < 0xe0) {
+		put_raw(m, in, k & 0x3f);
+		return;
+	}
+	/* Around the value-size quota and the payload limit. */
+	static const size_t lens[] = {2047, 2048, 2049, 4000, 4096};
+	size_t want = lens[k % 5];
+	for (size_t i = 0; i < want; i++)
+		put(m, "v", 1);
+}
+
+static const uint32_t types[] = {
+	XS_READ, XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY, XS_DIRECTORY_PART,
+	XS_GET_PERMS, XS_SET_PERMS, XS_WATCH, XS_UNWATCH,
+	XS_TRANSACTION_START, XS_TRANSACTION_END, XS_INTRODUCE, XS_RELEASE,
+	XS_GET_DOMAIN_PATH, XS_IS_DOMAIN_INTRODUCED, XS_RESUME, XS_SET_TARGET,
+	XS_RESET_WATCHES, XS_CONTROL,
+	/* Twice as likely: what transactions are made of. */
+	XS_WRITE, XS_MKDIR, XS_RM, XS_SET_PERMS, XS_TRANSACTION_START,
+	XS_TRANSACTION_END,
+	/* Not requests: ENOSYS. */
+	XS_WATCH_EVENT, XS_ERROR, XS_SET_TARGET + 1, XS_TYPE_COUNT, 0xffff,
+};
+#define NTYPES (sizeof(types) / sizeof(types[0]))
+
+/* The payload of a request of this type, from the input. */
+static void build_payload(struct msg *m, struct in *in, uint32_t type)
+{
+	switch (type) {
+	case XS_WRITE:
+		put_path(m, in);
+		put_nul(m);
+		put_value(m, in);
+		return;
+	case XS_DIRECTORY_PART: {
+		char num[16];
+
+		put_path(m, in);
+		put_nul(m);
+		snprintf(num, sizeof(num), "%u", take(in, 1) < 0xf0 ?
+			 take(in, 1) : take(in, 4));
+		put_str(m, num);
+		break;
+	}
+	case XS_SET_PERMS:
+		put_path(m, in);
+		put_nul(m);
+		put_perms(m, in);
+		break;
+	case XS_WATCH:
+	case XS_UNWATCH:
+		put_path(m, in);
+		put_nul(m);
+		put_token(m, in);
+		break;
+	case XS_TRANSACTION_END: {
+		uint8_t k = (uint8_t)take(in, 1);
+
+		if (k < 0xf0)
+			put_str(m, k & 1 ? "T" : "F");
+		else
+			put_raw(m, in, k & 7);
+		break;
+	}
+	case XS_INTRODUCE:
+		put_domid(m, in);
+		put_nul(m);
+		put_str(m, "4096");
+		put_nul(m);
+		put_str(m, "7");
+		break;
+	case XS_SET_TARGET:
+		put_domid(m, in);
+		put_nul(m);
+		put_domid(m, in);
+		break;
+	case XS_RELEASE:
+	case XS_RESUME:
+	case XS_GET_DOMAIN_PATH:
+	case XS_IS_DOMAIN_INTRODUCED:
+		put_domid(m, in);
+		break;
+	case XS_TRANSACTION_START:
+	case XS_RESET_WATCHES:
+		break;
+	case XS_CONTROL: {
+		static const char *const cmds[] = {"help", "check", "log",
+						   "print", "nope", ""};
+		put_str(m, cmds[take(in, 1) % 6]);
+		break;
+	}
+	default:
+		put_path(m, in);
+		break;
+	}
+	put_nul(m);
+}
+
+/* --- one step of the script -------------------------------------------------- */
+
+static struct slot *pick(struct run *r, struct in *in, int *idx)
+{
+	int i = (int)(take(in, 1) % NSLOT);
+
+	if (idx)
+		*idx = i;
+	return r->slot[i].c ? &r->slot[i] : NULL;
+}
+
+/* Feed bytes in up to four chunks cut at input-chosen points. */
+static void feed_split(struct slot *sl, struct in *in, const char *p,
+		       size_t n)
+{
+	unsigned cuts = take(in, 1) & 3;
+
+	for (unsigned i = 0; i < cuts && n && !sl->c->closed; i++) {
+		size_t k = take(in, 2) % (n + 1);
+
+		xs_conn_feed(sl->c, p, k);
+		p += k;
+		n -= k;
+	}
+	if (!sl->c->closed)
+		xs_conn_feed(sl->c, p, n);
+}
+
+/* No txn, one of the connection's open ones, or any id. */
+static uint32_t pick_tx(struct slot *sl, struct in *in)
+{
+	uint8_t k = (uint8_t)take(in, 1);
+	unsigned n = 0;
+
+	if (k < 0x40)
+		return 0;
+	if (k >= 0xf0)
+		return take(in, 4);
+	for (struct xs_txn *t = sl->c->txns; t; t = t->next)
+		n++;
+	if (!n)
+		return 0;
+	n = k % n;
+	for (struct xs_txn *t = sl->c->txns; t; t = t->next)
+		if (n-- == 0)
+			return t->id;
+	return 0;
+}
+
+static void step_request(struct run *r, struct in *in)
+{
+	static struct msg m;
+	struct expect ex;
+	struct xsd_sockmsg h;
+	struct slot *sl = pick(r, in, NULL);
+	uint32_t type = types[take(in, 1) % NTYPES];
+	/* Mostly well formed: only a high first byte asks for damage. */
+	uint8_t flags = (uint8_t)take(in, 1);
+
+	flags = flags >= 0xe0 ? flags & 0x1f : 0;
+	if (!sl)
+		return;
+	h.type = type;
+	h.req_id = take(in, 1);
+	h.tx_id = pick_tx(sl, in);
+	m.len = sizeof(h);
+	build_payload(&m, in, type);
+	if (flags & 0x01)	/* a missing final NUL */
+		m.len--;
+	if (flags & 0x02)	/* junk after the last NUL */
+		put_raw(&m, in, take(in, 1) & 15);
+	h.len = (uint32_t)(m.len - sizeof(h));
+	if (h.len > XENSTORE_PAYLOAD_MAX) {	/* fits, or is cut short */
+		h.len = XENSTORE_PAYLOAD_MAX;
+		m.len = sizeof(h) + h.len;
+	}
+	if (flags & 0x04)	/* a header that lies about the length */
+		h.len = (flags & 0x08) ? XENSTORE_PAYLOAD_MAX + 1 +
+					 take(in, 2) : h.len ^ (take(in, 1) & 7);
+	memcpy(m.b, &h, sizeof(h));
+	/* On a message boundary with an honest header: one reply. */
+	ex.on = !(flags & 0x04) && !sl->stalled && sl->c->hdr_got == 0 &&
+		!sl->c->in;
+	ex.type = h.type;
+	ex.req_id = h.req_id;
+	ex.tx_id = h.tx_id;
+	feed_split(sl, in, m.b, m.len);
+	/* A connection cut for its output is owed no reply. */
+	if (ex.on && !sl->c->closed)
+		drain(sl, &ex);
+}
+
+static void step_raw(struct run *r, struct in *in)
+{
+	struct slot *sl = pick(r, in, NULL);
+	size_t n = take(in, 2) % 512;
+	const char *p = (const char *)in->p;
+
+	if (n > in->n)
+		n = in->n;
+	in->p += n;	/* the cut points come after the bytes */
+	in->n -= n;
+	if (sl)
+		feed_split(sl, in, p, n);
+}
+
+static void step(struct run *r, struct in *in)
+{
+	uint8_t op = (uint8_t)take(in, 1);
+	int i;
+
+	switch (op % 16) {
+	case 0:
+		step_raw(r, in);
+		break;
+	case 1: {
+		uint8_t uuid[16] = {0};
+		uint32_t d = gen_domid(in);
+
+		uuid[0] = (uint8_t)d;
+		xs_domain_introduce(r->s, d, "fuzz", take(in, 1) & 1 ? uuid
+								       : NULL);
+		break;
+	}
+	case 2:
+		xs_domain_release(r->s, gen_domid(in));
+		break;
+	case 3:	/* the peer hangs up */
+		if (pick(r, in, &i))
+			xs_conn_close(r->slot[i].c);
+		break;
+	case 4:
+		pick(r, in, &i);
+		slot_open(r, i);
+		break;
+	case 5:	/* stops reading, or reads again */
+		if (pick(r, in, &i))
+			r->slot[i].stalled = !r->slot[i].stalled;
+		break;
+	case 6: {	/* gone and back in one round of the daemon's loop */
+		uint32_t d = gen_domid(in);
+
+		if (xs_domain_release(r->s, d) == 0)
+			xs_domain_introduce(r->s, d, "again", NULL);
+		break;
+	}
+	default:
+		step_request(r, in);
+		break;
+	}
+	/* Everything queued is checked, even a closed connection's (the
+	 * daemon would have sent it before the cut). */
+	for (i = 0; i < NSLOT; i++) {
+		struct slot *sl = &r->slot[i];
+
+		if (sl->c && (!sl->stalled || sl->c->closed))
+			drain(sl, NULL);
+	}
+	check_tree(r->s);
+	check_books(r->s);
+	/* The daemon's deferred reap, after the round. */
+	for (i = 0; i < NSLOT; i++)
+		if (r->slot[i].c && r->slot[i].c->closed)
+			r->slot[i].c = NULL;
+	xs_conn_reap(r->s);
+	check_books(r->s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = {data, size};
+	struct xs_limits lim;
+	struct run r;
+	uint8_t q = (uint8_t)take(&in, 1);
+
+	memset(&r, 0, sizeof(r));
+	xs_limits_default(&lim);
+	if (q & 1) {	/* small quotas, so that they are reached */
+		lim.nodes_per_domain = 12 + (q >> 1) % 16;
+		lim.watches_per_domain = 1 + (q >> 2) % 4;
+		lim.transactions_per_domain = 1 + (q >> 4) % 3;
+		lim.max_outstanding_per_conn = 2 + (q >> 5) % 8;
+	}
+	r.s = xs_server_new(NULL, &lim);
+	if (!r.s || xs_domain_introduce(r.s, 0, "Domain-0", NULL) < 0)
+		FAIL("no server");
+	for (uint32_t d = 1; d <= 3; d++)
+		if (xs_domain_introduce(r.s, d, "guest", NULL) < 0)
+			FAIL("no guest %u", d);
+	for (int i = 0; i < NSLOT; i++)
+		slot_open(&r, i);
+	check_tree(r.s);
+	check_books(r.s);
+	while (in.n)
+		step(&r, &in);
+	xs_server_free(r.s);
+	return 0;
+}
