@@ -253,7 +253,9 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
-/* Server: has the client connected yet?  1 yes, 0 not yet, -EPIPE gone. */
+/* Server: has the client connected yet?  1 yes, 0 not yet, -EPIPE gone
+ * (or revoked), -EPROTO the channel failed (the peer broke its live byte or
+ * an index; logged once), -EINVAL for a NULL channel. */
 int vchan_is_connected(struct vchan *v);
 
 #ifdef __cplusplus
