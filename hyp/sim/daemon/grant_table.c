@@ -272,44 +272,35 @@ static int refs_alloc(struct grant_dom *g, uint32_t count, uint32_t *refs)
     return 0;
 }
 
-/* Seal fd against size changes before its size is checked: the sharer's
- * other threads hold it too, and one that shrank it between the check and
- * the seal would leave pages that fault (SIGBUS) when the daemon clears a
- * notify byte or a grantee touches them. */
-static int memfd_seal_size(int fd)
-{
-    int seals = fcntl(fd, F_GET_SEALS); /* fails on anything not shmem */
-    int want = F_SEAL_SHRINK | F_SEAL_GROW;
-    if (seals < 0 || ((seals & want) != want &&
-                      fcntl(fd, F_ADD_SEALS, want) < 0))
-        return -EINVAL;
-    return 0;
-}
-
-/* Is fd a memfd (shmem) of at least count pages that we may grant? */
+/* Is fd a memfd (shmem) of at least count pages that we may grant?  It is
+ * sealed against size changes first, then measured: a grantee (or the
+ * daemon clearing a notify byte) must never fault on a page that vanished,
+ * and the sharer's other threads hold the fd too, so a size checked before
+ * the seal could shrink in between. */
 static int memfd_check(int fd, uint32_t count, bool writable)
 {
+    int seals = fcntl(fd, F_GET_SEALS); /* fails on anything not shmem */
+    int size_seals = F_SEAL_SHRINK | F_SEAL_GROW;
+    if (seals < 0 || ((seals & size_seals) != size_seals &&
+                      fcntl(fd, F_ADD_SEALS, size_seals) < 0))
+        return -EINVAL;
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
         return -EINVAL;
     if ((uint64_t)st.st_size < (uint64_t)count * XSP_PAGE_SIZE)
-        return -EINVAL;
-    int seals = fcntl(fd, F_GET_SEALS); /* fails on anything not shmem */
-    if (seals < 0)
         return -EINVAL;
     if (writable && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
         return -EINVAL;
     return 0;
 }
 
-/* Seal it against size changes (a grantee must never fault on a page that
- * vanished) and, for a read-only grant, against any new writable mapping or
- * write, which also defeats reopening /proc/PID/fd/N read-write. */
+/* For a read-only grant, seal it against any new writable mapping or write,
+ * which also defeats reopening /proc/PID/fd/N read-write (memfd_check()
+ * sealed its size already). */
 static int memfd_seal(int fd, bool writable)
 {
     int seals = fcntl(fd, F_GET_SEALS);
-    int want = F_SEAL_SHRINK | F_SEAL_GROW |
-               (writable ? 0 : F_SEAL_FUTURE_WRITE);
+    int want = writable ? 0 : F_SEAL_FUTURE_WRITE;
     if (seals < 0 || ((seals & want) != want &&
                       fcntl(fd, F_ADD_SEALS, want) < 0))
         return -EINVAL;
@@ -334,9 +325,7 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
     int rc = -ENOMEM;
     if (!sh || !b || !r)
         goto fail;
-    rc = memfd_seal_size(memfd);
-    if (!rc)
-        rc = memfd_check(memfd, count, writable);
+    rc = memfd_check(memfd, count, writable);
     if (rc)
         goto fail;
     /* The notify page must be mapped writable before a read-only share is
