@@ -202,6 +202,55 @@ static void test_reused_domid_gets_nothing(void **st)
     free(b);
 }
 
+/* The same inside a transaction: perms set in it name the domain that
+ * existed then; one introduced under the same domid before the commit gets
+ * nothing from them, and the node counts go to no one (the owner is gone). */
+static void test_reused_domid_in_txn_gets_nothing(void **st)
+{
+    (void)st;
+    char perms[64];
+    assert_int_equal(xs_domain_introduce(S, 3, "old3", NULL), 0);
+    /* A node the old 3 may read, made readable to dom0 only in the txn. */
+    assert_int_equal(t_write(D0, 0, "/tx3was", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/tx3was", "n0", "r3", NULL),
+                     3);
+    uint32_t tx = t_txstart(D0);
+    assert_true(tx != 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, tx, "/tx3was", "n0", NULL), 3);
+    assert_int_equal(t_write(D0, tx, "/tx3r", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, tx, "/tx3r", "n0", "r3", NULL),
+                     3);
+    assert_int_equal(t_write(D0, tx, "/tx3own", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, tx, "/tx3own", "n3", NULL), 3);
+    assert_int_equal(t_write(D0, tx, "/tx3own/child", "c"), 0);
+    assert_int_equal(xs_domain_release(S, 3), 0);
+    xs_conn_reap(S);
+    assert_int_equal(xs_domain_introduce(S, 3, "new3", NULL), 0);
+    struct xs_dom *d3 = xs_dom_find(S, 3);
+    unsigned nodes0 = d3->nodes;
+    /* A change after the new 3 came must not revive the entries. */
+    assert_int_equal(t_write(D0, tx, "/tx3r", "y"), 0);
+    struct tconn *b = t_conn(S, 3);
+    assert_int_equal(t_req(b, XS_WATCH, 0, "/tx3was", "was", NULL), 3);
+    b->nev = 0; /* the event a new watch fires at once */
+    assert_int_equal(t_txend(D0, tx, true), 0);
+    /* The commit's event for /tx3was carries its old perms, "r3" for the
+     * old 3: the new 3 must not hear of it. */
+    t_drain(b);
+    assert_false(t_has_event(b, "/tx3was", NULL));
+    assert_int_equal(t_read(b, 0, "/tx3r"), -EACCES);
+    assert_int_equal(t_read(b, 0, "/tx3own"), -EACCES);
+    assert_int_equal(t_write(b, 0, "/tx3own", "hijack"), -EACCES);
+    assert_int_equal(t_read(b, 0, "/tx3own/child"), -EACCES);
+    assert_int_equal(t_getperms(D0, "/tx3own", perms, sizeof(perms)), 0);
+    assert_string_equal(perms, "n0");
+    /* The txn made two nodes for the old 3: the new 3 owns none of them. */
+    assert_int_equal(d3->nodes, nodes0);
+    assert_int_equal(xs_domain_release(S, 3), 0);
+    xs_conn_reap(S);
+    free(b);
+}
+
 static void test_directory_part(void **st)
 {
     (void)st;
@@ -249,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_inherit_and_owner),
         cmocka_unit_test(test_entry_for_future_domain_ignored),
         cmocka_unit_test(test_reused_domid_gets_nothing),
+        cmocka_unit_test(test_reused_domid_in_txn_gets_nothing),
         cmocka_unit_test(test_directory_part),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);

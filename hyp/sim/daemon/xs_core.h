@@ -43,6 +43,7 @@ struct xs_event {
     bool exact;
     struct xs_perm *perms; /* perms of a removed node, or the old perms */
     unsigned nperms;
+    uint64_t gen;          /* the generation those perms hold for */
 };
 
 struct xs_txn {
@@ -51,7 +52,10 @@ struct xs_txn {
     struct xs_store nodes;     /* copies of every node the txn touched */
     struct xs_event *events, **events_tail;
     /* Node-count changes per owner, applied at commit. */
-    struct xs_txn_acc { uint32_t domid; int delta; } *acc;
+    /* Node-count deltas per owner, keyed by the owner's introduction
+     * generation too: a domain released and introduced again under the
+     * same id during the txn is another owner. */
+    struct xs_txn_acc { uint32_t domid; uint64_t dom_gen; int delta; } *acc;
     unsigned nacc;
 };
 
@@ -157,12 +161,14 @@ struct xs_txn *xs_txn_find(struct xs_conn *c, uint32_t id);
 /* Commit (true) or abort; frees the txn. Commit: 0 or -EAGAIN. */
 int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit);
 void xs_txn_free_all(struct xs_conn *c);
-/* Queue a watch event for commit time. */
+/* Queue a watch event for commit time; p holds for generation gen. */
 int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
-                       const struct xs_perm *p, unsigned np);
-/* Nodes a domain gains (or loses) in the txn so far. */
-int xs_txn_acc_get(const struct xs_txn *t, uint32_t domid);
-int xs_txn_acc_add(struct xs_txn *t, uint32_t domid, int delta);
+                       const struct xs_perm *p, unsigned np, uint64_t gen);
+/* Nodes domain domid, as it exists now, gains (or loses) in the txn. */
+int xs_txn_acc_get(struct xs_server *s, const struct xs_txn *t,
+                   uint32_t domid);
+int xs_txn_acc_add(struct xs_server *s, struct xs_txn *t, uint32_t domid,
+                   int delta);
 
 /* xs_watch.c */
 int xs_watch_add(struct xs_conn *c, const char *path, bool relative,

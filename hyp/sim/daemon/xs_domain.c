@@ -134,8 +134,9 @@ int xs_domain_introduce(struct xs_server *s, uint32_t domid, const char *name,
         return -ENOMEM;
     d->domid = domid;
     /* Nodes changed from now on may grant this domain access; older ones
-     * may not (see xs_perms.c). */
-    d->gen = s->generation;
+     * may not (see xs_perms.c). Its own generation: no two introductions
+     * of one domid share one. */
+    d->gen = s->generation++;
     snprintf(d->name, sizeof(d->name), "%s", name);
     d->next = s->doms;
     s->doms = d;

@@ -39,22 +39,22 @@ int xs_tree_lookup(struct xs_view *v, const char *path, struct xs_node **out)
     return 0;
 }
 
-/* Call after changing n (value, perms, children). */
+/* Call after changing n (value, perms, children). A txn's copy takes a
+ * generation too: its permission entries hold for the domains that exist
+ * now, not for one introduced later under a reused domid before the commit
+ * (XSA-322, as on the live tree). */
 static void node_changed(struct xs_view *v, struct xs_node *n)
 {
-    if (v->txn) {
+    if (v->txn)
         n->dirty = true;
-        n->gen = XS_GEN_PENDING;
-    } else {
-        n->gen = v->s->generation++;
-    }
+    n->gen = v->s->generation++;
 }
 
 static void view_event(struct xs_view *v, const char *path, bool exact,
                        const struct xs_perm *p, unsigned np, uint64_t gen)
 {
     if (v->txn)
-        (void)xs_txn_queue_event(v->txn, path, exact, p, np);
+        (void)xs_txn_queue_event(v->txn, path, exact, p, np, gen);
     else
         xs_watch_fire(v->s, path, exact, p, np, gen);
 }
@@ -62,7 +62,7 @@ static void view_event(struct xs_view *v, const char *path, bool exact,
 static void view_count(struct xs_view *v, uint32_t owner, int delta)
 {
     if (v->txn)
-        (void)xs_txn_acc_add(v->txn, owner, delta);
+        (void)xs_txn_acc_add(v->s, v->txn, owner, delta);
     else
         xs_dom_count_nodes(v->s, owner, delta);
 }
@@ -108,7 +108,7 @@ static int node_quota_check(struct xs_view *v, unsigned new_nodes)
     struct xs_dom *d = xs_dom_find(v->s, v->domid);
     long have = d ? (long)d->nodes : 0;
     if (v->txn)
-        have += xs_txn_acc_get(v->txn, v->domid);
+        have += xs_txn_acc_get(v->s, v->txn, v->domid);
     if (have + (long)new_nodes > (long)v->s->lim.nodes_per_domain)
         return -ENOSPC;
     return 0;

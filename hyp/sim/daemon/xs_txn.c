@@ -115,16 +115,21 @@ static int apply(struct xs_server *s, struct xs_txn *t)
         }
         n->dirty = false;
         n->base_gen = 0;
-        /* Perms set in the txn name only domains that existed then; drop
-         * those that went away before the commit. */
-        n->gen = XS_GEN_PENDING;
+        /* The copy's entries hold for the domains that existed when the
+         * txn last changed it: drop those that went away since, even if
+         * their domid names a new domain now. */
         xs_perm_settle(s, n);
         n->gen = s->generation++;
         xs_store_put(&s->tree, n);
     }
     free(paths);
-    for (unsigned k = 0; k < t->nacc; k++)
-        xs_dom_count_nodes(s, t->acc[k].domid, t->acc[k].delta);
+    /* An owner released since holds nothing now (its nodes are dom0's);
+     * a new domain under its domid must not get its count. */
+    for (unsigned k = 0; k < t->nacc; k++) {
+        struct xs_dom *d = xs_dom_find(s, t->acc[k].domid);
+        if (d && d->gen == t->acc[k].dom_gen)
+            xs_dom_count_nodes(s, t->acc[k].domid, t->acc[k].delta);
+    }
     return 0;
 }
 
@@ -141,7 +146,7 @@ int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit)
         if (rc == 0)
             for (struct xs_event *e = t->events; e; e = e->next)
                 xs_watch_fire(s, e->path, e->exact, e->perms, e->nperms,
-                              XS_GEN_PENDING);
+                              e->gen);
     }
     txn_free(t);
     return rc;
@@ -154,7 +159,7 @@ void xs_txn_free_all(struct xs_conn *c)
 }
 
 int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
-                       const struct xs_perm *p, unsigned np)
+                       const struct xs_perm *p, unsigned np, uint64_t gen)
 {
     struct xs_event *e = calloc(1, sizeof(*e));
     if (!e)
@@ -173,23 +178,36 @@ int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
         return -ENOMEM;
     }
     e->exact = exact;
+    e->gen = gen;
     *t->events_tail = e;
     t->events_tail = &e->next;
     return 0;
 }
 
-int xs_txn_acc_get(const struct xs_txn *t, uint32_t domid)
+/* The introduction generation of domid now; none for a domain that does
+ * not exist (its deltas are dropped at the commit). */
+static uint64_t dom_gen_now(struct xs_server *s, uint32_t domid)
 {
+    struct xs_dom *d = xs_dom_find(s, domid);
+    return d ? d->gen : XS_GEN_PENDING;
+}
+
+int xs_txn_acc_get(struct xs_server *s, const struct xs_txn *t,
+                   uint32_t domid)
+{
+    uint64_t g = dom_gen_now(s, domid);
     for (unsigned i = 0; i < t->nacc; i++)
-        if (t->acc[i].domid == domid)
+        if (t->acc[i].domid == domid && t->acc[i].dom_gen == g)
             return t->acc[i].delta;
     return 0;
 }
 
-int xs_txn_acc_add(struct xs_txn *t, uint32_t domid, int delta)
+int xs_txn_acc_add(struct xs_server *s, struct xs_txn *t, uint32_t domid,
+                   int delta)
 {
+    uint64_t g = dom_gen_now(s, domid);
     for (unsigned i = 0; i < t->nacc; i++) {
-        if (t->acc[i].domid == domid) {
+        if (t->acc[i].domid == domid && t->acc[i].dom_gen == g) {
             t->acc[i].delta += delta;
             return 0;
         }
@@ -199,6 +217,7 @@ int xs_txn_acc_add(struct xs_txn *t, uint32_t domid, int delta)
         return -ENOMEM;
     t->acc = a;
     t->acc[t->nacc].domid = domid;
+    t->acc[t->nacc].dom_gen = g;
     t->acc[t->nacc].delta = delta;
     t->nacc++;
     return 0;
