@@ -28,11 +28,13 @@ FUZZ_XS_SRCS = \
 	$(FUZZ_XS_DIR)/xs_ops.c \
 	$(FUZZ_XS_DIR)/xs_wire.c \
 	$(FUZZ_XS_DIR)/xs_server.c \
+	$(FUZZ_XS_DIR)/fd_accept.c \
 	$(FUZZ_XS_DIR)/loop.c
 FUZZ_XS_HDRS = \
 	$(FUZZ_XS_DIR)/xs_core.h $(FUZZ_XS_DIR)/xs_server.h \
 	$(FUZZ_XS_DIR)/xs_store.h $(FUZZ_XS_DIR)/xs_path.h \
-	$(FUZZ_XS_DIR)/loop.h $(FUZZ_XS_DIR)/ident.h
+	$(FUZZ_XS_DIR)/loop.h $(FUZZ_XS_DIR)/ident.h \
+	$(FUZZ_XS_DIR)/fd_accept.h
 
 fuzz_xs_wire$(EXEEXT): $(srcdir)/fuzz/fuzz_xs_wire.c $(srcdir)/fuzz/fuzz_input.h \
 		$(FUZZ_XS_SRCS) \
@@ -57,13 +59,15 @@ if HAVE_CLANG
 FUZZ_HYPSOCK_SRCS = \
 	$(top_srcdir)/hyp/sim/daemon/hypsock.c \
 	$(top_srcdir)/hyp/sim/daemon/evtchn_table.c \
-	$(top_srcdir)/hyp/sim/daemon/grant_table.c
+	$(top_srcdir)/hyp/sim/daemon/grant_table.c \
+	$(top_srcdir)/hyp/sim/daemon/fd_budget.c
 FUZZ_HYPSOCK_HDRS = \
 	$(top_srcdir)/hyp/sim/proto.h \
 	$(top_srcdir)/hyp/sim/daemon/hypsock.h \
 	$(top_srcdir)/hyp/sim/daemon/domain.h \
 	$(top_srcdir)/hyp/sim/daemon/evtchn_table.h \
-	$(top_srcdir)/hyp/sim/daemon/grant_table.h
+	$(top_srcdir)/hyp/sim/daemon/grant_table.h \
+	$(top_srcdir)/hyp/sim/daemon/fd_budget.h
 
 fuzz_hypsock$(EXEEXT): $(srcdir)/fuzz/fuzz_hypsock.c $(srcdir)/fuzz/fuzz_input.h \
 		$(FUZZ_HYPSOCK_SRCS) $(FUZZ_HYPSOCK_HDRS)

@@ -9,8 +9,9 @@
  * (the process died), and destroy or recreate a guest as the daemon's
  * domain table does.  Every reply must be well formed for its request;
  * a closed connection must leave no port bound; at the end of each input
- * every table is empty and no fd is left over.  ASan/UBSan/LSan catch the
- * rest. */
+ * every table is empty, nothing is charged to a domain's descriptor
+ * budget (some budgets are tiny, see fd_budget.h) and no fd is left over.
+ * ASan/UBSan/LSan catch the rest. */
 #include "config.h"
 
 #include <dirent.h>
@@ -31,6 +32,7 @@
 
 #include "domain.h"
 #include "evtchn_table.h"
+#include "fd_budget.h"
 #include "grant_table.h"
 #include "hypsock.h"
 #include "proto.h"
@@ -61,7 +63,8 @@ struct sim_domain *domain_next(struct sim_domain *prev)
 	return NULL;
 }
 
-static void dom_create(uint32_t domid, uint32_t frames, uint32_t ports)
+static void dom_create(uint32_t domid, uint32_t frames, uint32_t ports,
+		       uint32_t max_fds)
 {
 	memset(&doms[domid], 0, sizeof(doms[domid]));
 	doms[domid].domid = domid;
@@ -69,6 +72,10 @@ static void dom_create(uint32_t domid, uint32_t frames, uint32_t ports)
 	doms[domid].max_grant_frames = frames;
 	doms[domid].max_event_channels = ports;
 	dom_live[domid] = true;
+	/* Accounts stay across inputs (never fd_budget_domain_gone()), so
+	 * that the budget's log stays rate-limited. */
+	if (fd_budget_domain_set(domid, "fuzz", max_fds))
+		fail("fd_budget_domain_set");
 	if (evtchn_domain_created(&doms[domid]) ||
 	    grant_domain_created(&doms[domid]))
 		fail("domain creation failed");
@@ -81,6 +88,9 @@ static void dom_destroy(uint32_t domid)
 	dom_live[domid] = false;
 	grant_domain_destroyed(&doms[domid]);
 	evtchn_domain_destroyed(&doms[domid]);
+	/* Whatever was charged must be back by now. */
+	if (fd_budget_used(domid))
+		fail("descriptors still charged to a destroyed domain");
 }
 
 /* --- connections, and what the script learnt from replies ---------------- */
@@ -944,6 +954,9 @@ static void reset(void)
 	for (uint32_t d = 0; d < NDOMS; d++)
 		if (dom_live[d] && grant_refs_in_use(d) != 0)
 			fail("grant refs in use with every connection closed");
+	for (uint32_t d = 0; d < NDOMS; d++)
+		if (dom_live[d] && fd_budget_used(d))
+			fail("descriptors charged with every connection closed");
 	/* The low ports of every domain (where the scripts bind), and
 	 * every port a reply named. */
 	for (uint32_t d = 0; d < NDOMS; d++)
@@ -984,10 +997,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	verbose = getenv("FUZZ_HYPSOCK_VERBOSE") != NULL;
 	/* dom0 with Xen's defaults; small limits for some guests, so that
 	 * the scripts reach them. */
-	dom_create(0, 0, 0);
-	dom_create(1, 0, 0);
-	dom_create(2, cfg & 1 ? 1 : 0, cfg & 2 ? 15 : 0);
-	dom_create(3, cfg & 4 ? 2 : 0, cfg & 8 ? 63 : 0);
+	dom_create(0, 0, 0, 0);
+	dom_create(1, 0, 0, cfg & 16 ? 3 : 0); /* a tiny descriptor budget */
+	dom_create(2, cfg & 1 ? 1 : 0, cfg & 2 ? 15 : 0, 0);
+	dom_create(3, cfg & 4 ? 2 : 0, cfg & 8 ? 63 : 0, cfg & 32 ? 8 : 0);
 	while (in.n && steps++ < 256) {
 		uint32_t cmd = take(&in, 1);
 		int i = (int)(take(&in, 1) % NCONNS);
@@ -1063,7 +1076,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (dom_live[d])
 					dom_destroy(d);
 				else
-					dom_create(d, cmd & 8 ? 1 : 0, 0);
+					dom_create(d, cmd & 8 ? 1 : 0, 0,
+						   cmd & 4 ? 2 : 0);
 				reap_closed();
 			} else if (dom_live[d]) {
 				doms[d].dying = true;

@@ -13,3 +13,11 @@ sim_evtchn_evtchn_sim_LDADD = $(top_builddir)/hyp/sim/libxensimd.a \
 	$(XENEVTCHN_LIBS) $(CMOCKA_LIBS)
 TESTS += sim/evtchn/evtchn-sim.sh
 EXTRA_DIST += sim/evtchn/evtchn-sim.sh
+# A guest out of its descriptor budget in the daemon, another unaffected.
+check_PROGRAMS += sim/fdbudget/fd-budget-sim
+sim_fdbudget_fd_budget_sim_SOURCES = sim/fdbudget/fd_budget_sim.c
+sim_fdbudget_fd_budget_sim_CFLAGS = $(AM_CFLAGS) $(XENEVTCHN_CFLAGS) \
+	$(XENGNTTAB_CFLAGS)
+sim_fdbudget_fd_budget_sim_LDADD = $(XENEVTCHN_LIBS) $(XENGNTTAB_LIBS)
+TESTS += sim/fdbudget/fd-budget-sim.sh
+EXTRA_DIST += sim/fdbudget/fd-budget-sim.sh

@@ -16,3 +16,11 @@ unit_test_grant_table_CFLAGS = $(TABLES_TEST_CFLAGS)
 unit_test_grant_table_LDADD = $(TABLES_TEST_LDADD)
 # test_share_size_race truncates a memfd from inside the daemon's fstat().
 unit_test_grant_table_LDFLAGS = -Wl,--wrap=fstat
+
+# The per-domain descriptor budget (fd_budget.c) over both tables.
+check_PROGRAMS += unit/test_fd_budget
+TESTS += unit/test_fd_budget
+unit_test_fd_budget_SOURCES = unit/test_fd_budget.c \
+	unit/tables_stub.c unit/tables_stub.h
+unit_test_fd_budget_CFLAGS = $(TABLES_TEST_CFLAGS)
+unit_test_fd_budget_LDADD = $(TABLES_TEST_LDADD)

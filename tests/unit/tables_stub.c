@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "evtchn_table.h"
+#include "fd_budget.h"
 
 #define STUB_MAX 16
 static struct sim_domain *stub_doms[STUB_MAX];
@@ -20,6 +21,7 @@ struct sim_domain *stub_domain_add(uint32_t domid, uint32_t grant_frames,
             d->max_grant_frames = grant_frames;
             d->max_event_channels = event_channels;
             stub_doms[i] = d;
+            fd_budget_domain_set(domid, "stub", 0); /* counted, unlimited */
             evtchn_domain_created(d);
             grant_domain_created(d);
             return d;
@@ -33,6 +35,7 @@ void stub_domains_reset(void)
         if (stub_doms[i]) {
             grant_domain_destroyed(stub_doms[i]);
             evtchn_domain_destroyed(stub_doms[i]);
+            fd_budget_domain_gone(stub_doms[i]->domid);
             free(stub_doms[i]);
             stub_doms[i] = NULL;
         }

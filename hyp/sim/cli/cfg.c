@@ -46,6 +46,7 @@ int cli_cfg_read(const char *path, struct cli_cfg *cfg)
     get_long(c, "vcpus", &cfg->vcpus);
     get_long(c, "max_grant_frames", &cfg->max_grant_frames);
     get_long(c, "max_event_channels", &cfg->max_event_channels);
+    get_long(c, "xensim_max_fds", &cfg->max_fds);
     xlu_cfg_destroy(c);
     if (!cfg->name[0]) {
         fprintf(stderr, "xensim: %s: name= is required\n", path);

@@ -32,6 +32,7 @@ struct cli_cfg {
     char kernel[4096];
     char cmdline[8192];
     long memory, vcpus, max_grant_frames, max_event_channels;
+    long max_fds; /* xensim_max_fds: not an xl key, the daemon's budget */
 };
 int cli_cfg_read(const char *path, struct cli_cfg *cfg);
 

@@ -9,4 +9,6 @@ libxensimd_a_SOURCES = \
 	daemon/domain.c daemon/domain.h daemon/domain_ops.h \
 	daemon/monitor.c daemon/monitor.h \
 	daemon/ctl.c daemon/ctl.h \
-	daemon/main.c daemon/xensimd.h
+	daemon/main.c daemon/xensimd.h \
+	daemon/fd_budget.c daemon/fd_budget.h \
+	daemon/fd_accept.c daemon/fd_accept.h

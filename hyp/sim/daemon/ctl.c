@@ -1,6 +1,8 @@
 /* xensim daemon: the control socket (see ctl.h). */
 #include "ctl.h"
 #include "domain_ops.h"
+#include "fd_accept.h"
+#include "fd_budget.h"
 #include "ident.h"
 #include "loop.h"
 #include "strmsg.h"
@@ -27,6 +29,7 @@ struct ctl_conn {
     bool exec_running;
     bool closing;
     bool refused; /* not dom0: every request gets EPERM */
+    int domid;    /* charged for fd (fd_budget.h); -1: unknown process */
     int pending_destroys;
 };
 
@@ -71,6 +74,8 @@ static void conn_free(struct ctl_conn *c)
     }
     loop_del(g_loop, c->fd);
     close(c->fd);
+    if (c->domid >= 0)
+        fd_uncharge((uint32_t)c->domid, 1);
     if (c->pending_destroys)
         c->closing = true; /* freed when the last destroy completes */
     else
@@ -170,6 +175,8 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
             r = parse_u32(v, 4096, &p.max_grant_frames);
         else if (!strcmp(k, "max_event_channels"))
             r = parse_u32(v, 131072, &p.max_event_channels);
+        else if (!strcmp(k, "max_fds"))
+            r = parse_u32(v, UINT32_MAX, &p.max_fds);
         else if (!strcmp(k, "memory"))
             r = parse_u32(v, 1u << 30, &p.memory_mb);
         else if (!strcmp(k, "vcpus"))
@@ -450,19 +457,31 @@ static void on_conn(void *ctx, uint32_t events)
 
 static void on_accept(void *ctx, uint32_t events)
 {
-    int fd = accept4(g_listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd;
+    while ((fd = fd_accept(g_listen_fd, "control")) == -ECONNABORTED)
+        ;
     if (fd < 0)
+        return; /* EAGAIN, or retried on the next event */
+    int domid = ident_socket_domid(fd);
+    if (domid >= 0 && fd_charge((uint32_t)domid, 1, "control connection")) {
+        close(fd);
         return;
+    }
     struct ctl_conn *c = calloc(1, sizeof(*c));
     if (!c) {
+        if (domid >= 0)
+            fd_uncharge((uint32_t)domid, 1);
         close(fd);
         return;
     }
     c->fd = fd;
+    c->domid = domid;
     /* Only the host (dom0) runs the toolstack. The refusal is the answer to
      * the first request, so the client reads it instead of a reset. */
-    c->refused = ident_socket_domid(fd) != 0;
+    c->refused = domid != 0;
     if (loop_add(g_loop, fd, EPOLLIN, on_conn, c)) {
+        if (domid >= 0)
+            fd_uncharge((uint32_t)domid, 1);
         close(fd);
         free(c);
     }

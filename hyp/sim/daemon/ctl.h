@@ -4,7 +4,8 @@
  *
  *   ping                                       -> ok
  *   create KEY=VALUE... [-- CWD NARGS ARG... ENV...]   -> ok DOMID
- *        keys: name uuid max_grant_frames max_event_channels memory vcpus
+ *        keys: name uuid max_grant_frames max_event_channels max_fds memory
+ *        vcpus
  *        console=PATH receives the first process's stdout and stderr
  *   exec DOMAIN CWD NARGS ARG... ENV...  (+ stdin, stdout, stderr fds)
  *                                              -> started, later: exit STATUS

@@ -1,6 +1,7 @@
 /* xensim daemon: the domain table; create, spawn into, destroy. */
 
 #include "domain_ops.h"
+#include "fd_budget.h"
 #include "ident.h"
 #include "loop.h"
 #include "monitor.h"
@@ -184,7 +185,10 @@ int domain_table_init(struct loop *loop, struct xs_server *xs)
     x->d.max_event_channels = XEN_DEFAULT_EVENT_CHANNELS;
     x->vcpus = 2;
     insert_sorted(x);
-    int r = evtchn_domain_created(&x->d);
+    /* Dom0 has no descriptor budget (fd_budget.h), but is counted. */
+    int r = fd_budget_domain_set(0, x->d.name, 0);
+    if (!r)
+        r = evtchn_domain_created(&x->d);
     if (!r)
         r = grant_domain_created(&x->d);
     if (!r && xs)
@@ -296,7 +300,10 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         return r;
     }
     insert_sorted(x);
-    r = evtchn_domain_created(&x->d);
+    r = fd_budget_domain_set(domid, x->d.name,
+                             p->max_fds ? p->max_fds : fd_budget_default());
+    if (!r)
+        r = evtchn_domain_created(&x->d);
     if (!r)
         r = grant_domain_created(&x->d);
     /* Introduce to the store last, as libxl does before unpausing: by the
@@ -399,6 +406,11 @@ static void finish_destroy(struct dom *x)
     evtchn_domain_destroyed(&x->d);
     if (g_xs)
         xs_domain_release(g_xs, x->d.domid);
+    /* Everything charged was given back above; say so if not. */
+    uint32_t left = fd_budget_domain_gone(x->d.domid);
+    if (left)
+        fprintf(stderr, "xensim: domain %u (%s): %u descriptors still charged at destroy\n",
+                x->d.domid, x->d.name, left);
     while (x->waiters) {
         struct waiter *w = x->waiters;
         x->waiters = w->next;

@@ -14,6 +14,7 @@ struct domain_params {
     bool has_uuid;
     uint32_t max_grant_frames;   /* 0: Xen's default (64) */
     uint32_t max_event_channels; /* 0: Xen's default (1023) */
+    uint32_t max_fds;            /* 0: fd_budget_default() */
     uint32_t memory_mb;          /* reported by list, like xl */
     uint32_t vcpus;
 };

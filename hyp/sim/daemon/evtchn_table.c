@@ -14,6 +14,7 @@
 #include <xen/xen.h>
 
 #include "domain.h"
+#include "fd_budget.h"
 
 #define DEFAULT_MAX_PORT 1023u
 /* Xen's event_channel.h leaves NR_VIRQS to xen.h (24 on x86). */
@@ -223,7 +224,10 @@ static int port_alloc(struct dom_evtchn *de, struct evtchn_handle *h,
     struct evtchn_port *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    int rc = pipe_new(&p->pipe_fd, rfd);
+    /* The pipe we keep is the domain's; the read end goes with the reply. */
+    int rc = fd_charge(de->domid, 1, "port");
+    if (!rc && (rc = pipe_new(&p->pipe_fd, rfd)))
+        fd_uncharge(de->domid, 1);
     if (rc) {
         free(p);
         return rc;
@@ -246,8 +250,10 @@ static void port_free(struct evtchn_port *p)
         q->peer = NULL;
         gen_bump(q);
     }
-    if (p->dom)
+    if (p->dom) {
         p->dom->ports[p->num] = NULL;
+        fd_uncharge(p->dom->domid, 1);
+    }
     close(p->pipe_fd);
     free(p);
 }
@@ -518,6 +524,7 @@ void evtchn_domain_destroyed(struct sim_domain *d)
             p->state = PORT_UNBOUND;
             p->peer = NULL;
             p->dom = NULL;
+            fd_uncharge(de->domid, 1); /* the domain is gone */
         }
         free(de->ports);
         free(de);

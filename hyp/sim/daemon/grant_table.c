@@ -14,6 +14,7 @@
 
 #include "domain.h"
 #include "evtchn_table.h"
+#include "fd_budget.h"
 
 #define DEFAULT_GRANT_FRAMES 64u
 #define REFS_PER_FRAME 512u      /* v1: 8-byte entries in a 4 KiB frame */
@@ -28,6 +29,7 @@ struct backing {
     int rofd;       /* O_RDONLY reopen, made on first read-only map */
     uint32_t npages;
     unsigned users; /* entries pointing here */
+    uint32_t charged; /* descriptors charged to the sharer (fd_budget.h) */
 };
 
 struct gentry {
@@ -47,6 +49,7 @@ struct grant_dom {
     uint32_t used;
     uint32_t hint;
     unsigned refs; /* 1 while the domain lives + 1 per mapped item */
+    uint32_t fds;  /* charged for live backings, given back at destroy */
     bool dead;
 };
 
@@ -133,10 +136,14 @@ static void grant_dom_put(struct grant_dom *g)
     free(g);
 }
 
-static void backing_put(struct backing *b)
+static void backing_put(struct grant_dom *g, struct backing *b)
 {
     if (--b->users)
         return;
+    if (!g->dead) { /* else given back when the domain was destroyed */
+        fd_uncharge(g->domid, b->charged);
+        g->fds -= b->charged;
+    }
     close(b->fd);
     if (b->rofd >= 0)
         close(b->rofd);
@@ -149,7 +156,7 @@ static void entry_maybe_free(struct grant_dom *g, uint32_t ref)
     struct gentry *e = &g->e[ref];
     if (e->state != ENTRY_REVOKED || e->maps)
         return;
-    backing_put(e->b);
+    backing_put(g, e->b);
     memset(e, 0, sizeof(*e));
     g->used--;
     if (ref < g->hint)
@@ -322,17 +329,25 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
     struct share *sh = calloc(1, sizeof(*sh));
     struct backing *b = calloc(1, sizeof(*b));
     uint32_t *r = calloc(count, sizeof(*r));
+    /* We keep the memfd; a read-only share also its read-only reopen,
+     * made at first map but charged now, so that no map fails for it. */
+    uint32_t charge = writable ? 1 : 2;
     int rc = -ENOMEM;
     if (!sh || !b || !r)
         goto fail;
     rc = memfd_check(memfd, count, writable);
     if (rc)
         goto fail;
+    rc = fd_charge(s->domid, charge, "share");
+    if (rc)
+        goto fail;
     /* The notify page must be mapped writable before a read-only share is
      * sealed against new writable mappings. */
     rc = notify_setup(&sh->n, s->domid, memfd, 0, notify_offset, notify_port);
-    if (rc)
+    if (rc) {
+        fd_uncharge(s->domid, charge);
         goto fail;
+    }
     rc = memfd_seal(memfd, writable);
     if (!rc)
         rc = refs_alloc(g, count, r);
@@ -340,8 +355,11 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
         if (sh->n.page)
             munmap(sh->n.page, XSP_PAGE_SIZE);
         evtchn_release(sh->n.port);
+        fd_uncharge(s->domid, charge);
         goto fail;
     }
+    b->charged = charge;
+    g->fds += charge;
     b->fd = memfd;
     b->rofd = -1;
     b->npages = count;
@@ -598,6 +616,9 @@ void grant_domain_destroyed(struct sim_domain *d)
     if (!g)
         return;
     d->grants = NULL;
+    /* Backings others still map stay open, charged to no one. */
+    fd_uncharge(d->domid, g->fds);
+    g->fds = 0;
     g->dead = true;
     grant_dom_put(g); /* others' mappings keep it until unmapped */
 }

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_accept.h"
+#include "fd_budget.h"
 #include "ident.h"
 #include "loop.h"
 #include "proto.h"
@@ -20,6 +22,7 @@
 /* A connection's socket side. */
 struct sock_conn {
     int fd;
+    uint32_t domid; /* charged for fd (fd_budget.h) */
     struct hypsock_conn *c;
 };
 
@@ -40,6 +43,7 @@ static void sock_closed(void *ctx)
     struct sock_conn *s = ctx;
     loop_del(g_loop, s->fd);
     close(s->fd);
+    fd_uncharge(s->domid, 1);
     free(s);
 }
 
@@ -70,22 +74,32 @@ static void on_listen(void *ctx, uint32_t events)
     (void)ctx;
     (void)events;
     for (;;) {
-        int fd = accept4(g_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = fd_accept(g_listen_fd, "hypervisor");
+        if (fd == -ECONNABORTED)
+            continue;
         if (fd < 0)
             return; /* EAGAIN, or a transient error: retried on next event */
         /* Who it is, from what the process is; never from what it says. */
         int domid = ident_socket_domid(fd);
-        struct sock_conn *s = domid >= 0 ? calloc(1, sizeof(*s)) : NULL;
+        /* Over budget: closed unanswered; the library's HELLO sees EOF. */
+        if (domid < 0 || fd_charge((uint32_t)domid, 1, "hyp.sock connection")) {
+            close(fd);
+            continue;
+        }
+        struct sock_conn *s = calloc(1, sizeof(*s));
         if (!s) {
+            fd_uncharge((uint32_t)domid, 1);
             close(fd);
             continue;
         }
         s->fd = fd;
+        s->domid = (uint32_t)domid;
         s->c = hypsock_conn_new((uint32_t)domid, &sock_transport, s);
         if (!s->c || loop_add(g_loop, fd, EPOLLIN, on_conn, s) < 0) {
             if (s->c)
                 hypsock_conn_close(s->c); /* closes fd, frees s */
             else {
+                fd_uncharge(s->domid, 1);
                 close(fd);
                 free(s);
             }

@@ -2,6 +2,8 @@
 #include "xensimd.h"
 #include "ctl.h"
 #include "domain_ops.h"
+#include "fd_accept.h"
+#include "fd_budget.h"
 #include "hypsock.h"
 #include "ident.h"
 #include "loop.h"
@@ -61,6 +63,11 @@ int xensimd_run(const char *dir, int ready_fd)
 
     if ((r = ident_init()))
         return r;
+    /* Before any domain exists: their budgets derive from the limit. */
+    if ((r = fd_budget_init()) || (r = fd_accept_init())) {
+        fprintf(stderr, "xensim: cannot size the descriptor budgets: %s\n", strerror(-r));
+        return r;
+    }
     g_loop = loop_new();
     if (!g_loop)
         return -ENOMEM;
@@ -75,6 +82,7 @@ int xensimd_run(const char *dir, int ready_fd)
     struct xs_server *store = xs_server_new(g_loop, &lim);
     if (!store)
         return -ENOMEM;
+    xs_server_set_fd_budget(store, fd_charge, fd_uncharge);
     if ((r = xs_server_listen(store, xs))) {
         fprintf(stderr, "xensim: cannot listen on %s: %s\n", xs, strerror(-r));
         return r;

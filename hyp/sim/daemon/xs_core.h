@@ -105,6 +105,9 @@ struct xs_server {
     bool reap_pending;
     struct xs_perm *intro_perms, *release_perms;
     unsigned n_intro_perms, n_release_perms;
+    /* Descriptor budget hooks (xs_server_set_fd_budget); NULL: none. */
+    int (*charge_fd)(uint32_t domid, uint32_t n, const char *what);
+    void (*uncharge_fd)(uint32_t domid, uint32_t n);
 };
 
 /* What one request acts as: a domain, maybe inside a transaction. conn is

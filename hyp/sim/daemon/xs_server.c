@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fd_accept.h"
 #include "ident.h"
 #include "loop.h"
 
@@ -38,6 +39,14 @@ struct xs_server *xs_server_new(struct loop *loop, const struct xs_limits *lim)
         return NULL;
     }
     return s;
+}
+
+void xs_server_set_fd_budget(struct xs_server *s,
+                             int (*charge)(uint32_t, uint32_t, const char *),
+                             void (*uncharge)(uint32_t, uint32_t))
+{
+    s->charge_fd = charge;
+    s->uncharge_fd = uncharge;
 }
 
 void xs_server_free(struct xs_server *s)
@@ -70,15 +79,23 @@ static void on_accept(void *ctx, uint32_t events)
     struct xs_server *s = l->s;
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = fd_accept(l->fd, "xenstore");
+        if (fd == -ECONNABORTED)
+            continue;
         if (fd < 0)
-            return; /* EAGAIN, or a peer that already left */
+            return; /* EAGAIN, or retried on the next event */
         int domid = ident_socket_domid(fd);
         /* Unknown process, or a domain the store was not told about. */
         if (domid < 0 || (domid != 0 && !xs_dom_find(s, (uint32_t)domid)) ||
-            !xs_conn_new(s, fd, (uint32_t)domid)) {
+            (s->charge_fd &&
+             s->charge_fd((uint32_t)domid, 1, "xenstore connection"))) {
             close(fd);
             continue;
+        }
+        if (!xs_conn_new(s, fd, (uint32_t)domid)) {
+            if (s->uncharge_fd)
+                s->uncharge_fd((uint32_t)domid, 1);
+            close(fd);
         }
     }
 }

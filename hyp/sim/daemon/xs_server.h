@@ -28,6 +28,13 @@ void xs_limits_default(struct xs_limits *lim);
 struct xs_server *xs_server_new(struct loop *loop, const struct xs_limits *lim);
 void xs_server_free(struct xs_server *s);
 
+/* Charge each connection's descriptor to its domain at accept, give it
+ * back at close: the daemon passes fd_charge/fd_uncharge (fd_budget.h). A
+ * refused connection is closed unanswered. Unset: nothing is charged. */
+void xs_server_set_fd_budget(struct xs_server *s,
+                             int (*charge)(uint32_t, uint32_t, const char *),
+                             void (*uncharge)(uint32_t, uint32_t));
+
 /* Listen on a unix stream socket at path (created 0666: every local process
  * may connect; what it may do depends on the domain it is). */
 int xs_server_listen(struct xs_server *s, const char *path);

@@ -81,6 +81,8 @@ void xs_conn_close(struct xs_conn *c)
             loop_del(s->loop, c->fd);
         close(c->fd);
         c->fd = -1;
+        if (s->uncharge_fd) /* charged at accept (xs_server.c) */
+            s->uncharge_fd(c->domid, 1);
     }
     if (s->loop && !s->reap_pending && loop_defer(s->loop, reap_cb, s) == 0)
         s->reap_pending = true;
