@@ -22,7 +22,11 @@
  * the node's permissions: gone, unreadable or owned by another domain once
  * it was there (or once it changed after the watch was set) means the peer's
  * domain is gone.  A stock libxenvchan client writes no such node: then
- * unmap-notify is all there is. */
+ * unmap-notify is all there is.
+ *
+ * A client process killed in a living domain leaves its liveness node; the
+ * next client of that domain removes it (live_reap.c).  The server reads
+ * the node's permissions only, never its value. */
 #include "config.h"
 
 #include <errno.h>
@@ -34,6 +38,7 @@
 
 #include <vipc/hyp.h>
 
+#include "live_reap.h"
 #include "vchan_priv.h"
 
 #define PUBLISH_ATTEMPTS 10
@@ -42,7 +47,7 @@
  * may read.  The server reuses a freed port at once; the ring-ref tells a
  * new channel from the one before it (its grant stays taken while that
  * channel's client maps it, i.e. while that client's node is there). */
-#define LIVE_FMT "/local/domain/%u/data/vipc-vchan-live/%u-%u-%u"
+#define LIVE_FMT VCHAN_LIVE_DIR "/%u-%u-%u"
 /* Watch events taken per check; more stay for the next one. */
 #define WATCH_BATCH 64
 
@@ -517,10 +522,12 @@ static void publish_live(struct xen_tp *t, const char *who, int self,
 			 const char *xs_path, evtchn_port_t rport,
 			 grant_ref_t ref)
 {
-	static int no_live;
+	static int no_live, no_self;
 	struct xs_permissions perms[2];
 	struct hyp_store_node node;
-	int r = self;
+	struct vchan_proc_id me;
+	char *val = NULL;
+	int r = self, id_r;
 
 	if (r >= 0 && asprintf(&t->live_path, LIVE_FMT, (unsigned)self,
 			       (unsigned)t->peer, (unsigned)rport,
@@ -529,13 +536,25 @@ static void publish_live(struct xen_tp *t, const char *who, int self,
 		r = -ENOMEM;
 	}
 	if (r >= 0) {
-		node = (struct hyp_store_node){ t->live_path, xs_path };
+		/* Unknown to us, our node stays if we die (as before). */
+		id_r = vchan_proc_self(&me);
+		if (id_r < 0 && first_time(&no_self))
+			vchan_log(who, "cannot tell this process in /proc "
+				  "(%s): liveness nodes are not cleaned up",
+				  strerror(-id_r));
+		if (id_r == 0) {
+			vchan_live_reap(t->st, who, (unsigned)self, &me);
+			val = vchan_live_value(&me, xs_path);
+		}
+		node = (struct hyp_store_node){ t->live_path,
+						val ? val : xs_path };
 		perms[0] = (struct xs_permissions){ .id = (unsigned)self,
 						    .perms = XS_PERM_NONE };
 		perms[1] = (struct xs_permissions){ .id = t->peer,
 						    .perms = XS_PERM_READ };
 		r = hyp_store_publish(t->st, &node, 1, perms, 2,
 				      PUBLISH_ATTEMPTS);
+		free(val);
 	}
 	if (r < 0) {
 		if (first_time(&no_live))
@@ -599,6 +618,49 @@ out:
 	return r;
 }
 
+/* Client: the offered port (what = "event-channel") or ring-ref `val` did
+ * not work: bind or map returned r.  Xen's bind says -ESRCH for a domain
+ * that does not exist (any more), -EINVAL for a port not unbound for us;
+ * Linux's gntdev says -EINVAL for every failed grant status (bad domain,
+ * bad ref, a ref not granted to us).  So on -EINVAL, look at the offer
+ * again: gone or changed, it was stale (its server closed it, or its domain
+ * was destroyed and xenstored removed its nodes): the peer is gone, -EPIPE.
+ * Unchanged, it offers us what is not ours: the peer's -EPROTO.  Else the
+ * raw error.  Logs once, in each case. */
+static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
+			const char *what, unsigned long val,
+			unsigned long ring_ref, unsigned long rport, int r)
+{
+	unsigned long ref2 = 0, port2 = 0;
+	int q;
+
+	if (r == -EINVAL) {
+		q = read_offer(t->st, xs_path, &ref2, &port2);
+		if (q == -ENOENT || (q == 0 && (ref2 != ring_ref ||
+						port2 != rport))) {
+			vchan_log(who, "%s: %s %lu of domain %u does not work "
+				  "and the offer is %s: stale, the peer is "
+				  "gone", xs_path, what, val,
+				  (unsigned)t->peer,
+				  q ? "gone" : "another one now");
+			return -EPIPE;
+		}
+		if (q == 0) {
+			vchan_log(who, "peer protocol error: %s: domain %u "
+				  "offers %s %lu, which is not ours to take",
+				  xs_path, (unsigned)t->peer, what, val);
+			return -EPROTO;
+		}
+	} else if (r == -ESRCH) {
+		vchan_log(who, "%s: domain %u of the offer is gone", xs_path,
+			  (unsigned)t->peer);
+		return -EPIPE;
+	}
+	vchan_log(who, "%s: cannot use %s %lu of domain %u: %s", xs_path, what,
+		  val, (unsigned)t->peer, strerror(-r));
+	return r;
+}
+
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
@@ -634,11 +696,15 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		r = -EPROTO;
 		goto fail;
 	}
-	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
-	    (r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)rport,
-				 &t->port)) < 0) {
-		vchan_log(who, "cannot bind port %lu of domain %d: %s", rport,
-			  peer_domid, strerror(-r));
+	if ((r = hyp_evtchn_open(&t->ev)) < 0) {
+		vchan_log(who, "cannot open the event channel device: %s",
+			  strerror(-r));
+		goto fail;
+	}
+	r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)rport, &t->port);
+	if (r < 0) {
+		r = offer_failed(t, who, xs_path, "event-channel", rport,
+				 ring_ref, rport, r);
 		goto fail;
 	}
 	if ((r = hyp_gnttab_open(&t->gt)) < 0)
@@ -647,8 +713,11 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	un.port = t->port;
 	ref = (grant_ref_t)ring_ref;
 	r = hyp_gnttab_map(t->gt, t->peer, 1, &ref, true, &un, &t->page);
-	if (r < 0)
-		goto fail_map;
+	if (r < 0) {
+		r = offer_failed(t, who, xs_path, "ring-ref", ring_ref,
+				 ring_ref, rport, r);
+		goto fail;
+	}
 	pg = t->page;
 	r = vchan_layout_client_read(pg, who, &lo, &ro, &layout);
 	if (r < 0)

@@ -14,7 +14,9 @@ libvchan_cap_la_SOURCES = \
 	recv.c \
 	stream.c \
 	transport_shm.c \
-	transport_xen.c
+	transport_xen.c \
+	live_reap.h \
+	live_reap.c
 libvchan_cap_la_CPPFLAGS = -I$(srcdir)/include -I$(top_srcdir)/hyp/include \
 	$(XENEVTCHN_CFLAGS) $(XENGNTTAB_CFLAGS) $(XENSTORE_CFLAGS) \
 	$(XENCONTROL_CFLAGS)

@@ -345,6 +345,9 @@ bool __wrap_xs_rm(struct xs_handle *h, xs_transaction_t t, const char *path)
 	assert_ptr_equal(h, mock_xsh);
 	mock.txn = t;
 	keep(mock.path, sizeof(mock.path), path);
+	if (mock.rms < MOCK_RMS)
+		keep(mock.rm_paths[mock.rms], sizeof(mock.rm_paths[0]), path);
+	mock.rms++;
 	return !FAILS(xs_rm);
 }
 

@@ -34,6 +34,7 @@
 
 #define MOCK_PAGES 8
 #define MOCK_DOMS 64
+#define MOCK_RMS 4
 
 /* A fake domain for xc_domain_getinfo. */
 struct mock_dom {
@@ -46,6 +47,9 @@ struct mock_dom {
 struct mock_state {
 	/* closes per library */
 	int evtchn_close, gntshr_close, gnttab_close, xs_close, xc_close;
+	/* xs_rm calls, and the paths of the first MOCK_RMS */
+	int rms;
+	char rm_paths[MOCK_RMS][128];
 	/* descriptor returned by xenevtchn_fd / xs_fileno (set errno if < 0) */
 	int fd, fd_errno;
 	/* last arguments */

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_hyp_mock.h"
@@ -23,6 +25,8 @@
 
 #define PATH "/local/domain/5/data/vipc-vchan"
 #define PEER 5
+/* Our domain (3)'s liveness nodes. */
+#define LIVE_DIR "/local/domain/3/data/vipc-vchan-live"
 
 static char last_log[512];
 static int logs;
@@ -87,6 +91,7 @@ static void client_rest(evtchn_port_t local)
 	MOCK_OK(xengnttab_open);
 	MOCK_OK(xengnttab_map_grant_ref_notify);
 	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_FAIL(xs_directory, ENOENT);        /* no liveness nodes yet */
 	MOCK_RET(xs_transaction_start, 77);     /* liveness node */
 	MOCK_OK(xs_write);
 	MOCK_OK(xs_set_permissions);
@@ -255,6 +260,228 @@ static void test_client_hostile_page(void **state)
 	}
 }
 
+/* This process's pid namespace inode and start time, as /proc tells. */
+static void self_id(unsigned long *ns, unsigned long long *start)
+{
+	char buf[1024], *p;
+	struct stat sb;
+	size_t n;
+	FILE *f;
+	int i;
+
+	assert_int_equal(stat("/proc/self/ns/pid", &sb), 0);
+	*ns = (unsigned long)sb.st_ino;
+	f = fopen("/proc/self/stat", "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	for (i = 2; i < 22; i++) {       /* field 22: the start time */
+		p = strchr(p + 1, ' ');
+		assert_non_null(p);
+	}
+	*start = strtoull(p + 1, NULL, 10);
+}
+
+/* The pid of a process that has come and gone. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return pid;
+}
+
+/* The client runs into a dead process's node: a transaction that finds the
+ * value it judged still there removes it. */
+static void reap(xs_transaction_t id, const char *val)
+{
+	MOCK_RET(xs_read, val);
+	MOCK_RET(xs_transaction_start, id);
+	MOCK_RET(xs_read, val);
+	MOCK_OK(xs_rm);
+	MOCK_OK(xs_transaction_end);
+}
+
+/*
+ * Leaked liveness nodes (a client process killed in a living domain): before
+ * it publishes its own, a client removes those of its domain whose process
+ * is provably gone from its pid namespace: dead, or its pid now another
+ * process's (another start time).  Kept: a live process's (ours), one of
+ * another pid namespace, and values it cannot read (an older client's bare
+ * offer path, garbage).  Its own node names this process.
+ */
+static void test_client_reaps_dead_nodes(void **state)
+{
+	static const char *const names[] = {
+		"5-7-200", "5-8-201", "5-9-202", "5-10-203", "5-11-204",
+		"5-12-205", NULL,
+	};
+	char dead[128], live[128], reused[128], foreign[128], want[128];
+	unsigned long long start;
+	struct vchan *v = NULL;
+	unsigned long ns;
+	pid_t gone = dead_pid();
+
+	(void)state;
+	self_id(&ns, &start);
+	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)gone, ns, start);
+	snprintf(live, sizeof(live), "v1 %d %lu %llu /x", (int)getpid(), ns,
+		 start);
+	snprintf(reused, sizeof(reused), "v1 %d %lu %llu /x", (int)getpid(),
+		 ns, start + 1);
+	snprintf(foreign, sizeof(foreign), "v1 %d %lu %llu /x", (int)gone,
+		 ns + 1, start);
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_RET(xs_directory, names);
+	reap(80, dead);
+	MOCK_RET(xs_read, live);
+	reap(81, reused);
+	MOCK_RET(xs_read, foreign);
+	MOCK_RET(xs_read, PATH);                /* an older client's */
+	MOCK_RET(xs_read, "v1 12x 3 4 /x");
+	MOCK_RET(xs_transaction_start, 77);     /* our liveness node */
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xenevtchn_notify);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_int_equal(mock.rms, 2);
+	assert_string_equal(mock.rm_paths[0], LIVE_DIR "/5-7-200");
+	assert_string_equal(mock.rm_paths[1], LIVE_DIR "/5-9-202");
+	snprintf(want, sizeof(want), "v1 %d %lu %llu " PATH, (int)getpid(),
+		 ns, start);
+	assert_string_equal(mock.value, want);
+	client_close(v);
+	assert_int_equal(mock.rms, 3);
+	assert_string_equal(mock.rm_paths[2], LIVE_DIR "/5-7-200");
+	client_released(1, 1);
+}
+
+/* Best effort: a node rewritten between the look and the removal (a new
+ * channel of the same name) stays; a store error ends the scan with one log
+ * line; the open succeeds either way. */
+static void test_client_reap_best_effort(void **state)
+{
+	static const char *const names[] = { "5-7-200", "5-8-201", NULL };
+	unsigned long long start;
+	struct vchan *v = NULL;
+	unsigned long ns;
+	char dead[128];
+
+	(void)state;
+	self_id(&ns, &start);
+	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)dead_pid(), ns,
+		 start);
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_RET(xs_read, "3");
+	MOCK_RET(xs_directory, names);
+	MOCK_RET(xs_read, dead);
+	MOCK_RET(xs_transaction_start, 80);
+	MOCK_RET(xs_read, PATH);                /* rewritten meanwhile */
+	MOCK_OK(xs_transaction_end);            /* its abort */
+	MOCK_FAIL(xs_read, EIO);                /* the next one: lost */
+	MOCK_RET(xs_transaction_start, 77);
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xenevtchn_notify);
+	logs = 0;
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_int_equal(mock.rms, 0);
+	assert_int_equal(mock.txn_aborts, 1);
+	assert_non_null(strstr(last_log, "cannot clean up " LIVE_DIR));
+	assert_int_equal(logs, 1);
+	client_close(v);
+	client_released(1, 1);
+}
+
+/*
+ * An offer whose port or ring-ref does not work.  Xen's bind: -ESRCH, no
+ * such domain; -EINVAL, the port is not unbound for us.  Linux's gntdev:
+ * -EINVAL for any failed grant (bad domain or ref).  -ESRCH, or -EINVAL with
+ * the offer gone or changed when read again, is a stale offer: the peer is
+ * gone, -EPIPE.  -EINVAL with the same offer is the peer's -EPROTO, logged
+ * as a protocol error naming the path, the value and the domain.
+ */
+static void test_client_stale_or_bad_offer(void **state)
+{
+	static const struct {
+		bool map;             /* fail the map, else the bind */
+		int err;
+		const char *ref, *port;   /* read again; NULL: gone */
+		int want;
+		const char *log;
+	} c[] = {
+		{ false, ESRCH, NULL, NULL, -EPIPE, "of the offer is gone" },
+		{ false, EINVAL, "200", "7", -EPROTO, "peer protocol error: "
+		  PATH ": domain 5 offers event-channel 7" },
+		{ false, EINVAL, NULL, NULL, -EPIPE, "event-channel 7 of " },
+		{ false, EINVAL, "200", "8", -EPIPE, "another one now" },
+		{ true, EINVAL, "200", "7", -EPROTO, "peer protocol error: "
+		  PATH ": domain 5 offers ring-ref 200" },
+		{ true, EINVAL, "201", "7", -EPIPE, "ring-ref 200 of " },
+		{ true, EINVAL, NULL, NULL, -EPIPE, "the offer is gone" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct vchan *v = NULL;
+
+		memset(&mock, 0, offsetof(struct mock_state, fd));
+		logs = 0;
+		server_page(10, 11);
+		MOCK_OK(xs_open);
+		offer(5, "200", "7");
+		MOCK_OK(xenevtchn_open);
+		if (c[i].map) {
+			MOCK_RET(xenevtchn_bind_interdomain, 9);
+			MOCK_OK(xengnttab_open);
+			MOCK_FAIL(xengnttab_map_grant_ref_notify, c[i].err);
+		} else {
+			MOCK_FAIL(xenevtchn_bind_interdomain, c[i].err);
+		}
+		if (c[i].err == EINVAL && c[i].ref) {
+			offer(6, c[i].ref, c[i].port);
+		} else if (c[i].err == EINVAL) {
+			MOCK_RET(xs_transaction_start, 6);
+			MOCK_FAIL(xs_read, ENOENT);
+			MOCK_OK(xs_transaction_end);    /* its abort */
+		}
+		print_message("%s fails with %d\n", c[i].map ? "map" : "bind",
+			      c[i].err);
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 c[i].want);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, c[i].log));
+		assert_int_equal(mock.unmap_count, 0);
+		client_released(1, c[i].map);
+	}
+}
+
 /* A client that cannot bind the peer's port or map its page gives up with
  * everything it took released once. */
 static void test_client_setup_failures_release_once(void **state)
@@ -266,8 +493,8 @@ static void test_client_setup_failures_release_once(void **state)
 	MOCK_OK(xs_open);
 	offer(5, "200", "7");
 	MOCK_OK(xenevtchn_open);
-	MOCK_FAIL(xenevtchn_bind_interdomain, EINVAL);
-	assert_true(vchan_client_open(NULL, PEER, PATH, &v) < 0);
+	MOCK_FAIL(xenevtchn_bind_interdomain, ENOSPC);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -ENOSPC);
 	client_released(1, 0);
 
 	memset(&mock, 0, offsetof(struct mock_state, fd));
@@ -276,8 +503,8 @@ static void test_client_setup_failures_release_once(void **state)
 	MOCK_OK(xenevtchn_open);
 	MOCK_RET(xenevtchn_bind_interdomain, 9);
 	MOCK_OK(xengnttab_open);
-	MOCK_FAIL(xengnttab_map_grant_ref_notify, EINVAL);
-	assert_true(vchan_client_open(NULL, PEER, PATH, &v) < 0);
+	MOCK_FAIL(xengnttab_map_grant_ref_notify, ENOMEM);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -ENOMEM);
 	assert_null(v);
 	assert_int_equal(mock.unmap_count, 0);
 	client_released(1, 1);
@@ -332,6 +559,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_hostile_page,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_reaps_dead_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_reap_best_effort, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_stale_or_bad_offer, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_setup_failures_release_once, setup,
 			teardown),

@@ -81,10 +81,11 @@ int hyp_evtchn_alloc_unbound(struct hyp_evtchn *ev, domid_t remote,
 /*
  * hyp_evtchn_bind: connect to port `remote_port` that domain `remote`
  * allocated unbound for us; *local_port receives our end.
- *   -EINVAL  bad arguments, or remote_port is not unbound for us
- *   -ESRCH   no domain `remote`
+ *   -EINVAL  bad arguments, or remote_port is not unbound for us (Xen
+ *            4.17: free, closed, bound, or offered to another domain)
+ *   -ESRCH   no domain `remote` (no more)
  *   -ENOSPC  no free local port
- *   -EPERM   the remote port was offered to another domain
+ *   -EPERM, -EACCES  an XSM policy or the device's restriction forbids it
  */
 int hyp_evtchn_bind(struct hyp_evtchn *ev, domid_t remote,
 		    evtchn_port_t remote_port, evtchn_port_t *local_port);
@@ -205,7 +206,9 @@ void hyp_gnttab_close(struct hyp_gnttab *gt);
  * pages are mapped or none.
  *   -EINVAL  count == 0, notify with count != 1, notify offset out of page,
  *            NULL refs/addr, or a ref is not granted to us / is read-only
- *            while `writable` was asked
+ *            while `writable` was asked, or `peer` does not exist: Linux's
+ *            gntdev answers every failed grant status (GNTST_bad_domain,
+ *            GNTST_bad_gntref, GNTST_general_error...) with EINVAL
  *   -ENOMEM  no memory or address space
  *   -ENOSPC  over the handle's mapping limit (library-dependent)
  */

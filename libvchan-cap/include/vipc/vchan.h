@@ -246,9 +246,26 @@ void vchan_shm_detach(struct vchan *v);
  * vipc-vchan-live/<server>-<port>-<ring-ref> (owner client, server
  * read-only) before connecting, which the server watches; both also watch
  * @releaseDomain when dom0 lets them read it.  xenstored removes a destroyed
- * domain's nodes.  The client reads ring-ref and event-channel together, in
- * one store transaction: -ENOENT when nothing is offered (yet), -EPROTO
- * (with a log line) when the offer or the server's page is malformed. */
+ * domain's nodes.  The liveness node's value names the client process (pid,
+ * pid namespace, start time, then xs_path); before it writes its own, a
+ * client removes (best effort, 64 at most per open) its domain's nodes whose
+ * process is provably gone from its pid namespace: a client killed in a
+ * living domain leaks its node otherwise, against the domain's store quota.
+ * Nodes of live processes, of other pid namespaces, or of another format
+ * (older clients) stay.
+ * vchan_client_open returns, besides the errors of the calls it makes:
+ *   -ENOENT  nothing offered (yet) under xs_path
+ *   -EPROTO  (a log line) the offer or the server's page is malformed, or
+ *            the offered port or ring-ref, still offered when read again,
+ *            is not ours to take (Xen: not unbound for us / not granted to
+ *            us; also what an offer left by a killed server process whose
+ *            domain lives on looks like)
+ *   -EPIPE   (a log line) the offer is stale: binding its port says its
+ *            domain does not exist (-ESRCH), or its port or ring-ref does
+ *            not work (-EINVAL) and the offer is gone or another one when
+ *            read again (the server closed, or its domain was destroyed)
+ * The client reads ring-ref and event-channel together, in one store
+ * transaction. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,

@@ -9,7 +9,9 @@
 # client process killed (unmap-notify) -> EPIPE; the client's domain
 # destroyed right after it connected, before the server looked; a second
 # channel on the same path outliving the first; a reconnection that
-# outlives the client's old handle; revoke mid-stream; and
+# outlives the client's old handle; a client process killed in a living
+# domain, whose leaked liveness node the next client's open removes while a
+# connected client's stays; revoke mid-stream; and
 # Debian's stock libxenvchan as the peer, both ways.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
@@ -151,6 +153,55 @@ for k in 2 3; do
     fi
 done
 check_done reconnect-srv reconnect; check_done reconnect-cli reconnect
+
+# A client process SIGKILLed in a domain that lives on leaks its liveness
+# node; the next client's open in that domain removes it, and keeps the node
+# of the first client, still connected (each node's value ends with its
+# offer's path).
+xsls() { "$XENSIM" exec 0 -- "$PROG" xs-ls "$1"; }
+pair livegc server livegc -- client livegc
+live="/local/domain/$C/data/vipc-vchan-live"
+offer="/local/domain/$S/data/vipc-vchan"
+if wait_marker livegc-cli "VCHAN-READY livegc-first"; then
+    "$XENSIM" exec "$C" -- "$PROG" client livegc-victim > "$work/victim.log" 2>&1
+    grep -q "^VCHAN-READY livegc-victim" "$work/victim.log" ||
+        { echo "FAIL livegc: the victim never connected"; tail -n 5 "$work/victim.log"; fails=$((fails + 1)); }
+    wait_marker livegc-srv "VCHAN-READY livegc-victim-dead" ||
+        { echo "FAIL livegc: the victim's death not seen"; fails=$((fails + 1)); }
+    before=$(xsls "$live")
+    victim=$(echo "$before" | grep " $offer-victim\$" | cut -d' ' -f1)
+    [ -n "$victim" ] &&
+        echo "ok   livegc: the victim's node $victim leaked" ||
+        { echo "FAIL livegc: no victim node to clean up: $before"; fails=$((fails + 1)); }
+    "$XENSIM" exec "$C" -- "$PROG" client livegc-new > "$work/new.log" 2>&1 &
+    newpid=$!
+    end=$(($(date +%s) + WAIT))
+    until grep -q "^VCHAN-READY livegc-new" "$work/new.log" 2>/dev/null; do
+        [ "$(date +%s)" -ge "$end" ] && break
+        sleep 0.2
+    done
+    after=$(xsls "$live")
+    if [ -z "$victim" ] || echo "$after" | grep -q "^$victim "; then
+        echo "FAIL livegc: the victim's node is still there: $after"; fails=$((fails + 1))
+    elif ! echo "$after" | grep -q "^[0-9-]* v1 [0-9]* [0-9]* [0-9]* $offer\$"; then
+        echo "FAIL livegc: the connected client's node is gone: $after"; fails=$((fails + 1))
+    elif ! echo "$after" | grep -q " $offer-new\$"; then
+        echo "FAIL livegc: the new client's node is missing: $after"; fails=$((fails + 1))
+    else
+        echo "ok   livegc: the victim's node removed, the live ones kept"
+    fi
+    "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go" 1
+    wait "$newpid"
+    if grep -qx "VCHAN-DONE failures=0" "$work/new.log" &&
+       grep -q "^VCHAN-OK" "$work/new.log"; then
+        grep "^VCHAN-OK" "$work/new.log" | sed "s/^/ok   livegc new client: /"
+    else
+        echo "FAIL livegc: the new client:"; tail -n 5 "$work/new.log"; fails=$((fails + 1))
+    fi
+else
+    echo "FAIL livegc: the first client never connected"; log livegc-cli | tail -n 5; fails=$((fails + 1))
+fi
+check_done livegc-srv livegc; check_done livegc-cli livegc
 
 pair revoke server revoke -- client revoke
 check_done revoke-srv revoke; check_done revoke-cli revoke

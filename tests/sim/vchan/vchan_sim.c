@@ -9,6 +9,8 @@
  *   vchan-sim xs-chmod PATH PERM... (dom0 helper; PERM: n|r|w|b + domid,
  *                                 the first naming the owner; PATH may be
  *                                 @releaseDomain)
+ *   vchan-sim xs-ls PATH          (dom0 helper) one line per child of PATH:
+ *                                 "NAME VALUE"
  *
  * The peer's domid is read from data/conf/peer in our own home (dom0 writes
  * it once both domains exist).  MODE:
@@ -51,6 +53,15 @@
  *               see EPIPE, the server counts what it discarded.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
+ *   livegc      leaked liveness nodes: the server offers three channels in
+ *               turn, on vipc-vchan (taken by the client "livegc", which
+ *               stays), vipc-vchan-victim (a second client process,
+ *               "livegc-victim", SIGKILLs itself after one message) and,
+ *               once the victim's death was seen, vipc-vchan-new (a third,
+ *               "livegc-new", whose open must remove the victim's node and
+ *               keep the first client's; the script looks).  Once dom0
+ *               writes data/conf/go in the client's home, each client
+ *               still there sends one message and takes its echo.
  * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>", and
  * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
@@ -75,6 +86,8 @@
 #define KILL_MS 10000
 
 static int fails;
+/* Appended to the channel's path (livegc's extra channels). */
+static const char *path_suffix = "";
 
 #define FAIL(...) do { printf("VCHAN-FAIL " __VA_ARGS__); printf("\n"); \
 		       fflush(stdout); fails++; } while (0)
@@ -156,7 +169,8 @@ static int wait_published(unsigned server)
 	char path[128];
 	int r, i;
 
-	snprintf(path, sizeof(path), PATH_FMT "/event-channel", server);
+	snprintf(path, sizeof(path), PATH_FMT "%s/event-channel", server,
+		 path_suffix);
 	if ((r = hyp_store_open(&st)) < 0)
 		return r;
 	for (i = 0; i < 300; i++) {
@@ -186,7 +200,8 @@ static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 	if (no_spin)
 		cfg.spin_ns = 0;
 	cfg.name = server ? "sim-server" : "sim-client";
-	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
+	snprintf(path, sizeof(path), PATH_FMT "%s", server ? self : peer,
+		 path_suffix);
 	if (server) {
 		r = vchan_server_open(&cfg, (int)peer, path, &v);
 	} else {
@@ -491,6 +506,79 @@ static bool wait_go(const char *name)
 	}
 	hyp_store_close(st);
 	return go != 0;
+}
+
+/* livegc, a client still connected: on dom0's go, one message, its echo. */
+static void livegc_client(struct vchan *v, const char *what)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int r;
+
+	printf("VCHAN-READY %s\n", what);
+	fflush(stdout);
+	if (!wait_go("go")) {
+		FAIL("%s: dom0 never said go", what);
+		return;
+	}
+	r = vchan_send(v, 1, 0, "x", 1, 30000);
+	if (r == 0)
+		r = vchan_recv(v, &m, 30000);
+	if (r == 0 && m.type == 0xec0)
+		OK("%s: still connected, echo received", what);
+	else
+		FAIL("%s: no echo: %d", what, r);
+}
+
+/* livegc, the server: echo one message on a channel. */
+static void livegc_echo(struct vchan *v, const char *what)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int r = vchan_recv(v, &m, 60000);
+
+	if (r == 0)
+		r = vchan_send(v, 0xec0, 0, "y", 1, 30000);
+	if (r == 0)
+		OK("livegc: echoed on %s", what);
+	else
+		FAIL("livegc: %s: %s", what, strerror(-r));
+}
+
+/* livegc, the server: the first channel is connected; offer the victim's,
+ * see it die, then offer the new client's and echo on both survivors. */
+static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan *v, *nv;
+	int r;
+
+	path_suffix = "-victim";
+	v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (!v)
+		return;
+	r = vchan_recv(v, &m, 30000);
+	if (r == 0) {
+		m.len = sizeof(buf);
+		r = vchan_recv(v, &m, KILL_MS);
+	}
+	if (r == -EPIPE)
+		OK("livegc: the victim's death seen");
+	else
+		FAIL("livegc: victim's channel: %d", r);
+	printf("VCHAN-READY livegc-victim-dead\n");
+	fflush(stdout);
+	/* The victim's channel stays open: its port and grant are not reused,
+	 * so the new client's node cannot take the victim's name. */
+	path_suffix = "-new";
+	nv = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (nv) {
+		livegc_echo(first, "the first channel");
+		livegc_echo(nv, "the new channel");
+		vchan_close(nv);
+	}
+	vchan_close(v);
 }
 
 /* reconnect: three channels in turn on one path.  Each round the server
@@ -807,6 +895,34 @@ bad:
 	return r < 0;
 }
 
+static int xs_ls(const char *path)
+{
+	struct hyp_store *st;
+	unsigned int n = 0, i;
+	char **names = NULL, *p, *val;
+	int r = hyp_store_open(&st);
+
+	if (r == 0)
+		r = hyp_store_directory(st, HYP_TXN_NONE, path, &names, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		r = hyp_store_read(st, HYP_TXN_NONE, p, &val, NULL);
+		free(p);
+		if (r == 0) {
+			printf("%s %s\n", names[i], val);
+			free(val);
+		}
+	}
+	free(names);
+	hyp_store_close(st);
+	if (r < 0)
+		fprintf(stderr, "xs-ls %s: %s\n", path, strerror(-r));
+	return r < 0;
+}
+
 static int xs_write(const char *path, const char *val)
 {
 	struct hyp_store *st;
@@ -835,6 +951,8 @@ int main(int argc, char **argv)
 		return xs_write(argv[2], argv[3]);
 	if (argc >= 4 && !strcmp(argv[1], "xs-chmod"))
 		return xs_chmod(argv[2], argc - 3, argv + 3);
+	if (argc >= 3 && !strcmp(argv[1], "xs-ls"))
+		return xs_ls(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "stock-server"))
 		return stock(true);
 	if (argc >= 2 && !strcmp(argv[1], "stock-client"))
@@ -844,6 +962,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	server = !strcmp(argv[1], "server");
+	if (!strcmp(mode, "livegc-victim"))
+		path_suffix = "-victim";
+	else if (!strcmp(mode, "livegc-new"))
+		path_suffix = "-new";
 	if ((r = ids(&self, &peer)) < 0) {
 		FAIL("ids: %s", strerror(-r));
 		return 1;
@@ -910,6 +1032,19 @@ int main(int argc, char **argv)
 			usleep(500000);
 			raise(SIGKILL);
 		}
+	} else if (!strcmp(mode, "livegc")) {
+		if (server)
+			livegc_server(v, peer, self);
+		else
+			livegc_client(v, "livegc-first");
+	} else if (!strcmp(mode, "livegc-new")) {
+		livegc_client(v, "livegc-new");
+	} else if (!strcmp(mode, "livegc-victim")) {
+		/* Die with the channel open, the domain living on. */
+		vchan_send(v, 1, 0, "x", 1, 5000);
+		printf("VCHAN-READY livegc-victim\n");
+		usleep(500000);
+		raise(SIGKILL);
 	} else if (!strcmp(mode, "handoff")) {
 		/* Each closes its own channels. */
 		if (server)
