@@ -82,6 +82,23 @@ static void offer(xs_transaction_t id, const char *ref, const char *port)
 	MOCK_OK(xs_transaction_end);
 }
 
+/* A client open up to its bind: the server's page (orders lo, ro), the
+ * store, the offer (ring-ref 200, port 7), the event channel device. */
+static void client_start(unsigned lo, unsigned ro)
+{
+	server_page(lo, ro);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_OK(xenevtchn_open);
+}
+
+/* Between the cases of one test: a fresh script and log count. */
+static void next_case(void)
+{
+	memset(&mock, 0, offsetof(struct mock_state, fd));
+	logs = 0;
+}
+
 /* Everything after the offer, up to a connected client (no store watch:
  * the fake refuses it, which the transport takes in its stride). */
 static void client_rest(evtchn_port_t local)
@@ -205,8 +222,7 @@ static void test_client_offer_malformed(void **state)
 				== strlen(bad[i].ref) && strlen(bad[i].ref) < 11
 				&& strtoull(bad[i].ref, NULL, 10) <= UINT32_MAX;
 
-		memset(&mock, 0, offsetof(struct mock_state, fd));
-		logs = 0;
+		next_case();
 		MOCK_OK(xs_open);
 		MOCK_RET(xs_transaction_start, 5);
 		MOCK_RET(xs_read, bad[i].ref);
@@ -240,12 +256,8 @@ static void test_client_hostile_page(void **state)
 	for (i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
 		struct vchan *v = NULL;
 
-		memset(&mock, 0, offsetof(struct mock_state, fd));
-		logs = 0;
-		server_page(orders[i][0], orders[i][1]);
-		MOCK_OK(xs_open);
-		offer(5, "200", "7");
-		MOCK_OK(xenevtchn_open);
+		next_case();
+		client_start(orders[i][0], orders[i][1]);
 		MOCK_RET(xenevtchn_bind_interdomain, 9);
 		MOCK_OK(xengnttab_open);
 		MOCK_OK(xengnttab_map_grant_ref_notify);
@@ -338,10 +350,7 @@ static void test_client_reaps_dead_nodes(void **state)
 		 ns, start + 1);
 	snprintf(foreign, sizeof(foreign), "v1 %d %lu %llu /x", (int)gone,
 		 ns + 1, start);
-	server_page(10, 11);
-	MOCK_OK(xs_open);
-	offer(5, "200", "7");
-	MOCK_OK(xenevtchn_open);
+	client_start(10, 11);
 	MOCK_RET(xenevtchn_bind_interdomain, 9);
 	MOCK_OK(xengnttab_open);
 	MOCK_OK(xengnttab_map_grant_ref_notify);
@@ -387,10 +396,7 @@ static void test_client_reap_best_effort(void **state)
 	self_id(&ns, &start);
 	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)dead_pid(), ns,
 		 start);
-	server_page(10, 11);
-	MOCK_OK(xs_open);
-	offer(5, "200", "7");
-	MOCK_OK(xenevtchn_open);
+	client_start(10, 11);
 	MOCK_RET(xenevtchn_bind_interdomain, 9);
 	MOCK_OK(xengnttab_open);
 	MOCK_OK(xengnttab_map_grant_ref_notify);
@@ -450,12 +456,8 @@ static void test_client_stale_or_bad_offer(void **state)
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct vchan *v = NULL;
 
-		memset(&mock, 0, offsetof(struct mock_state, fd));
-		logs = 0;
-		server_page(10, 11);
-		MOCK_OK(xs_open);
-		offer(5, "200", "7");
-		MOCK_OK(xenevtchn_open);
+		next_case();
+		client_start(10, 11);
 		if (c[i].map) {
 			MOCK_RET(xenevtchn_bind_interdomain, 9);
 			MOCK_OK(xengnttab_open);
@@ -489,10 +491,7 @@ static void test_client_setup_failures_release_once(void **state)
 	struct vchan *v = NULL;
 
 	(void)state;
-	server_page(10, 11);
-	MOCK_OK(xs_open);
-	offer(5, "200", "7");
-	MOCK_OK(xenevtchn_open);
+	client_start(10, 11);
 	MOCK_FAIL(xenevtchn_bind_interdomain, ENOSPC);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -ENOSPC);
 	client_released(1, 0);
