@@ -34,7 +34,7 @@ FUZZ_XS_HDRS = \
 	$(FUZZ_XS_DIR)/xs_core.h $(FUZZ_XS_DIR)/xs_server.h \
 	$(FUZZ_XS_DIR)/xs_store.h $(FUZZ_XS_DIR)/xs_path.h \
 	$(FUZZ_XS_DIR)/loop.h $(FUZZ_XS_DIR)/ident.h \
-	$(FUZZ_XS_DIR)/fd_accept.h
+	$(FUZZ_XS_DIR)/fd_accept.h $(FUZZ_XS_DIR)/ratelimit.h
 
 fuzz_xs_wire$(EXEEXT): $(srcdir)/fuzz/fuzz_xs_wire.c $(srcdir)/fuzz/fuzz_input.h \
 		$(FUZZ_XS_SRCS) \
@@ -67,7 +67,8 @@ FUZZ_HYPSOCK_HDRS = \
 	$(top_srcdir)/hyp/sim/daemon/domain.h \
 	$(top_srcdir)/hyp/sim/daemon/evtchn_table.h \
 	$(top_srcdir)/hyp/sim/daemon/grant_table.h \
-	$(top_srcdir)/hyp/sim/daemon/fd_budget.h
+	$(top_srcdir)/hyp/sim/daemon/fd_budget.h \
+	$(top_srcdir)/hyp/sim/daemon/ratelimit.h
 
 fuzz_hypsock$(EXEEXT): $(srcdir)/fuzz/fuzz_hypsock.c $(srcdir)/fuzz/fuzz_input.h \
 		$(FUZZ_HYPSOCK_SRCS) $(FUZZ_HYPSOCK_HDRS)

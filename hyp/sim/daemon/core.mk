@@ -11,4 +11,4 @@ libxensimd_a_SOURCES = \
 	daemon/ctl.c daemon/ctl.h \
 	daemon/main.c daemon/xensimd.h \
 	daemon/fd_budget.c daemon/fd_budget.h \
-	daemon/fd_accept.c daemon/fd_accept.h
+	daemon/fd_accept.c daemon/fd_accept.h daemon/ratelimit.h

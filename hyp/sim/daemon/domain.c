@@ -5,6 +5,7 @@
 #include "ident.h"
 #include "loop.h"
 #include "monitor.h"
+#include "ratelimit.h"
 #include "strmsg.h"
 #include "xs_server.h"
 
@@ -53,13 +54,6 @@ static struct dom *g_doms;
 static uint32_t g_next_domid = 1;
 static uint64_t g_generation;
 static unsigned long g_next_job = 1;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void insert_sorted(struct dom *nd)
 {
@@ -179,7 +173,7 @@ int domain_table_init(struct loop *loop, struct xs_server *xs)
     x->d.domid = 0;
     snprintf(x->d.name, sizeof(x->d.name), "Domain-0");
     x->d.monitor_fd = -1;
-    x->d.created_ns = now_ns();
+    x->d.created_ns = mono_ns();
     x->d.generation = g_generation++;
     x->d.max_grant_frames = XEN_DEFAULT_GRANT_FRAMES;
     x->d.max_event_channels = XEN_DEFAULT_EVENT_CHANNELS;
@@ -262,7 +256,7 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
     x->d.max_event_channels = p->max_event_channels ? p->max_event_channels : XEN_DEFAULT_EVENT_CHANNELS;
     x->memory_mb = p->memory_mb ? p->memory_mb : 128;
     x->vcpus = p->vcpus ? p->vcpus : 1;
-    x->d.created_ns = now_ns();
+    x->d.created_ns = mono_ns();
     x->d.generation = g_generation++;
 
     int sv[2];

@@ -10,11 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-/* One log line per interval at most: the refusals can come fast. */
-#define LOG_INTERVAL_NS (5ull * 1000000000ull)
+#include "ratelimit.h"
 
 static int g_spare = -1;
 static uint64_t g_logged_ns;
@@ -25,17 +23,6 @@ int fd_accept_init(void)
     if (g_spare < 0)
         g_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return g_spare < 0 ? -errno : 0;
-}
-
-static int log_due(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    if (g_logged_ns && now - g_logged_ns < LOG_INTERVAL_NS)
-        return 0;
-    g_logged_ns = now ? now : 1;
-    return 1;
 }
 
 int fd_accept(int listen_fd, const char *what)
@@ -63,7 +50,7 @@ int fd_accept(int listen_fd, const char *what)
     if (fd < 0) /* the kernel says EMFILE before it looks for a connection */
         return e2 == EAGAIN || e2 == EWOULDBLOCK ? -EAGAIN : -e;
     g_refused++;
-    if (log_due()) {
+    if (log_due(&g_logged_ns)) { /* refusals can come fast */
         fprintf(stderr, "xensim: out of descriptors (%s): refused %u %s connection(s)\n",
                 strerror(e), g_refused, what);
         g_refused = 0;

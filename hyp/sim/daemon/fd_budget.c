@@ -6,34 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "domain.h"
+#include "ratelimit.h"
 
 #define BUDGET_FLOOR 64u
 #define BUDGET_SHARE 16u /* a guest may hold 1/16 of the daemon's limit */
-/* One log line per domain per interval at most: a guest hammering its
- * limit must not flood the log. */
-#define LOG_INTERVAL_NS (5ull * 1000000000ull)
-
 static uint32_t g_default = BUDGET_FLOOR;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Time for another line? (0 never logged yet: always.) */
-static int log_due(uint64_t *last)
-{
-    uint64_t now = now_ns();
-    if (*last && now - *last < LOG_INTERVAL_NS)
-        return 0;
-    *last = now ? now : 1;
-    return 1;
-}
 
 int fd_budget_init(void)
 {
@@ -129,6 +108,8 @@ int fd_charge(uint32_t domid, uint32_t n, const char *what)
         return 0;
     }
     a->refused++;
+    /* One line per domain per interval: a guest hammering its limit
+     * must not flood the log. */
     if (log_due(&a->logged_ns)) {
         fprintf(stderr, "xensim: domain %u (%s) is out of its descriptor budget "
                 "(%u of max_fds=%u held): refused %u request(s), last a %s\n",
