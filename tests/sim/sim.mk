@@ -17,7 +17,8 @@ EXTRA_DIST += sim/evtchn/evtchn-sim.sh
 check_PROGRAMS += sim/fdbudget/fd-budget-sim
 sim_fdbudget_fd_budget_sim_SOURCES = sim/fdbudget/fd_budget_sim.c
 sim_fdbudget_fd_budget_sim_CFLAGS = $(AM_CFLAGS) $(XENEVTCHN_CFLAGS) \
-	$(XENGNTTAB_CFLAGS)
-sim_fdbudget_fd_budget_sim_LDADD = $(XENEVTCHN_LIBS) $(XENGNTTAB_LIBS)
+	$(XENGNTTAB_CFLAGS) $(XENSTORE_CFLAGS)
+sim_fdbudget_fd_budget_sim_LDADD = $(XENEVTCHN_LIBS) $(XENGNTTAB_LIBS) \
+	$(XENSTORE_LIBS)
 TESTS += sim/fdbudget/fd-budget-sim.sh
 EXTRA_DIST += sim/fdbudget/fd-budget-sim.sh

@@ -45,6 +45,7 @@ c=$(console fdhog)
 echo "$c" | grep -q "^ports 7 refused Too many open files" && ok "7 ports, then EMFILE" || bad "7 ports, then EMFILE: $c"
 echo "$c" | grep -q "^connection refused" && ok "a connection over budget is refused" || bad "connection over budget: $c"
 echo "$c" | grep -q "^shares 7 refused Too many open files" && ok "7 shares, then EMFILE" || bad "7 shares, then EMFILE: $c"
+echo "$c" | grep -q "^store connection refused" && ok "a store connection over budget is refused" || bad "store connection over budget: $c"
 
 # Everyone else is unaffected, and the daemon answers.
 out=$("$XENSIM" exec other -- "$PROG" use 2>&1)

@@ -2,11 +2,15 @@
  * one that must keep working meanwhile (use); fd-budget-sim.sh drives them.
  *
  *   hog RELEASE_FILE: bind ports until refused, try one more connection,
- *       then share pages until refused; print what it got, hold everything
- *       until RELEASE_FILE exists, release, and check there is room again.
- *   use: a connection, a port, a share and four more connections.
+ *       then share pages until refused and try a store connection; print
+ *       what it got, hold everything until RELEASE_FILE exists, release,
+ *       and check there is room again.
+ *   use: a connection, a port, a share, four more connections and a store
+ *       connection that answers.
  * Exits 0 when every step went as expected; each line says what happened. */
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +19,22 @@
 
 #include <xenevtchn.h>
 #include <xengnttab.h>
+#include <xenstore.h>
 
 #define MAX_TRIES 4096
+
+/* Does a new store connection answer?  (Over budget, the daemon closes it
+ * unanswered: the read fails.) */
+static bool store_answers(void)
+{
+    struct xs_handle *xs = xs_open(0);
+    char *v = xs ? xs_read(xs, XBT_NULL, "domid", NULL) : NULL;
+    bool ok = v != NULL;
+    free(v);
+    if (xs)
+        xs_close(xs);
+    return ok;
+}
 
 static int bind_until_refused(xenevtchn_handle *xce, int *err)
 {
@@ -83,6 +101,9 @@ static int hog(const char *release)
     err = errno;
     printf("shares %d refused %s\n", shares, strerror(err));
     ok &= err == EMFILE && shares > 0;
+    bool store = store_answers();
+    printf("store connection %s\n", store ? "accepted" : "refused");
+    ok &= !store;
     printf("holding\n");
     fflush(stdout);
     for (int i = 0; i < 600 && access(release, F_OK); i++)
@@ -110,9 +131,11 @@ static int use(void)
     for (int i = 0; i < 4; i++)
         if ((more[i] = xenevtchn_open(NULL, 0)))
             conns++;
-    printf("use: handle %s, port %d, share %s, %d of 4 connections\n",
-           xce ? "ok" : strerror(errno), port, page ? "ok" : "refused", conns);
-    int ok = xce && port > 0 && page && conns == 4;
+    bool store = store_answers();
+    printf("use: handle %s, port %d, share %s, %d of 4 connections, store %s\n",
+           xce ? "ok" : strerror(errno), port, page ? "ok" : "refused", conns,
+           store ? "ok" : "refused");
+    int ok = xce && port > 0 && page && conns == 4 && store;
     for (int i = 0; i < 4; i++)
         if (more[i])
             xenevtchn_close(more[i]);
@@ -128,6 +151,7 @@ static int use(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a store connection closed under us */
     if (argc == 3 && !strcmp(argv[1], "hog"))
         return hog(argv[2]);
     if (argc == 2 && !strcmp(argv[1], "use"))
