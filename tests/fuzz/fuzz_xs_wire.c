@@ -6,12 +6,19 @@
  * server knows (built from the input: paths, values, perms, tokens, tx
  * ids, with missing NULs, junk and wrong lengths mixed in), split at
  * arbitrary points; or introduces or releases a domain, hangs up or opens
- * a connection, or lets a connection stop reading.
+ * a connection, or lets a connection stop reading; or has a connection
+ * (guest or dom0) work inside one transaction on a few shared paths while
+ * others write them or the domain goes, then commit or abort.  Requests
+ * mostly name a txn the connection's replies announced.
  *
  * After each step every queued message must be well formed, a request fed
  * on a message boundary must get exactly one reply carrying its ids, and
  * the server's books must match what it holds: per-domain node, watch and
  * transaction counts, and a tree whose parents and children agree.  A
+ * connection holds only the txns its replies announced; an abort or a
+ * failed commit leaves the tree as it was; a commit leaves the values the
+ * txn wrote, and fails (EAGAIN) if another connection wrote a node the txn
+ * used; with every connection gone no domain counts a txn or watch.  A
  * violation abort()s.  Connections the server closes are reaped after the
  * step, as the daemon's deferred reap does. */
 #include "config.h"
@@ -52,9 +59,33 @@ int ident_socket_domid(int fd)
 #define NSLOT 6
 static const uint32_t slot_domid[NSLOT] = {0, 1, 2, 3, 0, 1};
 
+/* What the script knows of a transaction: its id, from the server's
+ * TRANSACTION_START reply, and the values it wrote, which a commit must
+ * leave in the live tree. */
+#define NTX 8
+#define NWREC 12
+
+struct wrec {
+	char path[64];
+	uint64_t hash;		/* of the value */
+	uint32_t len;
+};
+
+struct tx {
+	uint32_t id;
+	bool unknown;	/* changed by requests the records do not follow */
+	uint32_t touched;	/* txn paths it used: bit home * 8 + tail */
+	bool must_fail;	/* another connection wrote one since: EAGAIN */
+	unsigned nw;
+	struct wrec w[NWREC];
+};
+
 struct slot {
 	struct xs_conn *c;
 	bool stalled;		/* not drained: a reader that stopped */
+	bool lost;		/* forgot a txn: tx[] may miss some */
+	unsigned ntx;
+	struct tx tx[NTX];	/* open txns, as the replies told */
 };
 
 struct run {
@@ -131,14 +162,85 @@ static void check_msg(const struct xs_out *o, struct xsd_sockmsg *h)
 	}
 }
 
+/* --- the transactions the replies announce --------------------------------- */
+
+static struct tx *tx_find(struct slot *sl, uint32_t id)
+{
+	for (unsigned i = 0; i < sl->ntx; i++)
+		if (sl->tx[i].id == id)
+			return &sl->tx[i];
+	return NULL;
+}
+
+static void tx_drop(struct slot *sl, uint32_t id)
+{
+	struct tx *t = tx_find(sl, id);
+
+	if (t)
+		*t = sl->tx[--sl->ntx];
+}
+
+static void tx_all_unknown(struct slot *sl)
+{
+	for (unsigned i = 0; i < sl->ntx; i++)
+		sl->tx[i].unknown = true;
+}
+
+static void tx_add(struct slot *sl, uint32_t id)
+{
+	struct tx *t;
+
+	if (tx_find(sl, id))
+		return;
+	if (sl->ntx == NTX) {	/* forget the oldest */
+		tx_drop(sl, sl->tx[0].id);
+		sl->lost = true;
+	}
+	t = &sl->tx[sl->ntx++];
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+}
+
+/* The replies' view against the server's: ids it dropped without a reply
+ * the script could attribute (a raw feed's errors, RESET_WATCHES) are
+ * forgotten; but every txn the connection holds must have been announced
+ * to it, once, unless its replies are still queued. */
+static void tx_sync(struct slot *sl)
+{
+	for (unsigned i = 0; i < sl->ntx;)
+		if (!xs_txn_find(sl->c, sl->tx[i].id))
+			sl->tx[i] = sl->tx[--sl->ntx];
+		else
+			i++;
+	if (sl->c->closed || sl->c->out_head)
+		return;
+	for (struct xs_txn *t = sl->c->txns; t; t = t->next) {
+		if (!tx_find(sl, t->id) && !sl->lost)
+			FAIL("dom%u holds txn %u it never announced",
+			     sl->c->domid, t->id);
+		for (struct xs_txn *u = t->next; u; u = u->next)
+			if (u->id == t->id)
+				FAIL("dom%u holds two txns of id %u",
+				     sl->c->domid, t->id);
+	}
+}
+
 /* What a request fed on a message boundary expects back. */
 struct expect {
 	bool on;
 	uint32_t type, req_id, tx_id;
 };
 
-/* Take the slot's queue and check each message. */
-static void drain(struct slot *sl, const struct expect *ex)
+/* The one reply to an expected request. */
+struct reply {
+	uint32_t type;
+	char pl[32];	/* payload start, NUL-terminated */
+};
+
+/* Take the slot's queue and check each message; follow the txns the
+ * replies start and end. */
+static void drain(struct slot *sl, const struct expect *ex,
+		  struct reply *rep)
 {
 	struct xs_out *o = xs_conn_take_out(sl->c);
 	unsigned replies = 0;
@@ -146,6 +248,7 @@ static void drain(struct slot *sl, const struct expect *ex)
 	while (o) {
 		struct xs_out *next = o->next;
 		struct xsd_sockmsg h;
+		const char *pl = o->data + sizeof(h);
 
 		check_msg(o, &h);
 		if (h.type != XS_WATCH_EVENT) {
@@ -156,12 +259,27 @@ static void drain(struct slot *sl, const struct expect *ex)
 				FAIL("reply %u/%u/%u to request %u/%u/%u",
 				     h.type, h.req_id, h.tx_id, ex->type,
 				     ex->req_id, ex->tx_id);
+			if (rep) {
+				size_t n = h.len < sizeof(rep->pl) - 1 ?
+					   h.len : sizeof(rep->pl) - 1;
+
+				rep->type = h.type;
+				memcpy(rep->pl, pl, n);
+				rep->pl[n] = '\0';
+			}
 		}
+		if (h.type == XS_TRANSACTION_START)
+			tx_add(sl, (uint32_t)strtoul(pl, NULL, 10));
+		else if (h.type == XS_TRANSACTION_END)
+			tx_drop(sl, h.tx_id);
+		else if (h.type == XS_RESET_WATCHES)
+			sl->ntx = 0;
 		free(o);
 		o = next;
 	}
 	if (ex && ex->on && replies != 1)
 		FAIL("%u replies to request type %u", replies, ex->type);
+	tx_sync(sl);
 }
 
 /* --- checking the server's books ------------------------------------------- */
@@ -529,68 +647,356 @@ static void feed_split(struct slot *sl, struct in *in, const char *p,
 		xs_conn_feed(sl->c, p, n);
 }
 
-/* No txn, one of the connection's open ones, or any id. */
+/* Mostly one of the connection's open txns (as its replies told), else
+ * no txn or any id. */
 static uint32_t pick_tx(struct slot *sl, struct in *in)
 {
 	uint8_t k = (uint8_t)take(in, 1);
-	unsigned n = 0;
 
-	if (k < 0x40)
-		return 0;
-	if (k >= 0xf0)
+	if (k >= 0xf8)
 		return take(in, 4);
-	for (struct xs_txn *t = sl->c->txns; t; t = t->next)
-		n++;
-	if (!n)
+	if (k < 0x20 || !sl->ntx)
 		return 0;
-	n = k % n;
-	for (struct xs_txn *t = sl->c->txns; t; t = t->next)
-		if (n-- == 0)
-			return t->id;
-	return 0;
+	return sl->tx[k % sl->ntx].id;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The live tree as one number: what a txn that does not commit must
+ * leave alone (nodes in any order, so summed). */
+static uint64_t tree_digest(struct xs_server *s)
+{
+	uint64_t sum = s->generation;
+	size_t b = 0;
+
+	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
+	     n = xs_store_next(&s->tree, &b, n)) {
+		uint64_t h = fnv(0xcbf29ce484222325ull, n->path,
+				 strlen(n->path) + 1);
+
+		h = fnv(h, &n->len, sizeof(n->len));
+		h = fnv(h, n->value, n->len);
+		h = fnv(h, &n->gen, sizeof(n->gen));
+		for (unsigned i = 0; i < n->nperms; i++) {
+			h = fnv(h, &n->perms[i].domid, 4);
+			h = fnv(h, &n->perms[i].access, 1);
+			h = fnv(h, &n->perms[i].ignore, 1);
+		}
+		for (unsigned i = 0; i < n->nchildren; i++)
+			h = fnv(h, n->children[i], strlen(n->children[i]) + 1);
+		sum += h;
+	}
+	return sum;
+}
+
+/* A successful commit leaves every value the txn wrote in the tree. */
+static void check_committed(struct xs_server *s, const struct tx *t)
+{
+	for (unsigned i = 0; i < t->nw; i++) {
+		const struct wrec *w = &t->w[i];
+		struct xs_node *n = xs_store_get(&s->tree, w->path);
+
+		if (!n)
+			FAIL("txn %u committed, but %s it wrote is gone", t->id,
+			     w->path);
+		if (n->len != w->len ||
+		    fnv(0xcbf29ce484222325ull, n->value, n->len) != w->hash)
+			FAIL("txn %u committed, but %s holds %u bytes, not the "
+			     "%u it wrote", t->id, w->path, n->len, w->len);
+	}
+}
+
+/* The records of a request the script built with a canonical path and
+ * saw succeed in txn t. */
+static void tx_record(struct tx *t, uint32_t type, const char *path,
+		      const char *val, uint32_t len)
+{
+	if (type == XS_RM) {	/* the subtree's values are gone */
+		for (unsigned i = 0; i < t->nw;)
+			if (xs_path_is_child(t->w[i].path, path))
+				t->w[i] = t->w[--t->nw];
+			else
+				i++;
+		return;
+	}
+	if (type != XS_WRITE)	/* mkdir, set-perms: values stay */
+		return;
+	unsigned i;
+
+	for (i = 0; i < t->nw && strcmp(t->w[i].path, path) != 0; i++)
+		;
+	if (i == t->nw) {
+		if (t->nw == NWREC || strlen(path) >= sizeof(t->w[0].path)) {
+			t->unknown = true;
+			return;
+		}
+		t->nw++;
+		snprintf(t->w[i].path, sizeof(t->w[i].path), "%s", path);
+	}
+	t->w[i].len = len;
+	t->w[i].hash = fnv(0xcbf29ce484222325ull, val, len);
+}
+
+/* A request built in a struct msg, and what send_request needs to know of
+ * it. */
+struct built {
+	struct msg *m;
+	uint32_t type, req_id, tx_id;
+	uint8_t flags;		/* damage: 0 for a clean request */
+	bool canonical;		/* the path is canonical: records follow */
+};
+
+/* Send a request (damaged as b->flags say) and check what comes back:
+ * one reply on a message boundary; a TRANSACTION_END that does not commit
+ * leaves the tree alone; one that commits leaves the txn's values. */
+static void send_request(struct run *r, struct slot *sl, struct in *in,
+			 struct built *b, struct reply *rep)
+{
+	struct msg *m = b->m;
+	struct xsd_sockmsg h;
+	struct expect ex;
+	struct tx *t = tx_find(sl, b->tx_id), saved;
+	uint64_t before = 0;
+	bool commit;
+
+	if (b->flags & 0x01)	/* a missing final NUL */
+		m->len--;
+	if (b->flags & 0x02)	/* junk after the last NUL */
+		put_raw(m, in, take(in, 1) & 15);
+	h.type = b->type;
+	h.req_id = b->req_id;
+	h.tx_id = b->tx_id;
+	h.len = (uint32_t)(m->len - sizeof(h));
+	if (h.len > XENSTORE_PAYLOAD_MAX) {	/* fits, or is cut short */
+		h.len = XENSTORE_PAYLOAD_MAX;
+		m->len = sizeof(h) + h.len;
+	}
+	if (b->flags & 0x04)	/* a header that lies about the length */
+		h.len = (b->flags & 0x08) ? XENSTORE_PAYLOAD_MAX + 1 +
+					    take(in, 2) : h.len ^ (take(in, 1) & 7);
+	memcpy(m->b, &h, sizeof(h));
+	/* On a message boundary with an honest header: one reply. */
+	ex.on = !(b->flags & 0x04) && !sl->stalled && sl->c->hdr_got == 0 &&
+		!sl->c->in;
+	ex.type = h.type;
+	ex.req_id = h.req_id;
+	ex.tx_id = h.tx_id;
+	/* Records follow only what they see whole: bytes off a message
+	 * boundary or damaged may reach any of the connection's txns. */
+	if (!ex.on || b->flags)
+		tx_all_unknown(sl);
+	else if (t && !b->canonical &&
+		 (b->type == XS_WRITE || b->type == XS_RM))
+		t->unknown = true;
+	commit = b->type == XS_TRANSACTION_END && !b->flags &&
+		 m->b[sizeof(h)] == 'T';
+	if (ex.on && b->type == XS_TRANSACTION_END) {
+		before = tree_digest(r->s);
+		if (t)	/* the reply drops it from tx[] */
+			saved = *t;
+	}
+	feed_split(sl, in, m->b, m->len);
+	rep->type = XS_TYPE_COUNT;
+	rep->pl[0] = '\0';
+	/* A connection cut for its output is owed no reply. */
+	if (!ex.on || sl->c->closed)
+		return;
+	drain(sl, &ex, rep);
+	if (b->type == XS_TRANSACTION_END) {
+		if (rep->type == XS_TRANSACTION_END && commit && t) {
+			if (saved.must_fail)
+				FAIL("txn %u committed over a write to a node "
+				     "it used", b->tx_id);
+			if (!saved.unknown)
+				check_committed(r->s, &saved);
+		} else if (rep->type == XS_TRANSACTION_END && commit) {
+			/* committed a txn the script did not follow */
+		} else if (tree_digest(r->s) != before) {
+			FAIL("TRANSACTION_END %s of txn %u (reply %u %s) "
+			     "changed the tree", commit ? "T" : "F",
+			     b->tx_id, rep->type, rep->pl);
+		}
+		if ((rep->type == XS_TRANSACTION_END ||
+		     strcmp(rep->pl, "EAGAIN") == 0) &&
+		    xs_txn_find(sl->c, b->tx_id))
+			FAIL("txn %u still open after its end (%s)", b->tx_id,
+			     rep->pl);
+	} else if ((t = tx_find(sl, b->tx_id)) && rep->type == b->type &&
+		   b->canonical) {
+		tx_record(t, b->type, m->b + sizeof(h),
+			  m->b + sizeof(h) + strlen(m->b + sizeof(h)) + 1,
+			  (uint32_t)(m->len - sizeof(h) -
+				     strlen(m->b + sizeof(h)) - 1));
+	}
+	if (b->type == XS_TRANSACTION_START && rep->type == b->type &&
+	    !xs_txn_find(sl->c, (uint32_t)strtoul(rep->pl, NULL, 10)))
+		FAIL("TRANSACTION_START said %s, not open", rep->pl);
 }
 
 static void step_request(struct run *r, struct in *in)
 {
 	static struct msg m;
-	struct expect ex;
-	struct xsd_sockmsg h;
+	struct reply rep;
 	struct slot *sl = pick(r, in, NULL);
-	uint32_t type = types[take(in, 1) % NTYPES];
+	struct built b = {.m = &m};
 	/* Mostly well formed: only a high first byte asks for damage. */
-	uint8_t flags = (uint8_t)take(in, 1);
+	uint8_t flags;
 
-	flags = flags >= 0xe0 ? flags & 0x1f : 0;
+	b.type = types[take(in, 1) % NTYPES];
+	flags = (uint8_t)take(in, 1);
+	b.flags = flags >= 0xe0 ? flags & 0x1f : 0;
 	if (!sl)
 		return;
-	h.type = type;
-	h.req_id = take(in, 1);
-	h.tx_id = pick_tx(sl, in);
-	m.len = sizeof(h);
-	build_payload(&m, in, type);
-	if (flags & 0x01)	/* a missing final NUL */
-		m.len--;
-	if (flags & 0x02)	/* junk after the last NUL */
-		put_raw(&m, in, take(in, 1) & 15);
-	h.len = (uint32_t)(m.len - sizeof(h));
-	if (h.len > XENSTORE_PAYLOAD_MAX) {	/* fits, or is cut short */
-		h.len = XENSTORE_PAYLOAD_MAX;
-		m.len = sizeof(h) + h.len;
+	b.req_id = take(in, 1);
+	b.tx_id = pick_tx(sl, in);
+	m.len = sizeof(struct xsd_sockmsg);
+	build_payload(&m, in, b.type);
+	send_request(r, sl, in, &b, &rep);
+}
+
+/* --- work inside one transaction ---------------------------------------------- */
+
+/* Few paths in one home, so that txns and writers meet on them; returns
+ * the path's bit for struct tx's touched. */
+static uint32_t put_txn_path(struct msg *m, struct in *in, uint32_t home)
+{
+	static const char *const tails[] = {
+		"/data/a", "/data/b", "/data/a/b", "/data/a/c", "/data/b/a",
+		"/data/a/b/c", "/data", "",
+	};
+	char p[64];
+	unsigned k = take(in, 1) % 8;
+
+	snprintf(p, sizeof(p), "/local/domain/%u%s", home, tails[k]);
+	put_str(m, p);
+	return 1u << (home * 8 + k);
+}
+
+static uint32_t build_txn_payload(struct msg *m, struct in *in,
+				  uint32_t type, uint32_t home, uint32_t domid)
+{
+	uint32_t bit = put_txn_path(m, in, home);
+
+	put_nul(m);
+	if (type == XS_WRITE) {
+		put_raw(m, in, take(in, 1) & 7);
+		return bit;	/* no final NUL: the value is the rest */
 	}
-	if (flags & 0x04)	/* a header that lies about the length */
-		h.len = (flags & 0x08) ? XENSTORE_PAYLOAD_MAX + 1 +
-					 take(in, 2) : h.len ^ (take(in, 1) & 7);
-	memcpy(m.b, &h, sizeof(h));
-	/* On a message boundary with an honest header: one reply. */
-	ex.on = !(flags & 0x04) && !sl->stalled && sl->c->hdr_got == 0 &&
-		!sl->c->in;
-	ex.type = h.type;
-	ex.req_id = h.req_id;
-	ex.tx_id = h.tx_id;
-	feed_split(sl, in, m.b, m.len);
-	/* A connection cut for its output is owed no reply. */
-	if (ex.on && !sl->c->closed)
-		drain(sl, &ex);
+	if (type == XS_SET_PERMS) {
+		/* Dom0 hands nodes between guests (and a missing one);
+		 * guests keep themselves owner. */
+		char e[16];
+		unsigned n = take(in, 1) % 3;
+		uint8_t k = (uint8_t)take(in, 1);
+
+		snprintf(e, sizeof(e), "n%u", domid ? domid : k % 5);
+		put_str(m, e);
+		for (unsigned i = 0; i < n; i++) {
+			k = (uint8_t)take(in, 1);
+			put_nul(m);
+			snprintf(e, sizeof(e), "%c%u", "rwb"[k % 3],
+				 (k >> 2) % 5);
+			put_str(m, e);
+		}
+		put_nul(m);
+	}
+	return bit;
+}
+
+/* One slot starts a txn (or takes one it has open), works in a home in
+ * it, while other connections may write the nodes it used or guests go
+ * (and come back); then it commits, aborts or leaves it open for later
+ * steps. */
+static void step_txn(struct run *r, struct in *in)
+{
+	static const uint32_t ops[] = {
+		XS_WRITE, XS_WRITE, XS_WRITE, XS_READ, XS_READ, XS_MKDIR,
+		XS_RM, XS_SET_PERMS, XS_DIRECTORY, XS_GET_PERMS,
+	};
+	static struct msg m;
+	struct reply rep;
+	struct built b = {.m = &m, .canonical = true};
+	int i;
+	struct slot *sl = pick(r, in, &i);
+	uint32_t domid = slot_domid[i];
+	uint32_t home = domid ? domid : 1 + take(in, 1) % 3;
+	unsigned steps = 1 + take(in, 1) % 8;
+	uint8_t k;
+
+	if (!sl || sl->stalled)
+		return;
+	b.tx_id = 0;
+	if (sl->ntx && (take(in, 1) & 1)) {
+		b.tx_id = sl->tx[take(in, 1) % sl->ntx].id;
+	} else {
+		b.type = XS_TRANSACTION_START;
+		b.req_id = take(in, 1);
+		m.len = sizeof(struct xsd_sockmsg);
+		put_nul(&m);
+		send_request(r, sl, in, &b, &rep);
+		if (rep.type != XS_TRANSACTION_START)
+			return;
+		b.tx_id = (uint32_t)strtoul(rep.pl, NULL, 10);
+	}
+	for (unsigned s = 0; s < steps && sl->c && !sl->c->closed; s++) {
+		struct slot *w;
+		struct tx *t;
+		uint32_t bit;
+		int j;
+
+		k = (uint8_t)take(in, 1);
+		if (k >= 0xf8) {	/* a guest goes, maybe back */
+			uint32_t g = k & 2 ? home : 1 + take(in, 1) % 3;
+
+			if (xs_domain_release(r->s, g) == 0 && (k & 1))
+				xs_domain_introduce(r->s, g, "back", NULL);
+			continue;
+		}
+		if (k >= 0xc0) {	/* someone else writes, outside a txn */
+			struct built wb = {.m = &m, .canonical = true};
+
+			w = pick(r, in, &j);
+			if (!w || w == sl || w->stalled)
+				continue;
+			/* A value, or (dom0) who owns it. */
+			wb.type = k & 1 ? XS_SET_PERMS : XS_WRITE;
+			wb.req_id = take(in, 1);
+			m.len = sizeof(struct xsd_sockmsg);
+			bit = build_txn_payload(&m, in, wb.type, home,
+						slot_domid[j]);
+			send_request(r, w, in, &wb, &rep);
+			/* A node the txn used changed under it. */
+			t = tx_find(sl, b.tx_id);
+			if (t && rep.type == wb.type && (t->touched & bit))
+				t->must_fail = true;
+			continue;
+		}
+		b.type = ops[k % (sizeof(ops) / sizeof(ops[0]))];
+		b.req_id = take(in, 1);
+		m.len = sizeof(struct xsd_sockmsg);
+		bit = build_txn_payload(&m, in, b.type, home, domid);
+		send_request(r, sl, in, &b, &rep);
+		/* Any success looked the path up: the txn holds a copy. */
+		t = tx_find(sl, b.tx_id);
+		if (t && rep.type == b.type)
+			t->touched |= bit;
+	}
+	k = (uint8_t)take(in, 1);
+	if (!sl->c || sl->c->closed || k >= 0xe0)	/* or left open */
+		return;
+	b.type = XS_TRANSACTION_END;
+	b.req_id = take(in, 1);
+	m.len = sizeof(struct xsd_sockmsg);
+	put_str(&m, k < 0xa0 ? "T" : "F");
+	put_nul(&m);
+	send_request(r, sl, in, &b, &rep);
 }
 
 static void step_raw(struct run *r, struct in *in)
@@ -603,8 +1009,10 @@ static void step_raw(struct run *r, struct in *in)
 		n = in->n;
 	in->p += n;	/* the cut points come after the bytes */
 	in->n -= n;
-	if (sl)
+	if (sl) {
+		tx_all_unknown(sl);
 		feed_split(sl, in, p, n);
+	}
 }
 
 static void step(struct run *r, struct in *in)
@@ -647,6 +1055,11 @@ static void step(struct run *r, struct in *in)
 			xs_domain_introduce(r->s, d, "again", NULL);
 		break;
 	}
+	case 7:
+	case 8:
+	case 9:
+		step_txn(r, in);
+		break;
 	default:
 		step_request(r, in);
 		break;
@@ -657,14 +1070,14 @@ static void step(struct run *r, struct in *in)
 		struct slot *sl = &r->slot[i];
 
 		if (sl->c && (!sl->stalled || sl->c->closed))
-			drain(sl, NULL);
+			drain(sl, NULL, NULL);
 	}
 	check_tree(r->s);
 	check_books(r->s);
 	/* The daemon's deferred reap, after the round. */
 	for (i = 0; i < NSLOT; i++)
 		if (r->slot[i].c && r->slot[i].c->closed)
-			r->slot[i].c = NULL;
+			memset(&r->slot[i], 0, sizeof(r->slot[i]));
 	xs_conn_reap(r->s);
 	check_books(r->s);
 }
@@ -697,6 +1110,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_books(r.s);
 	while (in.n)
 		step(&r, &in);
+	/* Every peer hangs up: the domains hold no txn or watch then. */
+	for (int i = 0; i < NSLOT; i++)
+		if (r.slot[i].c && !r.slot[i].c->closed)
+			xs_conn_close(r.slot[i].c);
+	xs_conn_reap(r.s);
+	check_books(r.s);
+	for (struct xs_dom *d = r.s->doms; d; d = d->next)
+		if (d->transactions || d->watches)
+			FAIL("dom%u counts %u txns, %u watches with no "
+			     "connection", d->domid, d->transactions,
+			     d->watches);
 	xs_server_free(r.s);
 	return 0;
 }
