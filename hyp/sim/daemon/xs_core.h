@@ -51,10 +51,9 @@ struct xs_txn {
     uint32_t id;
     struct xs_store nodes;     /* copies of every node the txn touched */
     struct xs_event *events, **events_tail;
-    /* Node-count changes per owner, applied at commit. */
-    /* Node-count deltas per owner, keyed by the owner's introduction
-     * generation too: a domain released and introduced again under the
-     * same id during the txn is another owner. */
+    /* Node-count changes per owner, applied at commit; keyed by the
+     * owner's introduction generation too: a domain released and
+     * introduced again under the same id during the txn is another owner. */
     struct xs_txn_acc { uint32_t domid; uint64_t dom_gen; int delta; } *acc;
     unsigned nacc;
 };
