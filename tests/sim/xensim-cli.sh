@@ -69,7 +69,13 @@ fi
 list=$("$XENSIM" list)
 check "list shows Domain-0 and the domains" sh -c "echo '$list' | grep -q '^Domain-0 ' && echo '$list' | grep -q '^alpha ' && echo '$list' | grep -q '^beta '"
 check "list reports memory from the cfg" sh -c "echo '$list' | awk '\$1==\"alpha\"{exit \$3==256?0:1}'"
+check "list ends with an fds column" sh -c "echo '$list' | head -1 | grep -q ' fds\$'"
+check "list shows alpha's descriptors out of its budget" \
+    sh -c "echo '$list' | awk '\$1==\"alpha\"{exit \$NF ~ /^[0-9]+\/[0-9]+\$/ ? 0 : 1}'"
+check "list shows Domain-0's descriptors, unbudgeted" \
+    sh -c "echo '$list' | awk '\$1==\"Domain-0\"{exit \$NF ~ /^[0-9]+\/-\$/ ? 0 : 1}'"
 json=$("$XENSIM" list --json)
+check "list --json has fds_used and fds_max (null for Domain-0)" sh -c "echo '$json' | grep -q '\"fds_used\": [0-9]*, \"fds_max\": null}' && echo '$json' | grep -q '\"fds_max\": [0-9][0-9]*}'"
 check "list --json has every domain" sh -c "echo '$json' | grep -q '\"name\": \"beta\"' && echo '$json' | grep -q '\"domid\": $a,'"
 err=$("$XENSIM" list --bogus 2>&1); st=$?
 check "list with a bad flag is a usage error" test $st = 2

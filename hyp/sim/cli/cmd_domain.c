@@ -134,8 +134,12 @@ int cmd_destroy(int argc, char **argv)
     return 1;
 }
 
+/* The daemon's list fields: domid, name, uuid, memory, vcpus, processes,
+ * dying, created; then, from a daemon that has them, fds used and max. */
+#define ROW_BASE 8
+#define ROW_FIELDS 10
 struct row {
-    char *f[8];
+    char *f[ROW_FIELDS];
 };
 
 static int fetch_list(struct strmsg *rep, struct row *rows, int max)
@@ -157,9 +161,12 @@ static int fetch_list(struct strmsg *rep, struct row *rows, int max)
     for (int i = 1; i < n && k < max; i++) {
         char *save = NULL, *p = av[i];
         int j = 0;
-        for (char *t = strtok_r(p, "\t", &save); t && j < 8; t = strtok_r(NULL, "\t", &save))
+        for (char *t = strtok_r(p, "\t", &save); t && j < ROW_FIELDS;
+             t = strtok_r(NULL, "\t", &save))
             rows[k].f[j++] = t;
-        if (j == 8)
+        if (j < ROW_FIELDS) /* an older daemon: fds unknown */
+            rows[k].f[ROW_BASE] = rows[k].f[ROW_BASE + 1] = NULL;
+        if (j >= ROW_BASE)
             k++;
     }
     return k;
@@ -179,6 +186,16 @@ static double uptime_of(const struct row *r)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     return now - strtod(r->f[7], NULL) / 1e9;
+}
+
+/* "used/max", "used/-" without a budget (dom0), "?" if unknown. */
+static const char *fds_of(const struct row *r, char *buf, size_t len)
+{
+    if (!r->f[ROW_BASE] || !r->f[ROW_BASE + 1])
+        return "?";
+    bool unlimited = !strcmp(r->f[ROW_BASE + 1], "0");
+    snprintf(buf, len, "%s/%s", r->f[ROW_BASE], unlimited ? "-" : r->f[ROW_BASE + 1]);
+    return buf;
 }
 
 static void json_str(const char *s)
@@ -213,18 +230,27 @@ int cmd_list(int argc, char **argv)
             printf("%s\n  {\"domid\": %s, \"name\": ", i ? "," : "", rows[i].f[0]);
             json_str(rows[i].f[1]);
             printf(", \"uuid\": \"%s\", \"memory_mb\": %s, \"vcpus\": %s, "
-                   "\"processes\": %s, \"state\": \"%s\", \"uptime_s\": %.1f}",
+                   "\"processes\": %s, \"state\": \"%s\", \"uptime_s\": %.1f",
                    rows[i].f[2], rows[i].f[3], rows[i].f[4],
                    atoi(rows[i].f[5]) < 0 ? "null" : rows[i].f[5], state_of(&rows[i]),
                    uptime_of(&rows[i]));
+            /* New keys only after the old ones; null: unlimited/unknown. */
+            const char *used = rows[i].f[ROW_BASE], *max = rows[i].f[ROW_BASE + 1];
+            printf(", \"fds_used\": %s, \"fds_max\": %s}", used ? used : "null",
+                   max && strcmp(max, "0") ? max : "null");
         }
         printf("\n]\n");
         return 0;
     }
-    printf("%-40s %5s %5s %5s %10s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
-    for (int i = 0; i < n; i++)
-        printf("%-40s %5s %5s %5s %10s %9.1f\n", rows[i].f[1], rows[i].f[0], rows[i].f[3],
-               rows[i].f[4], state_of(&rows[i]), uptime_of(&rows[i]));
+    /* fds last: the columns before it keep their places for scripts. */
+    printf("%-40s %5s %5s %5s %10s %9s %11s\n", "Name", "ID", "Mem", "VCPUs", "State",
+           "Time(s)", "fds");
+    for (int i = 0; i < n; i++) {
+        char fds[32];
+        printf("%-40s %5s %5s %5s %10s %9.1f %11s\n", rows[i].f[1], rows[i].f[0],
+               rows[i].f[3], rows[i].f[4], state_of(&rows[i]), uptime_of(&rows[i]),
+               fds_of(&rows[i], fds, sizeof(fds)));
+    }
     return 0;
 }
 

@@ -35,6 +35,7 @@ struct ctl_conn {
 
 static struct loop *g_loop;
 static int g_listen_fd = -1;
+static struct fd_listener g_listener;
 static bool g_going_down;
 
 static void reply(struct ctl_conn *c, const char *first, ...)
@@ -361,9 +362,12 @@ static void do_list(struct ctl_conn *c)
                  u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
                  u[10], u[11], u[12], u[13], u[14], u[15]);
         int procs = d->domid ? domain_count_processes(d) : -1;
-        if (strmsg_addf(&m, "%u\t%s\t%s\t%u\t%u\t%d\t%d\t%llu", d->domid, d->name, uuid,
-                        domain_memory_mb(d), domain_vcpus(d), procs, d->dying ? 1 : 0,
-                        (unsigned long long)d->created_ns)) {
+        /* Fields 9 and 10 (descriptors charged, budget; 0: unlimited)
+         * come last, so that a reader of the first eight still works. */
+        if (strmsg_addf(&m, "%u\t%s\t%s\t%u\t%u\t%d\t%d\t%llu\t%u\t%u", d->domid, d->name,
+                        uuid, domain_memory_mb(d), domain_vcpus(d), procs, d->dying ? 1 : 0,
+                        (unsigned long long)d->created_ns, fd_budget_used(d->domid),
+                        fd_budget_max(d->domid))) {
             reply_err(c, E2BIG, "too many domains to list");
             return;
         }
@@ -458,10 +462,10 @@ static void on_conn(void *ctx, uint32_t events)
 static void on_accept(void *ctx, uint32_t events)
 {
     int fd;
-    while ((fd = fd_accept(g_listen_fd, "control")) == -ECONNABORTED)
+    while ((fd = fd_listener_accept(&g_listener)) == -ECONNABORTED)
         ;
     if (fd < 0)
-        return; /* EAGAIN, or retried on the next event */
+        return; /* EAGAIN, or paused for a back-off (fd_accept.h) */
     int domid = ident_socket_domid(fd);
     if (domid >= 0 && fd_charge((uint32_t)domid, 1, "control connection")) {
         close(fd);
@@ -507,5 +511,5 @@ int ctl_listen(struct loop *loop, const char *path)
         return r;
     }
     g_listen_fd = fd;
-    return loop_add(loop, fd, EPOLLIN, on_accept, NULL);
+    return fd_listener_add(&g_listener, loop, fd, "control", on_accept, NULL);
 }

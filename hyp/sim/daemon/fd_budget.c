@@ -98,6 +98,12 @@ uint32_t fd_budget_used(uint32_t domid)
     return a ? a->used : 0;
 }
 
+uint32_t fd_budget_max(uint32_t domid)
+{
+    struct account *a = account_of(domid);
+    return a ? a->max : 0;
+}
+
 int fd_charge(uint32_t domid, uint32_t n, const char *what)
 {
     struct account *a = account_of(domid);

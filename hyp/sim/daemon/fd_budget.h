@@ -37,6 +37,8 @@ int fd_budget_domain_set(uint32_t domid, const char *name, uint32_t max);
 uint32_t fd_budget_domain_gone(uint32_t domid);
 /* Descriptors charged to domid now (0 if it is not counted). */
 uint32_t fd_budget_used(uint32_t domid);
+/* domid's budget: 0 unlimited, or not counted. */
+uint32_t fd_budget_max(uint32_t domid);
 
 /* Charge n descriptors to domid, for what (a short noun for the log):
  * 0, or -EMFILE over budget (logged, at most once per interval per

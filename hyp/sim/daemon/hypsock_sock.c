@@ -28,6 +28,7 @@ struct sock_conn {
 
 static struct loop *g_loop;
 static int g_listen_fd = -1;
+static struct fd_listener g_listener;
 /* One request at a time (single thread): a shared buffer. */
 static unsigned char g_req[XSP_MSG_MAX];
 
@@ -74,11 +75,11 @@ static void on_listen(void *ctx, uint32_t events)
     (void)ctx;
     (void)events;
     for (;;) {
-        int fd = fd_accept(g_listen_fd, "hypervisor");
+        int fd = fd_listener_accept(&g_listener);
         if (fd == -ECONNABORTED)
             continue;
         if (fd < 0)
-            return; /* EAGAIN, or a transient error: retried on next event */
+            return; /* EAGAIN, or paused for a back-off (fd_accept.h) */
         /* Who it is, from what the process is; never from what it says. */
         int domid = ident_socket_domid(fd);
         /* Over budget: closed unanswered; the library's HELLO sees EOF. */
@@ -112,7 +113,7 @@ void hypsock_shutdown(void)
 {
     hypsock_conn_close_all();
     if (g_listen_fd >= 0) {
-        loop_del(g_loop, g_listen_fd);
+        fd_listener_del(&g_listener);
         close(g_listen_fd);
         g_listen_fd = -1;
     }
@@ -134,7 +135,7 @@ int hypsock_listen(struct loop *loop, const char *path)
         rc = -errno;
     if (!rc) {
         g_loop = loop;
-        rc = loop_add(loop, fd, EPOLLIN, on_listen, NULL);
+        rc = fd_listener_add(&g_listener, loop, fd, "hypervisor", on_listen, NULL);
     }
     if (rc) {
         close(fd);

@@ -2,9 +2,12 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include "ratelimit.h"
 
 /* One registration per fd. Deleted entries are parked on a free list and
  * only reclaimed between rounds, so an epoll event already fetched for an
@@ -30,6 +33,8 @@ struct loop {
     size_t by_fd_len;
     struct watch *dead;
     struct deferred *defer_head, **defer_tail;
+    struct loop_timer *timers; /* armed, soonest first */
+    uint64_t expiring_ns;      /* while running timers: their "now" */
 };
 
 struct loop *loop_new(void)
@@ -151,12 +156,74 @@ static void run_deferred(struct loop *l)
     }
 }
 
+void loop_timer_init(struct loop_timer *t, void (*fn)(void *ctx), void *ctx)
+{
+    *t = (struct loop_timer){ .fn = fn, .ctx = ctx };
+}
+
+void loop_timer_cancel(struct loop *l, struct loop_timer *t)
+{
+    if (!t->armed)
+        return;
+    struct loop_timer **pp = &l->timers;
+    while (*pp != t)
+        pp = &(*pp)->next;
+    *pp = t->next;
+    t->next = NULL;
+    t->armed = false;
+}
+
+void loop_timer_arm(struct loop *l, struct loop_timer *t, uint32_t ms)
+{
+    loop_timer_cancel(l, t);
+    t->due_ns = mono_ns() + (uint64_t)ms * 1000000ull;
+    /* Armed by a timer callback: due after the pass that runs it, so that
+     * a 0 ms re-arm cannot keep the pass going forever. */
+    if (l->expiring_ns && t->due_ns <= l->expiring_ns)
+        t->due_ns = l->expiring_ns + 1;
+    struct loop_timer **pp = &l->timers;
+    while (*pp && (*pp)->due_ns <= t->due_ns) /* FIFO among equal deadlines */
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    t->armed = true;
+}
+
+static void run_timers(struct loop *l)
+{
+    uint64_t now = mono_ns();
+    l->expiring_ns = now;
+    while (l->timers && l->timers->due_ns <= now && !l->stop) {
+        struct loop_timer *t = l->timers;
+        l->timers = t->next;
+        t->next = NULL;
+        t->armed = false;
+        t->fn(t->ctx);
+    }
+    l->expiring_ns = 0;
+}
+
+/* epoll_wait's timeout: 0 with work pending, up to the nearest timer,
+ * rounded up so that the timer has expired when the wait ends. */
+static int wait_ms(const struct loop *l)
+{
+    if (l->defer_head)
+        return 0;
+    if (!l->timers)
+        return -1;
+    uint64_t now = mono_ns();
+    if (l->timers->due_ns <= now)
+        return 0;
+    uint64_t ms = (l->timers->due_ns - now + 999999ull) / 1000000ull;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 int loop_run(struct loop *l)
 {
     struct epoll_event evs[64];
     l->stop = false;
     while (!l->stop) {
-        int timeout = l->defer_head ? 0 : -1;
+        int timeout = wait_ms(l);
         int n = epoll_wait(l->epfd, evs, 64, timeout);
         if (n < 0) {
             if (errno == EINTR)
@@ -169,6 +236,7 @@ int loop_run(struct loop *l)
                 w->cb(w->ctx, evs[i].events);
         }
         run_deferred(l);
+        run_timers(l);
         reap_dead(l);
     }
     return 0;

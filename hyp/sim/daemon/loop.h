@@ -6,6 +6,7 @@
 #ifndef XENSIM_LOOP_H
 #define XENSIM_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -24,5 +25,25 @@ int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 /* Run fn(ctx) once after the current round of callbacks (deferred work). */
 int loop_defer(struct loop *l, void (*fn)(void *ctx), void *ctx);
+
+/* One-shot timers on the monotonic clock, for the rare back-off (a few at
+ * a time): the loop keeps the armed ones in a list sorted by deadline and
+ * sleeps in epoll_wait no longer than the nearest one; no fd per timer.
+ * The caller owns the struct (nothing to allocate, nothing to fail) and
+ * must cancel it before freeing it. An expired timer runs after the
+ * round's fd callbacks and deferred work; fn may re-arm or cancel any
+ * timer. One armed from a timer callback never runs in the same pass. */
+struct loop_timer {
+    uint64_t due_ns;
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct loop_timer *next;
+    bool armed;
+};
+void loop_timer_init(struct loop_timer *t, void (*fn)(void *ctx), void *ctx);
+/* Run t's fn once, ms milliseconds from now; an armed t is moved. */
+void loop_timer_arm(struct loop *l, struct loop_timer *t, uint32_t ms);
+/* Disarm t; harmless if it is not armed. */
+void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 
 #endif

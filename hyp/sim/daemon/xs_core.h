@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fd_accept.h"
 #include "xs_server.h"
 #include "xs_store.h"
 
@@ -90,6 +91,7 @@ struct xs_listener {
     struct xs_server *s;
     int fd;
     char *path;
+    struct fd_listener fl; /* fd in the loop, paused when it cannot accept */
 };
 
 struct xs_server {

@@ -59,8 +59,7 @@ void xs_server_free(struct xs_server *s)
     while (s->listeners) {
         struct xs_listener *l = s->listeners;
         s->listeners = l->next;
-        if (s->loop)
-            loop_del(s->loop, l->fd);
+        fd_listener_del(&l->fl);
         close(l->fd);
         unlink(l->path);
         free(l->path);
@@ -79,11 +78,11 @@ static void on_accept(void *ctx, uint32_t events)
     struct xs_server *s = l->s;
     (void)events;
     for (int i = 0; i < 64; i++) {
-        int fd = fd_accept(l->fd, "xenstore");
+        int fd = fd_listener_accept(&l->fl);
         if (fd == -ECONNABORTED)
             continue;
         if (fd < 0)
-            return; /* EAGAIN, or retried on the next event */
+            return; /* EAGAIN, or paused for a back-off (fd_accept.h) */
         int domid = ident_socket_domid(fd);
         /* Unknown process, or a domain the store was not told about. */
         if (domid < 0 || (domid != 0 && !xs_dom_find(s, (uint32_t)domid)) ||
@@ -124,7 +123,7 @@ int xs_server_listen(struct xs_server *s, const char *path)
             chmod(path, 0666) < 0 || listen(l->fd, 128) < 0)
             rc = -errno;
         if (rc == 0 && s->loop)
-            rc = loop_add(s->loop, l->fd, EPOLLIN, on_accept, l);
+            rc = fd_listener_add(&l->fl, s->loop, l->fd, "xenstore", on_accept, l);
         if (rc < 0)
             unlink(path);
     }

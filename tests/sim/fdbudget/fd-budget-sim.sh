@@ -54,6 +54,15 @@ out=$("$XENSIM" exec 0 -- "$PROG" use 2>&1)
 check "dom0 still gets a port, a share and connections ($out)" test $? = 0
 out=$(timeout 10 "$XENSIM" list 2>&1)
 check "the daemon answers while the guest holds its budget" sh -c "echo '$out' | grep -q fdhog"
+# xensim list shows it holding its whole budget (the last column: fds).
+fds_of() { "$XENSIM" list | awk -v n="$1" '$1 == n { print $NF }'; }
+f=$(fds_of fdhog)
+check "list shows the guest's descriptors as 8/8 ($f)" test "$f" = 8/8
+json=$("$XENSIM" list --json | grep '"name": "fdhog"')
+check "list --json has fds_used 8 and fds_max 8 ($json)" \
+    sh -c "echo '$json' | grep -q '\"fds_used\": 8, \"fds_max\": 8}'"
+f=$(fds_of Domain-0)
+check "list shows Domain-0 without a budget ($f)" sh -c "echo '$f' | grep -Eq '^[0-9]+/-$'"
 n=$(grep -c "domain $hog (fdhog) is out of its descriptor budget" "$dlog")
 check "the refusals make one log line naming the domain ($n)" test "$n" = 1
 check "the log line names the budget" grep -q "max_fds=8 held" "$dlog"
@@ -63,6 +72,10 @@ if wait_line fdhog "^hog "; then :; fi
 c=$(console fdhog)
 echo "$c" | grep -q "^released, ports again 7" && ok "releasing gives the room back" || bad "room back after release: $c"
 echo "$c" | grep -q "^hog ok" && ok "the guest saw every step as expected" || bad "guest steps: $c"
+# Its process gone, the guest holds nothing: list shows the count drop.
+i=0
+while f=$(fds_of fdhog); [ "$f" != 0/8 ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.2; done
+check "after release list shows 0/8 ($f)" test "$f" = 0/8
 
 "$XENSIM" destroy fdhog
 # Destroyed while holding its whole budget: the hooks give it all back.
