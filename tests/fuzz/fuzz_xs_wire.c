@@ -18,9 +18,10 @@
  * connection holds only the txns its replies announced; an abort or a
  * failed commit leaves the tree as it was; a commit leaves the values the
  * txn wrote, and fails (EAGAIN) if another connection wrote a node the txn
- * used; with every connection gone no domain counts a txn or watch.  A
- * violation abort()s.  Connections the server closes are reaped after the
- * step, as the daemon's deferred reap does. */
+ * used, or (ENOSPC) only if it is a guest's, created a node and would take
+ * a domain to its node quota; with every connection gone no domain counts
+ * a txn or watch.  A violation abort()s.  Connections the server closes are
+ * reaped after the step, as the daemon's deferred reap does. */
 #include "config.h"
 
 #include <errno.h> /* before xs_wire.h: xsd_errors */
@@ -696,6 +697,27 @@ static uint64_t tree_digest(struct xs_server *s)
 	return sum;
 }
 
+/* May committing txn id of c fail with ENOSPC? Only a guest's txn that
+ * created a node, when a live domain whose count it changed would end at
+ * or above the quota (Xen 4.17's ">="); a later introduction of the same
+ * domid is another domain. */
+static bool near_quota(struct xs_server *s, struct xs_conn *c, uint32_t id)
+{
+	struct xs_txn *t = xs_txn_find(c, id);
+
+	if (!t || c->domid == 0 || !t->node_created)
+		return false;
+	for (unsigned k = 0; k < t->nacc; k++) {
+		struct xs_dom *d = xs_dom_find(s, t->acc[k].domid);
+
+		if (d && d->domid != 0 && d->gen == t->acc[k].dom_gen &&
+		    (long)d->nodes + t->acc[k].delta >=
+		    (long)s->lim.nodes_per_domain)
+			return true;
+	}
+	return false;
+}
+
 /* A successful commit leaves every value the txn wrote in the tree. */
 static void check_committed(struct xs_server *s, const struct tx *t)
 {
@@ -764,7 +786,7 @@ static void send_request(struct run *r, struct slot *sl, struct in *in,
 	struct expect ex;
 	struct tx *t = tx_find(sl, b->tx_id), saved;
 	uint64_t before = 0;
-	bool commit;
+	bool commit, may_enospc = false;
 
 	if (b->flags & 0x01)	/* a missing final NUL */
 		m->len--;
@@ -801,6 +823,7 @@ static void send_request(struct run *r, struct slot *sl, struct in *in,
 		before = tree_digest(r->s);
 		if (t)	/* the reply drops it from tx[] */
 			saved = *t;
+		may_enospc = commit && near_quota(r->s, sl->c, b->tx_id);
 	}
 	feed_split(sl, in, m->b, m->len);
 	rep->type = XS_TYPE_COUNT;
@@ -823,8 +846,13 @@ static void send_request(struct run *r, struct slot *sl, struct in *in,
 			     "changed the tree", commit ? "T" : "F",
 			     b->tx_id, rep->type, rep->pl);
 		}
+		if (rep->type == XS_ERROR && strcmp(rep->pl, "ENOSPC") == 0 &&
+		    !may_enospc)
+			FAIL("commit of txn %u refused (ENOSPC) with no domain "
+			     "near its quota", b->tx_id);
 		if ((rep->type == XS_TRANSACTION_END ||
-		     strcmp(rep->pl, "EAGAIN") == 0) &&
+		     strcmp(rep->pl, "EAGAIN") == 0 ||
+		     strcmp(rep->pl, "ENOSPC") == 0) &&
 		    xs_txn_find(sl->c, b->tx_id))
 			FAIL("txn %u still open after its end (%s)", b->tx_id,
 			     rep->pl);

@@ -1,5 +1,6 @@
 /* Unit tests: xenstore quotas (nodes, watches, transactions, value size,
- * queued output), with xenstored's errors; dom0 is exempt. */
+ * queued output), with xenstored's errors; dom0 is exempt. The node quota
+ * is checked again at a guest's commit, as Xen 4.17 does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +119,174 @@ static void test_output_quota_cuts_reader(void **st)
     free(lazy);
 }
 
+/* The commit-time node quota (Xen 4.17's acc_fix_domains at
+ * TRANSACTION_END). Each test introduces a fresh guest: 6 of its home's
+ * nodes are its own, the quota is 20. */
+static struct xs_dom *fresh_guest(uint32_t domid)
+{
+    assert_int_equal(xs_domain_introduce(S, domid, "fresh", NULL), 0);
+    struct xs_dom *d = xs_dom_find(S, domid);
+    assert_non_null(d);
+    assert_int_equal(d->nodes, 6);
+    return d;
+}
+
+/* Create n nodes <home>/<dir>/<i> in txn tx (0: outside one). Txns that
+ * add children to one dir conflict: those meant not to use two dirs. */
+static void make_nodes(struct tconn *t, uint32_t tx, uint32_t domid,
+                       const char *dir, int n)
+{
+    char p[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(p, sizeof(p), "/local/domain/%u/%s/%d",
+                 (unsigned)domid, dir, i);
+        assert_int_equal(t_write(t, tx, p, "x"), 0);
+    }
+}
+
+/* Two connections of one guest, each txn within the quota on its own:
+ * the second commit would take the guest past it and is refused. */
+static void test_txn_commit_rechecks_quota(void **st)
+{
+    (void)st;
+    struct xs_dom *d = fresh_guest(2);
+    struct tconn *g1 = t_conn(S, 2), *g2 = t_conn(S, 2);
+    assert_int_equal(t_req(D0, XS_WATCH, 0, "/local/domain/2", "q", NULL),
+                     3);
+    t_clear_events(D0);
+    uint32_t t1 = t_txstart(g1), t2 = t_txstart(g2);
+    assert_true(t1 && t2);
+    make_nodes(g1, t1, 2, "data", 8); /* 6 + 8 = 14 */
+    make_nodes(g2, t2, 2, "attr", 8); /* 6 + 8 = 14, but 14 + 8 = 22 */
+    assert_int_equal(t_txend(g1, t1, true), 0);
+    assert_int_equal(d->nodes, 14);
+    t_drain(D0);
+    assert_true(t_has_event(D0, "/local/domain/2/data/7", "q"));
+    t_clear_events(D0);
+
+    assert_int_equal(t_txend(g2, t2, true), -ENOSPC);
+    /* Nothing applied, nothing fired, the txn gone. */
+    assert_int_equal(d->nodes, 14);
+    assert_int_equal(d->transactions, 0);
+    assert_int_equal(t_read(D0, 0, "/local/domain/2/data/7"), 1);
+    assert_int_equal(t_read(D0, 0, "/local/domain/2/attr/0"), -ENOENT);
+    assert_int_equal(t_read(D0, 0, "/local/domain/2/attr/7"), -ENOENT);
+    t_drain(D0);
+    assert_int_equal(D0->nev, 0);
+    assert_int_equal(t_read(g2, t2, "/local/domain/2/data/0"), -ENOENT);
+    assert_int_equal(t_txend(g2, t2, true), -ENOENT);
+    /* The quota left is the guest's to use. */
+    make_nodes(g2, 0, 2, "drivers", 6);
+    assert_int_equal(d->nodes, 20);
+    assert_int_equal(t_write(g2, 0, "/local/domain/2/drivers/6", "x"),
+                     -ENOSPC);
+    assert_int_equal(t_req(D0, XS_UNWATCH, 0, "/local/domain/2", "q", NULL),
+                     3);
+    free(g1);
+    free(g2);
+}
+
+/* A txn that creates nothing is not checked (Xen's node_created), even
+ * with its guest over the quota: dom0 made nodes the guest owns. */
+static void test_txn_commit_no_create_not_checked(void **st)
+{
+    (void)st;
+    struct xs_dom *d = fresh_guest(3);
+    struct tconn *g = t_conn(S, 3);
+    make_nodes(D0, 0, 3, "data", 20); /* inherit data/'s owner: the guest */
+    assert_int_equal(d->nodes, 26);
+    uint32_t tx = t_txstart(g);
+    assert_true(tx != 0);
+    assert_int_equal(t_write(g, tx, "/local/domain/3/data/0", "changed"),
+                     0);
+    assert_int_equal(t_ok(g, XS_RM, tx, "/local/domain/3/data/1"), 0);
+    assert_int_equal(t_txend(g, tx, true), 0);
+    assert_int_equal(d->nodes, 25);
+    assert_int_equal(t_read(g, 0, "/local/domain/3/data/0"), 7);
+    assert_string_equal(g->buf, "changed");
+    assert_int_equal(t_read(g, 0, "/local/domain/3/data/1"), -ENOENT);
+    free(g);
+}
+
+/* Xen 4.17 refuses a commit that would bring the count to exactly the
+ * quota (">="), where a plain write may reach it. */
+static void test_txn_commit_quota_edge(void **st)
+{
+    (void)st;
+    struct xs_dom *d = fresh_guest(4);
+    struct tconn *g = t_conn(S, 4);
+    uint32_t tx = t_txstart(g);
+    make_nodes(g, tx, 4, "data", 14); /* each write sees 6 + 14 <= 20 */
+    assert_int_equal(t_txend(g, tx, true), -ENOSPC);
+    assert_int_equal(d->nodes, 6);
+    tx = t_txstart(g);
+    make_nodes(g, tx, 4, "data", 13); /* to 19 */
+    assert_int_equal(t_txend(g, tx, true), 0);
+    assert_int_equal(d->nodes, 19);
+    assert_int_equal(t_write(g, 0, "/local/domain/4/data/last", "x"), 0);
+    assert_int_equal(d->nodes, 20);
+    free(g);
+}
+
+/* Dom0's txns are never refused, even creating nodes a guest owns past
+ * its quota. */
+static void test_txn_commit_dom0_not_checked(void **st)
+{
+    (void)st;
+    struct xs_dom *d = fresh_guest(5);
+    struct tconn *g = t_conn(S, 5);
+    uint32_t gt = t_txstart(g);
+    make_nodes(g, gt, 5, "data", 10); /* 16 at its commit */
+    uint32_t tx = t_txstart(D0);
+    make_nodes(D0, tx, 5, "attr", 10); /* the guest's: 6 + 10, then 26 */
+    assert_int_equal(t_txend(g, gt, true), 0);
+    assert_int_equal(d->nodes, 16);
+    assert_int_equal(t_txend(D0, tx, true), 0);
+    assert_int_equal(d->nodes, 26);
+    free(g);
+}
+
+/* As in Xen 4.17, the quota is checked before the conflicts: a commit that
+ * both conflicts and is over quota gets ENOSPC. */
+static void test_txn_commit_enospc_before_eagain(void **st)
+{
+    (void)st;
+    fresh_guest(6);
+    struct tconn *g1 = t_conn(S, 6), *g2 = t_conn(S, 6);
+    uint32_t t1 = t_txstart(g1), t2 = t_txstart(g2);
+    make_nodes(g1, t1, 6, "data", 8);
+    make_nodes(g2, t2, 6, "data", 8); /* the same paths: a conflict too */
+    assert_int_equal(t_txend(g1, t1, true), 0);
+    assert_int_equal(t_txend(g2, t2, true), -ENOSPC);
+    free(g1);
+    free(g2);
+}
+
+/* An owner released and introduced again since is not checked: its delta
+ * belongs to the domain that went (apply() drops it). */
+static void test_txn_commit_reintroduced_owner(void **st)
+{
+    (void)st;
+    fresh_guest(7);
+    fresh_guest(8);
+    struct tconn *g = t_conn(S, 7);
+    /* A node of guest 8's that guest 7 may remove. */
+    assert_int_equal(t_write(D0, 0, "/shared8/x", "x"), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/shared8/x", "n8", "b7",
+                           NULL), 3);
+    uint32_t tx = t_txstart(g);
+    assert_int_equal(t_ok(g, XS_RM, tx, "/shared8/x"), 0); /* dom8: -1 */
+    make_nodes(g, tx, 7, "data", 1);                          /* created */
+    assert_int_equal(xs_domain_release(S, 8), 0);
+    struct xs_dom *d8 = fresh_guest(8);
+    make_nodes(D0, 0, 8, "data", 15);
+    assert_int_equal(d8->nodes, 21); /* 21 - 1 would be at the quota */
+    assert_int_equal(t_txend(g, tx, true), 0);
+    assert_int_equal(d8->nodes, 21);
+    assert_int_equal(xs_dom_find(S, 7)->nodes, 7);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +296,12 @@ int main(void)
         cmocka_unit_test(test_watch_quota),
         cmocka_unit_test(test_txn_quota),
         cmocka_unit_test(test_output_quota_cuts_reader),
+        cmocka_unit_test(test_txn_commit_rechecks_quota),
+        cmocka_unit_test(test_txn_commit_no_create_not_checked),
+        cmocka_unit_test(test_txn_commit_quota_edge),
+        cmocka_unit_test(test_txn_commit_dom0_not_checked),
+        cmocka_unit_test(test_txn_commit_enospc_before_eagain),
+        cmocka_unit_test(test_txn_commit_reintroduced_owner),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -57,6 +57,9 @@ struct xs_txn {
      * introduced again under the same id during the txn is another owner. */
     struct xs_txn_acc { uint32_t domid; uint64_t dom_gen; int delta; } *acc;
     unsigned nacc;
+    /* The txn created a node: a guest's commit re-checks the node quota
+     * (Xen's trans->node_created). */
+    bool node_created;
 };
 
 struct xs_out {
@@ -162,7 +165,8 @@ int xs_tree_init(struct xs_server *s);
 /* xs_txn.c */
 int xs_txn_start(struct xs_conn *c, uint32_t *id);
 struct xs_txn *xs_txn_find(struct xs_conn *c, uint32_t id);
-/* Commit (true) or abort; frees the txn. Commit: 0 or -EAGAIN. */
+/* Commit (true) or abort; frees the txn. Commit: 0, -ENOSPC (the node
+ * quota, checked first) or -EAGAIN (a conflict). */
 int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit);
 void xs_txn_free_all(struct xs_conn *c);
 /* Queue a watch event for commit time; p holds for generation gen. */

@@ -1,6 +1,8 @@
 /* xensim xenstore: quota defaults, those of xenstored (-N -W -t -S) and the
  * wire limits of xs_wire.h. Checks live where the resource is taken:
- * xs_tree.c (nodes, value size), xs_watch.c, xs_txn.c, xs_wire.c (output). */
+ * xs_tree.c (nodes, value size), xs_watch.c, xs_txn.c, xs_wire.c (output).
+ * A guest's txn that created a node is checked again at commit, against the
+ * live counts then (ENOSPC; at 4.17's ">=", see xs_txn.c over_quota). */
 #include "xs_server.h"
 
 #include <xen/io/xs_wire.h>

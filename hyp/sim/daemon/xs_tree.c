@@ -101,6 +101,8 @@ int xs_tree_get(struct xs_view *v, const char *path, unsigned want,
     return -EACCES;
 }
 
+/* A guest may own up to the quota. In a txn, the live count plus the txn's
+ * own delta: other txns of the guest are seen at commit (xs_txn.c). */
 static int node_quota_check(struct xs_view *v, unsigned new_nodes)
 {
     if (v->domid == 0)
@@ -181,6 +183,8 @@ static int create_node(struct xs_view *v, const char *path, const void *val,
         rc = materialize(v, sub, &n);
         if (rc < 0)
             return rc;
+        if (v->txn)
+            v->txn->node_created = true;
         rc = xs_node_set_perms(n, parent->perms, parent->nperms);
         if (rc == 0)
             rc = end == total ? xs_node_set_value(n, val, len)

@@ -1,9 +1,11 @@
 /* xensim xenstore: transactions. A txn keeps private copies of every node
- * it read or wrote, each with the live generation it was copied at. The
- * commit fails with EAGAIN if any of those nodes changed (or appeared, or
- * went away) in the live tree since, as Xen 4.17's xenstored does; else
- * the changed copies replace the live nodes and the queued watch events
- * fire. */
+ * it read or wrote, each with the live generation it was copied at. As in
+ * Xen 4.17's xenstored, the commit of a guest's txn that created a node
+ * first fails with ENOSPC if it would take a domain to its node quota (see
+ * over_quota); then it fails with EAGAIN if any of those nodes changed (or
+ * appeared, or went away) in the live tree since; else the changed copies
+ * replace the live nodes and the queued watch events fire. A failed commit
+ * applies nothing and fires nothing. */
 #include "xs_core.h"
 
 #include <errno.h>
@@ -89,6 +91,31 @@ static bool has_conflict(struct xs_server *s, struct xs_txn *t)
     return false;
 }
 
+/* Xen 4.17's acc_fix_domains(chk_quota) at commit: each write was checked
+ * against the live count plus this txn's own delta, but other txns of the
+ * same guest may have committed since. So a guest's txn that created a
+ * node is refused if any domain whose count it changed would end at or
+ * above the quota. 4.17 tests ">=" here (a commit may not reach exactly the
+ * quota, while a plain write may); later Xen tests ">". Dom0's own
+ * connections are never checked; nor is dom0's count (not kept from the
+ * start, and it has no quota), nor an owner gone or introduced again since
+ * (apply() drops its delta). */
+static bool over_quota(struct xs_server *s, const struct xs_conn *c,
+                       const struct xs_txn *t)
+{
+    if (c->domid == 0 || !t->node_created)
+        return false;
+    for (unsigned k = 0; k < t->nacc; k++) {
+        struct xs_dom *d = xs_dom_find(s, t->acc[k].domid);
+        if (!d || d->domid == 0 || d->gen != t->acc[k].dom_gen)
+            continue;
+        if ((long)d->nodes + t->acc[k].delta >=
+            (long)s->lim.nodes_per_domain)
+            return true;
+    }
+    return false;
+}
+
 static int apply(struct xs_server *s, struct xs_txn *t)
 {
     size_t cnt = 0, b = 0;
@@ -139,7 +166,10 @@ int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit)
     txn_detach(c, t);
     int rc = 0;
     if (commit) {
-        if (has_conflict(s, t))
+        /* Xen 4.17 checks the quota before the conflicts: ENOSPC wins. */
+        if (over_quota(s, c, t))
+            rc = -ENOSPC;
+        else if (has_conflict(s, t))
             rc = -EAGAIN;
         else
             rc = apply(s, t);
