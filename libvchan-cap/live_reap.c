@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Leaked liveness nodes (see transport_xen.c for what the node is).  A
- * client process killed in a living domain leaves its node: the server may
- * only read it, and xenstored removes a domain's nodes only with the
- * domain, so each counts against the domain's quota until then.  The
- * node's value names its process (pid, pid namespace, start time, then the
- * offer's path), and a client, before it publishes its own, removes those
- * of its domain whose process is provably gone from its own pid namespace.
- * Nodes of an older format (the offer's path alone) are left alone. */
+/* Liveness and claim nodes (see transport_xen.c for what they are).  A
+ * client process killed in a living domain leaves its nodes: the server may
+ * only read them, and xenstored removes a domain's nodes only with the
+ * domain, so each counts against the domain's quota until then.  A node's
+ * value names its process (pid, pid namespace, start time, the kernel's
+ * boot id, then the offer's path), and a client, before it publishes its
+ * own, removes those of its domain whose process is provably gone: from its
+ * own pid namespace, or from an earlier boot of the domain's kernel (a soft
+ * reset keeps the domain and its store nodes).  Nodes of an older format
+ * (the offer's path alone) are left alone.
+ *
+ * The claim: two client processes of one domain may race for one offer.
+ * Xen lets one bind; the other's bind fails with -EINVAL, which alone reads
+ * as an offer not meant for us.  So before it binds, a client writes a claim
+ * node next to the liveness node, in a transaction that finds neither held
+ * by a live process of its pid namespace; finding one, it answers -EBUSY. */
 #include "config.h"
 
 #include <errno.h>
@@ -23,10 +31,17 @@
 #include "live_reap.h"
 #include "vchan_priv.h"
 
-/* The value: "v1 <pid> <pid namespace inode> <start time> <offer path>". */
-#define LIVE_VAL "v1 %ld %lu %llu %s"
+/* The value: "v2 <pid> <pid namespace inode> <start time> <boot id> <offer
+ * path>"; "v1" (no boot id) when the kernel does not tell its boot id, and
+ * from older clients. */
+#define LIVE_VAL_V2 "v2 %ld %lu %llu %s %s"
+#define LIVE_VAL_V1 "v1 %ld %lu %llu %s"
+#define BOOT_ID "/proc/sys/kernel/random/boot_id"
 /* Liveness nodes looked at per client open, at most. */
 #define REAP_MAX 64
+/* Tries of the claim's transaction (another client's write makes it
+ * conflict). */
+#define CLAIM_ATTEMPTS 10
 
 /* Parse a decimal number of at most `max` at *p, followed by one space
  * (skipped) or, if `last`, the end.  false: malformed. */
@@ -88,6 +103,39 @@ static int proc_stat(long pid, char *state, unsigned long long *start)
 	return take_num(&p, ULLONG_MAX, true, start) ? 0 : -EPROTO;
 }
 
+/* A boot id as the kernel writes it: 36 characters, lower-case hex digits
+ * and dashes. */
+static bool boot_id_ok(const char *id, size_t n)
+{
+	size_t i;
+
+	if (n != VCHAN_BOOT_ID_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!(id[i] >= '0' && id[i] <= '9') &&
+		    !(id[i] >= 'a' && id[i] <= 'f') && id[i] != '-')
+			return false;
+	return true;
+}
+
+/* This kernel's boot id into buf (VCHAN_BOOT_ID_LEN + 1), or "" when it does
+ * not tell. */
+static void read_boot_id(char *buf)
+{
+	char line[64];
+	FILE *f = fopen(BOOT_ID, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (boot_id_ok(line, strlen(line)))
+			memcpy(buf, line, VCHAN_BOOT_ID_LEN + 1);
+	}
+	fclose(f);
+}
+
 /* Who we are, for our liveness node: -errno when we cannot tell.  /proc
  * may be an outer pid namespace's (a container's, or a xensim domain's,
  * which is one): /proc/self is us all the same, and a start time does not
@@ -102,6 +150,7 @@ int vchan_proc_self(struct vchan_proc_id *me)
 	if (stat("/proc/self/ns/pid", &sb) < 0)
 		return -errno;
 	me->pidns = (unsigned long)sb.st_ino;
+	read_boot_id(me->boot);
 	return proc_stat(-1, &state, &me->start);
 }
 
@@ -124,53 +173,74 @@ static long pidfd_proc_pid(int fd)
 	return pid;
 }
 
-/* Is the process a node names (its value `val`) provably gone?  Only one of
- * our pid namespace can be: absent (ESRCH, which hidepid= does not give),
- * exited, a zombie (its mappings are gone, so is its channel), or its pid
- * taken by another process (another start time).  The pid is ours, /proc's
- * may not be: a pidfd tells the one from the other.  Anything else, an
- * older value format included, counts as alive. */
-static bool owner_gone(const struct vchan_proc_id *me, const char *val)
+/* Who holds a node whose value is `val`: gone, provably (one of our pid
+ * namespace absent (ESRCH, which hidepid= does not give), exited, a zombie
+ * (its mappings are gone, so is its channel) or its pid taken by another
+ * process (another start time); or any process of an earlier boot of our
+ * kernel); alive, provably (that very process of our pid namespace runs);
+ * else unknown: another pid namespace, an older value format, garbage, or
+ * /proc cannot tell.  The pid is ours, /proc's may not be: a pidfd tells the
+ * one from the other.  *pid: the pid the value names (0 if none). */
+enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
+				  const char *val, long *pid)
 {
-	unsigned long long pid, ns, start, now;
-	char *copy = strdup(val), *p = copy;
-	bool ok, gone = false;
+	unsigned long long npid = 0, ns, start, now;
+	char *copy = strdup(val), *p = copy, *boot = NULL;
+	enum vchan_owner st = VCHAN_OWNER_UNKNOWN;
+	bool ok, v2;
 	long host;
 	char state;
 	int fd = -1;
 
+	if (pid)
+		*pid = 0;
 	if (!copy)
-		return false;
-	ok = !strncmp(p, "v1 ", 3);
+		return VCHAN_OWNER_UNKNOWN;
+	v2 = !strncmp(p, "v2 ", 3);
+	ok = v2 || !strncmp(p, "v1 ", 3);
 	p += ok ? 3 : 0;
-	ok = ok && take_num(&p, INT_MAX, false, &pid) && pid > 0 &&
+	ok = ok && take_num(&p, INT_MAX, false, &npid) && npid > 0 &&
 	     take_num(&p, ULONG_MAX, false, &ns) &&
 	     take_num(&p, ULLONG_MAX, false, &start);
+	if (ok && v2) {
+		boot = p;
+		p += strcspn(p, " ");
+		ok = *p == ' ' && boot_id_ok(boot, (size_t)(p - boot));
+		*p = '\0';
+	}
+	if (ok && pid)
+		*pid = (long)npid;
+	/* Another boot of this domain's kernel: none of its processes run. */
+	if (ok && v2 && me->boot[0] && strcmp(boot, me->boot))
+		st = VCHAN_OWNER_GONE;
 	free(copy);
-	if (!ok || ns != me->pidns)
-		return false;
+	if (!ok || st == VCHAN_OWNER_GONE || ns != me->pidns)
+		return st;
 #ifdef SYS_pidfd_open
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)npid, 0);
 #else
 	errno = ENOSYS;
 #endif
 	if (fd < 0) {
 		if (errno == ESRCH)
-			return true;
+			return VCHAN_OWNER_GONE;
 		/* No pidfds (before Linux 5.3): absence only. */
-		return errno == ENOSYS && kill((pid_t)pid, 0) < 0 &&
-		       errno == ESRCH;
+		if (errno == ENOSYS && kill((pid_t)npid, 0) < 0 &&
+		    errno == ESRCH)
+			return VCHAN_OWNER_GONE;
+		return VCHAN_OWNER_UNKNOWN;
 	}
 	host = pidfd_proc_pid(fd);
 	if (host == -1) {
-		gone = true;
+		st = VCHAN_OWNER_GONE;
 	} else if (host > 0 && proc_stat(host, &state, &now) == 0 &&
 		   pidfd_proc_pid(fd) == host) {
 		/* Still that process after the look: its /proc entry. */
-		gone = now != start || state == 'Z' || state == 'X';
+		st = now != start || state == 'Z' || state == 'X' ?
+		     VCHAN_OWNER_GONE : VCHAN_OWNER_ALIVE;
 	}
 	close(fd);
-	return gone;
+	return st;
 }
 
 /* Remove `path` if its process is gone, in a transaction that finds the
@@ -186,7 +256,7 @@ static int reap_one(struct hyp_store *st, const struct vchan_proc_id *me,
 	r = hyp_store_read(st, HYP_TXN_NONE, path, &val, NULL);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
-	if (!owner_gone(me, val))
+	if (vchan_live_owner(me, val, NULL) != VCHAN_OWNER_GONE)
 		goto out;
 	r = hyp_store_txn_start(st, &txn);
 	if (r < 0)
@@ -241,9 +311,69 @@ void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,
 char *vchan_live_value(const struct vchan_proc_id *me, const char *xs_path)
 {
 	char *val;
+	int r = me->boot[0] ?
+		asprintf(&val, LIVE_VAL_V2, me->pid, me->pidns, me->start,
+			 me->boot, xs_path) :
+		asprintf(&val, LIVE_VAL_V1, me->pid, me->pidns, me->start,
+			 xs_path);
 
-	if (asprintf(&val, LIVE_VAL, me->pid, me->pidns, me->start,
-		     xs_path) < 0)
-		return NULL;
-	return val;
+	return r < 0 ? NULL : val;
+}
+
+/* One look at `path` inside txn: *held says whether a live process of ours
+ * holds it (its pid in *holder), *unknown whether we cannot tell. */
+static int claim_look(struct hyp_store *st, hyp_txn_t txn,
+		      const struct vchan_proc_id *me, const char *path,
+		      bool *held, bool *unknown, long *holder)
+{
+	enum vchan_owner o;
+	char *val = NULL;
+	int r = hyp_store_read(st, txn, path, &val, NULL);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	o = vchan_live_owner(me, val, holder);
+	free(val);
+	*held |= o == VCHAN_OWNER_ALIVE;
+	*unknown |= o == VCHAN_OWNER_UNKNOWN;
+	return 0;
+}
+
+int vchan_live_claim(struct hyp_store *st, const struct vchan_proc_id *me,
+		     unsigned self, const char *live_path,
+		     const char *claim_path, const char *val, long *holder)
+{
+	struct xs_permissions perm = { .id = self, .perms = XS_PERM_NONE };
+	bool held, unknown;
+	hyp_txn_t txn;
+	int r = -EAGAIN, i;
+
+	*holder = 0;
+	for (i = 0; i < CLAIM_ATTEMPTS && r == -EAGAIN; i++) {
+		held = unknown = false;
+		r = hyp_store_txn_start(st, &txn);
+		if (r < 0)
+			return r;
+		r = claim_look(st, txn, me, live_path, &held, &unknown,
+			       holder);
+		if (r == 0 && !held)
+			r = claim_look(st, txn, me, claim_path, &held,
+				       &unknown, holder);
+		if (r == 0 && (held || unknown)) {
+			(void)hyp_store_txn_end(st, txn, true);
+			return held ? -EBUSY : 0;
+		}
+		if (r == 0)
+			r = hyp_store_write_str(st, txn, claim_path, val);
+		if (r == 0)
+			r = hyp_store_set_perms(st, txn, claim_path, &perm, 1);
+		if (r < 0) {
+			(void)hyp_store_txn_end(st, txn, true);
+			continue;
+		}
+		r = hyp_store_txn_end(st, txn, false);
+	}
+	return r < 0 ? r : 1;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* libvchan-cap: the client's liveness nodes, their value and the removal
- * of those whose process died (live_reap.c). */
+/* libvchan-cap: the client's liveness and claim nodes, their value, the
+ * claim, and the removal of those whose process died (live_reap.c). */
 #ifndef VCHAN_LIVE_REAP_H
 #define VCHAN_LIVE_REAP_H
 
@@ -10,10 +10,19 @@
 #define VCHAN_LIVE_DIR "/local/domain/%u/data/vipc-vchan-live"
 
 /* A process, as a liveness node records it. */
+#define VCHAN_BOOT_ID_LEN 36
 struct vchan_proc_id {
 	long pid;
 	unsigned long pidns;          /* inode of its pid namespace */
 	unsigned long long start;     /* clock ticks after boot */
+	char boot[VCHAN_BOOT_ID_LEN + 1]; /* the kernel's boot id; "" unknown */
+};
+
+/* Who holds a liveness or claim node (see vchan_live_owner). */
+enum vchan_owner {
+	VCHAN_OWNER_GONE,             /* provably: its process is gone */
+	VCHAN_OWNER_ALIVE,            /* provably: its process runs */
+	VCHAN_OWNER_UNKNOWN,          /* cannot tell */
 };
 
 /* Who we are: 0, or -errno when /proc cannot tell. */
@@ -21,6 +30,18 @@ int vchan_proc_self(struct vchan_proc_id *me);
 /* The node's value for us and the offer at xs_path (malloc'd; NULL: no
  * memory). */
 char *vchan_live_value(const struct vchan_proc_id *me, const char *xs_path);
+/* Who holds the node whose value is val; *pid (may be NULL): the pid the
+ * value names, 0 if none. */
+enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
+				  const char *val, long *pid);
+/* Claim an offer before binding it: in one transaction, look at its liveness
+ * node and its claim node; if neither is held by a live process of our pid
+ * namespace, nor by one we cannot judge, write claim_path = val (owner self,
+ * nobody else).  1 claimed, 0 not (a holder we cannot judge: bind decides),
+ * -EBUSY a live process holds it (*holder: its pid), or a store error. */
+int vchan_live_claim(struct hyp_store *st, const struct vchan_proc_id *me,
+		     unsigned self, const char *live_path,
+		     const char *claim_path, const char *val, long *holder);
 /* Remove the liveness nodes of domain `self` whose process is provably
  * gone (best effort: a store error ends it, logged once per process). */
 void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,

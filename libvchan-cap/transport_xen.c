@@ -3,12 +3,14 @@
  * a stock libxenvchan peer interoperates:
  *   server: share the control page (unmap-notify on srv_live) and the ring
  *           pages read-write with the peer, offer it an unbound port, write
- *           <path>/ring-ref and <path>/event-channel in one transaction with
- *           owner = self, peer read-only; remove <path> on close while it
- *           still names our port.
- *   client: read them, bind, map the control page (unmap-notify on cli_live),
- *           check the orders, map the ring it writes read-write and the ring
- *           it reads read-only, set cli_live, notify.
+ *           <path>/ring-ref, <path>/event-channel and <path>/vipc-channel-id
+ *           (a random id, ours: stock peers ignore it) in one transaction
+ *           with owner = self, peer read-only; remove <path> on close while
+ *           it still names our port.
+ *   client: read them, claim the offer (live_reap.c), bind, map the control
+ *           page (unmap-notify on cli_live), check the orders, map the ring
+ *           it writes read-write and the ring it reads read-only, set
+ *           cli_live, notify.
  *
  * Peer death.  A process that dies in a living domain fires its unmap-notify
  * (the kernel's gntalloc/gntdev clears its live byte).  A destroyed domain
@@ -35,6 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <vipc/hyp.h>
 
@@ -43,11 +48,20 @@
 
 #define PUBLISH_ATTEMPTS 10
 /* The client's liveness node: /local/domain/<client>/data/vipc-vchan-live/
- * <server domid>-<server port>-<ring-ref>, owned by the client, the server
- * may read.  The server reuses a freed port at once; the ring-ref tells a
- * new channel from the one before it (its grant stays taken while that
- * channel's client maps it, i.e. while that client's node is there). */
+ * <server domid>-<server port>-<ring-ref>-<channel id>, owned by the client,
+ * the server may read.  Xen reuses a freed port at once, and Linux a freed
+ * grant ref: a channel offered again after its client was killed (whose
+ * node stays, see live_reap.c) can have the same port and ring-ref, and a
+ * server watching that node would take its removal for its new client's
+ * death.  The channel id tells them apart.  Without one (a stock server,
+ * which watches nothing) the name ends with the ring-ref. */
 #define LIVE_FMT VCHAN_LIVE_DIR "/%u-%u-%u"
+#define LIVE_ID_FMT LIVE_FMT "-%s"
+/* Next to it while the client connects (live_reap.c): the claim. */
+#define CLAIM_SUFFIX "-claim"
+/* The offer's channel id: 16 lower-case hex digits. */
+#define CHANNEL_ID "vipc-channel-id"
+#define CHANNEL_ID_LEN 16
 /* Watch events taken per check; more stay for the next one. */
 #define WATCH_BATCH 64
 
@@ -65,6 +79,7 @@ struct xen_tp {
 	struct hyp_store *st;
 	char *xs_path;               /* server: what to remove on close */
 	char *live_path;             /* client: our liveness node, likewise */
+	char *claim_path;            /* client: our claim while we connect */
 	/* peer watch (watch_start); wmu guards what follows */
 	pthread_mutex_t wmu;
 	char *peer_node;             /* a node the peer owns while it lives */
@@ -161,6 +176,8 @@ static void xen_release(void *p, bool detach)
 	} else {
 		if (t->st && t->live_path)
 			hyp_store_rm(t->st, HYP_TXN_NONE, t->live_path);
+		if (t->st && t->claim_path)
+			hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
 		if (t->lbuf)
 			hyp_gnttab_unmap(t->gt, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -178,6 +195,7 @@ static void xen_release(void *p, bool detach)
 	pthread_mutex_destroy(&t->wmu);
 	free(t->xs_path);
 	free(t->live_path);
+	free(t->claim_path);
 	free(t->peer_node);
 	free(t);
 }
@@ -382,6 +400,21 @@ static const char *who_of(const struct vchan_config *cfg, bool server)
 	return cfg && cfg->name ? cfg->name : server ? "server" : "client";
 }
 
+/* A new channel's id (CHANNEL_ID_LEN hex digits): unique is what counts,
+ * not secret; without the kernel's random numbers, time and pid. */
+static void channel_id(char *buf)
+{
+	struct timespec ts;
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
+		    ((uint64_t)getpid() << 40);
+	}
+	snprintf(buf, CHANNEL_ID_LEN + 1, "%016" PRIx64, v);
+}
+
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
@@ -392,8 +425,9 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
 	struct xs_permissions perms[2];
-	struct hyp_store_node nodes[2];
-	char refbuf[16], portbuf[16], *p1 = NULL, *p2 = NULL;
+	struct hyp_store_node nodes[3];
+	char refbuf[16], portbuf[16], id[CHANNEL_ID_LEN + 1];
+	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
 	grant_ref_t ref;
 	domid_t self;
 	struct xen_tp *t;
@@ -465,8 +499,9 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 
 	/* The client's liveness node, watched before we publish: a client that
 	 * connects and dies at once still leaves its events. */
-	if (asprintf(&p1, LIVE_FMT, (unsigned)t->peer, (unsigned)self,
-		     (unsigned)t->port, (unsigned)ref) < 0) {
+	channel_id(id);
+	if (asprintf(&p1, LIVE_ID_FMT, (unsigned)t->peer, (unsigned)self,
+		     (unsigned)t->port, (unsigned)ref, id) < 0) {
 		p1 = NULL;
 		r = -ENOMEM;
 		goto fail;
@@ -475,28 +510,36 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	free(p1);
 	p1 = NULL;
 
-	/* ring-ref and event-channel, in one transaction, owner us, the
-	 * peer read-only, nobody else. */
+	/* ring-ref, event-channel and our channel id, in one transaction,
+	 * owner us, the peer read-only, nobody else. */
 	snprintf(refbuf, sizeof(refbuf), "%" PRIu32, (uint32_t)ref);
 	snprintf(portbuf, sizeof(portbuf), "%" PRIu32, (uint32_t)t->port);
-	if (asprintf(&p1, "%s/ring-ref", xs_path) < 0 ||
-	    asprintf(&p2, "%s/event-channel", xs_path) < 0) {
+	/* asprintf leaves its pointer undefined when it fails. */
+	if (asprintf(&p1, "%s/ring-ref", xs_path) < 0)
+		p1 = NULL;
+	if (asprintf(&p2, "%s/event-channel", xs_path) < 0)
+		p2 = NULL;
+	if (asprintf(&p3, "%s/" CHANNEL_ID, xs_path) < 0)
+		p3 = NULL;
+	if (!p1 || !p2 || !p3) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	nodes[0] = (struct hyp_store_node){ p1, refbuf };
 	nodes[1] = (struct hyp_store_node){ p2, portbuf };
+	nodes[2] = (struct hyp_store_node){ p3, id };
 	perms[0] = (struct xs_permissions){ .id = self,
 					    .perms = XS_PERM_NONE };
 	perms[1] = (struct xs_permissions){ .id = t->peer,
 					    .perms = XS_PERM_READ };
-	r = hyp_store_publish(t->st, nodes, 2, perms, 2, PUBLISH_ATTEMPTS);
+	r = hyp_store_publish(t->st, nodes, 3, perms, 2, PUBLISH_ATTEMPTS);
 	if (r < 0)
 		vchan_log(who, "cannot publish %s: %s", xs_path,
 			  strerror(-r));
 	free(p1);
 	free(p2);
-	p1 = p2 = NULL;
+	free(p3);
+	p1 = p2 = p3 = NULL;
 	if (r < 0)
 		goto fail;
 	r = vchan_endpoint_create(cfg, true, layout, pg, rb, lo, wb, ro,
@@ -511,75 +554,72 @@ fail_grant:
 fail:
 	free(p1);
 	free(p2);
+	free(p3);
 	xen_release(t, false);
 	return r;
 }
 
-/* Client: write our liveness node for the server (best effort; before we
- * connect, so that a server that sees us connected finds it).  self: our
- * domid, or -errno when we could not learn it. */
-static void publish_live(struct xen_tp *t, const char *who, int self,
-			 const char *xs_path, evtchn_port_t rport,
-			 grant_ref_t ref)
-{
-	static int no_live, no_self;
-	struct xs_permissions perms[2];
-	struct hyp_store_node node;
-	struct vchan_proc_id me;
-	char *val = NULL;
-	int r = self, id_r;
+/* Client: what the server offers under xs_path. */
+struct offer {
+	unsigned long ring_ref, port;
+	char id[CHANNEL_ID_LEN + 1];   /* its channel id; "" a stock server */
+};
 
-	if (r >= 0 && asprintf(&t->live_path, LIVE_FMT, (unsigned)self,
-			       (unsigned)t->peer, (unsigned)rport,
-			       (unsigned)ref) < 0) {
-		t->live_path = NULL;
-		r = -ENOMEM;
-	}
-	if (r >= 0) {
-		/* Unknown to us, our node stays if we die (as before). */
-		id_r = vchan_proc_self(&me);
-		if (id_r < 0 && first_time(&no_self))
-			vchan_log(who, "cannot tell this process in /proc "
-				  "(%s): liveness nodes are not cleaned up",
-				  strerror(-id_r));
-		if (id_r == 0) {
-			vchan_live_reap(t->st, who, (unsigned)self, &me);
-			val = vchan_live_value(&me, xs_path);
-		}
-		node = (struct hyp_store_node){ t->live_path,
-						val ? val : xs_path };
-		perms[0] = (struct xs_permissions){ .id = (unsigned)self,
-						    .perms = XS_PERM_NONE };
-		perms[1] = (struct xs_permissions){ .id = t->peer,
-						    .perms = XS_PERM_READ };
-		r = hyp_store_publish(t->st, &node, 1, perms, 2,
-				      PUBLISH_ATTEMPTS);
-		free(val);
-	}
+/* Client: the liveness node for the server (best effort; before we connect,
+ * so that a server that sees us connected finds it): `path` = `val`, owner
+ * us (`self`), the server read-only.  It becomes ours to remove. */
+static void publish_live(struct xen_tp *t, const char *who, unsigned self,
+			 char *path, const char *val)
+{
+	static int no_live;
+	struct xs_permissions perms[2];
+	struct hyp_store_node node = { path, val };
+	int r;
+
+	perms[0] = (struct xs_permissions){ .id = self,
+					    .perms = XS_PERM_NONE };
+	perms[1] = (struct xs_permissions){ .id = t->peer,
+					    .perms = XS_PERM_READ };
+	r = hyp_store_publish(t->st, &node, 1, perms, 2, PUBLISH_ATTEMPTS);
 	if (r < 0) {
 		if (first_time(&no_live))
 			vchan_log(who, "cannot publish %s (%s): domain %u sees "
 				  "the death of this domain only through "
-				  "unmap-notify", t->live_path ? t->live_path
-				  : "our liveness node", strerror(-r),
+				  "unmap-notify", path, strerror(-r),
 				  (unsigned)t->peer);
-		free(t->live_path);
-		t->live_path = NULL;
+		free(path);
+		return;
 	}
+	t->live_path = path;
 }
 
-/* Client: the server's offer, ring-ref and event-channel.  The server writes
- * them in one transaction, and they are one channel only together: read
- * apart, a server offering a new channel on the same path in between (or
- * rewriting them) hands us one channel's page with another channel's port,
- * and the server whose page we map never hears from us.  So both are read
- * in one transaction, committed (the store refuses it with EAGAIN when
- * either changed meanwhile; then read again).  Peer-written: strict decimal
- * numbers, range-checked; anything else is the peer's -EPROTO. */
-static int read_offer(struct hyp_store *st, const char *xs_path,
-		      unsigned long *ring_ref, unsigned long *rport)
+/* A channel id as the server writes it: CHANNEL_ID_LEN lower-case hex
+ * digits. */
+static bool channel_id_ok(const char *id)
 {
-	char *p1 = NULL, *p2 = NULL;
+	size_t i;
+
+	for (i = 0; i < CHANNEL_ID_LEN; i++)
+		if (!(id[i] >= '0' && id[i] <= '9') &&
+		    !(id[i] >= 'a' && id[i] <= 'f'))
+			return false;
+	return id[i] == '\0';
+}
+
+/* Client: the server's offer, ring-ref, event-channel and (a vipc server)
+ * its channel id.  The server writes them in one transaction, and they are
+ * one channel only together: read apart, a server offering a new channel on
+ * the same path in between (or rewriting them) hands us one channel's page
+ * with another channel's port, and the server whose page we map never
+ * hears from us.  So all are read in one transaction, committed (the store
+ * refuses it with EAGAIN when one changed meanwhile; then read again).
+ * Peer-written: strict decimal numbers, range-checked, a channel id of
+ * exactly its form; anything else is the peer's -EPROTO (-EBADMSG: the
+ * channel id). */
+static int read_offer(struct hyp_store *st, const char *xs_path,
+		      struct offer *o)
+{
+	char *p1 = NULL, *p2 = NULL, *p3 = NULL, *id = NULL;
 	hyp_txn_t txn;
 	int r = -ENOMEM, i;
 
@@ -591,14 +631,28 @@ static int read_offer(struct hyp_store *st, const char *xs_path,
 		p2 = NULL;
 		goto out;
 	}
+	if (asprintf(&p3, "%s/" CHANNEL_ID, xs_path) < 0) {
+		p3 = NULL;
+		goto out;
+	}
 	for (i = 0; i < PUBLISH_ATTEMPTS; i++) {
+		free(id);
+		id = NULL;
 		r = hyp_store_txn_start(st, &txn);
 		if (r < 0)
 			break;
-		r = hyp_store_read_uint(st, txn, p1, UINT32_MAX, ring_ref);
+		r = hyp_store_read_uint(st, txn, p1, UINT32_MAX, &o->ring_ref);
 		if (r == 0)
 			r = hyp_store_read_uint(st, txn, p2, UINT32_MAX - 1,
-						rport);
+						&o->port);
+		/* None from a stock server: absent, or unreadable since
+		 * xenstored answers EACCES for a node missing under a
+		 * directory we may not read (libxenvchan's). */
+		if (r == 0) {
+			r = hyp_store_read(st, txn, p3, &id, NULL);
+			if (r == -ENOENT || r == -EACCES)
+				r = 0;
+		}
 		if (r < 0) {
 			(void)hyp_store_txn_end(st, txn, true);
 			if (r != -EAGAIN)
@@ -612,38 +666,73 @@ static int read_offer(struct hyp_store *st, const char *xs_path,
 	/* A number out of range is as malformed as one with a sign. */
 	if (r == -ERANGE)
 		r = -EPROTO;
+	o->id[0] = '\0';
+	if (r == 0 && id) {
+		if (channel_id_ok(id))
+			memcpy(o->id, id, CHANNEL_ID_LEN + 1);
+		else
+			r = -EBADMSG;
+	}
 out:
 	free(p1);
 	free(p2);
+	free(p3);
+	free(id);
 	return r;
 }
 
-/* Client: the offered port (what = "event-channel") or ring-ref `val` did
- * not work: bind or map returned r.  Xen's bind says -ESRCH for a domain
- * that does not exist (any more), -EINVAL for a port not unbound for us;
- * Linux's gntdev says -EINVAL for every failed grant status (bad domain,
- * bad ref, a ref not granted to us).  So on -EINVAL, look at the offer
- * again: gone or changed, it was stale (its server closed it, or its domain
- * was destroyed and xenstored removed its nodes): the peer is gone, -EPIPE.
- * Unchanged, it offers us what is not ours: the peer's -EPROTO.  Else the
- * raw error.  Logs once, in each case. */
+/* Client: is the offer taken by another client of our domain, i.e. is its
+ * liveness node or its claim there? */
+static bool offer_taken(struct hyp_store *st, const char *live_path,
+			const char *claim_path)
+{
+	char *val = NULL;
+
+	if (!live_path)
+		return false;
+	if (hyp_store_read(st, HYP_TXN_NONE, live_path, &val, NULL) == 0 ||
+	    hyp_store_read(st, HYP_TXN_NONE, claim_path, &val, NULL) == 0) {
+		free(val);
+		return true;
+	}
+	return false;
+}
+
+/* Client: the offered port (what = "event-channel") or ring-ref `val` of
+ * offer `o` did not work: bind or map returned r.  Xen's bind says -ESRCH
+ * for a domain that does not exist (any more), -EINVAL for a port not
+ * unbound for us; Linux's gntdev says -EINVAL for every failed grant status
+ * (bad domain, bad ref, a ref not granted to us).  So on -EINVAL, look at
+ * the offer again: gone or changed, it was stale (its server closed it, or
+ * its domain was destroyed and xenstored removed its nodes): the peer is
+ * gone, -EPIPE.  Unchanged, and `taken` (another client of our domain holds
+ * it, one we could not judge when we claimed): -EBUSY.  Else it offers us
+ * what is not ours: the peer's -EPROTO.  Else the raw error.  Logs once, in
+ * each case. */
 static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
 			const char *what, unsigned long val,
-			unsigned long ring_ref, unsigned long rport, int r)
+			const struct offer *o, bool taken, int r)
 {
-	unsigned long ref2 = 0, port2 = 0;
+	struct offer now;
 	int q;
 
 	if (r == -EINVAL) {
-		q = read_offer(t->st, xs_path, &ref2, &port2);
-		if (q == -ENOENT || (q == 0 && (ref2 != ring_ref ||
-						port2 != rport))) {
+		q = read_offer(t->st, xs_path, &now);
+		if (q == -ENOENT || (q == 0 && (now.ring_ref != o->ring_ref ||
+						now.port != o->port ||
+						strcmp(now.id, o->id)))) {
 			vchan_log(who, "%s: %s %lu of domain %u does not work "
 				  "and the offer is %s: stale, the peer is "
 				  "gone", xs_path, what, val,
 				  (unsigned)t->peer,
 				  q ? "gone" : "another one now");
 			return -EPIPE;
+		}
+		if (q == 0 && taken) {
+			vchan_log(who, "%s: %s %lu of domain %u is taken by "
+				  "another client of this domain", xs_path,
+				  what, val, (unsigned)t->peer);
+			return -EBUSY;
 		}
 		if (q == 0) {
 			vchan_log(who, "peer protocol error: %s: domain %u "
@@ -661,20 +750,98 @@ static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
 	return r;
 }
 
+/* Client: before binding, claim the offer (live_reap.c): -EBUSY when a live
+ * process of our domain holds it (or is taking it); else 0, *taken telling
+ * whether a holder we could not judge is there.  Best effort otherwise: a
+ * store error or a process /proc does not describe goes on unclaimed.  Also
+ * removes the leaked nodes of dead processes first.  *live_path, *val: our
+ * liveness node and its value, for publish_live (NULL: none, `self` unknown
+ * or no memory). */
+static int claim_offer(struct xen_tp *t, const char *who, int self,
+		       const char *xs_path, const struct offer *o,
+		       char **live_path, char **val, bool *taken)
+{
+	static int no_self, no_claim, no_domid;
+	struct vchan_proc_id me;
+	char *claim = NULL;
+	long holder;
+	int r, id_r;
+
+	*live_path = *val = NULL;
+	*taken = false;
+	if (self < 0) {
+		if (first_time(&no_domid))
+			vchan_log(who, "cannot learn our domain id (%s): no "
+				  "liveness node, domain %u sees the death of "
+				  "this domain only through unmap-notify",
+				  strerror(-self), (unsigned)t->peer);
+		return 0;
+	}
+	r = o->id[0] ?
+	    asprintf(live_path, LIVE_ID_FMT, (unsigned)self, (unsigned)t->peer,
+		     (unsigned)o->port, (unsigned)o->ring_ref, o->id) :
+	    asprintf(live_path, LIVE_FMT, (unsigned)self, (unsigned)t->peer,
+		     (unsigned)o->port, (unsigned)o->ring_ref);
+	if (r < 0) {
+		*live_path = NULL;
+		return 0;
+	}
+	if (asprintf(&claim, "%s" CLAIM_SUFFIX, *live_path) < 0)
+		claim = NULL;
+	/* Unknown to us, our node stays if we die (as before). */
+	id_r = vchan_proc_self(&me);
+	if (id_r < 0) {
+		if (first_time(&no_self))
+			vchan_log(who, "cannot tell this process in /proc "
+				  "(%s): liveness nodes are not cleaned up, "
+				  "offers not claimed", strerror(-id_r));
+		*val = strdup(xs_path);
+		*taken = claim && offer_taken(t->st, *live_path, claim);
+		free(claim);
+		return 0;
+	}
+	vchan_live_reap(t->st, who, (unsigned)self, &me);
+	*val = vchan_live_value(&me, xs_path);
+	if (!claim || !*val) {
+		free(claim);
+		return 0;
+	}
+	r = vchan_live_claim(t->st, &me, (unsigned)self, *live_path, claim,
+			     *val, &holder);
+	if (r == -EBUSY) {
+		vchan_log(who, "%s: the offer of domain %u is taken by process "
+			  "%ld of this domain", xs_path, (unsigned)t->peer,
+			  holder);
+		free(claim);
+		return -EBUSY;
+	}
+	if (r == 1) {
+		t->claim_path = claim;   /* ours now: removed once connected */
+		return 0;
+	}
+	if (r < 0 && first_time(&no_claim))
+		vchan_log(who, "cannot claim %s (%s): going on unclaimed",
+			  claim, strerror(-r));
+	*taken = r == 0;
+	free(claim);
+	return 0;
+}
+
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
 	const char *who = who_of(cfg, false);
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
-	unsigned long ring_ref, rport;
+	struct offer o;
 	grant_ref_t ref, *refs = NULL;
 	unsigned lo, ro, i, n;
 	int layout;
 	struct xen_tp *t;
-	char *path = NULL;
+	char *path = NULL, *live_path = NULL, *val = NULL;
 	void *rb, *wb;
 	domid_t self;
+	bool taken;
 	int r, self_r;
 
 	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
@@ -687,35 +854,41 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		goto fail;
 	}
 	/* Peer-written nodes, one publication: read together, checked. */
-	r = read_offer(t->st, xs_path, &ring_ref, &rport);
+	r = read_offer(t->st, xs_path, &o);
 	if (r < 0)
 		goto fail_store;
-	if (ring_ref == 0 || rport == 0) {
+	if (o.ring_ref == 0 || o.port == 0) {
 		vchan_log(who, "%s: ring-ref %lu / event-channel %lu invalid",
-			  xs_path, ring_ref, rport);
+			  xs_path, o.ring_ref, o.port);
 		r = -EPROTO;
 		goto fail;
 	}
+	self_r = hyp_self_domid(t->st, &self);
+	if (self_r == 0)
+		self_r = self;
+	r = claim_offer(t, who, self_r, xs_path, &o, &live_path, &val, &taken);
+	if (r < 0)
+		goto fail;
 	if ((r = hyp_evtchn_open(&t->ev)) < 0) {
 		vchan_log(who, "cannot open the event channel device: %s",
 			  strerror(-r));
 		goto fail;
 	}
-	r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)rport, &t->port);
+	r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)o.port, &t->port);
 	if (r < 0) {
-		r = offer_failed(t, who, xs_path, "event-channel", rport,
-				 ring_ref, rport, r);
+		r = offer_failed(t, who, xs_path, "event-channel", o.port, &o,
+				 taken, r);
 		goto fail;
 	}
 	if ((r = hyp_gnttab_open(&t->gt)) < 0)
 		goto fail_map;
 	un.offset = offsetof(struct vchan_interface, cli_live);
 	un.port = t->port;
-	ref = (grant_ref_t)ring_ref;
+	ref = (grant_ref_t)o.ring_ref;
 	r = hyp_gnttab_map(t->gt, t->peer, 1, &ref, true, &un, &t->page);
 	if (r < 0) {
-		r = offer_failed(t, who, xs_path, "ring-ref", ring_ref,
-				 ring_ref, rport, r);
+		r = offer_failed(t, who, xs_path, "ring-ref", o.ring_ref, &o,
+				 false, r);
 		goto fail;
 	}
 	pg = t->page;
@@ -744,11 +917,16 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		goto fail_map;
 	free(refs);
 	refs = NULL;
-	self_r = hyp_self_domid(t->st, &self);
-	if (self_r == 0)
-		self_r = self;
-	publish_live(t, who, self_r, xs_path, (evtchn_port_t)rport,
-		     (grant_ref_t)ring_ref);
+	if (live_path && val) {
+		publish_live(t, who, (unsigned)self_r, live_path, val);
+		live_path = NULL;
+	}
+	/* Connected but for the handshake: the liveness node holds it now. */
+	if (t->claim_path) {
+		(void)hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
+		free(t->claim_path);
+		t->claim_path = NULL;
+	}
 	if (asprintf(&path, "%s/ring-ref", xs_path) < 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -762,18 +940,24 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
+	free(val);
 	vchan_client_connect(*out);
 	xen_notify(t);
 	return 0;
 
 fail_store:
-	if (r == -EPROTO)
+	if (r == -EBADMSG) {
+		vchan_log(who, "peer protocol error: %s/" CHANNEL_ID " is not "
+			  "%d lower-case hex digits", xs_path, CHANNEL_ID_LEN);
+		r = -EPROTO;
+	} else if (r == -EPROTO) {
 		vchan_log(who, "peer protocol error: %s/{ring-ref,event-"
 			  "channel} are not decimal numbers in range",
 			  xs_path);
-	else
+	} else {
 		vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s",
 			  xs_path, strerror(-r));
+	}
 	goto fail;
 fail_map:
 	vchan_log(who, "cannot map the pages domain %d shared: %s",
@@ -781,6 +965,8 @@ fail_map:
 fail:
 	free(refs);
 	free(path);
+	free(live_path);
+	free(val);
 	xen_release(t, false);
 	return r;
 }

@@ -43,14 +43,33 @@ fuzz_xs_wire$(EXEEXT): $(srcdir)/fuzz/fuzz_xs_wire.c $(srcdir)/fuzz/fuzz_input.h
 		-I$(top_builddir) -I$(FUZZ_XS_DIR) \
 		$(srcdir)/fuzz/fuzz_xs_wire.c $(FUZZ_XS_SRCS) -o $@
 
+# A client's liveness nodes: clean-up and claim (live_reap.c) against a
+# hostile directory; the store is faked in the target.
+FUZZ_LIVE_SRCS = $(top_srcdir)/libvchan-cap/live_reap.c \
+	$(top_srcdir)/libvchan-cap/log.c
+fuzz_live_nodes$(EXEEXT): $(srcdir)/fuzz/fuzz_live_nodes.c \
+		$(srcdir)/fuzz/fuzz_input.h $(FUZZ_LIVE_SRCS) \
+		$(top_srcdir)/libvchan-cap/live_reap.h \
+		$(top_srcdir)/libvchan-cap/vchan_priv.h
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -D_GNU_SOURCE -Wall -Wextra -Werror \
+		-I$(top_builddir) -I$(top_srcdir)/libvchan-cap \
+		-I$(top_srcdir)/libvchan-cap/include \
+		-I$(top_srcdir)/hyp/include \
+		$(srcdir)/fuzz/fuzz_live_nodes.c $(FUZZ_LIVE_SRCS) \
+		-lpthread -o $@
+
 # Built before the tests run (check_DATA), run by the wrapper scripts.
-check_DATA += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT)
-TESTS += fuzz/fuzz_vchan_peer.sh fuzz/fuzz_xs_wire.sh
-CLEANFILES += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT)
+check_DATA += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT) \
+	fuzz_live_nodes$(EXEEXT)
+TESTS += fuzz/fuzz_vchan_peer.sh fuzz/fuzz_xs_wire.sh \
+	fuzz/fuzz_live_nodes.sh
+CLEANFILES += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT) \
+	fuzz_live_nodes$(EXEEXT)
 endif
 EXTRA_DIST += fuzz/fuzz_run.sh fuzz/fuzz_input.h \
 	fuzz/fuzz_vchan_peer.c fuzz/fuzz_vchan_peer.sh \
-	fuzz/fuzz_xs_wire.c fuzz/fuzz_xs_wire.sh
+	fuzz/fuzz_xs_wire.c fuzz/fuzz_xs_wire.sh \
+	fuzz/fuzz_live_nodes.c fuzz/fuzz_live_nodes.sh
 
 # Hostile processes on xensim's hypervisor socket: the daemon's request
 # handling and tables, driven in-process (fuzz_hypsock.c stands in for the

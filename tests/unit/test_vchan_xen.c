@@ -27,6 +27,11 @@
 #define PEER 5
 /* Our domain (3)'s liveness nodes. */
 #define LIVE_DIR "/local/domain/3/data/vipc-vchan-live"
+/* The server's channel id, and the name of our liveness node and claim for
+ * its offer (ring-ref 200, port 7). */
+#define CID "0123456789abcdef"
+#define LIVE LIVE_DIR "/5-7-200-" CID
+#define CLAIM LIVE "-claim"
 
 static char last_log[512];
 static int logs;
@@ -72,23 +77,57 @@ static struct vchan_interface *server_page(unsigned lo, unsigned ro)
 	return pg;
 }
 
-/* The client reads the server's offer: ring-ref and event-channel, in one
- * transaction (id), committed. */
-static void offer(xs_transaction_t id, const char *ref, const char *port)
+/* The client reads the server's offer: ring-ref, event-channel and the
+ * channel id (NULL: none, a stock server), in one transaction (id),
+ * committed. */
+static void offer_id(xs_transaction_t id, const char *ref, const char *port,
+		     const char *cid)
 {
 	MOCK_RET(xs_transaction_start, id);
 	MOCK_RET(xs_read, ref);
 	MOCK_RET(xs_read, port);
+	if (cid)
+		MOCK_RET(xs_read, cid);
+	else
+		MOCK_FAIL(xs_read, ENOENT);
 	MOCK_OK(xs_transaction_end);
 }
 
+static void offer(xs_transaction_t id, const char *ref, const char *port)
+{
+	offer_id(id, ref, port, CID);
+}
+
+/* The claim's transaction (id): neither our liveness node nor a claim is
+ * there; ours is written. */
+static void claim_txn(xs_transaction_t id)
+{
+	MOCK_RET(xs_transaction_start, id);
+	MOCK_FAIL(xs_read, ENOENT);             /* the liveness node */
+	MOCK_FAIL(xs_read, ENOENT);             /* a claim */
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+}
+
+/* After the offer: our domid, no liveness nodes to clean up, the claim. */
+static void claim(void)
+{
+	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_FAIL(xs_directory, ENOENT);        /* no liveness nodes yet */
+	claim_txn(70);
+}
+
+
 /* A client open up to its bind: the server's page (orders lo, ro), the
- * store, the offer (ring-ref 200, port 7), the event channel device. */
+ * store, the offer (ring-ref 200, port 7), the claim, the event channel
+ * device. */
 static void client_start(unsigned lo, unsigned ro)
 {
 	server_page(lo, ro);
 	MOCK_OK(xs_open);
 	offer(5, "200", "7");
+	claim();
 	MOCK_OK(xenevtchn_open);
 }
 
@@ -96,25 +135,44 @@ static void client_start(unsigned lo, unsigned ro)
 static void next_case(void)
 {
 	memset(&mock, 0, offsetof(struct mock_state, fd));
+	mock.txn_starts = mock.txn_commits = mock.txn_aborts = 0;
+	mock.writes = mock.set_perms = 0;
 	logs = 0;
 }
 
-/* Everything after the offer, up to a connected client (no store watch:
- * the fake refuses it, which the transport takes in its stride). */
-static void client_rest(evtchn_port_t local)
+/* A fresh case up to the claim's transaction, which the caller goes on
+ * with. */
+static void claim_start(void)
 {
-	MOCK_OK(xenevtchn_open);
-	MOCK_RET(xenevtchn_bind_interdomain, local);
-	MOCK_OK(xengnttab_open);
-	MOCK_OK(xengnttab_map_grant_ref_notify);
-	MOCK_RET(xs_read, "3");                 /* our domid */
-	MOCK_FAIL(xs_directory, ENOENT);        /* no liveness nodes yet */
+	next_case();
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_RET(xs_read, "3");
+	MOCK_FAIL(xs_directory, ENOENT);
+	MOCK_RET(xs_transaction_start, 70);
+}
+
+/* Our liveness node published, the claim removed, no store watch (the
+ * fake refuses it, which the transport takes in its stride), connected. */
+static void client_connected(void)
+{
 	MOCK_RET(xs_transaction_start, 77);     /* liveness node */
 	MOCK_OK(xs_write);
 	MOCK_OK(xs_set_permissions);
 	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xs_rm);                         /* the claim */
 	MOCK_FAIL(xs_watch, EACCES);
 	MOCK_OK(xenevtchn_notify);              /* connected */
+}
+
+/* Everything after client_start, up to a connected client. */
+static void client_rest(evtchn_port_t local)
+{
+	MOCK_RET(xenevtchn_bind_interdomain, local);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	client_connected();
 }
 
 static void client_close(struct vchan *v)
@@ -136,15 +194,18 @@ static void client_released(int evtchn, int gnttab)
 
 static void test_client_connects(void **state)
 {
-	struct vchan_interface *pg = server_page(10, 11);
+	struct vchan_interface *pg;
 	struct vchan *v = NULL;
 
 	(void)state;
-	MOCK_OK(xs_open);
-	offer(5, "200", "7");
+	client_start(10, 11);
+	pg = (struct vchan_interface *)mock_pages[0];
 	client_rest(9);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
 	assert_non_null(v);
+	/* Claimed under the channel id, then the liveness node holds it. */
+	assert_int_equal(mock.rms, 1);
+	assert_string_equal(mock.rm_paths[0], CLAIM);
 	/* libxenvchan's unmap-notify: our live byte, our (local) port. */
 	assert_int_equal(mock.refs[0], 200);
 	assert_int_equal(mock.remote_port, 7);
@@ -156,6 +217,8 @@ static void test_client_connects(void **state)
 	assert_int_equal(vchan_ring_size(v, 1), 1024);   /* left: we write */
 	assert_int_equal(vchan_ring_size(v, 0), 2048);
 	client_close(v);
+	assert_int_equal(mock.rms, 2);
+	assert_string_equal(mock.rm_paths[1], LIVE);
 	assert_ptr_equal(mock.unmap_addr, (void *)mock_pages);
 	assert_int_equal(mock.unmap_count, 1);
 	assert_int_equal(pg->cli_live, 0);
@@ -183,8 +246,11 @@ static void test_client_offer_is_one_snapshot(void **state)
 	MOCK_RET(xs_transaction_start, 5);
 	MOCK_RET(xs_read, "200");
 	MOCK_RET(xs_read, "8");
+	MOCK_RET(xs_read, CID);
 	MOCK_FAIL(xs_transaction_end, EAGAIN);
 	offer(6, "201", "8");
+	claim();
+	MOCK_OK(xenevtchn_open);
 	client_rest(9);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
 	assert_int_equal(mock.refs[0], 201);
@@ -193,9 +259,16 @@ static void test_client_offer_is_one_snapshot(void **state)
 	client_released(1, 1);
 }
 
+/* Is s a plain decimal number of at most max? */
+static bool num_ok(const char *s, unsigned long long max)
+{
+	return s[0] && strspn(s, "0123456789") == strlen(s) && strlen(s) < 11 &&
+	       strtoull(s, NULL, 10) <= max;
+}
+
 /* Peer-written store values: anything but a plain decimal number in range
- * is the peer's protocol error (-EPROTO, a log line), before any handle
- * beyond the store's is opened. */
+ * (or a channel id of another form) is the peer's protocol error (-EPROTO,
+ * a log line), before any handle beyond the store's is opened. */
 static void test_client_offer_malformed(void **state)
 {
 	static const struct {
@@ -213,14 +286,16 @@ static void test_client_offer_malformed(void **state)
 		{ "0", "7" },                     /* no such grant */
 		{ "200", "0" },                   /* no such port */
 	};
+	static const char *const bad_id[] = {
+		"", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdef0",
+		"0123456789abcdeg", "-123456789abcdef", " 123456789abcdef",
+	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct vchan *v = NULL;
-		bool ref_ok = bad[i].ref[0] && strspn(bad[i].ref, "0123456789")
-				== strlen(bad[i].ref) && strlen(bad[i].ref) < 11
-				&& strtoull(bad[i].ref, NULL, 10) <= UINT32_MAX;
+		bool ref_ok = num_ok(bad[i].ref, UINT32_MAX);
 
 		next_case();
 		MOCK_OK(xs_open);
@@ -228,6 +303,8 @@ static void test_client_offer_malformed(void **state)
 		MOCK_RET(xs_read, bad[i].ref);
 		if (ref_ok)
 			MOCK_RET(xs_read, bad[i].port);
+		if (ref_ok && num_ok(bad[i].port, UINT32_MAX - 1))
+			MOCK_RET(xs_read, CID);
 		/* A bad value aborts the transaction; a zero (well-formed)
 		 * commits it first. */
 		MOCK_OK(xs_transaction_end);
@@ -237,6 +314,22 @@ static void test_client_offer_malformed(void **state)
 				 -EPROTO);
 		assert_null(v);
 		assert_true(logs >= 1);
+		client_released(0, 0);
+	}
+	/* The channel id, ours, stock peers ignore: exactly its form. */
+	for (i = 0; i < sizeof(bad_id) / sizeof(bad_id[0]); i++) {
+		struct vchan *v = NULL;
+
+		next_case();
+		MOCK_OK(xs_open);
+		offer_id(5, "200", "7", bad_id[i]);
+		print_message("channel id \"%s\"\n", bad_id[i]);
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 -EPROTO);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, "peer protocol error: " PATH
+				       "/vipc-channel-id is not 16"));
 		client_released(0, 0);
 	}
 }
@@ -261,6 +354,7 @@ static void test_client_hostile_page(void **state)
 		MOCK_RET(xenevtchn_bind_interdomain, 9);
 		MOCK_OK(xengnttab_open);
 		MOCK_OK(xengnttab_map_grant_ref_notify);
+		MOCK_OK(xs_rm);                 /* our claim */
 		MOCK_OK(xengnttab_unmap);
 		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
 				 -EPROTO);
@@ -268,6 +362,8 @@ static void test_client_hostile_page(void **state)
 		assert_int_equal(logs, 1);
 		assert_non_null(strstr(last_log, "control page is invalid"));
 		assert_int_equal(mock.unmap_count, 1);
+		assert_int_equal(mock.rms, 1);
+		assert_string_equal(mock.rm_paths[0], CLAIM);
 		client_released(1, 1);
 	}
 }
@@ -297,6 +393,17 @@ static void self_id(unsigned long *ns, unsigned long long *start)
 	*start = strtoull(p + 1, NULL, 10);
 }
 
+/* This kernel's boot id (37 bytes). */
+static void boot_id(char *buf)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, 37, f));
+	fclose(f);
+	assert_int_equal(strlen(buf), 36);
+}
+
 /* The pid of a process that has come and gone. */
 static pid_t dead_pid(void)
 {
@@ -323,19 +430,23 @@ static void reap(xs_transaction_t id, const char *val)
 
 /*
  * Leaked liveness nodes (a client process killed in a living domain): before
- * it publishes its own, a client removes those of its domain whose process
- * is provably gone from its pid namespace: dead, or its pid now another
- * process's (another start time).  Kept: a live process's (ours), one of
- * another pid namespace, and values it cannot read (an older client's bare
- * offer path, garbage).  Its own node names this process.
+ * it claims the offer, a client removes those of its domain whose process is
+ * provably gone: from its pid namespace, dead, or its pid now another
+ * process's (another start time); or any process of an earlier boot of its
+ * kernel (another boot id: a soft reset keeps the domain's store nodes).
+ * Kept: a live process's (ours, in both formats), one of another pid
+ * namespace, and values it cannot read (an older client's bare offer path,
+ * garbage, a malformed boot id).  Its own node names this process and this
+ * boot.
  */
 static void test_client_reaps_dead_nodes(void **state)
 {
 	static const char *const names[] = {
 		"5-7-200", "5-8-201", "5-9-202", "5-10-203", "5-11-204",
-		"5-12-205", NULL,
+		"5-12-205", "5-13-206", "5-14-207", "5-15-208", NULL,
 	};
-	char dead[128], live[128], reused[128], foreign[128], want[128];
+	char dead[128], live[128], reused[128], foreign[128], want[160];
+	char old_boot[160], this_boot[160], bad_boot[160], boot[40];
 	unsigned long long start;
 	struct vchan *v = NULL;
 	unsigned long ns;
@@ -343,6 +454,7 @@ static void test_client_reaps_dead_nodes(void **state)
 
 	(void)state;
 	self_id(&ns, &start);
+	boot_id(boot);
 	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)gone, ns, start);
 	snprintf(live, sizeof(live), "v1 %d %lu %llu /x", (int)getpid(), ns,
 		 start);
@@ -350,10 +462,17 @@ static void test_client_reaps_dead_nodes(void **state)
 		 ns, start + 1);
 	snprintf(foreign, sizeof(foreign), "v1 %d %lu %llu /x", (int)gone,
 		 ns + 1, start);
-	client_start(10, 11);
-	MOCK_RET(xenevtchn_bind_interdomain, 9);
-	MOCK_OK(xengnttab_open);
-	MOCK_OK(xengnttab_map_grant_ref_notify);
+	/* Our very pid, namespace and start time, under another boot. */
+	snprintf(old_boot, sizeof(old_boot),
+		 "v2 %d %lu %llu 00000000-1111-2222-3333-444444444444 /x",
+		 (int)getpid(), ns, start);
+	snprintf(this_boot, sizeof(this_boot), "v2 %d %lu %llu %s /x",
+		 (int)getpid(), ns, start, boot);
+	snprintf(bad_boot, sizeof(bad_boot), "v2 %d %lu %llu %.35s /x",
+		 (int)gone, ns, start, boot);
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
 	MOCK_RET(xs_read, "3");                 /* our domid */
 	MOCK_RET(xs_directory, names);
 	reap(80, dead);
@@ -362,22 +481,23 @@ static void test_client_reaps_dead_nodes(void **state)
 	MOCK_RET(xs_read, foreign);
 	MOCK_RET(xs_read, PATH);                /* an older client's */
 	MOCK_RET(xs_read, "v1 12x 3 4 /x");
-	MOCK_RET(xs_transaction_start, 77);     /* our liveness node */
-	MOCK_OK(xs_write);
-	MOCK_OK(xs_set_permissions);
-	MOCK_OK(xs_transaction_end);
-	MOCK_FAIL(xs_watch, EACCES);
-	MOCK_OK(xenevtchn_notify);
+	reap(82, old_boot);
+	MOCK_RET(xs_read, this_boot);
+	MOCK_RET(xs_read, bad_boot);
+	claim_txn(70);
+	MOCK_OK(xenevtchn_open);
+	client_rest(9);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
-	assert_int_equal(mock.rms, 2);
+	assert_int_equal(mock.rms, 4);
 	assert_string_equal(mock.rm_paths[0], LIVE_DIR "/5-7-200");
 	assert_string_equal(mock.rm_paths[1], LIVE_DIR "/5-9-202");
-	snprintf(want, sizeof(want), "v1 %d %lu %llu " PATH, (int)getpid(),
-		 ns, start);
+	assert_string_equal(mock.rm_paths[2], LIVE_DIR "/5-13-206");
+	assert_string_equal(mock.rm_paths[3], CLAIM);
+	snprintf(want, sizeof(want), "v2 %d %lu %llu %s " PATH, (int)getpid(),
+		 ns, start, boot);
 	assert_string_equal(mock.value, want);
 	client_close(v);
-	assert_int_equal(mock.rms, 3);
-	assert_string_equal(mock.rm_paths[2], LIVE_DIR "/5-7-200");
+	assert_int_equal(mock.rms, 5);
 	client_released(1, 1);
 }
 
@@ -396,10 +516,9 @@ static void test_client_reap_best_effort(void **state)
 	self_id(&ns, &start);
 	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)dead_pid(), ns,
 		 start);
-	client_start(10, 11);
-	MOCK_RET(xenevtchn_bind_interdomain, 9);
-	MOCK_OK(xengnttab_open);
-	MOCK_OK(xengnttab_map_grant_ref_notify);
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
 	MOCK_RET(xs_read, "3");
 	MOCK_RET(xs_directory, names);
 	MOCK_RET(xs_read, dead);
@@ -407,15 +526,12 @@ static void test_client_reap_best_effort(void **state)
 	MOCK_RET(xs_read, PATH);                /* rewritten meanwhile */
 	MOCK_OK(xs_transaction_end);            /* its abort */
 	MOCK_FAIL(xs_read, EIO);                /* the next one: lost */
-	MOCK_RET(xs_transaction_start, 77);
-	MOCK_OK(xs_write);
-	MOCK_OK(xs_set_permissions);
-	MOCK_OK(xs_transaction_end);
-	MOCK_FAIL(xs_watch, EACCES);
-	MOCK_OK(xenevtchn_notify);
+	claim_txn(70);
+	MOCK_OK(xenevtchn_open);
+	client_rest(9);
 	logs = 0;
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
-	assert_int_equal(mock.rms, 0);
+	assert_int_equal(mock.rms, 1);          /* the claim, once connected */
 	assert_int_equal(mock.txn_aborts, 1);
 	assert_non_null(strstr(last_log, "cannot clean up " LIVE_DIR));
 	assert_int_equal(logs, 1);
@@ -428,8 +544,10 @@ static void test_client_reap_best_effort(void **state)
  * such domain; -EINVAL, the port is not unbound for us.  Linux's gntdev:
  * -EINVAL for any failed grant (bad domain or ref).  -ESRCH, or -EINVAL with
  * the offer gone or changed when read again, is a stale offer: the peer is
- * gone, -EPIPE.  -EINVAL with the same offer is the peer's -EPROTO, logged
- * as a protocol error naming the path, the value and the domain.
+ * gone, -EPIPE; so is another channel id on the same port and ring-ref
+ * (the server offered anew).  -EINVAL with the same offer is the peer's
+ * -EPROTO, logged as a protocol error naming the path, the value and the
+ * domain.  Our claim goes, whatever the outcome.
  */
 static void test_client_stale_or_bad_offer(void **state)
 {
@@ -437,18 +555,27 @@ static void test_client_stale_or_bad_offer(void **state)
 		bool map;             /* fail the map, else the bind */
 		int err;
 		const char *ref, *port;   /* read again; NULL: gone */
+		const char *cid;
 		int want;
 		const char *log;
 	} c[] = {
-		{ false, ESRCH, NULL, NULL, -EPIPE, "of the offer is gone" },
-		{ false, EINVAL, "200", "7", -EPROTO, "peer protocol error: "
-		  PATH ": domain 5 offers event-channel 7" },
-		{ false, EINVAL, NULL, NULL, -EPIPE, "event-channel 7 of " },
-		{ false, EINVAL, "200", "8", -EPIPE, "another one now" },
-		{ true, EINVAL, "200", "7", -EPROTO, "peer protocol error: "
-		  PATH ": domain 5 offers ring-ref 200" },
-		{ true, EINVAL, "201", "7", -EPIPE, "ring-ref 200 of " },
-		{ true, EINVAL, NULL, NULL, -EPIPE, "the offer is gone" },
+		{ false, ESRCH, NULL, NULL, CID, -EPIPE,
+		  "of the offer is gone" },
+		{ false, EINVAL, "200", "7", CID, -EPROTO,
+		  "peer protocol error: " PATH ": domain 5 offers "
+		  "event-channel 7" },
+		{ false, EINVAL, NULL, NULL, CID, -EPIPE,
+		  "event-channel 7 of " },
+		{ false, EINVAL, "200", "8", CID, -EPIPE, "another one now" },
+		{ false, EINVAL, "200", "7", "0123456789abcdee", -EPIPE,
+		  "another one now" },
+		{ false, EINVAL, "200", "7", NULL, -EPIPE, "another one now" },
+		{ true, EINVAL, "200", "7", CID, -EPROTO,
+		  "peer protocol error: " PATH ": domain 5 offers ring-ref "
+		  "200" },
+		{ true, EINVAL, "201", "7", CID, -EPIPE, "ring-ref 200 of " },
+		{ true, EINVAL, NULL, NULL, CID, -EPIPE,
+		  "the offer is gone" },
 	};
 	size_t i;
 
@@ -466,12 +593,13 @@ static void test_client_stale_or_bad_offer(void **state)
 			MOCK_FAIL(xenevtchn_bind_interdomain, c[i].err);
 		}
 		if (c[i].err == EINVAL && c[i].ref) {
-			offer(6, c[i].ref, c[i].port);
+			offer_id(6, c[i].ref, c[i].port, c[i].cid);
 		} else if (c[i].err == EINVAL) {
 			MOCK_RET(xs_transaction_start, 6);
 			MOCK_FAIL(xs_read, ENOENT);
 			MOCK_OK(xs_transaction_end);    /* its abort */
 		}
+		MOCK_OK(xs_rm);                         /* our claim */
 		print_message("%s fails with %d\n", c[i].map ? "map" : "bind",
 			      c[i].err);
 		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
@@ -480,7 +608,114 @@ static void test_client_stale_or_bad_offer(void **state)
 		assert_int_equal(logs, 1);
 		assert_non_null(strstr(last_log, c[i].log));
 		assert_int_equal(mock.unmap_count, 0);
+		assert_int_equal(mock.rms, 1);
+		assert_string_equal(mock.rm_paths[0], CLAIM);
 		client_released(1, c[i].map);
+	}
+}
+
+/*
+ * Two client processes of one domain racing for one offer.  Xen lets one
+ * bind; the other's bind fails with -EINVAL, which alone reads as an offer
+ * not meant for us (-EPROTO).  So a client claims the offer first, in one
+ * transaction: its liveness node or a claim held by a live process of our
+ * pid namespace (here: this very process) gives -EBUSY at once, nothing
+ * bound, nothing written, a log line naming the process.  A claim of a dead
+ * process is taken over.  A holder it cannot judge (another pid namespace)
+ * lets it try: a failed bind with the offer unchanged then gives -EBUSY,
+ * not -EPROTO; and a stock server's offer (no channel id) names the nodes
+ * without one.
+ */
+static void test_client_claim(void **state)
+{
+	char live[160], dead[160], foreign[160], want[64], boot[40];
+	unsigned long long start;
+	struct vchan *v = NULL;
+	unsigned long ns;
+	int which;
+
+	(void)state;
+	self_id(&ns, &start);
+	boot_id(boot);
+	snprintf(live, sizeof(live), "v2 %d %lu %llu %s /x", (int)getpid(),
+		 ns, start, boot);
+	snprintf(dead, sizeof(dead), "v2 %d %lu %llu %s /x", (int)dead_pid(),
+		 ns, start, boot);
+	snprintf(foreign, sizeof(foreign), "v2 %d %lu %llu %s /x",
+		 (int)getpid(), ns + 1, start, boot);
+	snprintf(want, sizeof(want), "taken by process %d of this domain",
+		 (int)getpid());
+	/* Held: the liveness node (0) or a claim (1). */
+	for (which = 0; which < 2; which++) {
+		claim_start();
+		if (which)
+			MOCK_FAIL(xs_read, ENOENT);
+		MOCK_RET(xs_read, live);
+		MOCK_OK(xs_transaction_end);            /* its abort */
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 -EBUSY);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, want));
+		assert_int_equal(mock.writes, 0);
+		assert_int_equal(mock.rms, 0);
+		assert_int_equal(mock.txn_aborts, 1);
+		client_released(0, 0);
+	}
+
+	/* A dead process's claim: ours now. */
+	claim_start();
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_RET(xs_read, dead);
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xenevtchn_open);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_int_equal(mock.rms, 1);
+	assert_string_equal(mock.rm_paths[0], CLAIM);
+	client_close(v);
+	client_released(1, 1);
+
+	/* Another pid namespace's liveness node: not claimed; the bind fails,
+	 * the offer is unchanged: -EBUSY. */
+	claim_start();
+	MOCK_RET(xs_read, foreign);
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_OK(xs_transaction_end);                    /* its abort */
+	MOCK_OK(xenevtchn_open);
+	MOCK_FAIL(xenevtchn_bind_interdomain, EINVAL);
+	offer(6, "200", "7");
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -EBUSY);
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, "event-channel 7 of domain 5 is "
+			       "taken by another client of this domain"));
+	assert_int_equal(mock.writes, 0);
+	assert_int_equal(mock.rms, 0);
+	client_released(1, 0);
+
+	/* A stock server: no channel id (absent, or unreadable: xenstored's
+	 * answer for a node missing under a directory we may not read), none
+	 * in our nodes' names. */
+	for (which = 0; which < 2; which++) {
+		next_case();
+		server_page(10, 11);
+		MOCK_OK(xs_open);
+		MOCK_RET(xs_transaction_start, 5);
+		MOCK_RET(xs_read, "200");
+		MOCK_RET(xs_read, "7");
+		MOCK_FAIL(xs_read, which ? EACCES : ENOENT);
+		MOCK_OK(xs_transaction_end);
+		claim();
+		MOCK_OK(xenevtchn_open);
+		client_rest(9);
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+		assert_string_equal(mock.rm_paths[0],
+				    LIVE_DIR "/5-7-200-claim");
+		client_close(v);
+		assert_string_equal(mock.rm_paths[1], LIVE_DIR "/5-7-200");
+		client_released(1, 1);
 	}
 }
 
@@ -493,19 +728,21 @@ static void test_client_setup_failures_release_once(void **state)
 	(void)state;
 	client_start(10, 11);
 	MOCK_FAIL(xenevtchn_bind_interdomain, ENOSPC);
+	MOCK_OK(xs_rm);                         /* our claim */
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -ENOSPC);
+	assert_int_equal(mock.rms, 1);
 	client_released(1, 0);
 
-	memset(&mock, 0, offsetof(struct mock_state, fd));
-	MOCK_OK(xs_open);
-	offer(5, "200", "7");
-	MOCK_OK(xenevtchn_open);
+	next_case();
+	client_start(10, 11);
 	MOCK_RET(xenevtchn_bind_interdomain, 9);
 	MOCK_OK(xengnttab_open);
 	MOCK_FAIL(xengnttab_map_grant_ref_notify, ENOMEM);
+	MOCK_OK(xs_rm);                         /* our claim */
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -ENOMEM);
 	assert_null(v);
 	assert_int_equal(mock.unmap_count, 0);
+	assert_int_equal(mock.rms, 1);
 	client_released(1, 1);
 }
 
@@ -564,6 +801,8 @@ int main(void)
 			test_client_reap_best_effort, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_stale_or_bad_offer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_claim, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_setup_failures_release_once, setup,
 			teardown),

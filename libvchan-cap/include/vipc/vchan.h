@@ -238,34 +238,49 @@ int vchan_shm_pair(const struct vchan_config *srv_cfg,
 void vchan_shm_detach(struct vchan *v);
 
 /* Over Xen (hyp/): the server shares the pages with peer_domid and publishes
- * ring-ref and event-channel under xs_path (owner self, peer read-only);
- * the client reads them, maps and binds.  libxenvchan conventions.
+ * ring-ref, event-channel and vipc-channel-id (16 hex digits, random per
+ * channel; stock libxenvchan peers ignore it) under xs_path (owner self,
+ * peer read-only); the client reads them, maps and binds.  libxenvchan
+ * conventions.
  * Peer death: a dead process's unmap-notify, and, for a destroyed domain
  * (which sends none), store watches: the client watches the server's
  * ring-ref; the client publishes /local/domain/<client>/data/
- * vipc-vchan-live/<server>-<port>-<ring-ref> (owner client, server
- * read-only) before connecting, which the server watches; both also watch
- * @releaseDomain when dom0 lets them read it.  xenstored removes a destroyed
- * domain's nodes.  The liveness node's value names the client process (pid,
- * pid namespace, start time, then xs_path); before it writes its own, a
- * client removes (best effort, 64 at most per open) its domain's nodes whose
- * process is provably gone from its pid namespace: a client killed in a
+ * vipc-vchan-live/<server>-<port>-<ring-ref>-<channel id> (owner client,
+ * server read-only; no "-<channel id>" for a stock server) before
+ * connecting, which the server watches; both also watch @releaseDomain when
+ * dom0 lets them read it.  xenstored removes a destroyed domain's nodes.
+ * The channel id keeps a new channel's node apart from a killed client's
+ * left over from an earlier channel with the same port and ring-ref (Xen
+ * and Linux reuse both at once).
+ * The liveness node's value names the client process (pid, pid namespace,
+ * start time, the kernel's boot id, then xs_path); before it writes its
+ * own, a client removes (best effort, 64 at most per open) its domain's
+ * nodes whose process is provably gone: from its pid namespace, or from an
+ * earlier boot of the domain's kernel (soft reset).  A client killed in a
  * living domain leaks its node otherwise, against the domain's store quota.
  * Nodes of live processes, of other pid namespaces, or of another format
  * (older clients) stay.
+ * Before it binds, a client claims the offer: <liveness node>-claim, written
+ * in a transaction that finds neither node held by a live process of its
+ * pid namespace, removed once connected.
  * vchan_client_open returns, besides the errors of the calls it makes:
  *   -ENOENT  nothing offered (yet) under xs_path
+ *   -EBUSY   (a log line) another client process of this domain holds the
+ *            offer or is taking it: its liveness node or claim names a live
+ *            process (which the line names); or, held by one it cannot
+ *            judge (another pid namespace, an older client), the bind
+ *            failed and the offer is unchanged
  *   -EPROTO  (a log line) the offer or the server's page is malformed, or
  *            the offered port or ring-ref, still offered when read again,
  *            is not ours to take (Xen: not unbound for us / not granted to
  *            us; also what an offer left by a killed server process whose
- *            domain lives on looks like)
+ *            domain lives on looks like, and what losing a race to a stock
+ *            libxenvchan client of this domain looks like)
  *   -EPIPE   (a log line) the offer is stale: binding its port says its
  *            domain does not exist (-ESRCH), or its port or ring-ref does
  *            not work (-EINVAL) and the offer is gone or another one when
  *            read again (the server closed, or its domain was destroyed)
- * The client reads ring-ref and event-channel together, in one store
- * transaction. */
+ * The client reads the offer's nodes together, in one store transaction. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,

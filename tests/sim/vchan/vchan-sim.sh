@@ -11,7 +11,8 @@
 # channel on the same path outliving the first; a reconnection that
 # outlives the client's old handle; a client process killed in a living
 # domain, whose leaked liveness node the next client's open removes while a
-# connected client's stays; revoke mid-stream; and
+# connected client's stays; client processes of one domain racing for one
+# offer; revoke mid-stream; and
 # Debian's stock libxenvchan as the peer, both ways.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
@@ -157,7 +158,15 @@ check_done reconnect-srv reconnect; check_done reconnect-cli reconnect
 # A client process SIGKILLed in a domain that lives on leaks its liveness
 # node; the next client's open in that domain removes it, and keeps the node
 # of the first client, still connected (each node's value ends with its
-# offer's path).
+# offer's path).  Xen reuses a freed port at once, and Linux a freed grant
+# ref: a channel offered again after its client was killed can have the
+# very port and ring-ref of the dead one.  So dom0 also plants a dead
+# process's node named as such a leftover would be (<server>-<port>-
+# <ring-ref>) for the new offer, once the server watches (written again
+# after its permissions are set, since xenstored tells a watcher of a change
+# only if it could read the node before): the new client's clean-up removes
+# it, and that must not end the new channel (the channel id in the names
+# keeps them apart).
 xsls() { "$XENSIM" exec 0 -- "$PROG" xs-ls "$1"; }
 pair livegc server livegc -- client livegc
 live="/local/domain/$C/data/vipc-vchan-live"
@@ -173,6 +182,26 @@ if wait_marker livegc-cli "VCHAN-READY livegc-first"; then
     [ -n "$victim" ] &&
         echo "ok   livegc: the victim's node $victim leaked" ||
         { echo "FAIL livegc: no victim node to clean up: $before"; fails=$((fails + 1)); }
+    newoffer=""
+    end=$(($(date +%s) + WAIT))
+    until [ "$(date +%s)" -ge "$end" ]; do
+        newoffer=$(xsls "$offer-new" 2>/dev/null)
+        echo "$newoffer" | grep -q "^vipc-channel-id " && break
+        sleep 0.2
+    done
+    ref=$(echo "$newoffer" | sed -n 's/^ring-ref //p')
+    port=$(echo "$newoffer" | sed -n 's/^event-channel //p')
+    ns=$("$XENSIM" exec "$C" -- stat -L -c %i /proc/self/ns/pid)
+    boot=$(cat /proc/sys/kernel/random/boot_id)
+    leftover="$S-$port-$ref"
+    if [ -n "$ref" ] && [ -n "$port" ] && [ -n "$ns" ] &&
+       "$XENSIM" exec 0 -- "$PROG" xs-write "$live/$leftover" "v2 999999 $ns 1 $boot $offer-new" &&
+       "$XENSIM" exec 0 -- "$PROG" xs-chmod "$live/$leftover" "n$C" "r$S" &&
+       "$XENSIM" exec 0 -- "$PROG" xs-write "$live/$leftover" "v2 999999 $ns 1 $boot $offer-new"; then
+        echo "ok   livegc: planted a dead process's node $leftover"
+    else
+        echo "FAIL livegc: cannot plant a leftover node (offer: $newoffer)"; fails=$((fails + 1))
+    fi
     "$XENSIM" exec "$C" -- "$PROG" client livegc-new > "$work/new.log" 2>&1 &
     newpid=$!
     end=$(($(date +%s) + WAIT))
@@ -183,12 +212,14 @@ if wait_marker livegc-cli "VCHAN-READY livegc-first"; then
     after=$(xsls "$live")
     if [ -z "$victim" ] || echo "$after" | grep -q "^$victim "; then
         echo "FAIL livegc: the victim's node is still there: $after"; fails=$((fails + 1))
-    elif ! echo "$after" | grep -q "^[0-9-]* v1 [0-9]* [0-9]* [0-9]* $offer\$"; then
+    elif echo "$after" | grep -q "^$leftover "; then
+        echo "FAIL livegc: the planted node is still there: $after"; fails=$((fails + 1))
+    elif ! echo "$after" | grep -q "^[0-9a-f-]* v2 [0-9]* [0-9]* [0-9]* [0-9a-f-]* $offer\$"; then
         echo "FAIL livegc: the connected client's node is gone: $after"; fails=$((fails + 1))
     elif ! echo "$after" | grep -q " $offer-new\$"; then
         echo "FAIL livegc: the new client's node is missing: $after"; fails=$((fails + 1))
     else
-        echo "ok   livegc: the victim's node removed, the live ones kept"
+        echo "ok   livegc: the victim's and the planted node removed, the live ones kept"
     fi
     "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go" 1
     wait "$newpid"
@@ -202,6 +233,11 @@ else
     echo "FAIL livegc: the first client never connected"; log livegc-cli | tail -n 5; fails=$((fails + 1))
 fi
 check_done livegc-srv livegc; check_done livegc-cli livegc
+
+# Client processes of one domain racing for one offer: one connects, the
+# others get EBUSY (never EPROTO), 20 rounds.
+pair race server race -- client race
+check_done race-srv race; check_done race-cli race
 
 pair revoke server revoke -- client revoke
 check_done revoke-srv revoke; check_done revoke-cli revoke

@@ -51,6 +51,9 @@
  *               new channel.
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
+ *   race        client processes of one domain racing for one offer, 20
+ *               rounds of 3: exactly one connects and its channel works,
+ *               the others get EBUSY.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
  *   livegc      leaked liveness nodes: the server offers three channels in
@@ -58,10 +61,13 @@
  *               stays), vipc-vchan-victim (a second client process,
  *               "livegc-victim", SIGKILLs itself after one message) and,
  *               once the victim's death was seen, vipc-vchan-new (a third,
- *               "livegc-new", whose open must remove the victim's node and
- *               keep the first client's; the script looks).  Once dom0
- *               writes data/conf/go in the client's home, each client
- *               still there sends one message and takes its echo.
+ *               "livegc-new", whose open must remove the victim's node,
+ *               and a node dom0 planted named as a dead client's of the
+ *               same port and ring-ref would be, and keep the first
+ *               client's; the script looks; the server waits on the new
+ *               channel meanwhile).  Once dom0 writes data/conf/go in the
+ *               client's home, each client still there sends one message
+ *               and takes its echo.
  * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>", and
  * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
@@ -75,6 +81,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <vipc/hyp.h>
@@ -184,6 +191,10 @@ static int wait_published(unsigned server)
 	return r;
 }
 
+/* The server returns at once (its first receive then waits for the
+ * client, looking at each store event as it comes). */
+static bool no_connect_wait;
+
 static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 			      int layout, bool no_spin)
 {
@@ -214,7 +225,7 @@ static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 		     strerror(-r));
 		return NULL;
 	}
-	if (server) {   /* wait for the client to connect */
+	if (server && !no_connect_wait) {   /* wait for the client */
 		for (int i = 0; i < 300 && vchan_is_connected(v) == 0; i++)
 			usleep(50000);
 	}
@@ -572,13 +583,178 @@ static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
 	/* The victim's channel stays open: its port and grant are not reused,
 	 * so the new client's node cannot take the victim's name. */
 	path_suffix = "-new";
+	no_connect_wait = true;
 	nv = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 	if (nv) {
-		livegc_echo(first, "the first channel");
+		/* Waiting in a receive on the new channel, we look at each
+		 * store event as it comes: dom0's planted node, the new
+		 * client's clean-up, its own node. */
 		livegc_echo(nv, "the new channel");
+		livegc_echo(first, "the first channel");
 		vchan_close(nv);
 	}
 	vchan_close(v);
+}
+
+/* race: client processes of one domain racing for one offer.  Each round
+ * the server offers a channel, takes one message and echoes it, closes;
+ * the client's domain forks RACE_PROCS processes that open it at the same
+ * moment: exactly one must connect, every other one must get -EBUSY (not
+ * -EPROTO: the offer was meant for this domain), and the winner's channel
+ * must work. */
+#define RACE_ROUNDS 20
+#define RACE_PROCS 3
+
+static void race_server(unsigned peer, domid_t self)
+{
+	uint8_t buf[64];
+	struct vchan_msg m;
+	struct vchan *v;
+	int round, r = 0;
+
+	no_connect_wait = true;
+	for (round = 1; round <= RACE_ROUNDS && r == 0; round++) {
+		v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+		if (!v)
+			return;
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		r = vchan_recv(v, &m, 30000);
+		if (r == 0)
+			r = vchan_send(v, 0xec0, 0, buf, m.len, 30000);
+		if (r < 0)
+			FAIL("race: round %d: %s", round, strerror(-r));
+		vchan_close(v);
+	}
+	if (r == 0)
+		OK("race: %d rounds echoed", RACE_ROUNDS);
+}
+
+/* The offer's channel id, once it is not `prev` (empty: any). */
+static int race_next_offer(unsigned server, char *id, size_t len)
+{
+	struct hyp_store *st;
+	char path[128], *val = NULL;
+	int r, i;
+
+	snprintf(path, sizeof(path), PATH_FMT "/vipc-channel-id", server);
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	for (i = 0; i < 600; i++) {
+		r = hyp_store_read(st, HYP_TXN_NONE, path, &val, NULL);
+		if (r == 0 && strcmp(val, id)) {
+			snprintf(id, len, "%s", val);
+			free(val);
+			break;
+		}
+		free(val);
+		val = NULL;
+		if (r == 0 || r == -ENOENT || r == -EACCES)
+			r = -ETIMEDOUT;
+		else
+			break;
+		usleep(20000);
+	}
+	hyp_store_close(st);
+	return r;
+}
+
+/* One racer: wait at the start line, open, report the result (one int) on
+ * `out`; the winner then waits for `finish` to close, sends one message
+ * and checks its echo (exit status 0 when all went right). */
+static int racer(unsigned peer, int start, int out, int finish)
+{
+	struct vchan_config cfg;
+	struct vchan_msg m;
+	struct vchan *v = NULL;
+	uint8_t buf[64];
+	char path[128], c;
+	int r;
+
+	if (read(start, &c, 1) < 0)
+		return 2;
+	vchan_config_init(&cfg);
+	cfg.name = "sim-racer";
+	snprintf(path, sizeof(path), PATH_FMT, peer);
+	r = vchan_client_open(&cfg, (int)peer, path, &v);
+	if (write(out, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		return 2;
+	if (r < 0)
+		return 0;
+	if (read(finish, &c, 1) < 0)
+		c = 0;
+	m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+	r = vchan_send(v, 1, 0, "race", 4, 30000);
+	if (r == 0)
+		r = vchan_recv(v, &m, 30000);
+	vchan_close(v);
+	return r == 0 && m.type == 0xec0 && m.len == 4 ? 0 : 1;
+}
+
+static void race_client(unsigned peer)
+{
+	int round, i, busy = 0, won = 0, other = 0, bad_exit = 0;
+	char id[32] = "";
+
+	for (round = 1; round <= RACE_ROUNDS; round++) {
+		int start[2], out[2], finish[2], res, status, winners = 0;
+		pid_t kids[RACE_PROCS];
+
+		if (race_next_offer(peer, id, sizeof(id)) < 0) {
+			FAIL("race: round %d: no new offer", round);
+			return;
+		}
+		if (pipe(start) || pipe(out) || pipe(finish)) {
+			FAIL("race: pipe: %s", strerror(errno));
+			return;
+		}
+		fflush(stdout);
+		for (i = 0; i < RACE_PROCS; i++) {
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				close(start[1]);
+				close(finish[1]);
+				_exit(racer(peer, start[0], out[1],
+					    finish[0]));
+			}
+		}
+		close(start[0]);
+		close(start[1]);        /* the start: EOF for all at once */
+		close(finish[0]);
+		for (i = 0; i < RACE_PROCS; i++) {
+			if (read(out[0], &res, sizeof(res)) !=
+			    (ssize_t)sizeof(res)) {
+				FAIL("race: round %d: a racer said nothing",
+				     round);
+				break;
+			}
+			if (res == 0) {
+				won++;
+				winners++;
+			} else if (res == -EBUSY) {
+				busy++;
+			} else {
+				other++;
+				FAIL("race: round %d: a racer got %s", round,
+				     strerror(-res));
+			}
+		}
+		if (winners != 1)
+			FAIL("race: round %d: %d racers connected", round,
+			     winners);
+		close(finish[1]);       /* the winner may go on */
+		close(out[0]);
+		close(out[1]);
+		for (i = 0; i < RACE_PROCS; i++)
+			if (waitpid(kids[i], &status, 0) != kids[i] ||
+			    !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				bad_exit++;
+	}
+	if (bad_exit)
+		FAIL("race: %d racers failed after the open", bad_exit);
+	if (!other && !bad_exit && won == RACE_ROUNDS &&
+	    busy == RACE_ROUNDS * (RACE_PROCS - 1))
+		OK("race: %d rounds, one winner each, %d -EBUSY", RACE_ROUNDS,
+		   busy);
 }
 
 /* reconnect: three channels in turn on one path.  Each round the server
@@ -969,6 +1145,14 @@ int main(int argc, char **argv)
 	if ((r = ids(&self, &peer)) < 0) {
 		FAIL("ids: %s", strerror(-r));
 		return 1;
+	}
+	if (!strcmp(mode, "race")) {
+		if (server)
+			race_server(peer, self);
+		else
+			race_client(peer);
+		printf("VCHAN-DONE failures=%d\n", fails);
+		return fails != 0;
 	}
 	v = open_end(server, peer, self,
 		     !strcmp(mode, "lines") || !strcmp(mode, "sleepy") ?
