@@ -1,7 +1,7 @@
-/* Unit tests: the daemon loop's timers (loop.h) and a listener that cannot
- * drain its backlog (fd_accept.h's fd_listener): out of descriptors with no
- * spare, it leaves the loop for a back-off instead of spinning, and takes
- * the pending connection once descriptors free up. */
+/* Unit tests: the daemon loop's timers and pause (loop.h) and a listener
+ * that cannot drain its backlog (fd_accept.h's fd_listener): out of
+ * descriptors with no spare, it leaves the loop for a back-off instead of
+ * spinning, and takes the pending connection once descriptors free up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -154,6 +154,62 @@ static void test_timer_rearm_zero(void **state)
     loop_free(g.l);
 }
 
+/* A paused fd that hangs up: epoll reports a hang-up whatever the events
+ * asked for, so asking for none would call back (and spin) all along;
+ * paused, it is out of the set: no callback until resumed, then one. */
+struct hup {
+    struct loop *l;
+    unsigned calls;
+    bool resumed;
+    int fd;
+    struct loop_timer t;
+};
+
+static void on_hup(void *ctx, uint32_t events)
+{
+    struct hup *h = ctx;
+    assert_true(events & EPOLLHUP);
+    h->calls++;
+    if (h->resumed)
+        loop_stop(h->l);
+    else
+        assert_int_equal(loop_pause(h->l, h->fd), 0);
+}
+
+static void on_resume(void *ctx)
+{
+    struct hup *h = ctx;
+    h->resumed = true;
+    assert_int_equal(loop_resume(h->l, h->fd), 0);
+}
+
+static void test_pause_hangup(void **state)
+{
+    (void)state;
+    struct hup h = { .l = loop_new() };
+    assert_non_null(h.l);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    h.fd = p[0];
+    close(p[1]);                     /* hung up from the start */
+    assert_int_equal(loop_add(h.l, p[0], EPOLLIN, on_hup, &h), 0);
+    loop_timer_init(&h.t, on_resume, &h);
+    loop_timer_arm(h.l, &h.t, 200);
+    uint64_t t0 = mono_ns();
+    assert_int_equal(loop_run(h.l), 0);
+    /* One call before the pause, one after the resume, none between. */
+    assert_int_equal(h.calls, 2);
+    assert_true(ms_since(t0) >= 200);
+    /* Paused again: a change of events only takes effect on resume. */
+    assert_int_equal(loop_pause(h.l, p[0]), 0);
+    assert_int_equal(loop_pause(h.l, p[0]), 0);
+    assert_int_equal(loop_mod(h.l, p[0], EPOLLIN), 0);
+    loop_del(h.l, p[0]);             /* deleting a paused fd is fine */
+    assert_int_equal(loop_pause(h.l, p[0]), -ENOENT);
+    close(p[0]);
+    loop_free(h.l);
+}
+
 /* The listener test. */
 struct lis {
     struct loop *l;
@@ -284,6 +340,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timer_order),
         cmocka_unit_test(test_timer_rearm_zero),
+        cmocka_unit_test(test_pause_hangup),
         cmocka_unit_test(test_listener_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

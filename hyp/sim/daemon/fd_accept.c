@@ -69,7 +69,7 @@ static void listener_rearm(void *ctx)
 {
     struct fd_listener *fl = ctx;
     /* Level-triggered: a connection still pending fires at once. */
-    int r = loop_mod(fl->loop, fl->fd, EPOLLIN);
+    int r = loop_resume(fl->loop, fl->fd);
     if (r < 0) { /* cannot happen for a registered fd; retry rather than lose it */
         fprintf(stderr, "xensim: cannot re-arm the %s listener: %s\n",
                 fl->what, strerror(-r));
@@ -109,7 +109,7 @@ int fd_listener_accept(struct fd_listener *fl)
                      : fl->backoff_ms >= FD_LISTENER_BACKOFF_MAX_MS / 2
                          ? FD_LISTENER_BACKOFF_MAX_MS
                          : fl->backoff_ms * 2;
-    int r = loop_mod(fl->loop, fl->fd, 0);
+    int r = loop_pause(fl->loop, fl->fd);
     loop_timer_arm(fl->loop, &fl->rearm, fl->backoff_ms);
     fl->paused++;
     if (log_due(&fl->logged_ns)) {

@@ -15,6 +15,8 @@
 struct watch {
     int fd;
     bool dead;
+    bool paused;      /* out of the epoll set (loop_pause) */
+    uint32_t events;  /* what to ask for again on loop_resume */
     loop_cb cb;
     void *ctx;
     struct watch *next_dead;
@@ -98,7 +100,7 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *ctx)
     struct watch *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    *w = (struct watch){ .fd = fd, .cb = cb, .ctx = ctx };
+    *w = (struct watch){ .fd = fd, .cb = cb, .ctx = ctx, .events = events };
     struct epoll_event ev = { .events = events, .data.ptr = w };
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int e = errno;
@@ -113,8 +115,42 @@ int loop_mod(struct loop *l, int fd, uint32_t events)
 {
     if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
         return -ENOENT;
-    struct epoll_event ev = { .events = events, .data.ptr = l->by_fd[fd] };
+    struct watch *w = l->by_fd[fd];
+    w->events = events;
+    if (w->paused)
+        return 0;
+    struct epoll_event ev = { .events = events, .data.ptr = w };
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* Out of the set, not just asking for nothing: epoll reports an error or a
+ * hang-up whatever the events asked for, level-triggered, so a paused fd
+ * that hangs up would make the loop spin. */
+int loop_pause(struct loop *l, int fd)
+{
+    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+        return -ENOENT;
+    struct watch *w = l->by_fd[fd];
+    if (w->paused)
+        return 0;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+        return -errno;
+    w->paused = true;
+    return 0;
+}
+
+int loop_resume(struct loop *l, int fd)
+{
+    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+        return -ENOENT;
+    struct watch *w = l->by_fd[fd];
+    if (!w->paused)
+        return 0;
+    struct epoll_event ev = { .events = w->events, .data.ptr = w };
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    w->paused = false;
+    return 0;
 }
 
 void loop_del(struct loop *l, int fd)
@@ -122,7 +158,8 @@ void loop_del(struct loop *l, int fd)
     if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
         return;
     struct watch *w = l->by_fd[fd];
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (!w->paused)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     l->by_fd[fd] = NULL;
     w->dead = true;
     w->next_dead = l->dead;
@@ -232,7 +269,7 @@ int loop_run(struct loop *l)
         }
         for (int i = 0; i < n && !l->stop; i++) {
             struct watch *w = evs[i].data.ptr;
-            if (!w->dead)
+            if (!w->dead && !w->paused) /* paused in this round */
                 w->cb(w->ctx, evs[i].events);
         }
         run_deferred(l);

@@ -18,6 +18,11 @@ void loop_free(struct loop *l);
 /* Register fd (EPOLLIN/EPOLLOUT/...); cb(ctx, events) runs when ready. */
 int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *ctx);
 int loop_mod(struct loop *l, int fd, uint32_t events);
+/* Take fd out of the loop until loop_resume() (no callback, not even for an
+ * error or hang-up, also none left from this round); loop_mod() while
+ * paused only changes what resume asks for. 0 if already so. */
+int loop_pause(struct loop *l, int fd);
+int loop_resume(struct loop *l, int fd);
 /* Safe to call from inside any callback, also for the fd being served. */
 void loop_del(struct loop *l, int fd);
 /* Run until loop_stop(); returns 0 or -errno. */
