@@ -917,10 +917,11 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		goto fail_map;
 	free(refs);
 	refs = NULL;
-	if (live_path && val) {
+	if (live_path && val)
 		publish_live(t, who, (unsigned)self_r, live_path, val);
-		live_path = NULL;
-	}
+	else
+		free(live_path);
+	live_path = NULL;
 	/* Connected but for the handshake: the liveness node holds it now. */
 	if (t->claim_path) {
 		(void)hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
