@@ -4,6 +4,8 @@
  *                        (one used, one spare the peer never binds),
  *                        publishes them readable by that peer only, answers
  *                        each notification with one back (ping-pong).
+ *                        First, closing a handle frees its port at once:
+ *                        a new handle's next unbound port is that one.
  *   conf-evtchn client   binds to the server's port, ping-pongs, and checks
  *                        that a bound port or a bogus one cannot be bound.
  *   conf-evtchn intrude  third domain: data/conf/target is the server,
@@ -50,6 +52,27 @@ static int wait_event(xenevtchn_handle *xce, int timeout_ms)
     }
 }
 
+/* Linux's evtchn release closes each port of the handle before close()
+ * returns, and Xen hands out the lowest free port: a port taken and its
+ * handle closed is the next one taken. */
+static void check_close_frees_port(unsigned peer)
+{
+    xenevtchn_handle *a = xenevtchn_open(NULL, 0), *b;
+    xenevtchn_port_or_error_t p = -1, q = -1;
+
+    if (a) {
+        p = xenevtchn_bind_unbound_port(a, peer);
+        xenevtchn_close(a);
+    }
+    b = xenevtchn_open(NULL, 0);
+    if (b) {
+        q = xenevtchn_bind_unbound_port(b, peer);
+        xenevtchn_close(b);
+    }
+    conf_check(p >= 0 && q == p, "evtchn-close-frees-port",
+               "port %d, then after its handle was closed %d", p, q);
+}
+
 static int role_server(void)
 {
     struct xs_handle *xs = conf_xs_open();
@@ -66,6 +89,7 @@ static int role_server(void)
 
     if (!xce)
         conf_die("xenevtchn_open: %s", strerror(errno));
+    check_close_frees_port(peer);
     port = xenevtchn_bind_unbound_port(xce, peer);
     spare = xenevtchn_bind_unbound_port(xce, peer);
     if (!conf_check(port >= 0 && spare >= 0, "evtchn-alloc-unbound",
