@@ -158,15 +158,12 @@ check_done reconnect-srv reconnect; check_done reconnect-cli reconnect
 # A client process SIGKILLed in a domain that lives on leaks its liveness
 # node; the next client's open in that domain removes it, and keeps the node
 # of the first client, still connected (each node's value ends with its
-# offer's path).  Xen reuses a freed port at once, and Linux a freed grant
-# ref: a channel offered again after its client was killed can have the
-# very port and ring-ref of the dead one.  So dom0 also plants a dead
-# process's node named as such a leftover would be (<server>-<port>-
-# <ring-ref>) for the new offer, once the server watches (written again
-# after its permissions are set, since xenstored tells a watcher of a change
-# only if it could read the node before): the new client's clean-up removes
-# it, and that must not end the new channel (the channel id in the names
-# keeps them apart).
+# offer's path).  The server closes the victim's channel once it saw the
+# death and at once offers the new one: Xen reuses a freed port at once,
+# and Linux a freed grant ref, so the new channel has the victim's port and
+# ring-ref (checked: xensim must do the same), and the new client's
+# clean-up of the victim's node must not end it (the channel id in the
+# nodes' names keeps them apart; without it the names were the same).
 xsls() { "$XENSIM" exec 0 -- "$PROG" xs-ls "$1"; }
 pair livegc server livegc -- client livegc
 live="/local/domain/$C/data/vipc-vchan-live"
@@ -191,17 +188,13 @@ if wait_marker livegc-cli "VCHAN-READY livegc-first"; then
     done
     ref=$(echo "$newoffer" | sed -n 's/^ring-ref //p')
     port=$(echo "$newoffer" | sed -n 's/^event-channel //p')
-    ns=$("$XENSIM" exec "$C" -- stat -L -c %i /proc/self/ns/pid)
-    boot=$(cat /proc/sys/kernel/random/boot_id)
-    leftover="$S-$port-$ref"
-    if [ -n "$ref" ] && [ -n "$port" ] && [ -n "$ns" ] &&
-       "$XENSIM" exec 0 -- "$PROG" xs-write "$live/$leftover" "v2 999999 $ns 1 $boot $offer-new" &&
-       "$XENSIM" exec 0 -- "$PROG" xs-chmod "$live/$leftover" "n$C" "r$S" &&
-       "$XENSIM" exec 0 -- "$PROG" xs-write "$live/$leftover" "v2 999999 $ns 1 $boot $offer-new"; then
-        echo "ok   livegc: planted a dead process's node $leftover"
-    else
-        echo "FAIL livegc: cannot plant a leftover node (offer: $newoffer)"; fails=$((fails + 1))
-    fi
+    case "$victim" in
+    "$S-$port-$ref-"*)
+        echo "ok   livegc: the new channel has the victim's port $port and ring-ref $ref";;
+    *)
+        echo "FAIL livegc: the new channel has port '$port' and ring-ref '$ref', not the victim's ($victim)"
+        fails=$((fails + 1));;
+    esac
     "$XENSIM" exec "$C" -- "$PROG" client livegc-new > "$work/new.log" 2>&1 &
     newpid=$!
     end=$(($(date +%s) + WAIT))
@@ -212,14 +205,12 @@ if wait_marker livegc-cli "VCHAN-READY livegc-first"; then
     after=$(xsls "$live")
     if [ -z "$victim" ] || echo "$after" | grep -q "^$victim "; then
         echo "FAIL livegc: the victim's node is still there: $after"; fails=$((fails + 1))
-    elif echo "$after" | grep -q "^$leftover "; then
-        echo "FAIL livegc: the planted node is still there: $after"; fails=$((fails + 1))
     elif ! echo "$after" | grep -q "^[0-9a-f-]* v2 [0-9]* [0-9]* [0-9]* [0-9a-f-]* $offer\$"; then
         echo "FAIL livegc: the connected client's node is gone: $after"; fails=$((fails + 1))
     elif ! echo "$after" | grep -q " $offer-new\$"; then
         echo "FAIL livegc: the new client's node is missing: $after"; fails=$((fails + 1))
     else
-        echo "ok   livegc: the victim's and the planted node removed, the live ones kept"
+        echo "ok   livegc: the victim's node removed, the live ones kept"
     fi
     "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go" 1
     wait "$newpid"

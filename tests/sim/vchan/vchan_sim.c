@@ -61,9 +61,8 @@
  *               stays), vipc-vchan-victim (a second client process,
  *               "livegc-victim", SIGKILLs itself after one message) and,
  *               once the victim's death was seen, vipc-vchan-new (a third,
- *               "livegc-new", whose open must remove the victim's node,
- *               and a node dom0 planted named as a dead client's of the
- *               same port and ring-ref would be, and keep the first
+ *               "livegc-new", on the victim's port and ring-ref, whose
+ *               open must remove the victim's node and keep the first
  *               client's; the script looks; the server waits on the new
  *               channel meanwhile).  Once dom0 writes data/conf/go in the
  *               client's home, each client still there sends one message
@@ -580,20 +579,20 @@ static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
 		FAIL("livegc: victim's channel: %d", r);
 	printf("VCHAN-READY livegc-victim-dead\n");
 	fflush(stdout);
-	/* The victim's channel stays open: its port and grant are not reused,
-	 * so the new client's node cannot take the victim's name. */
+	/* Closed, and offered again at once: the new channel gets the
+	 * victim's port and ring-ref (the script checks). */
+	vchan_close(v);
 	path_suffix = "-new";
 	no_connect_wait = true;
 	nv = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 	if (nv) {
 		/* Waiting in a receive on the new channel, we look at each
-		 * store event as it comes: dom0's planted node, the new
-		 * client's clean-up, its own node. */
+		 * store event as it comes: the victim's node, the new
+		 * client's clean-up of it, its own node. */
 		livegc_echo(nv, "the new channel");
 		livegc_echo(first, "the first channel");
 		vchan_close(nv);
 	}
-	vchan_close(v);
 }
 
 /* race: client processes of one domain racing for one offer.  Each round
