@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Liveness and claim nodes (see transport_xen.c for what they are).  A
+/* Liveness and claim nodes, offer records (see transport_xen.c).  A
  * client process killed in a living domain leaves its nodes: the server may
  * only read them, and xenstored removes a domain's nodes only with the
  * domain, so each counts against the domain's quota until then.  A node's
@@ -14,7 +14,15 @@
  * Xen lets one bind; the other's bind fails with -EINVAL, which alone reads
  * as an offer not meant for us.  So before it binds, a client writes a claim
  * node next to the liveness node, in a transaction that finds neither held
- * by a live process of its pid namespace; finding one, it answers -EBUSY. */
+ * by a live process of its pid namespace; finding one, it answers -EBUSY.
+ *
+ * Offer records: a server process killed in a living domain leaves its
+ * offer, which nobody else may or would remove.  So a server records each
+ * offer (VCHAN_OFFER_DIR/<channel id>, the value as a liveness node's, its
+ * path the offer's), and before it offers, removes the records of dead
+ * server processes of its domain, each with the offer at its path if that
+ * still carries the record's channel id (else a newer server's offer is
+ * there now). */
 #include "config.h"
 
 #include <errno.h>
@@ -243,11 +251,60 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 	return st;
 }
 
+/* The offer path a value ends with (the value's own memory), or NULL when
+ * it is not of a known format. */
+static const char *value_path(const char *val)
+{
+	unsigned long long v;
+	char *p = (char *)val;
+	bool v2 = !strncmp(p, "v2 ", 3);
+
+	if (!v2 && strncmp(p, "v1 ", 3))
+		return NULL;
+	p += 3;
+	if (!take_num(&p, INT_MAX, false, &v) ||
+	    !take_num(&p, ULONG_MAX, false, &v) ||
+	    !take_num(&p, ULLONG_MAX, false, &v))
+		return NULL;
+	if (v2) {
+		p += strcspn(p, " ");
+		if (*p++ != ' ')
+			return NULL;
+	}
+	return p;
+}
+
+/* An offer record's offer, removed with it (in txn) if it is still the
+ * record's: its channel id is the record's name.  Another one there since,
+ * or none: not ours to remove.  0 or a store error. */
+static int reap_offer_of(struct hyp_store *st, hyp_txn_t txn,
+			 const char *record, const char *val)
+{
+	const char *name = strrchr(record, '/') + 1, *path = value_path(val);
+	char *idp = NULL, *id = NULL;
+	int r;
+
+	/* An offer is an absolute path of our own domain's store. */
+	if (!path || path[0] != '/' || path[1] == '\0')
+		return 0;
+	if (asprintf(&idp, "%s/" VCHAN_CHANNEL_ID, path) < 0)
+		return -ENOMEM;
+	r = hyp_store_read(st, txn, idp, &id, NULL);
+	if (r == 0 && !strcmp(id, name))
+		r = hyp_store_rm(st, txn, path);
+	else if (r == 0 || r == -ENOENT || r == -EACCES)
+		r = 0;
+	free(idp);
+	free(id);
+	return r;
+}
+
 /* Remove `path` if its process is gone, in a transaction that finds the
  * value unchanged (a new channel of the same name may have rewritten it
- * since we read it).  0 (removed or kept), or a store error. */
+ * since we read it); an offer record, with its offer.  0 (removed or
+ * kept), or a store error. */
 static int reap_one(struct hyp_store *st, const struct vchan_proc_id *me,
-		    const char *path)
+		    const char *path, bool offer)
 {
 	char *val = NULL, *again = NULL;
 	hyp_txn_t txn;
@@ -264,6 +321,8 @@ static int reap_one(struct hyp_store *st, const struct vchan_proc_id *me,
 	r = hyp_store_read(st, txn, path, &again, NULL);
 	if (r == 0 && strcmp(again, val))
 		r = -EAGAIN;
+	if (r == 0 && offer)
+		r = reap_offer_of(st, txn, path, val);
 	if (r == 0)
 		r = hyp_store_rm(st, txn, path);
 	if (r < 0) {
@@ -280,32 +339,51 @@ out:
 	return r;
 }
 
-/* Client: remove the leaked liveness nodes of our domain (see the top),
- * REAP_MAX at most, from a place that differs between processes.  Best
- * effort: a store error ends the scan, logged once per process. */
-void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,
-		     const struct vchan_proc_id *me)
+/* Remove the nodes of dead processes under dir_fmt (VCHAN_LIVE_DIR or
+ * VCHAN_OFFER_DIR) of domain `self`, REAP_MAX at most, from a place that
+ * differs between processes.  Best effort: a store error ends the scan,
+ * logged once per process. */
+static void reap_dir(struct hyp_store *st, const char *who, unsigned self,
+		     const struct vchan_proc_id *me, const char *dir_fmt,
+		     bool offer, int *logged)
 {
-	static int reap_failed; /* logged once per process */
 	unsigned int n = 0, k, start;
 	char **names = NULL, *dir, *path;
 	int r;
 
-	if (asprintf(&dir, VCHAN_LIVE_DIR, self) < 0)
+	if (asprintf(&dir, dir_fmt, self) < 0)
 		return;
 	r = hyp_store_directory(st, HYP_TXN_NONE, dir, &names, &n);
 	start = n > REAP_MAX ? (unsigned)me->pid % n : 0;
 	for (k = 0; r == 0 && k < n && k < REAP_MAX; k++) {
 		if (asprintf(&path, "%s/%s", dir, names[(start + k) % n]) < 0)
 			break;
-		r = reap_one(st, me, path);
+		r = reap_one(st, me, path, offer);
 		free(path);
 	}
-	if (r < 0 && r != -ENOENT && !__atomic_exchange_n(&reap_failed, 1, __ATOMIC_RELAXED))
-		vchan_log(who, "cannot clean up %s (%s): liveness nodes of "
-			  "dead processes stay", dir, strerror(-r));
+	if (r < 0 && r != -ENOENT &&
+	    !__atomic_exchange_n(logged, 1, __ATOMIC_RELAXED))
+		vchan_log(who, "cannot clean up %s (%s): %s of dead processes "
+			  "stay", dir, strerror(-r),
+			  offer ? "offers" : "liveness nodes");
 	free(names);
 	free(dir);
+}
+
+void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,
+		     const struct vchan_proc_id *me)
+{
+	static int logged;
+
+	reap_dir(st, who, self, me, VCHAN_LIVE_DIR, false, &logged);
+}
+
+void vchan_offer_reap(struct hyp_store *st, const char *who, unsigned self,
+		      const struct vchan_proc_id *me)
+{
+	static int logged;
+
+	reap_dir(st, who, self, me, VCHAN_OFFER_DIR, true, &logged);
 }
 
 char *vchan_live_value(const struct vchan_proc_id *me, const char *xs_path)

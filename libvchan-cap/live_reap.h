@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libvchan-cap: the client's liveness and claim nodes, their value, the
- * claim, and the removal of those whose process died (live_reap.c). */
+/* libvchan-cap: the client's liveness and claim nodes, the server's offer
+ * records, their value, the claim, and the removal of those whose process
+ * died (live_reap.c). */
 #ifndef VCHAN_LIVE_REAP_H
 #define VCHAN_LIVE_REAP_H
 
@@ -8,6 +9,13 @@
 
 /* A domain's liveness nodes: one per channel its clients hold. */
 #define VCHAN_LIVE_DIR "/local/domain/%u/data/vipc-vchan-live"
+/* An offer's channel id (transport_xen.c): <offer>/vipc-channel-id, 16
+ * lower-case hex digits, random per channel. */
+#define VCHAN_CHANNEL_ID "vipc-channel-id"
+#define VCHAN_CHANNEL_ID_LEN 16
+/* A domain's offer records: one per channel its servers offer, named by the
+ * channel id, the value as a liveness node's (its path: the offer's). */
+#define VCHAN_OFFER_DIR "/local/domain/%u/data/vipc-vchan-offers"
 
 /* A process, as a liveness node records it. */
 #define VCHAN_BOOT_ID_LEN 36
@@ -42,6 +50,13 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 int vchan_live_claim(struct hyp_store *st, const struct vchan_proc_id *me,
 		     unsigned self, const char *live_path,
 		     const char *claim_path, const char *val, long *holder);
+/* Server: remove the offers of dead server processes of domain `self` (a
+ * server process killed in a living domain leaves its offer otherwise):
+ * for each offer record whose process is provably gone, the offer at the
+ * record's path if it still carries the record's channel id, and the
+ * record.  Best effort, as vchan_live_reap. */
+void vchan_offer_reap(struct hyp_store *st, const char *who, unsigned self,
+		      const struct vchan_proc_id *me);
 /* Remove the liveness nodes of domain `self` whose process is provably
  * gone (best effort: a store error ends it, logged once per process). */
 void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* A channel over Xen (through hyp/), with libxenvchan's conventions so that
  * a stock libxenvchan peer interoperates:
- *   server: share the control page (unmap-notify on srv_live) and the ring
- *           pages read-write with the peer, offer it an unbound port, write
- *           <path>/ring-ref, <path>/event-channel and <path>/vipc-channel-id
- *           (a random id, ours: stock peers ignore it) in one transaction
- *           with owner = self, peer read-only; remove <path> on close while
- *           it still names our port.
+ *   server: record the offer (live_reap.c: a server killed with its offer
+ *           out leaves the record, and the next server's open in its domain
+ *           removes both), share the control page (unmap-notify on
+ *           srv_live) and the ring pages read-write with the peer, offer it
+ *           an unbound port, write <path>/ring-ref, <path>/event-channel and
+ *           <path>/vipc-channel-id (a random id, ours: stock peers ignore
+ *           it) in one transaction with owner = self, peer read-only;
+ *           remove <path> on close while it still names our port, and the
+ *           record.
  *   client: read them, claim the offer (live_reap.c), bind, map the control
  *           page (unmap-notify on cli_live), check the orders, map the ring
  *           it writes read-write and the ring it reads read-only, set
@@ -59,9 +62,6 @@
 #define LIVE_ID_FMT LIVE_FMT "-%s"
 /* Next to it while the client connects (live_reap.c): the claim. */
 #define CLAIM_SUFFIX "-claim"
-/* The offer's channel id: 16 lower-case hex digits. */
-#define CHANNEL_ID "vipc-channel-id"
-#define CHANNEL_ID_LEN 16
 /* Watch events taken per check; more stay for the next one. */
 #define WATCH_BATCH 64
 
@@ -80,6 +80,7 @@ struct xen_tp {
 	char *xs_path;               /* server: what to remove on close */
 	char *live_path;             /* client: our liveness node, likewise */
 	char *claim_path;            /* client: our claim while we connect */
+	char *rec_path;              /* server: our offer's record */
 	/* peer watch (watch_start); wmu guards what follows */
 	pthread_mutex_t wmu;
 	char *peer_node;             /* a node the peer owns while it lives */
@@ -165,6 +166,8 @@ static void xen_release(void *p, bool detach)
 	if (t->server) {
 		if (t->st && t->xs_path && t->port)
 			unpublish(t);
+		if (t->st && t->rec_path)
+			hyp_store_rm(t->st, HYP_TXN_NONE, t->rec_path);
 		if (t->lbuf)
 			hyp_gntshr_unshare(t->gs, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -196,6 +199,7 @@ static void xen_release(void *p, bool detach)
 	free(t->xs_path);
 	free(t->live_path);
 	free(t->claim_path);
+	free(t->rec_path);
 	free(t->peer_node);
 	free(t);
 }
@@ -400,7 +404,7 @@ static const char *who_of(const struct vchan_config *cfg, bool server)
 	return cfg && cfg->name ? cfg->name : server ? "server" : "client";
 }
 
-/* A new channel's id (CHANNEL_ID_LEN hex digits): unique is what counts,
+/* A new channel's id (VCHAN_CHANNEL_ID_LEN hex digits): unique is what counts,
  * not secret; without the kernel's random numbers, time and pid. */
 static void channel_id(char *buf)
 {
@@ -412,7 +416,49 @@ static void channel_id(char *buf)
 		v = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^
 		    ((uint64_t)getpid() << 40);
 	}
-	snprintf(buf, CHANNEL_ID_LEN + 1, "%016" PRIx64, v);
+	snprintf(buf, VCHAN_CHANNEL_ID_LEN + 1, "%016" PRIx64, v);
+}
+
+/* Server: clean up the offers that killed server processes of our domain
+ * left, then record ours (owner us, nobody else) before it is offered:
+ * killed, this process leaves a record the next server of the domain
+ * finds (live_reap.c).  Best effort, as the client's liveness node. */
+static void record_offer(struct xen_tp *t, const char *who, domid_t self,
+			 const char *xs_path, const char *id)
+{
+	static int no_self, no_record;
+	struct xs_permissions perm = { .id = self, .perms = XS_PERM_NONE };
+	struct hyp_store_node node;
+	struct vchan_proc_id me;
+	char *path = NULL, *val;
+	int r = vchan_proc_self(&me);
+
+	if (r < 0) {
+		if (first_time(&no_self))
+			vchan_log(who, "cannot tell this process in /proc (%s): "
+				  "offers of killed servers are not cleaned "
+				  "up", strerror(-r));
+		return;
+	}
+	vchan_offer_reap(t->st, who, self, &me);
+	val = vchan_live_value(&me, xs_path);
+	if (!val || asprintf(&path, VCHAN_OFFER_DIR "/%s", (unsigned)self,
+			     id) < 0) {
+		free(val);
+		return;
+	}
+	node = (struct hyp_store_node){ path, val };
+	r = hyp_store_publish(t->st, &node, 1, &perm, 1, PUBLISH_ATTEMPTS);
+	free(val);
+	if (r < 0) {
+		if (first_time(&no_record))
+			vchan_log(who, "cannot record the offer in %s (%s): "
+				  "killed, this process leaves it", path,
+				  strerror(-r));
+		free(path);
+		return;
+	}
+	t->rec_path = path;
 }
 
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
@@ -426,7 +472,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	struct vchan_interface *pg;
 	struct xs_permissions perms[2];
 	struct hyp_store_node nodes[3];
-	char refbuf[16], portbuf[16], id[CHANNEL_ID_LEN + 1];
+	char refbuf[16], portbuf[16], id[VCHAN_CHANNEL_ID_LEN + 1];
 	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
 	grant_ref_t ref;
 	domid_t self;
@@ -468,6 +514,8 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 			goto fail;
 		}
 	}
+	channel_id(id);
+	record_offer(t, who, self, xs_path, id);
 	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
 	    (r = hyp_evtchn_alloc_unbound(t->ev, t->peer, &t->port)) < 0) {
 		vchan_log(who, "cannot offer an event channel to domain %d: "
@@ -499,7 +547,6 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 
 	/* The client's liveness node, watched before we publish: a client that
 	 * connects and dies at once still leaves its events. */
-	channel_id(id);
 	if (asprintf(&p1, LIVE_ID_FMT, (unsigned)t->peer, (unsigned)self,
 		     (unsigned)t->port, (unsigned)ref, id) < 0) {
 		p1 = NULL;
@@ -519,7 +566,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		p1 = NULL;
 	if (asprintf(&p2, "%s/event-channel", xs_path) < 0)
 		p2 = NULL;
-	if (asprintf(&p3, "%s/" CHANNEL_ID, xs_path) < 0)
+	if (asprintf(&p3, "%s/" VCHAN_CHANNEL_ID, xs_path) < 0)
 		p3 = NULL;
 	if (!p1 || !p2 || !p3) {
 		r = -ENOMEM;
@@ -562,7 +609,7 @@ fail:
 /* Client: what the server offers under xs_path. */
 struct offer {
 	unsigned long ring_ref, port;
-	char id[CHANNEL_ID_LEN + 1];   /* its channel id; "" a stock server */
+	char id[VCHAN_CHANNEL_ID_LEN + 1];   /* its channel id; "" a stock server */
 };
 
 /* Client: the liveness node for the server (best effort; before we connect,
@@ -593,13 +640,13 @@ static void publish_live(struct xen_tp *t, const char *who, unsigned self,
 	t->live_path = path;
 }
 
-/* A channel id as the server writes it: CHANNEL_ID_LEN lower-case hex
+/* A channel id as the server writes it: VCHAN_CHANNEL_ID_LEN lower-case hex
  * digits. */
 static bool channel_id_ok(const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < CHANNEL_ID_LEN; i++)
+	for (i = 0; i < VCHAN_CHANNEL_ID_LEN; i++)
 		if (!(id[i] >= '0' && id[i] <= '9') &&
 		    !(id[i] >= 'a' && id[i] <= 'f'))
 			return false;
@@ -631,7 +678,7 @@ static int read_offer(struct hyp_store *st, const char *xs_path,
 		p2 = NULL;
 		goto out;
 	}
-	if (asprintf(&p3, "%s/" CHANNEL_ID, xs_path) < 0) {
+	if (asprintf(&p3, "%s/" VCHAN_CHANNEL_ID, xs_path) < 0) {
 		p3 = NULL;
 		goto out;
 	}
@@ -669,7 +716,7 @@ static int read_offer(struct hyp_store *st, const char *xs_path,
 	o->id[0] = '\0';
 	if (r == 0 && id) {
 		if (channel_id_ok(id))
-			memcpy(o->id, id, CHANNEL_ID_LEN + 1);
+			memcpy(o->id, id, VCHAN_CHANNEL_ID_LEN + 1);
 		else
 			r = -EBADMSG;
 	}
@@ -948,8 +995,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 
 fail_store:
 	if (r == -EBADMSG) {
-		vchan_log(who, "peer protocol error: %s/" CHANNEL_ID " is not "
-			  "%d lower-case hex digits", xs_path, CHANNEL_ID_LEN);
+		vchan_log(who, "peer protocol error: %s/" VCHAN_CHANNEL_ID " is not "
+			  "%d lower-case hex digits", xs_path, VCHAN_CHANNEL_ID_LEN);
 		r = -EPROTO;
 	} else if (r == -EPROTO) {
 		vchan_log(who, "peer protocol error: %s/{ring-ref,event-"

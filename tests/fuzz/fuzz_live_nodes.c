@@ -7,7 +7,8 @@
  * fail or conflict.
  *
  * Script: one byte of flags, then up to MAX_NODES nodes, each a byte of
- * kind and a value.  Kinds: arbitrary bytes; this process's own value (it
+ * kind and a value; the same nodes then serve as a server's offer records
+ * (vchan_offer_reap).  Kinds: arbitrary bytes; this process's own value (it
  * is alive); the value of a process that has exited; our own value with a
  * byte changed.  The claim then looks at two of the nodes.
  *
@@ -35,6 +36,8 @@
 #define MAX_VAL 160
 #define SELF 7u
 #define DIR_FMT "/local/domain/7/data/vipc-vchan-live"
+/* The same nodes serve as a server's offer records (same value format). */
+#define OFFER_DIR "/local/domain/7/data/vipc-vchan-offers"
 
 struct node {
 	char path[96];
@@ -65,6 +68,14 @@ static int injected(hyp_txn_t t)
 
 static struct node *find(const char *path)
 {
+	size_t o = strlen(OFFER_DIR);
+	char alias[128];
+
+	/* An offer record is the liveness node of the same name. */
+	if (!strncmp(path, OFFER_DIR "/", o + 1)) {
+		snprintf(alias, sizeof(alias), DIR_FMT "%s", path + o);
+		path = alias;
+	}
 	for (unsigned i = 0; i < fs.count; i++)
 		if (fs.n[i].present && !strcmp(fs.n[i].path, path))
 			return &fs.n[i];
@@ -102,7 +113,7 @@ int hyp_store_directory(struct hyp_store *st, hyp_txn_t t, const char *path,
 	(void)st;
 	if (r)
 		return r;
-	if (strcmp(path, DIR_FMT))
+	if (strcmp(path, DIR_FMT) && strcmp(path, OFFER_DIR))
 		return -ENOENT;
 	/* One allocation, as the real one: the array, then the strings. */
 	v = calloc(1, (MAX_NODES + 1) * (sizeof(char *) + 96));
@@ -297,6 +308,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vchan_live_reap(NULL, "fuzz", SELF, &me);
 	if (fs.open_txn)
 		abort();                /* every transaction ended */
+	/* A server's clean-up of offer records: the same nodes, read as
+	 * records (their offers, at the paths the values name, are absent
+	 * here unless a value names one of these nodes). */
+	vchan_offer_reap(NULL, "fuzz", SELF, &me);
+	if (fs.open_txn)
+		abort();
 
 	/* The claim of two of the nodes (a liveness node and its claim). */
 	a = take(&in, 1) % (fs.count + 1);

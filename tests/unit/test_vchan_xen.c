@@ -32,6 +32,8 @@
 #define CID "0123456789abcdef"
 #define LIVE LIVE_DIR "/5-7-200-" CID
 #define CLAIM LIVE "-claim"
+/* Our domain's offer records (servers). */
+#define OFFER_DIR "/local/domain/3/data/vipc-vchan-offers"
 
 static char last_log[512];
 static int logs;
@@ -417,6 +419,21 @@ static pid_t dead_pid(void)
 	return pid;
 }
 
+/* This process as liveness values name it, and a pid that is gone. */
+struct proc_ids {
+	unsigned long ns;
+	unsigned long long start;
+	char boot[40];
+	pid_t gone;
+};
+
+static void proc_ids(struct proc_ids *p, pid_t gone)
+{
+	self_id(&p->ns, &p->start);
+	boot_id(p->boot);
+	p->gone = gone;
+}
+
 /* The client runs into a dead process's node: a transaction that finds the
  * value it judged still there removes it. */
 static void reap(xs_transaction_t id, const char *val)
@@ -746,6 +763,94 @@ static void test_client_setup_failures_release_once(void **state)
 	client_released(1, 1);
 }
 
+/* Our offer's record, written in a transaction of its own. */
+static void record_txn(void)
+{
+	MOCK_RET(xs_transaction_start, 60);
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_OK(xs_transaction_end);
+}
+
+/* A server open up to its first Xen call: no offer records to clean up,
+ * ours recorded. */
+static void server_record(void)
+{
+	MOCK_FAIL(xs_directory, ENOENT);
+	record_txn();
+}
+
+/*
+ * A server process killed in a living domain leaves its offer, which no one
+ * would remove: each server records its offer (OFFER_DIR/<channel id>, the
+ * value naming its process and the offer's path) before offering it, and a
+ * server's open removes the records of dead processes, and with each the
+ * offer at its path if that still carries the record's channel id.  Kept:
+ * a live process's record, and an offer with another id (a newer server's
+ * at the same path); a record rewritten meanwhile stays.
+ */
+static void test_server_reaps_dead_offers(void **state)
+{
+	static const char *const names[] = {
+		"00000000000000a1", "00000000000000a2", "00000000000000a3",
+		"00000000000000a4", NULL,
+	};
+	char dead1[160], dead2[160], live[160];
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+	struct proc_ids me;
+
+	(void)state;
+	proc_ids(&me, dead_pid());
+	snprintf(dead1, sizeof(dead1), "v2 %d %lu %llu %s /local/domain/3/x",
+		 (int)me.gone, me.ns, me.start, me.boot);
+	snprintf(dead2, sizeof(dead2), "v2 %d %lu %llu %s /local/domain/3/y",
+		 (int)me.gone, me.ns, me.start, me.boot);
+	snprintf(live, sizeof(live), "v2 %d %lu %llu %s /local/domain/3/z",
+		 (int)getpid(), me.ns, me.start, me.boot);
+	vchan_config_init(&cfg);
+	MOCK_OK(xs_open);
+	MOCK_RET(xs_read, "3");
+	MOCK_FAIL(xc_interface_open, EACCES);
+	MOCK_RET(xs_directory, names);
+	/* a1: dead, its offer still carries a1: both go. */
+	MOCK_RET(xs_read, dead1);
+	MOCK_RET(xs_transaction_start, 61);
+	MOCK_RET(xs_read, dead1);
+	MOCK_RET(xs_read, "00000000000000a1");
+	MOCK_OK(xs_rm);
+	MOCK_OK(xs_rm);
+	MOCK_OK(xs_transaction_end);
+	/* a2: dead, another offer at its path now: the record goes. */
+	MOCK_RET(xs_read, dead2);
+	MOCK_RET(xs_transaction_start, 62);
+	MOCK_RET(xs_read, dead2);
+	MOCK_RET(xs_read, "00000000000000ff");
+	MOCK_OK(xs_rm);
+	MOCK_OK(xs_transaction_end);
+	/* a3: a live process's: kept. */
+	MOCK_RET(xs_read, live);
+	/* a4: dead, rewritten meanwhile: kept. */
+	MOCK_RET(xs_read, dead1);
+	MOCK_RET(xs_transaction_start, 63);
+	MOCK_RET(xs_read, live);
+	MOCK_OK(xs_transaction_end);                   /* its abort */
+	record_txn();
+	MOCK_FAIL(xenevtchn_open, EMFILE);
+	MOCK_OK(xs_rm);                                /* our record */
+	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EMFILE);
+	assert_int_equal(mock.rms, 4);
+	assert_string_equal(mock.rm_paths[0], "/local/domain/3/x");
+	assert_string_equal(mock.rm_paths[1], OFFER_DIR "/00000000000000a1");
+	assert_string_equal(mock.rm_paths[2], OFFER_DIR "/00000000000000a2");
+	assert_true(!strncmp(mock.rm_paths[3], OFFER_DIR "/",
+			     strlen(OFFER_DIR) + 1));
+	/* Ours names this process and the offer's path. */
+	assert_non_null(strstr(mock.value, " " PATH));
+	assert_int_equal(strncmp(mock.value, live, strchr(live + 3, ' ') -
+				 live), 0);
+}
+
 /* The server: srv_live's unmap-notify on its own port; a failed publish
  * releases the grant, the port and the handles once. */
 static void test_server_publish_fails_release_once(void **state)
@@ -760,6 +865,7 @@ static void test_server_publish_fails_release_once(void **state)
 	MOCK_OK(xs_open);
 	MOCK_RET(xs_read, "3");                        /* our domid */
 	MOCK_FAIL(xc_interface_open, EACCES);          /* a guest */
+	server_record();
 	MOCK_OK(xenevtchn_open);
 	MOCK_RET(xenevtchn_bind_unbound_port, 7);
 	MOCK_OK(xengntshr_open);
@@ -771,9 +877,12 @@ static void test_server_publish_fails_release_once(void **state)
 	MOCK_RET(xs_transaction_start, 6);             /* unpublish */
 	MOCK_FAIL(xs_read, ENOENT);
 	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xs_rm);                                /* our record */
 	MOCK_OK(xengntshr_unshare);
 	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EACCES);
 	assert_null(v);
+	assert_int_equal(mock.rms, 1);
+	assert_true(!strncmp(mock.rm_paths[0], OFFER_DIR "/", strlen(OFFER_DIR) + 1));
 	assert_int_equal(mock.notify_offset,
 			 offsetof(struct vchan_interface, srv_live));
 	assert_int_equal(mock.notify_port, 7);
@@ -806,6 +915,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_client_setup_failures_release_once, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_reaps_dead_offers, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_server_publish_fails_release_once, setup,
 			teardown),

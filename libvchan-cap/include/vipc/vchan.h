@@ -260,6 +260,12 @@ void vchan_shm_detach(struct vchan *v);
  * living domain leaks its node otherwise, against the domain's store quota.
  * Nodes of live processes, of other pid namespaces, or of another format
  * (older clients) stay.
+ * A server records each offer it makes in /local/domain/<server>/data/
+ * vipc-vchan-offers/<channel id> (owner server, nobody else; the value as a
+ * liveness node's), removed on close; before it offers, a server removes
+ * the records of its domain's dead server processes, and with each the
+ * offer at its path if that still carries the record's channel id: a
+ * server killed in a living domain leaves its offer otherwise.
  * Before it binds, a client claims the offer: <liveness node>-claim, written
  * in a transaction that finds neither node held by a live process of its
  * pid namespace, removed once connected.
@@ -274,8 +280,9 @@ void vchan_shm_detach(struct vchan *v);
  *            the offered port or ring-ref, still offered when read again,
  *            is not ours to take (Xen: not unbound for us / not granted to
  *            us; also what an offer left by a killed server process whose
- *            domain lives on looks like, and what losing a race to a stock
- *            libxenvchan client of this domain looks like)
+ *            domain lives on looks like until another server of that domain
+ *            opens, and what losing a race to a stock libxenvchan client of
+ *            this domain looks like)
  *   -EPIPE   (a log line) the offer is stale: binding its port says its
  *            domain does not exist (-ESRCH), or its port or ring-ref does
  *            not work (-EINVAL) and the offer is gone or another one when

@@ -11,8 +11,9 @@
 # channel on the same path outliving the first; a reconnection that
 # outlives the client's old handle; a client process killed in a living
 # domain, whose leaked liveness node the next client's open removes while a
-# connected client's stays; client processes of one domain racing for one
-# offer; revoke mid-stream; and
+# connected client's stays; a server process killed with its offer out,
+# whose offer the next server's open removes; client processes of one
+# domain racing for one offer; revoke mid-stream; and
 # Debian's stock libxenvchan as the peer, both ways.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
@@ -224,6 +225,17 @@ else
     echo "FAIL livegc: the first client never connected"; log livegc-cli | tail -n 5; fails=$((fails + 1))
 fi
 check_done livegc-srv livegc; check_done livegc-cli livegc
+
+# A server process killed with its offer out, in a domain that lives on:
+# the next server's open there removes that offer and its record, keeps its
+# own, and its client connects.
+pair srvgc server srvgc -- client srvgc
+if wait_marker srvgc-cli "VCHAN-READY srvgc"; then
+    "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go" 1
+else
+    echo "FAIL srvgc: the client never connected"; log srvgc-cli | tail -n 5; fails=$((fails + 1))
+fi
+check_done srvgc-srv srvgc; check_done srvgc-cli srvgc
 
 # Client processes of one domain racing for one offer: one connects, the
 # others get EBUSY (never EPROTO), 20 rounds.

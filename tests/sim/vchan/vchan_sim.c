@@ -51,9 +51,13 @@
  *               new channel.
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
- *   race        client processes of one domain racing for one offer, 20
- *               rounds of 3: exactly one connects and its channel works,
- *               the others get EBUSY.
+ *   srvgc       a server process killed with its offer out (its domain
+ *               lives on): the next server's open must remove that offer
+ *               and its record and keep its own; the client then connects
+ *               to the new one (on dom0's go, one echo).
+ *   race [N]    client processes of one domain racing for one offer, N
+ *               rounds (default 20; both ends the same) of 3: exactly one
+ *               connects and its channel works, the others get EBUSY.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
  *   livegc      leaked liveness nodes: the server offers three channels in
@@ -540,8 +544,9 @@ static void livegc_client(struct vchan *v, const char *what)
 		FAIL("%s: no echo: %d", what, r);
 }
 
-/* livegc, the server: echo one message on a channel. */
-static void livegc_echo(struct vchan *v, const char *what)
+/* livegc, srvgc, the server: echo one message on a channel. */
+static void livegc_echo(struct vchan *v, const char *scenario,
+			const char *what)
 {
 	uint8_t buf[64];
 	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
@@ -550,9 +555,9 @@ static void livegc_echo(struct vchan *v, const char *what)
 	if (r == 0)
 		r = vchan_send(v, 0xec0, 0, "y", 1, 30000);
 	if (r == 0)
-		OK("livegc: echoed on %s", what);
+		OK("%s: echoed on %s", scenario, what);
 	else
-		FAIL("livegc: %s: %s", what, strerror(-r));
+		FAIL("%s: %s: %s", scenario, what, strerror(-r));
 }
 
 /* livegc, the server: the first channel is connected; offer the victim's,
@@ -589,10 +594,92 @@ static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
 		/* Waiting in a receive on the new channel, we look at each
 		 * store event as it comes: the victim's node, the new
 		 * client's clean-up of it, its own node. */
-		livegc_echo(nv, "the new channel");
-		livegc_echo(first, "the first channel");
+		livegc_echo(nv, "livegc", "the new channel");
+		livegc_echo(first, "livegc", "the first channel");
 		vchan_close(nv);
 	}
+}
+
+/* srvgc: a server process killed in a domain that lives on leaves its offer
+ * (and its record); the next server's open in that domain removes both and
+ * keeps its own; the client then connects to the new one. */
+static int srvgc_records(domid_t self, char ***names, unsigned *n)
+{
+	struct hyp_store *st;
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/data/vipc-vchan-offers",
+		 (unsigned)self);
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	r = hyp_store_directory(st, HYP_TXN_NONE, path, names, n);
+	hyp_store_close(st);
+	return r;
+}
+
+/* Is something offered at PATH_FMT-dead of ours?  1, 0, or -errno. */
+static int srvgc_offered(domid_t self)
+{
+	struct hyp_store *st;
+	unsigned long v;
+	char path[128];
+	int r;
+
+	snprintf(path, sizeof(path), PATH_FMT "-dead/event-channel",
+		 (unsigned)self);
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	r = hyp_store_read_uint(st, HYP_TXN_NONE, path, UINT32_MAX, &v);
+	hyp_store_close(st);
+	return r == 0 ? 1 : r == -ENOENT ? 0 : r;
+}
+
+static void srvgc_server(unsigned peer, domid_t self)
+{
+	struct vchan *v;
+	char **names = NULL;
+	unsigned n = 0;
+	int status, r;
+	pid_t kid;
+
+	no_connect_wait = true;
+	fflush(stdout);
+	kid = fork();
+	if (kid == 0) {
+		path_suffix = "-dead";
+		if (open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false))
+			raise(SIGKILL);   /* killed with its offer out */
+		_exit(1);
+	}
+	if (kid < 0 || waitpid(kid, &status, 0) != kid ||
+	    !WIFSIGNALED(status)) {
+		FAIL("srvgc: the server to kill did not get to offer");
+		return;
+	}
+	r = srvgc_records(self, &names, &n);
+	if (srvgc_offered(self) == 1 && r == 0 && n == 1)
+		OK("srvgc: the killed server's offer and record stayed");
+	else
+		FAIL("srvgc: after the kill: offered %d, %u records (%d)",
+		     srvgc_offered(self), n, r);
+	free(names);
+	names = NULL;
+	path_suffix = "-new";
+	v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (!v)
+		return;
+	r = srvgc_records(self, &names, &n);
+	if (srvgc_offered(self) == 0 && r == 0 && n == 1)
+		OK("srvgc: the new server's open removed them, kept its own");
+	else
+		FAIL("srvgc: after the new open: offered %d, %u records (%d)",
+		     srvgc_offered(self), n, r);
+	free(names);
+	printf("VCHAN-READY srvgc-new\n");
+	fflush(stdout);
+	livegc_echo(v, "srvgc", "the new server's channel");
+	vchan_close(v);
 }
 
 /* race: client processes of one domain racing for one offer.  Each round
@@ -604,7 +691,7 @@ static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
 #define RACE_ROUNDS 20
 #define RACE_PROCS 3
 
-static void race_server(unsigned peer, domid_t self)
+static void race_server(unsigned peer, domid_t self, int rounds)
 {
 	uint8_t buf[64];
 	struct vchan_msg m;
@@ -612,7 +699,7 @@ static void race_server(unsigned peer, domid_t self)
 	int round, r = 0;
 
 	no_connect_wait = true;
-	for (round = 1; round <= RACE_ROUNDS && r == 0; round++) {
+	for (round = 1; round <= rounds && r == 0; round++) {
 		v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 		if (!v)
 			return;
@@ -625,7 +712,7 @@ static void race_server(unsigned peer, domid_t self)
 		vchan_close(v);
 	}
 	if (r == 0)
-		OK("race: %d rounds echoed", RACE_ROUNDS);
+		OK("race: %d rounds echoed", rounds);
 }
 
 /* The offer's channel id, once it is not `prev` (empty: any). */
@@ -689,12 +776,12 @@ static int racer(unsigned peer, int start, int out, int finish)
 	return r == 0 && m.type == 0xec0 && m.len == 4 ? 0 : 1;
 }
 
-static void race_client(unsigned peer)
+static void race_client(unsigned peer, int rounds)
 {
 	int round, i, busy = 0, won = 0, other = 0, bad_exit = 0;
 	char id[32] = "";
 
-	for (round = 1; round <= RACE_ROUNDS; round++) {
+	for (round = 1; round <= rounds; round++) {
 		int start[2], out[2], finish[2], res, status, winners = 0;
 		pid_t kids[RACE_PROCS];
 
@@ -750,9 +837,9 @@ static void race_client(unsigned peer)
 	}
 	if (bad_exit)
 		FAIL("race: %d racers failed after the open", bad_exit);
-	if (!other && !bad_exit && won == RACE_ROUNDS &&
-	    busy == RACE_ROUNDS * (RACE_PROCS - 1))
-		OK("race: %d rounds, one winner each, %d -EBUSY", RACE_ROUNDS,
+	if (!other && !bad_exit && won == rounds &&
+	    busy == rounds * (RACE_PROCS - 1))
+		OK("race: %d rounds, one winner each, %d -EBUSY", rounds,
 		   busy);
 }
 
@@ -1145,11 +1232,18 @@ int main(int argc, char **argv)
 		FAIL("ids: %s", strerror(-r));
 		return 1;
 	}
+	if (!strcmp(mode, "srvgc") && server) {
+		srvgc_server(peer, self);
+		printf("VCHAN-DONE failures=%d\n", fails);
+		return fails != 0;
+	}
+	if (!strcmp(mode, "srvgc"))
+		path_suffix = "-new";
 	if (!strcmp(mode, "race")) {
 		if (server)
-			race_server(peer, self);
+			race_server(peer, self, arg > 0 ? (int)arg : RACE_ROUNDS);
 		else
-			race_client(peer);
+			race_client(peer, arg > 0 ? (int)arg : RACE_ROUNDS);
 		printf("VCHAN-DONE failures=%d\n", fails);
 		return fails != 0;
 	}
@@ -1220,6 +1314,8 @@ int main(int argc, char **argv)
 			livegc_server(v, peer, self);
 		else
 			livegc_client(v, "livegc-first");
+	} else if (!strcmp(mode, "srvgc")) {
+		livegc_client(v, "srvgc");
 	} else if (!strcmp(mode, "livegc-new")) {
 		livegc_client(v, "livegc-new");
 	} else if (!strcmp(mode, "livegc-victim")) {

@@ -6,8 +6,9 @@
 # client's store node, and fails with EPIPE); a client process killed
 # (unmap-notify -> EPIPE); a client domain destroyed right after it
 # connected, before the server looked at the store; a server reopened on
-# the same path twice, the client reconnecting. Written against the ts_*
-# toolstack ($TS_IMPL).
+# the same path twice, the client reconnecting; client processes of one
+# domain racing for one offer; a server process killed with its offer out.
+# Written against the ts_* toolstack ($TS_IMPL).
 S=vchan-cap
 . "${0%/*}/vchan-cap.inc"
 pair stream server stream "$MIB" -- client stream "$MIB"
@@ -54,5 +55,22 @@ for k in 2 3; do
 done
 done_ok reconnect vc-reconnect-s; done_ok reconnect vc-reconnect-c
 finish_pair reconnect
+# Client processes of one domain racing for one offer (5 rounds of 3): one
+# connects, the others get EBUSY, never EPROTO.
+pair race server race 5 -- client race 5
+done_ok race vc-race-s; done_ok race vc-race-c
+finish_pair race
+
+# A server process killed with its offer out: the next server's open in its
+# domain removes that offer and its record; the client connects to the new
+# one.
+pair srvgc server srvgc -- client srvgc
+if ts_wait_marker vc-srvgc-c "VCHAN-READY srvgc" "$WAIT"; then
+    ts_run0 conf-xs write "/local/domain/$c/data/conf/go" 1 || bad "srvgc: cannot say go"
+else
+    bad "srvgc: the client never connected"
+fi
+done_ok srvgc vc-srvgc-s; done_ok srvgc vc-srvgc-c
+finish_pair srvgc
 ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
 if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
