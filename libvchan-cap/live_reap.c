@@ -181,6 +181,40 @@ static long pidfd_proc_pid(int fd)
 	return pid;
 }
 
+/* A value's fields (LIVE_VAL_V2, LIVE_VAL_V1); the strings point into it. */
+struct live_val {
+	unsigned long long pid, ns, start;
+	const char *boot;            /* NULL: v1 */
+	const char *path;
+};
+
+/* Parse val, cutting the boot id out of it (NUL-terminated in place);
+ * false: not of a known format. */
+static bool parse_value(char *val, struct live_val *lv)
+{
+	char *p = val, *boot;
+	bool v2 = !strncmp(p, "v2 ", 3);
+
+	if (!v2 && strncmp(p, "v1 ", 3))
+		return false;
+	p += 3;
+	if (!take_num(&p, INT_MAX, false, &lv->pid) || lv->pid == 0 ||
+	    !take_num(&p, ULONG_MAX, false, &lv->ns) ||
+	    !take_num(&p, ULLONG_MAX, false, &lv->start))
+		return false;
+	lv->boot = NULL;
+	if (v2) {
+		boot = p;
+		p += strcspn(p, " ");
+		if (*p != ' ' || !boot_id_ok(boot, (size_t)(p - boot)))
+			return false;
+		*p++ = '\0';
+		lv->boot = boot;
+	}
+	lv->path = p;
+	return true;
+}
+
 /* Who holds a node whose value is `val`: gone, provably (one of our pid
  * namespace absent (ESRCH, which hidepid= does not give), exited, a zombie
  * (its mappings are gone, so is its channel) or its pid taken by another
@@ -192,10 +226,11 @@ static long pidfd_proc_pid(int fd)
 enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 				  const char *val, long *pid)
 {
-	unsigned long long npid = 0, ns, start, now;
-	char *copy = strdup(val), *p = copy, *boot = NULL;
 	enum vchan_owner st = VCHAN_OWNER_UNKNOWN;
-	bool ok, v2;
+	char *copy = strdup(val);
+	unsigned long long now;
+	struct live_val lv;
+	bool ok;
 	long host;
 	char state;
 	int fd = -1;
@@ -204,28 +239,17 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 		*pid = 0;
 	if (!copy)
 		return VCHAN_OWNER_UNKNOWN;
-	v2 = !strncmp(p, "v2 ", 3);
-	ok = v2 || !strncmp(p, "v1 ", 3);
-	p += ok ? 3 : 0;
-	ok = ok && take_num(&p, INT_MAX, false, &npid) && npid > 0 &&
-	     take_num(&p, ULONG_MAX, false, &ns) &&
-	     take_num(&p, ULLONG_MAX, false, &start);
-	if (ok && v2) {
-		boot = p;
-		p += strcspn(p, " ");
-		ok = *p == ' ' && boot_id_ok(boot, (size_t)(p - boot));
-		*p = '\0';
-	}
+	ok = parse_value(copy, &lv);
 	if (ok && pid)
-		*pid = (long)npid;
+		*pid = (long)lv.pid;
 	/* Another boot of this domain's kernel: none of its processes run. */
-	if (ok && v2 && me->boot[0] && strcmp(boot, me->boot))
+	if (ok && lv.boot && me->boot[0] && strcmp(lv.boot, me->boot))
 		st = VCHAN_OWNER_GONE;
 	free(copy);
-	if (!ok || st == VCHAN_OWNER_GONE || ns != me->pidns)
+	if (!ok || st == VCHAN_OWNER_GONE || lv.ns != me->pidns)
 		return st;
 #ifdef SYS_pidfd_open
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)npid, 0);
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)lv.pid, 0);
 #else
 	errno = ENOSYS;
 #endif
@@ -233,7 +257,7 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 		if (errno == ESRCH)
 			return VCHAN_OWNER_GONE;
 		/* No pidfds (before Linux 5.3): absence only. */
-		if (errno == ENOSYS && kill((pid_t)npid, 0) < 0 &&
+		if (errno == ENOSYS && kill((pid_t)lv.pid, 0) < 0 &&
 		    errno == ESRCH)
 			return VCHAN_OWNER_GONE;
 		return VCHAN_OWNER_UNKNOWN;
@@ -244,34 +268,11 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 	} else if (host > 0 && proc_stat(host, &state, &now) == 0 &&
 		   pidfd_proc_pid(fd) == host) {
 		/* Still that process after the look: its /proc entry. */
-		st = now != start || state == 'Z' || state == 'X' ?
+		st = now != lv.start || state == 'Z' || state == 'X' ?
 		     VCHAN_OWNER_GONE : VCHAN_OWNER_ALIVE;
 	}
 	close(fd);
 	return st;
-}
-
-/* The offer path a value ends with (the value's own memory), or NULL when
- * it is not of a known format. */
-static const char *value_path(const char *val)
-{
-	unsigned long long v;
-	char *p = (char *)val;
-	bool v2 = !strncmp(p, "v2 ", 3);
-
-	if (!v2 && strncmp(p, "v1 ", 3))
-		return NULL;
-	p += 3;
-	if (!take_num(&p, INT_MAX, false, &v) ||
-	    !take_num(&p, ULONG_MAX, false, &v) ||
-	    !take_num(&p, ULLONG_MAX, false, &v))
-		return NULL;
-	if (v2) {
-		p += strcspn(p, " ");
-		if (*p++ != ' ')
-			return NULL;
-	}
-	return p;
 }
 
 /* An offer record's offer, removed with it (in txn) if it is still the
@@ -280,20 +281,29 @@ static const char *value_path(const char *val)
 static int reap_offer_of(struct hyp_store *st, hyp_txn_t txn,
 			 const char *record, const char *val)
 {
-	const char *name = strrchr(record, '/') + 1, *path = value_path(val);
-	char *idp = NULL, *id = NULL;
-	int r;
+	const char *name = strrchr(record, '/') + 1;
+	char *copy = strdup(val), *idp = NULL, *id = NULL;
+	struct live_val lv;
+	int r = 0;
 
-	/* An offer is an absolute path of our own domain's store. */
-	if (!path || path[0] != '/' || path[1] == '\0')
-		return 0;
-	if (asprintf(&idp, "%s/" VCHAN_CHANNEL_ID, path) < 0)
+	if (!copy)
 		return -ENOMEM;
+	/* An offer is an absolute path of our own domain's store. */
+	if (!parse_value(copy, &lv) || lv.path[0] != '/' ||
+	    lv.path[1] == '\0')
+		goto out;
+	r = -ENOMEM;
+	if (asprintf(&idp, "%s/" VCHAN_CHANNEL_ID, lv.path) < 0) {
+		idp = NULL;
+		goto out;
+	}
 	r = hyp_store_read(st, txn, idp, &id, NULL);
 	if (r == 0 && !strcmp(id, name))
-		r = hyp_store_rm(st, txn, path);
+		r = hyp_store_rm(st, txn, lv.path);
 	else if (r == 0 || r == -ENOENT || r == -EACCES)
 		r = 0;
+out:
+	free(copy);
 	free(idp);
 	free(id);
 	return r;
