@@ -56,6 +56,27 @@ static bool pattern_ok(const void *src, size_t n, unsigned domid, unsigned what)
     return ok;
 }
 
+/* Which ref a share gets once two were freed, first a then b: the guest
+ * kernel picks it (Linux's grant table hands out the one freed last). */
+static void check_ref_reuse(xengntshr_handle *xgs, unsigned peer)
+{
+    uint32_t a = 0, b = 0, c = 0;
+    void *pa = xengntshr_share_pages(xgs, peer, 1, &a, 1);
+    void *pb = xengntshr_share_pages(xgs, peer, 1, &b, 1);
+    void *pc;
+
+    if (pa)
+        xengntshr_unshare(xgs, pa, 1);
+    if (pb)
+        xengntshr_unshare(xgs, pb, 1);
+    pc = xengntshr_share_pages(xgs, peer, 1, &c, 1);
+    conf_info("grant refs %u then %u freed, then %u handed out", a, b, c);
+    conf_check(pa && pb && pc && c == b, "grant-freed-last-reused-first",
+               "refs %u then %u freed, then %u handed out", a, b, c);
+    if (pc)
+        xengntshr_unshare(xgs, pc, 1);
+}
+
 static int role_share(void)
 {
     struct xs_handle *xs = conf_xs_open();
@@ -74,6 +95,7 @@ static int role_share(void)
 
     if (!xgs)
         conf_die("xengntshr_open: %s", strerror(errno));
+    check_ref_reuse(xgs, peer);
     rw = xengntshr_share_pages(xgs, peer, 2, rw_refs, 1);
     if (!rw)
         conf_die("share 2 read-write pages with dom%u: %s", peer, strerror(errno));

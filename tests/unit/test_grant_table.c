@@ -245,6 +245,47 @@ static void test_unshare_while_mapped(void **state)
     assert_int_equal(grant_unshare(f->s1, sid, 0, 1), -EINVAL);
 }
 
+/* The ref freed last is handed out first, as the guest kernel does
+ * (Linux's LIFO free list); one still mapped when unshared goes on the
+ * stack when its mapping goes. */
+static void test_freed_last_reused_first(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(3, &mine);
+    uint32_t refs[3], again[3];
+    uint64_t sid, sid2, id;
+    assert_int_equal(grant_share(f->s1, 2, 3, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
+    int bfd;
+    uint32_t page;
+    assert_int_equal(map1(f->m2, 1, refs[1], true, &id, &bfd, &page), 0);
+    /* Freed in the order refs[0], refs[2], then refs[1] with its map. */
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0);
+    assert_int_equal(grant_unshare(f->s1, sid, 2, 1), 0);
+    assert_int_equal(grant_unshare(f->s1, sid, 1, 1), 0);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    close(bfd);
+    assert_int_equal(grant_refs_in_use(1), 0);
+    munmap(mine, 3 * PG);
+    fd = pages(3, &mine);
+    assert_int_equal(grant_share(f->s1, 2, 3, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid2, again), 0);
+    assert_int_equal(again[0], refs[1]);
+    assert_int_equal(again[1], refs[2]);
+    assert_int_equal(again[2], refs[0]);
+    munmap(mine, 3 * PG);
+    /* Past the freed ones: never used refs, lowest first. */
+    uint32_t more[2];
+    uint64_t sid3;
+    fd = pages(2, &mine);
+    assert_int_equal(grant_share(f->s1, 2, 2, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid3, more), 0);
+    assert_int_equal(more[0], refs[2] + 1);
+    assert_int_equal(more[1], refs[2] + 2);
+    munmap(mine, 2 * PG);
+}
+
 static void test_unmap_notify(void **state)
 {
     struct fixture *f = *state;
@@ -390,6 +431,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unshare_while_mapped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_freed_last_reused_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unmap_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_destroy, setup, teardown),

@@ -35,6 +35,7 @@ struct backing {
 struct gentry {
     uint8_t state;
     bool writable;
+    bool queued;    /* free, on the domain's freed stack */
     uint32_t grantee;
     uint32_t maps;  /* live mappings of this ref */
     uint32_t page;
@@ -47,7 +48,11 @@ struct grant_dom {
     struct gentry *e;
     uint32_t cap;
     uint32_t used;
+    /* Free refs: those on the freed stack, and those from hint up that
+     * were never handed out (or whose push failed: the hint went down). */
     uint32_t hint;
+    uint32_t *freed;   /* freed refs, the last freed on top */
+    uint32_t nfreed, freed_cap;
     unsigned refs; /* 1 while the domain lives + 1 per mapped item */
     uint32_t fds;  /* charged for live backings, given back at destroy */
     bool dead;
@@ -133,6 +138,7 @@ static void grant_dom_put(struct grant_dom *g)
     if (--g->refs)
         return;
     free(g->e);
+    free(g->freed);
     free(g);
 }
 
@@ -159,8 +165,21 @@ static void entry_maybe_free(struct grant_dom *g, uint32_t ref)
     backing_put(g, e->b);
     memset(e, 0, sizeof(*e));
     g->used--;
-    if (ref < g->hint)
-        g->hint = ref;
+    /* The guest kernel hands out the ref freed last first (Linux's grant
+     * table keeps a LIFO free list): onto the stack. */
+    if (g->nfreed == g->freed_cap) {
+        uint32_t ncap = g->freed_cap ? g->freed_cap * 2 : 64;
+        uint32_t *n = realloc(g->freed, (size_t)ncap * sizeof(*n));
+        if (!n) { /* still found, lowest first, by the scan */
+            if (ref < g->hint)
+                g->hint = ref;
+            return;
+        }
+        g->freed = n;
+        g->freed_cap = ncap;
+    }
+    g->freed[g->nfreed++] = ref;
+    e->queued = true;
 }
 
 int grant_refs_in_use(uint32_t domid)
@@ -269,13 +288,29 @@ static int refs_alloc(struct grant_dom *g, uint32_t count, uint32_t *refs)
         g->e = n;
         g->cap = ncap;
     }
-    uint32_t got = 0;
-    for (uint32_t r = g->hint; r < g->cap && got < count; r++)
-        if (g->e[r].state == ENTRY_FREE)
+    /* The ones freed last first, as Linux; then never used ones. */
+    uint32_t got = 0, popped, r;
+    while (got < count && g->nfreed) {
+        r = g->freed[--g->nfreed];
+        if (!g->e[r].queued) /* never: the scan skips queued refs */
+            continue;
+        g->e[r].queued = false;
+        refs[got++] = r;
+    }
+    popped = got;
+    for (r = g->hint; r < g->cap && got < count; r++)
+        if (g->e[r].state == ENTRY_FREE && !g->e[r].queued)
             refs[got++] = r;
-    if (got < count) /* the hint is a lower bound of the free refs */
+    if (got < count) { /* cannot happen: cap covers used + count */
+        while (popped) {
+            r = refs[--popped];
+            g->freed[g->nfreed++] = r; /* room: they came from there */
+            g->e[r].queued = true;
+        }
         return -ENOSPC;
-    g->hint = refs[count - 1] + 1;
+    }
+    if (got > popped)
+        g->hint = refs[count - 1] + 1;
     return 0;
 }
 
