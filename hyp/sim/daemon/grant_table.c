@@ -288,12 +288,12 @@ static int refs_alloc(struct grant_dom *g, uint32_t count, uint32_t *refs)
         g->e = n;
         g->cap = ncap;
     }
-    /* The ones freed last first, as Linux; then never used ones. */
+    /* The ones freed last first, as Linux; then never used ones (the
+     * scan skips queued refs, so each ref on the stack is there once and
+     * free). */
     uint32_t got = 0, popped, r;
     while (got < count && g->nfreed) {
         r = g->freed[--g->nfreed];
-        if (!g->e[r].queued) /* never: the scan skips queued refs */
-            continue;
         g->e[r].queued = false;
         refs[got++] = r;
     }

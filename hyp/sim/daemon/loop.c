@@ -111,11 +111,17 @@ int loop_add(struct loop *l, int fd, uint32_t events, loop_cb cb, void *ctx)
     return 0;
 }
 
+/* The registered watch of fd, or NULL. */
+static struct watch *watch_of(const struct loop *l, int fd)
+{
+    return fd >= 0 && (size_t)fd < l->by_fd_len ? l->by_fd[fd] : NULL;
+}
+
 int loop_mod(struct loop *l, int fd, uint32_t events)
 {
-    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+    struct watch *w = watch_of(l, fd);
+    if (!w)
         return -ENOENT;
-    struct watch *w = l->by_fd[fd];
     w->events = events;
     if (w->paused)
         return 0;
@@ -128,9 +134,9 @@ int loop_mod(struct loop *l, int fd, uint32_t events)
  * that hangs up would make the loop spin. */
 int loop_pause(struct loop *l, int fd)
 {
-    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+    struct watch *w = watch_of(l, fd);
+    if (!w)
         return -ENOENT;
-    struct watch *w = l->by_fd[fd];
     if (w->paused)
         return 0;
     if (epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
@@ -141,9 +147,9 @@ int loop_pause(struct loop *l, int fd)
 
 int loop_resume(struct loop *l, int fd)
 {
-    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+    struct watch *w = watch_of(l, fd);
+    if (!w)
         return -ENOENT;
-    struct watch *w = l->by_fd[fd];
     if (!w->paused)
         return 0;
     struct epoll_event ev = { .events = w->events, .data.ptr = w };
@@ -155,9 +161,9 @@ int loop_resume(struct loop *l, int fd)
 
 void loop_del(struct loop *l, int fd)
 {
-    if (fd < 0 || (size_t)fd >= l->by_fd_len || !l->by_fd[fd])
+    struct watch *w = watch_of(l, fd);
+    if (!w)
         return;
-    struct watch *w = l->by_fd[fd];
     if (!w->paused)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     l->by_fd[fd] = NULL;
