@@ -6,6 +6,8 @@
  *                        each notification with one back (ping-pong).
  *                        First, closing a handle frees its port at once:
  *                        a new handle's next unbound port is that one.
+ *                        Halfway, a forked child closes its copy of the
+ *                        handle: the server's port must go on delivering.
  *   conf-evtchn client   binds to the server's port, ping-pongs, and checks
  *                        that a bound port or a bogus one cannot be bound.
  *   conf-evtchn intrude  third domain: data/conf/target is the server,
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <xenevtchn.h>
 
 #define ROUNDS 200
@@ -73,6 +77,24 @@ static void check_close_frees_port(unsigned peer)
                "port %d, then after its handle was closed %d", p, q);
 }
 
+/* xenevtchn.h: after fork() a child may close an inherited handle, and
+ * that is all.  The close drops the child's copy only: the parent's port
+ * stays bound and keeps delivering.  True once the child closed it. */
+static bool close_in_child(xenevtchn_handle *xce)
+{
+    int status = -1;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        xenevtchn_close(xce);
+        _exit(0);
+    }
+    return pid > 0 && waitpid(pid, &status, 0) == pid &&
+           WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static int role_server(void)
 {
     struct xs_handle *xs = conf_xs_open();
@@ -86,6 +108,7 @@ static int role_server(void)
     };
     char val[32];
     int i, got = -1;
+    bool forked = false;
 
     if (!xce)
         conf_die("xenevtchn_open: %s", strerror(errno));
@@ -109,6 +132,9 @@ static int role_server(void)
             break;
         if (i == 0)
             conf_pass("evtchn-recv");
+        /* Halfway, a child closes its copy of the handle. */
+        if (i == ROUNDS / 2)
+            forked = close_in_child(xce);
         if (xenevtchn_notify(xce, (evtchn_port_t)port) < 0)
             break;
     }
@@ -116,6 +142,10 @@ static int role_server(void)
         conf_fail("evtchn-recv", "no event from dom%u on port %d (got %d)", peer, port, got);
     conf_check(i == ROUNDS, "evtchn-pingpong-server",
                "%d of %d rounds, then got %d: %s", i, ROUNDS, got, strerror(errno));
+    conf_check(forked && i == ROUNDS, "evtchn-close-in-child-keeps-port",
+               "a child %s its copy of the handle at round %d; then %d of %d "
+               "rounds", forked ? "closed" : "failed to close", ROUNDS / 2, i,
+               ROUNDS);
 
     conf_wait_finish(xs);
     xenevtchn_unbind(xce, (evtchn_port_t)port);

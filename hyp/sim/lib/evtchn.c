@@ -163,11 +163,18 @@ int xenevtchn_close(xenevtchn_handle *h)
 {
     if (!h)
         return 0;
-    /* Closing the connection makes the daemon close our ports. */
+    /* Closing the connection makes the daemon close our ports.  Only our
+     * descriptors go, no epoll_ctl(): in a child of fork() the epoll set is
+     * the parent's too, and taking a port's pipe out of it would deafen the
+     * parent's port (Xen allows a child to close an inherited handle);
+     * closing the set's last descriptor empties it anyway. */
     close(h->sock);
-    for (uint32_t i = 0; i <= h->max_port; i++)
-        if (h->ports[i].rfd >= 0 || h->ports[i].peer_wfd >= 0)
-            port_forget(h, i);
+    for (uint32_t i = 0; i <= h->max_port; i++) {
+        if (h->ports[i].rfd >= 0)
+            close(h->ports[i].rfd);
+        if (h->ports[i].peer_wfd >= 0)
+            close(h->ports[i].peer_wfd);
+    }
     close(h->epfd);
     munmap((void *)h->gen, h->gen_bytes);
     pthread_mutex_destroy(&h->lock);

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "proto.h"
 
 /* One mapping (gnttab) or share (gntshr) made through a handle. */
@@ -23,6 +25,7 @@ struct xengntdev_handle {
     int sock;
     pthread_mutex_t lock; /* daemon round trips and the region list */
     struct region *regions;
+    pid_t opener;         /* getpid() at open: a child of fork() has a copy */
 };
 
 /* Connect a handle of kind; NULL + errno on failure. */

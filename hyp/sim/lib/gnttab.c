@@ -5,6 +5,7 @@
  * sealed, O_RDONLY) with a (fd, page) per ref; we reserve one contiguous
  * PROT_NONE area and map each run of consecutive pages over it. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +36,7 @@ struct xengntdev_handle *gntdev_open(uint32_t kind)
         return NULL;
     }
     h->sock = s;
+    h->opener = getpid();
     pthread_mutex_init(&h->lock, NULL);
     return h;
 }
@@ -42,12 +44,17 @@ struct xengntdev_handle *gntdev_open(uint32_t kind)
 void gntdev_close(struct xengntdev_handle *h)
 {
     /* The daemon drops our mappings/shares (and fires their notifies) when
-     * the connection closes; our own address-space mappings go here. */
+     * the connection closes; our own address-space mappings go here.  In a
+     * child of fork() (which may only close an inherited handle) the
+     * connection stays the parent's, and the regions are the parent's
+     * copies, or holes (MADV_DONTFORK) the child may have reused since:
+     * Linux's close leaves the address space alone, so do we there. */
+    bool child = getpid() != h->opener;
     close(h->sock);
     while (h->regions) {
         struct region *r = h->regions;
         h->regions = r->next;
-        for (uint32_t i = 0; i < r->pages; i++)
+        for (uint32_t i = 0; i < r->pages && !child; i++)
             if (!r->revoked || !r->revoked[i])
                 munmap(r->addr + (size_t)i * XSP_PAGE_SIZE, XSP_PAGE_SIZE);
         free(r->revoked);
