@@ -45,6 +45,16 @@ void hyp_store_close(struct hyp_store *st)
 	free(st);
 }
 
+void hyp_store_close_postfork(struct hyp_store *st)
+{
+	if (!st)
+		return;
+	/* Closes our copy of the connection only: no reader thread to join
+	 * (the parent's), nothing said to xenstored. */
+	xs_daemon_destroy_postfork(st->xsh);
+	free(st);
+}
+
 int hyp_store_read(struct hyp_store *st, hyp_txn_t t, const char *path,
 		   char **val, size_t *len)
 {

@@ -266,6 +266,13 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	close(v->timer_fd);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
+	/* Detached: these are copies made by fork(), which may name parent
+	 * threads that waited on them (destroying such a condvar waits for
+	 * them, for ever).  They hold nothing that needs freeing. */
+	if (detach) {
+		free(v);
+		return;
+	}
 	vchan_lock_destroy(&v->tx.mu);
 	vchan_lock_destroy(&v->rx.mu);
 	pthread_mutex_destroy(&v->wait_mu);
@@ -282,6 +289,8 @@ int vchan_revoke(struct vchan *v)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	if (__atomic_exchange_n(&v->revoked, 1, __ATOMIC_ACQ_REL))
 		return 0;
 	/* Wake every blocked call: the kick fd stays readable for good. */
@@ -348,6 +357,11 @@ void vchan_close(struct vchan *v)
 {
 	if (!v)
 		return;
+	/* A child's copy (fork.c): free it, leave the parent's channel. */
+	if (vchan_fork_orphan(v)) {
+		vchan_endpoint_free(v, true);
+		return;
+	}
 	vchan_revoke(v);
 	/* Closed by the thread holding an in-place message or a reservation:
 	 * the hold ends here. */
@@ -372,6 +386,8 @@ int vchan_get_stats(struct vchan *v, struct vchan_stats *st)
 {
 	if (!v || !st)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	memset(st, 0, sizeof(*st));
 	st->msgs_sent = __atomic_load_n(&v->msgs_sent, __ATOMIC_RELAXED);
 	st->msgs_recv = __atomic_load_n(&v->msgs_recv, __ATOMIC_RELAXED);
@@ -410,6 +426,8 @@ int vchan_fd(const struct vchan *v)
 	/* The epoll set, never the transport's own fd: it outlives a revoke
 	 * from another thread (closed only by vchan_close()), and holds the
 	 * kick fd, which keeps it readable once the channel is over. */
+	if (v && vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	if (!v || __atomic_load_n(&v->released, __ATOMIC_ACQUIRE))
 		return -EPIPE;
 	return v->epoll_fd;
@@ -421,6 +439,8 @@ int vchan_is_connected(struct vchan *v)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	/* Under wait_mu: a revoke in another thread unmaps the page. */
 	pthread_mutex_lock(&v->wait_mu);
 	r = vchan_state(v, true);
@@ -439,6 +459,8 @@ int vchan_events(struct vchan *v)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	pthread_mutex_lock(&v->wait_mu);
 	if (!v->poller && !v->released) {
 		v->ops->ack(v->tp);

@@ -444,6 +444,8 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 
 	if (!v || !m || (!m->buf && m->len))
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	r = vchan_lock_enter(&v->rx.mu);
 	if (r < 0)
 		return r;
@@ -463,6 +465,8 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 
 	if (!v || (!msgs && n))
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	if (n == 0)
 		return 0;
 	r = vchan_lock_enter(&v->rx.mu);
@@ -510,6 +514,8 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 
 	if (!v || !m)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	x = &v->rx;
 	r = vchan_lock_enter(&x->mu);
 	if (r < 0)
@@ -590,6 +596,8 @@ int vchan_release(struct vchan *v)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	x = &v->rx;
 	/* Only the thread holding the message unlocks. */
 	if (!vchan_lock_held(&x->mu) || !x->inplace)

@@ -325,6 +325,8 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 
 	if (!v || (!buf && len))
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	r = vchan_lock_enter(&v->tx.mu);
 	if (r < 0)
 		return r;
@@ -346,6 +348,8 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	r = vchan_lock_enter(&v->tx.mu);
 	if (r < 0)
 		return r;
@@ -430,6 +434,8 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 
 	if (!v || (!msgs && n))
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	if (n == 0)
 		return 0;
 	r = vchan_lock_enter(&v->tx.mu);
@@ -535,6 +541,8 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 
 	if (!v || !payload)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	t = &v->tx;
 	r = vchan_lock_enter(&t->mu);
 	if (r < 0)
@@ -579,6 +587,8 @@ int vchan_commit(struct vchan *v, uint32_t type, uint32_t flags, size_t len)
 
 	if (!v)
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	t = &v->tx;
 	/* Only the thread holding the reservation unlocks. */
 	if (!vchan_lock_held(&t->mu) || !t->reserved)

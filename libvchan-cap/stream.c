@@ -29,6 +29,8 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 
 	if (!v || (!(tx ? (const void *)src : (const void *)dst) && len))
 		return -EINVAL;
+	if (vchan_inherited(v))
+		return vchan_fork_refuse(v);
 	if (!(v->rights & (tx ? VCHAN_RIGHT_SEND : VCHAN_RIGHT_RECV)))
 		return -EPERM;
 	if (!v->raw)

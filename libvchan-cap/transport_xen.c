@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,11 +158,31 @@ static void unpublish(struct xen_tp *t)
 	free(path);
 }
 
+static void free_tp(struct xen_tp *t)
+{
+	free(t->xs_path);
+	free(t->live_path);
+	free(t->claim_path);
+	free(t->rec_path);
+	free(t->peer_node);
+	free(t);
+}
+
 static void xen_release(void *p, bool detach)
 {
 	struct xen_tp *t = p;
 
-	(void)detach;   /* hyp handles do not survive fork(): nothing to keep */
+	if (detach) {
+		/* A forked child's copy (fork.c): close the inherited handles
+		 * the one way Xen allows there, and touch nothing the parent
+		 * still uses: no page, port, grant, store node or lock. */
+		hyp_gntshr_close(t->gs);
+		hyp_gnttab_close(t->gt);
+		hyp_evtchn_close(t->ev);
+		hyp_store_close_postfork(t->st);
+		free_tp(t);
+		return;
+	}
 	pthread_mutex_lock(&t->mu);
 	if (t->server) {
 		if (t->st && t->xs_path && t->port)
@@ -196,12 +217,7 @@ static void xen_release(void *p, bool detach)
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->wmu);
-	free(t->xs_path);
-	free(t->live_path);
-	free(t->claim_path);
-	free(t->rec_path);
-	free(t->peer_node);
-	free(t);
+	free_tp(t);
 }
 
 /* 1: the peer's node is there and owned by the peer; 0: it is not (removed,
@@ -290,6 +306,26 @@ static const struct vchan_transport_ops xen_ops = {
 static bool first_time(int *flag)
 {
 	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
+}
+
+/* Keep the page and rings out of fork()'s children (as Linux's gntdev
+ * does for PV guests): a child may not touch them anyway (fork.c), and its
+ * copy would keep the grant mapped, and so the peer from seeing this
+ * process die, for as long as the child lives. */
+static void keep_from_children(const char *who, struct xen_tp *t)
+{
+	static int failed;
+	struct { void *addr; unsigned pages; } m[3] = {
+		{ t->page, 1 }, { t->lbuf, t->lpages }, { t->rbuf, t->rpages },
+	};
+
+	for (unsigned i = 0; i < 3; i++)
+		if (m[i].addr && madvise(m[i].addr, (size_t)m[i].pages *
+					 VCHAN_PAGE_SIZE, MADV_DONTFORK) < 0 &&
+		    first_time(&failed))
+			vchan_log(who, "madvise(MADV_DONTFORK): %s: a forked "
+				  "child keeps the mapping while it lives",
+				  strerror(errno));
 }
 
 /* May this domain read @releaseDomain, i.e. does xenstored send it the
@@ -589,10 +625,12 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	p1 = p2 = p3 = NULL;
 	if (r < 0)
 		goto fail;
+	keep_from_children(who, t);
 	r = vchan_endpoint_create(cfg, true, layout, pg, rb, lo, wb, ro,
 				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
+	vchan_fork_track(*out);
 	return 0;
 
 fail_grant:
@@ -984,10 +1022,12 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	path = NULL;
 	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+	keep_from_children(who, t);
 	r = vchan_endpoint_create(cfg, false, layout, pg, rb, ro, wb, lo,
 				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
+	vchan_fork_track(*out);
 	free(val);
 	vchan_client_connect(*out);
 	xen_notify(t);

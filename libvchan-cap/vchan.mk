@@ -10,6 +10,7 @@ libvchan_cap_la_SOURCES = \
 	log.c \
 	lock.c \
 	endpoint.c \
+	fork.c \
 	send.c \
 	recv.c \
 	stream.c \

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 #include <xen/io/libxenvchan.h>
 
 #include "vipc/vchan.h"
@@ -549,6 +550,11 @@ struct vchan {
 	/* transport */
 	const struct vchan_transport_ops *ops;
 	void *tp;
+	/* fork.c: an end bound to the process that made it (over Xen) */
+	bool fork_bound;
+	bool fork_logged;              /* the child's -EBADF was logged      */
+	unsigned fork_gen;             /* vchan_fork_generation then         */
+	pid_t owner;                   /* getpid() then                      */
 	/* counters (atomics) */
 	uint64_t msgs_sent, msgs_recv, bytes_sent, bytes_recv, discarded;
 	uint64_t notifies, sleeps, grace_hits;
@@ -560,6 +566,24 @@ static inline bool vchan_relaxed(const struct vchan *v)
 {
 	return v->layout == VCHAN_LAYOUT_LINES;
 }
+
+/* ---- fork (fork.c) --------------------------------------------------------- */
+/* Bumped in every child of fork() (a pthread_atfork() handler). */
+extern unsigned vchan_fork_generation;
+/* Bind v to this process: from a child, calls get -EBADF. */
+void vchan_fork_track(struct vchan *v);
+/* Whether v is a copy inherited through fork() (the data path's check). */
+static inline bool vchan_inherited(const struct vchan *v)
+{
+	return v->fork_bound &&
+	       __builtin_expect(__atomic_load_n(&vchan_fork_generation,
+						__ATOMIC_RELAXED) != v->fork_gen,
+				0);
+}
+/* -EBADF for a call on an inherited copy, logged once per channel. */
+int vchan_fork_refuse(const struct vchan *v);
+/* vchan_close(): inherited, or this is not the process that made it. */
+bool vchan_fork_orphan(const struct vchan *v);
 
 /* Create an endpoint over a mapped control page and rings; layout: the
  * server's from its config, the client's as vchan_layout_client_read()

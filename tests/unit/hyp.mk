@@ -24,6 +24,7 @@ HYP_WRAP_FLAGS = \
 	-Wl,--wrap=xengnttab_unmap \
 	-Wl,--wrap=xs_open \
 	-Wl,--wrap=xs_close \
+	-Wl,--wrap=xs_daemon_destroy_postfork \
 	-Wl,--wrap=xs_read \
 	-Wl,--wrap=xs_write \
 	-Wl,--wrap=xs_mkdir \

@@ -260,6 +260,7 @@ int __wrap_xengnttab_unmap(xengnttab_handle *xgt, void *start, uint32_t count)
 /* ---- libxenstore ---- */
 struct xs_handle *__wrap_xs_open(unsigned long flags);
 void __wrap_xs_close(struct xs_handle *h);
+void __wrap_xs_daemon_destroy_postfork(struct xs_handle *h);
 void *__wrap_xs_read(struct xs_handle *h, xs_transaction_t t, const char *path,
 		     unsigned int *len);
 bool __wrap_xs_write(struct xs_handle *h, xs_transaction_t t, const char *path,
@@ -294,6 +295,12 @@ void __wrap_xs_close(struct xs_handle *h)
 {
 	assert_ptr_equal(h, mock_xsh);
 	mock.xs_close++;
+}
+
+void __wrap_xs_daemon_destroy_postfork(struct xs_handle *h)
+{
+	assert_ptr_equal(h, mock_xsh);
+	mock.xs_postfork++;
 }
 
 /* MOCK_RET(xs_read, "text"): succeed with a malloc'd copy of "text". */

@@ -47,6 +47,7 @@ struct mock_dom {
 struct mock_state {
 	/* closes per library */
 	int evtchn_close, gntshr_close, gnttab_close, xs_close, xc_close;
+	int xs_postfork;         /* xs_daemon_destroy_postfork() calls */
 	/* xs_rm calls, and the paths of the first MOCK_RMS */
 	int rms;
 	char rm_paths[MOCK_RMS][128];

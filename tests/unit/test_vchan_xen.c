@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -225,6 +226,72 @@ static void test_client_connects(void **state)
 	assert_int_equal(mock.unmap_count, 1);
 	assert_int_equal(pg->cli_live, 0);
 	client_released(1, 1);
+}
+
+/*
+ * fork(): Xen's handles and mappings stay the parent's.  In the child the
+ * inherited channel refuses every call (EBADF) and its close only closes
+ * the child's handles (libxenstore's post-fork close, which joins no reader
+ * thread and says nothing to xenstored): no notify, no store node removed,
+ * no unmap, the page not even mapped there (MADV_DONTFORK).  The parent's
+ * channel is untouched and closes as usual.
+ */
+static int forked_child_checks(struct vchan *v)
+{
+	struct vchan_msg m = { .buf = NULL, .len = 0 };
+	unsigned char vec;
+	int bad = 0;
+
+	bad += vchan_send(v, 1, 0, "x", 1, 0) != -EBADF;
+	bad += vchan_recv(v, &m, 0) != -EBADF;
+	bad += vchan_fd(v) != -EBADF;
+	bad += vchan_events(v) != -EBADF;
+	bad += vchan_revoke(v) != -EBADF;
+	bad += vchan_is_connected(v) != -EBADF;
+	/* Refused, and said so once. */
+	bad += logs != 1 || !strstr(last_log, "fork()");
+	bad += mincore(mock_pages[0], 1, &vec) == 0 || errno != ENOMEM;
+	vchan_close(v);
+	bad += mock.xs_postfork != 1 || mock.xs_close != 0;
+	bad += mock.evtchn_close != 1 || mock.gnttab_close != 1;
+	bad += mock.rms != 1 || mock.unmap_count != 0;
+	return bad;
+}
+
+static void test_client_forked_child(void **state)
+{
+	struct vchan_interface *pg;
+	struct vchan *v = NULL;
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	client_start(10, 11);
+	pg = (struct vchan_interface *)mock_pages[0];
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_int_equal(mock.rms, 1);                  /* the claim */
+	logs = 0;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(forked_child_checks(v));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The parent's channel: the page as it was, usable, closed as ever. */
+	assert_int_equal(pg->cli_live, 1);
+	assert_int_equal(logs, 0);
+	assert_int_equal(vchan_is_connected(v), 1);
+	client_close(v);
+	assert_int_equal(mock.rms, 2);
+	assert_string_equal(mock.rm_paths[1], LIVE);
+	assert_int_equal(mock.xs_postfork, 0);
+	client_released(1, 1);
+	/* Later tests' children see the mock's pages again. */
+	assert_int_equal(madvise(mock_pages, sizeof(mock_pages), MADV_DOFORK),
+			 0);
 }
 
 /*
@@ -896,6 +963,8 @@ static void test_server_publish_fails_release_once(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_client_forked_child,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

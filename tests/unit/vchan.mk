@@ -71,6 +71,7 @@ VCHAN_CORE_SOURCES = \
 	$(top_srcdir)/libvchan-cap/log.c \
 	$(top_srcdir)/libvchan-cap/lock.c \
 	$(top_srcdir)/libvchan-cap/endpoint.c \
+	$(top_srcdir)/libvchan-cap/fork.c \
 	$(top_srcdir)/libvchan-cap/send.c \
 	$(top_srcdir)/libvchan-cap/recv.c \
 	$(top_srcdir)/libvchan-cap/stream.c

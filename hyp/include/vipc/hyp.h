@@ -54,7 +54,9 @@ struct hyp_evtchn;
  */
 int hyp_evtchn_open(struct hyp_evtchn **out);
 
-/* hyp_evtchn_close: unbind every port of the handle and free it (NULL ok). */
+/* hyp_evtchn_close: unbind every port of the handle and free it (NULL ok).
+ * In a child of fork(), the one safe call on an inherited handle: it drops
+ * the child's copy, the parent's ports stay bound. */
 void hyp_evtchn_close(struct hyp_evtchn *ev);
 
 /*
@@ -162,7 +164,9 @@ struct hyp_gnttab;   /* grants of others that we map */
  */
 int hyp_gntshr_open(struct hyp_gntshr **out);
 
-/* hyp_gntshr_close: end every share of the handle and free it (NULL ok). */
+/* hyp_gntshr_close: end every share of the handle and free it (NULL ok).
+ * In a child of fork(), the one safe call on an inherited handle (the
+ * parent's shares stay). */
 void hyp_gntshr_close(struct hyp_gntshr *gs);
 
 /*
@@ -195,7 +199,9 @@ int hyp_gntshr_unshare(struct hyp_gntshr *gs, void *addr, uint32_t count);
  */
 int hyp_gnttab_open(struct hyp_gnttab **out);
 
-/* hyp_gnttab_close: unmap every mapping of the handle and free it (NULL ok). */
+/* hyp_gnttab_close: unmap every mapping of the handle and free it (NULL ok).
+ * In a child of fork(), the one safe call on an inherited handle (the
+ * parent's mappings stay). */
 void hyp_gnttab_close(struct hyp_gnttab *gt);
 
 /*
@@ -248,6 +254,11 @@ int hyp_store_open(struct hyp_store **out);
 
 /* hyp_store_close: close the connection (its watches go) (NULL ok). */
 void hyp_store_close(struct hyp_store *st);
+/* hyp_store_close_postfork: in a child of fork(), close the connection
+ * inherited from the parent without touching the parent's (whose watches
+ * and reader thread stay the parent's); hyp_store_close() there could wait
+ * for ever on a thread the child does not have (NULL ok). */
+void hyp_store_close_postfork(struct hyp_store *st);
 
 /*
  * Common errors of the store calls below (in addition to those listed):

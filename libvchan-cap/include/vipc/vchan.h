@@ -242,6 +242,18 @@ void vchan_shm_detach(struct vchan *v);
  * channel; stock libxenvchan peers ignore it) under xs_path (owner self,
  * peer read-only); the client reads them, maps and binds.  libxenvchan
  * conventions.
+ * fork(): an end over Xen belongs to the process that opened it, as Xen's
+ * handles and grant mappings do.  In a child every call on an inherited
+ * end but vchan_close() returns -EBADF (logged once), even while a parent
+ * thread was inside a call at the fork; the page and rings are not mapped
+ * there (MADV_DONTFORK).  vchan_close() in the child frees only the child's
+ * copy: it closes the inherited handles the way Xen allows in a child, and
+ * leaves the channel, its store nodes and the peer alone.  Until the child
+ * closes it (or execs, or exits) the child holds the parent's Xen
+ * descriptors, and the peer may not learn of the parent's death before
+ * then (the kernel fires the unmap-notify when the last holder lets go): a
+ * child that lives on should vchan_close() what it inherited.  To talk over
+ * Xen, a child opens channels of its own.
  * Peer death: a dead process's unmap-notify, and, for a destroyed domain
  * (which sends none), store watches: the client watches the server's
  * ring-ref; the client publishes /local/domain/<client>/data/

@@ -6,7 +6,9 @@
 # client's domain
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
 # @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
-# client process killed (unmap-notify) -> EPIPE; the client's domain
+# client process killed (unmap-notify) -> EPIPE; children of both ends
+# forked once connected, which find their copies unusable and close them
+# harmlessly, one outliving its parent; the client's domain
 # destroyed right after it connected, before the server looked; a second
 # channel on the same path outliving the first; a reconnection that
 # outlives the client's old handle; a client process killed in a living
@@ -125,6 +127,11 @@ check_done killsrv-cli killsrv "$KILL_WAIT"
 # The client process dies, its domain lives: unmap-notify.
 grant=1; pair pkill server pkill -- client pkill
 check_done pkill-srv pkill "$KILL_WAIT"
+# fork: a child of either end finds its inherited copy unusable (EBADF) and
+# closes it without harming the parent's channel; the client process dies
+# while its child (copy closed) lives on: the server must still see it.
+grant=1; pair fork server fork -- client fork
+check_done fork-srv fork "$KILL_WAIT"; check_done fork-cli fork
 # The client's domain destroyed once connected but before the server ever
 # looked at the store (no receive yet): its node came and went unseen.
 grant=1; pair killearly server killearly -- client killearly

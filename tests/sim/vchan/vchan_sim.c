@@ -58,6 +58,15 @@
  *   race [N]    client processes of one domain racing for one offer, N
  *               rounds (default 20; both ends the same) of 3: exactly one
  *               connects and its channel works, the others get EBUSY.
+ *   fork        each end forks a child once connected (the server while
+ *               another thread waits in a receive): in the child the
+ *               ring is not mapped, every call but close gives EBADF,
+ *               close returns at once and leaves the child's own page at
+ *               the ring's old address alone,
+ *               leaving the parent's channel alone (200 echoes after
+ *               each child); the client's second child closes its copy
+ *               and lives on while the client process dies: the server's
+ *               blocked receive must still end with EPIPE.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
  *   livegc      leaked liveness nodes: the server offers three channels in
@@ -79,11 +88,13 @@
 #include <inttypes.h>
 #include <libxenvchan.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +105,11 @@
 #define MAXMSG (256u << 10)
 /* How long an end may take to see its peer's domain die. */
 #define KILL_MS 10000
+/* fork: echoes after each child; how long a child's close may take; how
+ * long the lingering child outlives its parent at most. */
+#define FORK_ECHOES 200
+#define FORK_CLOSE_S 10
+#define FORK_LINGER_S 30
 
 static int fails;
 /* Appended to the channel's path (livegc's extra channels). */
@@ -1013,6 +1029,241 @@ static void echo_ours(struct vchan *v, int n)
 	free(in);
 }
 
+/* fork: a child of an end finds the inherited channel unusable and closes
+ * it without touching the parent's (Xen's rule: a child may only close
+ * inherited handles).  Exit status 0 when every call but close gave EBADF;
+ * a close that hangs (libxenstore joining a reader thread the child does not
+ * have) ends by SIGALRM.  `linger`: then outlive the parent. */
+/* A child's crash, said where (async-signal-safe). */
+static void fork_child_segv(int sig, siginfo_t *si, void *uc)
+{
+	char line[96], *p = line + sizeof(line);
+	uintptr_t a = (uintptr_t)si->si_addr;
+	static const char head[] = "VCHAN-FAIL fork child: SIGSEGV at 0x";
+	ssize_t w;
+
+	(void)uc;
+	*--p = '\n';
+	do {
+		*--p = "0123456789abcdef"[a & 15];
+		a >>= 4;
+	} while (a);
+	w = write(1, head, sizeof(head) - 1);
+	w = write(1, p, (size_t)(line + sizeof(line) - p));
+	(void)w;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void fork_child(struct vchan *v, const char *what, void *ring,
+		       int ready, bool linger)
+{
+	uint8_t b = 0, buf[8], vec = 0, *mine;
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+	int rs[7], i, bad = 0;
+	ssize_t w;
+
+	struct sigaction sa = { .sa_sigaction = fork_child_segv,
+				.sa_flags = SA_SIGINFO };
+
+	sigaction(SIGSEGV, &sa, NULL);
+	alarm(FORK_CLOSE_S);
+	/* The ring is not mapped here (MADV_DONTFORK), and the hole is ours:
+	 * a page of our own put there must outlive the close (which must
+	 * leave the child's address space alone, as Linux's does). */
+	if (mincore(ring, 1, &vec) == 0 || errno != ENOMEM) {
+		FAIL("%s: the ring at %p is mapped in the child", what, ring);
+		bad++;
+	}
+	mine = mmap(ring, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (mine != ring) {
+		FAIL("%s: cannot map the child's own page at %p: %s", what,
+		     ring, strerror(errno));
+		bad++;
+		mine = NULL;
+	} else {
+		mine[0] = 0x5a;
+	}
+	rs[0] = vchan_send(v, 1, 0, &b, 1, 0);
+	rs[1] = vchan_recv(v, &m, 0);
+	rs[2] = vchan_fd(v);
+	rs[3] = vchan_events(v);
+	rs[4] = vchan_is_connected(v);
+	rs[5] = vchan_get_stats(v, &st);
+	rs[6] = vchan_revoke(v);
+	for (i = 0; i < 7; i++)
+		if (rs[i] != -EBADF) {
+			FAIL("%s: call %d in the child returned %d, not EBADF",
+			     what, i, rs[i]);
+			bad++;
+		}
+	vchan_close(v);
+	alarm(0);
+	if (mine && mine[0] != 0x5a) {   /* (a SIGSEGV if it went) */
+		FAIL("%s: the child's own page changed", what);
+		bad++;
+	}
+	w = write(ready, bad ? "F" : "K", 1);
+	(void)w;
+	if (linger)
+		sleep(FORK_LINGER_S);
+	_exit(bad != 0);
+}
+
+/* Fork a child that runs fork_child(); true once it reported its close. */
+static bool fork_split(struct vchan *v, const char *what, bool linger)
+{
+	int p[2], st = 0;
+	char c = 0;
+	struct pollfd pfd;
+	void *ring = NULL;
+	pid_t pid;
+
+	/* Where the ring is, page-aligned: reserve, then cancel. */
+	if (vchan_reserve(v, 8, &ring, 5000) < 0 ||
+	    vchan_commit(v, 0, 0, (size_t)-1) < 0) {
+		FAIL("%s: reserve: cannot find the ring", what);
+		return false;
+	}
+	ring = (void *)((uintptr_t)ring & ~(uintptr_t)4095);
+	if (pipe(p) < 0 || (pid = fork()) < 0) {
+		FAIL("%s: pipe/fork: %s", what, strerror(errno));
+		return false;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		fork_child(v, what, ring, p[1], linger);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (poll(&pfd, 1, (FORK_CLOSE_S + 5) * 1000) != 1 ||
+	    read(p[0], &c, 1) != 1)
+		c = 0;
+	close(p[0]);
+	if (!linger && (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+			WEXITSTATUS(st) != 0))
+		c = 0;
+	if (c == 'K')
+		OK("%s: the child got EBADF from every call and closed its "
+		   "copy (pid %d)", what, (int)pid);
+	else
+		FAIL("%s: the child's calls or close failed or hung (status "
+		     "0x%x)", what, st);
+	return c == 'K';
+}
+
+/* fork, server: a thread blocked in a receive (holding the receive side)
+ * while the main thread forks; it takes the next message and echoes it. */
+struct fork_waiter {
+	struct vchan *v;
+	int r;
+};
+
+static void *fork_waiter(void *arg)
+{
+	struct fork_waiter *w = arg;
+	uint8_t buf[256];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	w->r = vchan_recv(w->v, &m, 30000);
+	if (w->r == 0)
+		w->r = vchan_send(w->v, m.type, 0, buf, m.len, 5000);
+	return NULL;
+}
+
+/* fork, server: echo; after the first message a child forked while another
+ * thread waits in a receive (the child must not wait for that thread's
+ * lock); then every echo must still go through, and the client process's
+ * death (its own child lives on, its copy closed) must still end the
+ * blocked receive. */
+static void fork_server(struct vchan *v)
+{
+	uint8_t buf[256];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int n = 0, r;
+	double t0;
+
+	for (;;) {
+		m.len = sizeof(buf);
+		t0 = now_s();
+		r = vchan_recv(v, &m, n ? KILL_MS : 30000);
+		if (r < 0)
+			break;
+		r = vchan_send(v, m.type, 0, buf, m.len, 5000);
+		if (r < 0)
+			break;
+		if (++n == 1) {
+			struct fork_waiter w = { .v = v, .r = -EINVAL };
+			pthread_t th;
+
+			if (pthread_create(&th, NULL, fork_waiter, &w) != 0) {
+				FAIL("fork: pthread_create");
+				break;
+			}
+			usleep(100000);   /* the client waits 500 ms */
+			fork_split(v, "fork server, a thread in a receive",
+				   false);
+			pthread_join(th, NULL);
+			if (w.r < 0) {
+				FAIL("fork: the waiting thread: %s",
+				     strerror(-w.r));
+				break;
+			}
+			n++;
+		}
+	}
+	if (r == -EPIPE && n == 2 * FORK_ECHOES + 1)
+		OK("fork: %d echoes, then the client's death seen after %.0f "
+		   "ms, its child alive", n, (now_s() - t0) * 1e3);
+	else
+		FAIL("fork: %d echoes (want %d), then %s", n,
+		     2 * FORK_ECHOES + 1, strerror(-r));
+}
+
+static bool fork_echoes(struct vchan *v, uint32_t from, int n)
+{
+	uint8_t out[200], in[256];
+
+	for (uint32_t i = from; i < from + (uint32_t)n; i++) {
+		struct vchan_msg m = { .buf = in, .len = sizeof(in) };
+		size_t len = 1 + i % sizeof(out);
+		int r;
+
+		fill(out, len, i);
+		r = vchan_send(v, i, 0, out, len, 5000);
+		if (r == 0)
+			r = vchan_recv(v, &m, 5000);
+		if (r < 0 || m.type != i || m.len != len ||
+		    memcmp(in, out, len)) {
+			FAIL("fork: echo %u: %s", i, r < 0 ? strerror(-r) :
+			     "damaged");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* fork, client: one echo, a child that closes its copy, echoes; a second
+ * child that closes its copy and lives on, echoes; then this process dies
+ * with its channel open. */
+static void fork_client(struct vchan *v)
+{
+	bool ok = fork_echoes(v, 0, 1) &&
+		  fork_split(v, "fork client", false) &&
+		  usleep(500000) == 0 &&   /* the server's thread waits */
+		  fork_echoes(v, 1, FORK_ECHOES) &&
+		  fork_split(v, "fork client (lingering child)", true) &&
+		  fork_echoes(v, 1 + FORK_ECHOES, FORK_ECHOES);
+
+	if (ok)
+		OK("fork: %d echoes around two children", 2 * FORK_ECHOES + 1);
+	printf("VCHAN-DONE failures=%d\n", fails);
+	fflush(stdout);
+	raise(SIGKILL);
+}
+
 static void sleepy(struct vchan *v, bool server, int n)
 {
 	uint8_t out[512], in[512];
@@ -1342,6 +1593,11 @@ int main(int argc, char **argv)
 			revoke_server(v);
 		else
 			revoke_client(v);
+	} else if (!strcmp(mode, "fork")) {
+		if (server)
+			fork_server(v);
+		else
+			fork_client(v);
 	} else if (!strcmp(mode, "sleepy")) {
 		sleepy(v, server, arg ? (int)arg : 5000);
 	} else if (!strcmp(mode, "echo")) {

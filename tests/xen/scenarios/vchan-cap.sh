@@ -4,7 +4,10 @@
 # sequence number and byte checked; a client domain destroyed mid-call (no
 # unmap-notify on Xen: the server learns it through @releaseDomain and the
 # client's store node, and fails with EPIPE); a client process killed
-# (unmap-notify -> EPIPE); a client domain destroyed right after it
+# (unmap-notify -> EPIPE); children of both ends forked once connected,
+# which find their copies unusable and close them harmlessly, one outliving
+# the client process, whose death the server must still see; a client
+# domain destroyed right after it
 # connected, before the server looked at the store; a server reopened on
 # the same path twice, the client reconnecting; client processes of one
 # domain racing for one offer; a server process killed with its offer out.
@@ -27,6 +30,14 @@ finish_pair kill
 pair pkill server pkill -- client pkill
 done_ok "pkill (process killed, unmap-notify)" vc-pkill-s
 finish_pair pkill
+
+# fork: a child of either end finds its inherited copy unusable (EBADF),
+# the ring not even mapped, and closes it without harming the parent's
+# channel; the client process dies while its child (copy closed) lives on:
+# the server must still see it (gntdev unmaps when the last holder goes).
+pair fork server fork -- client fork
+done_ok fork vc-fork-s; done_ok fork vc-fork-c
+finish_pair fork
 
 # The client's domain destroyed once connected, before the server ever
 # looked at the store: its liveness node came and went unseen; the server
