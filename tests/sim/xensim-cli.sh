@@ -46,6 +46,10 @@ check "exec of a missing program exits 127 ($st) naming it" sh -c "test $st = 12
 check "exec in a missing domain fails ($st) naming it" sh -c "test $st != 0 && grep -q nosuchdom '$work/err'"
 "$XENSIM" exec "$a" -- true
 check "exec by domid" test $? = 0
+# A domain's programs inherit nothing past stdio: the monitor's socket to
+# the daemon stays the monitor's (a guest program has no such descriptor).
+out=$("$XENSIM" exec alpha -- sh -c 'readlink /proc/self/fd/3 || echo none' 2>/dev/null)
+check "a domain's program inherits no descriptor 3 ($out)" test "$out" = none
 out=$("$XENSIM" exec 0 -- sh -c 'echo $XENSTORED_PATH')
 check "exec in dom0 runs on the host with the store pointed at xensim" test "$out" = "$XENSIM_DIR/xenstored.sock"
 out=$("$XENSIM" exec alpha -- readlink /proc/self/ns/pid)

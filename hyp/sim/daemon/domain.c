@@ -213,6 +213,11 @@ static __attribute__((noreturn)) void become_monitor(int sock)
             _exit(1);
         sock = 3;
     }
+    /* dup2() cleared close-on-exec: the monitor's programs must not
+     * inherit its socket (a guest program has no such descriptor on Xen,
+     * and one it passed on would outlive the monitor's hold). */
+    if (fcntl(sock, F_SETFD, FD_CLOEXEC) < 0)
+        _exit(1);
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) {
         dup2(devnull, 0);
