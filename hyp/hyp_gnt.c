@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -98,9 +99,20 @@ static void *box_open(const void *out, size_t size, bool (*lib_open)(void *))
 static bool gntshr_lib_open(void *box)
 {
 	struct hyp_gntshr *gs = box;
+	int fd, fl;
 
 	gs->xgs = xengntshr_open(NULL, 0);
-	return gs->xgs != NULL;
+	if (!gs->xgs)
+		return false;
+	/* Xen 4.17's library opens /dev/xen/gntalloc without O_CLOEXEC (its
+	 * gntdev and evtchn with it): a program a child execs would inherit
+	 * it.  Set it here; a thread that forks and execs between the open
+	 * and this still leaks it, which the library leaves us no way to
+	 * prevent. */
+	fd = xengntshr_fd(gs->xgs);
+	if (fd >= 0 && (fl = fcntl(fd, F_GETFD)) >= 0 && !(fl & FD_CLOEXEC))
+		(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	return true;
 }
 
 static bool gnttab_lib_open(void *box)

@@ -3,7 +3,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "test_hyp_mock.h"
 
@@ -25,6 +28,26 @@ static struct hyp_gnttab *tab_open_ok(void)
 	assert_int_equal(hyp_gnttab_open(&gt), 0);
 	assert_non_null(gt);
 	return gt;
+}
+
+/* Xen 4.17's libxengnttab opens gntalloc without O_CLOEXEC: hyp sets it,
+ * so that a program a child execs does not inherit the device. */
+static void test_gntshr_fd_closes_on_exec(void **state)
+{
+	struct hyp_gntshr *gs;
+
+	(void)state;
+	mock.gntshr_fd = eventfd(0, 0);
+	assert_true(mock.gntshr_fd >= 0);
+	assert_int_equal(fcntl(mock.gntshr_fd, F_GETFD) & FD_CLOEXEC, 0);
+	gs = shr_open_ok();
+	assert_int_equal(fcntl(mock.gntshr_fd, F_GETFD) & FD_CLOEXEC,
+			 FD_CLOEXEC);
+	hyp_gntshr_close(gs);
+	close(mock.gntshr_fd);
+	/* No descriptor to be had: the open still succeeds. */
+	mock.gntshr_fd = -1;
+	hyp_gntshr_close(shr_open_ok());
 }
 
 static void test_open_failures(void **state)
@@ -230,6 +253,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_open_failures, mock_reset),
+		cmocka_unit_test_setup(test_gntshr_fd_closes_on_exec,
+				       mock_reset),
 		cmocka_unit_test_setup(test_close, mock_reset),
 		cmocka_unit_test_setup(test_share_pages_ro_rw, mock_reset),
 		cmocka_unit_test_setup(test_share_failure_leaves_outputs, mock_reset),

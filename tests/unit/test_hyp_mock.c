@@ -24,6 +24,7 @@ int mock_reset(void **state)
 	memset(&mock, 0, sizeof(mock));
 	memset(mock_pages, 0, sizeof(mock_pages));
 	mock.fd = -1;
+	mock.gntshr_fd = -1;
 	mock.fd_errno = EBADF;
 	return 0;
 }
@@ -135,6 +136,7 @@ int __wrap_xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
 /* ---- libxengnttab: gntshr ---- */
 xengntshr_handle *__wrap_xengntshr_open(struct xentoollog_logger *l, unsigned f);
 int __wrap_xengntshr_close(xengntshr_handle *xgs);
+int __wrap_xengntshr_fd(xengntshr_handle *xgs);
 void *__wrap_xengntshr_share_pages(xengntshr_handle *xgs, uint32_t domid,
 				   int count, uint32_t *refs, int writable);
 void *__wrap_xengntshr_share_page_notify(xengntshr_handle *xgs, uint32_t domid,
@@ -146,6 +148,12 @@ int __wrap_xengntshr_unshare(xengntshr_handle *xgs, void *start, uint32_t count)
 xengntshr_handle *__wrap_xengntshr_open(struct xentoollog_logger *l, unsigned f)
 {
 	return FAILS(xengntshr_open) ? NULL : mock_xgs;
+}
+
+int __wrap_xengntshr_fd(xengntshr_handle *xgs)
+{
+	assert_ptr_equal(xgs, mock_xgs);
+	return mock.gntshr_fd;
 }
 
 int __wrap_xengntshr_close(xengntshr_handle *xgs)

@@ -58,15 +58,16 @@
  *   race [N]    client processes of one domain racing for one offer, N
  *               rounds (default 20; both ends the same) of 3: exactly one
  *               connects and its channel works, the others get EBUSY.
- *   fork        each end forks a child once connected (the server while
- *               another thread waits in a receive): in the child the
- *               ring is not mapped, every call but close gives EBADF,
- *               close returns at once and leaves the child's own page at
- *               the ring's old address alone,
- *               leaving the parent's channel alone (200 echoes after
- *               each child); the client's second child closes its copy
- *               and lives on while the client process dies: the server's
- *               blocked receive must still end with EPIPE.
+ *   fork        with the channel open, every descriptor past stdio must
+ *               close on exec.  Each end forks a child once connected
+ *               (the server while another thread waits in a receive):
+ *               in the child the ring is not mapped, every call but close
+ *               gives EBADF, and close returns at once, leaving the
+ *               parent's channel (200 echoes after each child) and the
+ *               child's own page at the ring's old address alone.  The
+ *               client's second child closes its copy and lives on while
+ *               the client process dies: the server's blocked receive
+ *               must still end with EPIPE.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
  *   livegc      leaked liveness nodes: the server offers three channels in
@@ -84,7 +85,9 @@
  * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libxenvchan.h>
 #include <poll.h>
@@ -1154,6 +1157,44 @@ static bool fork_split(struct vchan *v, const char *what, bool linger)
 	return c == 'K';
 }
 
+/* fork: with a channel open, every descriptor of this process (past
+ * stdio) closes on exec, so that a program a child execs (system(),
+ * popen()) holds none of the channel's: else the peer could not see this
+ * process die while that program runs. */
+static void fork_cloexec(const char *what)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0, bad = 0;
+
+	if (!d) {
+		FAIL("%s: /proc/self/fd: %s", what, strerror(errno));
+		return;
+	}
+	while ((e = readdir(d))) {
+		char *end, link[64], target[256] = "?";
+		long fd = strtol(e->d_name, &end, 10);
+		int fl;
+		ssize_t k;
+
+		if (*end || end == e->d_name || fd <= 2 || fd == dirfd(d))
+			continue;
+		n++;
+		fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0 && (fl & FD_CLOEXEC))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
+		k = readlink(link, target, sizeof(target) - 1);
+		target[k > 0 ? k : 1] = '\0';
+		FAIL("%s: fd %ld (%s) does not close on exec", what, fd,
+		     target);
+		bad++;
+	}
+	closedir(d);
+	if (!bad)
+		OK("%s: all %d descriptors past stdio close on exec", what, n);
+}
+
 /* fork, server: a thread blocked in a receive (holding the receive side)
  * while the main thread forks; it takes the next message and echoes it. */
 struct fork_waiter {
@@ -1185,6 +1226,7 @@ static void fork_server(struct vchan *v)
 	int n = 0, r;
 	double t0;
 
+	fork_cloexec("fork server");
 	for (;;) {
 		m.len = sizeof(buf);
 		t0 = now_s();
@@ -1250,7 +1292,10 @@ static bool fork_echoes(struct vchan *v, uint32_t from, int n)
  * with its channel open. */
 static void fork_client(struct vchan *v)
 {
-	bool ok = fork_echoes(v, 0, 1) &&
+	bool ok;
+
+	fork_cloexec("fork client");
+	ok = fork_echoes(v, 0, 1) &&
 		  fork_split(v, "fork client", false) &&
 		  usleep(500000) == 0 &&   /* the server's thread waits */
 		  fork_echoes(v, 1, FORK_ECHOES) &&
