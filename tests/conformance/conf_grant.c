@@ -4,6 +4,8 @@
  *                       read-only page with data/conf/peer, publishes the refs
  *                       (readable by that peer only), checks what the peer
  *                       wrote and that the read-only page never changed.
+ *                       Its handle's descriptor does not close on exec (the
+ *                       grantee's does), as Xen 4.17's library opens them.
  *   conf-grant map      grantee: maps them from data/conf/peer, checks the
  *                       contents both ways, and that the read-only grant can
  *                       neither be mapped writable nor written.
@@ -17,6 +19,7 @@
 #include "conf_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,18 @@ static bool pattern_ok(const void *src, size_t n, unsigned domid, unsigned what)
 
 /* Which ref a share gets once two were freed, first a then b: the guest
  * kernel picks it (Linux's grant table hands out the one freed last). */
+/* Xen 4.17's libxengnttab opens gntdev with O_CLOEXEC and gntalloc
+ * without it: a program exec'd by a child keeps a gntshr handle's
+ * descriptor (vipc's hyp sets it close-on-exec itself). */
+static void check_cloexec(int fd, bool want, const char *name)
+{
+    int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+
+    conf_check(fl >= 0 && !!(fl & FD_CLOEXEC) == want, name,
+               "descriptor %d: flags %d, close-on-exec %s", fd, fl,
+               want ? "expected" : "not expected");
+}
+
 static void check_ref_reuse(xengntshr_handle *xgs, unsigned peer)
 {
     uint32_t a = 0, b = 0, c = 0;
@@ -95,6 +110,7 @@ static int role_share(void)
 
     if (!xgs)
         conf_die("xengntshr_open: %s", strerror(errno));
+    check_cloexec(xengntshr_fd(xgs), false, "grant-gntshr-fd-not-cloexec");
     check_ref_reuse(xgs, peer);
     rw = xengntshr_share_pages(xgs, peer, 2, rw_refs, 1);
     if (!rw)
@@ -165,6 +181,7 @@ static int role_map(void)
 
     if (!xgt)
         conf_die("xengnttab_open: %s", strerror(errno));
+    check_cloexec(xengnttab_fd(xgt), true, "grant-gnttab-fd-cloexec");
     snprintf(path, sizeof(path), "/local/domain/%u/data/conf/grant-refs", peer);
     if (!read_refs(xs, path, refs))
         conf_die("no refs readable at %s: %s", path, strerror(errno));

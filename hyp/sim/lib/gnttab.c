@@ -5,6 +5,7 @@
  * sealed, O_RDONLY) with a (fd, page) per ref; we reserve one contiguous
  * PROT_NONE area and map each run of consecutive pages over it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,16 @@ struct xengntdev_handle *gntdev_open(uint32_t kind)
     if (s < 0) {
         free(h);
         errno = -s;
+        return NULL;
+    }
+    /* Xen 4.17's library opens /dev/xen/gntalloc without O_CLOEXEC (and
+     * gntdev with it): so does this, so that a program's exec leaks a
+     * gntshr handle here as it does on Xen. */
+    if (kind == XSP_KIND_GNTSHR && fcntl(s, F_SETFD, 0) < 0) {
+        int e = errno;
+        close(s);
+        free(h);
+        errno = e;
         return NULL;
     }
     h->sock = s;
