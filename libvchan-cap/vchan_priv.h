@@ -568,8 +568,10 @@ static inline bool vchan_relaxed(const struct vchan *v)
 }
 
 /* ---- fork (fork.c) --------------------------------------------------------- */
-/* Bumped in every child of fork() (a pthread_atfork() handler). */
-extern unsigned vchan_fork_generation;
+/* Bumped in every child of fork() (a pthread_atfork() handler).  Hidden:
+ * every call loads it, and a hidden symbol is one PC-relative load, not a
+ * trip through the GOT (nor something an application could write). */
+extern unsigned vchan_fork_generation __attribute__((visibility("hidden")));
 /* Bind v to this process: from a child, calls get -EBADF. */
 void vchan_fork_track(struct vchan *v);
 /* Whether v is a copy inherited through fork() (the data path's check). */
