@@ -149,6 +149,26 @@ void hyp_gntshr_close(struct hyp_gntshr *gs)
 	free(gs);
 }
 
+int hyp_gntshr_fd(struct hyp_gntshr *gs)
+{
+	int fd;
+
+	if (!gs)
+		return -EINVAL;
+	fd = xengntshr_fd(gs->xgs);
+	return fd >= 0 ? fd : -EBADF;
+}
+
+int hyp_gnttab_fd(struct hyp_gnttab *gt)
+{
+	int fd;
+
+	if (!gt)
+		return -EINVAL;
+	fd = xengnttab_fd(gt->xgt);
+	return fd >= 0 ? fd : -EBADF;
+}
+
 void hyp_gnttab_close(struct hyp_gnttab *gt)
 {
 	if (!gt)

@@ -16,10 +16,20 @@
  * vchan_close() frees only the child's copy.  vchan_close() also compares
  * the pid, which catches a child made without fork()'s handlers (a raw
  * clone()).  The shared-memory pair is made to survive fork() and is not
- * tracked. */
+ * tracked.
+ *
+ * A child that lives on would also keep the parent's references to the
+ * Xen devices (gntdev or gntalloc, evtchn), and the kernel fires the
+ * unmap-notify that tells the peer of the parent's death only when the
+ * last holder lets go.  So each channel lists its device descriptors
+ * (struct vchan_fork_hold), and the child handler puts /dev/null over them
+ * in the child: the fd numbers stay valid for the library's close, the
+ * devices are the parent's alone.  Only async-signal-safe calls there.
+ * holds_mu orders the list against fork(): taken before, dropped after. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -29,15 +39,65 @@ unsigned vchan_fork_generation;
 
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_err;
+static pthread_mutex_t holds_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct vchan_fork_hold *holds;    /* under holds_mu */
+
+static void before_fork(void)
+{
+	pthread_mutex_lock(&holds_mu);
+}
+
+static void in_parent(void)
+{
+	pthread_mutex_unlock(&holds_mu);
+}
 
 static void in_child(void)
 {
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
 	__atomic_add_fetch(&vchan_fork_generation, 1, __ATOMIC_RELAXED);
+	for (struct vchan_fork_hold *h = holds; h && nul >= 0; h = h->next)
+		for (unsigned i = 0; i < VCHAN_FORK_FDS; i++)
+			if (h->fd[i] >= 0)
+				(void)dup3(nul, h->fd[i], O_CLOEXEC);
+	if (nul >= 0)
+		close(nul);
+	holds = NULL;    /* the parent's channels */
+	pthread_mutex_unlock(&holds_mu);
 }
 
 static void install(void)
 {
-	install_err = pthread_atfork(NULL, NULL, in_child);
+	install_err = pthread_atfork(before_fork, in_parent, in_child);
+}
+
+void vchan_fork_hold(struct vchan_fork_hold *h)
+{
+	pthread_once(&install_once, install);
+	pthread_mutex_lock(&holds_mu);
+	h->prev = NULL;
+	h->next = holds;
+	if (holds)
+		holds->prev = h;
+	holds = h;
+	h->listed = true;
+	pthread_mutex_unlock(&holds_mu);
+}
+
+void vchan_fork_unhold(struct vchan_fork_hold *h)
+{
+	if (!h->listed)
+		return;
+	pthread_mutex_lock(&holds_mu);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		holds = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	h->listed = false;
+	pthread_mutex_unlock(&holds_mu);
 }
 
 void vchan_fork_track(struct vchan *v)

@@ -91,6 +91,7 @@ struct xen_tp {
 	unsigned node_events;        /* events for peer_node, counted to 2 */
 	bool confirmed;              /* checked once after the peer connected */
 	bool gone;
+	struct vchan_fork_hold hold; /* our devices, which a child drops */
 };
 
 static int xen_notify(void *p)
@@ -183,6 +184,7 @@ static void xen_release(void *p, bool detach)
 		free_tp(t);
 		return;
 	}
+	vchan_fork_unhold(&t->hold);   /* before the descriptors go */
 	pthread_mutex_lock(&t->mu);
 	if (t->server) {
 		if (t->st && t->xs_path && t->port)
@@ -309,15 +311,21 @@ static bool first_time(int *flag)
 }
 
 /* Keep the page and rings out of fork()'s children (as Linux's gntdev
- * does for PV guests): a child may not touch them anyway (fork.c), and its
- * copy would keep the grant mapped, and so the peer from seeing this
- * process die, for as long as the child lives. */
+ * does for PV guests), and the devices too (fork.c): a child may not touch
+ * them anyway, and its copies would keep the grant mapped, and so the peer
+ * from seeing this process die, for as long as the child lives. */
 static void keep_from_children(const char *who, struct xen_tp *t)
 {
 	static int failed;
 	struct { void *addr; unsigned pages; } m[3] = {
 		{ t->page, 1 }, { t->lbuf, t->lpages }, { t->rbuf, t->rpages },
 	};
+	int ev = hyp_evtchn_fd(t->ev);
+	int gnt = t->gs ? hyp_gntshr_fd(t->gs) : hyp_gnttab_fd(t->gt);
+
+	t->hold.fd[0] = ev >= 0 ? ev : -1;
+	t->hold.fd[1] = gnt >= 0 ? gnt : -1;
+	vchan_fork_hold(&t->hold);
 
 	for (unsigned i = 0; i < 3; i++)
 		if (m[i].addr && madvise(m[i].addr, (size_t)m[i].pages *

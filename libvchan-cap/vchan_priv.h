@@ -574,6 +574,17 @@ static inline bool vchan_relaxed(const struct vchan *v)
 extern unsigned vchan_fork_generation __attribute__((visibility("hidden")));
 /* Bind v to this process: from a child, calls get -EBADF. */
 void vchan_fork_track(struct vchan *v);
+/* A channel's device descriptors, which a child of fork() must not keep
+ * (-1: none); listed from vchan_fork_hold() to vchan_fork_unhold(), which
+ * must come before they are closed (a child would dup over a reused fd). */
+#define VCHAN_FORK_FDS 2
+struct vchan_fork_hold {
+	struct vchan_fork_hold *prev, *next;
+	int fd[VCHAN_FORK_FDS];
+	bool listed;
+};
+void vchan_fork_hold(struct vchan_fork_hold *h);
+void vchan_fork_unhold(struct vchan_fork_hold *h);
 /* Whether v is a copy inherited through fork() (the data path's check). */
 static inline bool vchan_inherited(const struct vchan *v)
 {

@@ -15,6 +15,7 @@ HYP_WRAP_FLAGS = \
 	-Wl,--wrap=xengntshr_open \
 	-Wl,--wrap=xengntshr_close \
 	-Wl,--wrap=xengntshr_fd \
+	-Wl,--wrap=xengnttab_fd \
 	-Wl,--wrap=xengntshr_share_pages \
 	-Wl,--wrap=xengntshr_share_page_notify \
 	-Wl,--wrap=xengntshr_unshare \

@@ -24,7 +24,7 @@ int mock_reset(void **state)
 	memset(&mock, 0, sizeof(mock));
 	memset(mock_pages, 0, sizeof(mock_pages));
 	mock.fd = -1;
-	mock.gntshr_fd = -1;
+	mock.gntshr_fd = mock.gnttab_fd = -1;
 	mock.fd_errno = EBADF;
 	return 0;
 }
@@ -137,6 +137,7 @@ int __wrap_xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
 xengntshr_handle *__wrap_xengntshr_open(struct xentoollog_logger *l, unsigned f);
 int __wrap_xengntshr_close(xengntshr_handle *xgs);
 int __wrap_xengntshr_fd(xengntshr_handle *xgs);
+int __wrap_xengnttab_fd(xengnttab_handle *xgt);
 void *__wrap_xengntshr_share_pages(xengntshr_handle *xgs, uint32_t domid,
 				   int count, uint32_t *refs, int writable);
 void *__wrap_xengntshr_share_page_notify(xengntshr_handle *xgs, uint32_t domid,
@@ -154,6 +155,12 @@ int __wrap_xengntshr_fd(xengntshr_handle *xgs)
 {
 	assert_ptr_equal(xgs, mock_xgs);
 	return mock.gntshr_fd;
+}
+
+int __wrap_xengnttab_fd(xengnttab_handle *xgt)
+{
+	assert_ptr_equal(xgt, mock_xgt);
+	return mock.gnttab_fd;
 }
 
 int __wrap_xengntshr_close(xengntshr_handle *xgs)

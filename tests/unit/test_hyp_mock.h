@@ -53,7 +53,7 @@ struct mock_state {
 	char rm_paths[MOCK_RMS][128];
 	/* descriptor returned by xenevtchn_fd / xs_fileno (set errno if < 0) */
 	int fd, fd_errno;
-	int gntshr_fd;            /* xengntshr_fd()'s answer (-1: none) */
+	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	/* last arguments */
 	uint32_t domid;
 	evtchn_port_t port, remote_port;

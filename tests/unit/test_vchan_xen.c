@@ -233,14 +233,26 @@ static void test_client_connects(void **state)
  * inherited channel refuses every call (EBADF) and its close only closes
  * the child's handles (libxenstore's post-fork close, which joins no reader
  * thread and says nothing to xenstored): no notify, no store node removed,
- * no unmap, the page not even mapped there (MADV_DONTFORK).  The parent's
- * channel is untouched and closes as usual.
+ * no unmap, the page not even mapped there (MADV_DONTFORK).  From the
+ * fork on, the child holds no reference to the devices (evtchn, gntdev):
+ * /dev/null is on their descriptors.  The parent's channel is untouched and
+ * closes as usual.
  */
+static bool is_dev_null(int fd)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat("/dev/null", &b) == 0 &&
+	       S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev;
+}
+
 static int forked_child_checks(struct vchan *v)
 {
 	struct vchan_msg m = { .buf = NULL, .len = 0 };
 	unsigned char vec;
 	int bad = 0;
+
+	bad += !is_dev_null(mock.fd) || !is_dev_null(mock.gnttab_fd);
 
 	bad += vchan_send(v, 1, 0, "x", 1, 0) != -EBADF;
 	bad += vchan_recv(v, &m, 0) != -EBADF;
@@ -266,6 +278,8 @@ static void test_client_forked_child(void **state)
 	pid_t pid;
 
 	(void)state;
+	mock.gnttab_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(mock.gnttab_fd >= 0);
 	client_start(10, 11);
 	pg = (struct vchan_interface *)mock_pages[0];
 	client_rest(9);
@@ -280,7 +294,9 @@ static void test_client_forked_child(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	/* The parent's channel: the page as it was, usable, closed as ever. */
+	/* The parent's channel: the page as it was, usable, closed as ever;
+	 * its descriptors its own. */
+	assert_false(is_dev_null(mock.fd) || is_dev_null(mock.gnttab_fd));
 	assert_int_equal(pg->cli_live, 1);
 	assert_int_equal(logs, 0);
 	assert_int_equal(vchan_is_connected(v), 1);
@@ -289,6 +305,7 @@ static void test_client_forked_child(void **state)
 	assert_string_equal(mock.rm_paths[1], LIVE);
 	assert_int_equal(mock.xs_postfork, 0);
 	client_released(1, 1);
+	close(mock.gnttab_fd);
 	/* Later tests' children see the mock's pages again. */
 	assert_int_equal(madvise(mock_pages, sizeof(mock_pages), MADV_DOFORK),
 			 0);

@@ -168,6 +168,11 @@ int hyp_gntshr_open(struct hyp_gntshr **out);
  * In a child of fork(), the one safe call on an inherited handle (the
  * parent's shares stay). */
 void hyp_gntshr_close(struct hyp_gntshr *gs);
+/* hyp_gntshr_fd / hyp_gnttab_fd: the handle's descriptor (the device), for
+ * nothing but dropping a forked child's reference to it (dup over it);
+ * -EBADF when the library has none. */
+int hyp_gntshr_fd(struct hyp_gntshr *gs);
+int hyp_gnttab_fd(struct hyp_gnttab *gt);
 
 /*
  * hyp_gntshr_share: allocate `count` zeroed pages, grant them to domain

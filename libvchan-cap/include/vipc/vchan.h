@@ -248,12 +248,13 @@ void vchan_shm_detach(struct vchan *v);
  * thread was inside a call at the fork; the page and rings are not mapped
  * there (MADV_DONTFORK).  vchan_close() in the child frees only the child's
  * copy: it closes the inherited handles the way Xen allows in a child, and
- * leaves the channel, its store nodes and the peer alone.  Until the child
- * closes it (or execs, or exits) the child holds the parent's Xen
- * descriptors, and the peer may not learn of the parent's death before
- * then (the kernel fires the unmap-notify when the last holder lets go): a
- * child that lives on should vchan_close() what it inherited.  To talk over
- * Xen, a child opens channels of its own.
+ * leaves the channel, its store nodes and the peer alone.  From the fork
+ * on, the child holds no reference to the channel's Xen devices (/dev/null
+ * is put over its copies of their descriptors, which stay valid for that
+ * close): the kernel sends the unmap-notify's event only when the last
+ * holder lets go, so a child that kept them would hide the parent's death
+ * from the peer for as long as it lives.  Closing is still what frees the
+ * child's copy.  To talk over Xen, a child opens channels of its own.
  * Peer death: a dead process's unmap-notify, and, for a destroyed domain
  * (which sends none), store watches: the client watches the server's
  * ring-ref; the client publishes /local/domain/<client>/data/

@@ -129,7 +129,7 @@ grant=1; pair pkill server pkill -- client pkill
 check_done pkill-srv pkill "$KILL_WAIT"
 # fork: a child of either end finds its inherited copy unusable (EBADF) and
 # closes it without harming the parent's channel; the client process dies
-# while its child (copy closed) lives on: the server must still see it.
+# while its child (copy not closed) lives on: the server must still see it.
 grant=1; pair fork server fork -- client fork
 check_done fork-srv fork "$KILL_WAIT"; check_done fork-cli fork
 # The client's domain destroyed once connected but before the server ever

@@ -65,9 +65,9 @@
  *               gives EBADF, and close returns at once, leaving the
  *               parent's channel (200 echoes after each child) and the
  *               child's own page at the ring's old address alone.  The
- *               client's second child closes its copy and lives on while
- *               the client process dies: the server's blocked receive
- *               must still end with EPIPE.
+ *               client's second child lives on, its copy not closed,
+ *               while the client process dies: the server's blocked
+ *               receive must still end with EPIPE.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
  *   livegc      leaked liveness nodes: the server offers three channels in
@@ -113,6 +113,12 @@
 #define FORK_ECHOES 200
 #define FORK_CLOSE_S 10
 #define FORK_LINGER_S 30
+/* How long the server may take to see the client process's death: on Xen
+ * the unmap-notify's event (11-19 ms seen).  With a child still holding
+ * gntdev, Linux clears the live byte at the parent's death but sends the
+ * event only when the last holder lets go: the server then found the
+ * death only at its receive's deadline, by its last look at the byte. */
+#define FORK_DEATH_MS 2000
 
 static int fails;
 /* Appended to the channel's path (livegc's extra channels). */
@@ -1032,11 +1038,6 @@ static void echo_ours(struct vchan *v, int n)
 	free(in);
 }
 
-/* fork: a child of an end finds the inherited channel unusable and closes
- * it without touching the parent's (Xen's rule: a child may only close
- * inherited handles).  Exit status 0 when every call but close gave EBADF;
- * a close that hangs (libxenstore joining a reader thread the child does not
- * have) ends by SIGALRM.  `linger`: then outlive the parent. */
 /* A child's crash, said where (async-signal-safe). */
 static void fork_child_segv(int sig, siginfo_t *si, void *uc)
 {
@@ -1058,6 +1059,12 @@ static void fork_child_segv(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
+/* fork: a child of an end finds the inherited channel unusable and closes
+ * it without touching the parent's (Xen's rule: a child may only close
+ * inherited handles).  Exit status 0 when every call but close gave EBADF;
+ * a close that hangs (libxenstore joining a reader thread the child does not
+ * have) ends by SIGALRM.  `linger`: instead of closing, outlive the parent
+ * (the library dropped the child's hold on the devices at the fork). */
 static void fork_child(struct vchan *v, const char *what, void *ring,
 		       int ready, bool linger)
 {
@@ -1102,7 +1109,8 @@ static void fork_child(struct vchan *v, const char *what, void *ring,
 			     what, i, rs[i]);
 			bad++;
 		}
-	vchan_close(v);
+	if (!linger)
+		vchan_close(v);
 	alarm(0);
 	if (mine && mine[0] != 0x5a) {   /* (a SIGSEGV if it went) */
 		FAIL("%s: the child's own page changed", what);
@@ -1149,8 +1157,9 @@ static bool fork_split(struct vchan *v, const char *what, bool linger)
 			WEXITSTATUS(st) != 0))
 		c = 0;
 	if (c == 'K')
-		OK("%s: the child got EBADF from every call and closed its "
-		   "copy (pid %d)", what, (int)pid);
+		OK("%s: the child got EBADF from every call and %s (pid %d)",
+		   what, linger ? "lives on, its copy open" :
+		   "closed its copy", (int)pid);
 	else
 		FAIL("%s: the child's calls or close failed or hung (status "
 		     "0x%x)", what, st);
@@ -1217,8 +1226,8 @@ static void *fork_waiter(void *arg)
 /* fork, server: echo; after the first message a child forked while another
  * thread waits in a receive (the child must not wait for that thread's
  * lock); then every echo must still go through, and the client process's
- * death (its own child lives on, its copy closed) must still end the
- * blocked receive. */
+ * death (its own child lives on, its copy not even closed) must still end
+ * the blocked receive. */
 static void fork_server(struct vchan *v)
 {
 	uint8_t buf[256];
@@ -1256,12 +1265,14 @@ static void fork_server(struct vchan *v)
 			n++;
 		}
 	}
-	if (r == -EPIPE && n == 2 * FORK_ECHOES + 1)
+	t0 = (now_s() - t0) * 1e3;
+	if (r == -EPIPE && n == 2 * FORK_ECHOES + 1 && t0 < FORK_DEATH_MS)
 		OK("fork: %d echoes, then the client's death seen after %.0f "
-		   "ms, its child alive", n, (now_s() - t0) * 1e3);
+		   "ms, its child alive", n, t0);
 	else
-		FAIL("fork: %d echoes (want %d), then %s", n,
-		     2 * FORK_ECHOES + 1, strerror(-r));
+		FAIL("fork: %d echoes (want %d), then %s after %.0f ms (want "
+		     "EPIPE within %d ms)", n, 2 * FORK_ECHOES + 1,
+		     strerror(-r), t0, FORK_DEATH_MS);
 }
 
 static bool fork_echoes(struct vchan *v, uint32_t from, int n)
@@ -1288,8 +1299,8 @@ static bool fork_echoes(struct vchan *v, uint32_t from, int n)
 }
 
 /* fork, client: one echo, a child that closes its copy, echoes; a second
- * child that closes its copy and lives on, echoes; then this process dies
- * with its channel open. */
+ * child that lives on without closing its copy, echoes; then this process
+ * dies with its channel open. */
 static void fork_client(struct vchan *v)
 {
 	bool ok;

@@ -33,7 +33,7 @@ finish_pair pkill
 
 # fork: a child of either end finds its inherited copy unusable (EBADF),
 # the ring not even mapped, and closes it without harming the parent's
-# channel; the client process dies while its child (copy closed) lives on:
+# channel; the client process dies while its child (copy not closed) lives on:
 # the server must still see it (gntdev unmaps when the last holder goes).
 pair fork server fork -- client fork
 done_ok fork vc-fork-s; done_ok fork vc-fork-c
