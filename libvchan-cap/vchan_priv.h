@@ -53,6 +53,12 @@
  * publisher load sees the request.  A race costs one wait of the grace
  * time, never a lost message. */
 #define VCHAN_GRACE_NS 100000u
+/* A sleeping call also looks again this often with no event: Linux's gntdev
+ * clears a dead peer's live byte when its mapping goes, but sends the event
+ * only when the last holder of the device lets go (a forked child of the
+ * peer that kept it, say); without the look, a call with no timeout would
+ * sleep on.  (An event loop polling vchan_fd() gets no such look.) */
+#define VCHAN_RECHECK_NS 1000000000ull
 
 #define VCHAN_PAGE_SIZE 4096u
 #define VCHAN_PAGE_SHIFT 12

@@ -472,17 +472,22 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 	if (r != 0)
 		return r;
 	__atomic_fetch_add(&v->sleeps, 1, __ATOMIC_RELAXED);
-	r = sleep_once(v, gen, deadline, grace);
-	if (r == 1) {
-		/* The grace time passed with no event: the look that covers
-		 * a relaxed publisher (VCHAN_GRACE_NS), then sleep on. */
+	r = sleep_once(v, gen, deadline,
+		       grace ? grace : vchan_now_ns() + VCHAN_RECHECK_NS);
+	while (r == 1) {
+		/* The grace time passed with no event (the look that covers
+		 * a relaxed publisher, VCHAN_GRACE_NS), or the recheck time
+		 * (a live byte cleared without an event, VCHAN_RECHECK_NS):
+		 * look, then sleep on. */
 		r = check(v, want, need);
-		if (r > 0)
+		if (r > 0 && grace)
 			__atomic_fetch_add(&v->grace_hits, 1,
 					   __ATOMIC_RELAXED);
 		if (r != 0)
 			return r;
-		r = sleep_once(v, gen, deadline, 0);
+		grace = 0;
+		r = sleep_once(v, gen, deadline,
+			       vchan_now_ns() + VCHAN_RECHECK_NS);
 	}
 	if (r < 0) {
 		/* Last look, so a wake-up racing the deadline is not lost. */

@@ -192,6 +192,25 @@ static void test_blocked_send(void **state)
 	assert_true(b.ms < 2000);
 }
 
+/* A peer whose live byte went to 0 with no event (Linux's gntdev clears it
+ * when a dead process's mapping goes, and signals only when the last holder
+ * of the device lets go): a blocked call finds it on its next periodic look
+ * (VCHAN_RECHECK_NS), not at its deadline (5 s here). */
+static void test_live_byte_cleared_without_event(void **state)
+{
+	struct fixture *f = *state;
+	struct tv_blocked b = { .v = f->s };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
+	usleep(100000);
+	__atomic_store_n(f->c->my_live, 0, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 2500);
+	assert_true(b.ms >= 500);   /* found by the look, not an event */
+}
+
 static void test_messages_sent_before_death_arrive(void **state)
 {
 	struct fixture *f = *state;
@@ -328,6 +347,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_blocked_send, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_live_byte_cleared_without_event, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_messages_sent_before_death_arrive, setup,
 			teardown),
