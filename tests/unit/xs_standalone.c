@@ -27,17 +27,26 @@
 
 int ident_socket_domid(int fd);
 
-/* The listening path a client came through names its domain. */
+/* The listening socket a client came through names its domain: "socket"
+ * dom0, "socket.d<N>" domain N.  Only the socket's own name counts: the
+ * directory is mktemp's (/tmp/xs-test.XXXXXX), and a random name like
+ * ".d7xYz1" must not make every dom0 client domain 7. */
 int ident_socket_domid(int fd)
 {
     struct sockaddr_un sa;
     socklen_t len = sizeof(sa);
+    memset(&sa, 0, sizeof(sa));
     if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
         return -errno;
-    const char *dot = strrchr(sa.sun_path, '.');
-    if (dot && dot[1] == 'd')
-        return atoi(dot + 2);
-    return 0;
+    const char *slash = strrchr(sa.sun_path, '/');
+    const char *name = slash ? slash + 1 : sa.sun_path;
+    if (strcmp(name, "socket") == 0)
+        return 0;
+    if (strncmp(name, "socket.d", 8) != 0 || name[8] < '0' || name[8] > '9')
+        return -EINVAL;
+    char *end;
+    long id = strtol(name + 8, &end, 10);
+    return *end || id > 0x7fef ? -EINVAL : (int)id;
 }
 
 struct driver {

@@ -17,7 +17,10 @@ if [ ! -x "$driver" ]; then
     echo "FAIL: unit/xs_standalone not built" >&2
     exit 1
 fi
-dir=$(mktemp -d /tmp/xs-test.XXXXXX)
+# The name ends in ".d7" on purpose: the driver must tell a client's domain
+# by the socket's own name ("socket", "socket.d<N>"), not by the last dot of
+# the whole path; mktemp's random names hit that now and then.
+dir=$(mktemp -d /tmp/xs-test.XXXXXX.d7)
 "$driver" "$dir" > "$dir/out" 2> "$dir/err" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"; }
