@@ -520,6 +520,10 @@ int vchan_events(struct vchan *v)
 	 * keeps vchan_fd() readable for good. */
 	if (r == -EPIPE && !__atomic_load_n(&v->revoked, __ATOMIC_ACQUIRE))
 		vchan_peer_gone(v);
+	/* Alive: look again within VCHAN_RECHECK_NS even with no event (a
+	 * peer's death can clear its live byte and send none). */
+	if (r == 0 && !v->poller && !v->released)
+		vchan_recheck_arm(v);
 	pthread_mutex_unlock(&v->wait_mu);
 	if (r == -EPIPE)
 		ev |= VCHAN_EV_HUP;

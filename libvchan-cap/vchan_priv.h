@@ -57,7 +57,9 @@
  * clears a dead peer's live byte when its mapping goes, but sends the event
  * only when the last holder of the device lets go (a forked child of the
  * peer that kept it, say); without the look, a call with no timeout would
- * sleep on.  (An event loop polling vchan_fd() gets no such look.) */
+ * sleep on.  An event loop gets the same look: vchan_events() arms the
+ * end's timer this far ahead (vchan_recheck_arm), so vchan_fd() turns
+ * readable and the loop's next vchan_events() looks. */
 #define VCHAN_RECHECK_NS 1000000000ull
 
 #define VCHAN_PAGE_SIZE 4096u
@@ -542,6 +544,9 @@ struct vchan {
 					* wait.c)                            */
 	int grace_armed;               /* the timer may hold a grace time
 					* (atomic hint)                      */
+	uint64_t recheck_at;           /* when the timer vchan_events()
+					* armed for the next look fires (0:
+					* none); only the poller touches it */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
@@ -675,6 +680,10 @@ void vchan_timer_consume(struct vchan *v);
  * channel, make vchan_fd() readable at the end of the grace time (and
  * consume the timer if it already fired). */
 void vchan_grace_poll(struct vchan *v, uint64_t grace);
+/* vchan_events() found the channel alive: make vchan_fd() readable within
+ * VCHAN_RECHECK_NS even if no event comes, so that an event loop looks at
+ * the peer's live byte again.  Under wait_mu, with no sleeper polling. */
+void vchan_recheck_arm(struct vchan *v);
 /* Consume pending events on the fd without blocking. */
 void vchan_ack_events(struct vchan *v);
 

@@ -196,10 +196,24 @@ void vchan_grace_poll(struct vchan *v, uint64_t grace)
 		vchan_timer_consume(v);
 		if (grace)
 			(void)timer_arm(v, grace);
-		__atomic_store_n(&v->grace_armed, v->timer_at != 0,
+		/* vchan_events() consumes its own recheck timer: not ours to
+		 * look after (or every non-blocking call would lock). */
+		__atomic_store_n(&v->grace_armed, v->timer_at != 0 &&
+				 v->timer_at != v->recheck_at,
 				 __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&v->wait_mu);
+}
+
+void vchan_recheck_arm(struct vchan *v)
+{
+	uint64_t at = vchan_now_ns() + VCHAN_RECHECK_NS;
+
+	/* An earlier timer (a grace time) stays: the look comes sooner.  One
+	 * that fired was consumed at the start of vchan_events(). */
+	(void)timer_arm(v, at);
+	if (v->timer_at == at)
+		v->recheck_at = at;
 }
 
 /* epoll_wait() that also ends at grace (absolute, 0: none) when that

@@ -211,6 +211,47 @@ static void test_live_byte_cleared_without_event(void **state)
 	assert_true(b.ms >= 500);   /* found by the look, not an event */
 }
 
+/* The same for an event loop: vchan_fd() must turn readable within the
+ * recheck time with no event, and vchan_events() report HUP. */
+static void test_live_byte_cleared_event_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd pfd = { .events = POLLIN };
+	uint64_t t0, ms;
+
+	pfd.fd = vchan_fd(f->s);
+	assert_true(pfd.fd >= 0);
+	vchan_events(f->s);           /* consume the connect */
+	assert_false(vchan_events(f->s) & VCHAN_EV_HUP);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	__atomic_store_n(f->c->my_live, 0, __ATOMIC_RELEASE);
+	t0 = vchan_now_ns();
+	assert_int_equal(poll(&pfd, 1, 2500), 1);
+	ms = (vchan_now_ns() - t0) / 1000000u;
+	assert_true(ms >= 500);       /* the timer, not an event */
+	assert_true(vchan_events(f->s) & VCHAN_EV_HUP);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+}
+
+/* An idle live channel in an event loop: each timer wake finds nothing,
+ * is consumed by vchan_events(), and is armed again a second on. */
+static void test_event_loop_recheck_rearms(void **state)
+{
+	struct fixture *f = *state;
+	struct pollfd pfd = { .events = POLLIN };
+	int i;
+
+	pfd.fd = vchan_fd(f->s);
+	vchan_events(f->s);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(poll(&pfd, 1, 2500), 1);
+		assert_int_equal(vchan_events(f->s) &
+				 (VCHAN_EV_HUP | VCHAN_EV_ERR | VCHAN_EV_IN), 0);
+		/* Consumed: not readable again at once. */
+		assert_int_equal(poll(&pfd, 1, 100), 0);
+	}
+}
+
 static void test_messages_sent_before_death_arrive(void **state)
 {
 	struct fixture *f = *state;
@@ -350,6 +391,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_live_byte_cleared_without_event, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_live_byte_cleared_event_loop, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_event_loop_recheck_rearms, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_messages_sent_before_death_arrive, setup,
 			teardown),

@@ -176,7 +176,13 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
 
 /* The fd becomes readable when the peer acted (or, over Xen, its domain may
  * have gone); then call vchan_events().  Once HUP or ERR, it stays
- * readable.  It stays valid until vchan_close() (-EPIPE after a revoke). */
+ * readable.  It stays valid until vchan_close() (-EPIPE after a revoke).
+ * While the channel lives it also turns readable about a second after the
+ * last vchan_events() call with nothing new to report, so that the next
+ * call looks at the peer's live byte: a peer can die with that byte
+ * cleared and no event (Linux sends the unmap-notify's event only when
+ * the last holder of the peer's grant device lets go, such as a forked
+ * child that kept it).  A blocking call looks as often on its own. */
 int vchan_fd(const struct vchan *v);
 #define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
 #define VCHAN_EV_OUT 0x2   /* there is room to send                        */
