@@ -57,10 +57,13 @@ static void in_child(void)
 	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	__atomic_add_fetch(&vchan_fork_generation, 1, __ATOMIC_RELAXED);
-	for (struct vchan_fork_hold *h = holds; h && nul >= 0; h = h->next)
-		for (unsigned i = 0; i < VCHAN_FORK_FDS; i++)
+	for (struct vchan_fork_hold *h = holds; h; h = h->next) {
+		for (unsigned i = 0; nul >= 0 && i < VCHAN_FORK_FDS; i++)
 			if (h->fd[i] >= 0)
 				(void)dup3(nul, h->fd[i], O_CLOEXEC);
+		/* Not on the child's list: an unhold there touches nothing. */
+		h->listed = false;
+	}
 	if (nul >= 0)
 		close(nul);
 	holds = NULL;    /* the parent's channels */

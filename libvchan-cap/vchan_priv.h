@@ -546,7 +546,7 @@ struct vchan {
 					* (atomic hint)                      */
 	uint64_t recheck_at;           /* when the timer vchan_events()
 					* armed for the next look fires (0:
-					* none); only the poller touches it */
+					* none); under wait_mu, no poller   */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
