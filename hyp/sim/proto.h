@@ -125,7 +125,11 @@ struct xsp_gnttab_set_max {
     uint32_t count;
     uint32_t pad;
 };
-/* MAP request: this, then count x struct xsp_grant_ref. */
+/* MAP request: this, then count x struct xsp_grant_ref. With a byte to
+ * clear it may carry one fd: the read end of a pipe whose write end only
+ * the mapping process holds (close-on-exec, closed in forked children),
+ * so that the byte is cleared when that process's address space goes, as
+ * Linux PV's gntdev does (grant_map_watch_owner). */
 struct xsp_gnttab_map {
     uint32_t count;
     uint32_t writable;      /* PROT_WRITE asked */

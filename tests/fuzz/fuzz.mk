@@ -79,7 +79,8 @@ FUZZ_HYPSOCK_SRCS = \
 	$(top_srcdir)/hyp/sim/daemon/hypsock.c \
 	$(top_srcdir)/hyp/sim/daemon/evtchn_table.c \
 	$(top_srcdir)/hyp/sim/daemon/grant_table.c \
-	$(top_srcdir)/hyp/sim/daemon/fd_budget.c
+	$(top_srcdir)/hyp/sim/daemon/fd_budget.c \
+	$(top_srcdir)/hyp/sim/daemon/loop.c
 FUZZ_HYPSOCK_HDRS = \
 	$(top_srcdir)/hyp/sim/proto.h \
 	$(top_srcdir)/hyp/sim/daemon/hypsock.h \
@@ -87,6 +88,7 @@ FUZZ_HYPSOCK_HDRS = \
 	$(top_srcdir)/hyp/sim/daemon/evtchn_table.h \
 	$(top_srcdir)/hyp/sim/daemon/grant_table.h \
 	$(top_srcdir)/hyp/sim/daemon/fd_budget.h \
+	$(top_srcdir)/hyp/sim/daemon/loop.h \
 	$(top_srcdir)/hyp/sim/daemon/ratelimit.h
 
 fuzz_hypsock$(EXEEXT): $(srcdir)/fuzz/fuzz_hypsock.c $(srcdir)/fuzz/fuzz_input.h \

@@ -6,9 +6,11 @@
  * bytes or well-formed requests of every op of proto.h built from chosen
  * fields (handles of other connections' ports, grants and maps included,
  * requests with wrong lengths, fds of every sort), let a reply fail to go
- * (the process died), and destroy or recreate a guest as the daemon's
- * domain table does.  Every reply must be well formed for its request;
- * a closed connection must leave no port bound; at the end of each input
+ * (the process died), let mapping processes die (their owner pipes hang
+ * up, and the daemon's loop runs a round), and destroy or recreate a
+ * guest as the daemon's domain table does.  Every reply must be well
+ * formed for its request; a closed connection must leave no port bound;
+ * at the end of each input
  * every table is empty, nothing is charged to a domain's descriptor
  * budget (some budgets are tiny, see fd_budget.h) and no fd is left over.
  * ASan/UBSan/LSan catch the rest. */
@@ -35,6 +37,7 @@
 #include "fd_budget.h"
 #include "grant_table.h"
 #include "hypsock.h"
+#include "loop.h"
 #include "proto.h"
 
 #include "fuzz_input.h"
@@ -122,6 +125,7 @@ static struct hconn conns[NCONNS];
 static struct port_rec ports[NPORTS]; /* any connection's, for binds */
 static unsigned nports;
 static struct xsp_grant_ref grefs[NREFS]; /* granted, maybe revoked */
+static uint32_t gref_to[NREFS];            /* to whom, as asked */
 static unsigned ngrefs;
 static uint64_t ids[NIDS]; /* map and share ids */
 static unsigned nids;
@@ -331,15 +335,65 @@ static uint32_t pick_offset(struct in *in)
 	}
 }
 
+/* --- mappings' owner pipes ------------------------------------------------ */
+/* The daemon watches a MAP's owner pipe in its loop: ours, run a round at a
+ * time. The write ends stay here, as in the mapping process, until a step
+ * lets them go (the process died) or the input ends. */
+#define NOWNERS 8
+static struct loop *loop;
+static int owner_w[NOWNERS];
+static unsigned nowners;
+
+static void loop_stop_cb(void *ctx)
+{
+	loop_stop(ctx);
+}
+
+/* One round of the daemon's loop: the hang-ups of closed owner pipes. */
+static void loop_round(void)
+{
+	if (loop_defer(loop, loop_stop_cb, loop))
+		fail("loop_defer");
+	if (loop_run(loop))
+		fail("loop_run");
+}
+
+/* The mapping processes die: their owner pipes hang up (some of them). */
+static void owners_let_go(unsigned mask)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < nowners; i++) {
+		if (mask >> (i % 8) & 1)
+			close(owner_w[i]);
+		else
+			owner_w[kept++] = owner_w[i];
+	}
+	nowners = kept;
+	loop_round();
+}
+
 /* --- fds a request may carry --------------------------------------------- */
-/* A memfd of pages pages as the library makes it, or a wrong one. */
+static bool want_pipe; /* the request's right fd is an owner pipe */
+
+/* A memfd of pages pages as the library makes it (or, want_pipe, the read
+ * end of an owner pipe), or a wrong one. */
 static int make_fd(unsigned sort, uint32_t pages)
 {
-	int fd = -1, ro;
+	int fd = -1, ro, p[2];
 	char path[64];
 
 	if (pages > XSP_MAX_PAGES + 1)
 		pages = XSP_MAX_PAGES + 1;
+	if (want_pipe && sort % 6 == 0) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			fail("pipe");
+		if (nowners < NOWNERS && sort % 12 == 0)
+			owner_w[nowners++] = p[1];
+		else
+			close(p[1]); /* already dead */
+		return p[0];
+	}
 	switch (sort % 6) {
 	case 0: /* the right one */
 	case 1: /* pre-sealed against writes */
@@ -647,6 +701,7 @@ static void check_reply(const struct sent *s, int rc)
 			if (ref < 8)
 				fail("SHARE reply gave a reserved ref");
 			if (i < 16) {
+				gref_to[ngrefs % NREFS] = s->dom;
 				grefs[ngrefs++ % NREFS] =
 					(struct xsp_grant_ref){ h->domid, ref };
 				if (ngrefs > 2 * NREFS)
@@ -813,10 +868,17 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 			.writable = take(in, 1) & 1,
 			.notify_offset = pick_offset(in),
 		};
-		uint32_t n;
+		uint32_t n, o;
 
 		x.notify_port = take(in, 1) & 1 ? pick_port(in, NULL)
 						: XSP_NO_NOTIFY_PORT;
+		/* With a byte to clear, mostly an owner pipe (the library
+		 * sends one); now and then one without a byte. */
+		o = take(in, 1);
+		if ((x.notify_offset < XSP_PAGE_SIZE && o & 1) || o == 0xff) {
+			want_fds = 1;
+			want_pipe = true;
+		}
 		s->count = x.count;
 		s->writable = x.writable;
 		s->notify_port = x.notify_port;
@@ -827,9 +889,20 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 			static struct xsp_grant_ref g;
 			uint32_t t = i < 8 ? take(in, 1) : 0;
 
-			if (i < 8 && t < 0xc0 && ngrefs)
-				g = grefs[t % (ngrefs < NREFS ? ngrefs
-							      : NREFS)];
+			if (i < 8 && t < 0xc0 && ngrefs) {
+				unsigned nr = ngrefs < NREFS ? ngrefs : NREFS;
+				unsigned k = t % nr;
+
+				/* Mostly one granted to this domain, so that
+				 * maps get past the ref checks. */
+				for (unsigned j = 0; t < 0x80 && j < nr; j++)
+					if (gref_to[(k + j) % nr] ==
+					    conns[s->conn].domid) {
+						k = (k + j) % nr;
+						break;
+					}
+				g = grefs[k];
+			}
 			else if (i < 8)
 				g = (struct xsp_grant_ref){
 					pick_domid(in), take(in, 2) };
@@ -856,6 +929,7 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 						: XSP_NO_NOTIFY_PORT;
 		s->count = x.count;
 		s->notify_port = x.notify_port;
+		s->dom = x.domid;
 		req_put(&x, sizeof(x));
 		want_fds = 1;
 		pages = x.count;
@@ -903,6 +977,7 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 	}
 	req_frame(in);
 	req_fds(in, want_fds, pages);
+	want_pipe = false;
 	/* A success is only allowed for a request of the right length and
 	 * fd count on a connection of the right kind; the checks of the
 	 * reply's shape above assume it. */
@@ -949,8 +1024,10 @@ static void port_closed(uint32_t domid, uint32_t port)
  * stayed behind. */
 static void reset(void)
 {
+	owners_let_go(0xff);
 	hypsock_conn_close_all();
 	reap_closed();
+	loop_round(); /* frees the watches the closes took out */
 	for (uint32_t d = 0; d < NDOMS; d++)
 		if (dom_live[d] && grant_refs_in_use(d) != 0)
 			fail("grant refs in use with every connection closed");
@@ -990,7 +1067,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct in in = { data, size };
-	unsigned fds_before = count_fds();
+	unsigned fds_before;
+
+	if (!loop) {
+		loop = loop_new();
+		if (!loop)
+			fail("loop_new");
+		grant_table_init(loop);
+	}
+	fds_before = count_fds();
 	uint32_t cfg = take(&in, 1);
 	int steps = 0;
 
@@ -1069,7 +1154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			send_req(&s);
 			fail_next_send = false;
 			break;
-		case 6: { /* a guest: dying, destroyed, or created again */
+		case 6: { /* a guest: dying, destroyed, or created again;
+			   * or mapping processes die */
 			uint32_t d = 1 + cmd % (NDOMS - 1);
 
 			if (cmd & 0x10) {
@@ -1079,6 +1165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					dom_create(d, cmd & 8 ? 1 : 0, 0,
 						   cmd & 4 ? 2 : 0);
 				reap_closed();
+			} else if (cmd & 8) {
+				owners_let_go(take(&in, 1));
 			} else if (dom_live[d]) {
 				doms[d].dying = true;
 			}

@@ -189,7 +189,7 @@ static void test_shares(void **state)
     unsigned n = 0;
     uint64_t mid;
     assert_int_equal(grant_map(f->m2, 1, &r, false, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, &mid, &pg, fds, &n), 0);
+                               XSP_NO_NOTIFY_PORT, -1, &mid, &pg, fds, &n), 0);
     assert_int_equal(fd_budget_used(1), 3);
     assert_int_equal(fd_budget_used(2), 0);
     /* Unshared but still mapped: the daemon still holds the memfd. */
@@ -227,7 +227,7 @@ static void test_destroy(void **state)
     int fds[1];
     unsigned n = 0;
     assert_int_equal(grant_map(f->m2, 1, &r, true, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, &mid, &pg, fds, &n), 0);
+                               XSP_NO_NOTIFY_PORT, -1, &mid, &pg, fds, &n), 0);
     /* As the daemon destroys it: connections first, then the hooks. */
     grant_sharer_free(s4);
     evtchn_handle_free(h4);

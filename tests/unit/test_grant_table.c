@@ -1,5 +1,5 @@
 /* Unit tests: xensim's grant table (who may map what, read-only grants,
- * limits, unshare while mapped, unmap-notify bookkeeping). */
+ * limits, unshare while mapped, unmap-notify bookkeeping, owner pipes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +15,9 @@
 #include <cmocka.h>
 
 #include "evtchn_table.h"
+#include "fd_budget.h"
 #include "grant_table.h"
+#include "loop.h"
 #include "tables_stub.h"
 
 #define PG 4096u
@@ -68,7 +70,7 @@ static int map1(struct grant_mapper *m, uint32_t dom, uint32_t ref, bool w,
     struct xsp_map_page pg;
     int fds[1];
     unsigned n = 0;
-    int rc = grant_map(m, 1, &r, w, XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT,
+    int rc = grant_map(m, 1, &r, w, XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT, -1,
                        id, &pg, fds, &n);
     if (!rc) {
         assert_int_equal(n, 1);
@@ -117,7 +119,7 @@ static void test_share_and_map(void **state)
     unsigned n = 0;
     uint64_t id2;
     assert_int_equal(grant_map(f->m2, 3, many, false, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, &id2, pg, fds, &n), 0);
+                               XSP_NO_NOTIFY_PORT, -1, &id2, pg, fds, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(pg[2].page, pg[0].page + 2);
     assert_int_equal(grant_unmap(f->m2, id2), 0);
@@ -163,7 +165,7 @@ static void test_read_only_grant(void **state)
     struct xsp_map_page pg;
     int fds[1];
     unsigned n;
-    assert_int_equal(grant_map(f->m2, 1, &r, false, 0, XSP_NO_NOTIFY_PORT, &id,
+    assert_int_equal(grant_map(f->m2, 1, &r, false, 0, XSP_NO_NOTIFY_PORT, -1, &id,
                                &pg, fds, &n), -EINVAL);
     munmap(mine, PG);
 }
@@ -191,9 +193,9 @@ static void test_limits(void **state)
     unsigned n;
     uint64_t id;
     assert_int_equal(grant_map(f->m2, 3, r, true, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, &id, pg, fds, &n), -ENOMEM);
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), -ENOMEM);
     assert_int_equal(grant_map(f->m2, 2, r, true, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, &id, pg, fds, &n), 0);
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), 0);
     assert_int_equal(grant_set_max(f->m2, 10), -EBUSY);
     grant_unmap(f->m2, id);
     /* Not a memfd: refused. */
@@ -286,25 +288,48 @@ static void test_freed_last_reused_first(void **state)
     munmap(mine, 2 * PG);
 }
 
+/* A channel 1<->2 whose ports carry the notifies: ports p1 (domain 1)
+ * and p2, their pipes' read ends e1 and e2 (non-blocking), nothing
+ * pending. */
+struct chan12 {
+    struct evtchn_handle *h1, *h2;
+    int p1, p2, e1, e2;
+};
+
+static void chan12_open(struct chan12 *c)
+{
+    int fd;
+    uint32_t bytes, max;
+    char v;
+    assert_int_equal(evtchn_handle_new(1, &c->h1, &fd, &bytes, &max), 0);
+    close(fd);
+    assert_int_equal(evtchn_handle_new(2, &c->h2, &fd, &bytes, &max), 0);
+    close(fd);
+    c->e1 = c->e2 = -1;
+    c->p1 = evtchn_bind_unbound(c->h1, 2, &c->e1);
+    c->p2 = evtchn_bind_interdomain(c->h2, 1, c->p1, &c->e2);
+    assert_true(c->p1 > 0 && c->p2 > 0);
+    /* The bind leaves p2 pending: empty it. */
+    assert_int_equal(read(c->e2, &v, 1), 1);
+    assert_int_equal(read(c->e2, &v, 1), -1);
+}
+
+static void chan12_close(struct chan12 *c)
+{
+    evtchn_handle_free(c->h1);
+    evtchn_handle_free(c->h2);
+    close(c->e1);
+    close(c->e2);
+}
+
 static void test_unmap_notify(void **state)
 {
     struct fixture *f = *state;
-    /* A channel 1<->2 whose ports carry the notifies. */
-    int fd;
-    uint32_t bytes, max;
-    struct evtchn_handle *h1, *h2;
-    assert_int_equal(evtchn_handle_new(1, &h1, &fd, &bytes, &max), 0);
-    close(fd);
-    assert_int_equal(evtchn_handle_new(2, &h2, &fd, &bytes, &max), 0);
-    close(fd);
-    /* The ports' pipes (read ends); the bind leaves p2 pending: empty it. */
-    int e1 = -1, e2 = -1;
-    int p1 = evtchn_bind_unbound(h1, 2, &e1);
-    int p2 = evtchn_bind_interdomain(h2, 1, p1, &e2);
-    assert_true(p1 > 0 && p2 > 0);
+    struct chan12 c;
+    chan12_open(&c);
+    struct evtchn_handle *h2 = c.h2;
+    int p1 = c.p1, p2 = c.p2, e1 = c.e1, e2 = c.e2;
     char v;
-    assert_int_equal(read(e2, &v, 1), 1);
-    assert_int_equal(read(e2, &v, 1), -1);
 
     uint8_t *mine;
     int mfd = pages(1, &mine);
@@ -322,7 +347,7 @@ static void test_unmap_notify(void **state)
     int fds[1];
     unsigned n;
     /* Read-only grant: the mapper may ask for an event, not a clear. */
-    assert_int_equal(grant_map(f->m2, 1, &r, false, XSP_NO_NOTIFY_OFFSET, p2,
+    assert_int_equal(grant_map(f->m2, 1, &r, false, XSP_NO_NOTIFY_OFFSET, p2, -1,
                                &id, &pg, fds, &n), 0);
     /* Unmap: domain 1's port p1 gets the event. */
     assert_int_equal(grant_unmap(f->m2, id), 0);
@@ -342,7 +367,7 @@ static void test_unmap_notify(void **state)
     struct grant_mapper *m;
     assert_int_equal(grant_mapper_new(2, &m), 0);
     r.ref = ref;
-    assert_int_equal(grant_map(m, 1, &r, true, 300, p2, &id, &pg, fds, &n), 0);
+    assert_int_equal(grant_map(m, 1, &r, true, 300, p2, -1, &id, &pg, fds, &n), 0);
     mine[300] = 1;
     assert_int_equal(evtchn_unbind(h2, p2), 0);
     grant_mapper_free(m);
@@ -350,10 +375,7 @@ static void test_unmap_notify(void **state)
     assert_int_equal(read(e1, &v, 1), 1);
     grant_unshare(f->s1, sid, 0, 1);
     munmap(mine, PG);
-    evtchn_handle_free(h1);
-    evtchn_handle_free(h2);
-    close(e1);
-    close(e2);
+    chan12_close(&c);
 }
 
 static void test_domain_destroy(void **state)
@@ -385,6 +407,119 @@ static void test_domain_destroy(void **state)
     assert_int_equal(m[0], 42);
     munmap(m, PG);
     assert_int_equal(grant_unmap(f->m2, id), 0);
+}
+
+static void loop_stop_cb(void *ctx)
+{
+    loop_stop(ctx);
+}
+
+/* One round of the daemon's loop: what is ready now, nothing more. */
+static void loop_round(struct loop *l)
+{
+    assert_int_equal(loop_defer(l, loop_stop_cb, l), 0);
+    assert_int_equal(loop_run(l), 0);
+}
+
+static bool fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Linux PV's gntdev: the notify byte is cleared when the mapping process's
+ * address space goes (here: its owner pipe hangs up), even while a forked
+ * child holds the descriptor; the event only when the mapping ends. */
+static void test_owner_pipe(void **state)
+{
+    struct fixture *f = *state;
+    int ow[2], ow2[2];
+    struct chan12 c;
+    chan12_open(&c);
+    int p2 = c.p2, e1 = c.e1;
+    char v;
+
+    uint8_t *mine;
+    int mfd = pages(1, &mine);
+    uint32_t ref;
+    uint64_t sid, id;
+    assert_int_equal(grant_share(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, mfd, &sid, &ref), 0);
+    struct xsp_grant_ref r = { 1, ref };
+    struct xsp_map_page pg;
+    int fds[1];
+    unsigned n;
+    assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
+    struct loop *l = loop_new();
+    assert_non_null(l);
+
+    /* Refused, the fd left to the caller: no loop; no byte to clear;
+     * not a pipe. */
+    grant_table_init(NULL);
+    assert_int_equal(grant_map(f->m2, 1, &r, true, 300, p2, ow[0], &id, &pg,
+                               fds, &n), -EINVAL);
+    grant_table_init(l);
+    assert_int_equal(grant_map(f->m2, 1, &r, true, XSP_NO_NOTIFY_OFFSET, p2,
+                               ow[0], &id, &pg, fds, &n), -EINVAL);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_int_equal(grant_map(f->m2, 1, &r, true, 300, p2, null, &id, &pg,
+                               fds, &n), -EINVAL);
+    close(null);
+    assert_int_equal(grant_map(f->m2, 1, &r, true, 300, p2, mfd, &id, &pg,
+                               fds, &n), -EINVAL);
+    assert_true(fd_open(ow[0]));
+
+    uint32_t used = fd_budget_used(2);
+    mine[300] = 1;
+    assert_int_equal(grant_map(f->m2, 1, &r, true, 300, p2, ow[0], &id, &pg,
+                               fds, &n), 0);
+    assert_int_equal(fd_budget_used(2), used + 1);
+    loop_round(l);
+    assert_int_equal(mine[300], 1);
+    /* The process dies: the byte goes, the event waits, the pipe is
+     * given back. */
+    close(ow[1]);
+    loop_round(l);
+    assert_int_equal(mine[300], 0);
+    assert_int_equal(read(e1, &v, 1), -1);
+    assert_int_equal(fd_budget_used(2), used);
+    /* Cleared once (gntdev drops the flag): the mapping's end only sends
+     * the event. */
+    mine[300] = 1;
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    assert_int_equal(mine[300], 1);
+    assert_int_equal(read(e1, &v, 1), 1);
+
+    /* A mapping ended while its process lives: byte and event at once,
+     * the pipe given back; its later hang-up is nobody's. */
+    assert_int_equal(pipe2(ow2, O_CLOEXEC), 0);
+    assert_int_equal(grant_map(f->m2, 1, &r, true, 300, p2, ow2[0], &id, &pg,
+                               fds, &n), 0);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    assert_int_equal(mine[300], 0);
+    assert_int_equal(read(e1, &v, 1), 1);
+    assert_int_equal(fd_budget_used(2), used);
+    close(ow2[1]);
+    loop_round(l);
+
+    /* A mapper handle closed with its owner alive: the same. */
+    assert_int_equal(pipe2(ow2, O_CLOEXEC), 0);
+    struct grant_mapper *m;
+    assert_int_equal(grant_mapper_new(2, &m), 0);
+    mine[300] = 1;
+    assert_int_equal(grant_map(m, 1, &r, true, 300, p2, ow2[0], &id, &pg, fds,
+                               &n), 0);
+    grant_mapper_free(m);
+    assert_int_equal(mine[300], 0);
+    assert_int_equal(read(e1, &v, 1), 1);
+    assert_int_equal(fd_budget_used(2), used);
+    close(ow2[1]);
+    loop_round(l);
+
+    grant_table_init(NULL);
+    loop_free(l);
+    grant_unshare(f->s1, sid, 0, 1);
+    munmap(mine, PG);
+    chan12_close(&c);
 }
 
 /* Linked with -Wl,--wrap=fstat (tables.mk): stands in for a sharer's
@@ -435,6 +570,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_freed_last_reused_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unmap_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_owner_pipe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_share_size_race, setup,
                                         teardown),

@@ -15,6 +15,7 @@
 #include "domain.h"
 #include "evtchn_table.h"
 #include "fd_budget.h"
+#include "loop.h"
 
 #define DEFAULT_GRANT_FRAMES 64u
 #define REFS_PER_FRAME 512u      /* v1: 8-byte entries in a 4 KiB frame */
@@ -91,6 +92,8 @@ struct mapping {
     struct mapping *next;
     uint64_t id;
     uint32_t count;
+    uint32_t domid;   /* the mapper's, charged for owner_fd */
+    int owner_fd;     /* the owner pipe's read end (grant_map), or -1 */
     struct map_item *items;
     struct notify n;
 };
@@ -102,6 +105,13 @@ struct grant_mapper {
     struct mapping *maps;
     uint64_t next_id;
 };
+
+static struct loop *g_loop; /* for the owners' pipes (grant_table_init) */
+
+void grant_table_init(struct loop *l)
+{
+    g_loop = l;
+}
 
 /* ---- domain tables ---- */
 
@@ -245,6 +255,21 @@ static void notify_fire(struct notify *n)
         evtchn_release(n->port);
         n->port = NULL;
     }
+}
+
+/* Clear the byte now and keep the event for the mapping's end: Linux's
+ * gntdev clears it when the mapping process's address space lets go of the
+ * page (its MMU notifier), and sends the event only at the last put, when
+ * every holder of the descriptor let go. */
+static void notify_clear_byte(struct notify *n)
+{
+    if (!n->page)
+        return;
+    struct sim_domain *d = domain_by_id(n->domid);
+    if (d && !d->dying) /* a destroyed domain's kernel clears nothing */
+        __atomic_store_n(n->page + n->offset, 0, __ATOMIC_RELEASE);
+    munmap(n->page, XSP_PAGE_SIZE);
+    n->page = NULL;
 }
 
 /* ---- sharer ---- */
@@ -528,10 +553,43 @@ static int fd_for(struct backing *b, bool writable, int *fd)
     return 0;
 }
 
+static void owner_unwatch(struct mapping *mp)
+{
+    if (mp->owner_fd < 0)
+        return;
+    loop_del(g_loop, mp->owner_fd);
+    close(mp->owner_fd);
+    fd_uncharge(mp->domid, 1);
+    mp->owner_fd = -1;
+}
+
+/* The last write end of the owner's pipe closed: the mapping process is
+ * gone (exit or exec), or let go of it. Anything else (data written into
+ * the pipe, an error) is the owner's own doing and ends the watch too. */
+static void on_owner_gone(void *ctx, uint32_t events)
+{
+    struct mapping *mp = ctx;
+    (void)events;
+    owner_unwatch(mp);
+    notify_clear_byte(&mp->n);
+}
+
+/* Is fd fit to be a mapping's owner pipe (grant_map)? */
+static int owner_check(int fd, uint32_t notify_offset)
+{
+    struct stat st;
+    if (notify_offset >= XSP_PAGE_SIZE || !g_loop)
+        return -EINVAL;
+    if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+        return -EINVAL;
+    return 0;
+}
+
 int grant_map(struct grant_mapper *m, uint32_t count,
               const struct xsp_grant_ref *refs, bool writable,
-              uint32_t notify_offset, uint32_t notify_port, uint64_t *map_id,
-              struct xsp_map_page *pages, int *fds, unsigned *nfds)
+              uint32_t notify_offset, uint32_t notify_port, int owner_fd,
+              uint64_t *map_id, struct xsp_map_page *pages, int *fds,
+              unsigned *nfds)
 {
     if (count == 0 || count > XSP_MAX_PAGES)
         return -EINVAL;
@@ -551,6 +609,9 @@ int grant_map(struct grant_mapper *m, uint32_t count,
     /* Clearing a byte needs a writable mapping (gntdev: EINVAL). */
     if (notify_offset < XSP_PAGE_SIZE && !writable)
         return -EINVAL;
+    int rc = owner_fd >= 0 ? owner_check(owner_fd, notify_offset) : 0;
+    if (rc)
+        return rc;
     struct mapping *mp = calloc(1, sizeof(*mp));
     struct map_item *items = calloc(count, sizeof(*items));
     if (!mp || !items) {
@@ -558,8 +619,19 @@ int grant_map(struct grant_mapper *m, uint32_t count,
         free(items);
         return -ENOMEM;
     }
+    mp->domid = m->domid;
+    mp->owner_fd = -1;
+    if (owner_fd >= 0) {
+        rc = fd_charge(m->domid, 1, "mapping owner pipe");
+        if (!rc) {
+            rc = loop_add(g_loop, owner_fd, EPOLLIN, on_owner_gone, mp);
+            if (rc)
+                fd_uncharge(m->domid, 1);
+            else
+                mp->owner_fd = owner_fd;
+        }
+    }
     unsigned n = 0;
-    int rc = 0;
     for (uint32_t i = 0; i < count && !rc; i++) {
         struct grant_dom *g = grant_dom_of(refs[i].domid);
         struct gentry *e = &g->e[refs[i].ref];
@@ -585,6 +657,10 @@ int grant_map(struct grant_mapper *m, uint32_t count,
                           notify_offset, notify_port);
     }
     if (rc) {
+        if (mp->owner_fd >= 0) { /* not ours to close: the caller's again */
+            loop_del(g_loop, mp->owner_fd);
+            fd_uncharge(m->domid, 1);
+        }
         free(mp);
         free(items);
         return rc;
@@ -609,6 +685,7 @@ int grant_map(struct grant_mapper *m, uint32_t count,
 
 static void mapping_free(struct grant_mapper *m, struct mapping *mp)
 {
+    owner_unwatch(mp);
     /* gntdev: notify first (the page is still mapped), then unmap. */
     notify_fire(&mp->n);
     for (uint32_t i = 0; i < mp->count; i++)

@@ -17,6 +17,11 @@
 
 struct grant_sharer; /* one xengntshr handle */
 struct grant_mapper; /* one xengnttab handle */
+struct loop;
+
+/* The loop that watches mappings' owner pipes (grant_map); without one,
+ * a map with an owner pipe fails with -EINVAL. */
+void grant_table_init(struct loop *l);
 
 int grant_sharer_new(uint32_t domid, struct grant_sharer **out);
 /* Revoke every share (unmap-notifies fire), free. */
@@ -36,11 +41,21 @@ int grant_mapper_new(uint32_t domid, struct grant_mapper **out);
 void grant_mapper_free(struct grant_mapper *m);
 int grant_set_max(struct grant_mapper *m, uint32_t count);
 /* Map count refs. pages[i] says which of fds[] backs page i and where;
- * fds are borrowed from the table (send them, do not close); *nfds <= count. */
+ * fds are borrowed from the table (send them, do not close); *nfds <= count.
+ * owner_fd (-1: none) serves a mapping with a byte to clear: Linux PV's
+ * gntdev clears it when the address space of the process that mapped it
+ * lets the page go (exit, exec), even while a forked child still holds
+ * the descriptor (the mapping itself is not copied into children), and
+ * sends the event only when the mapping ends. owner_fd is the read end of
+ * a pipe whose write end only that process holds: when it hangs up, the
+ * byte is cleared. Taken on success (charged to the mapper's domain), the
+ * caller's on failure: -EINVAL also for no byte to clear or no pipe,
+ * -EMFILE over the domain's descriptor budget. */
 int grant_map(struct grant_mapper *m, uint32_t count,
               const struct xsp_grant_ref *refs, bool writable,
-              uint32_t notify_offset, uint32_t notify_port, uint64_t *map_id,
-              struct xsp_map_page *pages, int *fds, unsigned *nfds);
+              uint32_t notify_offset, uint32_t notify_port, int owner_fd,
+              uint64_t *map_id, struct xsp_map_page *pages, int *fds,
+              unsigned *nfds);
 int grant_unmap(struct grant_mapper *m, uint64_t map_id);
 
 /* For tests and xc: refs in use in domid's table (-ESRCH: no domain). */

@@ -225,7 +225,7 @@ static int do_gnttab(struct req *r)
     }
     case XSP_OP_GNTTAB_MAP: {
         struct xsp_gnttab_map x;
-        if (r->len < sizeof(x) || r->nfds)
+        if (r->len < sizeof(x) || r->nfds > 1)
             return -1;
         memcpy(&x, r->body, sizeof(x));
         if (x.count == 0 || x.count > XSP_MAX_PAGES ||
@@ -239,9 +239,13 @@ static int do_gnttab(struct req *r)
                x.count * sizeof(*refs));
         struct xsp_gnttab_map_rep rep = { .count = x.count };
         unsigned nfds = 0;
+        int owner = r->nfds ? r->fds[0] : -1;
         int rc = grant_map(m, x.count, refs, x.writable != 0, x.notify_offset,
-                           x.notify_port, &rep.map_id, g_pages, g_fds, &nfds);
+                           x.notify_port, owner, &rep.map_id, g_pages, g_fds,
+                           &nfds);
         free(refs);
+        if (!rc && r->nfds)
+            r->fds[0] = -1;
         if (rc)
             return reply(r->c, r->op, -rc, NULL, 0, NULL, 0);
         memcpy(g_rep, &rep, sizeof(rep));

@@ -4,6 +4,7 @@
 #include "domain_ops.h"
 #include "fd_accept.h"
 #include "fd_budget.h"
+#include "grant_table.h"
 #include "hypsock.h"
 #include "ident.h"
 #include "loop.h"
@@ -87,6 +88,7 @@ int xensimd_run(const char *dir, int ready_fd)
         fprintf(stderr, "xensim: cannot listen on %s: %s\n", xs, strerror(-r));
         return r;
     }
+    grant_table_init(g_loop);
     if ((r = domain_table_init(g_loop, store)))
         return r;
     if ((r = hypsock_listen(g_loop, hyp))) {

@@ -4,6 +4,7 @@
 #define XENSIM_LIB_GNTDEV_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,11 @@ struct region {
     uint64_t id;       /* the daemon's map_id / share_id */
     uint8_t *revoked;  /* gntshr: per page, unshared already */
     uint32_t live;     /* gntshr: pages not yet unshared */
+    /* gnttab, a mapping with a byte to clear: the write end of its owner
+     * pipe (proto.h), held by this process only; see gnttab.c. */
+    bool owned;
+    int owner_fd;
+    struct region *owner_next, **owner_pprev;
 };
 
 struct xengntdev_handle {

@@ -16,6 +16,81 @@
 
 #include "gntdev.h"
 
+/* Owner pipes. Linux PV's gntdev clears a mapping's notify byte when the
+ * mapping process's address space lets go of it (exit, exec), even while a
+ * forked child still holds the gntdev descriptor: the mapping is not
+ * copied into children (VM_DONTCOPY; here MADV_DONTFORK). The daemon
+ * cannot see address spaces, so each such mapping comes with a pipe whose
+ * read end the daemon watches and whose write end only the mapping process
+ * holds: close-on-exec, and closed in the child of every fork() (below).
+ * The list and each region's owned/owner_fd are under g_owned_mu, which a
+ * fork() takes, so that no child inherits a write end half set up. */
+static pthread_mutex_t g_owned_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct region *g_owned;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+
+static void owned_prepare(void)
+{
+    pthread_mutex_lock(&g_owned_mu);
+}
+
+static void owned_parent(void)
+{
+    pthread_mutex_unlock(&g_owned_mu);
+}
+
+static void owned_child(void)
+{
+    for (struct region *r = g_owned; r; r = r->owner_next) {
+        close(r->owner_fd);
+        r->owned = false;
+    }
+    g_owned = NULL;
+    pthread_mutex_unlock(&g_owned_mu);
+}
+
+static void owned_register_atfork(void)
+{
+    pthread_atfork(owned_prepare, owned_parent, owned_child);
+}
+
+/* Make r's owner pipe; its read end goes to *rd (the caller's to close). */
+static int owner_pipe(struct region *r, int *rd)
+{
+    int p[2];
+    pthread_once(&g_atfork_once, owned_register_atfork);
+    pthread_mutex_lock(&g_owned_mu);
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        int e = errno;
+        pthread_mutex_unlock(&g_owned_mu);
+        return -e;
+    }
+    r->owned = true;
+    r->owner_fd = p[1];
+    r->owner_next = g_owned;
+    if (g_owned)
+        g_owned->owner_pprev = &r->owner_next;
+    r->owner_pprev = &g_owned;
+    g_owned = r;
+    pthread_mutex_unlock(&g_owned_mu);
+    *rd = p[0];
+    return 0;
+}
+
+/* Let go of r's owner pipe, if this process still has it. */
+static void owner_drop(struct region *r)
+{
+    pthread_mutex_lock(&g_owned_mu);
+    if (r->owned) {
+        *r->owner_pprev = r->owner_next;
+        if (r->owner_next)
+            r->owner_next->owner_pprev = r->owner_pprev;
+        close(r->owner_fd);
+        r->owned = false;
+    }
+    pthread_mutex_unlock(&g_owned_mu);
+}
+
 int gntdev_fail(int err)
 {
     errno = err;
@@ -68,6 +143,7 @@ void gntdev_close(struct xengntdev_handle *h)
         for (uint32_t i = 0; i < r->pages && !child; i++)
             if (!r->revoked || !r->revoked[i])
                 munmap(r->addr + (size_t)i * XSP_PAGE_SIZE, XSP_PAGE_SIZE);
+        owner_drop(r);
         free(r->revoked);
         free(r);
     }
@@ -171,7 +247,7 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
     struct region *r = calloc(1, sizeof(*r));
     void *area = MAP_FAILED;
     unsigned nfds = 0;
-    int rc = -ENOMEM;
+    int rc = -ENOMEM, owner_rd = -1;
     if (!req || !rep || !fds || !r)
         goto out;
     struct xsp_gnttab_map m = {
@@ -189,9 +265,11 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (area == MAP_FAILED)
         goto out;
+    if (notify_offset < XSP_PAGE_SIZE && (rc = owner_pipe(r, &owner_rd)))
+        goto out;
     size_t got = 0;
-    rc = gntdev_call(h, XSP_OP_GNTTAB_MAP, req, req_len, -1, rep, rep_cap,
-                     &got, fds, count, &nfds);
+    rc = gntdev_call(h, XSP_OP_GNTTAB_MAP, req, req_len, owner_rd, rep,
+                     rep_cap, &got, fds, count, &nfds);
     if (rc)
         goto out;
     struct xsp_gnttab_map_rep mr;
@@ -205,6 +283,9 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
     memcpy(pages, rep + sizeof(mr), (size_t)count * sizeof(*pages));
     rc = mr.count == count ? map_runs(area, count, pages, fds, nfds, prot)
                            : -EPROTO;
+    /* Not in a forked child: gntdev's VM_DONTCOPY (PV guests). */
+    if (!rc && madvise(area, (size_t)count * XSP_PAGE_SIZE, MADV_DONTFORK))
+        rc = -errno;
     if (rc) {
         unmap_in_daemon(h, mr.map_id);
         goto out;
@@ -220,6 +301,10 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
 out:
     for (unsigned i = 0; i < nfds; i++)
         close(fds[i]);
+    if (owner_rd >= 0)
+        close(owner_rd);
+    if (r)
+        owner_drop(r);
     free(req);
     free(rep);
     free(fds);
@@ -288,6 +373,7 @@ int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
     pthread_mutex_unlock(&h->lock);
     munmap(r->addr, (size_t)r->pages * XSP_PAGE_SIZE);
     unmap_in_daemon(h, r->id); /* fires the unmap-notify, if any */
+    owner_drop(r);
     free(r);
     return 0;
 }
