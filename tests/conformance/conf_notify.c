@@ -9,17 +9,27 @@
  *       "notify" (default): the victim's process dies in a living domain,
  *       and its kernel fires the unmap-notify: an event whose arrival finds
  *       the live byte cleared.
+ *       "fork": the victim's process dies while a child it forked after
+ *       mapping or sharing still holds the device's descriptor (Linux PV).
+ *       A gntdev mapping's live byte is cleared at the death, with no
+ *       event while the child holds on; a gntalloc share's byte stays 1,
+ *       with no event. Once dom0 writes data/conf/release in the victim's
+ *       home, the child exits and the event comes (the byte then 0).
  *       "death": the victim's whole domain is destroyed. As on Xen, no
  *       unmap-notify fires (no kernel of the dead domain runs again); the
  *       survivor learns of the death through @releaseDomain, which dom0 must
  *       have opened to it (read permission on the special node), and then
  *       finds the node the victim had published for it gone.
- *   conf-notify victim map|grant domain|proc
+ *   conf-notify victim map|grant domain|proc|fork
  *       the end that goes away: publishes data/conf/alive for its peer, sets
  *       the live byte (offset 0) to 1 and keeps incrementing a counter
  *       (offset 8) in the page, never notifying. "domain": until dom0
  *       destroys its domain. "proc": in a child process that it SIGKILLs
  *       itself when dom0 writes data/conf/kill (the domain lives on).
+ *       "fork": as proc, but the streaming child first forks a holder
+ *       that keeps every inherited descriptor until data/conf/release; the
+ *       holder checks what it inherited of the page: nothing of a gntdev
+ *       mapping (VM_DONTCOPY in PV), the whole gntalloc mapping.
  *   conf-notify outsider
  *       a domain dom0 did not open @releaseDomain to, watching it while the
  *       victims die (until dom0 writes data/conf/finish): Xen 4.17 accepts
@@ -29,7 +39,9 @@
  *
  * Either survivor reports CONF-READY notify-streaming once the counter moves;
  * then each reports its checks and CONF-READY notify-checked ("notify") or
- * CONF-READY death-checked ("death"), and waits for data/conf/finish. */
+ * CONF-READY death-checked ("death"), and waits for data/conf/finish.
+ * "fork" reports CONF-READY fork-held-checked before the release and
+ * CONF-READY notify-checked after it. */
 #include "conf_util.h"
 
 #include <errno.h>
@@ -251,6 +263,95 @@ static int survivor_notify(bool grant)
     return survivor_teardown(&s);
 }
 
+/* Take the next event on the notify port, waiting up to ms; the live byte
+ * at its arrival goes to *live_at. */
+static bool survivor_event(struct survivor *s, int ms, unsigned char *live_at)
+{
+    struct pollfd pfd = { .fd = xenevtchn_fd(s->xce), .events = POLLIN };
+    uint64_t end = conf_now_ms() + (uint64_t)ms;
+
+    while (conf_now_ms() < end) {
+        xenevtchn_port_or_error_t p;
+
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        p = xenevtchn_pending(s->xce);
+        if (p < 0)
+            continue;
+        xenevtchn_unmask(s->xce, (evtchn_port_t)p);
+        if (p != s->port) {
+            conf_info("event on unexpected port %d", p);
+            continue;
+        }
+        *live_at = *live(s->page);
+        return true;
+    }
+    return false;
+}
+
+/* The victim's process dies while a child of it holds the descriptor. */
+static int survivor_fork(bool grant)
+{
+    struct survivor s;
+    uint64_t c0, t_stop, t_clear = 0, end;
+    unsigned char at = 1;
+    bool mapper = grant; /* we share, so the victim maps: gntdev */
+    bool ev;
+
+    survivor_setup(&s, grant);
+    survivor_see_streaming(&s);
+    conf_ready("notify-streaming");
+
+    /* The death: the counter stands still for 300 ms. */
+    end = conf_now_ms() + (uint64_t)conf_timeout_ms();
+    c0 = *counter(s.page);
+    t_stop = conf_now_ms();
+    while (conf_now_ms() < end && conf_now_ms() - t_stop < 300) {
+        conf_sleep_ms(10);
+        if (*counter(s.page) != c0) {
+            c0 = *counter(s.page);
+            t_stop = conf_now_ms();
+        }
+    }
+    if (!conf_check(conf_now_ms() - t_stop >= 300, "fork-transfer-stopped",
+                    "the counter still moves %d ms after the transfer ran",
+                    conf_timeout_ms()))
+        conf_die("the victim never died");
+    if (mapper) {
+        /* gntdev: the byte goes with the dead process's address space. */
+        while (*live(s.page) != 0 && conf_now_ms() < end)
+            conf_sleep_ms(5);
+        t_clear = conf_now_ms();
+        if (conf_check(*live(s.page) == 0, "fork-live-cleared-at-death",
+                       "the live byte is still %u %d ms after the death",
+                       *live(s.page), conf_timeout_ms()))
+            conf_info("live byte 0 at most %lld ms after the counter stopped",
+                      (long long)t_clear - (long long)t_stop);
+    }
+    /* Nobody sends the event while the child holds the descriptor. */
+    ev = survivor_event(&s, DEATH_QUIET_MS, &at);
+    conf_check(!ev, "fork-no-event-while-held",
+               "an event on the notify port (live byte %u) while the victim's "
+               "child still holds the descriptor", at);
+    if (!mapper)
+        conf_check(*live(s.page) == 1, "fork-live-kept-while-held",
+                   "the live byte is %u: a gntalloc share lives while any "
+                   "holder of its descriptor does", *live(s.page));
+    conf_ready("fork-held-checked");
+
+    /* dom0 lets the child go: now the event. */
+    if (!ev)
+        ev = survivor_event(&s, conf_timeout_ms(), &at);
+    if (conf_check(ev, "fork-event-at-release",
+                   "no event within %d ms of the release (live byte %u)",
+                   conf_timeout_ms(), *live(s.page)))
+        conf_check(at == 0, "fork-live-cleared-at-release",
+                   "the live byte was %u when the event arrived", at);
+    survivor_check_after(&s, "notify-transfer-stopped", "notify-page-still-mapped");
+    conf_ready("notify-checked");
+    return survivor_teardown(&s);
+}
+
 /* Is the peer's node gone? A guest cannot ask xenstored whether a domain
  * exists (IS_DOMAIN_INTRODUCED is for privileged callers), but the node the
  * peer published for it goes with the peer's domain: the read then fails,
@@ -410,8 +511,33 @@ static int outsider(void)
     return conf_done();
 }
 
-/* Set up the victim's end and stream; returns only on a setup failure. */
-static void victim_stream(bool map, int ready_fd)
+/* The holder: a child of the streaming process that keeps every inherited
+ * descriptor (gntdev or gntalloc among them) until hold_rd says go. */
+static void victim_holder(bool map, void *page, int hold_rd)
+{
+    unsigned char vec;
+    char c;
+    bool mapped = mincore(page, 4096, &vec) == 0;
+
+    /* gntdev's mapping is VM_DONTCOPY (PV); gntalloc's is copied. */
+    if (map)
+        conf_check(!mapped, "notify-holder-map-not-inherited",
+                   "the gntdev mapping is in the forked child");
+    else
+        conf_check(mapped, "notify-holder-share-inherited",
+                   "the gntalloc mapping is not in the forked child: %s",
+                   strerror(errno));
+    fflush(stdout);
+    if (read(hold_rd, &c, 1) < 0)
+        conf_info("holder: read: %s", strerror(errno));
+    conf_info("holder lets go");
+    fflush(stdout);
+    _exit(0);
+}
+
+/* Set up the victim's end and stream; returns only on a setup failure.
+ * With hold_rd >= 0, fork a holder first (victim_holder). */
+static void victim_stream(bool map, int ready_fd, int hold_rd)
 {
     struct xs_handle *xs = conf_xs_open();
     unsigned me = conf_my_domid(xs);
@@ -461,6 +587,17 @@ static void victim_stream(bool map, int ready_fd)
     if (!conf_xs_publish(xs, "data/conf/alive", "1", perms, 2))
         conf_die("publish data/conf/alive: %s", strerror(errno));
     conf_pass("notify-victim-setup");
+    if (hold_rd >= 0) {
+        pid_t h;
+
+        fflush(NULL); /* nothing buffered twice */
+        h = fork();
+        if (h < 0)
+            conf_die("fork the holder: %s", strerror(errno));
+        if (h == 0)
+            victim_holder(map, page, hold_rd);
+        close(hold_rd);
+    }
     *live(page) = 1;
     __sync_synchronize();
     conf_ready("notify-victim-streaming");
@@ -476,29 +613,33 @@ static void victim_stream(bool map, int ready_fd)
     }
 }
 
-static int victim(bool map, bool proc)
+static int victim(bool map, bool proc, bool holder)
 {
     struct xs_handle *xs;
-    int fds[2], status;
+    int fds[2], hold[2] = { -1, -1 }, status;
     char *v;
     pid_t child;
     char c;
 
     if (!proc) {
-        victim_stream(map, -1);
+        victim_stream(map, -1, -1);
         return conf_done();
     }
-    if (pipe(fds))
+    if (pipe(fds) || (holder && pipe(hold)))
         conf_die("pipe: %s", strerror(errno));
     child = fork();
     if (child < 0)
         conf_die("fork: %s", strerror(errno));
     if (child == 0) {
         close(fds[0]);
-        victim_stream(map, fds[1]);
+        if (holder)
+            close(hold[1]);
+        victim_stream(map, fds[1], hold[0]);
         _exit(2);
     }
     close(fds[1]);
+    if (holder)
+        close(hold[0]);
     if (read(fds[0], &c, 1) != 1) {
         waitpid(child, &status, 0);
         conf_die("the streaming child died before it streamed");
@@ -514,6 +655,13 @@ static int victim(bool map, bool proc)
     waitpid(child, &status, 0);
     conf_info("streaming child killed (%s)",
               WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
+    if (holder) {
+        v = conf_xs_wait(xs, "data/conf/release", 5 * conf_timeout_ms());
+        if (!v)
+            conf_info("no release from dom0; releasing anyway");
+        free(v);
+        close(hold[1]); /* the holder's read returns: it exits */
+    }
     conf_wait_finish(xs);
     xs_close(xs);
     return conf_done();
@@ -524,19 +672,24 @@ int main(int argc, char **argv)
     conf_init(argv[0]);
     if ((argc == 3 || argc == 4) && !strcmp(argv[1], "survivor") &&
         (!strcmp(argv[2], "grant") || !strcmp(argv[2], "map")) &&
-        (argc == 3 || !strcmp(argv[3], "notify") || !strcmp(argv[3], "death"))) {
+        (argc == 3 || !strcmp(argv[3], "notify") || !strcmp(argv[3], "death") ||
+         !strcmp(argv[3], "fork"))) {
         bool grant = !strcmp(argv[2], "grant");
+        const char *how = argc == 4 ? argv[3] : "notify";
 
-        return argc == 4 && !strcmp(argv[3], "death") ? survivor_death(grant)
-                                                       : survivor_notify(grant);
+        return !strcmp(how, "death") ? survivor_death(grant)
+               : !strcmp(how, "fork") ? survivor_fork(grant)
+                                      : survivor_notify(grant);
     }
     if (argc == 4 && !strcmp(argv[1], "victim") &&
         (!strcmp(argv[2], "map") || !strcmp(argv[2], "grant")) &&
-        (!strcmp(argv[3], "domain") || !strcmp(argv[3], "proc")))
-        return victim(!strcmp(argv[2], "map"), !strcmp(argv[3], "proc"));
+        (!strcmp(argv[3], "domain") || !strcmp(argv[3], "proc") ||
+         !strcmp(argv[3], "fork")))
+        return victim(!strcmp(argv[2], "map"), strcmp(argv[3], "domain") != 0,
+                      !strcmp(argv[3], "fork"));
     if (argc == 2 && !strcmp(argv[1], "outsider"))
         return outsider();
-    fprintf(stderr, "usage: %s survivor grant|map [notify|death] | "
-            "victim map|grant domain|proc | outsider\n", argv[0]);
+    fprintf(stderr, "usage: %s survivor grant|map [notify|death|fork] | "
+            "victim map|grant domain|proc|fork | outsider\n", argv[0]);
     return 2;
 }
