@@ -15,8 +15,9 @@
 # domain, whose leaked liveness node the next client's open removes while a
 # connected client's stays; a server process killed with its offer out,
 # whose offer the next server's open removes; client processes of one
-# domain racing for one offer; revoke mid-stream; and
-# Debian's stock libxenvchan as the peer, both ways.
+# domain racing for one offer; revoke mid-stream;
+# Debian's stock libxenvchan as the peer, both ways; and a stock client that
+# dies while its child keeps gntdev, seen by our server's event loop.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
 XENSIM=${XENSIM:-$top_builddir/hyp/sim/xensim}
 PROG=${VCHAN_SIM:-$top_builddir/tests/sim/vchan/vchan-sim}
@@ -260,6 +261,13 @@ check_done stockcli-cli "stock client" 30
 pair stocksrv stock-server -- client echo 500
 check_done stocksrv-cli "ours=client,stock=server"
 check_done stocksrv-srv "stock server" 30
+# A stock client dies while a child of it keeps gntdev: its live byte is
+# cleared (xensim, as Linux PV, at the death of the mapping process) but no
+# event comes; our server's event loop must still report HUP.
+pair stockfork server evloop -- stock-client forkdie
+wait_marker stockfork-cli "VCHAN-READY stock-forkdie" ||
+    { echo "FAIL stockfork: the stock client never connected"; fails=$((fails + 1)); }
+check_done stockfork-srv "event loop, stock client dead, its child holding" 30
 
 echo "vchan-sim: $fails failure(s)"
 [ "$fails" -eq 0 ]

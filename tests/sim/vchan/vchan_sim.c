@@ -5,6 +5,9 @@
  *   vchan-sim client MODE [ARG]   vipc-vchan for the peer, or connect to it
  *   vchan-sim stock-server        Debian's libxenvchan, echoing bytes
  *   vchan-sim stock-client
+ *   vchan-sim stock-client forkdie   Debian's libxenvchan: connects, forks
+ *                                 a holder that keeps every descriptor for
+ *                                 STOCK_HOLD_S, and dies at once (SIGKILL)
  *   vchan-sim xs-write PATH VALUE (dom0 helper)
  *   vchan-sim xs-chmod PATH PERM... (dom0 helper; PERM: n|r|w|b + domid,
  *                                 the first naming the owner; PATH may be
@@ -70,6 +73,13 @@
  *               receive must still end with EPIPE.
  *   echo N      against a stock libxenvchan echo peer: N framed messages
  *               go through the stock library and come back intact.
+ *   evloop      against "stock-client forkdie": an event loop (poll on
+ *               vchan_fd(), then vchan_events()) must report HUP within
+ *               EVLOOP_DEATH_MS of the connection, long before the
+ *               client's holder lets go: Linux clears the client's live
+ *               byte at its death but sends no event while the holder
+ *               keeps gntdev, so only the loop's look at the byte each
+ *               second can tell.
  *   livegc      leaked liveness nodes: the server offers three channels in
  *               turn, on vipc-vchan (taken by the client "livegc", which
  *               stays), vipc-vchan-victim (a second client process,
@@ -116,9 +126,17 @@
 /* How long the server may take to see the client process's death: on Xen
  * the unmap-notify's event (11-19 ms seen).  With a child still holding
  * gntdev, Linux clears the live byte at the parent's death but sends the
- * event only when the last holder lets go: the server then found the
- * death only at its receive's deadline, by its last look at the byte. */
+ * event only when the last holder lets go: a waiting server then finds
+ * the death by its look at the byte each second (evloop below). */
 #define FORK_DEATH_MS 2000
+/* evloop: the stock client dies STOCK_DIE_MS after connecting; its holder
+ * keeps its descriptors STOCK_HOLD_S. The loop must see the death within
+ * EVLOOP_DEATH_MS of the connection (death + one recheck period + slack),
+ * and gives up at EVLOOP_GIVEUP_MS, still before the holder lets go. */
+#define STOCK_DIE_MS 300
+#define STOCK_HOLD_S 30
+#define EVLOOP_DEATH_MS 4000
+#define EVLOOP_GIVEUP_MS 15000
 
 static int fails;
 /* Appended to the channel's path (livegc's extra channels). */
@@ -1361,6 +1379,82 @@ static void sleepy(struct vchan *v, bool server, int n)
 		   (unsigned long long)st.grace_hits);
 }
 
+/* evloop, server side: an event loop on our end, the peer a stock client
+ * that dies while a child of it keeps its descriptors. */
+static void evloop_server(struct vchan *v)
+{
+	struct pollfd pfd = { .fd = vchan_fd(v), .events = POLLIN };
+	double t0 = now_s(), t;
+	int wakes = 0, ev = 0;
+
+	if (vchan_is_connected(v) != 1) {
+		FAIL("evloop: the stock client never connected");
+		return;
+	}
+	/* As an event loop does: vchan_events() only once the fd says so. */
+	for (;;) {
+		int left = EVLOOP_GIVEUP_MS - (int)((now_s() - t0) * 1e3);
+
+		if (left <= 0 || poll(&pfd, 1, left) != 1)
+			break;
+		wakes++;
+		ev = vchan_events(v);
+		if (ev < 0 || (ev & VCHAN_EV_HUP))
+			break;
+	}
+	t = (now_s() - t0) * 1e3;
+	if (ev < 0)
+		FAIL("evloop: vchan_events: %s", strerror(-ev));
+	else if (!(ev & VCHAN_EV_HUP))
+		FAIL("evloop: no HUP %.0f ms after the connection (the client "
+		     "died after %d ms)", t, STOCK_DIE_MS);
+	else if (t > EVLOOP_DEATH_MS)
+		FAIL("evloop: HUP only %.0f ms after the connection", t);
+	else
+		OK("evloop: HUP %.0f ms after the connection (the client died "
+		   "after %d ms, its child still holding gntdev), %d wakeups",
+		   t, STOCK_DIE_MS, wakes);
+}
+
+/* stock-client forkdie: a stock libxenvchan client that forks a holder
+ * (every descriptor, gntdev and evtchn among them, kept STOCK_HOLD_S) and
+ * dies. */
+static int stock_forkdie(void)
+{
+	domid_t self;
+	unsigned peer;
+	char path[128];
+	struct libxenvchan *c;
+	pid_t h;
+	int r;
+
+	if ((r = ids(&self, &peer)) < 0) {
+		FAIL("stock forkdie: ids: %s", strerror(-r));
+		return 1;
+	}
+	snprintf(path, sizeof(path), PATH_FMT, peer);
+	wait_published(peer);
+	c = libxenvchan_client_init(NULL, (int)peer, path);
+	if (!c) {
+		FAIL("stock forkdie: libxenvchan init failed");
+		return 1;
+	}
+	printf("VCHAN-READY stock-forkdie\n");
+	fflush(stdout);
+	h = fork();
+	if (h < 0) {
+		FAIL("stock forkdie: fork: %s", strerror(errno));
+		return 1;
+	}
+	if (h == 0) {
+		sleep(STOCK_HOLD_S);
+		_exit(0);
+	}
+	usleep(STOCK_DIE_MS * 1000);
+	raise(SIGKILL);
+	return 1;
+}
+
 static int stock(bool server)
 {
 	domid_t self;
@@ -1524,6 +1618,9 @@ int main(int argc, char **argv)
 		return xs_ls(argv[2]);
 	if (argc >= 2 && !strcmp(argv[1], "stock-server"))
 		return stock(true);
+	if (argc >= 3 && !strcmp(argv[1], "stock-client") &&
+	    !strcmp(argv[2], "forkdie"))
+		return stock_forkdie();
 	if (argc >= 2 && !strcmp(argv[1], "stock-client"))
 		return stock(false);
 	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
@@ -1658,6 +1755,8 @@ int main(int argc, char **argv)
 		sleepy(v, server, arg ? (int)arg : 5000);
 	} else if (!strcmp(mode, "echo")) {
 		echo_ours(v, arg ? (int)arg : 500);
+	} else if (!strcmp(mode, "evloop") && server) {
+		evloop_server(v);
 	} else {
 		FAIL("unknown mode %s", mode);
 	}
