@@ -1,7 +1,9 @@
 #!/bin/sh
-# fuzz_run.sh NAME MAX_LEN: runs fuzz target NAME (built in the current
-# directory) for a bounded time (FUZZ_TIME seconds, default 30) from a
-# fresh corpus, inputs of at most MAX_LEN bytes.  Fails on the fuzzer's own
+# fuzz_run.sh NAME MAX_LEN [SEED...]: runs fuzz target NAME (built in the
+# current directory) for a bounded time (FUZZ_TIME seconds, default 30)
+# from a fresh corpus, inputs of at most MAX_LEN bytes.  Each SEED is a
+# printf(1) format (octal escapes) of one input to start from: one that
+# reaches deep paths a short run would seldom find by itself.  Fails on the fuzzer's own
 # non-zero exit (a crash, a sanitizer report, a binary that does not start)
 # and on any artifact it left (crash, leak, timeout, oom).  Each target's
 # TESTS entry is a two-line wrapper that calls this.
@@ -11,11 +13,17 @@ bin=./$name
 [ -x "$bin" ] || { echo "$name not built (no clang)"; exit 77; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX") || exit 99
 trap 'rm -rf "$dir"' EXIT
-mkdir "$dir/corpus" || exit 99
+mkdir "$dir/corpus" "$dir/seeds" || exit 99
+shift 2
+n=0
+for seed in "$@"; do
+	n=$((n + 1))
+	printf "$seed" > "$dir/seeds/$n" || exit 99
+done
 # The output goes to a file, not through a pipe, so that $? is the fuzzer's.
 "$bin" -max_total_time="${FUZZ_TIME:-30}" -max_len="$max_len" -timeout=10 \
 	-rss_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$dir/" \
-	"$dir/corpus" >"$dir/log" 2>&1
+	"$dir/corpus" "$dir/seeds" >"$dir/log" 2>&1
 status=$?
 tail -n 30 "$dir/log"
 artifacts=$(find "$dir" -maxdepth 1 -type f \( -name 'crash-*' -o \
