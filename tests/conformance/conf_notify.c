@@ -213,56 +213,6 @@ static int survivor_teardown(struct survivor *s)
     return conf_done();
 }
 
-/* Process death in a living domain: its kernel fires the unmap-notify. */
-static int survivor_notify(bool grant)
-{
-    struct survivor s;
-    struct pollfd pfd;
-    uint64_t end, t_ready, t_event = 0;
-    unsigned char seen = 1;
-    bool event = false;
-
-    survivor_setup(&s, grant);
-    survivor_see_streaming(&s);
-    t_ready = conf_now_ms();
-    conf_ready("notify-streaming");
-
-    /* The victim never notifies: the next event is the unmap-notify. */
-    pfd.fd = xenevtchn_fd(s.xce);
-    pfd.events = POLLIN;
-    end = conf_now_ms() + (uint64_t)conf_timeout_ms();
-    while (!event && conf_now_ms() < end) {
-        xenevtchn_port_or_error_t p;
-
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        p = xenevtchn_pending(s.xce);
-        if (p < 0)
-            continue;
-        xenevtchn_unmask(s.xce, (evtchn_port_t)p);
-        if (p != s.port) {
-            conf_info("event on unexpected port %d", p);
-            continue;
-        }
-        seen = *live(s.page);
-        event = true;
-        t_event = conf_now_ms();
-    }
-    if (conf_check(event, "notify-event", "no event within %d ms (live byte now %u)",
-                   conf_timeout_ms(), *live(s.page))) {
-        conf_info("event %llu ms after the transfer was seen running",
-                  (unsigned long long)(t_event - t_ready));
-        conf_check(seen == 0, "notify-live-cleared",
-                   "the live byte was %u when the event arrived", seen);
-    } else {
-        conf_check(*live(s.page) == 0, "notify-live-cleared",
-                   "the live byte is still %u", *live(s.page));
-    }
-    survivor_check_after(&s, "notify-transfer-stopped", "notify-page-still-mapped");
-    conf_ready("notify-checked");
-    return survivor_teardown(&s);
-}
-
 /* Take the next event on the notify port, waiting up to ms; the live byte
  * at its arrival goes to *live_at. */
 static bool survivor_event(struct survivor *s, int ms, unsigned char *live_at)
@@ -287,6 +237,37 @@ static bool survivor_event(struct survivor *s, int ms, unsigned char *live_at)
         return true;
     }
     return false;
+}
+
+/* Process death in a living domain: its kernel fires the unmap-notify. */
+static int survivor_notify(bool grant)
+{
+    struct survivor s;
+    uint64_t t_ready, t_event;
+    unsigned char seen = 1;
+    bool event;
+
+    survivor_setup(&s, grant);
+    survivor_see_streaming(&s);
+    t_ready = conf_now_ms();
+    conf_ready("notify-streaming");
+
+    /* The victim never notifies: the next event is the unmap-notify. */
+    event = survivor_event(&s, conf_timeout_ms(), &seen);
+    t_event = conf_now_ms();
+    if (conf_check(event, "notify-event", "no event within %d ms (live byte now %u)",
+                   conf_timeout_ms(), *live(s.page))) {
+        conf_info("event %llu ms after the transfer was seen running",
+                  (unsigned long long)(t_event - t_ready));
+        conf_check(seen == 0, "notify-live-cleared",
+                   "the live byte was %u when the event arrived", seen);
+    } else {
+        conf_check(*live(s.page) == 0, "notify-live-cleared",
+                   "the live byte is still %u", *live(s.page));
+    }
+    survivor_check_after(&s, "notify-transfer-stopped", "notify-page-still-mapped");
+    conf_ready("notify-checked");
+    return survivor_teardown(&s);
 }
 
 /* The victim's process dies while a child of it holds the descriptor. */

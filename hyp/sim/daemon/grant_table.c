@@ -92,7 +92,6 @@ struct mapping {
     struct mapping *next;
     uint64_t id;
     uint32_t count;
-    uint32_t domid;   /* the mapper's, charged for owner_fd */
     int owner_fd;     /* the owner pipe's read end (grant_map), or -1 */
     struct map_item *items;
     struct notify n;
@@ -225,51 +224,39 @@ static int notify_setup(struct notify *n, uint32_t domid, int fd,
     return 0;
 }
 
-static void notify_fire(struct notify *n)
-{
-    /* Unmap-notify is the guest kernel's doing (gntalloc/gntdev), not
-     * Xen's: when a process dies its kernel fires it, but when the whole
-     * domain is destroyed no kernel of it runs any more and nothing fires
-     * (seen on Xen 4.17). Peers learn of that through @releaseDomain. */
-    struct sim_domain *d = domain_by_id(n->domid);
-    bool silent = !d || d->dying;
-    if (n->page) {
-        if (silent) {
-            munmap(n->page, XSP_PAGE_SIZE);
-            n->page = NULL;
-        }
-    }
-    if (n->port && silent) {
-        evtchn_release(n->port);
-        n->port = NULL;
-    }
-    if (n->page) {
-        /* Release: the peer reads the byte after the event below; the
-         * pipe write is a syscall (full barrier) anyway. */
-        __atomic_store_n(n->page + n->offset, 0, __ATOMIC_RELEASE);
-        munmap(n->page, XSP_PAGE_SIZE);
-        n->page = NULL;
-    }
-    if (n->port) {
-        evtchn_send_held(n->port);
-        evtchn_release(n->port);
-        n->port = NULL;
-    }
-}
-
-/* Clear the byte now and keep the event for the mapping's end: Linux's
- * gntdev clears it when the mapping process's address space lets go of the
- * page (its MMU notifier), and sends the event only at the last put, when
- * every holder of the descriptor let go. */
+/* Clear the byte (once): the daemon's map of its page goes with it. As
+ * below, a destroyed domain's kernel clears nothing. */
 static void notify_clear_byte(struct notify *n)
 {
     if (!n->page)
         return;
     struct sim_domain *d = domain_by_id(n->domid);
-    if (d && !d->dying) /* a destroyed domain's kernel clears nothing */
+    /* Release: the peer reads the byte after the event notify_fire()
+     * sends next; the pipe write is a syscall (full barrier) anyway. */
+    if (d && !d->dying)
         __atomic_store_n(n->page + n->offset, 0, __ATOMIC_RELEASE);
     munmap(n->page, XSP_PAGE_SIZE);
     n->page = NULL;
+}
+
+static void notify_fire(struct notify *n)
+{
+    /* Unmap-notify is the guest kernel's doing (gntalloc/gntdev), not
+     * Xen's: when a process dies its kernel fires it, but when the whole
+     * domain is destroyed no kernel of it runs any more and nothing fires
+     * (seen on Xen 4.17). Peers learn of that through @releaseDomain.
+     * The byte may be gone already (notify_clear_byte: Linux PV's gntdev
+     * clears it when the mapping process goes, and sends the event only
+     * at the mapping's end). */
+    struct sim_domain *d = domain_by_id(n->domid);
+    bool silent = !d || d->dying;
+    notify_clear_byte(n);
+    if (n->port) {
+        if (!silent)
+            evtchn_send_held(n->port);
+        evtchn_release(n->port);
+        n->port = NULL;
+    }
 }
 
 /* ---- sharer ---- */
@@ -559,7 +546,7 @@ static void owner_unwatch(struct mapping *mp)
         return;
     loop_del(g_loop, mp->owner_fd);
     close(mp->owner_fd);
-    fd_uncharge(mp->domid, 1);
+    fd_uncharge(mp->n.domid, 1); /* the mapper's domain */
     mp->owner_fd = -1;
 }
 
@@ -619,7 +606,6 @@ int grant_map(struct grant_mapper *m, uint32_t count,
         free(items);
         return -ENOMEM;
     }
-    mp->domid = m->domid;
     mp->owner_fd = -1;
     if (owner_fd >= 0) {
         rc = fd_charge(m->domid, 1, "mapping owner pipe");

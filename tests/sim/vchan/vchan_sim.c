@@ -1379,6 +1379,33 @@ static void sleepy(struct vchan *v, bool server, int n)
 		   (unsigned long long)st.grace_hits);
 }
 
+/* Debian's libxenvchan as the server (65536-byte rings) or the client, on
+ * vchan-sim's path; NULL (failure counted) if it cannot. */
+static struct libxenvchan *stock_open(bool server)
+{
+	domid_t self;
+	unsigned peer;
+	char path[128];
+	struct libxenvchan *c;
+	int r;
+
+	if ((r = ids(&self, &peer)) < 0) {
+		FAIL("stock: ids: %s", strerror(-r));
+		return NULL;
+	}
+	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
+	if (server) {
+		c = libxenvchan_server_init(NULL, (int)peer, path, 65536,
+					    65536);
+	} else {
+		wait_published(peer);
+		c = libxenvchan_client_init(NULL, (int)peer, path);
+	}
+	if (!c)
+		FAIL("stock: libxenvchan init failed");
+	return c;
+}
+
 /* evloop, server side: an event loop on our end, the peer a stock client
  * that dies while a child of it keeps its descriptors. */
 static void evloop_server(struct vchan *v)
@@ -1421,24 +1448,11 @@ static void evloop_server(struct vchan *v)
  * dies. */
 static int stock_forkdie(void)
 {
-	domid_t self;
-	unsigned peer;
-	char path[128];
-	struct libxenvchan *c;
+	struct libxenvchan *c = stock_open(false);
 	pid_t h;
-	int r;
 
-	if ((r = ids(&self, &peer)) < 0) {
-		FAIL("stock forkdie: ids: %s", strerror(-r));
+	if (!c)
 		return 1;
-	}
-	snprintf(path, sizeof(path), PATH_FMT, peer);
-	wait_published(peer);
-	c = libxenvchan_client_init(NULL, (int)peer, path);
-	if (!c) {
-		FAIL("stock forkdie: libxenvchan init failed");
-		return 1;
-	}
 	printf("VCHAN-READY stock-forkdie\n");
 	fflush(stdout);
 	h = fork();
@@ -1457,30 +1471,12 @@ static int stock_forkdie(void)
 
 static int stock(bool server)
 {
-	domid_t self;
-	unsigned peer;
-	char path[128];
-	struct libxenvchan *c;
+	struct libxenvchan *c = stock_open(server);
 	static char buf[65536];
 	uint64_t bytes = 0;
-	int r;
 
-	if ((r = ids(&self, &peer)) < 0) {
-		FAIL("stock: ids: %s", strerror(-r));
+	if (!c)
 		return 1;
-	}
-	snprintf(path, sizeof(path), PATH_FMT, server ? self : peer);
-	if (server) {
-		c = libxenvchan_server_init(NULL, (int)peer, path, 65536,
-					    65536);
-	} else {
-		wait_published(peer);
-		c = libxenvchan_client_init(NULL, (int)peer, path);
-	}
-	if (!c) {
-		FAIL("stock: libxenvchan init failed");
-		return 1;
-	}
 	c->blocking = 1;
 	printf("VCHAN-READY stock\n");
 	fflush(stdout);
