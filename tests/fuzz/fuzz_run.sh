@@ -3,10 +3,10 @@
 # current directory) for a bounded time (FUZZ_TIME seconds, default 30)
 # from a fresh corpus, inputs of at most MAX_LEN bytes.  Each SEED is a
 # printf(1) format (octal escapes) of one input to start from: one that
-# reaches deep paths a short run would seldom find by itself.  Fails on the fuzzer's own
-# non-zero exit (a crash, a sanitizer report, a binary that does not start)
-# and on any artifact it left (crash, leak, timeout, oom).  Each target's
-# TESTS entry is a two-line wrapper that calls this.
+# reaches deep paths a short run would seldom find by itself.  Fails on
+# the fuzzer's own non-zero exit (a crash, a sanitizer report, a binary
+# that does not start) and on any artifact it left (crash, leak, timeout,
+# oom).  Each target's TESTS entry is a short wrapper that calls this.
 name=$1
 max_len=$2
 bin=./$name
