@@ -14,7 +14,18 @@
  *   conf-store intrude  a domain named in no perm: every access refused, and
  *                       its watch on secret must not report the rewrite.
  *   conf-store late     a domain created after late/<id> was written: the
- *                       entry naming it must be ignored, fresh/<id> must work. */
+ *                       entry naming it must be ignored, fresh/<id> must work.
+ *   conf-store quota    the node quota as a guest meets it: plain writes until
+ *                       ENOSPC, then transactions one below and at the quota,
+ *                       and one over it (dom0 having added a node, written in
+ *                       data/conf/over, that the guest owns by inheritance);
+ *                       then (dom0 having filled its own count past the quota
+ *                       and named a node of its own in data/conf/victim) a
+ *                       transaction that creates a node and removes dom0's.
+ *   conf-store esize    the entry size as a guest meets it: its largest value,
+ *                       the most child names a node holds, perm entries; then
+ *                       (dom0 having given data/conf/esize/kids a value past
+ *                       it) removing a child works and adding one does not. */
 #include "conf_util.h"
 
 #include <errno.h>
@@ -326,6 +337,262 @@ static int role_late(void)
     return conf_done();
 }
 
+struct txn_write {
+    const char *path, *rm_path;
+};
+
+static bool txn_write_body(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    struct txn_write *w = arg;
+
+    return (!w->path || xs_write(xs, t, w->path, "t", 1)) &&
+           (!w->rm_path || xs_rm(xs, t, w->rm_path));
+}
+
+/* One transaction: write "t" at path and remove rm_path, each if given;
+ * true if it committed, else false with errno. */
+static bool txn_write(struct xs_handle *xs, const char *path, const char *rm_path)
+{
+    struct txn_write w = { path, rm_path };
+
+    return conf_xs_txn(xs, txn_write_body, &w);
+}
+
+static bool absent(struct xs_handle *xs, const char *path)
+{
+    char *v = xs_read(xs, XBT_NULL, path, NULL);
+    bool gone = !v && errno == ENOENT;
+
+    free(v);
+    return gone;
+}
+
+/* Plain writes of one node each until the store refuses one; the count of
+ * nodes made, and in last[] the last two leaves made. Leaves go 50 to a
+ * directory: one directory holding every name would first hit the entry
+ * size limit, which counts the children's names. */
+static unsigned long fill_own_quota(struct xs_handle *xs, const char *dir,
+                                    char last[2][160], int *err)
+{
+    char sub[128], leaf[160];
+    unsigned long made = 0;
+
+    *err = 0;
+    for (unsigned long i = 0; i < 100000; i++) {
+        snprintf(sub, sizeof(sub), "%s/d%lu", dir, i / 50);
+        if (i % 50 == 0) {
+            if (!xs_mkdir(xs, XBT_NULL, sub)) {
+                *err = errno;
+                break;
+            }
+            made++;
+        }
+        snprintf(leaf, sizeof(leaf), "%s/f%lu", sub, i % 50);
+        if (!write_str(xs, leaf, "x")) {
+            *err = errno;
+            break;
+        }
+        made++;
+        memcpy(last[0], last[1], sizeof(last[0]));
+        memcpy(last[1], leaf, sizeof(last[1]));
+    }
+    return made;
+}
+
+static int role_quota(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs);
+    char dir[96], mine[128], last[2][160] = { "", "" }, made_s[32], *victim;
+    unsigned long made;
+    int e;
+    bool ok, gone;
+
+    snprintf(dir, sizeof(dir), "/local/domain/%u/data/conf/quota", me);
+    made = fill_own_quota(xs, dir, last, &e);
+    conf_info("own node quota met after %lu new nodes (%s)", made,
+              e ? strerror(e) : "never refused");
+    if (!conf_check(e == ENOSPC && last[0][0], "store-quota-write-enospc",
+                    "%lu new nodes written, then %s", made,
+                    e ? strerror(e) : "no refusal"))
+        goto out;
+    /* At the quota Q now. Two leaves fewer: Q - 2. */
+    if (!xs_rm(xs, XBT_NULL, last[0]) || !xs_rm(xs, XBT_NULL, last[1]))
+        conf_die("rm %s, %s: %s", last[0], last[1], strerror(errno));
+
+    ok = txn_write(xs, last[0], NULL);
+    conf_check(ok, "store-quota-txn-below",
+               "a transaction creating one node at Q - 2: %s", strerror(errno));
+    /* At Q - 1: Xen 4.17 refuses a commit that would end at the quota. */
+    ok = txn_write(xs, last[1], NULL);
+    e = errno;
+    gone = absent(xs, last[1]);
+    conf_check(!ok && e == ENOSPC && gone, "store-quota-txn-commit-enospc",
+               "a transaction creating one node at Q - 1: %s, node %s",
+               ok ? "committed" : strerror(e), gone ? "absent" : "there");
+    ok = write_str(xs, last[1], "x");
+    conf_check(ok, "store-quota-write-reaches",
+               "a plain write creating one node at Q - 1: %s", strerror(errno));
+    /* At Q: a transaction creating nothing is not checked. */
+    ok = txn_write(xs, last[0], NULL);
+    conf_check(ok, "store-quota-txn-modify-at-quota",
+               "a transaction changing one value at Q: %s", strerror(errno));
+
+    /* dom0 adds a node under dir, which the guest then owns: Q + 1. A
+     * transaction that creates nothing is not checked, even over the
+     * quota (it removes one node here, ending at Q). */
+    conf_ready("store-quota-full");
+    free(conf_xs_wait(xs, "data/conf/over", conf_timeout_ms()));
+    ok = txn_write(xs, NULL, last[0]);
+    e = errno;
+    gone = absent(xs, last[0]);
+    conf_check(ok && gone, "store-quota-txn-remove-over-quota",
+               "a transaction removing one node at Q + 1: %s, node %s",
+               ok ? "committed" : strerror(e), gone ? "absent" : "there");
+
+    if (!xs_rm(xs, XBT_NULL, dir))
+        conf_die("rm %s: %s", dir, strerror(errno));
+    snprintf(made_s, sizeof(made_s), "%lu", made);
+    if (!write_str(xs, "data/conf/quota-made", made_s))
+        conf_die("write data/conf/quota-made: %s", strerror(errno));
+    conf_ready("store-quota-own");
+
+    /* dom0 now owns more nodes than the quota. Its count is not checked
+     * when a guest's transaction changes it. */
+    victim = conf_xs_wait(xs, "data/conf/victim", conf_timeout_ms());
+    if (!victim)
+        conf_die("dom0 named no node in data/conf/victim");
+    snprintf(mine, sizeof(mine), "%s/new", dir);
+    /* dom0 checks that the node went: the guest may not read its parent. */
+    ok = txn_write(xs, mine, victim);
+    conf_check(ok, "store-quota-dom0-exempt",
+               "a transaction creating a node and removing dom0's %s: %s",
+               victim, strerror(errno));
+    free(victim);
+    xs_rm(xs, XBT_NULL, dir);
+out:
+    xs_close(xs);
+    return conf_done();
+}
+
+/* The largest value of at most hi bytes that a write of path takes. */
+static unsigned largest_value(struct xs_handle *xs, const char *path, unsigned hi)
+{
+    static char buf[4096];
+    unsigned lo = 0;
+
+    memset(buf, 'a', sizeof(buf));
+    if (hi > sizeof(buf))
+        hi = sizeof(buf);
+    while (lo < hi) {
+        unsigned mid = (lo + hi + 1) / 2;
+
+        if (xs_write(xs, XBT_NULL, path, buf, mid))
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+static unsigned count_perms(struct xs_handle *xs, const char *path)
+{
+    unsigned n = 0;
+
+    free(xs_get_permissions(xs, XBT_NULL, path, &n));
+    return n;
+}
+
+/* Children named c0, c1 ... under dir until the store refuses one; the
+ * bytes of their names (each with its NUL), the refusal's errno in *err. */
+static unsigned long fill_children(struct xs_handle *xs, const char *dir, int *err,
+                                   char *refused, size_t cap)
+{
+    unsigned long bytes = 0;
+
+    *err = 0;
+    for (unsigned i = 0; i < 5000; i++) {
+        snprintf(refused, cap, "%s/c%u", dir, i);
+        if (!write_str(xs, refused, "")) {
+            *err = errno;
+            break;
+        }
+        bytes += strlen(refused) - strlen(dir);  /* the name and its NUL */
+    }
+    return bytes;
+}
+
+static int role_esize(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    unsigned me = conf_my_domid(xs), np, room, got;
+    char dir[96], v[128], kids[128], refused[160], c0[160];
+    unsigned long bytes;
+    int e;
+    bool ok;
+
+    snprintf(dir, sizeof(dir), "/local/domain/%u/data/conf/esize", me);
+    snprintf(v, sizeof(v), "%s/v", dir);
+    snprintf(kids, sizeof(kids), "%s/kids", dir);
+    if (!write_str(xs, v, "a") || !xs_mkdir(xs, XBT_NULL, kids))
+        conf_die("write %s, mkdir %s: %s", v, kids, strerror(errno));
+    np = count_perms(xs, v);
+    /* What a record may take past its header and perm entries. */
+    room = 2047 - 24 - 8 * np;
+    got = largest_value(xs, v, 4096);
+    conf_check(got == room, "store-esize-value",
+               "largest value %u bytes with %u perm entries, not %u", got, np, room);
+
+    bytes = fill_children(xs, kids, &e, refused, sizeof(refused));
+    conf_check(e == ENOSPC && bytes == 2047 - 24 - 8 * count_perms(xs, kids) &&
+               absent(xs, refused), "store-esize-children",
+               "%lu bytes of child names, then %s (%s %s)", bytes,
+               e ? strerror(e) : "no refusal", refused,
+               absent(xs, refused) ? "absent" : "there");
+
+    /* Each perm entry takes 8 bytes of the record too. */
+    {
+        struct xs_permissions two[2] = {
+            { .id = me, .perms = XS_PERM_NONE }, { .id = 0, .perms = XS_PERM_READ } };
+        struct xs_permissions three[3] = {
+            { .id = me, .perms = XS_PERM_NONE }, { .id = 0, .perms = XS_PERM_READ },
+            { .id = 0, .perms = XS_PERM_WRITE } };
+        static char val[4096];
+
+        memset(val, 'b', sizeof(val));
+        ok = np == 1 && xs_write(xs, XBT_NULL, v, val, room - 8) &&
+             xs_set_permissions(xs, XBT_NULL, v, two, 2);
+        e = errno;
+        conf_check(ok, "store-esize-perms-fit",
+                   "a %u-byte value with 2 perm entries: %s", room - 8,
+                   np != 1 ? "the node did not start with 1 entry" : strerror(e));
+        ok = xs_set_permissions(xs, XBT_NULL, v, three, 3);
+        e = errno;
+        conf_check(!ok && e == ENOSPC && count_perms(xs, v) == 2,
+                   "store-esize-perms-refused",
+                   "a %u-byte value with 3 perm entries: %s, %u entries now",
+                   room - 8, ok ? "accepted" : strerror(e), count_perms(xs, v));
+    }
+
+    /* dom0 gives kids a value, taking it past the entry size (dom0 may). A
+     * child may still be removed (XSA-323), none added. */
+    conf_ready("store-esize-full");
+    free(conf_xs_wait(xs, "data/conf/over", conf_timeout_ms()));
+    snprintf(c0, sizeof(c0), "%s/c0", kids);
+    ok = xs_rm(xs, XBT_NULL, c0);
+    conf_check(ok && absent(xs, c0), "store-esize-rm-over",
+               "removing a child of a node past the entry size: %s",
+               ok ? "child still there" : strerror(errno));
+    ok = write_str(xs, c0, "");
+    e = errno;
+    conf_check(!ok && e == ENOSPC, "store-esize-add-over",
+               "adding a child to a node past the entry size: %s",
+               ok ? "accepted" : strerror(e));
+    xs_rm(xs, XBT_NULL, dir);
+    xs_close(xs);
+    return conf_done();
+}
+
 int main(int argc, char **argv)
 {
     conf_init(argv[0]);
@@ -337,6 +604,10 @@ int main(int argc, char **argv)
         return role_intrude();
     if (argc == 2 && !strcmp(argv[1], "late"))
         return role_late();
-    fprintf(stderr, "usage: %s owner|reader|intrude|late\n", argv[0]);
+    if (argc == 2 && !strcmp(argv[1], "esize"))
+        return role_esize();
+    if (argc == 2 && !strcmp(argv[1], "quota"))
+        return role_quota();
+    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota\n", argv[0]);
     return 2;
 }

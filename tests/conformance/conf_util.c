@@ -196,16 +196,16 @@ unsigned conf_xs_wait_uint(struct xs_handle *xs, const char *path, int timeout_m
     return (unsigned)n;
 }
 
-bool conf_xs_publish(struct xs_handle *xs, const char *path, const char *value,
-                     struct xs_permissions *perms, unsigned nperms)
+bool conf_xs_txn(struct xs_handle *xs,
+                 bool (*body)(struct xs_handle *, xs_transaction_t, void *),
+                 void *arg)
 {
     for (int tries = 0; tries < 20; tries++) {
         xs_transaction_t t = xs_transaction_start(xs);
 
         if (t == XBT_NULL)
             return false;
-        if (!xs_write(xs, t, path, value, strlen(value)) ||
-            (nperms && !xs_set_permissions(xs, t, path, perms, nperms))) {
+        if (!body(xs, t, arg)) {
             int e = errno;
 
             xs_transaction_end(xs, t, true);
@@ -219,6 +219,28 @@ bool conf_xs_publish(struct xs_handle *xs, const char *path, const char *value,
     }
     errno = EAGAIN;
     return false;
+}
+
+struct publish {
+    const char *path, *value;
+    struct xs_permissions *perms;
+    unsigned nperms;
+};
+
+static bool publish_body(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    struct publish *p = arg;
+
+    return xs_write(xs, t, p->path, p->value, strlen(p->value)) &&
+           (!p->nperms || xs_set_permissions(xs, t, p->path, p->perms, p->nperms));
+}
+
+bool conf_xs_publish(struct xs_handle *xs, const char *path, const char *value,
+                     struct xs_permissions *perms, unsigned nperms)
+{
+    struct publish p = { path, value, perms, nperms };
+
+    return conf_xs_txn(xs, publish_body, &p);
 }
 
 void conf_wait_finish(struct xs_handle *xs)

@@ -48,6 +48,12 @@ unsigned conf_my_domid(struct xs_handle *xs);
 char *conf_xs_wait(struct xs_handle *xs, const char *path, int timeout_ms);
 /* Same, parsing an unsigned number; dies on timeout or a bad number. */
 unsigned conf_xs_wait_uint(struct xs_handle *xs, const char *path, int timeout_ms);
+/* body(xs, t, arg) in a transaction, run again on a conflict (EAGAIN), up
+ * to 20 times: true if it committed, else false with errno (a body that
+ * fails sets errno; the transaction is then abandoned). */
+bool conf_xs_txn(struct xs_handle *xs,
+                 bool (*body)(struct xs_handle *, xs_transaction_t, void *),
+                 void *arg);
 /* Write value and set perms in one transaction (retried on EAGAIN), so that
  * no reader ever sees the node with other permissions. */
 bool conf_xs_publish(struct xs_handle *xs, const char *path, const char *value,

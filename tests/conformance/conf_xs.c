@@ -9,6 +9,9 @@
  *                                 @releaseDomain)
  *   conf-xs perms PATH           (each entry as domid:bits, the bits in
  *                                 hex as the daemon returns them)
+ *   conf-xs fill PATH N          (N nodes PATH/0 .. PATH/N-1, one write
+ *                                 each: dom0 owning many nodes, in one
+ *                                 process rather than N)
  * Exit 0 on success; on failure the error is on stderr and the exit is 1
  * (2 for a usage error). */
 #include <errno.h>
@@ -20,7 +23,7 @@
 static void usage(const char *prog)
 {
     fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
-            "chmod PATH PERM... | perms PATH\n", prog);
+            "chmod PATH PERM... | perms PATH | fill PATH N\n", prog);
 }
 
 /* "r5" -> {5, XS_PERM_READ}; false if it is not of that form. */
@@ -85,6 +88,30 @@ static bool do_perms(struct xs_handle *xs, const char *path)
     return true;
 }
 
+/* PATH/0 .. PATH/N-1, each "x"; stops at the first refusal. */
+static bool do_fill(struct xs_handle *xs, const char *path, const char *count)
+{
+    char *end, child[4096];
+    unsigned long n;
+
+    errno = 0;
+    n = strtoul(count, &end, 10);
+    if (errno || end == count || *end || n > 1000000) {
+        fprintf(stderr, "conf-xs: fill: '%s' is not a node count (0 to 1000000)\n",
+                count);
+        errno = EINVAL;
+        return false;
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        snprintf(child, sizeof(child), "%s/%lu", path, i);
+        if (!xs_write(xs, XBT_NULL, child, "x", 1)) {
+            fprintf(stderr, "conf-xs: fill: write %s: %s\n", child, strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct xs_handle *xs;
@@ -95,7 +122,7 @@ int main(int argc, char **argv)
         usage(argv[0]);
         return 2;
     }
-    need = !strcmp(argv[1], "write") ? 4 : 3;
+    need = !strcmp(argv[1], "write") || !strcmp(argv[1], "fill") ? 4 : 3;
     if (!strcmp(argv[1], "chmod") ? argc < 4 : argc != need) {
         usage(argv[0]);
         return 2;
@@ -120,6 +147,8 @@ int main(int argc, char **argv)
         ok = do_chmod(xs, argv[2], argc - 3, argv + 3);
     } else if (!strcmp(argv[1], "perms")) {
         ok = do_perms(xs, argv[2]);
+    } else if (!strcmp(argv[1], "fill")) {
+        ok = do_fill(xs, argv[2], argv[3]);
     } else {
         errno = EINVAL;
     }

@@ -1,4 +1,4 @@
-/* Unit tests: xenstore quotas (nodes, watches, transactions, value size,
+/* Unit tests: xenstore quotas (nodes, watches, transactions, entry size,
  * queued output), with xenstored's errors; dom0 is exempt. The node quota
  * is checked again at a guest's commit, as Xen 4.17 does. */
 #include <setjmp.h>
@@ -16,7 +16,7 @@ static void small_limits(struct xs_limits *lim)
     lim->nodes_per_domain = 20;
     lim->watches_per_domain = 3;
     lim->transactions_per_domain = 2;
-    lim->max_value_size = 16;
+    lim->max_entry_size = 128; /* 95 bytes of value with one perm entry */
     lim->max_outstanding_per_conn = 8;
 }
 
@@ -34,7 +34,7 @@ static void test_defaults(void **st)
     assert_int_equal(l.nodes_per_domain, 1000);
     assert_int_equal(l.watches_per_domain, 128);
     assert_int_equal(l.transactions_per_domain, 10);
-    assert_int_equal(l.max_value_size, 2048);
+    assert_int_equal(l.max_entry_size, 2048);
     assert_int_equal(l.max_path_len, 3072);
 }
 
@@ -64,14 +64,6 @@ static void test_node_quota(void **st)
         snprintf(p, sizeof(p), "/dom0stuff/n%d", i);
         assert_int_equal(t_write(D0, 0, p, "x"), 0);
     }
-}
-
-static void test_value_size(void **st)
-{
-    (void)st;
-    assert_int_equal(t_write(D1, 0, "data/n1", "0123456789abcdef"), 0);
-    assert_int_equal(t_write(D1, 0, "data/n1", "0123456789abcdefg"), -ENOSPC);
-    assert_int_equal(t_write(D0, 0, "/big", "0123456789abcdefg"), 0);
 }
 
 static void test_watch_quota(void **st)
@@ -287,12 +279,69 @@ static void test_txn_commit_reintroduced_owner(void **st)
     free(g);
 }
 
+/* n bytes of 'v' (n < 256). */
+static const char *bytes(unsigned n)
+{
+    static char b[256];
+    memset(b, 'v', n);
+    b[n] = '\0';
+    return b;
+}
+
+/* Xen 4.17's entry size: a guest's node record (24-byte header, 8 per perm
+ * entry, the value, the child names with their NULs) stays below the
+ * limit, 128 here; dom0 is exempt; a child may always be removed. */
+static void test_entry_size(void **st)
+{
+    (void)st;
+    fresh_guest(20);
+    struct tconn *g = t_conn(S, 20);
+    char p[64], perms[64];
+    /* One perm entry: 127 - 24 - 8 = 95 bytes of value. */
+    assert_int_equal(t_write(g, 0, "/local/domain/20/data/v", bytes(95)), 0);
+    assert_int_equal(t_write(g, 0, "/local/domain/20/data/v", bytes(96)), -ENOSPC);
+    assert_int_equal(t_read(g, 0, "/local/domain/20/data/v"), 95);
+    assert_int_equal(t_write(g, 0, "/local/domain/20/data/new", bytes(96)), -ENOSPC);
+    assert_int_equal(t_read(g, 0, "/local/domain/20/data/new"), -ENOENT);
+    /* Also inside a transaction, and for a node made with its parents. */
+    uint32_t tx = t_txstart(g);
+    assert_int_equal(t_write(g, tx, "/local/domain/20/data/t", bytes(96)), -ENOSPC);
+    assert_int_equal(t_write(g, tx, "/local/domain/20/data/t", bytes(95)), 0);
+    assert_int_equal(t_txend(g, tx, true), 0);
+    assert_int_equal(t_write(g, 0, "/local/domain/20/data/a/b", bytes(95)), 0);
+    assert_int_equal(t_ok(g, XS_RM, 0, "/local/domain/20/data/a"), 0);
+    /* A second perm entry takes 8 bytes more. */
+    assert_int_equal(t_req(g, XS_SET_PERMS, 0, "/local/domain/20/data/v", "n20", "r0",
+                           NULL), -ENOSPC);
+    assert_int_equal(t_getperms(g, "/local/domain/20/data/v", perms, sizeof(perms)), 0);
+    assert_string_equal(perms, "n20");
+    assert_int_equal(t_write(g, 0, "/local/domain/20/data/v", bytes(87)), 0);
+    assert_int_equal(t_req(g, XS_SET_PERMS, 0, "/local/domain/20/data/v", "n20", "r0",
+                           NULL), 3);
+    /* Child names of 20 characters take 21 bytes: four fit in 95. */
+    int made = 0, rc = 0;
+    for (int i = 0; i < 10 && rc == 0; i++) {
+        snprintf(p, sizeof(p), "/local/domain/20/data/k/c%019d", i);
+        rc = t_write(g, 0, p, "");
+        made += rc == 0;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_int_equal(made, 4);
+    assert_int_equal(t_read(g, 0, p), -ENOENT);
+    /* dom0 may take a node past it; the guest may still remove a child. */
+    assert_int_equal(t_write(D0, 0, "/local/domain/20/data/k", bytes(200)), 0);
+    snprintf(p, sizeof(p), "/local/domain/20/data/k/c%019d", 0);
+    assert_int_equal(t_ok(g, XS_RM, 0, p), 0);
+    assert_int_equal(t_write(g, 0, p, ""), -ENOSPC);
+    assert_int_equal(t_write(D0, 0, p, ""), 0);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_node_quota),
-        cmocka_unit_test(test_value_size),
         cmocka_unit_test(test_watch_quota),
         cmocka_unit_test(test_txn_quota),
         cmocka_unit_test(test_output_quota_cuts_reader),
@@ -302,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_txn_commit_dom0_not_checked),
         cmocka_unit_test(test_txn_commit_enospc_before_eagain),
         cmocka_unit_test(test_txn_commit_reintroduced_owner),
+        cmocka_unit_test(test_entry_size),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -14,6 +14,10 @@
 /* xenstored -A default: permission entries per node for unprivileged
  * domains. */
 #define XS_MAX_PERMS_PER_NODE 5
+/* A node's database record in Xen 4.17's xenstored: the header, and each
+ * permission entry (see xs_entry_size_check). */
+#define XS_ENTRY_HEADER 24
+#define XS_ENTRY_PERM 8
 /* Dom0 is exempt from the output quota, but not without bound. */
 #define XS_DOM0_OUTPUT_CAP (1u << 20)
 
@@ -128,6 +132,11 @@ struct xs_dom *xs_dom_find(struct xs_server *s, uint32_t domid);
 void xs_dom_free_all(struct xs_server *s);
 /* Node-ownership counter (no-op for unknown domains). */
 void xs_dom_count_nodes(struct xs_server *s, uint32_t domid, int delta);
+
+/* xs_quota.c: -ENOSPC if writer (not dom0) may not make a node of these
+ * sizes. */
+int xs_entry_size_check(const struct xs_server *s, uint32_t writer,
+                        unsigned nperms, size_t value_len, size_t child_bytes);
 
 /* xs_perms.c */
 /* Does permission entry domid hold for a node of generation gen? */

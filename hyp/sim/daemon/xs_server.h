@@ -18,7 +18,8 @@ struct xs_limits {
     unsigned nodes_per_domain;        /* xenstored -N: 1000 */
     unsigned watches_per_domain;      /* -W: 128 */
     unsigned transactions_per_domain; /* -t: 10 */
-    unsigned max_value_size;          /* -S: 2048 */
+    unsigned max_entry_size;          /* -S: 2048, a node's record: see
+                                         xs_entry_size_check() */
     unsigned max_path_len;            /* XENSTORE_ABS_PATH_MAX: 3072 */
     unsigned max_outstanding_per_conn;/* queued replies+events before the
                                          connection is cut: 1024 */

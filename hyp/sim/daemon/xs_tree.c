@@ -141,6 +141,31 @@ static int materialize(struct xs_view *v, const char *path,
     return 0;
 }
 
+/* The records that creating path below its nearest existing ancestor
+ * parent would write, checked against the entry size before any is: the
+ * parent with one more child name, then each new node (the parent's
+ * perms, its next child's name or, the last, the value). */
+static int create_size_check(struct xs_view *v, const struct xs_node *parent,
+                             const char *path, uint32_t len)
+{
+    size_t total = strlen(path);
+    size_t pos = strcmp(parent->path, "/") == 0 ? 0 : strlen(parent->path);
+    size_t value = parent->len, children = xs_node_children_bytes(parent);
+    while (pos < total) {
+        const char *slash = strchr(path + pos + 1, '/');
+        size_t end = slash ? (size_t)(slash - path) : total;
+        /* path[pos] is the '/' before this level's name. */
+        int rc = xs_entry_size_check(v->s, v->domid, parent->nperms, value,
+                                     children + (end - pos - 1) + 1);
+        if (rc < 0)
+            return rc;
+        value = 0;
+        children = 0;
+        pos = end;
+    }
+    return xs_entry_size_check(v->s, v->domid, parent->nperms, len, 0);
+}
+
 /* Create path and its missing ancestors: each inherits its parent's perms,
  * and an unprivileged creator owns what it creates. */
 static int create_node(struct xs_view *v, const char *path, const void *val,
@@ -161,6 +186,8 @@ static int create_node(struct xs_view *v, const char *path, const void *val,
         levels++;
     }
     int rc = node_quota_check(v, levels);
+    if (rc == 0)
+        rc = create_size_check(v, parent, path, len);
     if (rc < 0)
         return rc;
 
@@ -204,11 +231,13 @@ static int create_node(struct xs_view *v, const char *path, const void *val,
 int xs_tree_write(struct xs_view *v, const char *path, const void *val,
                   uint32_t len)
 {
-    if (v->domid != 0 && len > v->s->lim.max_value_size)
-        return -ENOSPC;
     struct xs_node *n;
     int rc = xs_tree_get(v, path, XS_ACC_WRITE, &n);
     if (rc == 0) {
+        rc = xs_entry_size_check(v->s, v->domid, n->nperms, len,
+                                 xs_node_children_bytes(n));
+        if (rc < 0)
+            return rc;
         xs_perm_settle(v->s, n);
         rc = xs_node_set_value(n, val, len);
         if (rc < 0)
@@ -360,6 +389,9 @@ int xs_tree_set_perms(struct xs_view *v, const char *path,
     xs_perm_settle(s, n);
     if (v->domid != 0 && n->nperms && p[0].domid != n->perms[0].domid)
         return -EPERM;
+    rc = xs_entry_size_check(s, v->domid, np, n->len, xs_node_children_bytes(n));
+    if (rc < 0)
+        return rc;
 
     struct xs_perm *old = malloc(n->nperms * sizeof(*old) + 1);
     if (!old)

@@ -99,7 +99,8 @@ static bool has_conflict(struct xs_server *s, struct xs_txn *t)
  * quota, while a plain write may); later Xen tests ">". Dom0's own
  * connections are never checked; nor is dom0's count (not kept from the
  * start, and it has no quota), nor an owner gone or introduced again since
- * (apply() drops its delta). */
+ * (apply() drops its delta). Conformance scenario store-quota checks the
+ * ">=", the txn that creates nothing and dom0's count against Xen 4.17. */
 static bool over_quota(struct xs_server *s, const struct xs_conn *c,
                        const struct xs_txn *t)
 {
