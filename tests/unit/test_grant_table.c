@@ -218,6 +218,41 @@ static void test_limits(void **state)
     munmap(mine, 505 * PG);
 }
 
+/* gntalloc's limit: 1024 pages shared at once per domain, whichever
+ * process (handle) shares them; a revoked page frees its place. */
+static void test_gntalloc_limit(void **state)
+{
+    struct fixture *f = *state;
+    struct grant_sharer *s1b;
+    static uint32_t refs[1024];
+    uint64_t a, b, c;
+    uint8_t *m1, *m2, *m3;
+    int fd1 = pages(1000, &m1), fd2 = pages(24, &m2), fd3 = pages(1, &m3);
+    assert_int_equal(grant_sharer_new(1, &s1b), 0);
+    assert_int_equal(grant_share(f->s1, 2, 1000, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd1, &a, refs), 0);
+    assert_int_equal(grant_share(s1b, 2, 24, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd2, &b, refs), 0);
+    assert_int_equal(grant_share(s1b, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd3, &c, refs), -ENOSPC);
+    assert_int_equal(grant_unshare(f->s1, a, 999, 1), 0);
+    assert_int_equal(grant_share(s1b, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd3, &c, refs), 0);
+    /* Another domain has its own. */
+    struct grant_sharer *s2;
+    uint8_t *m4;
+    int fd4 = pages(1024, &m4);
+    assert_int_equal(grant_sharer_new(2, &s2), 0);
+    assert_int_equal(grant_share(s2, 1, 1024, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd4, &a, refs), 0);
+    grant_sharer_free(s2);
+    grant_sharer_free(s1b);
+    munmap(m1, 1000 * PG);
+    munmap(m2, 24 * PG);
+    munmap(m3, PG);
+    munmap(m4, 1024 * PG);
+}
+
 static void test_unshare_while_mapped(void **state)
 {
     struct fixture *f = *state;
@@ -565,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_share_and_map, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gntalloc_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unshare_while_mapped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_freed_last_reused_first, setup,

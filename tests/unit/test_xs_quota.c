@@ -73,6 +73,17 @@ static void test_watch_quota(void **st)
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/b", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/c", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/d", "t", NULL), -E2BIG);
+    /* A guest's refused watch costs it the connection, as Linux's xenbus
+     * device and libxenstore have it; its watches go with it. */
+    assert_true(D1->c->closed);
+    assert_int_equal(xs_dom_find(S, 1)->watches, 3);
+    xs_conn_reap(S);
+    assert_int_equal(xs_dom_find(S, 1)->watches, 0);
+    free(D1);
+    D1 = t_conn(S, 1);
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "data/a", "t", NULL), 3);
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "data/b", "t", NULL), 3);
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "data/c", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_UNWATCH, 0, "data/a", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/d", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_RESET_WATCHES, 0, "", NULL), 3);

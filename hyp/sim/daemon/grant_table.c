@@ -21,6 +21,11 @@
 #define REFS_PER_FRAME 512u      /* v1: 8-byte entries in a 4 KiB frame */
 #define FIRST_USABLE_REF 8u      /* GNTTAB_NR_RESERVED_ENTRIES */
 #define DEFAULT_MAX_MAPPED 65536u /* Linux gntdev's default limit */
+/* Linux gntalloc's "limit": pages its users in one kernel (domain) may have
+ * shared at once, 1024 by default; past it the share fails with ENOSPC.
+ * Seen on Xen 4.17 with Debian's 6.1 kernel: 31 channels of 33 pages, and
+ * the 32nd's rings refused (tests/xen/scenarios/vchan-cap.sh, many). */
+#define GNTALLOC_LIMIT 1024u
 
 enum entry_state { ENTRY_FREE = 0, ENTRY_ACTIVE, ENTRY_REVOKED };
 
@@ -56,6 +61,7 @@ struct grant_dom {
     uint32_t nfreed, freed_cap;
     unsigned refs; /* 1 while the domain lives + 1 per mapped item */
     uint32_t fds;  /* charged for live backings, given back at destroy */
+    uint32_t shared; /* pages shared and not yet revoked (GNTALLOC_LIMIT) */
     bool dead;
 };
 
@@ -383,6 +389,8 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
     if (!sh || !b || !r)
         goto fail;
     rc = memfd_check(memfd, count, writable);
+    if (!rc && count > GNTALLOC_LIMIT - g->shared)
+        rc = -ENOSPC;
     if (rc)
         goto fail;
     rc = fd_charge(s->domid, charge, "share");
@@ -421,6 +429,7 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
         e->b = b;
     }
     g->used += count;
+    g->shared += count;
     sh->id = s->next_id++;
     sh->count = count;
     sh->live = count;
@@ -445,6 +454,7 @@ static void share_revoke_page(struct grant_sharer *s, struct share *sh,
         return;
     sh->refs[i] = UINT32_MAX;
     sh->live--;
+    s->g->shared--;
     s->g->e[ref].state = ENTRY_REVOKED;
     entry_maybe_free(s->g, ref);
     if (i == 0)

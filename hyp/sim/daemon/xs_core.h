@@ -78,6 +78,7 @@ struct xs_conn {
     int fd;                    /* -1: detached (unit tests) */
     uint32_t domid;
     bool closed;
+    bool close_when_flushed;   /* xs_conn_close_after_flush() */
     bool want_out;             /* EPOLLOUT registered */
     /* Input: header, then payload. */
     unsigned char hdrbuf[16];
@@ -201,6 +202,9 @@ void xs_watch_fire(struct xs_server *s, const char *path, bool exact,
 /* xs_wire.c */
 struct xs_conn *xs_conn_new(struct xs_server *s, int fd, uint32_t domid);
 void xs_conn_close(struct xs_conn *c);
+/* Close once what is queued was sent (a detached connection: now, its
+ * queue left to xs_conn_pop until the reap). */
+void xs_conn_close_after_flush(struct xs_conn *c);
 /* Queue one message (header + a + b); cuts the connection past its quota. */
 int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
                  uint32_t tx_id, const void *a, size_t alen,

@@ -88,6 +88,14 @@ void xs_conn_close(struct xs_conn *c)
         s->reap_pending = true;
 }
 
+void xs_conn_close_after_flush(struct xs_conn *c)
+{
+    if (c->fd < 0 || !c->out_head)
+        xs_conn_close(c);
+    else
+        c->close_when_flushed = true;
+}
+
 static void set_want_out(struct xs_conn *c, bool want)
 {
     if (c->want_out == want || c->fd < 0 || !c->s->loop)
@@ -120,6 +128,10 @@ static void flush(struct xs_conn *c)
             c->out_tail = &c->out_head;
         c->out_count--;
         free(o);
+    }
+    if (c->close_when_flushed && !c->closed) {
+        xs_conn_close(c);
+        return;
     }
     set_want_out(c, false);
 }
