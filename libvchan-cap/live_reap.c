@@ -18,11 +18,14 @@
  *
  * Offer records: a server process killed in a living domain leaves its
  * offer, which nobody else may or would remove.  So a server records each
- * offer (VCHAN_OFFER_DIR/<channel id>, the value as a liveness node's, its
- * path the offer's), and before it offers, removes the records of dead
- * server processes of its domain, each with the offer at its path if that
- * still carries the record's channel id (else a newer server's offer is
- * there now). */
+ * offer (VCHAN_OFFER_DIR/<shard>/<channel id>, the value as a liveness
+ * node's, its path the offer's), and before it offers, removes the records
+ * of dead server processes of its domain, each with the offer at its path
+ * if that still carries the record's channel id (else a newer server's
+ * offer is there now).
+ *
+ * Both directories are sharded (live_reap.h): a guest's directory may name
+ * only about 2 KB of children on Xen 4.17. */
 #include "config.h"
 
 #include <errno.h>
@@ -349,34 +352,78 @@ out:
 	return r;
 }
 
-/* Remove the nodes of dead processes under dir_fmt (VCHAN_LIVE_DIR or
- * VCHAN_OFFER_DIR) of domain `self`, REAP_MAX at most, from a place that
- * differs between processes.  Best effort: a store error ends the scan,
- * logged once per process. */
+char vchan_shard(const char *id, unsigned ring_ref)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (id && id[0] && strchr(hex, id[0]))
+		return id[0];
+	return hex[ring_ref % VCHAN_SHARDS];
+}
+
+static bool is_shard(const char *name)
+{
+	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
+}
+
+/* Look at the nodes of shard `dir`, *budget at most (counted down), from a
+ * place that differs between processes.  0, or a store error. */
+static int reap_shard(struct hyp_store *st, const struct vchan_proc_id *me,
+		      const char *dir, bool offer, unsigned *budget)
+{
+	unsigned int n = 0, k, start;
+	char **names = NULL, *path;
+	int r;
+
+	r = hyp_store_directory(st, HYP_TXN_NONE, dir, &names, &n);
+	if (r == -ENOENT)
+		return 0;
+	start = n > *budget ? (unsigned)me->pid % n : 0;
+	for (k = 0; r == 0 && k < n && *budget > 0; k++, (*budget)--) {
+		if (asprintf(&path, "%s/%s", dir, names[(start + k) % n]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		r = reap_one(st, me, path, offer);
+		free(path);
+	}
+	free(names);
+	return r;
+}
+
+/* Remove the nodes of dead processes in the shards of dir_fmt
+ * (VCHAN_LIVE_DIR or VCHAN_OFFER_DIR) of domain `self`, REAP_MAX at most in
+ * all, from a shard that differs between processes; anything there not
+ * named as a shard is left alone.  Best effort: a store error ends the
+ * scan, logged once per process. */
 static void reap_dir(struct hyp_store *st, const char *who, unsigned self,
 		     const struct vchan_proc_id *me, const char *dir_fmt,
 		     bool offer, int *logged)
 {
-	unsigned int n = 0, k, start;
-	char **names = NULL, *dir, *path;
+	unsigned int n = 0, k, start, budget = REAP_MAX;
+	char **shards = NULL, *dir, *sub;
 	int r;
 
 	if (asprintf(&dir, dir_fmt, self) < 0)
 		return;
-	r = hyp_store_directory(st, HYP_TXN_NONE, dir, &names, &n);
-	start = n > REAP_MAX ? (unsigned)me->pid % n : 0;
-	for (k = 0; r == 0 && k < n && k < REAP_MAX; k++) {
-		if (asprintf(&path, "%s/%s", dir, names[(start + k) % n]) < 0)
+	r = hyp_store_directory(st, HYP_TXN_NONE, dir, &shards, &n);
+	start = n ? (unsigned)me->pid % n : 0;
+	for (k = 0; r == 0 && k < n && budget > 0; k++) {
+		const char *name = shards[(start + k) % n];
+
+		if (!is_shard(name))
+			continue;
+		if (asprintf(&sub, "%s/%s", dir, name) < 0)
 			break;
-		r = reap_one(st, me, path, offer);
-		free(path);
+		r = reap_shard(st, me, sub, offer, &budget);
+		free(sub);
 	}
 	if (r < 0 && r != -ENOENT &&
 	    !__atomic_exchange_n(logged, 1, __ATOMIC_RELAXED))
 		vchan_log(who, "cannot clean up %s (%s): %s of dead processes "
 			  "stay", dir, strerror(-r),
 			  offer ? "offers" : "liveness nodes");
-	free(names);
+	free(shards);
 	free(dir);
 }
 

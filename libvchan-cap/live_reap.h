@@ -7,15 +7,26 @@
 
 #include <vipc/hyp.h>
 
-/* A domain's liveness nodes: one per channel its clients hold. */
+/* A domain's liveness nodes: one per channel its clients hold, in a shard
+ * (VCHAN_SHARD_FMT) of this directory. */
 #define VCHAN_LIVE_DIR "/local/domain/%u/data/vipc-vchan-live"
 /* An offer's channel id (transport_xen.c): <offer>/vipc-channel-id, 16
  * lower-case hex digits, random per channel. */
 #define VCHAN_CHANNEL_ID "vipc-channel-id"
 #define VCHAN_CHANNEL_ID_LEN 16
 /* A domain's offer records: one per channel its servers offer, named by the
- * channel id, the value as a liveness node's (its path: the offer's). */
+ * channel id, the value as a liveness node's (its path: the offer's), in a
+ * shard of this directory. */
 #define VCHAN_OFFER_DIR "/local/domain/%u/data/vipc-vchan-offers"
+/* Xen 4.17's xenstored refuses a guest's node whose record, child names
+ * included, would take 2048 bytes (xensim's xs_quota.c): one directory
+ * would hold about 75 liveness nodes or 118 offer records.  So each holds
+ * 16 shards, named by one hex digit: the channel id's first (random), or,
+ * for a stock server's offer (no id), the ring-ref's last. */
+#define VCHAN_SHARDS 16
+#define VCHAN_SHARD_FMT "/%c"
+/* The shard of a channel with this id ("" or NULL: none) and ring-ref. */
+char vchan_shard(const char *id, unsigned ring_ref);
 
 /* A process, as a liveness node records it. */
 #define VCHAN_BOOT_ID_LEN 36

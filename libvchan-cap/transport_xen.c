@@ -52,14 +52,15 @@
 
 #define PUBLISH_ATTEMPTS 10
 /* The client's liveness node: /local/domain/<client>/data/vipc-vchan-live/
- * <server domid>-<server port>-<ring-ref>-<channel id>, owned by the client,
+ * <shard>/<server domid>-<server port>-<ring-ref>-<channel id> (the shard:
+ * live_reap.h), owned by the client,
  * the server may read.  Xen reuses a freed port at once, and Linux a freed
  * grant ref: a channel offered again after its client was killed (whose
  * node stays, see live_reap.c) can have the same port and ring-ref, and a
  * server watching that node would take its removal for its new client's
  * death.  The channel id tells them apart.  Without one (a stock server,
  * which watches nothing) the name ends with the ring-ref. */
-#define LIVE_FMT VCHAN_LIVE_DIR "/%u-%u-%u"
+#define LIVE_FMT VCHAN_LIVE_DIR VCHAN_SHARD_FMT "/%u-%u-%u"
 #define LIVE_ID_FMT LIVE_FMT "-%s"
 /* Next to it while the client connects (live_reap.c): the claim. */
 #define CLAIM_SUFFIX "-claim"
@@ -377,16 +378,54 @@ static int release_readable(struct hyp_store *st, int self)
  * alone.  Then check once, since the peer may have gone between our last
  * look and the watch.
  */
+/* Watch path on t->st.  A refused watch costs a guest its store handle:
+ * Linux's /dev/xen/xenbus registers watches itself and reports xenstored's
+ * refusal (E2BIG once the domain has its 128) as the failure of write(), on
+ * which libxenstore closes the handle, and every later call on it fails
+ * with EBADF.  So after a refusal t->st is a fresh handle, without
+ * watches (kept as it was if none can be opened: its calls then fail). */
+static int watch_or_renew(struct xen_tp *t, const char *path)
+{
+	struct hyp_store *fresh;
+	int r = hyp_store_watch(t->st, path, t->token);
+
+	if (r < 0 && hyp_store_open(&fresh) == 0) {
+		hyp_store_close(t->st);
+		t->st = fresh;
+	}
+	return r;
+}
+
 static void watch_start(struct xen_tp *t, const char *who, int self,
 			const char *node, bool seen)
 {
 	static int no_release, release_unknown, release_failed, no_watch;
-	int r, fd;
+	int r, fd, rel;
 
 	pthread_mutex_lock(&t->wmu);
 	snprintf(t->token, sizeof(t->token), "vipc-vchan-%p", (void *)t);
 	t->peer_node = strdup(node);
-	r = t->peer_node ? hyp_store_watch(t->st, node, t->token) : -ENOMEM;
+	r = t->peer_node ? watch_or_renew(t, node) : -ENOMEM;
+	rel = r == 0 ? release_readable(t->st, self) : 0;
+	if (rel > 0 || rel < 0) {
+		/* Readable, or cannot tell (then watch anyway: xenstored takes
+		 * it either way).  Refused, it took the node's watch with it. */
+		if (watch_or_renew(t, HYP_WATCH_RELEASE) < 0) {
+			if (first_time(&release_failed))
+				vchan_log(who, "cannot watch %s: a destroyed peer "
+					  "domain is seen only through its store "
+					  "node %s", HYP_WATCH_RELEASE, node);
+			r = watch_or_renew(t, node);
+		} else if (rel < 0 && first_time(&release_unknown)) {
+			vchan_log(who, "cannot read the permissions of %s (%s);"
+				  " watching it anyway", HYP_WATCH_RELEASE,
+				  strerror(-rel));
+		}
+	} else if (r == 0 && first_time(&no_release)) {
+		vchan_log(who, "no read permission on %s (dom0 must grant it): a "
+			  "destroyed peer domain is seen only through its store "
+			  "node %s", HYP_WATCH_RELEASE, node);
+	}
 	fd = r == 0 ? hyp_store_fd(t->st) : r;
 	if (fd < 0) {
 		if (first_time(&no_watch))
@@ -395,26 +434,6 @@ static void watch_start(struct xen_tp *t, const char *who, int self,
 				  "unmap-notify", node, strerror(-fd));
 		pthread_mutex_unlock(&t->wmu);
 		return;
-	}
-	r = release_readable(t->st, self);
-	if (r > 0) {
-		r = hyp_store_watch(t->st, HYP_WATCH_RELEASE, t->token);
-		if (r < 0 && first_time(&release_failed))
-			vchan_log(who, "cannot watch %s: %s", HYP_WATCH_RELEASE,
-				  strerror(-r));
-	} else if (r == 0) {
-		if (first_time(&no_release))
-			vchan_log(who, "no read permission on %s (dom0 must "
-				  "grant it): a destroyed peer domain is seen "
-				  "only through its store node %s",
-				  HYP_WATCH_RELEASE, node);
-	} else {
-		/* Permissions unknown: watch anyway, it costs nothing. */
-		if (first_time(&release_unknown))
-			vchan_log(who, "cannot read the permissions of %s (%s);"
-				  " watching it anyway", HYP_WATCH_RELEASE,
-				  strerror(-r));
-		(void)hyp_store_watch(t->st, HYP_WATCH_RELEASE, t->token);
 	}
 	t->watch_fd = fd;
 	t->seen = seen;
@@ -486,8 +505,8 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 	}
 	vchan_offer_reap(t->st, who, self, &me);
 	val = vchan_live_value(&me, xs_path);
-	if (!val || asprintf(&path, VCHAN_OFFER_DIR "/%s", (unsigned)self,
-			     id) < 0) {
+	if (!val || asprintf(&path, VCHAN_OFFER_DIR VCHAN_SHARD_FMT "/%s",
+			     (unsigned)self, vchan_shard(id, 0), id) < 0) {
 		free(val);
 		return;
 	}
@@ -591,8 +610,8 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 
 	/* The client's liveness node, watched before we publish: a client that
 	 * connects and dies at once still leaves its events. */
-	if (asprintf(&p1, LIVE_ID_FMT, (unsigned)t->peer, (unsigned)self,
-		     (unsigned)t->port, (unsigned)ref, id) < 0) {
+	if (asprintf(&p1, LIVE_ID_FMT, (unsigned)t->peer, vchan_shard(id, ref),
+		     (unsigned)self, (unsigned)t->port, (unsigned)ref, id) < 0) {
 		p1 = NULL;
 		r = -ENOMEM;
 		goto fail;
@@ -856,7 +875,7 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 {
 	static int no_self, no_claim, no_domid;
 	struct vchan_proc_id me;
-	char *claim = NULL;
+	char *claim = NULL, shard;
 	long holder;
 	int r, id_r;
 
@@ -870,11 +889,14 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 				  strerror(-self), (unsigned)t->peer);
 		return 0;
 	}
+	shard = vchan_shard(o->id, o->ring_ref);
 	r = o->id[0] ?
-	    asprintf(live_path, LIVE_ID_FMT, (unsigned)self, (unsigned)t->peer,
-		     (unsigned)o->port, (unsigned)o->ring_ref, o->id) :
-	    asprintf(live_path, LIVE_FMT, (unsigned)self, (unsigned)t->peer,
-		     (unsigned)o->port, (unsigned)o->ring_ref);
+	    asprintf(live_path, LIVE_ID_FMT, (unsigned)self, shard,
+		     (unsigned)t->peer, (unsigned)o->port,
+		     (unsigned)o->ring_ref, o->id) :
+	    asprintf(live_path, LIVE_FMT, (unsigned)self, shard,
+		     (unsigned)t->peer, (unsigned)o->port,
+		     (unsigned)o->ring_ref);
 	if (r < 0) {
 		*live_path = NULL;
 		return 0;

@@ -7,13 +7,15 @@
  * fail or conflict.
  *
  * Script: one byte of flags, then up to MAX_NODES nodes, each a byte of
- * kind and a value; the same nodes then serve as a server's offer records
+ * kind, a byte of place (one of three shards, or the directory itself as
+ * before sharding: such a node must be left alone) and a value; the same nodes then serve as a server's offer records
  * (vchan_offer_reap).  Kinds: arbitrary bytes; this process's own value (it
  * is alive); the value of a process that has exited; our own value with a
  * byte changed.  The claim then looks at two of the nodes.
  *
  * Checks that can fail: our own value reads as alive; a node naming this
- * very process is never removed or overwritten; the claim never succeeds
+ * very process is never removed or overwritten, nor one in no shard by a
+ * clean-up; the claim never succeeds
  * over one (it answers -EBUSY, naming a pid, unless the store failed); a
  * node written by the claim carries our value; nodes are only removed or
  * written inside the transaction the code opened, and every transaction
@@ -43,12 +45,14 @@ struct node {
 	char path[96];
 	char val[MAX_VAL + 1];
 	bool present, ours;          /* ours: names this very process */
+	bool flat;                   /* not in a shard: never to be removed */
 };
 
 static struct {
 	struct node n[MAX_NODES + 1];
 	unsigned count;
 	uint32_t flags;              /* failure injection, from the input */
+	bool reaping;                /* in a clean-up, not the claim */
 	unsigned calls;
 	hyp_txn_t open_txn;
 } fs;
@@ -102,29 +106,47 @@ int hyp_store_read(struct hyp_store *st, hyp_txn_t t, const char *path,
 	return 0;
 }
 
+/* The distinct next components of the present nodes below path (an offer
+ * directory read as the liveness one), as the real call: one allocation,
+ * the array, then the strings. */
 int hyp_store_directory(struct hyp_store *st, hyp_txn_t t, const char *path,
 			char ***names, unsigned int *count)
 {
-	size_t prefix = strlen(DIR_FMT) + 1;
-	unsigned i, k = 0;
-	char **v;
+	size_t o = strlen(OFFER_DIR), pl;
+	char alias[128], **v, part[96];
+	unsigned i, j, k = 0;
 	int r = injected(t);
 
 	(void)st;
 	if (r)
 		return r;
-	if (strcmp(path, DIR_FMT) && strcmp(path, OFFER_DIR))
-		return -ENOENT;
-	/* One allocation, as the real one: the array, then the strings. */
-	v = calloc(1, (MAX_NODES + 1) * (sizeof(char *) + 96));
+	if (!strncmp(path, OFFER_DIR, o) && (!path[o] || path[o] == '/')) {
+		snprintf(alias, sizeof(alias), DIR_FMT "%s", path + o);
+		path = alias;
+	}
+	pl = strlen(path);
+	v = calloc(1, (MAX_NODES + 2) * (sizeof(char *) + 96));
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < fs.count; i++) {
-		if (!fs.n[i].present)
+		const char *rest = fs.n[i].path + pl + 1;
+
+		if (!fs.n[i].present || strncmp(fs.n[i].path, path, pl) ||
+		    fs.n[i].path[pl] != '/')
 			continue;
-		v[k] = (char *)(v + MAX_NODES + 1) + 96 * k;
-		snprintf(v[k], 96, "%s", fs.n[i].path + prefix);
+		snprintf(part, sizeof(part), "%.*s", (int)strcspn(rest, "/"),
+			 rest);
+		for (j = 0; j < k && strcmp(v[j], part); j++)
+			;
+		if (j < k)
+			continue;
+		v[k] = (char *)(v + MAX_NODES + 2) + 96 * k;
+		snprintf(v[k], 96, "%s", part);
 		k++;
+	}
+	if (k == 0 && strcmp(path, DIR_FMT)) {
+		free(v);
+		return -ENOENT;
 	}
 	*names = v;
 	*count = k;
@@ -172,6 +194,10 @@ static struct node *change(hyp_txn_t t, const char *path, const char *what,
 	if (n && n->ours) {
 		fprintf(stderr, "%s %s, which names this live process\n",
 			what, path);
+		abort();
+	}
+	if (n && n->flat && fs.reaping) {
+		fprintf(stderr, "%s %s, which is in no shard\n", what, path);
 		abort();
 	}
 	return n;
@@ -274,8 +300,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < fs.count; i++) {
 		struct node *n = &fs.n[i];
 
-		snprintf(n->path, sizeof(n->path), DIR_FMT "/3-%u-%u", i + 1,
-			 100 + i);
+		unsigned place = take(&in, 1) % 4;
+
+		n->flat = place == 3;
+		if (n->flat)
+			snprintf(n->path, sizeof(n->path), DIR_FMT "/3-%u-%u",
+				 i + 1, 100 + i);
+		else
+			snprintf(n->path, sizeof(n->path), DIR_FMT "/%c/3-%u-%u",
+				 "0a7"[place], i + 1, 100 + i);
 		n->present = true;
 		kind = take(&in, 1) % 4;
 		if (kind == 1 || kind == 3)
@@ -305,6 +338,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	fs.reaping = true;
 	vchan_live_reap(NULL, "fuzz", SELF, &me);
 	if (fs.open_txn)
 		abort();                /* every transaction ended */
@@ -312,6 +346,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * records (their offers, at the paths the values name, are absent
 	 * here unless a value names one of these nodes). */
 	vchan_offer_reap(NULL, "fuzz", SELF, &me);
+	fs.reaping = false;
 	if (fs.open_txn)
 		abort();
 
@@ -323,8 +358,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool held = (l && l->present && l->ours) ||
 		    (c && c->present && c->ours);
 	r = vchan_live_claim(NULL, &me, SELF,
-			     l ? l->path : DIR_FMT "/9-9-9",
-			     c ? c->path : DIR_FMT "/9-9-9-claim", ours,
+			     l ? l->path : DIR_FMT "/9/9-9-9",
+			     c ? c->path : DIR_FMT "/9/9-9-9-claim", ours,
 			     &holder);
 	if (fs.open_txn)
 		abort();
@@ -336,7 +371,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == -EBUSY && holder <= 0)
 		abort();                /* busy names the holder */
 	if (r == 1) {
-		struct node *w = find(c ? c->path : DIR_FMT "/9-9-9-claim");
+		struct node *w = find(c ? c->path : DIR_FMT "/9/9-9-9-claim");
 
 		if (!w || strcmp(w->val, ours))
 			abort();        /* the claim is ours, as written */

@@ -26,18 +26,20 @@
 
 #define PATH "/local/domain/5/data/vipc-vchan"
 #define PEER 5
-/* Our domain (3)'s liveness nodes. */
+/* Our domain (3)'s liveness nodes, in shards named by a hex digit. */
 #define LIVE_DIR "/local/domain/3/data/vipc-vchan-live"
 /* The server's channel id, and the name of our liveness node and claim for
- * its offer (ring-ref 200, port 7). */
+ * its offer (ring-ref 200, port 7), in the shard of the id's first digit. */
 #define CID "0123456789abcdef"
-#define LIVE LIVE_DIR "/5-7-200-" CID
+#define LIVE LIVE_DIR "/0/5-7-200-" CID
 #define CLAIM LIVE "-claim"
 /* Our domain's offer records (servers). */
 #define OFFER_DIR "/local/domain/3/data/vipc-vchan-offers"
 
 static char last_log[512];
 static int logs;
+/* Store handles the transport opened again after a refused watch. */
+static int renewals;
 
 static void logger(void *arg, const char *line)
 {
@@ -54,6 +56,7 @@ static int setup(void **state)
 	assert_true(mock.fd >= 0);
 	last_log[0] = '\0';
 	logs = 0;
+	renewals = 0;
 	vchan_set_logger(logger, NULL);
 	return 0;
 }
@@ -141,6 +144,7 @@ static void next_case(void)
 	mock.txn_starts = mock.txn_commits = mock.txn_aborts = 0;
 	mock.writes = mock.set_perms = 0;
 	logs = 0;
+	renewals = 0;
 }
 
 /* A fresh case up to the claim's transaction, which the caller goes on
@@ -157,7 +161,9 @@ static void claim_start(void)
 }
 
 /* Our liveness node published, the claim removed, no store watch (the
- * fake refuses it, which the transport takes in its stride), connected. */
+ * fake refuses it, which the transport takes in its stride: a refused
+ * watch may have closed a guest's handle, so it opens a fresh one),
+ * connected. */
 static void client_connected(void)
 {
 	MOCK_RET(xs_transaction_start, 77);     /* liveness node */
@@ -166,6 +172,8 @@ static void client_connected(void)
 	MOCK_OK(xs_transaction_end);
 	MOCK_OK(xs_rm);                         /* the claim */
 	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xs_open);                       /* the fresh handle */
+	renewals++;
 	MOCK_OK(xenevtchn_notify);              /* connected */
 }
 
@@ -189,7 +197,7 @@ static void client_close(struct vchan *v)
 /* Every handle the client opened was closed once; the page unmapped once. */
 static void client_released(int evtchn, int gnttab)
 {
-	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(mock.xs_close, 1 + renewals);
 	assert_int_equal(mock.evtchn_close, evtchn);
 	assert_int_equal(mock.gnttab_close, gnttab);
 	assert_int_equal(mock.gntshr_close, 0);
@@ -264,7 +272,7 @@ static int forked_child_checks(struct vchan *v)
 	bad += logs != 1 || !strstr(last_log, "fork()");
 	bad += mincore(mock_pages[0], 1, &vec) == 0 || errno != ENOMEM;
 	vchan_close(v);
-	bad += mock.xs_postfork != 1 || mock.xs_close != 0;
+	bad += mock.xs_postfork != 1 || mock.xs_close != renewals;
 	bad += mock.evtchn_close != 1 || mock.gnttab_close != 1;
 	bad += mock.rms != 1 || mock.unmap_count != 0;
 	return bad;
@@ -546,6 +554,8 @@ static void test_client_reaps_dead_nodes(void **state)
 		"5-7-200", "5-8-201", "5-9-202", "5-10-203", "5-11-204",
 		"5-12-205", "5-13-206", "5-14-207", "5-15-208", NULL,
 	};
+	/* Shard 0, and a name that is no shard (left alone, not listed). */
+	static const char *const shards[] = { "0", "5-1-1", NULL };
 	char dead[128], live[128], reused[128], foreign[128], want[160];
 	char old_boot[160], this_boot[160], bad_boot[160], boot[40];
 	unsigned long long start;
@@ -575,7 +585,8 @@ static void test_client_reaps_dead_nodes(void **state)
 	MOCK_OK(xs_open);
 	offer(5, "200", "7");
 	MOCK_RET(xs_read, "3");                 /* our domid */
-	MOCK_RET(xs_directory, names);
+	MOCK_RET(xs_directory, shards);
+	MOCK_RET(xs_directory, names);          /* shard 0's */
 	reap(80, dead);
 	MOCK_RET(xs_read, live);
 	reap(81, reused);
@@ -590,9 +601,9 @@ static void test_client_reaps_dead_nodes(void **state)
 	client_rest(9);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
 	assert_int_equal(mock.rms, 4);
-	assert_string_equal(mock.rm_paths[0], LIVE_DIR "/5-7-200");
-	assert_string_equal(mock.rm_paths[1], LIVE_DIR "/5-9-202");
-	assert_string_equal(mock.rm_paths[2], LIVE_DIR "/5-13-206");
+	assert_string_equal(mock.rm_paths[0], LIVE_DIR "/0/5-7-200");
+	assert_string_equal(mock.rm_paths[1], LIVE_DIR "/0/5-9-202");
+	assert_string_equal(mock.rm_paths[2], LIVE_DIR "/0/5-13-206");
 	assert_string_equal(mock.rm_paths[3], CLAIM);
 	snprintf(want, sizeof(want), "v2 %d %lu %llu %s " PATH, (int)getpid(),
 		 ns, start, boot);
@@ -608,6 +619,7 @@ static void test_client_reaps_dead_nodes(void **state)
 static void test_client_reap_best_effort(void **state)
 {
 	static const char *const names[] = { "5-7-200", "5-8-201", NULL };
+	static const char *const shards[] = { "0", NULL };
 	unsigned long long start;
 	struct vchan *v = NULL;
 	unsigned long ns;
@@ -621,6 +633,7 @@ static void test_client_reap_best_effort(void **state)
 	MOCK_OK(xs_open);
 	offer(5, "200", "7");
 	MOCK_RET(xs_read, "3");
+	MOCK_RET(xs_directory, shards);
 	MOCK_RET(xs_directory, names);
 	MOCK_RET(xs_read, dead);
 	MOCK_RET(xs_transaction_start, 80);
@@ -812,10 +825,11 @@ static void test_client_claim(void **state)
 		MOCK_OK(xenevtchn_open);
 		client_rest(9);
 		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+		/* Sharded by the ring-ref: 200 % 16 = 8. */
 		assert_string_equal(mock.rm_paths[0],
-				    LIVE_DIR "/5-7-200-claim");
+				    LIVE_DIR "/8/5-7-200-claim");
 		client_close(v);
-		assert_string_equal(mock.rm_paths[1], LIVE_DIR "/5-7-200");
+		assert_string_equal(mock.rm_paths[1], LIVE_DIR "/8/5-7-200");
 		client_released(1, 1);
 	}
 }
@@ -879,6 +893,7 @@ static void test_server_reaps_dead_offers(void **state)
 		"00000000000000a1", "00000000000000a2", "00000000000000a3",
 		"00000000000000a4", NULL,
 	};
+	static const char *const shards[] = { "0", NULL };
 	char dead1[160], dead2[160], live[160];
 	struct vchan_config cfg;
 	struct vchan *v = NULL;
@@ -896,7 +911,8 @@ static void test_server_reaps_dead_offers(void **state)
 	MOCK_OK(xs_open);
 	MOCK_RET(xs_read, "3");
 	MOCK_FAIL(xc_interface_open, EACCES);
-	MOCK_RET(xs_directory, names);
+	MOCK_RET(xs_directory, shards);
+	MOCK_RET(xs_directory, names);          /* shard 0's */
 	/* a1: dead, its offer still carries a1: both go. */
 	MOCK_RET(xs_read, dead1);
 	MOCK_RET(xs_transaction_start, 61);
@@ -925,8 +941,8 @@ static void test_server_reaps_dead_offers(void **state)
 	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EMFILE);
 	assert_int_equal(mock.rms, 4);
 	assert_string_equal(mock.rm_paths[0], "/local/domain/3/x");
-	assert_string_equal(mock.rm_paths[1], OFFER_DIR "/00000000000000a1");
-	assert_string_equal(mock.rm_paths[2], OFFER_DIR "/00000000000000a2");
+	assert_string_equal(mock.rm_paths[1], OFFER_DIR "/0/00000000000000a1");
+	assert_string_equal(mock.rm_paths[2], OFFER_DIR "/0/00000000000000a2");
 	assert_true(!strncmp(mock.rm_paths[3], OFFER_DIR "/",
 			     strlen(OFFER_DIR) + 1));
 	/* Ours names this process and the offer's path. */
@@ -955,6 +971,7 @@ static void test_server_publish_fails_release_once(void **state)
 	MOCK_OK(xengntshr_open);
 	MOCK_OK(xengntshr_share_page_notify);
 	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xs_open);                              /* a fresh handle */
 	MOCK_RET(xs_transaction_start, 5);             /* publish */
 	MOCK_FAIL(xs_write, EACCES);
 	MOCK_OK(xs_transaction_end);                   /* its abort */
@@ -971,7 +988,7 @@ static void test_server_publish_fails_release_once(void **state)
 			 offsetof(struct vchan_interface, srv_live));
 	assert_int_equal(mock.notify_port, 7);
 	assert_int_equal(mock.unmap_count, 1);
-	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(mock.xs_close, 2);           /* both handles */
 	assert_int_equal(mock.evtchn_close, 1);
 	assert_int_equal(mock.gntshr_close, 1);
 	assert_int_equal(mock.gnttab_close, 0);

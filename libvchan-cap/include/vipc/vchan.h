@@ -264,10 +264,21 @@ void vchan_shm_detach(struct vchan *v);
  * Peer death: a dead process's unmap-notify, and, for a destroyed domain
  * (which sends none), store watches: the client watches the server's
  * ring-ref; the client publishes /local/domain/<client>/data/
- * vipc-vchan-live/<server>-<port>-<ring-ref>-<channel id> (owner client,
- * server read-only; no "-<channel id>" for a stock server) before
+ * vipc-vchan-live/<shard>/<server>-<port>-<ring-ref>-<channel id> (owner
+ * client, server read-only; no "-<channel id>" for a stock server) before
  * connecting, which the server watches; both also watch @releaseDomain when
  * dom0 lets them read it.  xenstored removes a destroyed domain's nodes.
+ * Each watch counts against the domain's 128 (Xen 4.17's xenstored): past
+ * about 60 channels in a domain, later ones lose the @releaseDomain watch,
+ * then the node's (logged once per process), and see a destroyed peer
+ * domain only through vipcd.  The shard, one hex digit (the channel id's
+ * first, or for a stock server the ring-ref's last), spreads the nodes over
+ * 16 directories: Xen 4.17 lets a guest's directory name only about 2 KB of
+ * children.  A server shares its control page and its rings' pages
+ * through gntalloc, which lets a Linux domain share 1024 pages at once by
+ * default (module parameter xen_gntalloc.limit): 33 pages for two 64 KiB
+ * rings, 1 for orders 10 and 11 (in the page); past it, the open fails
+ * with -ENOSPC.
  * The channel id keeps a new channel's node apart from a killed client's
  * left over from an earlier channel with the same port and ring-ref (Xen
  * and Linux reuse both at once).
@@ -280,11 +291,12 @@ void vchan_shm_detach(struct vchan *v);
  * Nodes of live processes, of other pid namespaces, or of another format
  * (older clients) stay.
  * A server records each offer it makes in /local/domain/<server>/data/
- * vipc-vchan-offers/<channel id> (owner server, nobody else; the value as a
- * liveness node's), removed on close; before it offers, a server removes
- * the records of its domain's dead server processes, and with each the
- * offer at its path if that still carries the record's channel id: a
- * server killed in a living domain leaves its offer otherwise.
+ * vipc-vchan-offers/<shard>/<channel id> (owner server, nobody else; the
+ * value as a liveness node's), removed on close; before it offers, a
+ * server removes the records of its domain's dead server processes, and
+ * with each the offer at its path if that still carries the record's
+ * channel id: a server killed in a living domain leaves its offer
+ * otherwise.
  * Before it binds, a client claims the offer: <liveness node>-claim, written
  * in a transaction that finds neither node held by a live process of its
  * pid namespace, removed once connected.

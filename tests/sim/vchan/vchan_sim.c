@@ -12,8 +12,9 @@
  *   vchan-sim xs-chmod PATH PERM... (dom0 helper; PERM: n|r|w|b + domid,
  *                                 the first naming the owner; PATH may be
  *                                 @releaseDomain)
- *   vchan-sim xs-ls PATH          (dom0 helper) one line per child of PATH:
- *                                 "NAME VALUE"
+ *   vchan-sim xs-ls PATH          (dom0 helper) one line per node below
+ *                                 PATH with no children: "NAME VALUE", NAME
+ *                                 relative to PATH (a shard's: "c/NAME")
  *
  * The peer's domid is read from data/conf/peer in our own home (dom0 writes
  * it once both domains exist).  MODE:
@@ -91,6 +92,10 @@
  *               channel meanwhile).  Once dom0 writes data/conf/go in the
  *               client's home, each client still there sends one message
  *               and takes its echo.
+ *   many N      N channels between the two domains at once (default
+ *               MANY_CHANNELS), on vipc-vchan-many/m0, m1 ...: the server offers
+ *               them all, the client opens them all, then one echo on each
+ *               while all stay open; they close at the end.
  * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>", and
  * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
@@ -137,6 +142,8 @@
 #define STOCK_HOLD_S 30
 #define EVLOOP_DEATH_MS 4000
 #define EVLOOP_GIVEUP_MS 15000
+/* many: channels held at once by one client domain. */
+#define MANY_CHANNELS 120
 
 static int fails;
 /* Appended to the channel's path (livegc's extra channels). */
@@ -240,6 +247,8 @@ static int wait_published(unsigned server)
 /* The server returns at once (its first receive then waits for the
  * client, looking at each store event as it comes). */
 static bool no_connect_wait;
+/* The server's ring orders (its read, its write). */
+static unsigned ring_orders[2] = { 16, 16 };
 
 static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 			      int layout, bool no_spin)
@@ -250,8 +259,8 @@ static struct vchan *open_end(bool server, unsigned peer, domid_t self,
 	int r;
 
 	vchan_config_init(&cfg);
-	cfg.read_order = 16;
-	cfg.write_order = 16;
+	cfg.read_order = ring_orders[0];
+	cfg.write_order = ring_orders[1];
 	cfg.max_msg = MAXMSG;
 	cfg.layout = layout;   /* the server's choice; a client ignores it */
 	if (no_spin)
@@ -646,17 +655,29 @@ static void livegc_server(struct vchan *first, unsigned peer, domid_t self)
 /* srvgc: a server process killed in a domain that lives on leaves its offer
  * (and its record); the next server's open in that domain removes both and
  * keeps its own; the client then connects to the new one. */
-static int srvgc_records(domid_t self, char ***names, unsigned *n)
+/* How many offer records our domain has, in all shards. */
+static int srvgc_records(domid_t self, unsigned *count)
 {
 	struct hyp_store *st;
-	char path[128];
+	unsigned int n = 0, i, k;
+	char path[128], sub[160], **shards = NULL, **names;
 	int r;
 
+	*count = 0;
 	snprintf(path, sizeof(path), "/local/domain/%u/data/vipc-vchan-offers",
 		 (unsigned)self);
 	if ((r = hyp_store_open(&st)) < 0)
 		return r;
-	r = hyp_store_directory(st, HYP_TXN_NONE, path, names, n);
+	r = hyp_store_directory(st, HYP_TXN_NONE, path, &shards, &n);
+	for (i = 0; r == 0 && i < n; i++) {
+		names = NULL;
+		k = 0;
+		snprintf(sub, sizeof(sub), "%s/%s", path, shards[i]);
+		r = hyp_store_directory(st, HYP_TXN_NONE, sub, &names, &k);
+		free(names);
+		*count += k;
+	}
+	free(shards);
 	hyp_store_close(st);
 	return r;
 }
@@ -681,7 +702,6 @@ static int srvgc_offered(domid_t self)
 static void srvgc_server(unsigned peer, domid_t self)
 {
 	struct vchan *v;
-	char **names = NULL;
 	unsigned n = 0;
 	int status, r;
 	pid_t kid;
@@ -700,25 +720,22 @@ static void srvgc_server(unsigned peer, domid_t self)
 		FAIL("srvgc: the server to kill did not get to offer");
 		return;
 	}
-	r = srvgc_records(self, &names, &n);
+	r = srvgc_records(self, &n);
 	if (srvgc_offered(self) == 1 && r == 0 && n == 1)
 		OK("srvgc: the killed server's offer and record stayed");
 	else
 		FAIL("srvgc: after the kill: offered %d, %u records (%d)",
 		     srvgc_offered(self), n, r);
-	free(names);
-	names = NULL;
 	path_suffix = "-new";
 	v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 	if (!v)
 		return;
-	r = srvgc_records(self, &names, &n);
+	r = srvgc_records(self, &n);
 	if (srvgc_offered(self) == 0 && r == 0 && n == 1)
 		OK("srvgc: the new server's open removed them, kept its own");
 	else
 		FAIL("srvgc: after the new open: offered %d, %u records (%d)",
 		     srvgc_offered(self), n, r);
-	free(names);
 	printf("VCHAN-READY srvgc-new\n");
 	fflush(stdout);
 	livegc_echo(v, "srvgc", "the new server's channel");
@@ -975,6 +992,109 @@ static void reconnect_client(struct vchan *v, unsigned peer, domid_t self)
 		usleep(300000);
 	}
 	vchan_close(v);
+}
+
+/* many: the library's log lines, each printed and counted; apart, those
+ * saying that the domain's store watches ran out (each channel takes two of
+ * its 128: its peer's node and @releaseDomain), and those about reading
+ * @releaseDomain's permissions (Xen 4.17 answers a guest EINVAL). */
+static int many_logs, many_watch_logs;
+static char many_first_log[256];
+
+static void many_logger(void *arg, const char *line)
+{
+	(void)arg;
+	if ((strstr(line, "cannot watch") && strstr(line, strerror(E2BIG))) ||
+	    strstr(line, "@releaseDomain"))
+		many_watch_logs++;
+	else if (many_logs++ == 0)
+		snprintf(many_first_log, sizeof(many_first_log), "%s", line);
+	fprintf(stderr, "%s\n", line);
+}
+
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int fds = 0;
+
+	if (!d)
+		return -1;
+	while (readdir(d))
+		fds++;
+	closedir(d);
+	return fds - 3;   /* ".", "..", and the directory's own */
+}
+
+/* N channels open at once, each with one echo (the server echoes).  No
+ * store node of a channel may be refused: the library must log nothing
+ * but that the watches ran out (past 64 channels; dom0 grants
+ * @releaseDomain, so that that notice does not come). */
+static void many(bool server, unsigned peer, domid_t self, int n)
+{
+	struct vchan **v = calloc((size_t)n, sizeof(*v));
+	char suffix[32], buf[64];
+	struct vchan_msg m;
+	int i, r = 0, opened = 0, echoed = 0;
+
+	if (!v) {
+		FAIL("many: out of memory");
+		return;
+	}
+	vchan_set_logger(many_logger, NULL);
+	no_connect_wait = true;
+	/* Rings in the shared page (orders 10, 11): one page per channel, as
+	 * gntalloc lets a domain share 1024 at once (33 for 64 KiB rings). */
+	ring_orders[0] = 10;
+	ring_orders[1] = 11;
+	for (i = 0; i < n; i++) {
+		snprintf(suffix, sizeof(suffix), "-many/m%d", i);
+		path_suffix = suffix;
+		v[i] = open_end(server, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+		if (!v[i]) {
+			FAIL("many: channel %d of %d did not open (%d descriptors "
+			     "open)", i, n, open_fds());
+			break;
+		}
+		opened++;
+	}
+	printf("VCHAN-INFO many: %d channels open, %d descriptors\n", opened,
+	       open_fds());
+	path_suffix = "";
+	for (i = 0; i < opened && r == 0; i++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		if (server) {
+			r = vchan_recv(v[i], &m, 30000);
+			if (r == 0)
+				r = vchan_send(v[i], 0xec0, 0, buf, m.len, 30000);
+		} else {
+			int len = snprintf(buf, sizeof(buf), "m%d", i);
+
+			r = vchan_send(v[i], 1, 0, buf, (size_t)len, 30000);
+			if (r == 0)
+				r = vchan_recv(v[i], &m, 30000);
+			if (r == 0 && (m.type != 0xec0 || m.len != (size_t)len ||
+				       memcmp(buf, "m", 1)))
+				r = -EBADMSG;
+		}
+		if (r < 0)
+			FAIL("many: echo on channel %d: %s", i, strerror(-r));
+		else
+			echoed++;
+	}
+	if (many_logs)
+		FAIL("many: %d log line(s), the first: %s", many_logs,
+		     many_first_log);
+	else if (opened == n && echoed == n)
+		OK("many: %d channels open at once, one echo on each, nothing "
+		   "logged%s", n, many_watch_logs ?
+		   " but of the store watches" : "");
+	/* The client closes first: the server's ends then see the hang-up. */
+	if (server)
+		usleep(200000);
+	for (i = 0; i < opened; i++)
+		vchan_close(v[i]);
+	free(v);
 }
 
 static void revoke_server(struct vchan *v)
@@ -1554,29 +1674,47 @@ bad:
 	return r < 0;
 }
 
-static int xs_ls(const char *path)
+/* One line "NAME VALUE" per node below path that has no children, NAME
+ * relative to top (shards of the library's directories: "c/NAME"). */
+static int xs_ls_below(struct hyp_store *st, const char *top, const char *path)
 {
-	struct hyp_store *st;
-	unsigned int n = 0, i;
-	char **names = NULL, *p, *val;
-	int r = hyp_store_open(&st);
+	unsigned int n = 0, i, kids;
+	char **names = NULL, **below, *p, *val;
+	int r = hyp_store_directory(st, HYP_TXN_NONE, path, &names, &n);
 
-	if (r == 0)
-		r = hyp_store_directory(st, HYP_TXN_NONE, path, &names, &n);
 	for (i = 0; r == 0 && i < n; i++) {
 		if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
 			r = -ENOMEM;
 			break;
 		}
-		r = hyp_store_read(st, HYP_TXN_NONE, p, &val, NULL);
-		free(p);
-		if (r == 0) {
-			printf("%s %s\n", names[i], val);
-			free(val);
+		below = NULL;
+		kids = 0;
+		r = hyp_store_directory(st, HYP_TXN_NONE, p, &below, &kids);
+		free(below);
+		if (r == 0 && kids) {
+			r = xs_ls_below(st, top, p);
+		} else if (r == 0) {
+			r = hyp_store_read(st, HYP_TXN_NONE, p, &val, NULL);
+			if (r == 0) {
+				printf("%s %s\n", p + strlen(top) + 1, val);
+				free(val);
+			}
 		}
+		free(p);
 	}
 	free(names);
-	hyp_store_close(st);
+	return r;
+}
+
+static int xs_ls(const char *path)
+{
+	struct hyp_store *st;
+	int r = hyp_store_open(&st);
+
+	if (r == 0) {
+		r = xs_ls_below(st, path, path);
+		hyp_store_close(st);
+	}
 	if (r < 0)
 		fprintf(stderr, "xs-ls %s: %s\n", path, strerror(-r));
 	return r < 0;
@@ -1639,6 +1777,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "srvgc"))
 		path_suffix = "-new";
+	if (!strcmp(mode, "many")) {
+		many(server, peer, self, arg > 0 ? (int)arg : MANY_CHANNELS);
+		printf("VCHAN-DONE failures=%d\n", fails);
+		return fails != 0;
+	}
 	if (!strcmp(mode, "race")) {
 		if (server)
 			race_server(peer, self, arg > 0 ? (int)arg : RACE_ROUNDS);

@@ -10,7 +10,9 @@
 # domain destroyed right after it
 # connected, before the server looked at the store; a server reopened on
 # the same path twice, the client reconnecting; client processes of one
-# domain racing for one offer; a server process killed with its offer out.
+# domain racing for one offer; a server process killed with its offer out;
+# 120 channels between two guests at once (past one guest directory's entry
+# size, and the domain's 128 store watches).
 # Written against the ts_* toolstack ($TS_IMPL).
 S=vchan-cap
 . "${0%/*}/vchan-cap.inc"
@@ -83,5 +85,13 @@ else
 fi
 done_ok srvgc vc-srvgc-s; done_ok srvgc vc-srvgc-c
 finish_pair srvgc
+
+# 120 channels at once: the liveness nodes and offer records take more than
+# one guest directory may name (2 KB), and the watches run out at about 60
+# (128 per domain, two per channel; a refused watch closes a guest's store
+# handle, which the library opens again).  Each channel opens and echoes.
+pair many server many 120 -- client many 120
+done_ok many vc-many-s; done_ok many vc-many-c
+finish_pair many
 ts_run0 conf-xs chmod @releaseDomain n0 || bad "cannot close @releaseDomain again"
 if [ "$fails" = 0 ]; then echo "SCENARIO-PASS $S"; else echo "SCENARIO-FAIL $S: $fails check(s) failed"; exit 1; fi
