@@ -352,18 +352,19 @@ out:
 	return r;
 }
 
+/* The shards' names, one each. */
+static const char shard_digits[VCHAN_SHARDS + 1] = "0123456789abcdef";
+
 char vchan_shard(const char *id, unsigned ring_ref)
 {
-	static const char hex[] = "0123456789abcdef";
-
-	if (id && id[0] && strchr(hex, id[0]))
+	if (id && id[0] && strchr(shard_digits, id[0]))
 		return id[0];
-	return hex[ring_ref % VCHAN_SHARDS];
+	return shard_digits[ring_ref % VCHAN_SHARDS];
 }
 
 static bool is_shard(const char *name)
 {
-	return name[0] && !name[1] && strchr("0123456789abcdef", name[0]);
+	return name[0] && !name[1] && strchr(shard_digits, name[0]);
 }
 
 /* Look at the nodes of shard `dir`, *budget at most (counted down), from a

@@ -407,7 +407,7 @@ static void watch_start(struct xen_tp *t, const char *who, int self,
 	t->peer_node = strdup(node);
 	r = t->peer_node ? watch_or_renew(t, node) : -ENOMEM;
 	rel = r == 0 ? release_readable(t->st, self) : 0;
-	if (rel > 0 || rel < 0) {
+	if (rel != 0) {
 		/* Readable, or cannot tell (then watch anyway: xenstored takes
 		 * it either way).  Refused, it took the node's watch with it. */
 		if (watch_or_renew(t, HYP_WATCH_RELEASE) < 0) {
