@@ -85,6 +85,14 @@ static void test_watch_quota(void **st)
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/b", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/c", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_UNWATCH, 0, "data/a", "t", NULL), 3);
+    /* No token: answered by the guest's own kernel, the handle kept. */
+    assert_int_equal(t_req(D1, XS_WATCH, 0, "data/x", NULL), -EINVAL);
+    assert_false(D1->c->closed);
+    /* A path xenstored refuses: the handle goes too. */
+    struct tconn *bad = t_conn(S, 1);
+    assert_int_equal(t_req(bad, XS_WATCH, 0, "data/x y", "t", NULL), -EINVAL);
+    assert_true(bad->c->closed);
+    free(bad);
     assert_int_equal(t_req(D1, XS_WATCH, 0, "data/d", "t", NULL), 3);
     assert_int_equal(t_req(D1, XS_RESET_WATCHES, 0, "", NULL), 3);
     assert_int_equal(xs_dom_find(S, 1)->watches, 0);

@@ -303,22 +303,24 @@ static void op_watch(struct req *r)
     const char *vec[2];
     char path[XS_PATH_BUF];
     bool relative;
-    int rc = watch_args(r, vec, path, &relative);
-    if (rc < 0) {
-        finish(r, rc);
+    /* In a Linux guest, /dev/xen/xenbus answers a request without its
+     * two strings itself, and registers any other watch itself: it
+     * reports xenstored's refusal (a bad path, a duplicate, E2BIG past the
+     * domain's 128) as the failure of write(), on which libxenstore
+     * closes the handle (xs_talkv), and every later call on it fails
+     * with EBADF. Here the refusal is answered, then a guest's connection
+     * closed (seen on Xen 4.17: a 62nd channel's open in one process). */
+    if (split(r, vec, 2) < 2) {
+        reply_err(r, EINVAL);
         return;
     }
-    rc = xs_watch_add(r->c, path, relative, vec[1]);
+    int rc = watch_args(r, vec, path, &relative);
+    if (rc == 0)
+        rc = xs_watch_add(r->c, path, relative, vec[1]);
     finish(r, rc);
     if (rc == 0) /* fired once up front, as xenstored does */
         xs_conn_send(r->c, XS_WATCH_EVENT, 0, 0, vec[0], strlen(vec[0]) + 1,
                      vec[1], strlen(vec[1]) + 1);
-    /* In a Linux guest, /dev/xen/xenbus registers a watch itself and
-     * reports xenstored's refusal as the failure of write(), on which
-     * libxenstore closes the handle (xs_talkv): every later call on it
-     * fails with EBADF. Here the error is answered, then the connection
-     * closed (seen on Xen 4.17: a 62nd channel's open in one process,
-     * past the domain's 128 watches). */
     else if (r->c->domid != 0)
         xs_conn_close_after_flush(r->c);
 }
