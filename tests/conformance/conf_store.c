@@ -495,6 +495,13 @@ static unsigned largest_value(struct xs_handle *xs, const char *path, unsigned h
     return lo;
 }
 
+/* What Xen 4.17 lets a guest's node record hold past its 24-byte header and
+ * its np perm entries of 8 bytes: value and child names, below 2048. */
+static unsigned record_room(unsigned np)
+{
+    return 2047 - 24 - 8 * np;
+}
+
 static unsigned count_perms(struct xs_handle *xs, const char *path)
 {
     unsigned n = 0;
@@ -537,14 +544,13 @@ static int role_esize(void)
     if (!write_str(xs, v, "a") || !xs_mkdir(xs, XBT_NULL, kids))
         conf_die("write %s, mkdir %s: %s", v, kids, strerror(errno));
     np = count_perms(xs, v);
-    /* What a record may take past its header and perm entries. */
-    room = 2047 - 24 - 8 * np;
+    room = record_room(np);
     got = largest_value(xs, v, 4096);
     conf_check(got == room, "store-esize-value",
                "largest value %u bytes with %u perm entries, not %u", got, np, room);
 
     bytes = fill_children(xs, kids, &e, refused, sizeof(refused));
-    conf_check(e == ENOSPC && bytes == 2047 - 24 - 8 * count_perms(xs, kids) &&
+    conf_check(e == ENOSPC && bytes == record_room(count_perms(xs, kids)) &&
                absent(xs, refused), "store-esize-children",
                "%lu bytes of child names, then %s (%s %s)", bytes,
                e ? strerror(e) : "no refusal", refused,
@@ -608,6 +614,6 @@ int main(int argc, char **argv)
         return role_esize();
     if (argc == 2 && !strcmp(argv[1], "quota"))
         return role_quota();
-    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota\n", argv[0]);
+    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota|esize\n", argv[0]);
     return 2;
 }
