@@ -25,7 +25,12 @@
  *   conf-store esize    the entry size as a guest meets it: its largest value,
  *                       the most child names a node holds, perm entries; then
  *                       (dom0 having given data/conf/esize/kids a value past
- *                       it) removing a child works and adding one does not. */
+ *                       it) removing a child works and adding one does not.
+ *   conf-store watches N  the watch quota as a guest process meets it: one
+ *                       connection takes watches until one is refused, which
+ *                       must be the (N+1)th, with E2BIG; the refusal closes
+ *                       the connection (Linux's xenbus device and
+ *                       libxenstore); its watches count until it is closed. */
 #include "conf_util.h"
 
 #include <errno.h>
@@ -599,6 +604,53 @@ static int role_esize(void)
     return conf_done();
 }
 
+static int role_watches(unsigned want)
+{
+    struct xs_handle *xs = conf_xs_open(), *fresh;
+    unsigned me = conf_my_domid(xs), n = 0;
+    char path[96], token[32];
+    int e = 0;
+    bool ok;
+
+    /* Distinct paths: a duplicate watch is refused for that alone. */
+    for (; n < 1000; n++) {
+        snprintf(path, sizeof(path), "/local/domain/%u/data/conf/w%u", me, n);
+        snprintf(token, sizeof(token), "w%u", n);
+        if (!xs_watch(xs, path, token)) {
+            e = errno;
+            break;
+        }
+    }
+    conf_info("%u watches taken, then %s", n, e ? strerror(e) : "none refused");
+    conf_check(n == want && e == E2BIG, "store-watch-quota",
+               "%u watches taken (expected %u), then %s", n, want,
+               e ? strerror(e) : "none refused");
+    snprintf(path, sizeof(path), "/local/domain/%u/data/conf/after", me);
+    ok = write_str(xs, path, "1");
+    e = errno;
+    conf_check(!ok, "store-watch-refusal-closes",
+               "the connection still works after its watch was refused");
+    if (!ok)
+        conf_info("after the refusal: %s", strerror(e));
+    /* Its watches stay until it is closed (in a guest, libxenstore's
+     * reader thread still holds the device); then a fresh connection has
+     * the quota again. */
+    xs_close(xs);
+    fresh = conf_xs_open();
+    for (n = 0; n < want; n++) {
+        snprintf(path, sizeof(path), "/local/domain/%u/data/conf/w%u", me, n);
+        snprintf(token, sizeof(token), "v%u", n);
+        if (!xs_watch(fresh, path, token))
+            break;
+    }
+    conf_check(n == want, "store-watch-quota-returned",
+               "a fresh connection took %u watches, not %u: %s (the closed one's "
+               "still count?)", n, want,
+               strerror(errno));
+    xs_close(fresh);
+    return conf_done();
+}
+
 int main(int argc, char **argv)
 {
     conf_init(argv[0]);
@@ -614,6 +666,9 @@ int main(int argc, char **argv)
         return role_esize();
     if (argc == 2 && !strcmp(argv[1], "quota"))
         return role_quota();
-    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota|esize\n", argv[0]);
+    if (argc == 3 && !strcmp(argv[1], "watches"))
+        return role_watches((unsigned)strtoul(argv[2], NULL, 10));
+    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota|esize|watches N\n",
+            argv[0]);
     return 2;
 }

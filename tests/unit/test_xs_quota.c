@@ -14,7 +14,8 @@ static struct tconn *D0, *D1;
 static void small_limits(struct xs_limits *lim)
 {
     lim->nodes_per_domain = 20;
-    lim->watches_per_domain = 3;
+    lim->watches_per_domain = 4;
+    lim->kernel_watches = 1;   /* 3 left for the guest's processes */
     lim->transactions_per_domain = 2;
     lim->max_entry_size = 128; /* 95 bytes of value with one perm entry */
     lim->max_outstanding_per_conn = 8;
@@ -33,6 +34,7 @@ static void test_defaults(void **st)
     xs_limits_default(&l);
     assert_int_equal(l.nodes_per_domain, 1000);
     assert_int_equal(l.watches_per_domain, 128);
+    assert_int_equal(l.kernel_watches, 5);
     assert_int_equal(l.transactions_per_domain, 10);
     assert_int_equal(l.max_entry_size, 2048);
     assert_int_equal(l.max_path_len, 3072);

@@ -13,6 +13,7 @@ void xs_limits_default(struct xs_limits *lim)
 {
     lim->nodes_per_domain = 1000;
     lim->watches_per_domain = 128;
+    lim->kernel_watches = 5;
     lim->transactions_per_domain = 10;
     lim->max_entry_size = 2048;
     lim->max_path_len = XENSTORE_ABS_PATH_MAX;

@@ -21,7 +21,10 @@ int xs_watch_add(struct xs_conn *c, const char *path, bool relative,
         if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
     struct xs_dom *d = xs_dom_find(c->s, c->domid);
-    if (c->domid != 0 && d && d->watches >= c->s->lim.watches_per_domain)
+    /* A guest's kernel watches what it needs on the same ring, and those
+     * count too; xensim has no guest kernel, so it counts them here. */
+    if (c->domid != 0 && d &&
+        d->watches + c->s->lim.kernel_watches >= c->s->lim.watches_per_domain)
         return -E2BIG;
     struct xs_watch *w = calloc(1, sizeof(*w));
     if (!w)

@@ -10,6 +10,11 @@
 # xenstored would take 2048 bytes or more, counting a 24-byte header, 8
 # bytes per perm entry, the value and the child names; dom0 may, and a
 # child of such a node may still be removed, though none added.
+# And the watches: a guest domain holds 128, its kernel's own among them, so
+# a process of a Linux 6.1 guest may take WATCHES_FREE; the next is refused
+# with E2BIG, and the refusal closes that process's connection; its watches
+# count until the process closes it too (libxenstore's reader thread holds
+# the device till then), and then they are given back.
 . "${0%/*}/lib.sh"
 
 sc_create h conf-store esize
@@ -21,6 +26,11 @@ sc_tell h over 1
 sc_done h
 sc_expect h store-esize-value store-esize-children store-esize-perms-fit \
     store-esize-perms-refused store-esize-rm-over store-esize-add-over
+
+WATCHES_FREE=${WATCHES_FREE:-123}
+sc_create w conf-store watches "$WATCHES_FREE"
+sc_done w
+sc_expect w store-watch-quota store-watch-refusal-closes store-watch-quota-returned
 
 sc_create g conf-store quota
 # At its quota, the guest gets one node more from dom0: a node takes its
