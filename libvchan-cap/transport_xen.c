@@ -48,6 +48,7 @@
 #include <vipc/hyp.h>
 
 #include "live_reap.h"
+#include "peer_watch.h"
 #include "vchan_priv.h"
 
 #define PUBLISH_ATTEMPTS 10
@@ -64,8 +65,6 @@
 #define LIVE_ID_FMT LIVE_FMT "-%s"
 /* Next to it while the client connects (live_reap.c): the claim. */
 #define CLAIM_SUFFIX "-claim"
-/* Watch events taken per check; more stay for the next one. */
-#define WATCH_BATCH 64
 
 struct xen_tp {
 	pthread_mutex_t mu;         /* hyp handles are not thread-safe */
@@ -83,15 +82,9 @@ struct xen_tp {
 	char *live_path;             /* client: our liveness node, likewise */
 	char *claim_path;            /* client: our claim while we connect */
 	char *rec_path;              /* server: our offer's record */
-	/* peer watch (watch_start); wmu guards what follows */
-	pthread_mutex_t wmu;
-	char *peer_node;             /* a node the peer owns while it lives */
-	char token[32];
+	/* peer watch (peer_watch.c) */
+	struct vchan_peer_sub sub;
 	int watch_fd;                /* -1: no watch */
-	bool seen;                   /* peer_node was there (and the peer's) */
-	unsigned node_events;        /* events for peer_node, counted to 2 */
-	bool confirmed;              /* checked once after the peer connected */
-	bool gone;
 	struct vchan_fork_hold hold; /* our devices, which a child drops */
 };
 
@@ -166,7 +159,6 @@ static void free_tp(struct xen_tp *t)
 	free(t->live_path);
 	free(t->claim_path);
 	free(t->rec_path);
-	free(t->peer_node);
 	free(t);
 }
 
@@ -182,10 +174,15 @@ static void xen_release(void *p, bool detach)
 		hyp_gnttab_close(t->gt);
 		hyp_evtchn_close(t->ev);
 		hyp_store_close_postfork(t->st);
+		/* Drops the process's store connection the same way. */
+		vchan_peer_watch_remove(&t->sub);
 		free_tp(t);
 		return;
 	}
 	vchan_fork_unhold(&t->hold);   /* before the descriptors go */
+	/* No look reaches this end from now on. */
+	vchan_peer_watch_remove(&t->sub);
+	t->watch_fd = -1;
 	pthread_mutex_lock(&t->mu);
 	if (t->server) {
 		if (t->st && t->xs_path && t->port)
@@ -215,41 +212,11 @@ static void xen_release(void *p, bool detach)
 	hyp_gntshr_close(t->gs);
 	hyp_gnttab_close(t->gt);
 	hyp_evtchn_close(t->ev);   /* unbinds the port */
-	hyp_store_close(t->st);   /* its watches go with it */
+	hyp_store_close(t->st);
 	t->ev = NULL;
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_destroy(&t->mu);
-	pthread_mutex_destroy(&t->wmu);
 	free_tp(t);
-}
-
-/* 1: the peer's node is there and owned by the peer; 0: it is not (removed,
- * no longer readable to us, or handed to another owner: xenstored gives a
- * dead domain's nodes to dom0 when it keeps orphans); <0: cannot tell. */
-static int probe_peer_node(struct xen_tp *t)
-{
-	struct xs_permissions *perms = NULL;
-	unsigned int n = 0;
-	int r = hyp_store_get_perms(t->st, HYP_TXN_NONE, t->peer_node, &perms,
-				    &n);
-
-	if (r == -ENOENT || r == -EACCES)
-		return 0;
-	if (r < 0)
-		return r;
-	/* The peer may set these: only the owner entry is looked at. */
-	r = n >= 1 && perms[0].id == t->peer;
-	free(perms);
-	return r;
-}
-
-/* An event for the peer's node or a node below it (not @releaseDomain). */
-static bool about_node(const char *node, const char *path)
-{
-	size_t n = strlen(node);
-
-	return path && !strncmp(path, node, n) &&
-	       (path[n] == '\0' || path[n] == '/');
 }
 
 static int xen_peer_fd(void *p)
@@ -260,40 +227,8 @@ static int xen_peer_fd(void *p)
 static int xen_peer_check(void *p, bool connected)
 {
 	struct xen_tp *t = p;
-	struct hyp_watch_event ev;
-	int n = 0, r;
-	bool gone;
 
-	pthread_mutex_lock(&t->wmu);
-	if (t->watch_fd < 0) {
-		pthread_mutex_unlock(&t->wmu);
-		return 0;
-	}
-	/* Every event means "look".  xenstored answers a new watch with one
-	 * event for its path; a second one for the peer's node means the node
-	 * changed after the watch was set, i.e. the peer wrote it: found
-	 * absent now, it came and went, even if no look of ours saw it (the
-	 * client's domain died right after it connected). */
-	while (n < WATCH_BATCH && hyp_store_next_watch(t->st, &ev) == 0) {
-		if (t->node_events < 2 && about_node(t->peer_node, ev.path))
-			t->node_events++;
-		hyp_watch_event_release(&ev);
-		n++;
-	}
-	/* Also look once after the peer connected: a vipc client wrote its
-	 * node before, so it is there unless the client died already. */
-	if (!t->gone && (n > 0 || (connected && !t->confirmed))) {
-		if (connected)
-			t->confirmed = true;
-		r = probe_peer_node(t);
-		if (r > 0)
-			t->seen = true;
-		else if (r == 0 && (t->seen || t->node_events > 1))
-			t->gone = true;
-	}
-	gone = t->gone;
-	pthread_mutex_unlock(&t->wmu);
-	return gone;
+	return t->watch_fd < 0 ? 0 : vchan_peer_watch_check(&t->sub, connected);
 }
 
 static const struct vchan_transport_ops xen_ops = {
@@ -337,115 +272,15 @@ static void keep_from_children(const char *who, struct xen_tp *t)
 				  strerror(errno));
 }
 
-/* May this domain read @releaseDomain, i.e. does xenstored send it the
- * event?  (It accepts the watch either way.)  1 yes, 0 no, <0 cannot tell. */
-static int release_readable(struct hyp_store *st, int self)
-{
-	struct xs_permissions *perms = NULL;
-	unsigned int n = 0, i, acc;
-	int r;
-
-	if (self < 0)
-		return self;
-	r = hyp_store_get_perms(st, HYP_TXN_NONE, HYP_WATCH_RELEASE, &perms,
-				&n);
-	if (r == -EACCES)
-		return 0;
-	if (r < 0)
-		return r;
-	if (n == 0) {
-		free(perms);
-		return -EPROTO;
-	}
-	/* xenstored's rule: dom0 and the owner may; else our own entry, else
-	 * the owner entry's access for everyone else. */
-	acc = perms[0].perms;
-	for (i = 1; i < n; i++)
-		if (perms[i].id == (unsigned int)self) {
-			acc = perms[i].perms;
-			break;
-		}
-	r = self == 0 || perms[0].id == (unsigned int)self ||
-	    (acc & XS_PERM_READ);
-	free(perms);
-	return r;
-}
-
-/*
- * Watch the peer: `node` (a node the peer owns while it lives; `seen`: it was
- * there already) and @releaseDomain (self: our domid, <0 unknown as -errno).
- * Never fatal: without a watch the channel still works, with unmap-notify
- * alone.  Then check once, since the peer may have gone between our last
- * look and the watch.
- */
-/* Watch path on t->st.  A refused watch costs a guest its store handle:
- * Linux's /dev/xen/xenbus registers watches itself and reports xenstored's
- * refusal (E2BIG once the domain has its 128) as the failure of write(), on
- * which libxenstore closes the handle, and every later call on it fails
- * with EBADF.  So after a refusal t->st is a fresh handle, without
- * watches (kept as it was if none can be opened: its calls then fail). */
-static int watch_or_renew(struct xen_tp *t, const char *path)
-{
-	struct hyp_store *fresh;
-	int r = hyp_store_watch(t->st, path, t->token);
-
-	if (r < 0 && hyp_store_open(&fresh) == 0) {
-		hyp_store_close(t->st);
-		t->st = fresh;
-	}
-	return r;
-}
-
+/* Watch the peer: `node` (a node the peer owns while it lives; `seen`: it
+ * was there already), and @releaseDomain (self: our domid, <0 unknown as
+ * -errno), through the process's store connection (peer_watch.c).  Never
+ * fatal: without a watch the channel still works, with unmap-notify alone. */
 static void watch_start(struct xen_tp *t, const char *who, int self,
 			const char *node, bool seen)
 {
-	static int no_release, release_unknown, release_failed, no_watch;
-	int r, fd, rel;
-
-	pthread_mutex_lock(&t->wmu);
-	snprintf(t->token, sizeof(t->token), "vipc-vchan-%p", (void *)t);
-	t->peer_node = strdup(node);
-	r = t->peer_node ? watch_or_renew(t, node) : -ENOMEM;
-	rel = r == 0 ? release_readable(t->st, self) : 0;
-	if (rel != 0) {
-		/* Readable, or cannot tell (then watch anyway: xenstored takes
-		 * it either way).  Refused, it took the node's watch with it. */
-		if (watch_or_renew(t, HYP_WATCH_RELEASE) < 0) {
-			if (first_time(&release_failed))
-				vchan_log(who, "cannot watch %s: a destroyed peer "
-					  "domain is seen only through its store "
-					  "node %s", HYP_WATCH_RELEASE, node);
-			r = watch_or_renew(t, node);
-		} else if (rel < 0 && first_time(&release_unknown)) {
-			vchan_log(who, "cannot read the permissions of %s (%s);"
-				  " watching it anyway", HYP_WATCH_RELEASE,
-				  strerror(-rel));
-		}
-	} else if (r == 0 && first_time(&no_release)) {
-		vchan_log(who, "no read permission on %s (dom0 must grant it): a "
-			  "destroyed peer domain is seen only through its store "
-			  "node %s", HYP_WATCH_RELEASE, node);
-	}
-	fd = r == 0 ? hyp_store_fd(t->st) : r;
-	if (fd < 0) {
-		if (first_time(&no_watch))
-			vchan_log(who, "cannot watch %s (%s): the death of the "
-				  "peer's domain is seen only through "
-				  "unmap-notify", node, strerror(-fd));
-		pthread_mutex_unlock(&t->wmu);
-		return;
-	}
-	t->watch_fd = fd;
-	t->seen = seen;
-	/* The race: look once now that the watch is set.  (A client counts as
-	 * confirmed: its check after connecting is this one.) */
-	t->confirmed = seen;
-	r = probe_peer_node(t);
-	if (r > 0)
-		t->seen = true;
-	else if (r == 0 && t->seen)
-		t->gone = true;
-	pthread_mutex_unlock(&t->wmu);
+	t->watch_fd = vchan_peer_watch_add(&t->sub, who, self, node, t->peer,
+					   seen);
 }
 
 static struct xen_tp *tp_new(bool server, domid_t peer)
@@ -455,7 +290,6 @@ static struct xen_tp *tp_new(bool server, domid_t peer)
 	if (!t)
 		return NULL;
 	pthread_mutex_init(&t->mu, NULL);
-	pthread_mutex_init(&t->wmu, NULL);
 	t->server = server;
 	t->peer = peer;
 	t->watch_fd = -1;
@@ -657,6 +491,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
+	vchan_peer_watch_attach(&t->sub, *out);
 	vchan_fork_track(*out);
 	return 0;
 
@@ -1057,6 +892,7 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 				  &xen_ops, t, out);
 	if (r < 0)
 		goto fail;
+	vchan_peer_watch_attach(&t->sub, *out);
 	vchan_fork_track(*out);
 	free(val);
 	vchan_client_connect(*out);

@@ -16,6 +16,8 @@ libvchan_cap_la_SOURCES = \
 	stream.c \
 	transport_shm.c \
 	transport_xen.c \
+	peer_watch.h \
+	peer_watch.c \
 	live_reap.h \
 	live_reap.c
 libvchan_cap_la_CPPFLAGS = -I$(srcdir)/include -I$(top_srcdir)/hyp/include \

@@ -402,7 +402,8 @@ char **__wrap_xs_directory(struct xs_handle *h, xs_transaction_t t,
 	return out;
 }
 
-/* MOCK_RET(xs_get_permissions, n): return a copy of mock.perms_out[0..n-1]. */
+/* MOCK_RET(xs_get_permissions, n): return a copy of mock.perms_out[0..n-1];
+ * MOCK_RET(xs_get_permissions, MOCK_OWNER(id, perms)): one entry, that. */
 struct xs_permissions *__wrap_xs_get_permissions(struct xs_handle *h,
 						 xs_transaction_t t,
 						 const char *path,
@@ -417,6 +418,14 @@ struct xs_permissions *__wrap_xs_get_permissions(struct xs_handle *h,
 	if (FAILS(xs_get_permissions))
 		return NULL;
 	n = mock_type(unsigned int);
+	if (n & MOCK_OWNER(0, 0)) {
+		p = malloc(sizeof(*p));
+		assert_non_null(p);
+		p->id = (n >> 8) & 0xffff;
+		p->perms = n & 0xff;
+		*num = 1;
+		return p;
+	}
 	assert_true(n > 0 && n <= 4);
 	p = malloc(n * sizeof(*p));
 	assert_non_null(p);

@@ -32,6 +32,8 @@
 	do { will_return(__wrap_##fn, 0); will_return(__wrap_##fn, (v)); } while (0)
 #define MOCK_FAIL(fn, err) will_return(__wrap_##fn, (err))
 
+/* xs_get_permissions' result of one entry: owner id, its perms. */
+#define MOCK_OWNER(id, perms) (0x1000000u | (unsigned)(id) << 8 | (perms))
 #define MOCK_PAGES 8
 #define MOCK_DOMS 64
 #define MOCK_RMS 4

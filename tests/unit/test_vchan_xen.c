@@ -38,8 +38,9 @@
 
 static char last_log[512];
 static int logs;
-/* Store handles the transport opened again after a refused watch. */
-static int renewals;
+/* Store connections the peer watch (peer_watch.c) opened: its first, and
+ * a fresh one after each refused watch.  Each is closed once. */
+static int watch_opens;
 
 static void logger(void *arg, const char *line)
 {
@@ -56,7 +57,7 @@ static int setup(void **state)
 	assert_true(mock.fd >= 0);
 	last_log[0] = '\0';
 	logs = 0;
-	renewals = 0;
+	watch_opens = 0;
 	vchan_set_logger(logger, NULL);
 	return 0;
 }
@@ -144,7 +145,7 @@ static void next_case(void)
 	mock.txn_starts = mock.txn_commits = mock.txn_aborts = 0;
 	mock.writes = mock.set_perms = 0;
 	logs = 0;
-	renewals = 0;
+	watch_opens = 0;
 }
 
 /* A fresh case up to the claim's transaction, which the caller goes on
@@ -162,8 +163,8 @@ static void claim_start(void)
 
 /* Our liveness node published, the claim removed, no store watch (the
  * fake refuses it, which the transport takes in its stride: a refused
- * watch may have closed a guest's handle, so it opens a fresh one),
- * connected. */
+ * watch may have closed a guest's connection, so the peer watch opens a
+ * fresh one), connected. */
 static void client_connected(void)
 {
 	MOCK_RET(xs_transaction_start, 77);     /* liveness node */
@@ -171,9 +172,10 @@ static void client_connected(void)
 	MOCK_OK(xs_set_permissions);
 	MOCK_OK(xs_transaction_end);
 	MOCK_OK(xs_rm);                         /* the claim */
+	MOCK_OK(xs_open);                       /* the peer watch's */
 	MOCK_FAIL(xs_watch, EACCES);
-	MOCK_OK(xs_open);                       /* the fresh handle */
-	renewals++;
+	MOCK_OK(xs_open);                       /* a fresh one */
+	watch_opens += 2;
 	MOCK_OK(xenevtchn_notify);              /* connected */
 }
 
@@ -197,7 +199,7 @@ static void client_close(struct vchan *v)
 /* Every handle the client opened was closed once; the page unmapped once. */
 static void client_released(int evtchn, int gnttab)
 {
-	assert_int_equal(mock.xs_close, 1 + renewals);
+	assert_int_equal(mock.xs_close, 1 + watch_opens);
 	assert_int_equal(mock.evtchn_close, evtchn);
 	assert_int_equal(mock.gnttab_close, gnttab);
 	assert_int_equal(mock.gntshr_close, 0);
@@ -272,7 +274,9 @@ static int forked_child_checks(struct vchan *v)
 	bad += logs != 1 || !strstr(last_log, "fork()");
 	bad += mincore(mock_pages[0], 1, &vec) == 0 || errno != ENOMEM;
 	vchan_close(v);
-	bad += mock.xs_postfork != 1 || mock.xs_close != renewals;
+	/* The channel's store connection and the peer watch's, the child's
+	 * way; the watch's first went before fork(). */
+	bad += mock.xs_postfork != 2 || mock.xs_close != watch_opens - 1;
 	bad += mock.evtchn_close != 1 || mock.gnttab_close != 1;
 	bad += mock.rms != 1 || mock.unmap_count != 0;
 	return bad;
@@ -970,8 +974,9 @@ static void test_server_publish_fails_release_once(void **state)
 	MOCK_RET(xenevtchn_bind_unbound_port, 7);
 	MOCK_OK(xengntshr_open);
 	MOCK_OK(xengntshr_share_page_notify);
+	MOCK_OK(xs_open);                              /* the peer watch's */
 	MOCK_FAIL(xs_watch, EACCES);
-	MOCK_OK(xs_open);                              /* a fresh handle */
+	MOCK_OK(xs_open);                              /* a fresh one */
 	MOCK_RET(xs_transaction_start, 5);             /* publish */
 	MOCK_FAIL(xs_write, EACCES);
 	MOCK_OK(xs_transaction_end);                   /* its abort */
@@ -988,7 +993,8 @@ static void test_server_publish_fails_release_once(void **state)
 			 offsetof(struct vchan_interface, srv_live));
 	assert_int_equal(mock.notify_port, 7);
 	assert_int_equal(mock.unmap_count, 1);
-	assert_int_equal(mock.xs_close, 2);           /* both handles */
+	/* The channel's connection and both of the peer watch's. */
+	assert_int_equal(mock.xs_close, 3);
 	assert_int_equal(mock.evtchn_close, 1);
 	assert_int_equal(mock.gntshr_close, 1);
 	assert_int_equal(mock.gnttab_close, 0);

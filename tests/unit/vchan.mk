@@ -78,6 +78,7 @@ VCHAN_CORE_SOURCES = \
 VCHAN_XEN_LIB_SOURCES = $(VCHAN_CORE_SOURCES) \
 	$(top_srcdir)/libvchan-cap/transport_shm.c \
 	$(top_srcdir)/libvchan-cap/transport_xen.c \
+	$(top_srcdir)/libvchan-cap/peer_watch.c \
 	$(top_srcdir)/libvchan-cap/live_reap.c
 check_PROGRAMS += unit/test_vchan_xen
 TESTS += unit/test_vchan_xen
@@ -87,3 +88,13 @@ unit_test_vchan_xen_CPPFLAGS = $(HYP_TEST_INCLUDES) \
 	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
 unit_test_vchan_xen_LDFLAGS = $(HYP_WRAP_FLAGS)
 unit_test_vchan_xen_LDADD = $(HYP_TEST_LIBS) -lpthread
+
+# The process-wide peer watch (peer_watch.c) against the Xen fakes.
+check_PROGRAMS += unit/test_peer_watch
+TESTS += unit/test_peer_watch
+unit_test_peer_watch_SOURCES = unit/test_peer_watch.c $(HYP_MOCK_SOURCES) \
+	$(top_srcdir)/libvchan-cap/peer_watch.c
+unit_test_peer_watch_CPPFLAGS = $(HYP_TEST_INCLUDES) \
+	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
+unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS)
+unit_test_peer_watch_LDADD = $(HYP_TEST_LIBS) -lpthread

@@ -266,12 +266,17 @@ void vchan_shm_detach(struct vchan *v);
  * ring-ref; the client publishes /local/domain/<client>/data/
  * vipc-vchan-live/<shard>/<server>-<port>-<ring-ref>-<channel id> (owner
  * client, server read-only; no "-<channel id>" for a stock server) before
- * connecting, which the server watches; both also watch @releaseDomain when
- * dom0 lets them read it.  xenstored removes a destroyed domain's nodes.
- * Each watch counts against the domain's 128 (Xen 4.17's xenstored): past
- * about 60 channels in a domain, later ones lose the @releaseDomain watch,
- * then the node's (logged once per process), and see a destroyed peer
- * domain only through vipcd.  The shard, one hex digit (the channel id's
+ * connecting, which the server watches; and @releaseDomain when dom0 lets
+ * them read it.  xenstored removes a destroyed domain's nodes.  All
+ * channels of a process watch through one store connection of the
+ * library's: one watch per channel, and one on @releaseDomain for the
+ * process.  Each counts against the domain's 128 (Xen 4.17's xenstored),
+ * of which a Linux guest's kernel holds 5: a single process may have 122
+ * channels watched.  Past that, later channels go without the node's watch
+ * (logged once per process) and see a destroyed peer domain through
+ * @releaseDomain, or else only through vipcd.  The fd that vchan_fd()
+ * returns polls this connection too; whichever channel's call takes an
+ * event looks for every channel it concerns.  The shard, one hex digit (the channel id's
  * first, or for a stock server the ring-ref's last), spreads the nodes over
  * 16 directories: Xen 4.17 lets a guest's directory name only about 2 KB of
  * children.  A server shares its control page and its rings' pages

@@ -15,7 +15,7 @@
 # domain, whose leaked liveness node the next client's open removes while a
 # connected client's stays; a server process killed with its offer out,
 # whose offer the next server's open removes; client processes of one
-# domain racing for one offer; revoke mid-stream; 120 channels at once;
+# domain racing for one offer; revoke mid-stream; 150 channels at once;
 # Debian's stock libxenvchan as the peer, both ways; and a stock client that
 # dies while its child keeps gntdev, seen by our server's event loop.
 top_builddir=${top_builddir:-$(cd .. && pwd)}
@@ -253,11 +253,12 @@ check_done race-srv race; check_done race-cli race
 pair revoke server revoke -- client revoke
 check_done revoke-srv revoke; check_done revoke-cli revoke
 
-# 120 channels between two domains at once: more liveness nodes and offer
+# 150 channels between two domains at once: more liveness nodes and offer
 # records than one guest directory may name on Xen 4.17 (entry size), so
-# none may be refused; past 64 channels the store watches run out (128 per
-# domain, two per channel), which the library may log, nothing else.
-grant=1; pair many server many 120 -- client many 120
+# none may be refused; past 122 channels the store watches run out (128 per
+# domain, 5 the kernel's, one per channel and one per process), which the
+# library may log, nothing else; the first 122 must be watched.
+grant=1; pair many server many 150 -- client many 150
 check_done many-srv many; check_done many-cli many
 
 # Stock libxenvchan as the client (our server) and as the server (our client).

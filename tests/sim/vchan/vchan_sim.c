@@ -995,17 +995,23 @@ static void reconnect_client(struct vchan *v, unsigned peer, domid_t self)
 }
 
 /* many: the library's log lines, each printed and counted; apart, those
- * saying that the domain's store watches ran out (each channel takes two of
- * its 128: its peer's node and @releaseDomain), and those about reading
- * @releaseDomain's permissions (Xen 4.17 answers a guest EINVAL). */
-static int many_logs, many_watch_logs;
+ * saying that the domain's store watches ran out, and those about reading
+ * @releaseDomain's permissions (Xen 4.17 answers a guest EINVAL).  A domain
+ * has 128 watches, its kernel holds 5, and a process takes one per channel
+ * and one for @releaseDomain: the first 122 channels must be watched. */
+#define MANY_WATCHED 122
+static int many_logs, many_watch_logs, many_at, many_full_at = -1;
 static char many_first_log[256];
 
 static void many_logger(void *arg, const char *line)
 {
+	/* Any watch refused (E2BIG, or the @releaseDomain one) counts. */
+	bool full = strstr(line, "cannot watch") != NULL;
+
 	(void)arg;
-	if ((strstr(line, "cannot watch") && strstr(line, strerror(E2BIG))) ||
-	    strstr(line, "@releaseDomain"))
+	if (full && many_full_at < 0)
+		many_full_at = many_at;   /* said once per process */
+	if (full || strstr(line, "@releaseDomain"))
 		many_watch_logs++;
 	else if (many_logs++ == 0)
 		snprintf(many_first_log, sizeof(many_first_log), "%s", line);
@@ -1049,6 +1055,7 @@ static void many(bool server, unsigned peer, domid_t self, int n)
 	for (i = 0; i < n; i++) {
 		snprintf(suffix, sizeof(suffix), "-many/m%d", i);
 		path_suffix = suffix;
+		many_at = i;
 		v[i] = open_end(server, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 		if (!v[i]) {
 			FAIL("many: channel %d of %d did not open (%d descriptors "
@@ -1081,9 +1088,16 @@ static void many(bool server, unsigned peer, domid_t self, int n)
 		else
 			echoed++;
 	}
+	if (many_full_at >= 0)
+		printf("VCHAN-INFO many: the store watches ran out at channel "
+		       "%d\n", many_full_at + 1);
 	if (many_logs)
 		FAIL("many: %d log line(s), the first: %s", many_logs,
 		     many_first_log);
+	else if (many_full_at >= 0 && many_full_at < MANY_WATCHED)
+		FAIL("many: the store watches ran out at channel %d; the "
+		     "first %d must have theirs", many_full_at + 1,
+		     MANY_WATCHED);
 	else if (opened == n && echoed == n)
 		OK("many: %d channels open at once, one echo on each, nothing "
 		   "logged%s", n, many_watch_logs ?

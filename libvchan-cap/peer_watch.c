@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/* The peer watch of channels over Xen: one store connection per process.
+ *
+ * A destroyed domain fires no unmap-notify, so each end watches the store
+ * (transport_xen.c says which node).  Xen 4.17 lets a guest domain hold 128
+ * watches, of which a Linux 6.1 guest's kernel holds 5; a watch per channel
+ * and one on @releaseDomain for the whole process let 122 channels of a
+ * process be watched (two per channel ran out at about 60).  One
+ * connection also spares each channel libxenstore's reader thread and
+ * event pipe.
+ *
+ * Events.  Every channel's epoll set holds one fd of ours: an epoll set
+ * holding the connection's fd, so that a fresh connection (below) keeps
+ * the fd the channels poll.  Whichever channel finds it readable takes all
+ * pending events and looks for every channel they concern: a sleeping
+ * channel that has lost the race for the fd to another is not woken, so
+ * the one who takes an event does the look, and tells a channel whose
+ * peer is gone through vchan_peer_gone() (lock-free: it wakes its
+ * sleepers).  Tokens are numbered, never reused: an event queued for a
+ * closed channel matches no later one.
+ *
+ * A refused watch.  In a guest Linux's /dev/xen/xenbus reports xenstored's
+ * refusal (E2BIG past the quota) as the failure of write(), on which
+ * libxenstore closes the connection with every watch on it.  So after a
+ * refusal we open a fresh connection and watch again what the old one
+ * watched; a watch refused there too goes, and we start over without it.
+ * xenstored answers each new watch with an event, so every channel looks
+ * once: what happened while it was unwatched is seen.  (On Xen 4.17 the
+ * refused connection's watches count until it is closed, so the old one
+ * goes before the fresh one watches.)  Past the quota (E2BIG) later
+ * channels do without a node watch, until a watched one leaves.
+ *
+ * Locking: mu guards everything here.  Under it we take no channel's lock
+ * (vchan_peer_gone takes none), so a channel may hold its own (wait_mu)
+ * when it calls in.  fork(): a child's copy of the state is the parent's;
+ * it is dropped (the connection closed the one way a child may) at the
+ * child's first call (a forked copy of a channel closing, say), and mu is
+ * held across fork() so the copy is sane. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "peer_watch.h"
+#include "vchan_priv.h"
+
+/* Events taken per call; more stay for the next one (the fd stays
+ * readable). */
+#define WATCH_BATCH 64
+#define RELEASE_TOKEN "vipc-vchan-release"
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static struct hyp_store *st;      /* NULL: no connection */
+static int st_fd = -1;            /* st's event fd, in ep_fd */
+static int ep_fd = -1;            /* what channels poll */
+static unsigned st_gen;           /* vchan_fork_generation at open */
+static pid_t st_pid;              /* and the process (a raw clone()) */
+static int release;               /* @releaseDomain: 1 watched, -1 not,
+				   * 0 not tried on this connection */
+static bool quota_full;           /* a node's watch got E2BIG; until a
+				   * watched channel leaves, the next would
+				   * too, each after a renewal */
+static struct vchan_peer_sub *subs;
+static unsigned long long next_token;
+
+static void lock_for_fork(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+static void unlock_after_fork(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+static void install_atfork(void)
+{
+	/* Without it a fork() while another thread holds mu leaves the
+	 * child's mu held for good; the parent is unaffected. */
+	(void)pthread_atfork(lock_for_fork, unlock_after_fork,
+			     unlock_after_fork);
+}
+
+/* Once per process, for each of these conditions. */
+static bool first_time(int *flag)
+{
+	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
+}
+
+/* Forget the connection and the list (a child's copy, or the last
+ * channel gone). */
+static void drop_state(bool child)
+{
+	if (st) {
+		if (child)
+			hyp_store_close_postfork(st);
+		else
+			hyp_store_close(st);    /* its watches go with it */
+	}
+	if (ep_fd >= 0)
+		close(ep_fd);
+	st = NULL;
+	st_fd = ep_fd = -1;
+	release = 0;
+	quota_full = false;
+	subs = NULL;
+}
+
+static void enter(void)
+{
+	pthread_once(&atfork_once, install_atfork);
+	pthread_mutex_lock(&mu);
+	if (st && (st_gen != __atomic_load_n(&vchan_fork_generation,
+					     __ATOMIC_RELAXED) ||
+		   st_pid != getpid()))
+		drop_state(true);
+}
+
+/* A connection (fresh, or the first), its fd in ep_fd.  The old one, if
+ * any, is closed only once the new one works. */
+static int open_connection(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct hyp_store *fresh;
+	int r, fd;
+
+	if (ep_fd < 0) {
+		ep_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (ep_fd < 0)
+			return -errno;
+	}
+	r = hyp_store_open(&fresh);
+	if (r < 0)
+		return r;
+	fd = hyp_store_fd(fresh);   /* libxenstore's event pipe */
+	if (fd < 0) {
+		hyp_store_close(fresh);
+		return fd;
+	}
+	if (st)
+		(void)epoll_ctl(ep_fd, EPOLL_CTL_DEL, st_fd, NULL);
+	ev.data.fd = fd;
+	if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		hyp_store_close(fresh);
+		ev.data.fd = st_fd;
+		if (st)
+			(void)epoll_ctl(ep_fd, EPOLL_CTL_ADD, st_fd, &ev);
+		return r;
+	}
+	if (st)
+		hyp_store_close(st);
+	st = fresh;
+	st_fd = fd;
+	st_gen = __atomic_load_n(&vchan_fork_generation, __ATOMIC_RELAXED);
+	st_pid = getpid();
+	return 0;
+}
+
+/* After a refused watch: a fresh connection watching what the old one
+ * did.  Each round drops at least one watch, so this ends. */
+static void renew(const char *who)
+{
+	static int lost;
+	bool again = true;
+	int r;
+
+	while (again) {
+		again = false;
+		if (open_connection() < 0)
+			return;   /* keep the old one: its calls fail */
+		if (release > 0 &&
+		    hyp_store_watch(st, HYP_WATCH_RELEASE, RELEASE_TOKEN) < 0) {
+			release = -1;
+			again = true;
+		}
+		for (struct vchan_peer_sub *s = subs; s && !again; s = s->next) {
+			if (!s->node_watched)
+				continue;
+			/* The fresh watch's first event is the "now" one. */
+			s->node_events = 0;
+			r = hyp_store_watch(st, s->node, s->token);
+			if (r < 0) {
+				s->node_watched = false;
+				quota_full |= r == -E2BIG;
+				again = true;
+			}
+		}
+		if (again && first_time(&lost))
+			vchan_log(who, "a store watch refused again on a fresh "
+				  "connection: it is dropped, and a channel's "
+				  "peer is watched less");
+	}
+}
+
+/* Watch path; refused, renew (the refusal may have closed st). */
+static int watch(const char *who, const char *path, const char *token)
+{
+	int r = hyp_store_watch(st, path, token);
+
+	if (r < 0)
+		renew(who);
+	return r;
+}
+
+/* May this domain read @releaseDomain, i.e. does xenstored send it the
+ * event?  (It accepts the watch either way.)  1 yes, 0 no, <0 cannot tell. */
+static int release_readable(int self)
+{
+	struct xs_permissions *perms = NULL;
+	unsigned int n = 0, i, acc;
+	int r;
+
+	if (self < 0)
+		return self;
+	r = hyp_store_get_perms(st, HYP_TXN_NONE, HYP_WATCH_RELEASE, &perms,
+				&n);
+	if (r == -EACCES)
+		return 0;
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		free(perms);
+		return -EPROTO;
+	}
+	/* xenstored's rule: dom0 and the owner may; else our own entry, else
+	 * the owner entry's access for everyone else. */
+	acc = perms[0].perms;
+	for (i = 1; i < n; i++)
+		if (perms[i].id == (unsigned int)self) {
+			acc = perms[i].perms;
+			break;
+		}
+	r = self == 0 || perms[0].id == (unsigned int)self ||
+	    (acc & XS_PERM_READ);
+	free(perms);
+	return r;
+}
+
+/* Watch @releaseDomain for the process, once per connection. */
+static void watch_release(const char *who, int self, const char *node)
+{
+	static int no_release, release_unknown, release_failed;
+	int rel = release_readable(self);
+
+	if (rel == 0) {
+		release = -1;
+		if (first_time(&no_release))
+			vchan_log(who, "no read permission on %s (dom0 must "
+				  "grant it): a destroyed peer domain is seen "
+				  "only through its store node %s",
+				  HYP_WATCH_RELEASE, node);
+		return;
+	}
+	/* Readable, or cannot tell (then watch anyway: xenstored takes it
+	 * either way). */
+	if (watch(who, HYP_WATCH_RELEASE, RELEASE_TOKEN) < 0) {
+		release = -1;
+		if (first_time(&release_failed))
+			vchan_log(who, "cannot watch %s: a destroyed peer domain "
+				  "is seen only through its store node %s",
+				  HYP_WATCH_RELEASE, node);
+		return;
+	}
+	release = 1;
+	if (rel < 0 && first_time(&release_unknown))
+		vchan_log(who, "cannot read the permissions of %s (%s); "
+			  "watching it anyway", HYP_WATCH_RELEASE,
+			  strerror(-rel));
+}
+
+/* Is s's node there and the peer's?  A verdict of "gone" is final and
+ * told to the owner. */
+static void look(struct vchan_peer_sub *s)
+{
+	struct xs_permissions *perms = NULL;
+	unsigned int n = 0;
+	int r;
+
+	if (s->gone)
+		return;
+	r = hyp_store_get_perms(st, HYP_TXN_NONE, s->node, &perms, &n);
+	if (r == -ENOENT || r == -EACCES) {
+		r = 0;
+	} else if (r == 0) {
+		/* The peer may set these: only the owner entry counts.
+		 * Owned by another (xenstored gives a dead domain's nodes to
+		 * dom0 when it keeps orphans): gone. */
+		r = n >= 1 && perms[0].id == s->peer;
+		free(perms);
+	}
+	if (r > 0) {
+		s->seen = true;
+	} else if (r == 0 && (s->seen || s->node_events > 1)) {
+		/* Absent after it was there, or after an event of its own
+		 * beyond the watch's first: it came and went. */
+		s->gone = true;
+		if (s->owner)
+			vchan_peer_gone(s->owner);
+	}
+}
+
+/* An event for node or a node below it. */
+static bool about_node(const char *node, const char *path)
+{
+	size_t n = strlen(node);
+
+	return path && !strncmp(path, node, n) &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/* Take pending events, then look for each channel they concern. */
+static void take_events(void)
+{
+	struct hyp_watch_event ev;
+	struct vchan_peer_sub *s;
+	bool all = false;
+	int n = 0;
+
+	while (n++ < WATCH_BATCH && st && hyp_store_next_watch(st, &ev) == 0) {
+		if (ev.token && !strcmp(ev.token, RELEASE_TOKEN))
+			all = true;
+		for (s = subs; !all && ev.token && s; s = s->next) {
+			if (strcmp(ev.token, s->token))
+				continue;
+			if (s->node_events < 2 && about_node(s->node, ev.path))
+				s->node_events++;
+			s->look = true;
+			break;
+		}
+		hyp_watch_event_release(&ev);
+	}
+	for (s = subs; s; s = s->next) {
+		if (s->look || all)
+			look(s);
+		s->look = false;
+	}
+}
+
+int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
+			 const char *node, domid_t peer, bool seen)
+{
+	static int no_watch, no_node_watch;
+	int r;
+
+	*s = (struct vchan_peer_sub){ .peer = peer, .seen = seen,
+				      .confirmed = seen };
+	s->node = strdup(node);
+	if (!s->node)
+		return -ENOMEM;
+	enter();
+	r = st ? 0 : open_connection();
+	if (r < 0) {
+		if (first_time(&no_watch))
+			vchan_log(who, "cannot watch %s (%s): the death of the "
+				  "peer's domain is seen only through "
+				  "unmap-notify", node, strerror(-r));
+		pthread_mutex_unlock(&mu);
+		free(s->node);
+		s->node = NULL;
+		return r;
+	}
+	snprintf(s->token, sizeof(s->token), "vipc-vchan-%llu",
+		 ++next_token);
+	s->listed = true;
+	s->next = subs;
+	subs = s;
+	r = quota_full ? -E2BIG : watch(who, node, s->token);
+	quota_full |= r == -E2BIG;
+	s->node_watched = r == 0;
+	/* Decided on the first connection that has a watch: the first
+	 * watch's refusal (the quota, say) tells nothing of this one. */
+	if (release == 0 && s->node_watched)
+		watch_release(who, self, node);
+	if (!s->node_watched) {
+		if (release > 0) {
+			if (first_time(&no_node_watch))
+				vchan_log(who, "cannot watch %s (%s): the death "
+					  "of the peer's domain is seen only "
+					  "through %s", node, strerror(-r),
+					  HYP_WATCH_RELEASE);
+		} else {
+			if (first_time(&no_watch))
+				vchan_log(who, "cannot watch %s (%s): the death "
+					  "of the peer's domain is seen only "
+					  "through unmap-notify", node,
+					  strerror(-r));
+			pthread_mutex_unlock(&mu);
+			return r;
+		}
+	}
+	/* The race: look once now that the watch is set. */
+	look(s);
+	r = ep_fd;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v)
+{
+	enter();
+	if (s->listed) {
+		s->owner = v;
+		if (s->gone)      /* found before v existed */
+			vchan_peer_gone(v);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
+{
+	int gone;
+
+	enter();
+	if (!s->listed) {
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	take_events();
+	/* Also look once after the peer connected: a vipc client wrote its
+	 * node before, so it is there unless the client died already. */
+	if (connected && !s->confirmed) {
+		s->confirmed = true;
+		look(s);
+	}
+	gone = s->gone;
+	pthread_mutex_unlock(&mu);
+	return gone;
+}
+
+void vchan_peer_watch_remove(struct vchan_peer_sub *s)
+{
+	struct vchan_peer_sub **p;
+
+	enter();
+	for (p = &subs; s->listed && *p; p = &(*p)->next) {
+		if (*p != s)
+			continue;
+		*p = s->next;
+		if (s->node_watched)
+			quota_full = false;     /* a place for the next one */
+		/* Queued events for the token will match nothing. */
+		if (s->node_watched &&
+		    hyp_store_unwatch(st, s->node, s->token) < 0)
+			renew("peer watch");
+		break;
+	}
+	s->listed = false;
+	s->owner = NULL;
+	if (!subs)
+		drop_state(false);
+	pthread_mutex_unlock(&mu);
+	free(s->node);
+	s->node = NULL;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* libvchan-cap: one store connection per process watches the peers of all
+ * its channels over Xen (peer_watch.c). */
+#ifndef VCHAN_PEER_WATCH_H
+#define VCHAN_PEER_WATCH_H
+
+#include <stdbool.h>
+#include <vipc/hyp.h>
+
+struct vchan;
+
+/* One channel's subscription, inside its transport.  Fields are the
+ * watcher's, under its lock; zeroed is "not subscribed". */
+struct vchan_peer_sub {
+	struct vchan_peer_sub *next;
+	struct vchan *owner;     /* told when the peer is gone (attach) */
+	char *node;              /* a node the peer owns while it lives */
+	domid_t peer;
+	char token[32];
+	bool listed;
+	bool node_watched;
+	bool look;               /* an event asks for a look */
+	bool seen;               /* node was there (and the peer's) */
+	bool confirmed;          /* looked once after the peer connected */
+	bool gone;
+	unsigned node_events;    /* events for node, counted to 2 */
+};
+
+/* Subscribe: watch `node` (owned by domain `peer` while it lives; `seen`:
+ * it was there already) and, once per process, @releaseDomain (self: our
+ * domid, <0 unknown as -errno).  Then look once, as the peer may have gone
+ * before the watch was set.  Returns the fd to poll (the same for every
+ * channel of the process; it stays valid while any channel is subscribed)
+ * or -errno when nothing can tell us of the peer's death: the channel then
+ * relies on unmap-notify.  Each failure is logged once per process. */
+int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
+			 const char *node, domid_t peer, bool seen);
+/* From now on a death found by any channel's look reaches v at once. */
+void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v);
+/* Take the process's pending events (for any channel: the one who looks
+ * works for all) and, once after the peer connected, look.  1 when the
+ * peer's domain is gone, else 0. */
+int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected);
+/* Unsubscribe (no-op if never subscribed); the last one closes the
+ * connection and the fd. */
+void vchan_peer_watch_remove(struct vchan_peer_sub *s);
+
+#endif

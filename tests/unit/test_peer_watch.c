@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/* The process-wide peer watch (libvchan-cap/peer_watch.c) against the Xen
+ * fakes: one store connection for every channel, each event looked at for
+ * the channel it concerns by whichever channel takes it, a refused watch
+ * answered by a fresh connection that watches again what the old one
+ * did, and a forked child that drops its copy. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_hyp_mock.h"
+
+#include "peer_watch.h"
+#include "vchan_priv.h"
+
+#define SELF 3
+#define NA "/local/domain/5/data/a/ring-ref"
+#define NB "/local/domain/3/data/vipc-vchan-live/0/6-7-200-b"
+#define NC "/local/domain/7/data/c/ring-ref"
+#define RELEASE_TOKEN "vipc-vchan-release"
+
+/* What peer_watch.c takes from the rest of the library. */
+unsigned vchan_fork_generation;
+static struct vchan *gone[8];
+static int ngone, logs;
+static char last_log[512];
+
+void vchan_peer_gone(struct vchan *v)
+{
+	if (ngone < 8)
+		gone[ngone] = v;
+	ngone++;
+}
+
+void vchan_log(const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)who;
+	va_start(ap, fmt);
+	vsnprintf(last_log, sizeof(last_log), fmt, ap);
+	va_end(ap);
+	logs++;
+}
+
+/* Channel owners: only their addresses count. */
+static char owner_a, owner_b, owner_c;
+#define OWNER(x) ((struct vchan *)(void *)&(x))
+
+static int setup(void **state)
+{
+	mock_reset(state);
+	mock.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(mock.fd >= 0);
+	ngone = logs = 0;
+	last_log[0] = '\0';
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	close(mock.fd);
+	return 0;
+}
+
+/* One watch event, then (end) no more. */
+static void event(const char *const *pair)
+{
+	MOCK_RET(xs_check_watch, pair);
+}
+
+static void no_more_events(void)
+{
+	MOCK_FAIL(xs_check_watch, EAGAIN);
+}
+
+/* The first channel: the connection, its node's watch, @releaseDomain
+ * readable and watched, its node there and the peer's. */
+static int add_first(struct vchan_peer_sub *a)
+{
+	int fd;
+
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	fd = vchan_peer_watch_add(a, "a", SELF, NA, 5, true);
+	assert_true(fd >= 0);
+	assert_string_equal(mock.token, RELEASE_TOKEN);   /* the last watch */
+	vchan_peer_watch_attach(a, OWNER(owner_a));
+	return fd;
+}
+
+/* A server's channel: its client's node not there yet. */
+static void add_server(struct vchan_peer_sub *b, int fd)
+{
+	MOCK_OK(xs_watch);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_add(b, "b", SELF, NB, 6, false), fd);
+	assert_string_equal(mock.path, NB);
+	assert_string_not_equal(mock.token, RELEASE_TOKEN);
+	vchan_peer_watch_attach(b, OWNER(owner_b));
+}
+
+/* A (add_first) and B (add_server); B's node's events: ev, whose token
+ * lives in token (64 bytes).  Returns the fd. */
+static int add_pair(struct vchan_peer_sub *s, const char *ev[2], char *token)
+{
+	int fd = add_first(&s[0]);
+
+	add_server(&s[1], fd);
+	snprintf(token, 64, "%s", mock.token);
+	ev[0] = NB;
+	ev[1] = token;
+	return fd;
+}
+
+static void remove_all(struct vchan_peer_sub *s, int n, int closes)
+{
+	for (int i = 0; i < n; i++) {
+		if (s[i].node_watched)
+			MOCK_OK(xs_unwatch);
+		vchan_peer_watch_remove(&s[i]);
+	}
+	assert_int_equal(mock.xs_close, closes);
+}
+
+/* Whoever takes the events looks for the channel they concern, and tells
+ * that one's owner; @releaseDomain makes every channel look. */
+static void test_events_reach_their_channel(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *initial_b[2], *stray[2] = { NB, "vipc-vchan-999999" };
+	const char *release[2] = { "@releaseDomain", RELEASE_TOKEN };
+	char token_b[64];
+
+	(void)state;
+	add_pair(s, initial_b, token_b);
+	assert_int_equal(logs, 0);
+
+	/* B's watch's first event, taken by A: B looks (not there yet). */
+	event(initial_b);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 0);
+	assert_string_equal(mock.path, NB);
+	/* Its client writes it; then it goes: B's peer is gone, B is told,
+	 * though A took the event. */
+	event(initial_b);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 0);
+	event(initial_b);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 0);
+	assert_int_equal(ngone, 1);
+	assert_ptr_equal(gone[0], OWNER(owner_b));
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+
+	/* An event of a token nobody holds looks at nothing (no call). */
+	event(stray);
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+
+	/* @releaseDomain: A looks (B is gone already): its node now dom0's. */
+	event(release);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_NONE));
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_string_equal(mock.path, NA);
+	assert_int_equal(ngone, 2);
+	assert_ptr_equal(gone[1], OWNER(owner_a));
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 1);
+
+	/* The last one out closes the connection. */
+	remove_all(s, 2, 1);
+	assert_int_equal(logs, 0);
+}
+
+/* A server's channel whose client connected and died before anyone
+ * looked: a second event of its own, the node absent, is enough.  And a
+ * server's channel looks once of its own after its peer connected. */
+static void test_came_and_went(void **state)
+{
+	struct vchan_peer_sub s[3];
+	const char *ev[2];
+	char token_b[64];
+	int fd;
+
+	(void)state;
+	fd = add_pair(s, ev, token_b);
+	event(ev);
+	event(ev);
+	no_more_events();
+	/* One look for both events: absent, after one of its own. */
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_int_equal(ngone, 1);
+
+	add_server(&s[2], fd);
+	no_more_events();
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_check(&s[2], true), 0);
+	no_more_events();                       /* no second look */
+	assert_int_equal(vchan_peer_watch_check(&s[2], true), 0);
+	assert_true(s[2].seen);
+	remove_all(s, 3, 1);
+}
+
+/* A refused watch may have closed a guest's connection: a fresh one
+ * watches @releaseDomain and every channel's node again, and the fd the
+ * channels poll stays the same.  A watch refused there too is dropped,
+ * and the renewal starts over without it. */
+static void test_refused_watch_renews(void **state)
+{
+	struct vchan_peer_sub s[5];
+	const char *release[2] = { "@releaseDomain", RELEASE_TOKEN };
+	int fd;
+
+	(void)state;
+	fd = add_first(&s[0]);
+	add_server(&s[1], fd);
+	MOCK_FAIL(xs_watch, E2BIG);             /* C's node: past the quota */
+	MOCK_OK(xs_open);                       /* fresh */
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_OK(xs_watch);                      /* B's node */
+	MOCK_OK(xs_watch);                      /* A's node */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(7, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_add(&s[2], "c", SELF, NC, 7, true),
+			 fd);
+	assert_string_equal(mock.path, NC);     /* its look */
+	assert_int_equal(mock.xs_close, 1);     /* the old connection */
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, "only through @releaseDomain"));
+	assert_false(s[2].node_watched);
+	vchan_peer_watch_attach(&s[2], OWNER(owner_c));
+
+	/* C is still reached through @releaseDomain. */
+	event(release);
+	no_more_events();
+	/* Newest first. */
+	MOCK_FAIL(xs_get_permissions, ENOENT);                      /* C */
+	MOCK_FAIL(xs_get_permissions, ENOENT);                      /* B */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));  /* A */
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 0);
+	assert_int_equal(ngone, 1);
+	assert_ptr_equal(gone[0], OWNER(owner_c));
+
+	/* The quota is full: D does not try (no watch, no renewal) until a
+	 * watched channel (B) leaves; then E does. */
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_add(&s[3], "d", SELF, NB, 6, false),
+			 fd);
+	assert_false(s[3].node_watched);
+	assert_int_equal(mock.xs_close, 1);
+	MOCK_OK(xs_unwatch);
+	vchan_peer_watch_remove(&s[1]);
+	MOCK_OK(xs_watch);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_add(&s[4], "e", SELF, NB, 6, false),
+			 fd);
+	assert_true(s[4].node_watched);
+
+	/* The next renewal (A leaves, its unwatch refused): E's watch is
+	 * refused on the fresh connection too; a second fresh one watches
+	 * what is left. */
+	MOCK_FAIL(xs_unwatch, EINVAL);
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_FAIL(xs_watch, E2BIG);             /* E's node */
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	vchan_peer_watch_remove(&s[0]);
+	assert_int_equal(mock.xs_close, 3);
+	assert_false(s[4].node_watched);
+	assert_int_equal(logs, 2);
+	assert_non_null(strstr(last_log, "again on a fresh connection"));
+	remove_all(s + 2, 3, 4);
+}
+
+/* A forked child drops its copy of the connection the way a child may,
+ * and touches nothing of the parent's watches. */
+static void test_forked_child(void **state)
+{
+	struct vchan_peer_sub s[1];
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	add_first(&s[0]);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		vchan_peer_watch_remove(&s[0]);   /* no unwatch: none planned */
+		_exit(mock.xs_postfork != 1 || mock.xs_close != 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	remove_all(s, 1, 1);
+	assert_int_equal(mock.xs_postfork, 0);
+}
+
+/* Without a connection, or without read access to @releaseDomain: said
+ * once, and the channel goes on. */
+static void test_degraded(void **state)
+{
+	struct vchan_peer_sub s[2];
+
+	(void)state;
+	MOCK_FAIL(xs_open, EACCES);
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true),
+			 -EACCES);
+	assert_non_null(strstr(last_log, "only through unmap-notify"));
+	vchan_peer_watch_remove(&s[0]);          /* nothing to undo */
+
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_FAIL(xs_get_permissions, EACCES);  /* @releaseDomain */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_true(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true) >= 0);
+	assert_non_null(strstr(last_log, "no read permission"));
+	assert_int_equal(logs, 2);
+	/* Its node's watch refused as well: nothing tells of this one. */
+	MOCK_FAIL(xs_watch, E2BIG);
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* A's node again */
+	assert_int_equal(vchan_peer_watch_add(&s[1], "b", SELF, NB, 6, false),
+			 -E2BIG);
+	assert_int_equal(logs, 2);              /* said once already */
+	remove_all(s, 2, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_events_reach_their_channel,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_came_and_went, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_refused_watch_renews,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forked_child, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
