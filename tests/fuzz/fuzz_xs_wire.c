@@ -1122,7 +1122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	xs_limits_default(&lim);
 	if (q & 1) {	/* small quotas, so that they are reached */
 		lim.nodes_per_domain = 12 + (q >> 1) % 16;
-		lim.watches_per_domain = 1 + (q >> 2) % 4;
+		lim.kernel_watches = (q >> 7) & 1;
+		lim.watches_per_domain = 1 + (q >> 2) % 4 + lim.kernel_watches;
 		lim.transactions_per_domain = 1 + (q >> 4) % 3;
 		lim.max_outstanding_per_conn = 2 + (q >> 5) % 8;
 	}
