@@ -9,15 +9,17 @@
  * connection also spares each channel libxenstore's reader thread and
  * event pipe.
  *
- * Events.  Every channel's epoll set holds one fd of ours: an epoll set
- * holding the connection's fd, so that a fresh connection (below) keeps
- * the fd the channels poll.  Whichever channel finds it readable takes all
- * pending events and looks for every channel they concern: a sleeping
- * channel that has lost the race for the fd to another is not woken, so
- * the one who takes an event does the look, and tells a channel whose
- * peer is gone through vchan_peer_gone() (lock-free: it wakes its
- * sleepers).  Tokens are numbered, never reused: an event queued for a
- * closed channel matches no later one.
+ * Events.  One thread of ours, while any channel is subscribed, waits on
+ * an epoll set holding the connection's fd (the set outlives a fresh
+ * connection, below), takes the events, looks for every channel they
+ * concern, and tells one whose peer is gone through vchan_peer_gone()
+ * (lock-free: it wakes that channel's sleepers and makes its fd readable).
+ * So an event wakes one thread, not every sleeping channel of the process:
+ * a peer that writes its node over and over costs the process one look
+ * per write, as before, not a wake-up per channel.  Should the thread not
+ * start, each channel polls the set itself (whichever finds it readable
+ * works for all).  Tokens are numbered, never reused: an event queued for
+ * a closed channel matches no later one.
  *
  * A refused watch.  In a guest Linux's /dev/xen/xenbus reports xenstored's
  * refusal (E2BIG past the quota) as the failure of write(), on which
@@ -32,18 +34,25 @@
  *
  * Locking: mu guards everything here.  Under it we take no channel's lock
  * (vchan_peer_gone takes none), so a channel may hold its own (wait_mu)
- * when it calls in.  fork(): a child's copy of the state is the parent's;
- * it is dropped (the connection closed the one way a child may) at the
- * child's first call (a forked copy of a channel closing, say), and mu is
- * held across fork() so the copy is sane. */
+ * when it calls in.  The thread is joined, and the connection closed,
+ * after mu is let go: the thread takes mu, sees that its epoch is over,
+ * and leaves.  fork(): a child's copy of the state is the parent's (the
+ * child has no thread); it is dropped (the connection closed the one way
+ * a child may) at the child's first call (a forked copy of a channel
+ * closing, say), and mu is held across fork() so the copy is sane.
+ * The thread may call the logger (vchan_set_logger). */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "peer_watch.h"
@@ -58,7 +67,12 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static struct hyp_store *st;      /* NULL: no connection */
 static int st_fd = -1;            /* st's event fd, in ep_fd */
-static int ep_fd = -1;            /* what channels poll */
+static int ep_fd = -1;            /* what the thread (or channels) polls */
+static int stop_fd = -1;          /* in ep_fd: readable, the thread goes */
+static pthread_t thread;
+static bool thread_on;
+static unsigned long long epoch;  /* of the state; the thread's is over
+				   * when this moves */
 static unsigned st_gen;           /* vchan_fork_generation at open */
 static pid_t st_pid;              /* and the process (a raw clone()) */
 static int release;               /* @releaseDomain: 1 watched, -1 not,
@@ -93,33 +107,65 @@ static bool first_time(int *flag)
 	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
 }
 
-/* Forget the connection and the list (a child's copy, or the last
- * channel gone). */
-static void drop_state(bool child)
+/* What drop_state() hands over, to be let go once mu is. */
+struct leftover {
+	struct hyp_store *st;
+	int ep_fd, stop_fd;
+	bool thread_on;
+	pthread_t thread;
+};
+
+/* Forget the connection, the thread and the list (under mu); the thread
+ * is told to go.  In a child of fork() the connection is closed here, the
+ * one way a child may, and there is no thread. */
+static struct leftover drop_state(bool child)
 {
-	if (st) {
-		if (child)
+	struct leftover l = { st, ep_fd, stop_fd, thread_on && !child, thread };
+	uint64_t one = 1;
+
+	if (child) {
+		if (st)
 			hyp_store_close_postfork(st);
-		else
-			hyp_store_close(st);    /* its watches go with it */
+		l.st = NULL;
 	}
-	if (ep_fd >= 0)
-		close(ep_fd);
+	if (l.thread_on && write(stop_fd, &one, sizeof(one)) < 0)
+		l.thread_on = false;   /* cannot happen: an eventfd */
+	epoch++;
 	st = NULL;
-	st_fd = ep_fd = -1;
+	st_fd = ep_fd = stop_fd = -1;
+	thread_on = false;
 	release = 0;
 	quota_full = false;
 	subs = NULL;
+	return l;
+}
+
+/* After mu is let go: the thread leaves (it takes mu first), then its
+ * fds and the connection (its watches go with it) can. */
+static void let_go(struct leftover *l)
+{
+	if (l->thread_on)
+		pthread_join(l->thread, NULL);
+	if (l->st)
+		hyp_store_close(l->st);
+	if (l->ep_fd >= 0)
+		close(l->ep_fd);
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
 }
 
 static void enter(void)
 {
+	struct leftover l;
+
 	pthread_once(&atfork_once, install_atfork);
 	pthread_mutex_lock(&mu);
 	if (st && (st_gen != __atomic_load_n(&vchan_fork_generation,
 					     __ATOMIC_RELAXED) ||
-		   st_pid != getpid()))
-		drop_state(true);
+		   st_pid != getpid())) {
+		l = drop_state(true);
+		let_go(&l);    /* no thread: only the child's fd copies */
+	}
 }
 
 /* A connection (fresh, or the first), its fd in ep_fd.  The old one, if
@@ -315,15 +361,17 @@ static bool about_node(const char *node, const char *path)
 	       (path[n] == '\0' || path[n] == '/');
 }
 
-/* Take pending events, then look for each channel they concern. */
-static void take_events(void)
+/* Take pending events, then look for each channel they concern.  Returns
+ * how many were taken. */
+static int take_events(void)
 {
 	struct hyp_watch_event ev;
 	struct vchan_peer_sub *s;
 	bool all = false;
 	int n = 0;
 
-	while (n++ < WATCH_BATCH && st && hyp_store_next_watch(st, &ev) == 0) {
+	while (n < WATCH_BATCH && st && hyp_store_next_watch(st, &ev) == 0) {
+		n++;
 		if (ev.token && !strcmp(ev.token, RELEASE_TOKEN))
 			all = true;
 		for (s = subs; !all && ev.token && s; s = s->next) {
@@ -341,14 +389,89 @@ static void take_events(void)
 			look(s);
 		s->look = false;
 	}
+	return n;
+}
+
+struct thread_arg {
+	int ep_fd;
+	unsigned long long epoch;
+};
+
+static void *watch_thread(void *p)
+{
+	struct thread_arg a = *(struct thread_arg *)p;
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	struct epoll_event evs[2];
+	bool over = false;
+	int taken;
+
+	free(p);
+	while (!over) {
+		(void)epoll_wait(a.ep_fd, evs, 2, -1);
+		pthread_mutex_lock(&mu);
+		over = epoch != a.epoch;
+		taken = over ? 0 : take_events();
+		pthread_mutex_unlock(&mu);
+		/* Woken with nothing to take: a channel took it first, or
+		 * the connection is broken (or epoll_wait failed, n < 0).
+		 * Never spin. */
+		if (!over && taken == 0)
+			nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/* The thread that takes the events, once per state; without it each
+ * channel polls ep_fd itself. */
+static void start_thread(const char *who)
+{
+	static int no_thread;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct thread_arg *a;
+	sigset_t all, old;
+	int r;
+
+	if (thread_on || ep_fd < 0)
+		return;
+	if (stop_fd < 0) {
+		stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ev.data.fd = stop_fd;
+		if (stop_fd < 0 ||
+		    epoll_ctl(ep_fd, EPOLL_CTL_ADD, stop_fd, &ev) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	a = malloc(sizeof(*a));
+	if (!a) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	*a = (struct thread_arg){ ep_fd, epoch };
+	/* Signals are the application's threads' business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&thread, NULL, watch_thread, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0) {
+		thread_on = true;
+		return;
+	}
+	free(a);
+fail:
+	if (first_time(&no_thread))
+		vchan_log(who, "cannot start the store watch thread (%s): each "
+			  "channel's calls take the watch events", strerror(-r));
 }
 
 int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
-			 const char *node, domid_t peer, bool seen)
+			 const char *node, domid_t peer, bool seen,
+			 int *poll_fd)
 {
 	static int no_watch, no_node_watch;
 	int r;
 
+	*poll_fd = -1;
 	*s = (struct vchan_peer_sub){ .peer = peer, .seen = seen,
 				      .confirmed = seen };
 	s->node = strdup(node);
@@ -366,6 +489,7 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 		s->node = NULL;
 		return r;
 	}
+	start_thread(who);
 	snprintf(s->token, sizeof(s->token), "vipc-vchan-%llu",
 		 ++next_token);
 	s->listed = true;
@@ -397,9 +521,10 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 	}
 	/* The race: look once now that the watch is set. */
 	look(s);
-	r = ep_fd;
+	if (!thread_on)
+		*poll_fd = ep_fd;
 	pthread_mutex_unlock(&mu);
-	return r;
+	return 0;
 }
 
 void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v)
@@ -436,6 +561,7 @@ int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
 
 void vchan_peer_watch_remove(struct vchan_peer_sub *s)
 {
+	struct leftover l = { .ep_fd = -1, .stop_fd = -1 };
 	struct vchan_peer_sub **p;
 
 	enter();
@@ -454,8 +580,9 @@ void vchan_peer_watch_remove(struct vchan_peer_sub *s)
 	s->listed = false;
 	s->owner = NULL;
 	if (!subs)
-		drop_state(false);
+		l = drop_state(false);
 	pthread_mutex_unlock(&mu);
+	let_go(&l);
 	free(s->node);
 	s->node = NULL;
 }

@@ -29,17 +29,19 @@ struct vchan_peer_sub {
 /* Subscribe: watch `node` (owned by domain `peer` while it lives; `seen`:
  * it was there already) and, once per process, @releaseDomain (self: our
  * domid, <0 unknown as -errno).  Then look once, as the peer may have gone
- * before the watch was set.  Returns the fd to poll (the same for every
- * channel of the process; it stays valid while any channel is subscribed)
- * or -errno when nothing can tell us of the peer's death: the channel then
- * relies on unmap-notify.  Each failure is logged once per process. */
+ * before the watch was set.  Returns 0, or -errno when nothing can tell us
+ * of the peer's death: the channel then relies on unmap-notify.  Each
+ * failure is logged once per process.  *poll_fd: -1, as the watcher's
+ * thread takes the events; or, if it could not start, an fd the channel
+ * must poll (the same for every channel; valid while any is subscribed). */
 int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
-			 const char *node, domid_t peer, bool seen);
+			 const char *node, domid_t peer, bool seen,
+			 int *poll_fd);
 /* From now on a death found by any channel's look reaches v at once. */
 void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v);
-/* Take the process's pending events (for any channel: the one who looks
- * works for all) and, once after the peer connected, look.  1 when the
- * peer's domain is gone, else 0. */
+/* Take the process's pending events (for any channel: the one who takes
+ * them works for all) and, once after the peer connected, look.  1 when
+ * the peer's domain is gone, else 0. */
 int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected);
 /* Unsubscribe (no-op if never subscribed); the last one closes the
  * connection and the fd. */

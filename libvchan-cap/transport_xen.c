@@ -84,7 +84,8 @@ struct xen_tp {
 	char *rec_path;              /* server: our offer's record */
 	/* peer watch (peer_watch.c) */
 	struct vchan_peer_sub sub;
-	int watch_fd;                /* -1: no watch */
+	bool watched;
+	int watch_fd;                /* -1: none to poll */
 	struct vchan_fork_hold hold; /* our devices, which a child drops */
 };
 
@@ -182,6 +183,7 @@ static void xen_release(void *p, bool detach)
 	vchan_fork_unhold(&t->hold);   /* before the descriptors go */
 	/* No look reaches this end from now on. */
 	vchan_peer_watch_remove(&t->sub);
+	t->watched = false;
 	t->watch_fd = -1;
 	pthread_mutex_lock(&t->mu);
 	if (t->server) {
@@ -228,7 +230,7 @@ static int xen_peer_check(void *p, bool connected)
 {
 	struct xen_tp *t = p;
 
-	return t->watch_fd < 0 ? 0 : vchan_peer_watch_check(&t->sub, connected);
+	return t->watched ? vchan_peer_watch_check(&t->sub, connected) : 0;
 }
 
 static const struct vchan_transport_ops xen_ops = {
@@ -279,8 +281,8 @@ static void keep_from_children(const char *who, struct xen_tp *t)
 static void watch_start(struct xen_tp *t, const char *who, int self,
 			const char *node, bool seen)
 {
-	t->watch_fd = vchan_peer_watch_add(&t->sub, who, self, node, t->peer,
-					   seen);
+	t->watched = vchan_peer_watch_add(&t->sub, who, self, node, t->peer,
+					  seen, &t->watch_fd) == 0;
 }
 
 static struct xen_tp *tp_new(bool server, domid_t peer)

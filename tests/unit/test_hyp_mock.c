@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test_hyp_mock.h"
 
@@ -24,6 +25,7 @@ int mock_reset(void **state)
 	memset(&mock, 0, sizeof(mock));
 	memset(mock_pages, 0, sizeof(mock_pages));
 	mock.fd = -1;
+	mock.watch_pipe = -1;
 	mock.gntshr_fd = mock.gnttab_fd = -1;
 	mock.fd_errno = EBADF;
 	return 0;
@@ -413,6 +415,10 @@ struct xs_permissions *__wrap_xs_get_permissions(struct xs_handle *h,
 	unsigned int n;
 
 	assert_ptr_equal(h, mock_xsh);
+	if (mock.thread_plan) {
+		errno = ENOENT;
+		return NULL;
+	}
 	mock.txn = t;
 	keep(mock.path, sizeof(mock.path), path);
 	if (FAILS(xs_get_permissions))
@@ -495,7 +501,19 @@ int __wrap_xs_fileno(struct xs_handle *h)
 	return mock.fd;
 }
 
-/* MOCK_RET(xs_check_watch, pair): pair is const char *[2] {path, token}. */
+/* No more events: libxenstore's pipe is empty then. */
+static void drain_watch_pipe(void)
+{
+	uint64_t n;
+	int e = errno;
+
+	if (mock.watch_pipe >= 0 && read(mock.watch_pipe, &n, sizeof(n)) < 0)
+		n = 0;
+	errno = e;
+}
+
+/* MOCK_RET(xs_check_watch, pair): pair is const char *[2] {path, token}.
+ * With mock.thread_plan, its events instead, then EAGAIN. */
 char **__wrap_xs_check_watch(struct xs_handle *h)
 {
 	const char *const *pair;
@@ -503,9 +521,16 @@ char **__wrap_xs_check_watch(struct xs_handle *h)
 	char **out;
 
 	assert_ptr_equal(h, mock_xsh);
-	if (FAILS(xs_check_watch))
+	if (mock.thread_plan && mock.plan_next < mock.plan_events) {
+		pair = mock.plan_event[mock.plan_next++];
+	} else if (mock.thread_plan || FAILS(xs_check_watch)) {
+		if (mock.thread_plan)
+			errno = EAGAIN;
+		drain_watch_pipe();
 		return NULL;
-	pair = mock_ptr_type(const char *const *);
+	} else {
+		pair = mock_ptr_type(const char *const *);
+	}
 	lp = strlen(pair[0]) + 1;
 	lt = strlen(pair[1]) + 1;
 	out = malloc(2 * sizeof(*out) + lp + lt);

@@ -55,6 +55,15 @@ struct mock_state {
 	char rm_paths[MOCK_RMS][128];
 	/* descriptor returned by xenevtchn_fd / xs_fileno (set errno if < 0) */
 	int fd, fd_errno;
+	/* an eventfd that a failing xs_check_watch drains, as libxenstore's
+	 * pipe is empty once its events are (-1: none) */
+	int watch_pipe;
+	/* For a thread of the code under test (cmocka's queue belongs to
+	 * the test's thread): xs_check_watch returns plan_event[], then
+	 * fails with EAGAIN; xs_get_permissions fails with ENOENT. */
+	bool thread_plan;
+	const char *const *plan_event[4];
+	int plan_events, plan_next;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	/* last arguments */
 	uint32_t domid;

@@ -30,11 +30,15 @@ static struct vchan *gone[8];
 static int ngone, logs;
 static char last_log[512];
 
+/* Called under the watcher's lock (by this thread or the watcher's):
+ * one at a time; ngone published after gone[]. */
 void vchan_peer_gone(struct vchan *v)
 {
-	if (ngone < 8)
-		gone[ngone] = v;
-	ngone++;
+	int i = __atomic_load_n(&ngone, __ATOMIC_RELAXED);
+
+	if (i < 8)
+		gone[i] = v;
+	__atomic_store_n(&ngone, i + 1, __ATOMIC_RELEASE);
 }
 
 void vchan_log(const char *who, const char *fmt, ...)
@@ -69,6 +73,18 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Subscribe; 0 or -errno.  The watcher's thread takes the events: no fd
+ * for the channel to poll. */
+static int add(struct vchan_peer_sub *s, const char *who, const char *node,
+	       domid_t peer, bool seen)
+{
+	int poll_fd = 0;
+	int r = vchan_peer_watch_add(s, who, SELF, node, peer, seen, &poll_fd);
+
+	assert_int_equal(poll_fd, -1);
+	return r;
+}
+
 /* One watch event, then (end) no more. */
 static void event(const char *const *pair)
 {
@@ -82,44 +98,39 @@ static void no_more_events(void)
 
 /* The first channel: the connection, its node's watch, @releaseDomain
  * readable and watched, its node there and the peer's. */
-static int add_first(struct vchan_peer_sub *a)
+static void add_first(struct vchan_peer_sub *a)
 {
-	int fd;
 
 	MOCK_OK(xs_open);
 	MOCK_OK(xs_watch);
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
 	MOCK_OK(xs_watch);
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
-	fd = vchan_peer_watch_add(a, "a", SELF, NA, 5, true);
-	assert_true(fd >= 0);
+	assert_int_equal(add(a, "a", NA, 5, true), 0);
 	assert_string_equal(mock.token, RELEASE_TOKEN);   /* the last watch */
 	vchan_peer_watch_attach(a, OWNER(owner_a));
-	return fd;
 }
 
 /* A server's channel: its client's node not there yet. */
-static void add_server(struct vchan_peer_sub *b, int fd)
+static void add_server(struct vchan_peer_sub *b)
 {
 	MOCK_OK(xs_watch);
 	MOCK_FAIL(xs_get_permissions, ENOENT);
-	assert_int_equal(vchan_peer_watch_add(b, "b", SELF, NB, 6, false), fd);
+	assert_int_equal(add(b, "b", NB, 6, false), 0);
 	assert_string_equal(mock.path, NB);
 	assert_string_not_equal(mock.token, RELEASE_TOKEN);
 	vchan_peer_watch_attach(b, OWNER(owner_b));
 }
 
 /* A (add_first) and B (add_server); B's node's events: ev, whose token
- * lives in token (64 bytes).  Returns the fd. */
-static int add_pair(struct vchan_peer_sub *s, const char *ev[2], char *token)
+ * lives in token (64 bytes). */
+static void add_pair(struct vchan_peer_sub *s, const char *ev[2], char *token)
 {
-	int fd = add_first(&s[0]);
-
-	add_server(&s[1], fd);
+	add_first(&s[0]);
+	add_server(&s[1]);
 	snprintf(token, 64, "%s", mock.token);
 	ev[0] = NB;
 	ev[1] = token;
-	return fd;
 }
 
 static void remove_all(struct vchan_peer_sub *s, int n, int closes)
@@ -195,10 +206,9 @@ static void test_came_and_went(void **state)
 	struct vchan_peer_sub s[3];
 	const char *ev[2];
 	char token_b[64];
-	int fd;
 
 	(void)state;
-	fd = add_pair(s, ev, token_b);
+	add_pair(s, ev, token_b);
 	event(ev);
 	event(ev);
 	no_more_events();
@@ -207,7 +217,7 @@ static void test_came_and_went(void **state)
 	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
 	assert_int_equal(ngone, 1);
 
-	add_server(&s[2], fd);
+	add_server(&s[2]);
 	no_more_events();
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
 	assert_int_equal(vchan_peer_watch_check(&s[2], true), 0);
@@ -218,26 +228,24 @@ static void test_came_and_went(void **state)
 }
 
 /* A refused watch may have closed a guest's connection: a fresh one
- * watches @releaseDomain and every channel's node again, and the fd the
- * channels poll stays the same.  A watch refused there too is dropped,
- * and the renewal starts over without it. */
+ * watches @releaseDomain and every channel's node again (the thread goes
+ * on with it).  A watch refused there too is dropped, and the renewal
+ * starts over without it. */
 static void test_refused_watch_renews(void **state)
 {
 	struct vchan_peer_sub s[5];
 	const char *release[2] = { "@releaseDomain", RELEASE_TOKEN };
-	int fd;
 
 	(void)state;
-	fd = add_first(&s[0]);
-	add_server(&s[1], fd);
+	add_first(&s[0]);
+	add_server(&s[1]);
 	MOCK_FAIL(xs_watch, E2BIG);             /* C's node: past the quota */
 	MOCK_OK(xs_open);                       /* fresh */
 	MOCK_OK(xs_watch);                      /* @releaseDomain */
 	MOCK_OK(xs_watch);                      /* B's node */
 	MOCK_OK(xs_watch);                      /* A's node */
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(7, XS_PERM_NONE));
-	assert_int_equal(vchan_peer_watch_add(&s[2], "c", SELF, NC, 7, true),
-			 fd);
+	assert_int_equal(add(&s[2], "c", NC, 7, true), 0);
 	assert_string_equal(mock.path, NC);     /* its look */
 	assert_int_equal(mock.xs_close, 1);     /* the old connection */
 	assert_int_equal(logs, 1);
@@ -259,16 +267,14 @@ static void test_refused_watch_renews(void **state)
 	/* The quota is full: D does not try (no watch, no renewal) until a
 	 * watched channel (B) leaves; then E does. */
 	MOCK_FAIL(xs_get_permissions, ENOENT);
-	assert_int_equal(vchan_peer_watch_add(&s[3], "d", SELF, NB, 6, false),
-			 fd);
+	assert_int_equal(add(&s[3], "d", NB, 6, false), 0);
 	assert_false(s[3].node_watched);
 	assert_int_equal(mock.xs_close, 1);
 	MOCK_OK(xs_unwatch);
 	vchan_peer_watch_remove(&s[1]);
 	MOCK_OK(xs_watch);
 	MOCK_FAIL(xs_get_permissions, ENOENT);
-	assert_int_equal(vchan_peer_watch_add(&s[4], "e", SELF, NB, 6, false),
-			 fd);
+	assert_int_equal(add(&s[4], "e", NB, 6, false), 0);
 	assert_true(s[4].node_watched);
 
 	/* The next renewal (A leaves, its unwatch refused): E's watch is
@@ -286,6 +292,35 @@ static void test_refused_watch_renews(void **state)
 	assert_int_equal(logs, 2);
 	assert_non_null(strstr(last_log, "again on a fresh connection"));
 	remove_all(s + 2, 3, 4);
+}
+
+/* With no channel calling in, the watcher's thread takes the events, and
+ * tells the channel whose peer is gone. */
+static void test_thread_takes_events(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *ev[2];
+	char token_b[64];
+	uint64_t one = 1;
+	int i;
+
+	(void)state;
+	mock.watch_pipe = mock.fd;     /* emptied with the last event */
+	add_pair(s, ev, token_b);
+	/* B's node came and went: two events, then absent. */
+	mock.plan_event[0] = mock.plan_event[1] = ev;
+	mock.plan_events = 2;
+	mock.thread_plan = true;
+	assert_int_equal(write(mock.fd, &one, sizeof(one)), sizeof(one));
+	for (i = 0; i < 500 && !__atomic_load_n(&ngone, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&ngone, __ATOMIC_ACQUIRE), 1);
+	assert_ptr_equal(gone[0], OWNER(owner_b));
+	assert_int_equal(mock.plan_next, 2);
+	/* Let the thread finish its round before the plan goes. */
+	usleep(50000);
+	mock.thread_plan = false;
+	remove_all(s, 2, 1);
 }
 
 /* A forked child drops its copy of the connection the way a child may,
@@ -320,7 +355,7 @@ static void test_degraded(void **state)
 
 	(void)state;
 	MOCK_FAIL(xs_open, EACCES);
-	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true),
+	assert_int_equal(add(&s[0], "a", NA, 5, true),
 			 -EACCES);
 	assert_non_null(strstr(last_log, "only through unmap-notify"));
 	vchan_peer_watch_remove(&s[0]);          /* nothing to undo */
@@ -329,14 +364,14 @@ static void test_degraded(void **state)
 	MOCK_OK(xs_watch);
 	MOCK_FAIL(xs_get_permissions, EACCES);  /* @releaseDomain */
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
-	assert_true(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true) >= 0);
+	assert_true(add(&s[0], "a", NA, 5, true) >= 0);
 	assert_non_null(strstr(last_log, "no read permission"));
 	assert_int_equal(logs, 2);
 	/* Its node's watch refused as well: nothing tells of this one. */
 	MOCK_FAIL(xs_watch, E2BIG);
 	MOCK_OK(xs_open);
 	MOCK_OK(xs_watch);                      /* A's node again */
-	assert_int_equal(vchan_peer_watch_add(&s[1], "b", SELF, NB, 6, false),
+	assert_int_equal(add(&s[1], "b", NB, 6, false),
 			 -E2BIG);
 	assert_int_equal(logs, 2);              /* said once already */
 	remove_all(s, 2, 2);
@@ -350,6 +385,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_came_and_went, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refused_watch_renews,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_takes_events,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forked_child, setup,
 						teardown),

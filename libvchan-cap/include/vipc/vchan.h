@@ -222,8 +222,9 @@ unsigned vchan_rights(const struct vchan *v);
 /* Ring sizes in bytes as this end sees them. */
 size_t vchan_ring_size(const struct vchan *v, int write_side);
 
-/* Log lines (peer protocol errors, setup failures) go to this function;
- * NULL restores the default (stderr). */
+/* Log lines (peer protocol errors, setup failures) go to this function,
+ * from any thread (the library's store watch thread too); NULL restores
+ * the default (stderr). */
 typedef void vchan_log_fn(void *arg, const char *line);
 void vchan_set_logger(vchan_log_fn *fn, void *arg);
 
@@ -274,9 +275,10 @@ void vchan_shm_detach(struct vchan *v);
  * of which a Linux guest's kernel holds 5: a single process may have 122
  * channels watched.  Past that, later channels go without the node's watch
  * (logged once per process) and see a destroyed peer domain through
- * @releaseDomain, or else only through vipcd.  The fd that vchan_fd()
- * returns polls this connection too; whichever channel's call takes an
- * event looks for every channel it concerns.  The shard, one hex digit (the channel id's
+ * @releaseDomain, or else only through vipcd.  While channels over Xen are
+ * open, one thread of the library's per process (all signals blocked)
+ * takes that connection's events and wakes a channel whose peer is gone:
+ * its blocked calls return, its vchan_fd() polls readable.  The shard, one hex digit (the channel id's
  * first, or for a stock server the ring-ref's last), spreads the nodes over
  * 16 directories: Xen 4.17 lets a guest's directory name only about 2 KB of
  * children.  A server shares its control page and its rings' pages
