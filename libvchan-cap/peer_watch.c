@@ -23,14 +23,14 @@
  *
  * A refused watch.  In a guest Linux's /dev/xen/xenbus reports xenstored's
  * refusal (E2BIG past the quota) as the failure of write(), on which
- * libxenstore closes the connection with every watch on it.  So after a
- * refusal we open a fresh connection and watch again what the old one
- * watched; a watch refused there too goes, and we start over without it.
- * xenstored answers each new watch with an event, so every channel looks
- * once: what happened while it was unwatched is seen.  (On Xen 4.17 the
- * refused connection's watches count until it is closed, so the old one
- * goes before the fresh one watches.)  Past the quota (E2BIG) later
- * channels do without a node watch, until a watched one leaves.
+ * libxenstore gives the connection up: every later call fails with EBADF,
+ * and no event comes.  Its watches still count on Xen 4.17 until it is
+ * closed.  So after a refusal we open a fresh connection, close the old
+ * one, and watch again what it watched; a watch refused there too goes,
+ * and we start over without it.  xenstored answers each new watch with an
+ * event, so every channel looks once: what happened while it was
+ * unwatched is seen.  Past the quota (E2BIG) later channels do without a
+ * node watch, until a watched one leaves.
  *
  * Locking: mu guards everything here.  Under it we take no channel's lock
  * (vchan_peer_gone takes none), so a channel may hold its own (wait_mu)

@@ -632,9 +632,10 @@ static int role_watches(unsigned want)
                "the connection still works after its watch was refused");
     if (!ok)
         conf_info("after the refusal: %s", strerror(e));
-    /* Its watches stay until it is closed (in a guest, libxenstore's
-     * reader thread still holds the device); then a fresh connection has
-     * the quota again. */
+    /* On Xen 4.17 its watches count until it is closed (without this
+     * close a fresh connection's first watch got E2BIG; libxenstore's
+     * reader thread, blocked in read(), likely holds the device); then a
+     * fresh connection has the quota again. */
     xs_close(xs);
     fresh = conf_xs_open();
     for (n = 0; n < want; n++) {

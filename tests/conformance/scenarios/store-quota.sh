@@ -12,9 +12,9 @@
 # child of such a node may still be removed, though none added.
 # And the watches: a guest domain holds 128, its kernel's own among them, so
 # a process of a Linux 6.1 guest may take WATCHES_FREE; the next is refused
-# with E2BIG, and the refusal closes that process's connection; its watches
-# count until the process closes it too (libxenstore's reader thread holds
-# the device till then), and then they are given back.
+# with E2BIG, and the refusal closes that process's connection; on Xen its
+# watches count until the process closes it too (xs_close()), and then
+# they are given back.
 . "${0%/*}/lib.sh"
 
 sc_create h conf-store esize
