@@ -5,6 +5,8 @@
  * answered by a fresh connection that watches again what the old one
  * did, and a forked child that drops its copy. */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +52,18 @@ void vchan_log(const char *who, const char *fmt, ...)
 	vsnprintf(last_log, sizeof(last_log), fmt, ap);
 	va_end(ap);
 	logs++;
+}
+
+/* pthread_create (wrapped): fails while no_thread is set. */
+static bool no_thread;
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
+			  void *(*fn)(void *), void *arg)
+{
+	return no_thread ? EAGAIN : __real_pthread_create(t, a, fn, arg);
 }
 
 /* Channel owners: only their addresses count. */
@@ -323,6 +337,64 @@ static void test_thread_takes_events(void **state)
 	remove_all(s, 2, 1);
 }
 
+static bool readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Without the thread (said once), each channel polls the watcher's fd,
+ * and whichever channel's call takes the events works for all. */
+static void test_without_thread(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *ev[2];
+	char token_b[64];
+	int fd_a = -1, fd_b = -1;
+	uint64_t one = 1;
+
+	(void)state;
+	no_thread = true;
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
+					      &fd_a), 0);
+	assert_true(fd_a >= 0);
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, "cannot start the store watch thread"));
+	vchan_peer_watch_attach(&s[0], OWNER(owner_a));
+	MOCK_OK(xs_watch);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_add(&s[1], "b", SELF, NB, 6, false,
+					      &fd_b), 0);
+	assert_int_equal(fd_b, fd_a);
+	assert_int_equal(logs, 1);
+	vchan_peer_watch_attach(&s[1], OWNER(owner_b));
+	snprintf(token_b, sizeof(token_b), "%s", mock.token);
+	ev[0] = NB;
+	ev[1] = token_b;
+
+	/* The store's events make the fd readable; A's call takes B's. */
+	mock.watch_pipe = mock.fd;
+	assert_false(readable(fd_a, 0));
+	assert_int_equal(write(mock.fd, &one, sizeof(one)), sizeof(one));
+	assert_true(readable(fd_a, 1000));
+	event(ev);
+	event(ev);
+	no_more_events();
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_check(&s[0], false), 0);
+	assert_int_equal(ngone, 1);
+	assert_ptr_equal(gone[0], OWNER(owner_b));
+	assert_false(readable(fd_a, 0));
+	no_thread = false;
+	remove_all(s, 2, 1);
+}
+
 /* A forked child drops its copy of the connection the way a child may,
  * and touches nothing of the parent's watches. */
 static void test_forked_child(void **state)
@@ -388,6 +460,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_takes_events,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_thread, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_forked_child, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),

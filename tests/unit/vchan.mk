@@ -96,5 +96,5 @@ unit_test_peer_watch_SOURCES = unit/test_peer_watch.c $(HYP_MOCK_SOURCES) \
 	$(top_srcdir)/libvchan-cap/peer_watch.c
 unit_test_peer_watch_CPPFLAGS = $(HYP_TEST_INCLUDES) \
 	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
-unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS)
+unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS) -Wl,--wrap=pthread_create
 unit_test_peer_watch_LDADD = $(HYP_TEST_LIBS) -lpthread
