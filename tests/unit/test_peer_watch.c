@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The process-wide peer watch (libvchan-cap/peer_watch.c) against the Xen
  * fakes: one store connection for every channel, each event looked at for
- * the channel it concerns by whichever channel takes it, a refused watch
- * answered by a fresh connection that watches again what the old one
- * did, and a forked child that drops its copy. */
+ * the channel it concerns by whoever takes it (the watcher's thread, or
+ * without it any channel's call), a refused watch answered by a fresh
+ * connection that watches again what the old one did, and a forked child
+ * that drops its copy. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
