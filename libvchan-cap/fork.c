@@ -25,7 +25,9 @@
  * (struct vchan_fork_hold), and the child handler puts /dev/null over them
  * in the child: the fd numbers stay valid for the library's close, the
  * devices are the parent's alone.  Only async-signal-safe calls there.
- * holds_mu orders the list against fork(): taken before, dropped after. */
+ * holds_mu orders the list against fork(): taken before, dropped after;
+ * so do the mutexes of other files' process-wide state (vchan_fork_guard),
+ * whose children's copies are then sane. */
 #include "config.h"
 
 #include <errno.h>
@@ -41,14 +43,28 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_err;
 static pthread_mutex_t holds_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vchan_fork_hold *holds;    /* under holds_mu */
+/* Other files' mutexes, held across fork() after holds_mu (none is taken
+ * with holds_mu held elsewhere); under holds_mu. */
+#define FORK_GUARDS 4
+static pthread_mutex_t *guards[FORK_GUARDS];
+static unsigned n_guards;
+
+static void unlock_guards(void)
+{
+	for (unsigned i = n_guards; i-- > 0;)
+		pthread_mutex_unlock(guards[i]);
+}
 
 static void before_fork(void)
 {
 	pthread_mutex_lock(&holds_mu);
+	for (unsigned i = 0; i < n_guards; i++)
+		pthread_mutex_lock(guards[i]);
 }
 
 static void in_parent(void)
 {
+	unlock_guards();
 	pthread_mutex_unlock(&holds_mu);
 }
 
@@ -67,6 +83,7 @@ static void in_child(void)
 	if (nul >= 0)
 		close(nul);
 	holds = NULL;    /* the parent's channels */
+	unlock_guards();
 	pthread_mutex_unlock(&holds_mu);
 }
 
@@ -85,6 +102,15 @@ void vchan_fork_hold(struct vchan_fork_hold *h)
 		holds->prev = h;
 	holds = h;
 	h->listed = true;
+	pthread_mutex_unlock(&holds_mu);
+}
+
+void vchan_fork_guard(pthread_mutex_t *mu)
+{
+	pthread_once(&install_once, install);
+	pthread_mutex_lock(&holds_mu);
+	if (n_guards < FORK_GUARDS)
+		guards[n_guards++] = mu;
 	pthread_mutex_unlock(&holds_mu);
 }
 

@@ -25,11 +25,20 @@
  * offer is there now).
  *
  * Both directories are sharded (live_reap.h): a guest's directory may name
- * only about 2 KB of children on Xen 4.17. */
+ * only about 2 KB of children on Xen 4.17.
+ *
+ * Our own nodes.  A process's open channels hold nodes in these directories
+ * whose owner is plainly alive: itself.  Each open would read up to
+ * REAP_MAX of them again (a process with 150 channels: 64 store reads per
+ * open), so the clean-up skips, unread, the nodes this process holds
+ * (vchan_reap_own); they count against no budget.  own_mu guards the set;
+ * a forked child's copy names its parent's nodes, not its own, and is
+ * emptied at the child's first use (own_mu is held across fork(), fork.c). */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -352,6 +361,93 @@ out:
 	return r;
 }
 
+/* The set of our own nodes: paths, hashed into OWN_BUCKETS lists. */
+#define OWN_BUCKETS 64
+struct own_node {
+	struct own_node *next;
+	char path[];
+};
+static pthread_mutex_t own_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static struct own_node *own[OWN_BUCKETS];
+static pid_t own_pid;          /* the process the set belongs to */
+
+static void own_guard(void)
+{
+	vchan_fork_guard(&own_mu);
+}
+
+static unsigned own_hash(const char *path)
+{
+	unsigned h = 2166136261u;   /* FNV-1a */
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return h % OWN_BUCKETS;
+}
+
+/* Take own_mu; in a process other than the set's (a forked child), empty
+ * the set first: those nodes are the parent's. */
+static void own_enter(void)
+{
+	pid_t pid = getpid();
+
+	pthread_once(&own_once, own_guard);
+	pthread_mutex_lock(&own_mu);
+	if (own_pid == pid)
+		return;
+	for (unsigned b = 0; b < OWN_BUCKETS; b++)
+		while (own[b]) {
+			struct own_node *n = own[b];
+
+			own[b] = n->next;
+			free(n);
+		}
+	own_pid = pid;
+}
+
+void vchan_reap_own(const char *path)
+{
+	size_t len = strlen(path) + 1;
+	struct own_node *n = malloc(sizeof(*n) + len);
+	unsigned b = own_hash(path);
+
+	if (!n)
+		return;   /* then it is read like any other: no harm */
+	memcpy(n->path, path, len);
+	own_enter();
+	n->next = own[b];
+	own[b] = n;
+	pthread_mutex_unlock(&own_mu);
+}
+
+void vchan_reap_disown(const char *path)
+{
+	struct own_node **pp;
+
+	own_enter();
+	for (pp = &own[own_hash(path)]; *pp; pp = &(*pp)->next)
+		if (!strcmp((*pp)->path, path)) {
+			struct own_node *n = *pp;
+
+			*pp = n->next;
+			free(n);
+			break;
+		}
+	pthread_mutex_unlock(&own_mu);
+}
+
+static bool is_own(const char *path)
+{
+	struct own_node *n;
+
+	own_enter();
+	for (n = own[own_hash(path)]; n && strcmp(n->path, path); n = n->next)
+		;
+	pthread_mutex_unlock(&own_mu);
+	return n != NULL;
+}
+
 /* The shards' names, one each. */
 static const char shard_digits[VCHAN_SHARDS + 1] = "0123456789abcdef";
 
@@ -380,12 +476,15 @@ static int reap_shard(struct hyp_store *st, const struct vchan_proc_id *me,
 	if (r == -ENOENT)
 		return 0;
 	start = n > *budget ? (unsigned)me->pid % n : 0;
-	for (k = 0; r == 0 && k < n && *budget > 0; k++, (*budget)--) {
+	for (k = 0; r == 0 && k < n && *budget > 0; k++) {
 		if (asprintf(&path, "%s/%s", dir, names[(start + k) % n]) < 0) {
 			r = -ENOMEM;
 			break;
 		}
-		r = reap_one(st, me, path, offer);
+		if (!is_own(path)) {
+			r = reap_one(st, me, path, offer);
+			(*budget)--;
+		}
 		free(path);
 	}
 	free(names);

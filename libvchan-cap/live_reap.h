@@ -68,6 +68,11 @@ int vchan_live_claim(struct hyp_store *st, const struct vchan_proc_id *me,
  * record.  Best effort, as vchan_live_reap. */
 void vchan_offer_reap(struct hyp_store *st, const char *who, unsigned self,
 		      const struct vchan_proc_id *me);
+/* A node this process holds (its channel's liveness node or offer record):
+ * the clean-up skips it unread until vchan_reap_disown(path).  Best effort
+ * (no memory: it is read like any other). */
+void vchan_reap_own(const char *path);
+void vchan_reap_disown(const char *path);
 /* Remove the liveness nodes of domain `self` whose process is provably
  * gone (best effort: a store error ends it, logged once per process). */
 void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,

@@ -156,6 +156,10 @@ static void unpublish(struct xen_tp *t)
 
 static void free_tp(struct xen_tp *t)
 {
+	if (t->live_path)
+		vchan_reap_disown(t->live_path);
+	if (t->rec_path)
+		vchan_reap_disown(t->rec_path);
 	free(t->xs_path);
 	free(t->live_path);
 	free(t->claim_path);
@@ -358,6 +362,7 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 		return;
 	}
 	t->rec_path = path;
+	vchan_reap_own(path);   /* our clean-ups need not read it */
 }
 
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
@@ -540,6 +545,7 @@ static void publish_live(struct xen_tp *t, const char *who, unsigned self,
 		return;
 	}
 	t->live_path = path;
+	vchan_reap_own(path);   /* our clean-ups need not read it */
 }
 
 /* A channel id as the server writes it: VCHAN_CHANNEL_ID_LEN lower-case hex

@@ -596,6 +596,10 @@ struct vchan_fork_hold {
 };
 void vchan_fork_hold(struct vchan_fork_hold *h);
 void vchan_fork_unhold(struct vchan_fork_hold *h);
+/* Hold mu across fork() (a leaf: nothing else is taken under it), so that
+ * a child's copy is not left locked by a thread the child lacks.  Once per
+ * mutex, before its first use; a few at most. */
+void vchan_fork_guard(pthread_mutex_t *mu);
 /* Whether v is a copy inherited through fork() (the data path's check). */
 static inline bool vchan_inherited(const struct vchan *v)
 {

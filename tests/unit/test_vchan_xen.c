@@ -23,6 +23,7 @@
 
 #include "test_hyp_mock.h"
 #include "vchan_priv.h"
+#include "live_reap.h"
 
 #define PATH "/local/domain/5/data/vipc-vchan"
 #define PEER 5
@@ -883,6 +884,72 @@ static void server_record(void)
 }
 
 /*
+ * A process's own nodes: its connected client's liveness node is skipped,
+ * unread, by its later clean-ups (a process with many channels would read
+ * each of its own on every open); read again once the channel is closed,
+ * and in a forked child, whose set is empty (the node is its parent's).
+ */
+static void test_reap_skips_own_nodes(void **state)
+{
+	static const char *const names[] = { "5-7-200-" CID, "5-8-201", NULL };
+	static const char *const shards[] = { "0", NULL };
+	struct vchan_proc_id me;
+	struct hyp_store *st;
+	struct vchan *v = NULL;
+	char dead[128], ours[128];
+	pid_t child;
+	int status = -1;
+
+	(void)state;
+	assert_int_equal(vchan_proc_self(&me), 0);
+	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)dead_pid(),
+		 me.pidns, me.start);
+	snprintf(ours, sizeof(ours), "v1 %d %lu %llu /x", (int)getpid(),
+		 me.pidns, me.start);
+	client_start(10, 11);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	MOCK_OK(xs_open);
+	assert_int_equal(hyp_store_open(&st), 0);
+
+	/* The one read is 5-8-201's: ours is skipped. */
+	mock.rms = 0;
+	MOCK_RET(xs_directory, shards);
+	MOCK_RET(xs_directory, names);
+	reap(80, dead);
+	vchan_live_reap(st, "test", 3, &me);
+	assert_int_equal(mock.rms, 1);
+	assert_string_equal(mock.rm_paths[0], LIVE_DIR "/0/5-8-201");
+
+	/* A forked child reads it (here a dead process's value, so that
+	 * the child's removal shows the read). */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		mock.rms = 0;
+		MOCK_RET(xs_directory, shards);
+		MOCK_RET(xs_directory, names);
+		reap(81, dead);
+		MOCK_FAIL(xs_read, ENOENT);     /* 5-8-201: gone */
+		vchan_live_reap(st, "test", 3, &me);
+		_exit(mock.rms == 1 && !strcmp(mock.rm_paths[0], LIVE) ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Closed, it is no longer ours: read (and here judged alive). */
+	client_close(v);
+	mock.rms = 0;
+	MOCK_RET(xs_directory, shards);
+	MOCK_RET(xs_directory, names);
+	MOCK_RET(xs_read, ours);
+	MOCK_FAIL(xs_read, ENOENT);             /* 5-8-201: gone */
+	vchan_live_reap(st, "test", 3, &me);
+	assert_int_equal(mock.rms, 0);
+	hyp_store_close(st);
+}
+
+/*
  * A server process killed in a living domain leaves its offer, which no one
  * would remove: each server records its offer (OFFER_DIR/<channel id>, the
  * value naming its process and the offer's path) before offering it, and a
@@ -1004,6 +1071,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_client_forked_child,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reap_skips_own_nodes,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,
 						teardown),

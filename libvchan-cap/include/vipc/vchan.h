@@ -291,7 +291,8 @@ void vchan_shm_detach(struct vchan *v);
  * and Linux reuse both at once).
  * The liveness node's value names the client process (pid, pid namespace,
  * start time, the kernel's boot id, then xs_path); before it writes its
- * own, a client removes (best effort, 64 at most per open) its domain's
+ * own, a client removes (best effort, 64 read at most per open; the
+ * nodes of its process's open channels it skips unread) its domain's
  * nodes whose process is provably gone: from its pid namespace, or from an
  * earlier boot of the domain's kernel (soft reset).  A client killed in a
  * living domain leaks its node otherwise, against the domain's store quota.
