@@ -49,6 +49,7 @@
 
 #include "live_reap.h"
 #include "peer_watch.h"
+#include "store_conn.h"
 #include "vchan_priv.h"
 
 #define PUBLISH_ATTEMPTS 10
@@ -77,7 +78,8 @@ struct xen_tp {
 	void *page;
 	void *lbuf, *rbuf;           /* granted ring mappings (NULL: in page) */
 	unsigned lpages, rpages;
-	struct hyp_store *st;
+	struct hyp_store *st;        /* the process's (store_conn.c) */
+	unsigned long st_epoch;      /* for vchan_store_put */
 	char *xs_path;               /* server: what to remove on close */
 	char *live_path;             /* client: our liveness node, likewise */
 	char *claim_path;            /* client: our claim while we connect */
@@ -178,7 +180,8 @@ static void xen_release(void *p, bool detach)
 		hyp_gntshr_close(t->gs);
 		hyp_gnttab_close(t->gt);
 		hyp_evtchn_close(t->ev);
-		hyp_store_close_postfork(t->st);
+		if (t->st)
+			vchan_store_put(t->st_epoch);
 		/* Drops the process's store connection the same way. */
 		vchan_peer_watch_remove(&t->sub);
 		free_tp(t);
@@ -218,7 +221,8 @@ static void xen_release(void *p, bool detach)
 	hyp_gntshr_close(t->gs);
 	hyp_gnttab_close(t->gt);
 	hyp_evtchn_close(t->ev);   /* unbinds the port */
-	hyp_store_close(t->st);
+	if (t->st)
+		vchan_store_put(t->st_epoch);
 	t->ev = NULL;
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_destroy(&t->mu);
@@ -398,7 +402,7 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = hyp_store_open(&t->st)) < 0 ||
+	if ((r = vchan_store_get(&t->st, &t->st_epoch)) < 0 ||
 	    (r = hyp_self_domid(t->st, &self)) < 0) {
 		vchan_log(who, "cannot use the store: %s", strerror(-r));
 		goto fail;
@@ -807,7 +811,7 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	t = tp_new(false, (domid_t)peer_domid);
 	if (!t)
 		return -ENOMEM;
-	if ((r = hyp_store_open(&t->st)) < 0) {
+	if ((r = vchan_store_get(&t->st, &t->st_epoch)) < 0) {
 		vchan_log(who, "cannot use the store: %s", strerror(-r));
 		goto fail;
 	}

@@ -19,7 +19,9 @@ libvchan_cap_la_SOURCES = \
 	peer_watch.h \
 	peer_watch.c \
 	live_reap.h \
-	live_reap.c
+	live_reap.c \
+	store_conn.h \
+	store_conn.c
 libvchan_cap_la_CPPFLAGS = -I$(srcdir)/include -I$(top_srcdir)/hyp/include \
 	$(XENEVTCHN_CFLAGS) $(XENGNTTAB_CFLAGS) $(XENSTORE_CFLAGS) \
 	$(XENCONTROL_CFLAGS)

@@ -24,6 +24,7 @@
 #include "test_hyp_mock.h"
 #include "vchan_priv.h"
 #include "live_reap.h"
+#include "store_conn.h"
 
 #define PATH "/local/domain/5/data/vipc-vchan"
 #define PEER 5
@@ -884,6 +885,51 @@ static void server_record(void)
 }
 
 /*
+ * The channels of a process share one store connection (store_conn.c): a
+ * second open while one channel lives opens none, and its failure closes
+ * none; the last channel's close closes it.  A forked child drops its copy
+ * once, the one way a child may, and a parent's channel closed in the child
+ * takes nothing from the child's own connection.
+ */
+static void test_channels_share_store(void **state)
+{
+	struct vchan *v = NULL, *w = NULL;
+	pid_t child;
+	int status = -1;
+
+	(void)state;
+	client_start(10, 11);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	/* A second open on the same connection, refused (port 0). */
+	offer(6, "200", "0");
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &w), -EPROTO);
+	assert_int_equal(mock.xs_close, watch_opens - 1);
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct hyp_store *mine;
+		unsigned long ep;
+		int ok;
+
+		mock.xs_postfork = mock.xs_close = 0;
+		MOCK_OK(xs_open);               /* the child's own */
+		ok = vchan_store_get(&mine, &ep) == 0;
+		ok = ok && mock.xs_postfork == 1;   /* the parent's, dropped */
+		vchan_close(v);                 /* the parent's channel */
+		ok = ok && mock.xs_close == 0;  /* ours stays */
+		vchan_store_put(ep);
+		_exit(ok && mock.xs_close == 1 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	client_close(v);
+	client_released(1, 1);
+}
+
+/*
  * A process's own nodes: its connected client's liveness node is skipped,
  * unread, by its later clean-ups (a process with many channels would read
  * each of its own on every open); read again once the channel is closed,
@@ -1073,6 +1119,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_forked_child,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_skips_own_nodes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,
 						teardown),

@@ -79,7 +79,8 @@ VCHAN_XEN_LIB_SOURCES = $(VCHAN_CORE_SOURCES) \
 	$(top_srcdir)/libvchan-cap/transport_shm.c \
 	$(top_srcdir)/libvchan-cap/transport_xen.c \
 	$(top_srcdir)/libvchan-cap/peer_watch.c \
-	$(top_srcdir)/libvchan-cap/live_reap.c
+	$(top_srcdir)/libvchan-cap/live_reap.c \
+	$(top_srcdir)/libvchan-cap/store_conn.c
 check_PROGRAMS += unit/test_vchan_xen
 TESTS += unit/test_vchan_xen
 unit_test_vchan_xen_SOURCES = unit/test_vchan_xen.c $(HYP_MOCK_SOURCES) \

@@ -278,7 +278,12 @@ void vchan_shm_detach(struct vchan *v);
  * @releaseDomain, or else only through vipcd.  While channels over Xen are
  * open, one thread of the library's per process (all signals blocked)
  * takes that connection's events and wakes a channel whose peer is gone:
- * its blocked calls return, its vchan_fd() polls readable.  The shard, one hex digit (the channel id's
+ * its blocked calls return, its vchan_fd() polls readable.  The channels of
+ * a process read and write their own nodes through another connection
+ * they share, opened with the first and closed with the last: a channel
+ * over Xen holds five descriptors (event channel, grant device, epoll set,
+ * eventfd, timerfd), and the process a few more for its two store
+ * connections and the watcher's thread.  The shard, one hex digit (the channel id's
  * first, or for a stock server the ring-ref's last), spreads the nodes over
  * 16 directories: Xen 4.17 lets a guest's directory name only about 2 KB of
  * children.  A server shares its control page and its rings' pages
