@@ -31,9 +31,18 @@
  * whose owner is plainly alive: itself.  Each open would read up to
  * REAP_MAX of them again (a process with 150 channels: 64 store reads per
  * open), so the clean-up skips, unread, the nodes this process holds
- * (vchan_reap_own); they count against no budget.  own_mu guards the set;
- * a forked child's copy names its parent's nodes, not its own, and is
- * emptied at the child's first use (own_mu is held across fork(), fork.c). */
+ * (vchan_reap_own); they count against no budget.
+ *
+ * Sweeps.  Looking at every shard costs 17 listings (the directory, then
+ * each shard), most of an open's store round trips.  So a process's first
+ * clean-up of a directory looks at every shard, and each later one at one
+ * shard, in turn from a place that differs between processes: an open
+ * lists one shard, and every shard is looked at again within 16 opens of
+ * the process (and at the first open of every new one).
+ *
+ * own_mu guards the set and the turns; a forked child's copy names its
+ * parent's nodes, not its own, and is emptied at the child's first use,
+ * its turns started over (own_mu is held across fork(), fork.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -371,6 +380,7 @@ static pthread_mutex_t own_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t own_once = PTHREAD_ONCE_INIT;
 static struct own_node *own[OWN_BUCKETS];
 static pid_t own_pid;          /* the process the set belongs to */
+static unsigned turns[2];      /* clean-ups so far: [0] liveness, [1] offers */
 
 static void own_guard(void)
 {
@@ -387,7 +397,7 @@ static unsigned own_hash(const char *path)
 }
 
 /* Take own_mu; in a process other than the set's (a forked child), empty
- * the set first: those nodes are the parent's. */
+ * the set first (those nodes are the parent's) and start the turns over. */
 static void own_enter(void)
 {
 	pid_t pid = getpid();
@@ -403,7 +413,26 @@ static void own_enter(void)
 			own[b] = n->next;
 			free(n);
 		}
+	turns[0] = turns[1] = 0;
 	own_pid = pid;
+}
+
+void vchan_reap_sweep_all(void)
+{
+	own_enter();
+	turns[0] = turns[1] = 0;
+	pthread_mutex_unlock(&own_mu);
+}
+
+/* This process's clean-ups of that directory so far (then one more). */
+static unsigned next_turn(bool offer)
+{
+	unsigned t;
+
+	own_enter();
+	t = turns[offer]++;
+	pthread_mutex_unlock(&own_mu);
+	return t;
 }
 
 void vchan_reap_own(const char *path)
@@ -493,19 +522,32 @@ static int reap_shard(struct hyp_store *st, const struct vchan_proc_id *me,
 
 /* Remove the nodes of dead processes in the shards of dir_fmt
  * (VCHAN_LIVE_DIR or VCHAN_OFFER_DIR) of domain `self`, REAP_MAX at most in
- * all, from a shard that differs between processes; anything there not
- * named as a shard is left alone.  Best effort: a store error ends the
- * scan, logged once per process. */
+ * all: in every shard the first time, from one that differs between
+ * processes, then in one shard, in turn; anything there not named as a
+ * shard is left alone.  Best effort: a store error ends the scan, logged
+ * once per process. */
 static void reap_dir(struct hyp_store *st, const char *who, unsigned self,
 		     const struct vchan_proc_id *me, const char *dir_fmt,
 		     bool offer, int *logged)
 {
 	unsigned int n = 0, k, start, budget = REAP_MAX;
+	unsigned turn = next_turn(offer);
 	char **shards = NULL, *dir, *sub;
 	int r;
 
 	if (asprintf(&dir, dir_fmt, self) < 0)
 		return;
+	if (turn > 0) {
+		char one = shard_digits[((unsigned)me->pid + turn) %
+					VCHAN_SHARDS];
+
+		r = -ENOMEM;
+		if (asprintf(&sub, "%s/%c", dir, one) >= 0) {
+			r = reap_shard(st, me, sub, offer, &budget);
+			free(sub);
+		}
+		goto out;
+	}
 	r = hyp_store_directory(st, HYP_TXN_NONE, dir, &shards, &n);
 	start = n ? (unsigned)me->pid % n : 0;
 	for (k = 0; r == 0 && k < n && budget > 0; k++) {
@@ -518,6 +560,7 @@ static void reap_dir(struct hyp_store *st, const char *who, unsigned self,
 		r = reap_shard(st, me, sub, offer, &budget);
 		free(sub);
 	}
+out:
 	if (r < 0 && r != -ENOENT &&
 	    !__atomic_exchange_n(logged, 1, __ATOMIC_RELAXED))
 		vchan_log(who, "cannot clean up %s (%s): %s of dead processes "

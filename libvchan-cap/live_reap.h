@@ -73,6 +73,10 @@ void vchan_offer_reap(struct hyp_store *st, const char *who, unsigned self,
  * (no memory: it is read like any other). */
 void vchan_reap_own(const char *path);
 void vchan_reap_disown(const char *path);
+/* The next clean-up of each directory by this process looks at every shard
+ * again (live_reap.c, "Sweeps").  For tests and fuzz targets, which run
+ * many cases in one process. */
+void vchan_reap_sweep_all(void);
 /* Remove the liveness nodes of domain `self` whose process is provably
  * gone (best effort: a store error ends it, logged once per process). */
 void vchan_live_reap(struct hyp_store *st, const char *who, unsigned self,

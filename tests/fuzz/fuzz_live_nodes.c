@@ -295,6 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!ours)
 		return 0;
 	memset(&fs, 0, sizeof(fs));
+	vchan_reap_sweep_all();   /* each input: a whole sweep */
 	fs.flags = take(&in, 3);
 	fs.count = take(&in, 1) % (MAX_NODES - 1);
 	for (i = 0; i < fs.count; i++) {

@@ -61,6 +61,7 @@ static int setup(void **state)
 	logs = 0;
 	watch_opens = 0;
 	vchan_set_logger(logger, NULL);
+	vchan_reap_sweep_all();   /* each test's first: a whole sweep */
 	return 0;
 }
 
@@ -884,6 +885,95 @@ static void server_record(void)
 	record_txn();
 }
 
+/* Who we are, and the v1 value of a process of our namespace that has
+ * exited. */
+static void me_and_dead(struct vchan_proc_id *me, char *dead, size_t n)
+{
+	assert_int_equal(vchan_proc_self(me), 0);
+	snprintf(dead, n, "v1 %d %lu %llu /x", (int)dead_pid(), me->pidns,
+		 me->start);
+}
+
+/* A store handle of the test's, to call the clean-up with. */
+static struct hyp_store *test_store(void)
+{
+	struct hyp_store *st = NULL;
+
+	MOCK_OK(xs_open);
+	assert_int_equal(hyp_store_open(&st), 0);
+	return st;
+}
+
+/* The forked child (which checks in its own copy) exited with 0. */
+static void child_passed(pid_t child)
+{
+	int status = -1;
+
+	assert_true(child > 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * Sweeps: a process's first clean-up of a directory lists it and every
+ * shard; each later one lists one shard, in turn, every shard within 16;
+ * the offer records have turns of their own; a forked child starts over
+ * with a whole sweep.
+ */
+static void test_reap_sweeps_in_turn(void **state)
+{
+	static const char *const shards[] = { "0", "7", NULL };
+	static const char *const names[] = { "5-8-201", NULL };
+	static const char digits[] = "0123456789abcdef";
+	struct vchan_proc_id me;
+	struct hyp_store *st;
+	char dead[128], want[128];
+	unsigned seen = 0, t;
+	pid_t child;
+
+	(void)state;
+	me_and_dead(&me, dead, sizeof(dead));
+	st = test_store();
+
+	/* The whole sweep: the directory, then both shards. */
+	MOCK_RET(xs_directory, shards);
+	MOCK_RET(xs_directory, names);
+	reap(80, dead);
+	MOCK_RET(xs_directory, names);
+	reap(81, dead);
+	vchan_live_reap(st, "test", 3, &me);
+	assert_int_equal(mock.rms, 2);
+
+	/* Then one shard per clean-up, each of the 16 once in 16. */
+	for (t = 1; t <= 16; t++) {
+		MOCK_FAIL(xs_directory, ENOENT);
+		vchan_live_reap(st, "test", 3, &me);
+		assert_int_equal(strncmp(mock.path, LIVE_DIR "/",
+					 strlen(LIVE_DIR) + 1), 0);
+		assert_int_equal(strlen(mock.path), strlen(LIVE_DIR) + 2);
+		seen |= 1u << (strchr(digits, mock.path[strlen(LIVE_DIR) + 1]) -
+			       digits);
+	}
+	assert_int_equal(seen, 0xffff);
+
+	/* The offer records' first clean-up is a whole sweep. */
+	MOCK_FAIL(xs_directory, ENOENT);
+	vchan_offer_reap(st, "test", 3, &me);
+	assert_string_equal(mock.path, OFFER_DIR);
+
+	/* A child starts over. */
+	child = fork();
+	if (child == 0) {
+		MOCK_FAIL(xs_directory, ENOENT);
+		vchan_live_reap(st, "test", 3, &me);
+		_exit(strcmp(mock.path, LIVE_DIR) ? 1 : 0);
+	}
+	child_passed(child);
+	snprintf(want, sizeof(want), "%s", mock.path);
+	assert_string_equal(want, OFFER_DIR);   /* the parent's untouched */
+	hyp_store_close(st);
+}
+
 /*
  * The channels of a process share one store connection (store_conn.c): a
  * second open while one channel lives opens none, and its failure closes
@@ -895,7 +985,6 @@ static void test_channels_share_store(void **state)
 {
 	struct vchan *v = NULL, *w = NULL;
 	pid_t child;
-	int status = -1;
 
 	(void)state;
 	client_start(10, 11);
@@ -907,7 +996,6 @@ static void test_channels_share_store(void **state)
 	assert_int_equal(mock.xs_close, watch_opens - 1);
 
 	child = fork();
-	assert_true(child >= 0);
 	if (child == 0) {
 		struct hyp_store *mine;
 		unsigned long ep;
@@ -922,8 +1010,7 @@ static void test_channels_share_store(void **state)
 		vchan_store_put(ep);
 		_exit(ok && mock.xs_close == 1 ? 0 : 1);
 	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_passed(child);
 
 	client_close(v);
 	client_released(1, 1);
@@ -944,21 +1031,18 @@ static void test_reap_skips_own_nodes(void **state)
 	struct vchan *v = NULL;
 	char dead[128], ours[128];
 	pid_t child;
-	int status = -1;
 
 	(void)state;
-	assert_int_equal(vchan_proc_self(&me), 0);
-	snprintf(dead, sizeof(dead), "v1 %d %lu %llu /x", (int)dead_pid(),
-		 me.pidns, me.start);
+	me_and_dead(&me, dead, sizeof(dead));
 	snprintf(ours, sizeof(ours), "v1 %d %lu %llu /x", (int)getpid(),
 		 me.pidns, me.start);
 	client_start(10, 11);
 	client_rest(9);
 	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
-	MOCK_OK(xs_open);
-	assert_int_equal(hyp_store_open(&st), 0);
+	st = test_store();
 
 	/* The one read is 5-8-201's: ours is skipped. */
+	vchan_reap_sweep_all();
 	mock.rms = 0;
 	MOCK_RET(xs_directory, shards);
 	MOCK_RET(xs_directory, names);
@@ -970,7 +1054,6 @@ static void test_reap_skips_own_nodes(void **state)
 	/* A forked child reads it (here a dead process's value, so that
 	 * the child's removal shows the read). */
 	child = fork();
-	assert_true(child >= 0);
 	if (child == 0) {
 		mock.rms = 0;
 		MOCK_RET(xs_directory, shards);
@@ -980,11 +1063,11 @@ static void test_reap_skips_own_nodes(void **state)
 		vchan_live_reap(st, "test", 3, &me);
 		_exit(mock.rms == 1 && !strcmp(mock.rm_paths[0], LIVE) ? 0 : 1);
 	}
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_passed(child);
 
 	/* Closed, it is no longer ours: read (and here judged alive). */
 	client_close(v);
+	vchan_reap_sweep_all();
 	mock.rms = 0;
 	MOCK_RET(xs_directory, shards);
 	MOCK_RET(xs_directory, names);
@@ -1121,6 +1204,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reap_skips_own_nodes,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reap_sweeps_in_turn,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,
 						teardown),

@@ -296,20 +296,21 @@ void vchan_shm_detach(struct vchan *v);
  * and Linux reuse both at once).
  * The liveness node's value names the client process (pid, pid namespace,
  * start time, the kernel's boot id, then xs_path); before it writes its
- * own, a client removes (best effort, 64 read at most per open; the
- * nodes of its process's open channels it skips unread) its domain's
- * nodes whose process is provably gone: from its pid namespace, or from an
- * earlier boot of the domain's kernel (soft reset).  A client killed in a
- * living domain leaks its node otherwise, against the domain's store quota.
- * Nodes of live processes, of other pid namespaces, or of another format
- * (older clients) stay.
+ * own, a client removes (best effort) its domain's nodes whose process is
+ * provably gone: from its pid namespace, or from an earlier boot of the
+ * domain's kernel (soft reset).  A client killed in a living domain leaks
+ * its node otherwise, against the domain's store quota.  Nodes of live
+ * processes, of other pid namespaces, or of another format (older
+ * clients) stay.  It reads 64 at most per open, and none of its process's
+ * open channels; a process's first open looks in every shard, each later
+ * one in one shard, in turn (every shard within 16 opens).
  * A server records each offer it makes in /local/domain/<server>/data/
  * vipc-vchan-offers/<shard>/<channel id> (owner server, nobody else; the
  * value as a liveness node's), removed on close; before it offers, a
- * server removes the records of its domain's dead server processes, and
- * with each the offer at its path if that still carries the record's
- * channel id: a server killed in a living domain leaves its offer
- * otherwise.
+ * server removes (in the same way) the records of its domain's dead server
+ * processes, and with each the offer at its path if that still carries
+ * the record's channel id: a server killed in a living domain leaves its
+ * offer otherwise.
  * Before it binds, a client claims the offer: <liveness node>-claim, written
  * in a transaction that finds neither node held by a live process of its
  * pid namespace, removed once connected.
