@@ -14,11 +14,11 @@
  * transaction quota is the domain's either way.
  *
  * Locking: mu guards the state, and is held across fork() (fork.c) so
- * that a child's copy is sane.  References carry the epoch of the connection they
- * were taken on: a forked child drops the inherited connection at its
- * first call (the one way a child may) and moves the epoch on, so its
- * copies of the parent's channels give back nothing of a connection of
- * its own. */
+ * that a child's copy is sane.  References carry the epoch of the
+ * connection they were taken on: a forked child drops the inherited
+ * connection at its first call (the one way a child may) and moves the
+ * epoch on, so its copies of the parent's channels give back nothing of a
+ * connection of its own. */
 #include "config.h"
 
 #include <pthread.h>

@@ -180,9 +180,10 @@ static void xen_release(void *p, bool detach)
 		hyp_gntshr_close(t->gs);
 		hyp_gnttab_close(t->gt);
 		hyp_evtchn_close(t->ev);
+		/* Each drops the process's copy of its store connection
+		 * (store_conn.c, peer_watch.c) the way a child may. */
 		if (t->st)
 			vchan_store_put(t->st_epoch);
-		/* Drops the process's store connection the same way. */
 		vchan_peer_watch_remove(&t->sub);
 		free_tp(t);
 		return;

@@ -927,7 +927,7 @@ static void test_reap_sweeps_in_turn(void **state)
 	static const char digits[] = "0123456789abcdef";
 	struct vchan_proc_id me;
 	struct hyp_store *st;
-	char dead[128], want[128];
+	char dead[128];
 	unsigned seen = 0, t;
 	pid_t child;
 
@@ -969,8 +969,6 @@ static void test_reap_sweeps_in_turn(void **state)
 		_exit(strcmp(mock.path, LIVE_DIR) ? 1 : 0);
 	}
 	child_passed(child);
-	snprintf(want, sizeof(want), "%s", mock.path);
-	assert_string_equal(want, OFFER_DIR);   /* the parent's untouched */
 	hyp_store_close(st);
 }
 

@@ -283,10 +283,10 @@ void vchan_shm_detach(struct vchan *v);
  * they share, opened with the first and closed with the last: a channel
  * over Xen holds five descriptors (event channel, grant device, epoll set,
  * eventfd, timerfd), and the process a few more for its two store
- * connections and the watcher's thread.  The shard, one hex digit (the channel id's
- * first, or for a stock server the ring-ref's last), spreads the nodes over
- * 16 directories: Xen 4.17 lets a guest's directory name only about 2 KB of
- * children.  A server shares its control page and its rings' pages
+ * connections and the watcher's thread.  The shard, one hex digit (the
+ * channel id's first, or for a stock server the ring-ref's last), spreads
+ * the nodes over 16 directories: Xen 4.17 lets a guest's directory name
+ * only about 2 KB of children.  A server shares its control page and its rings' pages
  * through gntalloc, which lets a Linux domain share 1024 pages at once by
  * default (module parameter xen_gntalloc.limit): 33 pages for two 64 KiB
  * rings, 1 for orders 10 and 11 (in the page); past it, the open fails
