@@ -666,9 +666,11 @@ static bool offer_taken(struct hyp_store *st, const char *live_path,
  * the offer again: gone or changed, it was stale (its server closed it, or
  * its domain was destroyed and xenstored removed its nodes): the peer is
  * gone, -EPIPE.  Unchanged, and `taken` (another client of our domain holds
- * it, one we could not judge when we claimed): -EBUSY.  Else it offers us
- * what is not ours: the peer's -EPROTO.  Else the raw error.  Logs once, in
- * each case. */
+ * it, one we could not judge when we claimed): -EBUSY.  Else -EPIPE too:
+ * most likely its server process was killed (its port and grants went with
+ * it, its nodes stay), which a client cannot tell from a domain offering
+ * what is not ours; either way no server is there, and the log line says
+ * both.  Else the raw error.  Logs once, in each case. */
 static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
 			const char *what, unsigned long val,
 			const struct offer *o, bool taken, int r)
@@ -695,10 +697,14 @@ static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
 			return -EBUSY;
 		}
 		if (q == 0) {
-			vchan_log(who, "peer protocol error: %s: domain %u "
-				  "offers %s %lu, which is not ours to take",
-				  xs_path, (unsigned)t->peer, what, val);
-			return -EPROTO;
+			vchan_log(who, "%s: %s %lu of domain %u does not work "
+				  "though still offered: its server process "
+				  "is gone (a killed server's offer stays "
+				  "until another server of that domain "
+				  "opens), or the domain offers what is not "
+				  "ours to take", xs_path, what, val,
+				  (unsigned)t->peer);
+			return -EPIPE;
 		}
 	} else if (r == -ESRCH) {
 		vchan_log(who, "%s: domain %u of the offer is gone", xs_path,

@@ -666,9 +666,10 @@ static void test_client_reap_best_effort(void **state)
  * -EINVAL for any failed grant (bad domain or ref).  -ESRCH, or -EINVAL with
  * the offer gone or changed when read again, is a stale offer: the peer is
  * gone, -EPIPE; so is another channel id on the same port and ring-ref
- * (the server offered anew).  -EINVAL with the same offer is the peer's
- * -EPROTO, logged as a protocol error naming the path, the value and the
- * domain.  Our claim goes, whatever the outcome.
+ * (the server offered anew).  -EINVAL with the same offer is -EPIPE too
+ * (a killed server process's offer, most likely; or one not ours), logged
+ * naming the path, the value, the domain and both readings.  Our claim
+ * goes, whatever the outcome.
  */
 static void test_client_stale_or_bad_offer(void **state)
 {
@@ -682,18 +683,18 @@ static void test_client_stale_or_bad_offer(void **state)
 	} c[] = {
 		{ false, ESRCH, NULL, NULL, CID, -EPIPE,
 		  "of the offer is gone" },
-		{ false, EINVAL, "200", "7", CID, -EPROTO,
-		  "peer protocol error: " PATH ": domain 5 offers "
-		  "event-channel 7" },
+		{ false, EINVAL, "200", "7", CID, -EPIPE,
+		  PATH ": event-channel 7 of domain 5 does not work though "
+		  "still offered: its server process is gone" },
 		{ false, EINVAL, NULL, NULL, CID, -EPIPE,
 		  "event-channel 7 of " },
 		{ false, EINVAL, "200", "8", CID, -EPIPE, "another one now" },
 		{ false, EINVAL, "200", "7", "0123456789abcdee", -EPIPE,
 		  "another one now" },
 		{ false, EINVAL, "200", "7", NULL, -EPIPE, "another one now" },
-		{ true, EINVAL, "200", "7", CID, -EPROTO,
-		  "peer protocol error: " PATH ": domain 5 offers ring-ref "
-		  "200" },
+		{ true, EINVAL, "200", "7", CID, -EPIPE,
+		  PATH ": ring-ref 200 of domain 5 does not work though still "
+		  "offered: its server process is gone" },
 		{ true, EINVAL, "201", "7", CID, -EPIPE, "ring-ref 200 of " },
 		{ true, EINVAL, NULL, NULL, CID, -EPIPE,
 		  "the offer is gone" },
@@ -738,13 +739,13 @@ static void test_client_stale_or_bad_offer(void **state)
 /*
  * Two client processes of one domain racing for one offer.  Xen lets one
  * bind; the other's bind fails with -EINVAL, which alone reads as an offer
- * not meant for us (-EPROTO).  So a client claims the offer first, in one
+ * whose server is gone (-EPIPE).  So a client claims the offer first, in one
  * transaction: its liveness node or a claim held by a live process of our
  * pid namespace (here: this very process) gives -EBUSY at once, nothing
  * bound, nothing written, a log line naming the process.  A claim of a dead
  * process is taken over.  A holder it cannot judge (another pid namespace)
  * lets it try: a failed bind with the offer unchanged then gives -EBUSY,
- * not -EPROTO; and a stock server's offer (no channel id) names the nodes
+ * not -EPIPE; and a stock server's offer (no channel id) names the nodes
  * without one.
  */
 static void test_client_claim(void **state)

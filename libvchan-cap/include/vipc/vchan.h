@@ -321,17 +321,17 @@ void vchan_shm_detach(struct vchan *v);
  *            process (which the line names); or, held by one it cannot
  *            judge (another pid namespace, an older client), the bind
  *            failed and the offer is unchanged
- *   -EPROTO  (a log line) the offer or the server's page is malformed, or
- *            the offered port or ring-ref, still offered when read again,
- *            is not ours to take (Xen: not unbound for us / not granted to
- *            us; also what an offer left by a killed server process whose
- *            domain lives on looks like until another server of that domain
- *            opens, and what losing a race to a stock libxenvchan client of
- *            this domain looks like)
- *   -EPIPE   (a log line) the offer is stale: binding its port says its
- *            domain does not exist (-ESRCH), or its port or ring-ref does
- *            not work (-EINVAL) and the offer is gone or another one when
- *            read again (the server closed, or its domain was destroyed)
+ *   -EPROTO  (a log line) the offer or the server's page is malformed
+ *   -EPIPE   (a log line) no server is there: binding the offered port says
+ *            its domain does not exist (-ESRCH), or its port or ring-ref
+ *            does not work (-EINVAL): the offer is gone or another one when
+ *            read again (the server closed, or its domain was destroyed),
+ *            or it is still offered (most likely its server process was
+ *            killed, its domain living on: its offer stays until another
+ *            server of that domain opens; also what an offer of a port or
+ *            ring-ref not ours to take, and losing a race to a stock
+ *            libxenvchan client of this domain, look like).  Worth a retry
+ *            once a server may have offered anew
  * The client reads the offer's nodes together, in one store transaction. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);

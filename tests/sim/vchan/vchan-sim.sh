@@ -14,8 +14,9 @@
 # outlives the client's old handle; a client process killed in a living
 # domain, whose leaked liveness node the next client's open removes while a
 # connected client's stays; a server process killed with its offer out,
-# whose offer the next server's open removes; client processes of one
-# domain racing for one offer; revoke mid-stream; 150 channels at once;
+# whose offer gives a client EPIPE until the next server's open removes
+# it; client processes of one domain racing for one offer; revoke
+# mid-stream; 150 channels at once;
 # Debian's stock libxenvchan as the peer, both ways; and a stock client that
 # dies while its child keeps gntdev, seen by our server's event loop.
 # VCHAN_SIM_ONLY="NAME..." runs only those scenarios (names: $ALL, below).
@@ -266,10 +267,22 @@ sc_livegc() {
 }
 
 # A server process killed with its offer out, in a domain that lives on:
-# the next server's open there removes that offer and its record, keeps its
-# own, and its client connects.
+# a client's open of that offer gets EPIPE; the next server's open there
+# removes that offer and its record, keeps its own, and its client
+# connects.
 sc_srvgc() {
     pair srvgc server srvgc -- client srvgc
+    # The killed server's offer, before a new server removes it: EPIPE.
+    if wait_marker srvgc-srv "VCHAN-READY deadoffer-left"; then
+        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go-dead" 1
+    else
+        echo "FAIL srvgc: the killed server's offer was not left"; log srvgc-srv | tail -n 5; fails=$((fails + 1))
+    fi
+    if wait_marker srvgc-cli "VCHAN-READY deadoffer-tried"; then
+        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$S/data/conf/go-new" 1
+    else
+        echo "FAIL srvgc: the client never tried the killed server's offer"; log srvgc-cli | tail -n 5; fails=$((fails + 1))
+    fi
     if wait_marker srvgc-cli "VCHAN-READY srvgc"; then
         "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/go" 1
     else
@@ -279,7 +292,7 @@ sc_srvgc() {
 }
 
 # Client processes of one domain racing for one offer: one connects, the
-# others get EBUSY (never EPROTO), 20 rounds.
+# others get EBUSY (never EPIPE or EPROTO), 20 rounds.
 sc_race() {
     pair race server race -- client race
     check_done race-srv race; check_done race-cli race

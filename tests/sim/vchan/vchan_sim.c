@@ -56,9 +56,11 @@
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
  *   srvgc       a server process killed with its offer out (its domain
- *               lives on): the next server's open must remove that offer
- *               and its record and keep its own; the client then connects
- *               to the new one (on dom0's go, one echo).
+ *               lives on): a client's open of that offer gets EPIPE (no
+ *               server there); the next server's open must remove that
+ *               offer and its record and keep its own; the client then
+ *               connects to the new one (on dom0's go, one echo).  dom0
+ *               orders the steps (go-dead, go-new, go).
  *   race [N]    client processes of one domain racing for one offer, N
  *               rounds (default 20; both ends the same) of 3: exactly one
  *               connects and its channel works, the others get EBUSY.
@@ -732,6 +734,11 @@ static void srvgc_server(unsigned peer, domid_t self)
 	else
 		FAIL("srvgc: after the kill: offered %d, %u records (%d)",
 		     srvgc_offered(self), n, r);
+	/* The client tries that offer before a new server removes it. */
+	printf("VCHAN-READY deadoffer-left\n");
+	fflush(stdout);
+	if (!wait_go("go-new"))
+		FAIL("srvgc: dom0 never said go-new");
 	path_suffix = "-new";
 	v = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 	if (!v)
@@ -748,11 +755,37 @@ static void srvgc_server(unsigned peer, domid_t self)
 	vchan_close(v);
 }
 
+/* srvgc, the client: on dom0's go, the offer the killed server left
+ * (still there: no server of its domain has opened since) connects to
+ * nothing: -EPIPE, not -EPROTO, for no server is there. */
+static void srvgc_dead_offer(unsigned peer)
+{
+	struct vchan *v = NULL;
+	char path[128];
+	int r;
+
+	if (wait_go("go-dead")) {
+		snprintf(path, sizeof(path), PATH_FMT "-dead", peer);
+		r = vchan_client_open(NULL, (int)peer, path, &v);
+		if (r == -EPIPE)
+			OK("srvgc: the killed server's offer: %s",
+			   strerror(-r));
+		else
+			FAIL("srvgc: the killed server's offer: %s",
+			     r ? strerror(-r) : "connected");
+		vchan_close(v);
+	} else {
+		FAIL("srvgc: dom0 never said go-dead");
+	}
+	printf("VCHAN-READY deadoffer-tried\n");
+	fflush(stdout);
+}
+
 /* race: client processes of one domain racing for one offer.  Each round
  * the server offers a channel, takes one message and echoes it, closes;
  * the client's domain forks RACE_PROCS processes that open it at the same
  * moment: exactly one must connect, every other one must get -EBUSY (not
- * -EPROTO: the offer was meant for this domain), and the winner's channel
+ * -EPIPE: the offer's server is there), and the winner's channel
  * must work. */
 #define RACE_ROUNDS 20
 #define RACE_PROCS 3
@@ -1797,8 +1830,10 @@ int main(int argc, char **argv)
 		printf("VCHAN-DONE failures=%d\n", fails);
 		return fails != 0;
 	}
-	if (!strcmp(mode, "srvgc"))
+	if (!strcmp(mode, "srvgc")) {
+		srvgc_dead_offer(peer);
 		path_suffix = "-new";
+	}
 	if (!strcmp(mode, "many")) {
 		many(server, peer, self, arg > 0 ? (int)arg : MANY_CHANNELS);
 		printf("VCHAN-DONE failures=%d\n", fails);

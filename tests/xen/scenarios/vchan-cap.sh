@@ -69,15 +69,25 @@ done
 done_ok reconnect vc-reconnect-s; done_ok reconnect vc-reconnect-c
 finish_pair reconnect
 # Client processes of one domain racing for one offer (5 rounds of 3): one
-# connects, the others get EBUSY, never EPROTO.
+# connects, the others get EBUSY, never EPIPE or EPROTO.
 pair race server race 5 -- client race 5
 done_ok race vc-race-s; done_ok race vc-race-c
 finish_pair race
 
-# A server process killed with its offer out: the next server's open in its
-# domain removes that offer and its record; the client connects to the new
-# one.
+# A server process killed with its offer out: a client's open of that offer
+# gets EPIPE; the next server's open in its domain removes that offer and
+# its record; the client connects to the new one.
 pair srvgc server srvgc -- client srvgc
+if ts_wait_marker vc-srvgc-s "VCHAN-READY deadoffer-left" "$WAIT"; then
+    ts_run0 conf-xs write "/local/domain/$c/data/conf/go-dead" 1 || bad "srvgc: cannot say go-dead"
+else
+    bad "srvgc: the killed server's offer was not left"
+fi
+if ts_wait_marker vc-srvgc-c "VCHAN-READY deadoffer-tried" "$WAIT"; then
+    ts_run0 conf-xs write "/local/domain/$s/data/conf/go-new" 1 || bad "srvgc: cannot say go-new"
+else
+    bad "srvgc: the client never tried the killed server's offer"
+fi
 if ts_wait_marker vc-srvgc-c "VCHAN-READY srvgc" "$WAIT"; then
     ts_run0 conf-xs write "/local/domain/$c/data/conf/go" 1 || bad "srvgc: cannot say go"
 else
