@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -916,6 +918,44 @@ static void child_passed(pid_t child)
 }
 
 /*
+ * vchan_fork_guard() (fork.c): a guarded mutex that another thread holds
+ * when fork() is called is waited for, so the child's copy is never left
+ * locked (and the state it guards is whole).  A thread takes one and holds
+ * it for 200 ms; the main thread forks meanwhile: the child must find it
+ * free.  Unguarded, the child's copy stays locked.
+ */
+static pthread_mutex_t guarded_mu = PTHREAD_MUTEX_INITIALIZER;
+static sem_t guarded_held;
+
+static void *hold_guarded(void *arg)
+{
+	pthread_mutex_lock(&guarded_mu);
+	sem_post(&guarded_held);
+	usleep(200 * 1000);     /* the fork() comes meanwhile */
+	pthread_mutex_unlock(&guarded_mu);
+	return arg;
+}
+
+static void test_fork_guard_waits_for_holder(void **state)
+{
+	pthread_t holder;
+	pid_t child;
+
+	(void)state;
+	vchan_fork_guard(&guarded_mu);
+	assert_int_equal(sem_init(&guarded_held, 0, 0), 0);
+	assert_int_equal(pthread_create(&holder, NULL, hold_guarded, NULL), 0);
+	while (sem_wait(&guarded_held) < 0)
+		assert_int_equal(errno, EINTR);
+	child = fork();
+	if (child == 0)
+		_exit(pthread_mutex_trylock(&guarded_mu) == 0 ? 0 : 1);
+	child_passed(child);
+	assert_int_equal(pthread_join(holder, NULL), 0);
+	sem_destroy(&guarded_held);
+}
+
+/*
  * Sweeps: a process's first clean-up of a directory lists it and every
  * shard; each later one lists one shard, in turn, every shard within 16;
  * the offer records have turns of their own; a forked child starts over
@@ -1204,6 +1244,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
+		cmocka_unit_test(test_fork_guard_waits_for_holder),
 		cmocka_unit_test_setup_teardown(test_reap_sweeps_in_turn,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,
