@@ -508,8 +508,17 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	return 0;
 
 fail_grant:
-	vchan_log(who, "cannot share ring pages with domain %d: %s",
-		  peer_domid, strerror(-r));
+	if (r == -ENOSPC)
+		vchan_log(who, "cannot share %u pages with domain %d: this "
+			  "domain's grants are used up (Linux's gntalloc "
+			  "shares 1024 pages per domain at once unless the "
+			  "module parameter xen_gntalloc.limit says more; "
+			  "else Xen's max_grant_frames); smaller rings take "
+			  "fewer", 1 + vchan_layout_pages(lo) +
+			  vchan_layout_pages(ro), peer_domid);
+	else
+		vchan_log(who, "cannot share ring pages with domain %d: %s",
+			  peer_domid, strerror(-r));
 fail:
 	free(p1);
 	free(p2);

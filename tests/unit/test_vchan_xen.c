@@ -1190,17 +1190,14 @@ static void test_server_reaps_dead_offers(void **state)
 				 live), 0);
 }
 
-/* The server: srv_live's unmap-notify on its own port; a failed publish
- * releases the grant, the port and the handles once. */
-static void test_server_publish_fails_release_once(void **state)
+/* A server's open up to its control page shared (domain 3, port 7),
+ * with rings of these orders. */
+static void server_shared(struct vchan_config *cfg, unsigned read_order,
+			  unsigned write_order)
 {
-	struct vchan_config cfg;
-	struct vchan *v = NULL;
-
-	(void)state;
-	vchan_config_init(&cfg);
-	cfg.read_order = 10;
-	cfg.write_order = 11;
+	vchan_config_init(cfg);
+	cfg->read_order = read_order;
+	cfg->write_order = write_order;
 	MOCK_OK(xs_open);
 	MOCK_RET(xs_read, "3");                        /* our domid */
 	MOCK_FAIL(xc_interface_open, EACCES);          /* a guest */
@@ -1209,6 +1206,17 @@ static void test_server_publish_fails_release_once(void **state)
 	MOCK_RET(xenevtchn_bind_unbound_port, 7);
 	MOCK_OK(xengntshr_open);
 	MOCK_OK(xengntshr_share_page_notify);
+}
+
+/* The server: srv_live's unmap-notify on its own port; a failed publish
+ * releases the grant, the port and the handles once. */
+static void test_server_publish_fails_release_once(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_shared(&cfg, 10, 11);
 	MOCK_OK(xs_open);                              /* the peer watch's */
 	MOCK_FAIL(xs_watch, EACCES);
 	MOCK_OK(xs_open);                              /* a fresh one */
@@ -1235,6 +1243,37 @@ static void test_server_publish_fails_release_once(void **state)
 	assert_int_equal(mock.gnttab_close, 0);
 }
 
+/*
+ * Past gntalloc's limit (1024 pages per domain by default) a share fails
+ * with -ENOSPC: the open fails so, and its log line says how many pages
+ * the channel takes and which limit to raise.
+ */
+static void test_server_grant_limit(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_shared(&cfg, 15, 15);
+	MOCK_FAIL(xengntshr_share_pages, ENOSPC);
+	MOCK_RET(xs_transaction_start, 6);             /* unpublish */
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xs_rm);                                /* our record */
+	MOCK_OK(xengntshr_unshare);
+	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -ENOSPC);
+	assert_null(v);
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, "cannot share 17 pages with domain "
+			       "5: this domain's grants are used up"));
+	assert_non_null(strstr(last_log, "xen_gntalloc.limit"));
+	assert_int_equal(mock.rms, 1);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gntshr_close, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1245,6 +1284,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test(test_fork_guard_waits_for_holder),
+		cmocka_unit_test_setup_teardown(test_server_grant_limit, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_reap_sweeps_in_turn,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,

@@ -290,7 +290,7 @@ void vchan_shm_detach(struct vchan *v);
  * through gntalloc, which lets a Linux domain share 1024 pages at once by
  * default (module parameter xen_gntalloc.limit): 33 pages for two 64 KiB
  * rings, 1 for orders 10 and 11 (in the page); past it, the open fails
- * with -ENOSPC.
+ * with -ENOSPC and a log line that names the pages and the limit.
  * The channel id keeps a new channel's node apart from a killed client's
  * left over from an earlier channel with the same port and ring-ref (Xen
  * and Linux reuse both at once).
