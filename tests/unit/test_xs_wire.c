@@ -153,8 +153,9 @@ static int garbage_request(struct tconn *c, uint32_t type, uint32_t tx,
 }
 
 /* Rounds of random requests on fresh connections of domid: every one is
- * answered or cut, a guest's dom0-only requests are refused, and dom0 is
- * still served afterwards. */
+ * answered or cut, a guest's dom0-only requests are refused, every request
+ * after a guest's refused watch fails with EIO, and dom0 is still served
+ * afterwards. */
 static void garbage_rounds(uint32_t domid, unsigned seed)
 {
     int answered = 0;
@@ -172,10 +173,14 @@ static void garbage_rounds(uint32_t domid, unsigned seed)
             }
             uint32_t type = (uint32_t)(rand() % (XS_TYPE_COUNT + 2));
             uint32_t tx = (rand() % 4 == 0) ? (uint32_t)(rand() % 3) : 0;
+            bool refused = c->c->refused;  /* a guest's watch refused */
             if (!garbage_request(c, type, tx, p, len))
                 continue;
             answered++;
-            if (domid != 0 && dom0_only(type)) {
+            if (refused) {
+                assert_int_equal(c->type, XS_ERROR);
+                assert_string_equal(c->buf, "EIO");
+            } else if (domid != 0 && dom0_only(type)) {
                 assert_int_equal(c->type, XS_ERROR);
                 assert_string_equal(c->buf, "EACCES");
             }

@@ -78,7 +78,7 @@ struct xs_conn {
     int fd;                    /* -1: detached (unit tests) */
     uint32_t domid;
     bool closed;
-    bool close_when_flushed;   /* xs_conn_close_after_flush() */
+    bool refused;              /* xs_conn_refuse() */
     bool want_out;             /* EPOLLOUT registered */
     /* Input: header, then payload. */
     unsigned char hdrbuf[16];
@@ -202,9 +202,17 @@ void xs_watch_fire(struct xs_server *s, const char *path, bool exact,
 /* xs_wire.c */
 struct xs_conn *xs_conn_new(struct xs_server *s, int fd, uint32_t domid);
 void xs_conn_close(struct xs_conn *c);
-/* Close once what is queued was sent (a detached connection: now, its
- * queue left to xs_conn_pop until the reap). */
-void xs_conn_close_after_flush(struct xs_conn *c);
+/* A guest's request refused as Linux's xenbus device reports it (the
+ * failure of write(), on which libxenstore gives the handle up): from now
+ * on every request is answered EIO and no event is sent, but the
+ * connection and its watches stay, and count, until the process closes
+ * it, as on Xen 4.17. */
+void xs_conn_refuse(struct xs_conn *c);
+/* Give back now what connections of domid that their processes closed
+ * still hold: on Xen a guest's kernel unwatches as the process closes the
+ * handle, before the process's next request; here the close may still
+ * wait in the loop.  Called before refusing a watch past the quota. */
+void xs_conns_settle(struct xs_server *s, uint32_t domid);
 /* Queue one message (header + a + b); cuts the connection past its quota. */
 int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
                  uint32_t tx_id, const void *a, size_t alen,

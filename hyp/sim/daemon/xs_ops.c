@@ -308,8 +308,10 @@ static void op_watch(struct req *r)
      * reports xenstored's refusal (a bad path, a duplicate, E2BIG past the
      * domain's 128) as the failure of write(), on which libxenstore
      * closes the handle (xs_talkv), and every later call on it fails
-     * with EBADF. Here the refusal is answered, then a guest's connection
-     * closed (seen on Xen 4.17: a 62nd channel's open in one process). */
+     * with EBADF; its watches count until the process closes it, which
+     * releases the device file (seen on Xen 4.17: a 62nd channel's open
+     * in one process). Here the refusal is answered, then a guest's
+     * connection refused (xs_conn_refuse). */
     if (split(r, vec, 2) < 2) {
         reply_err(r, EINVAL);
         return;
@@ -322,7 +324,7 @@ static void op_watch(struct req *r)
         xs_conn_send(r->c, XS_WATCH_EVENT, 0, 0, vec[0], strlen(vec[0]) + 1,
                      vec[1], strlen(vec[1]) + 1);
     else if (r->c->domid != 0)
-        xs_conn_close_after_flush(r->c);
+        xs_conn_refuse(r->c);
 }
 
 static void op_unwatch(struct req *r)
@@ -443,6 +445,8 @@ void xs_ops_dispatch(struct xs_conn *c, uint32_t type, uint32_t req_id,
     struct req r = {.c = c, .type = type, .req_id = req_id, .tx_id = tx_id,
                     .p = payload, .len = len, .txn = NULL};
     bool uses_txn;
+    if (c->refused)
+        { reply_err(&r, EIO); return; } /* Xen: EBADF, in the library */
     switch (type) {
     case XS_READ: case XS_WRITE: case XS_MKDIR: case XS_RM:
     case XS_DIRECTORY: case XS_DIRECTORY_PART: case XS_GET_PERMS:

@@ -22,7 +22,11 @@ int xs_watch_add(struct xs_conn *c, const char *path, bool relative,
             return -EEXIST;
     struct xs_dom *d = xs_dom_find(c->s, c->domid);
     /* A guest's kernel watches what it needs on the same ring, and those
-     * count too; xensim has no guest kernel, so it counts them here. */
+     * count too; xensim has no guest kernel, so it counts them here.
+     * Handles its processes closed count no more (xs_conns_settle). */
+    if (c->domid != 0 && d &&
+        d->watches + c->s->lim.kernel_watches >= c->s->lim.watches_per_domain)
+        xs_conns_settle(c->s, c->domid);
     if (c->domid != 0 && d &&
         d->watches + c->s->lim.kernel_watches >= c->s->lim.watches_per_domain)
         return -E2BIG;
@@ -128,7 +132,7 @@ void xs_watch_fire(struct xs_server *s, const char *path, bool exact,
                    const struct xs_perm *perms, unsigned np, uint64_t gen)
 {
     for (struct xs_conn *c = s->conns; c; c = c->next) {
-        if (c->closed || !c->watches)
+        if (c->closed || c->refused || !c->watches)
             continue;
         int allowed = -1; /* asked only when a watch matches */
         for (struct xs_watch *w = c->watches; w && !c->closed; w = w->next) {

@@ -88,12 +88,25 @@ void xs_conn_close(struct xs_conn *c)
         s->reap_pending = true;
 }
 
-void xs_conn_close_after_flush(struct xs_conn *c)
+void xs_conn_refuse(struct xs_conn *c)
 {
-    if (c->fd < 0 || !c->out_head)
-        xs_conn_close(c);
-    else
-        c->close_when_flushed = true;
+    c->refused = true;
+}
+
+void xs_conns_settle(struct xs_server *s, uint32_t domid)
+{
+    for (struct xs_conn *c = s->conns; c; c = c->next) {
+        if (c->domid != domid)
+            continue;
+        char b;
+        /* EOF with nothing unread: the process closed it.  (One with
+         * requests still unread is served first, in the loop.) */
+        if (!c->closed && c->fd >= 0 &&
+            recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            xs_conn_close(c);
+        if (c->closed)
+            xs_watch_free_all(c); /* the rest goes at the reap */
+    }
 }
 
 static void set_want_out(struct xs_conn *c, bool want)
@@ -128,10 +141,6 @@ static void flush(struct xs_conn *c)
             c->out_tail = &c->out_head;
         c->out_count--;
         free(o);
-    }
-    if (c->close_when_flushed && !c->closed) {
-        xs_conn_close(c);
-        return;
     }
     set_want_out(c, false);
 }
