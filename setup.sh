@@ -12,9 +12,10 @@ src=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-$src/_build}
 
 # Debian 12 packages: Xen 4.17 headers and libraries, cmocka, the autotools,
-# clang for the libFuzzer targets, and what the tests drive.
+# clang for the libFuzzer targets, and what the tests drive (groff-base:
+# the manuals' check).
 pkgs="build-essential autoconf automake libtool pkg-config libxen-dev libcmocka-dev
-      clang libclang-rt-14-dev ca-certificates"
+      clang libclang-rt-14-dev ca-certificates groff-base"
 missing=$(for p in $pkgs; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"; done)
 if [ -n "$missing" ]; then
     if [ "$(id -u)" != 0 ]; then

@@ -30,3 +30,23 @@ libvchan_cap_la_LDFLAGS = -version-info 0:0:0
 
 vchanincludedir = $(includedir)/vipc
 vchaninclude_HEADERS = include/vipc/vchan.h
+
+# For programs built against it: pkg-config's libvchan-cap, and the manual,
+# libvchan-cap(3), with a page per call that points to it (man vchan_send).
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = libvchan-cap.pc
+man_MANS = libvchan-cap.3
+EXTRA_DIST = libvchan-cap.pc.in $(man_MANS)
+VCHAN_MAN_ALIASES = vchan_config_init vchan_server_open vchan_client_open \
+	vchan_is_connected vchan_send vchan_recv vchan_sendv vchan_recvv \
+	vchan_reserve vchan_commit vchan_recv_inplace vchan_release \
+	vchan_flush vchan_write vchan_read vchan_fd vchan_events \
+	vchan_revoke vchan_close vchan_get_stats vchan_rights \
+	vchan_ring_size vchan_set_logger vchan_shm_pair vchan_shm_detach
+install-data-hook:
+	$(MKDIR_P) '$(DESTDIR)$(man3dir)'
+	for f in $(VCHAN_MAN_ALIASES); do \
+	  echo '.so man3/libvchan-cap.3' > '$(DESTDIR)$(man3dir)'/$$f.3 || exit 1; \
+	done
+uninstall-hook:
+	for f in $(VCHAN_MAN_ALIASES); do rm -f '$(DESTDIR)$(man3dir)'/$$f.3; done

@@ -1,0 +1,77 @@
+#!/bin/sh
+# make install into a scratch DESTDIR: the libraries, headers, pkg-config
+# file, programs and manuals land where a Xen dom0 or a guest-app
+# developer looks for them; every manual renders without a warning; each
+# call of <vipc/vchan.h> has its man page; and a program built with
+# pkg-config's flags against the installed files alone runs.
+top_builddir=${top_builddir:?}
+top_srcdir=${top_srcdir:?}
+CC=${CC:-cc}
+dest=$(mktemp -d "${TMPDIR:-/tmp}/vipc-install.XXXXXX") || exit 99
+trap 'rm -rf "$dest"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok   $*"; }
+
+# Every folder with something to install (tests/ has nothing; its own
+# programs are being run by make check meanwhile).
+for d in hyp libvchan-cap frontend backend tools; do
+    make -s -C "$top_builddir/$d" install DESTDIR="$dest" >"$dest.log" 2>&1 ||
+        { fail "make install in $d:"; tail -n 20 "$dest.log"; rm -f "$dest.log"; exit 1; }
+done
+rm -f "$dest.log"
+pcfile=$top_builddir/libvchan-cap/libvchan-cap.pc
+var() { sed -n "s|^$1=||p" "$pcfile"; }
+prefix=$(var prefix)
+libdir=$(echo "$(var libdir)" | sed "s|\${exec_prefix}|$(var exec_prefix)|; s|\${prefix}|$prefix|")
+includedir=$(echo "$(var includedir)" | sed "s|\${prefix}|$prefix|")
+mandir=$prefix/share/man
+[ -n "$prefix" ] && [ -n "$libdir" ] || { fail "cannot read prefix and libdir from $pcfile"; exit 1; }
+
+for f in "$libdir/libvchan-cap.so" "$libdir/pkgconfig/libvchan-cap.pc" \
+         "$includedir/vipc/vchan.h" "$includedir/vipc/hyp.h" \
+         "$prefix/bin/xensim" "$prefix/bin/vipc-bench" \
+         "$mandir/man1/xensim.1" "$mandir/man1/vipc-bench.1" \
+         "$mandir/man3/libvchan-cap.3"; do
+    if [ -e "$dest$f" ]; then ok "installed $f"; else fail "not installed: $f"; fi
+done
+
+# Manuals: groff's warnings are errors here.
+for m in "$dest$mandir"/man*/*; do
+    if head -n 1 "$m" | grep -q '^\.so '; then continue; fi
+    w=$(groff -man -ww -z -Tutf8 "$m" 2>&1)
+    if [ -z "$w" ]; then ok "renders: ${m#"$dest"}"; else fail "${m#"$dest"}: $w"; fi
+done
+# A page per call of the installed header, each pointing to the manual.
+calls=$(sed -n '/^typedef/d; s/^[a-z][a-z_ ]*[ *]\(vchan_[a-z_]*\)(.*/\1/p' "$dest$includedir/vipc/vchan.h")
+[ -n "$calls" ] || fail "no calls found in vipc/vchan.h"
+n=0
+for c in $calls; do
+    p="$dest$mandir/man3/$c.3"
+    if [ "$(cat "$p" 2>/dev/null)" != ".so man3/libvchan-cap.3" ]; then
+        fail "man page of $c: missing or not pointing to libvchan-cap(3)"
+    elif ! grep -q "^\.BI \"[a-z].*[ *]$c(" "$dest$mandir/man3/libvchan-cap.3"; then
+        fail "libvchan-cap(3)'s synopsis lacks $c"
+    else
+        n=$((n + 1))
+    fi
+done
+ok "$n calls of vipc/vchan.h with a man page each and in the synopsis"
+
+# A program built against the installed files only.
+if ! PKG_CONFIG_PATH="$dest$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest" \
+     pkg-config --exists libvchan-cap; then
+    fail "pkg-config does not find libvchan-cap"
+else
+    flags=$(PKG_CONFIG_PATH="$dest$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest" \
+            pkg-config --cflags --libs libvchan-cap)
+    # shellcheck disable=SC2086
+    if $CC ${SAN_FLAGS:-} -o "$dest/pc_user" "$top_srcdir/tests/install/pc_user.c" $flags 2>"$dest/cc.log"; then
+        out=$(LD_LIBRARY_PATH="$dest$libdir" "$dest/pc_user" 2>&1)
+        if [ "$out" = "pc_user: ping, pong" ]; then ok "a program built with pkg-config's flags ($flags) runs"
+        else fail "pc_user: $out"; fi
+    else
+        fail "cannot build against the installed files ($flags):"; cat "$dest/cc.log"
+    fi
+fi
+[ "$fails" = 0 ] && echo "install: all checks passed" || { echo "install: $fails check(s) failed"; exit 1; }
