@@ -46,7 +46,7 @@ static pthread_mutex_t holds_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vchan_fork_hold *holds;    /* under holds_mu */
 /* Other files' mutexes, held across fork() after holds_mu (none is taken
  * with holds_mu held elsewhere); under holds_mu. */
-#define FORK_GUARDS 4
+#define FORK_GUARDS 8
 static pthread_mutex_t *guards[FORK_GUARDS];
 static unsigned n_guards;
 

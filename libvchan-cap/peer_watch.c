@@ -39,7 +39,8 @@
  * and leaves.  fork(): a child's copy of the state is the parent's (the
  * child has no thread); it is dropped (the connection closed the one way
  * a child may) at the child's first call (a forked copy of a channel
- * closing, say), and mu is held across fork() so the copy is sane.
+ * closing, say), and mu is held across fork() (vchan_fork_guard) so the
+ * copy is sane.
  * The thread may call the logger (vchan_set_logger). */
 #include "config.h"
 
@@ -64,7 +65,7 @@
 #define RELEASE_TOKEN "vipc-vchan-release"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static struct hyp_store *st;      /* NULL: no connection */
 static int st_fd = -1;            /* st's event fd, in ep_fd */
 static int ep_fd = -1;            /* what the thread (or channels) polls */
@@ -83,22 +84,11 @@ static bool quota_full;           /* a node's watch got E2BIG; until a
 static struct vchan_peer_sub *subs;
 static unsigned long long next_token;
 
-static void lock_for_fork(void)
+static void guard(void)
 {
-	pthread_mutex_lock(&mu);
-}
-
-static void unlock_after_fork(void)
-{
-	pthread_mutex_unlock(&mu);
-}
-
-static void install_atfork(void)
-{
-	/* Without it a fork() while another thread holds mu leaves the
-	 * child's mu held for good; the parent is unaffected. */
-	(void)pthread_atfork(lock_for_fork, unlock_after_fork,
-			     unlock_after_fork);
+	/* Held across fork() (fork.c): else a fork() while another thread
+	 * holds mu leaves the child's mu held for good. */
+	vchan_fork_guard(&mu);
 }
 
 /* Once per process, for each of these conditions. */
@@ -158,7 +148,7 @@ static void enter(void)
 {
 	struct leftover l;
 
-	pthread_once(&atfork_once, install_atfork);
+	pthread_once(&guard_once, guard);
 	pthread_mutex_lock(&mu);
 	if (st && (st_gen != __atomic_load_n(&vchan_fork_generation,
 					     __ATOMIC_RELAXED) ||

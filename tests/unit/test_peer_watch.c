@@ -29,6 +29,12 @@
 
 /* What peer_watch.c takes from the rest of the library. */
 unsigned vchan_fork_generation;
+static pthread_mutex_t *guarded;   /* what it asked fork.c to hold */
+
+void vchan_fork_guard(pthread_mutex_t *mu)
+{
+	guarded = mu;
+}
 static struct vchan *gone[8];
 static int ngone, logs;
 static char last_log[512];
@@ -397,7 +403,8 @@ static void test_without_thread(void **state)
 }
 
 /* A forked child drops its copy of the connection the way a child may,
- * and touches nothing of the parent's watches. */
+ * and touches nothing of the parent's watches.  The lock of the state is
+ * one fork.c holds across fork(). */
 static void test_forked_child(void **state)
 {
 	struct vchan_peer_sub s[1];
@@ -406,6 +413,9 @@ static void test_forked_child(void **state)
 
 	(void)state;
 	add_first(&s[0]);
+	assert_non_null(guarded);
+	assert_int_equal(pthread_mutex_trylock(guarded), 0);
+	pthread_mutex_unlock(guarded);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
