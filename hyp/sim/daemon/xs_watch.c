@@ -14,6 +14,15 @@
 
 #include <xen/io/xs_wire.h>
 
+/* A guest's kernel watches what it needs on the same ring, and those
+ * count too; xensim has no guest kernel, so it counts them here. */
+static bool quota_full(const struct xs_conn *c, const struct xs_dom *d)
+{
+    return c->domid != 0 && d &&
+           d->watches + c->s->lim.kernel_watches >=
+               c->s->lim.watches_per_domain;
+}
+
 int xs_watch_add(struct xs_conn *c, const char *path, bool relative,
                  const char *token)
 {
@@ -21,14 +30,10 @@ int xs_watch_add(struct xs_conn *c, const char *path, bool relative,
         if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0)
             return -EEXIST;
     struct xs_dom *d = xs_dom_find(c->s, c->domid);
-    /* A guest's kernel watches what it needs on the same ring, and those
-     * count too; xensim has no guest kernel, so it counts them here.
-     * Handles its processes closed count no more (xs_conns_settle). */
-    if (c->domid != 0 && d &&
-        d->watches + c->s->lim.kernel_watches >= c->s->lim.watches_per_domain)
+    /* Handles its processes closed count no more (xs_conns_settle). */
+    if (quota_full(c, d))
         xs_conns_settle(c->s, c->domid);
-    if (c->domid != 0 && d &&
-        d->watches + c->s->lim.kernel_watches >= c->s->lim.watches_per_domain)
+    if (quota_full(c, d))
         return -E2BIG;
     struct xs_watch *w = calloc(1, sizeof(*w));
     if (!w)
