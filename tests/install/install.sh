@@ -20,17 +20,21 @@ for d in hyp libvchan-cap frontend backend tools; do
         { fail "make install in $d:"; tail -n 20 "$dest.log"; rm -f "$dest.log"; exit 1; }
 done
 rm -f "$dest.log"
-pcfile=$top_builddir/libvchan-cap/libvchan-cap.pc
-var() { sed -n "s|^$1=||p" "$pcfile"; }
-prefix=$(var prefix)
-libdir=$(echo "$(var libdir)" | sed "s|\${exec_prefix}|$(var exec_prefix)|; s|\${prefix}|$prefix|")
-includedir=$(echo "$(var includedir)" | sed "s|\${prefix}|$prefix|")
-mandir=$prefix/share/man
-[ -n "$prefix" ] && [ -n "$libdir" ] || { fail "cannot read prefix and libdir from $pcfile"; exit 1; }
+# Where configure said things go (--prefix, --libdir, --mandir...), as the
+# build's own Makefile expands them.
+folder() {   # (a make of its own: make check's flags would add noise)
+    printf 'print-%%:\n\t@echo $($*)\n' |
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory \
+            -C "$top_builddir/libvchan-cap" -f Makefile -f - "print-$1"
+}
+prefix=$(folder prefix); bindir=$(folder bindir); libdir=$(folder libdir)
+includedir=$(folder includedir); mandir=$(folder mandir)
+[ -n "$prefix" ] && [ -n "$bindir" ] && [ -n "$libdir" ] && [ -n "$includedir" ] &&
+    [ -n "$mandir" ] || { fail "cannot read the install folders from the build"; exit 1; }
 
 for f in "$libdir/libvchan-cap.so" "$libdir/pkgconfig/libvchan-cap.pc" \
          "$includedir/vipc/vchan.h" "$includedir/vipc/hyp.h" \
-         "$prefix/bin/xensim" "$prefix/bin/vipc-bench" \
+         "$bindir/xensim" "$bindir/vipc-bench" \
          "$mandir/man1/xensim.1" "$mandir/man1/vipc-bench.1" \
          "$mandir/man3/libvchan-cap.3"; do
     if [ -e "$dest$f" ]; then ok "installed $f"; else fail "not installed: $f"; fi
