@@ -2,8 +2,9 @@
 # make install into a scratch DESTDIR: the libraries, headers, pkg-config
 # file, programs and manuals land where a Xen dom0 or a guest-app
 # developer looks for them; every manual renders without a warning; each
-# call of <vipc/vchan.h> has its man page; and a program built with
-# pkg-config's flags against the installed files alone runs.
+# call of <vipc/vchan.h> has its man page, and its line in the synopsis
+# declares what the header does; and a program built with pkg-config's
+# flags against the installed files alone runs.
 top_builddir=${top_builddir:?}
 top_srcdir=${top_srcdir:?}
 CC=${CC:-cc}
@@ -16,10 +17,9 @@ ok() { echo "ok   $*"; }
 # Every folder with something to install (tests/ has nothing; its own
 # programs are being run by make check meanwhile).
 for d in hyp libvchan-cap frontend backend tools; do
-    make -s -C "$top_builddir/$d" install DESTDIR="$dest" >"$dest.log" 2>&1 ||
-        { fail "make install in $d:"; tail -n 20 "$dest.log"; rm -f "$dest.log"; exit 1; }
+    make -s -C "$top_builddir/$d" install DESTDIR="$dest" >"$dest/make.log" 2>&1 ||
+        { fail "make install in $d:"; tail -n 20 "$dest/make.log"; exit 1; }
 done
-rm -f "$dest.log"
 # Where configure said things go (--prefix, --libdir, --mandir...), as the
 # build's own Makefile expands them.
 folder() {   # (a make of its own: make check's flags would add noise)
@@ -61,6 +61,18 @@ for c in $calls; do
     fi
 done
 ok "$n calls of vipc/vchan.h with a man page each and in the synopsis"
+# The synopsis says what the header says: its prototypes (roff's quotes
+# dropped, whitespace is C's) compile after the installed header, which
+# they would not with a type changed in one and not the other.
+sed -n '/^\.SH SYNOPSIS/,/^\.SH /p' "$dest$mandir/man3/libvchan-cap.3" |
+    sed -n 's/^\.BI //p' | tr -d '"' > "$dest/synopsis.c"
+# shellcheck disable=SC2086
+if printf '#include <vipc/vchan.h>\n' | cat - "$dest/synopsis.c" |
+   $CC -std=gnu11 -Wall -Werror -fsyntax-only -I"$dest$includedir" -x c - 2>"$dest/cc.log"; then
+    ok "libvchan-cap(3)'s synopsis matches the installed header"
+else
+    fail "libvchan-cap(3)'s synopsis and vipc/vchan.h differ:"; head -n 5 "$dest/cc.log"
+fi
 
 # A program built against the installed files only.
 if ! PKG_CONFIG_PATH="$dest$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest" \
