@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -96,23 +97,53 @@ static void *box_open(const void *out, size_t size, bool (*lib_open)(void *))
 	return NULL;
 }
 
+/* Xen 4.17's library opens /dev/xen/gntalloc without O_CLOEXEC (its
+ * gntdev and evtchn, and libxenstore's descriptors, with it): a program a
+ * child execs would inherit the device, and could share pages with any
+ * domain through it.  We set the flag after the open; cloexec_mu, held
+ * from before the open until the flag is set and taken by fork()'s prepare
+ * handler, keeps a thread's fork() from copying the descriptor in between.
+ * vfork() and posix_spawn() (hence system() and popen()) run no fork
+ * handlers: a program they start in that window still inherits it, which
+ * the library leaves us no way to prevent.  A leaf: nothing else is taken
+ * under it. */
+static pthread_mutex_t cloexec_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t cloexec_once = PTHREAD_ONCE_INIT;
+
+static void cloexec_lock(void)
+{
+	pthread_mutex_lock(&cloexec_mu);
+}
+
+static void cloexec_unlock(void)
+{
+	pthread_mutex_unlock(&cloexec_mu);
+}
+
+static void cloexec_install(void)
+{
+	/* Without the handlers (no memory) the flag is still set, later. */
+	(void)pthread_atfork(cloexec_lock, cloexec_unlock, cloexec_unlock);
+}
+
 static bool gntshr_lib_open(void *box)
 {
 	struct hyp_gntshr *gs = box;
-	int fd, fl;
+	int fd, fl, err;
 
+	pthread_once(&cloexec_once, cloexec_install);
+	cloexec_lock();
 	gs->xgs = xengntshr_open(NULL, 0);
-	if (!gs->xgs)
-		return false;
-	/* Xen 4.17's library opens /dev/xen/gntalloc without O_CLOEXEC (its
-	 * gntdev and evtchn with it): a program a child execs would inherit
-	 * it.  Set it here; a thread that forks and execs between the open
-	 * and this still leaks it, which the library leaves us no way to
-	 * prevent. */
-	fd = xengntshr_fd(gs->xgs);
-	if (fd >= 0 && (fl = fcntl(fd, F_GETFD)) >= 0 && !(fl & FD_CLOEXEC))
-		(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-	return true;
+	err = errno;
+	if (gs->xgs) {
+		fd = xengntshr_fd(gs->xgs);
+		if (fd >= 0 && (fl = fcntl(fd, F_GETFD)) >= 0 &&
+		    !(fl & FD_CLOEXEC))
+			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	cloexec_unlock();
+	errno = err;
+	return gs->xgs != NULL;
 }
 
 static bool gnttab_lib_open(void *box)

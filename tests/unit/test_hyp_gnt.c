@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_hyp_mock.h"
@@ -48,6 +50,53 @@ static void test_gntshr_fd_closes_on_exec(void **state)
 	/* No descriptor to be had: the open still succeeds. */
 	mock.gntshr_fd = -1;
 	hyp_gntshr_close(shr_open_ok());
+}
+
+/* A thread that forks while another opens gntalloc: the child must not
+ * get the descriptor before hyp made it close-on-exec, which hyp does
+ * after the library's open returns.  The fake open lets the forker go and
+ * takes 200 ms; the forker's child reports the flag it inherited. */
+static int opening;    /* the fake open has begun */
+
+static void open_slowly(void)
+{
+	__atomic_store_n(&opening, 1, __ATOMIC_RELEASE);
+	usleep(200 * 1000);
+}
+
+static void *fork_during_open(void *arg)
+{
+	int *status = arg;
+	pid_t pid;
+
+	while (!__atomic_load_n(&opening, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	pid = fork();
+	if (pid == 0)
+		_exit(fcntl(mock.gntshr_fd, F_GETFD) & FD_CLOEXEC ? 0 : 1);
+	if (pid < 0 || waitpid(pid, status, 0) != pid)
+		*status = -1;
+	return NULL;
+}
+
+static void test_fork_waits_for_cloexec(void **state)
+{
+	pthread_t forker;
+	int status = -1;
+
+	(void)state;
+	mock.gntshr_fd = eventfd(0, 0);
+	assert_true(mock.gntshr_fd >= 0);
+	mock.in_gntshr_open = open_slowly;
+	opening = 0;
+	assert_int_equal(pthread_create(&forker, NULL, fork_during_open,
+					&status), 0);
+	hyp_gntshr_close(shr_open_ok());
+	assert_int_equal(pthread_join(forker, NULL), 0);
+	/* 1: the child had the descriptor without the flag. */
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(mock.gntshr_fd);
 }
 
 static void test_open_failures(void **state)
@@ -255,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup(test_open_failures, mock_reset),
 		cmocka_unit_test_setup(test_gntshr_fd_closes_on_exec,
 				       mock_reset),
+		cmocka_unit_test_setup(test_fork_waits_for_cloexec, mock_reset),
 		cmocka_unit_test_setup(test_close, mock_reset),
 		cmocka_unit_test_setup(test_share_pages_ro_rw, mock_reset),
 		cmocka_unit_test_setup(test_share_failure_leaves_outputs, mock_reset),

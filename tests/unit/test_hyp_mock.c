@@ -150,6 +150,8 @@ int __wrap_xengntshr_unshare(xengntshr_handle *xgs, void *start, uint32_t count)
 
 xengntshr_handle *__wrap_xengntshr_open(struct xentoollog_logger *l, unsigned f)
 {
+	if (mock.in_gntshr_open)
+		mock.in_gntshr_open();
 	return FAILS(xengntshr_open) ? NULL : mock_xgs;
 }
 

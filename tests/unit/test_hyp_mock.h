@@ -65,6 +65,7 @@ struct mock_state {
 	const char *const *plan_event[4];
 	int plan_events, plan_next;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
+	void (*in_gntshr_open)(void); /* called inside xengntshr_open */
 	/* last arguments */
 	uint32_t domid;
 	evtchn_port_t port, remote_port;
