@@ -280,10 +280,33 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	free(v);
 }
 
-int vchan_revoke(struct vchan *v)
+/* The line that says what a revoke or close discarded: the message this
+ * end was still sending (a backlog is one that an earlier call accepted,
+ * which vchan_flush() would have delivered) and those received but not
+ * taken. */
+static void log_discarded(struct vchan *v, bool closing, bool unsent,
+			  bool backlog, uint64_t untaken)
 {
-	uint64_t one = 1, dropped = 0;
-	bool tx_held, rx_held;
+	const char *tx = !unsent ? "" : !(backlog && closing) ?
+		"1 not yet all sent" :
+		"1 not yet all sent (accepted: vchan_flush() before "
+		"vchan_close() delivers it)";
+	char rx[48] = "";
+
+	if (!unsent && !untaken)
+		return;
+	if (untaken)
+		snprintf(rx, sizeof(rx), "%s%llu received but not taken",
+			 unsent ? ", " : "", (unsigned long long)untaken);
+	vchan_log(v->name, "%s: %llu message(s) discarded: %s%s",
+		  closing ? "closed" : "revoked",
+		  (unsigned long long)(unsent + untaken), tx, rx);
+}
+
+static int revoke_end(struct vchan *v, bool closing)
+{
+	uint64_t one = 1, untaken = 0;
+	bool tx_held, rx_held, unsent, backlog;
 	uint32_t ready;
 	ssize_t w;
 
@@ -309,15 +332,15 @@ int vchan_revoke(struct vchan *v)
 		vchan_lock(&v->tx.mu);
 	if (!rx_held)
 		vchan_lock(&v->rx.mu);
-	if (v->tx.busy)
-		dropped++;
+	unsent = v->tx.busy;
+	backlog = v->tx.busy && v->tx.owned;
 	if (v->tx.owned)
 		free((void *)v->tx.src);
 	v->tx.busy = v->tx.owned = false;
 	v->tx.src = NULL;
 	if (!v->released) {
 		if (!v->raw && v->rx.active)
-			dropped++;
+			untaken++;
 		/* Tell the peer: our live byte, then an event. */
 		VCHAN_WRITE_ONCE(*v->my_live, 0);
 		vchan_mb(); /* live byte visible before the notification */
@@ -326,11 +349,11 @@ int vchan_revoke(struct vchan *v)
 		 * wakes to EPIPE rather than to room.  A hostile index just
 		 * means nothing is counted. */
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
-			dropped += vchan_frame_count(&v->rx.ring, ready,
+			untaken += vchan_frame_count(&v->rx.ring, ready,
 					v->rx.run_left, vchan_rx_taken(v));
 		else if (!v->raw)
 			/* The rest of a run taken whole is ours. */
-			dropped += v->rx.run_left;
+			untaken += v->rx.run_left;
 		v->ops->notify(v->tp);
 		/* Under wait_mu too: vchan_events(), vchan_fd() and
 		 * vchan_is_connected() look at the page and the transport
@@ -342,15 +365,18 @@ int vchan_revoke(struct vchan *v)
 	}
 	v->rx.active = false;
 	v->rx.run_left = 0;
-	__atomic_fetch_add(&v->discarded, dropped, __ATOMIC_RELAXED);
-	if (dropped)
-		vchan_log(v->name, "revoked: %llu message(s) discarded",
-			  (unsigned long long)dropped);
+	__atomic_fetch_add(&v->discarded, untaken + unsent, __ATOMIC_RELAXED);
+	log_discarded(v, closing, unsent, backlog, untaken);
 	if (!rx_held)
 		vchan_unlock(&v->rx.mu);
 	if (!tx_held)
 		vchan_unlock(&v->tx.mu);
 	return 0;
+}
+
+int vchan_revoke(struct vchan *v)
+{
+	return revoke_end(v, false);
 }
 
 void vchan_close(struct vchan *v)
@@ -362,7 +388,7 @@ void vchan_close(struct vchan *v)
 		vchan_endpoint_free(v, true);
 		return;
 	}
-	vchan_revoke(v);
+	revoke_end(v, true);
 	/* Closed by the thread holding an in-place message or a reservation:
 	 * the hold ends here. */
 	if (vchan_lock_held(&v->rx.mu))

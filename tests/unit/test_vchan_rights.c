@@ -260,6 +260,8 @@ static void test_revoke_mid_message(void **state)
 	assert_int_equal(vchan_send(c, 1, 0, big, len, 0), 0);  /* backlog */
 	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);        /* partial */
 	assert_int_equal(vchan_revoke(c), 0);
+	assert_string_equal(tv_last_log, "vchan cli: revoked: 1 message(s) "
+			    "discarded: 1 not yet all sent");
 	m.len = len;
 	/* Never a torn message: EPIPE. */
 	assert_int_equal(vchan_recv(s, &m, 100), -EPIPE);
@@ -268,6 +270,44 @@ static void test_revoke_mid_message(void **state)
 	vchan_get_stats(s, &st);
 	assert_int_equal(st.discarded, 1);   /* the partial message */
 	tv_close(s, c);
+	free(big);
+}
+
+/* Closed with a message accepted into the backlog and not yet all sent:
+ * the line says so, and how it would have been delivered; the peer never
+ * gets it torn.  Closed with messages received but not taken: counted. */
+static void test_close_says_what_it_discards(void **state)
+{
+	struct vchan *s, *c;
+	size_t len = 50000;
+	uint8_t *big = calloc(1, len), small[8];
+	struct vchan_msg m = { .buf = big, .len = len };
+
+	(void)state;
+	assert_non_null(big);
+	tv_start(10, 11, &s, &c);
+	assert_int_equal(vchan_send(c, 1, 0, big, len, 0), 0);  /* backlog */
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);        /* partial */
+	vchan_close(c);
+	assert_string_equal(tv_last_log, "vchan cli: closed: 1 message(s) "
+			    "discarded: 1 not yet all sent (accepted: "
+			    "vchan_flush() before vchan_close() delivers it)");
+	m.len = len;
+	assert_int_equal(vchan_recv(s, &m, 100), -EPIPE);
+	vchan_close(s);
+
+	tv_start(10, 11, &s, &c);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(vchan_send(c, 1, 0, small, sizeof(small), 0),
+				 0);
+	tv_log_count = 0;
+	vchan_close(s);
+	assert_int_equal(tv_log_count, 1);
+	assert_string_equal(tv_last_log, "vchan srv: closed: 3 message(s) "
+			    "discarded: 3 received but not taken");
+	/* Nothing pending: nothing said. */
+	vchan_close(c);
+	assert_int_equal(tv_log_count, 1);
 	free(big);
 }
 
@@ -520,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_wakes_local_waiter),
 		cmocka_unit_test(test_revoke_races_event_loop),
 		cmocka_unit_test(test_revoke_mid_message),
+		cmocka_unit_test(test_close_says_what_it_discards),
 		cmocka_unit_test(test_peer_close_then_drain),
 		cmocka_unit_test(test_hostile_live_and_indices),
 		cmocka_unit_test(test_hostile_start_indices),

@@ -201,7 +201,9 @@ int vchan_events(struct vchan *v);
  * ahead: the pointer is then no longer valid, and vchan_release() or
  * vchan_commit() (which then returns -EPIPE) still ends the hold. */
 int vchan_revoke(struct vchan *v);
-/* Close and free (revokes first if needed). */
+/* Close and free (revokes first if needed).  A message still in the send
+ * backlog is discarded (logged): vchan_flush() first delivers it.  What is
+ * whole in the ring stays for the peer. */
 void vchan_close(struct vchan *v);
 
 struct vchan_stats {
