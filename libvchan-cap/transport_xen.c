@@ -370,34 +370,142 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 	vchan_reap_own(path);   /* our clean-ups need not read it */
 }
 
+/* Server: does the peer domain exist?  Only a privileged domain may ask
+ * Xen; a guest cannot tell (Xen offers ports and grants to any domain id,
+ * and xenstored keeps a permission naming a domain that does not exist:
+ * store-perms conformance scenario), and offers anyway: its server then
+ * waits for a client, as libxenvchan's does.  0, or -ESRCH (logged). */
+static int peer_exists(const struct xen_tp *t, const char *who)
+{
+	struct hyp_ctrl *xc = NULL;
+	int r;
+
+	if (hyp_ctrl_open(&xc) < 0)
+		return 0;
+	r = hyp_domain_alive(xc, t->peer);
+	hyp_ctrl_close(xc);
+	if (r != 0)
+		return 0;
+	vchan_log(who, "peer domain %u does not exist or is dying",
+		  (unsigned)t->peer);
+	return -ESRCH;
+}
+
+/* Server: an unbound port for the peer, the control page (unmap-notify on
+ * srv_live, which fires the port) and the rings' pages shared read-write
+ * with it, the page laid out.  *ref: the page's grant; *rb, *wb: the rings
+ * we read and write.  Failures are logged. */
+static int server_share(struct xen_tp *t, const char *who, unsigned lo,
+			unsigned ro, int layout, grant_ref_t *ref, void **rb,
+			void **wb)
+{
+	struct hyp_unmap_notify un;
+	struct vchan_interface *pg;
+	int r;
+
+	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
+	    (r = hyp_evtchn_alloc_unbound(t->ev, t->peer, &t->port)) < 0) {
+		vchan_log(who, "cannot offer an event channel to domain %u: "
+			  "%s", (unsigned)t->peer, strerror(-r));
+		return r;
+	}
+	if ((r = hyp_gntshr_open(&t->gs)) < 0)
+		goto fail;
+	un.offset = offsetof(struct vchan_interface, srv_live);
+	un.port = t->port;
+	r = hyp_gntshr_share(t->gs, t->peer, 1, true, &un, ref, &t->page);
+	if (r < 0)
+		goto fail;
+	pg = t->page;
+	t->lpages = vchan_layout_pages(lo);
+	t->rpages = vchan_layout_pages(ro);
+	if (t->lpages && (r = hyp_gntshr_share(t->gs, t->peer, t->lpages,
+					       true, NULL, pg->grants,
+					       &t->lbuf)) < 0)
+		goto fail;
+	if (t->rpages && (r = hyp_gntshr_share(t->gs, t->peer, t->rpages,
+					       true, NULL,
+					       pg->grants + t->lpages,
+					       &t->rbuf)) < 0)
+		goto fail;
+	vchan_layout_server_init(pg, lo, ro, layout);
+	*rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
+	*wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+	return 0;
+
+fail:
+	if (r == -ENOSPC)
+		vchan_log(who, "cannot share %u pages with domain %u: this "
+			  "domain's grants are used up (Linux's gntalloc "
+			  "shares 1024 pages per domain at once unless the "
+			  "module parameter xen_gntalloc.limit says more; "
+			  "else Xen's max_grant_frames); smaller rings take "
+			  "fewer", 1 + vchan_layout_pages(lo) +
+			  vchan_layout_pages(ro), (unsigned)t->peer);
+	else
+		vchan_log(who, "cannot share ring pages with domain %u: %s",
+			  (unsigned)t->peer, strerror(-r));
+	return r;
+}
+
+/* Server: the end over t, its pages shared. */
+static int server_end(const struct vchan_config *cfg, const char *who,
+		      struct xen_tp *t, unsigned lo, unsigned ro, int layout,
+		      void *rb, void *wb, struct vchan **out)
+{
+	int r;
+
+	keep_from_children(who, t);
+	r = vchan_endpoint_create(cfg, true, layout, t->page, rb, lo, wb, ro,
+				  &xen_ops, t, out);
+	if (r < 0)
+		return r;
+	vchan_peer_watch_attach(&t->sub, *out);
+	vchan_fork_track(*out);
+	return 0;
+}
+
+/* Both kinds of server open: the arguments checked, the ring orders and
+ * layout chosen, a transport for the peer. */
+static int server_tp(const struct vchan_config *cfg, int peer_domid,
+		     unsigned *lo, unsigned *ro, int *layout,
+		     struct xen_tp **t)
+{
+	int r;
+
+	if (peer_domid < 0 || peer_domid >= 0x7ff0)
+		return -EINVAL;
+	*lo = cfg ? cfg->read_order : 0;
+	*ro = cfg ? cfg->write_order : 0;
+	*layout = cfg ? cfg->layout : VCHAN_LAYOUT_XENVCHAN;
+	r = vchan_layout_choose(lo, ro, *layout);
+	if (r < 0)
+		return r;
+	*t = tp_new(true, (domid_t)peer_domid);
+	return *t ? 0 : -ENOMEM;
+}
+
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
 	const char *who = who_of(cfg, true);
-	unsigned lo = cfg ? cfg->read_order : 0;
-	unsigned ro = cfg ? cfg->write_order : 0;
-	int layout = cfg ? cfg->layout : VCHAN_LAYOUT_XENVCHAN;
-	struct hyp_unmap_notify un;
-	struct vchan_interface *pg;
 	struct xs_permissions perms[2];
 	struct hyp_store_node nodes[3];
 	char refbuf[16], portbuf[16], id[VCHAN_CHANNEL_ID_LEN + 1];
 	char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	unsigned lo, ro;
+	int layout;
 	grant_ref_t ref;
 	domid_t self;
 	struct xen_tp *t;
-	struct hyp_ctrl *xc = NULL;
 	void *rb, *wb;
 	int r;
 
-	if (!out || !xs_path || peer_domid < 0 || peer_domid >= 0x7ff0)
+	if (!out || !xs_path)
 		return -EINVAL;
-	r = vchan_layout_choose(&lo, &ro, layout);
+	r = server_tp(cfg, peer_domid, &lo, &ro, &layout, &t);
 	if (r < 0)
 		return r;
-	t = tp_new(true, (domid_t)peer_domid);
-	if (!t)
-		return -ENOMEM;
 	t->xs_path = strdup(xs_path);
 	if (!t->xs_path) {
 		r = -ENOMEM;
@@ -408,51 +516,13 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		vchan_log(who, "cannot use the store: %s", strerror(-r));
 		goto fail;
 	}
-	/* Publish only for a domain that exists, when we may ask Xen.  A
-	 * guest cannot tell: Xen offers ports and grants to any domain id,
-	 * and xenstored keeps a permission naming a domain that does not
-	 * exist (store-perms conformance scenario); its server then waits
-	 * for a client, as libxenvchan's does. */
-	if (hyp_ctrl_open(&xc) == 0) {
-		r = hyp_domain_alive(xc, t->peer);
-		hyp_ctrl_close(xc);
-		if (r == 0) {
-			vchan_log(who, "peer domain %d does not exist or is "
-				  "dying", peer_domid);
-			r = -ESRCH;
-			goto fail;
-		}
-	}
+	if ((r = peer_exists(t, who)) < 0)
+		goto fail;
 	channel_id(id);
 	record_offer(t, who, self, xs_path, id);
-	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
-	    (r = hyp_evtchn_alloc_unbound(t->ev, t->peer, &t->port)) < 0) {
-		vchan_log(who, "cannot offer an event channel to domain %d: "
-			  "%s", peer_domid, strerror(-r));
-		goto fail;
-	}
-	if ((r = hyp_gntshr_open(&t->gs)) < 0)
-		goto fail_grant;
-	un.offset = offsetof(struct vchan_interface, srv_live);
-	un.port = t->port;
-	r = hyp_gntshr_share(t->gs, t->peer, 1, true, &un, &ref, &t->page);
+	r = server_share(t, who, lo, ro, layout, &ref, &rb, &wb);
 	if (r < 0)
-		goto fail_grant;
-	pg = t->page;
-	t->lpages = vchan_layout_pages(lo);
-	t->rpages = vchan_layout_pages(ro);
-	if (t->lpages && (r = hyp_gntshr_share(t->gs, t->peer, t->lpages,
-					       true, NULL, pg->grants,
-					       &t->lbuf)) < 0)
-		goto fail_grant;
-	if (t->rpages && (r = hyp_gntshr_share(t->gs, t->peer, t->rpages,
-					       true, NULL,
-					       pg->grants + t->lpages,
-					       &t->rbuf)) < 0)
-		goto fail_grant;
-	vchan_layout_server_init(pg, lo, ro, layout);
-	rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
-	wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+		goto fail;
 
 	/* The client's liveness node, watched before we publish: a client that
 	 * connects and dies at once still leaves its events. */
@@ -498,33 +568,41 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 	p1 = p2 = p3 = NULL;
 	if (r < 0)
 		goto fail;
-	keep_from_children(who, t);
-	r = vchan_endpoint_create(cfg, true, layout, pg, rb, lo, wb, ro,
-				  &xen_ops, t, out);
-	if (r < 0)
-		goto fail;
-	vchan_peer_watch_attach(&t->sub, *out);
-	vchan_fork_track(*out);
-	return 0;
-
-fail_grant:
-	if (r == -ENOSPC)
-		vchan_log(who, "cannot share %u pages with domain %d: this "
-			  "domain's grants are used up (Linux's gntalloc "
-			  "shares 1024 pages per domain at once unless the "
-			  "module parameter xen_gntalloc.limit says more; "
-			  "else Xen's max_grant_frames); smaller rings take "
-			  "fewer", 1 + vchan_layout_pages(lo) +
-			  vchan_layout_pages(ro), peer_domid);
-	else
-		vchan_log(who, "cannot share ring pages with domain %d: %s",
-			  peer_domid, strerror(-r));
+	r = server_end(cfg, who, t, lo, ro, layout, rb, wb, out);
+	if (r == 0)
+		return 0;
 fail:
 	free(p1);
 	free(p2);
 	free(p3);
 	xen_release(t, false);
 	return r;
+}
+
+int vchan_server_open_offer(const struct vchan_config *cfg, int peer_domid,
+			    struct vchan_offer *offer, struct vchan **out)
+{
+	const char *who = who_of(cfg, true);
+	unsigned lo, ro;
+	int layout, r;
+	grant_ref_t ref;
+	struct xen_tp *t;
+	void *rb, *wb;
+
+	if (!out || !offer)
+		return -EINVAL;
+	r = server_tp(cfg, peer_domid, &lo, &ro, &layout, &t);
+	if (r < 0)
+		return r;
+	if ((r = peer_exists(t, who)) < 0 ||
+	    (r = server_share(t, who, lo, ro, layout, &ref, &rb, &wb)) < 0 ||
+	    (r = server_end(cfg, who, t, lo, ro, layout, rb, wb, out)) < 0) {
+		xen_release(t, false);
+		return r;
+	}
+	offer->ring_ref = ref;
+	offer->port = t->port;
+	return 0;
 }
 
 /* Client: what the server offers under xs_path. */
@@ -805,19 +883,107 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 	return 0;
 }
 
+/* Client: bind the offered port, map the control page (unmap-notify on
+ * cli_live) and the rings it lists, the one we write read-write and the one
+ * we read read-only.  A bind or map of the offered values that fails is
+ * not logged here: *failed names it ("event-channel", "ring-ref") for the
+ * caller, who knows where the values came from; other failures are logged
+ * (*failed NULL).  *lo, *ro, *layout: what the page says. */
+static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
+		      evtchn_port_t port, unsigned *lo, unsigned *ro,
+		      int *layout, const char **failed)
+{
+	struct hyp_unmap_notify un;
+	struct vchan_interface *pg;
+	grant_ref_t *refs = NULL;
+	unsigned i, n;
+	int r;
+
+	*failed = NULL;
+	if ((r = hyp_evtchn_open(&t->ev)) < 0) {
+		vchan_log(who, "cannot open the event channel device: %s",
+			  strerror(-r));
+		return r;
+	}
+	r = hyp_evtchn_bind(t->ev, t->peer, port, &t->port);
+	if (r < 0) {
+		*failed = "event-channel";
+		return r;
+	}
+	if ((r = hyp_gnttab_open(&t->gt)) < 0)
+		goto fail_map;
+	un.offset = offsetof(struct vchan_interface, cli_live);
+	un.port = t->port;
+	r = hyp_gnttab_map(t->gt, t->peer, 1, &ring_ref, true, &un, &t->page);
+	if (r < 0) {
+		*failed = "ring-ref";
+		return r;
+	}
+	pg = t->page;
+	r = vchan_layout_client_read(pg, who, lo, ro, layout);
+	if (r < 0)
+		return r;
+	t->lpages = vchan_layout_pages(*lo);
+	t->rpages = vchan_layout_pages(*ro);
+	/* Grant refs are peer-written: copy each once, map the copies. */
+	n = t->lpages + t->rpages;
+	if (n) {
+		refs = calloc(n, sizeof(*refs));
+		if (!refs)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			refs[i] = VCHAN_READ_ONCE(pg->grants[i]);
+	}
+	if (t->lpages && (r = hyp_gnttab_map(t->gt, t->peer, t->lpages, refs,
+					     true, NULL, &t->lbuf)) < 0)
+		goto fail_map;
+	if (t->rpages && (r = hyp_gnttab_map(t->gt, t->peer, t->rpages,
+					     refs + t->lpages, false, NULL,
+					     &t->rbuf)) < 0)
+		goto fail_map;
+	free(refs);
+	return 0;
+
+fail_map:
+	free(refs);
+	vchan_log(who, "cannot map the pages domain %u shared: %s",
+		  (unsigned)t->peer, strerror(-r));
+	return r;
+}
+
+/* Client: the end over t, mapped; connected, the server told. */
+static int client_end(const struct vchan_config *cfg, const char *who,
+		      struct xen_tp *t, unsigned lo, unsigned ro, int layout,
+		      struct vchan **out)
+{
+	struct vchan_interface *pg = t->page;
+	void *rb, *wb;
+	int r;
+
+	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
+	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
+	keep_from_children(who, t);
+	r = vchan_endpoint_create(cfg, false, layout, pg, rb, ro, wb, lo,
+				  &xen_ops, t, out);
+	if (r < 0)
+		return r;
+	vchan_peer_watch_attach(&t->sub, *out);
+	vchan_fork_track(*out);
+	vchan_client_connect(*out);
+	xen_notify(t);
+	return 0;
+}
+
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
 	const char *who = who_of(cfg, false);
-	struct hyp_unmap_notify un;
-	struct vchan_interface *pg;
+	const char *failed;
 	struct offer o;
-	grant_ref_t ref, *refs = NULL;
-	unsigned lo, ro, i, n;
+	unsigned lo, ro;
 	int layout;
 	struct xen_tp *t;
 	char *path = NULL, *live_path = NULL, *val = NULL;
-	void *rb, *wb;
 	domid_t self;
 	bool taken;
 	int r, self_r;
@@ -847,54 +1013,17 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	r = claim_offer(t, who, self_r, xs_path, &o, &live_path, &val, &taken);
 	if (r < 0)
 		goto fail;
-	if ((r = hyp_evtchn_open(&t->ev)) < 0) {
-		vchan_log(who, "cannot open the event channel device: %s",
-			  strerror(-r));
-		goto fail;
-	}
-	r = hyp_evtchn_bind(t->ev, t->peer, (evtchn_port_t)o.port, &t->port);
+	r = client_map(t, who, (grant_ref_t)o.ring_ref, (evtchn_port_t)o.port,
+		       &lo, &ro, &layout, &failed);
 	if (r < 0) {
-		r = offer_failed(t, who, xs_path, "event-channel", o.port, &o,
-				 taken, r);
+		/* A port another client of ours holds fails to bind; a page
+		 * it maps maps again. */
+		if (failed)
+			r = offer_failed(t, who, xs_path, failed,
+					 *failed == 'e' ? o.port : o.ring_ref,
+					 &o, *failed == 'e' && taken, r);
 		goto fail;
 	}
-	if ((r = hyp_gnttab_open(&t->gt)) < 0)
-		goto fail_map;
-	un.offset = offsetof(struct vchan_interface, cli_live);
-	un.port = t->port;
-	ref = (grant_ref_t)o.ring_ref;
-	r = hyp_gnttab_map(t->gt, t->peer, 1, &ref, true, &un, &t->page);
-	if (r < 0) {
-		r = offer_failed(t, who, xs_path, "ring-ref", o.ring_ref, &o,
-				 false, r);
-		goto fail;
-	}
-	pg = t->page;
-	r = vchan_layout_client_read(pg, who, &lo, &ro, &layout);
-	if (r < 0)
-		goto fail;
-	t->lpages = vchan_layout_pages(lo);
-	t->rpages = vchan_layout_pages(ro);
-	/* Grant refs are peer-written: copy each once, map the copies. */
-	n = t->lpages + t->rpages;
-	if (n) {
-		refs = calloc(n, sizeof(*refs));
-		if (!refs) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (i = 0; i < n; i++)
-			refs[i] = VCHAN_READ_ONCE(pg->grants[i]);
-	}
-	if (t->lpages && (r = hyp_gnttab_map(t->gt, t->peer, t->lpages, refs,
-					     true, NULL, &t->lbuf)) < 0)
-		goto fail_map;
-	if (t->rpages && (r = hyp_gnttab_map(t->gt, t->peer, t->rpages,
-					     refs + t->lpages, false, NULL,
-					     &t->rbuf)) < 0)
-		goto fail_map;
-	free(refs);
-	refs = NULL;
 	if (live_path && val)
 		publish_live(t, who, (unsigned)self_r, live_path, val);
 	else
@@ -913,18 +1042,10 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	watch_start(t, who, self_r, path, true);
 	free(path);
 	path = NULL;
-	wb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
-	rb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
-	keep_from_children(who, t);
-	r = vchan_endpoint_create(cfg, false, layout, pg, rb, ro, wb, lo,
-				  &xen_ops, t, out);
+	r = client_end(cfg, who, t, lo, ro, layout, out);
 	if (r < 0)
 		goto fail;
-	vchan_peer_watch_attach(&t->sub, *out);
-	vchan_fork_track(*out);
 	free(val);
-	vchan_client_connect(*out);
-	xen_notify(t);
 	return 0;
 
 fail_store:
@@ -940,15 +1061,54 @@ fail_store:
 		vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s",
 			  xs_path, strerror(-r));
 	}
-	goto fail;
-fail_map:
-	vchan_log(who, "cannot map the pages domain %d shared: %s",
-		  peer_domid, strerror(-r));
 fail:
-	free(refs);
 	free(path);
 	free(live_path);
 	free(val);
 	xen_release(t, false);
+	return r;
+}
+
+int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
+			    const struct vchan_offer *offer,
+			    struct vchan **out)
+{
+	const char *who = who_of(cfg, false);
+	const char *failed;
+	unsigned lo, ro;
+	int layout, r;
+	struct xen_tp *t;
+
+	if (!out || !offer || offer->ring_ref == 0 || offer->port == 0 ||
+	    peer_domid < 0 || peer_domid >= 0x7ff0)
+		return -EINVAL;
+	t = tp_new(false, (domid_t)peer_domid);
+	if (!t)
+		return -ENOMEM;
+	r = client_map(t, who, offer->ring_ref, offer->port, &lo, &ro,
+		       &layout, &failed);
+	if (r == -ESRCH && failed) {
+		vchan_log(who, "domain %u of the offer does not exist (any "
+			  "more)", (unsigned)t->peer);
+		r = -EPIPE;
+	} else if (r == -EINVAL && failed) {
+		/* Xen's bind and Linux's gntdev say EINVAL alike for what is
+		 * gone and for what was never ours. */
+		vchan_log(who, "%s %" PRIu32 " of domain %u does not work: its "
+			  "server closed the channel or is gone, a client "
+			  "took it already (an offer is for one), or it was "
+			  "not offered to this domain", failed,
+			  *failed == 'e' ? offer->port : offer->ring_ref,
+			  (unsigned)t->peer);
+		r = -EPIPE;
+	} else if (r < 0 && failed) {
+		vchan_log(who, "cannot use %s %" PRIu32 " of domain %u: %s",
+			  failed, *failed == 'e' ? offer->port :
+			  offer->ring_ref, (unsigned)t->peer, strerror(-r));
+	}
+	if (r == 0)
+		r = client_end(cfg, who, t, lo, ro, layout, out);
+	if (r < 0)
+		xen_release(t, false);
 	return r;
 }

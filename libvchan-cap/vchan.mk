@@ -38,6 +38,7 @@ pkgconfig_DATA = libvchan-cap.pc
 man_MANS = libvchan-cap.3
 EXTRA_DIST = libvchan-cap.pc.in $(man_MANS)
 VCHAN_MAN_ALIASES = vchan_config_init vchan_server_open vchan_client_open \
+	vchan_server_open_offer vchan_client_open_offer \
 	vchan_is_connected vchan_send vchan_recv vchan_sendv vchan_recvv \
 	vchan_reserve vchan_commit vchan_recv_inplace vchan_release \
 	vchan_flush vchan_write vchan_read vchan_fd vchan_events \

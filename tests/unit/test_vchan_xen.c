@@ -210,6 +210,18 @@ static void client_released(int evtchn, int gnttab)
 	assert_int_equal(mock.gntshr_close, 0);
 }
 
+/* A client connected to ring-ref 200 and port 7 (bound as our 9), with
+ * libxenvchan's unmap-notify: our live byte, our (local) port. */
+static void client_mapped(const struct vchan_interface *pg)
+{
+	assert_int_equal(mock.refs[0], 200);
+	assert_int_equal(mock.remote_port, 7);
+	assert_int_equal(mock.notify_offset,
+			 offsetof(struct vchan_interface, cli_live));
+	assert_int_equal(mock.notify_port, 9);
+	assert_int_equal(pg->cli_live, 1);
+}
+
 static void test_client_connects(void **state)
 {
 	struct vchan_interface *pg;
@@ -224,13 +236,7 @@ static void test_client_connects(void **state)
 	/* Claimed under the channel id, then the liveness node holds it. */
 	assert_int_equal(mock.rms, 1);
 	assert_string_equal(mock.rm_paths[0], CLAIM);
-	/* libxenvchan's unmap-notify: our live byte, our (local) port. */
-	assert_int_equal(mock.refs[0], 200);
-	assert_int_equal(mock.remote_port, 7);
-	assert_int_equal(mock.notify_offset,
-			 offsetof(struct vchan_interface, cli_live));
-	assert_int_equal(mock.notify_port, 9);
-	assert_int_equal(pg->cli_live, 1);
+	client_mapped(pg);
 	assert_true(pg->srv_notify & VCHAN_NOTIFY_WRITE);
 	assert_int_equal(vchan_ring_size(v, 1), 1024);   /* left: we write */
 	assert_int_equal(vchan_ring_size(v, 0), 2048);
@@ -1274,6 +1280,137 @@ static void test_server_grant_limit(void **state)
 	assert_int_equal(mock.gntshr_close, 1);
 }
 
+/*
+ * Opening without the store (vchan_*_open_offer): the server shares and
+ * offers as ever and hands the offer back; the client maps and binds it.
+ * Neither makes a store call (an unplanned one fails the test), and each
+ * releases what it took once.
+ */
+static void test_offer_without_store(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan_offer o = { 0, 0 };
+	struct vchan_interface *pg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	vchan_config_init(&cfg);
+	cfg.read_order = 10;
+	cfg.write_order = 11;
+	MOCK_FAIL(xc_interface_open, EACCES);          /* a guest */
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_unbound_port, 7);
+	MOCK_OK(xengntshr_open);
+	MOCK_OK(xengntshr_share_page_notify);
+	assert_int_equal(vchan_server_open_offer(&cfg, PEER, &o, &v), 0);
+	assert_int_equal(o.ring_ref, 200);
+	assert_int_equal(o.port, 7);
+	assert_int_equal(mock.domid, PEER);
+	assert_int_equal(mock.notify_offset,
+			 offsetof(struct vchan_interface, srv_live));
+	assert_int_equal(mock.notify_port, 7);
+	pg = (struct vchan_interface *)mock_pages[0];
+	assert_int_equal(pg->left_order, 10);
+	assert_int_equal(pg->right_order, 11);
+	assert_int_equal(vchan_is_connected(v), 0);
+	MOCK_OK(xenevtchn_notify);                     /* revoke */
+	MOCK_OK(xengntshr_unshare);
+	vchan_close(v);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.xs_close, 0);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gntshr_close, 1);
+	assert_int_equal(logs, 0);
+
+	next_case();
+	pg = server_page(10, 11);
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_OK(xenevtchn_notify);                     /* connected */
+	o = (struct vchan_offer){ .ring_ref = 200, .port = 7 };
+	v = NULL;
+	assert_int_equal(vchan_client_open_offer(NULL, PEER, &o, &v), 0);
+	client_mapped(pg);
+	assert_int_equal(vchan_ring_size(v, 1), 1024);
+	MOCK_OK(xenevtchn_notify);                     /* revoke */
+	MOCK_OK(xengnttab_unmap);
+	vchan_close(v);
+	assert_int_equal(pg->cli_live, 0);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.xs_close, 0);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gnttab_close, 1);
+	assert_int_equal(logs, 0);
+}
+
+/* A client handed an offer that does not work: -EINVAL before any call
+ * for zeros, -EPIPE with a line naming what failed for a port or ring-ref
+ * Xen refuses, -EPROTO for a malformed page; each releases once. */
+static void test_offer_client_failures(void **state)
+{
+	static const struct { int err; const char *what, *line; } bad[] = {
+		{ ESRCH, "event-channel", "domain 5 of the offer does not "
+		  "exist (any more)" },
+		{ EINVAL, "event-channel", "event-channel 7 of domain 5 does "
+		  "not work: its server closed the channel or is gone, a "
+		  "client took it already (an offer is for one), or it was "
+		  "not offered to this domain" },
+		{ EINVAL, "ring-ref", "ring-ref 200 of domain 5 does not "
+		  "work" },
+	};
+	struct vchan_offer o = { .ring_ref = 200, .port = 7 };
+	struct vchan_offer zero[2] = { { 0, 7 }, { 200, 0 } };
+	struct vchan *v = NULL;
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(vchan_client_open_offer(NULL, PEER, &zero[i],
+							 &v), -EINVAL);
+	assert_int_equal(vchan_client_open_offer(NULL, PEER, NULL, &v),
+			 -EINVAL);
+	assert_int_equal(vchan_client_open_offer(NULL, 0x7ff0, &o, &v),
+			 -EINVAL);
+	assert_int_equal(mock.evtchn_close, 0);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		bool map = !strcmp(bad[i].what, "ring-ref");
+
+		next_case();
+		server_page(10, 11);
+		MOCK_OK(xenevtchn_open);
+		if (!map) {
+			MOCK_FAIL(xenevtchn_bind_interdomain, bad[i].err);
+		} else {
+			MOCK_RET(xenevtchn_bind_interdomain, 9);
+			MOCK_OK(xengnttab_open);
+			MOCK_FAIL(xengnttab_map_grant_ref_notify, bad[i].err);
+		}
+		assert_int_equal(vchan_client_open_offer(NULL, PEER, &o, &v),
+				 -EPIPE);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, bad[i].line));
+		assert_int_equal(mock.evtchn_close, 1);
+		assert_int_equal(mock.gnttab_close, map ? 1 : 0);
+		assert_int_equal(mock.xs_close, 0);
+	}
+	/* The peer's page names orders out of range. */
+	next_case();
+	server_page(10, 11)->left_order = 21;
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_OK(xengnttab_unmap);
+	assert_int_equal(vchan_client_open_offer(NULL, PEER, &o, &v), -EPROTO);
+	assert_null(v);
+	assert_int_equal(logs, 1);
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gnttab_close, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1312,6 +1449,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_server_publish_fails_release_once, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_offer_without_store,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_client_failures,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

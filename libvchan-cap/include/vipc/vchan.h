@@ -339,6 +339,35 @@ int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
 int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
+/* Opening without the store, as vipcd sets channels up: the server shares
+ * its pages and offers a port exactly as vchan_server_open() does, but
+ * writes nothing in the store and fills *offer instead, which whoever both
+ * ends trust (vipcd, over its control channels) hands to the client of
+ * domain peer_domid; the client maps and binds what it names, and reads
+ * nothing from the store.  No liveness node, offer record, claim or store
+ * watch: a peer process's death is seen through unmap-notify as ever, a
+ * destroyed peer domain only through vipcd (vchan_revoke() on its word).
+ * Neither end can learn from Xen that an offer went to another process of
+ * the client's domain, which is why the offer must reach the one client
+ * meant.
+ * vchan_server_open_offer returns what vchan_server_open does.
+ * vchan_client_open_offer returns, besides the errors of the calls it makes:
+ *   -EINVAL  a ring-ref or port of 0, or a domain id out of range
+ *   -EPIPE   (a log line) the port or the ring-ref does not work: its
+ *            domain does not exist (any more), its server closed the
+ *            channel or is gone, another process bound it already, or it
+ *            was never offered to this domain (Xen answers alike)
+ *   -EPROTO  (a log line) the server's page is malformed */
+struct vchan_offer {
+	uint32_t ring_ref;      /* the control page's grant reference        */
+	uint32_t port;          /* the event channel offered to the client   */
+};
+int vchan_server_open_offer(const struct vchan_config *cfg, int peer_domid,
+			    struct vchan_offer *offer, struct vchan **out);
+int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
+			    const struct vchan_offer *offer,
+			    struct vchan **out);
+
 /* Server: has the client connected yet?  1 yes, 0 not yet, -EPIPE gone
  * (or revoked), -EPROTO the channel failed (the peer broke its live byte or
  * an index; logged once), -EINVAL for a NULL channel. */

@@ -16,7 +16,8 @@
 # connected client's stays; a server process killed with its offer out,
 # whose offer gives a client EPIPE until the next server's open removes
 # it; client processes of one domain racing for one offer; revoke
-# mid-stream; 150 channels at once;
+# mid-stream; 150 channels at once; both ends opened without the store,
+# the offer handed over by dom0;
 # Debian's stock libxenvchan as the peer, both ways; and a stock client that
 # dies while its child keeps gntdev, seen by our server's event loop.
 # VCHAN_SIM_ONLY="NAME..." runs only those scenarios (names: $ALL, below).
@@ -341,10 +342,28 @@ sc_stockfork() {
     check_done stockfork-srv "event loop, stock client dead, its child holding" 30
 }
 
+# Both ends open without the store: dom0 hands the server's offer to the
+# client (vipcd's part); nothing of vipc's may be in either domain's store.
+sc_offer() {
+    pair offer server offer $((MIB / 4 + 1)) -- client offer $((MIB / 4 + 1))
+    if wait_marker offer-srv "VCHAN-READY offer"; then
+        o=$(log offer-srv | sed -n 's/^VCHAN-READY offer //p' | head -n 1)
+        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/offer" "$o"
+    else
+        echo "FAIL offer: the server made no offer"; log offer-srv | tail -n 5; fails=$((fails + 1))
+    fi
+    check_done offer-srv offer; check_done offer-cli offer
+    for d in "$S" "$C"; do
+        left=$("$XENSIM" exec 0 -- "$PROG" xs-ls "/local/domain/$d/data" | grep -v "^conf/")
+        [ -z "$left" ] && echo "ok   offer: nothing of vipc's in the store of domain $d" ||
+            { echo "FAIL offer: domain $d's store holds: $left"; fails=$((fails + 1)); }
+    done
+}
+
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many stockcli stocksrv stockfork"
+ALL="stream lines sleepy kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer stockcli stocksrv stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

@@ -94,6 +94,14 @@
  *               channel meanwhile).  Once dom0 writes data/conf/go in the
  *               client's home, each client still there sends one message
  *               and takes its echo.
+ *   offer MIB   both ends open without the store (vchan_*_open_offer):
+ *               the server prints "VCHAN-READY offer <ring-ref> <port>",
+ *               dom0 writes it to data/conf/offer in the client's home
+ *               (vipcd's part), the client opens it, and a second open
+ *               of it must give EPIPE (its port is bound); then a stream
+ *               of MIB MiB as in stream, and the client's close must end
+ *               the server's blocked receive with EPIPE.  The script
+ *               checks that neither domain has vipc store nodes.
  *   many N      N channels between the two domains at once (default
  *               MANY_CHANNELS), on vipc-vchan-many/m0, m1 ...: the server offers
  *               them all, the client opens them all, then one echo on each
@@ -1788,6 +1796,106 @@ static int xs_write(const char *path, const char *val)
 	return r < 0;
 }
 
+/* offer: both ends open without the store, as vipcd sets channels up.  The
+ * server prints the offer; dom0 hands it over (data/conf/offer in the
+ * client's home, "<ring-ref> <port>"), as vipcd would over its control
+ * channel. */
+static struct vchan_config offer_config(bool server)
+{
+	struct vchan_config cfg;
+
+	vchan_config_init(&cfg);
+	cfg.read_order = ring_orders[0];
+	cfg.write_order = ring_orders[1];
+	cfg.max_msg = MAXMSG;
+	cfg.name = server ? "sim-server" : "sim-client";
+	return cfg;
+}
+
+static struct vchan *offer_server(unsigned peer)
+{
+	struct vchan_config cfg = offer_config(true);
+	struct vchan_offer o;
+	struct vchan *v = NULL;
+	double t0 = now_s();
+	int r = vchan_server_open_offer(&cfg, (int)peer, &o, &v);
+
+	if (r < 0) {
+		FAIL("offer: open server: %s", strerror(-r));
+		return NULL;
+	}
+	OK("offer: server open in %.2f ms", (now_s() - t0) * 1e3);
+	printf("VCHAN-READY offer %" PRIu32 " %" PRIu32 "\n", o.ring_ref,
+	       o.port);
+	fflush(stdout);
+	for (int i = 0; i < 600 && vchan_is_connected(v) == 0; i++)
+		usleep(50000);
+	return v;
+}
+
+static struct vchan *offer_client(unsigned peer)
+{
+	struct vchan_config cfg = offer_config(false);
+	struct vchan_offer o;
+	struct vchan *v = NULL, *again = NULL;
+	struct hyp_store *st;
+	unsigned ref = 0, port = 0;
+	char *val = NULL;
+	double t0;
+	int r, i;
+
+	if ((r = hyp_store_open(&st)) < 0) {
+		FAIL("offer: store: %s", strerror(-r));
+		return NULL;
+	}
+	for (i = 0; i < 600; i++) {
+		r = hyp_store_read(st, HYP_TXN_NONE, "data/conf/offer", &val,
+				   NULL);
+		if (r != -ENOENT)
+			break;
+		usleep(100000);
+	}
+	hyp_store_close(st);
+	if (r < 0 || sscanf(val, "%u %u", &ref, &port) != 2) {
+		FAIL("offer: no offer handed over (%s)",
+		     r < 0 ? strerror(-r) : val);
+		free(val);
+		return NULL;
+	}
+	free(val);
+	o = (struct vchan_offer){ .ring_ref = ref, .port = port };
+	t0 = now_s();
+	r = vchan_client_open_offer(&cfg, (int)peer, &o, &v);
+	if (r < 0) {
+		FAIL("offer: open client: %s", strerror(-r));
+		return NULL;
+	}
+	OK("offer: client open in %.2f ms", (now_s() - t0) * 1e3);
+	/* Its port is bound now: Xen refuses it to anyone else. */
+	r = vchan_client_open_offer(&cfg, (int)peer, &o, &again);
+	if (r == -EPIPE)
+		OK("offer: the same offer opened again: EPIPE");
+	else
+		FAIL("offer: the same offer opened again: %d", r);
+	if (r == 0)
+		vchan_close(again);
+	return v;
+}
+
+/* After the stream: the client's close ends a blocked receive. */
+static void offer_closed(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int r = vchan_recv(v, &m, KILL_MS);
+
+	if (r == -EPIPE)
+		OK("offer: the client's close seen (EPIPE)");
+	else
+		FAIL("offer: after the client's close, receive returned %d",
+		     r);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "";
@@ -1844,6 +1952,18 @@ int main(int argc, char **argv)
 			race_server(peer, self, arg > 0 ? (int)arg : RACE_ROUNDS);
 		else
 			race_client(peer, arg > 0 ? (int)arg : RACE_ROUNDS);
+		printf("VCHAN-DONE failures=%d\n", fails);
+		return fails != 0;
+	}
+	if (!strcmp(mode, "offer")) {
+		v = server ? offer_server(peer) : offer_client(peer);
+		if (v && server) {
+			stream_server(v, (uint64_t)(arg ? arg : 64) << 20);
+			offer_closed(v);
+		} else if (v) {
+			stream_client(v, (uint64_t)(arg ? arg : 64) << 20);
+		}
+		vchan_close(v);
 		printf("VCHAN-DONE failures=%d\n", fails);
 		return fails != 0;
 	}

@@ -11,6 +11,7 @@
 # connected, before the server looked at the store; a server reopened on
 # the same path twice, the client reconnecting; client processes of one
 # domain racing for one offer; a server process killed with its offer out;
+# both ends opened without the store, dom0 handing the offer over;
 # 150 channels between two guests at once (past one guest directory's entry
 # size, and the domain's 128 store watches).
 # Written against the ts_* toolstack ($TS_IMPL).
@@ -95,6 +96,24 @@ else
 fi
 done_ok srvgc vc-srvgc-s; done_ok srvgc vc-srvgc-c
 finish_pair srvgc
+
+# Both ends open without the store (vchan_*_open_offer): dom0 hands the
+# server's offer to the client, as vipcd will; a second open of it gets
+# EPIPE (its port is bound); a stream; the client's close ends the server's
+# blocked receive.  Neither domain may get a liveness node or offer record.
+pair offer server offer "$MIB" -- client offer "$MIB"
+if ts_wait_marker vc-offer-s "VCHAN-READY offer" "$WAIT"; then
+    o=$(ts_console vc-offer-s | sed -n 's/^VCHAN-READY offer //p' | head -n 1)
+    ts_run0 conf-xs write "/local/domain/$c/data/conf/offer" "$o" || bad "offer: cannot hand the offer over"
+else
+    bad "offer: the server made no offer"
+fi
+done_ok offer vc-offer-s; done_ok offer vc-offer-c
+ts_run0 conf-xs read "/local/domain/$s/data/vipc-vchan-offers" >/dev/null 2>&1 &&
+    bad "offer: the server's domain has offer records"
+ts_run0 conf-xs read "/local/domain/$c/data/vipc-vchan-live" >/dev/null 2>&1 &&
+    bad "offer: the client's domain has liveness nodes"
+finish_pair offer
 
 # 150 channels at once: the liveness nodes and offer records take more than
 # one guest directory may name (2 KB), and the watches run out at 122 (128
