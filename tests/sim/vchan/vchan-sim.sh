@@ -17,7 +17,7 @@
 # whose offer gives a client EPIPE until the next server's open removes
 # it; client processes of one domain racing for one offer; revoke
 # mid-stream; 150 channels at once; both ends opened without the store,
-# the offer handed over by dom0;
+# the offer handed over by dom0, one channel and 200 at once;
 # Debian's stock libxenvchan as the peer, both ways; and a stock client that
 # dies while its child keeps gntdev, seen by our server's event loop.
 # VCHAN_SIM_ONLY="NAME..." runs only those scenarios (names: $ALL, below).
@@ -318,6 +318,18 @@ sc_many() {
     done
 }
 
+# 200 channels opened without the store (vipcd's way): past the 122 a
+# process may watch, and with nothing logged, not even about watches; dom0
+# hands the server's offers over in one node.
+sc_manyoffer() {
+    grant=1; pair manyoffer server many-offer 200 -- client many-offer 200
+    hand_over manyoffer offers
+    check_done manyoffer-srv manyoffer; check_done manyoffer-cli manyoffer
+    for e in srv cli; do
+        log "manyoffer-$e" | grep "^VCHAN-INFO" | sed "s/^/info manyoffer manyoffer-$e: /"
+    done
+}
+
 # Stock libxenvchan as the client (our server) and as the server (our client).
 # The stock end must see the close and report every byte echoed.
 sc_stockcli() {
@@ -342,16 +354,23 @@ sc_stockfork() {
     check_done stockfork-srv "event loop, stock client dead, its child holding" 30
 }
 
+# hand_over SCENARIO WORD: once SCENARIO-srv printed "VCHAN-READY WORD
+# <offer(s)>", dom0 writes them to data/conf/WORD in the client's home, as
+# vipcd would hand them over.
+hand_over() {
+    if wait_marker "$1-srv" "VCHAN-READY $2 "; then
+        o=$(log "$1-srv" | sed -n "s/^VCHAN-READY $2 //p" | head -n 1)
+        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/$2" "$o"
+    else
+        echo "FAIL $1: the server made no offer"; log "$1-srv" | tail -n 5; fails=$((fails + 1))
+    fi
+}
+
 # Both ends open without the store: dom0 hands the server's offer to the
 # client (vipcd's part); nothing of vipc's may be in either domain's store.
 sc_offer() {
     pair offer server offer $((MIB / 4 + 1)) -- client offer $((MIB / 4 + 1))
-    if wait_marker offer-srv "VCHAN-READY offer"; then
-        o=$(log offer-srv | sed -n 's/^VCHAN-READY offer //p' | head -n 1)
-        "$XENSIM" exec 0 -- "$PROG" xs-write "/local/domain/$C/data/conf/offer" "$o"
-    else
-        echo "FAIL offer: the server made no offer"; log offer-srv | tail -n 5; fails=$((fails + 1))
-    fi
+    hand_over offer offer
     check_done offer-srv offer; check_done offer-cli offer
     for d in "$S" "$C"; do
         left=$("$XENSIM" exec 0 -- "$PROG" xs-ls "/local/domain/$d/data" | grep -v "^conf/")
@@ -363,7 +382,7 @@ sc_offer() {
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer stockcli stocksrv stockfork"
+ALL="stream lines sleepy kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

@@ -106,6 +106,10 @@
  *               MANY_CHANNELS), on vipc-vchan-many/m0, m1 ...: the server offers
  *               them all, the client opens them all, then one echo on each
  *               while all stay open; they close at the end.
+ *   many-offer N  the same, opened without the store: the server prints
+ *               every offer on one line ("VCHAN-READY offers REF:PORT
+ *               ..."), dom0 writes it to data/conf/offers in the client's
+ *               home; nothing may be logged, not even about watches.
  * Markers on stdout: "VCHAN-OK <what>" / "VCHAN-FAIL <what>: <why>", and
  * "VCHAN-DONE failures=<n>" last once an end got going. */
 #include "config.h"
@@ -1079,10 +1083,71 @@ static int open_fds(void)
 	return fds - 3;   /* ".", "..", and the directory's own */
 }
 
+static struct vchan_config offer_config(bool server);
+static int read_conf(const char *node, char **val);
+
+/* many-offer: the n channels opened without the store.  The server prints
+ * every offer on one line ("VCHAN-READY offers REF:PORT ..."), which dom0
+ * hands over in the client's data/conf/offers.  How many opened. */
+static int many_offer_open(bool server, unsigned peer, int n,
+			   struct vchan **v)
+{
+	struct vchan_config cfg = offer_config(server);
+	struct vchan_offer o;
+	char *line = server ? calloc((size_t)n, 24) : NULL, *p, *val = NULL;
+	size_t at = 0;
+	double t0;
+	int i, r;
+
+	cfg.read_order = 10;
+	cfg.write_order = 11;
+	if (server && !line)
+		return 0;
+	if (!server && (r = read_conf("data/conf/offers", &val)) < 0) {
+		FAIL("many-offer: no offers handed over: %s", strerror(-r));
+		return 0;
+	}
+	p = val;
+	for (i = 0; i < n; i++) {
+		if (!server) {
+			unsigned ref, port;
+			int used;
+
+			if (sscanf(p, " %u:%u%n", &ref, &port, &used) != 2) {
+				FAIL("many-offer: offer %d not handed over", i);
+				break;
+			}
+			p += used;
+			o = (struct vchan_offer){ ref, port };
+		}
+		t0 = now_s();
+		r = server ? vchan_server_open_offer(&cfg, (int)peer, &o, &v[i])
+			   : vchan_client_open_offer(&cfg, (int)peer, &o, &v[i]);
+		open_seconds += now_s() - t0;
+		if (r < 0) {
+			FAIL("many-offer: channel %d of %d did not open: %s "
+			     "(%d descriptors open)", i, n, strerror(-r),
+			     open_fds());
+			break;
+		}
+		if (server)
+			at += (size_t)sprintf(line + at, " %" PRIu32 ":%" PRIu32,
+					      o.ring_ref, o.port);
+	}
+	if (server) {
+		printf("VCHAN-READY offers%s\n", line);
+		fflush(stdout);
+	}
+	free(line);
+	free(val);
+	return i;
+}
+
 /* N channels open at once, each with one echo (the server echoes).  No
  * store node of a channel may be refused: the library may log only about
- * the watches (see many_logger). */
-static void many(bool server, unsigned peer, domid_t self, int n)
+ * the watches (see many_logger); opened without the store (direct), not
+ * even that. */
+static void many(bool server, unsigned peer, domid_t self, int n, bool direct)
 {
 	struct vchan **v = calloc((size_t)n, sizeof(*v));
 	char suffix[32], buf[64], sent[16];
@@ -1100,7 +1165,9 @@ static void many(bool server, unsigned peer, domid_t self, int n)
 	ring_orders[0] = 10;
 	ring_orders[1] = 11;
 	open_seconds = 0;
-	for (i = 0; i < n; i++) {
+	if (direct)
+		opened = many_offer_open(server, peer, n, v);
+	for (i = 0; i < n && !direct; i++) {
 		snprintf(suffix, sizeof(suffix), "-many/m%d", i);
 		path_suffix = suffix;
 		many_at = i;
@@ -1144,13 +1211,17 @@ static void many(bool server, unsigned peer, domid_t self, int n)
 	if (many_logs)
 		FAIL("many: %d log line(s), the first: %s", many_logs,
 		     many_first_log);
+	else if (direct && many_watch_logs)
+		FAIL("many-offer: %d line(s) about store watches",
+		     many_watch_logs);
 	else if (many_full_at >= 0 && many_full_at < MANY_WATCHED)
 		FAIL("many: the store watches ran out at channel %d; the "
 		     "first %d must have theirs", many_full_at + 1,
 		     MANY_WATCHED);
 	else if (opened == n && echoed == n)
-		OK("many: %d channels open at once, one echo on each, nothing "
-		   "logged%s", n, many_watch_logs ?
+		OK("%s: %d channels open at once, one echo on each, nothing "
+		   "logged%s", direct ? "many-offer" : "many", n,
+		   many_watch_logs ?
 		   " but of the store watches" : "");
 	/* The client closes first: the server's ends then see the hang-up. */
 	if (server)
@@ -1812,6 +1883,25 @@ static struct vchan_config offer_config(bool server)
 	return cfg;
 }
 
+/* A node dom0 writes in our home, once it is there (60 s at most). */
+static int read_conf(const char *node, char **val)
+{
+	struct hyp_store *st;
+	int r, i;
+
+	*val = NULL;
+	if ((r = hyp_store_open(&st)) < 0)
+		return r;
+	for (i = 0; i < 600; i++) {
+		r = hyp_store_read(st, HYP_TXN_NONE, node, val, NULL);
+		if (r != -ENOENT)
+			break;
+		usleep(100000);
+	}
+	hyp_store_close(st);
+	return r;
+}
+
 static struct vchan *offer_server(unsigned peer)
 {
 	struct vchan_config cfg = offer_config(true);
@@ -1838,24 +1928,12 @@ static struct vchan *offer_client(unsigned peer)
 	struct vchan_config cfg = offer_config(false);
 	struct vchan_offer o;
 	struct vchan *v = NULL, *again = NULL;
-	struct hyp_store *st;
 	unsigned ref = 0, port = 0;
 	char *val = NULL;
 	double t0;
-	int r, i;
+	int r;
 
-	if ((r = hyp_store_open(&st)) < 0) {
-		FAIL("offer: store: %s", strerror(-r));
-		return NULL;
-	}
-	for (i = 0; i < 600; i++) {
-		r = hyp_store_read(st, HYP_TXN_NONE, "data/conf/offer", &val,
-				   NULL);
-		if (r != -ENOENT)
-			break;
-		usleep(100000);
-	}
-	hyp_store_close(st);
+	r = read_conf("data/conf/offer", &val);
 	if (r < 0 || sscanf(val, "%u %u", &ref, &port) != 2) {
 		FAIL("offer: no offer handed over (%s)",
 		     r < 0 ? strerror(-r) : val);
@@ -1942,8 +2020,9 @@ int main(int argc, char **argv)
 		srvgc_dead_offer(peer);
 		path_suffix = "-new";
 	}
-	if (!strcmp(mode, "many")) {
-		many(server, peer, self, arg > 0 ? (int)arg : MANY_CHANNELS);
+	if (!strcmp(mode, "many") || !strcmp(mode, "many-offer")) {
+		many(server, peer, self, arg > 0 ? (int)arg : MANY_CHANNELS,
+		     !strcmp(mode, "many-offer"));
 		printf("VCHAN-DONE failures=%d\n", fails);
 		return fails != 0;
 	}
