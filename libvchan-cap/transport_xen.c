@@ -883,15 +883,23 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 	return 0;
 }
 
+/* Which offered value a client could not use (client_map). */
+struct unusable {
+	const char *what;       /* "event-channel", "ring-ref"; NULL:
+				 * neither, the failure was logged */
+	unsigned long val;
+	bool bind;              /* the port's bind (else the page's map) */
+};
+
 /* Client: bind the offered port, map the control page (unmap-notify on
  * cli_live) and the rings it lists, the one we write read-write and the one
  * we read read-only.  A bind or map of the offered values that fails is
- * not logged here: *failed names it ("event-channel", "ring-ref") for the
- * caller, who knows where the values came from; other failures are logged
- * (*failed NULL).  *lo, *ro, *layout: what the page says. */
+ * not logged here: *bad names it for the caller, who knows where the
+ * values came from; other failures are logged.  *lo, *ro, *layout: what
+ * the page says. */
 static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 		      evtchn_port_t port, unsigned *lo, unsigned *ro,
-		      int *layout, const char **failed)
+		      int *layout, struct unusable *bad)
 {
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
@@ -899,7 +907,7 @@ static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 	unsigned i, n;
 	int r;
 
-	*failed = NULL;
+	*bad = (struct unusable){ NULL, 0, false };
 	if ((r = hyp_evtchn_open(&t->ev)) < 0) {
 		vchan_log(who, "cannot open the event channel device: %s",
 			  strerror(-r));
@@ -907,7 +915,7 @@ static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 	}
 	r = hyp_evtchn_bind(t->ev, t->peer, port, &t->port);
 	if (r < 0) {
-		*failed = "event-channel";
+		*bad = (struct unusable){ "event-channel", port, true };
 		return r;
 	}
 	if ((r = hyp_gnttab_open(&t->gt)) < 0)
@@ -916,7 +924,7 @@ static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 	un.port = t->port;
 	r = hyp_gnttab_map(t->gt, t->peer, 1, &ring_ref, true, &un, &t->page);
 	if (r < 0) {
-		*failed = "ring-ref";
+		*bad = (struct unusable){ "ring-ref", ring_ref, false };
 		return r;
 	}
 	pg = t->page;
@@ -978,7 +986,7 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out)
 {
 	const char *who = who_of(cfg, false);
-	const char *failed;
+	struct unusable bad;
 	struct offer o;
 	unsigned lo, ro;
 	int layout;
@@ -1014,14 +1022,13 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
 	if (r < 0)
 		goto fail;
 	r = client_map(t, who, (grant_ref_t)o.ring_ref, (evtchn_port_t)o.port,
-		       &lo, &ro, &layout, &failed);
+		       &lo, &ro, &layout, &bad);
 	if (r < 0) {
 		/* A port another client of ours holds fails to bind; a page
 		 * it maps maps again. */
-		if (failed)
-			r = offer_failed(t, who, xs_path, failed,
-					 *failed == 'e' ? o.port : o.ring_ref,
-					 &o, *failed == 'e' && taken, r);
+		if (bad.what)
+			r = offer_failed(t, who, xs_path, bad.what, bad.val,
+					 &o, taken && bad.bind, r);
 		goto fail;
 	}
 	if (live_path && val)
@@ -1074,7 +1081,7 @@ int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
 			    struct vchan **out)
 {
 	const char *who = who_of(cfg, false);
-	const char *failed;
+	struct unusable bad;
 	unsigned lo, ro;
 	int layout, r;
 	struct xen_tp *t;
@@ -1086,25 +1093,23 @@ int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
 	if (!t)
 		return -ENOMEM;
 	r = client_map(t, who, offer->ring_ref, offer->port, &lo, &ro,
-		       &layout, &failed);
-	if (r == -ESRCH && failed) {
+		       &layout, &bad);
+	if (r == -ESRCH && bad.what) {
 		vchan_log(who, "domain %u of the offer does not exist (any "
 			  "more)", (unsigned)t->peer);
 		r = -EPIPE;
-	} else if (r == -EINVAL && failed) {
+	} else if (r == -EINVAL && bad.what) {
 		/* Xen's bind and Linux's gntdev say EINVAL alike for what is
 		 * gone and for what was never ours. */
-		vchan_log(who, "%s %" PRIu32 " of domain %u does not work: its "
-			  "server closed the channel or is gone, a client "
-			  "took it already (an offer is for one), or it was "
-			  "not offered to this domain", failed,
-			  *failed == 'e' ? offer->port : offer->ring_ref,
+		vchan_log(who, "%s %lu of domain %u does not work: its server "
+			  "closed the channel or is gone, a client took it "
+			  "already (an offer is for one), or it was not "
+			  "offered to this domain", bad.what, bad.val,
 			  (unsigned)t->peer);
 		r = -EPIPE;
-	} else if (r < 0 && failed) {
-		vchan_log(who, "cannot use %s %" PRIu32 " of domain %u: %s",
-			  failed, *failed == 'e' ? offer->port :
-			  offer->ring_ref, (unsigned)t->peer, strerror(-r));
+	} else if (r < 0 && bad.what) {
+		vchan_log(who, "cannot use %s %lu of domain %u: %s", bad.what,
+			  bad.val, (unsigned)t->peer, strerror(-r));
 	}
 	if (r == 0)
 		r = client_end(cfg, who, t, lo, ro, layout, out);

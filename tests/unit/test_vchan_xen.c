@@ -1214,6 +1214,17 @@ static void server_shared(struct vchan_config *cfg, unsigned read_order,
 	MOCK_OK(xengntshr_share_page_notify);
 }
 
+/* The server's page unshared once, and every handle closed once: its
+ * store connections (xs_closes), the event channel and gntalloc's. */
+static void server_released(int xs_closes)
+{
+	assert_int_equal(mock.unmap_count, 1);
+	assert_int_equal(mock.xs_close, xs_closes);
+	assert_int_equal(mock.evtchn_close, 1);
+	assert_int_equal(mock.gntshr_close, 1);
+	assert_int_equal(mock.gnttab_close, 0);
+}
+
 /* The server: srv_live's unmap-notify on its own port; a failed publish
  * releases the grant, the port and the handles once. */
 static void test_server_publish_fails_release_once(void **state)
@@ -1241,12 +1252,8 @@ static void test_server_publish_fails_release_once(void **state)
 	assert_int_equal(mock.notify_offset,
 			 offsetof(struct vchan_interface, srv_live));
 	assert_int_equal(mock.notify_port, 7);
-	assert_int_equal(mock.unmap_count, 1);
 	/* The channel's connection and both of the peer watch's. */
-	assert_int_equal(mock.xs_close, 3);
-	assert_int_equal(mock.evtchn_close, 1);
-	assert_int_equal(mock.gntshr_close, 1);
-	assert_int_equal(mock.gnttab_close, 0);
+	server_released(3);
 }
 
 /*
@@ -1274,10 +1281,7 @@ static void test_server_grant_limit(void **state)
 			       "5: this domain's grants are used up"));
 	assert_non_null(strstr(last_log, "xen_gntalloc.limit"));
 	assert_int_equal(mock.rms, 1);
-	assert_int_equal(mock.unmap_count, 1);
-	assert_int_equal(mock.xs_close, 1);
-	assert_int_equal(mock.evtchn_close, 1);
-	assert_int_equal(mock.gntshr_close, 1);
+	server_released(1);
 }
 
 /*
@@ -1316,10 +1320,7 @@ static void test_offer_without_store(void **state)
 	MOCK_OK(xenevtchn_notify);                     /* revoke */
 	MOCK_OK(xengntshr_unshare);
 	vchan_close(v);
-	assert_int_equal(mock.unmap_count, 1);
-	assert_int_equal(mock.xs_close, 0);
-	assert_int_equal(mock.evtchn_close, 1);
-	assert_int_equal(mock.gntshr_close, 1);
+	server_released(0);
 	assert_int_equal(logs, 0);
 
 	next_case();
