@@ -213,6 +213,8 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 						   : cfg->spin_ns,
 			cfg->spin_adaptive != 0);
 	v->epoll_fd = -1;
+	v->loop_fd = -1;
+	v->relay_fd = -1;
 	v->ops = ops;
 	v->tp = tp;
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -266,6 +268,10 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 	close(v->timer_fd);
 	if (v->epoll_fd >= 0)
 		close(v->epoll_fd);
+	if (v->loop_fd >= 0) {
+		close(v->loop_fd);
+		close(v->relay_fd);
+	}
 	/* Detached: these are copies made by fork(), which may name parent
 	 * threads that waited on them (destroying such a condvar waits for
 	 * them, for ever).  They hold nothing that needs freeing. */
@@ -447,16 +453,73 @@ size_t vchan_ring_size(const struct vchan *v, int write_side)
 	return write_side ? v->tx.ring.size : v->rx.ring.size;
 }
 
-int vchan_fd(const struct vchan *v)
+/* vchan_fd()'s set: the sleeper's set (nested) and the relay eventfd, by
+ * which a thread asleep in a blocking call passes on what it consumed.
+ * Made at the first call only, so that an end nobody polls costs two
+ * descriptors fewer.  Under wait_mu. */
+static int make_loop_set(struct vchan *v)
 {
-	/* The epoll set, never the transport's own fd: it outlives a revoke
+	struct epoll_event ev = { .events = EPOLLIN };
+	int lfd, rfd, r = 0;
+
+	/* Readable from the start (count 1): a sleeper may have consumed an
+	 * event before the set was there, so the loop's first vchan_events()
+	 * looks. */
+	rfd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rfd < 0)
+		return -errno;
+	lfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lfd < 0) {
+		r = -errno;
+		close(rfd);
+		return r;
+	}
+	ev.data.fd = v->epoll_fd;
+	if (epoll_ctl(lfd, EPOLL_CTL_ADD, v->epoll_fd, &ev) < 0)
+		r = -errno;
+	ev.data.fd = rfd;
+	if (!r && epoll_ctl(lfd, EPOLL_CTL_ADD, rfd, &ev) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(lfd);
+		close(rfd);
+		return r;
+	}
+	v->relay_fd = rfd;
+	/* relay_fd is set before a sleeper can see loop_fd (wait.c relay). */
+	__atomic_store_n(&v->loop_fd, lfd, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int vchan_fd(struct vchan *v)
+{
+	int fd, r = 0;
+
+	/* An epoll set, never the transport's own fd: it outlives a revoke
 	 * from another thread (closed only by vchan_close()), and holds the
 	 * kick fd, which keeps it readable once the channel is over. */
 	if (v && vchan_inherited(v))
 		return vchan_fork_refuse(v);
 	if (!v || __atomic_load_n(&v->released, __ATOMIC_ACQUIRE))
 		return -EPIPE;
-	return v->epoll_fd;
+	fd = __atomic_load_n(&v->loop_fd, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	pthread_mutex_lock(&v->wait_mu);
+	if (v->released)
+		r = -EPIPE;
+	else if (v->loop_fd < 0)
+		r = make_loop_set(v);
+	fd = v->loop_fd;
+	pthread_mutex_unlock(&v->wait_mu);
+	if (r == -EPIPE)
+		return r;
+	if (r < 0) {
+		vchan_log(v->name, "cannot make the event fd for vchan_fd(): %s",
+			  strerror(-r));
+		return r;
+	}
+	return fd;
 }
 
 int vchan_is_connected(struct vchan *v)
@@ -487,6 +550,9 @@ int vchan_events(struct vchan *v)
 		return -EINVAL;
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
+	/* First what a sleeping call passed on: anything it consumed after
+	 * this is passed on again, and wakes the loop once more. */
+	vchan_relay_take(v);
 	pthread_mutex_lock(&v->wait_mu);
 	if (!v->poller && !v->released) {
 		v->ops->ack(v->tp);
@@ -547,8 +613,9 @@ int vchan_events(struct vchan *v)
 	if (r == -EPIPE && !__atomic_load_n(&v->revoked, __ATOMIC_ACQUIRE))
 		vchan_peer_gone(v);
 	/* Alive: look again within VCHAN_RECHECK_NS even with no event (a
-	 * peer's death can clear its live byte and send none). */
-	if (r == 0 && !v->poller && !v->released)
+	 * peer's death can clear its live byte and send none).  A thread
+	 * asleep on the timer wakes then and passes it on. */
+	if (r == 0 && !v->released)
 		vchan_recheck_arm(v);
 	pthread_mutex_unlock(&v->wait_mu);
 	if (r == -EPIPE)

@@ -534,10 +534,18 @@ struct vchan {
 					* sender: saves it the rx trylock)   */
 	int kick_fd;                   /* eventfd: revoke wakes every waiter */
 	int timer_fd;                  /* the sleeper's deadline (wait.c)    */
-	uint64_t timer_at;             /* when it fires, 0: not armed; only
-					* the poller touches it              */
+	uint64_t timer_at;             /* when it fires, 0: not armed; under
+					* wait_mu (any thread may arm it
+					* earlier, only the poller or, with
+					* none, vchan_events() consumes it)  */
 	int epoll_fd;                  /* the sleeper's set: transport, kick,
 					* timer and peer watch fds           */
+	int loop_fd;                   /* vchan_fd()'s set, made at its first
+					* call: epoll_fd and relay_fd (-1
+					* until then; atomic)                */
+	int relay_fd;                  /* eventfd: a sleeper that consumed an
+					* event passes it on to the event
+					* loop (wait.c); with loop_fd        */
 	uint64_t grace_ns;             /* VCHAN_GRACE_NS (tests lengthen it)  */
 	uint64_t grace_at[2];          /* when the grace time of our request
 					* for bit 1 / bit 2 ends (atomic;
@@ -546,7 +554,7 @@ struct vchan {
 					* (atomic hint)                      */
 	uint64_t recheck_at;           /* when the timer vchan_events()
 					* armed for the next look fires (0:
-					* none); under wait_mu, no poller   */
+					* none); under wait_mu              */
 	/* state */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
@@ -678,15 +686,19 @@ int vchan_rx_settle(struct vchan *v);
 uint64_t vchan_request_notify(struct vchan *v, uint8_t bit);
 /* The end's timer (a sleeper's deadline, a grace time) fired and nobody
  * consumed it: consume it, or vchan_fd() would stay readable.  Under
- * wait_mu, with no sleeper polling. */
+ * wait_mu, by the poller or, with none, by anyone. */
 void vchan_timer_consume(struct vchan *v);
+/* vchan_events(): take what sleepers passed on to the event loop (the
+ * relay eventfd of vchan_fd()'s set), before looking at the rings. */
+void vchan_relay_take(struct vchan *v);
 /* A non-blocking call asked to be woken and found nothing: on a relaxed
  * channel, make vchan_fd() readable at the end of the grace time (and
  * consume the timer if it already fired). */
 void vchan_grace_poll(struct vchan *v, uint64_t grace);
 /* vchan_events() found the channel alive: make vchan_fd() readable within
  * VCHAN_RECHECK_NS even if no event comes, so that an event loop looks at
- * the peer's live byte again.  Under wait_mu, with no sleeper polling. */
+ * the peer's live byte again.  Under wait_mu; a sleeper polling then wakes
+ * at that time and passes it on. */
 void vchan_recheck_arm(struct vchan *v);
 /* Consume pending events on the fd without blocking. */
 void vchan_ack_events(struct vchan *v);

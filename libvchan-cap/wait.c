@@ -2,7 +2,9 @@
 /* Waiting for the peer: an optional adaptive spin, then the notify-bit
  * handshake and a sleep on the event channel's fd.  When a sender thread and
  * a receiver thread wait at once, one polls the fd and the other waits on a
- * condition variable, so that neither consumes the other's wake-up. */
+ * condition variable, so that neither consumes the other's wake-up; what
+ * the polling thread consumes it also passes on to an event loop on
+ * vchan_fd() (relay), which would otherwise sleep through it. */
 #include "config.h"
 
 #include <errno.h>
@@ -156,7 +158,9 @@ static struct timespec abs_ts(uint64_t ns)
  * a kernel timer on every sleep; the timerfd stays armed across sleeps and
  * calls, and is set again only when a sleep's deadline comes before the
  * armed one (or it has fired).  Waking at an earlier deadline than ours is
- * only spurious: the caller looks again and sleeps on.  Poller only.
+ * only spurious: the caller looks again and sleeps on.  So any thread may
+ * arm it (under wait_mu), even while another sleeps on it: an event loop's
+ * grace or recheck time then wakes the sleeper, which passes it on.
  * Returns the epoll timeout: -1, or (timerfd refused) milliseconds. */
 static int timer_arm(struct vchan *v, uint64_t deadline)
 {
@@ -185,23 +189,54 @@ void vchan_timer_consume(struct vchan *v)
 		v->timer_at = 0;
 }
 
+/* The poller consumed something (an event, the timer, the peer watch's
+ * news) that an event loop on vchan_fd() may be waiting for: the loop
+ * polls the same fds, and one it found readable is read by us before its
+ * poll() looks again.  Only once vchan_fd() made the relay. */
+static void relay(struct vchan *v)
+{
+	uint64_t one = 1;
+	ssize_t w;
+
+	if (__atomic_load_n(&v->loop_fd, __ATOMIC_ACQUIRE) < 0)
+		return;
+	w = write(v->relay_fd, &one, sizeof(one));
+	(void)w;   /* a full counter is still readable */
+}
+
+void vchan_relay_take(struct vchan *v)
+{
+	uint64_t n;
+	ssize_t r;
+
+	if (__atomic_load_n(&v->loop_fd, __ATOMIC_ACQUIRE) < 0)
+		return;
+	r = read(v->relay_fd, &n, sizeof(n));
+	(void)r;   /* EAGAIN: nothing passed on */
+}
+
 void vchan_grace_poll(struct vchan *v, uint64_t grace)
 {
 	if (!vchan_relaxed(v) ||
 	    (!grace && !__atomic_load_n(&v->grace_armed, __ATOMIC_RELAXED)))
 		return;
 	pthread_mutex_lock(&v->wait_mu);
-	/* A sleeping thread owns the timer; it looks again when it wakes. */
-	if (!v->poller && !v->released) {
+	if (v->released) {
+		pthread_mutex_unlock(&v->wait_mu);
+		return;
+	}
+	/* With a thread asleep on it, the timer is that thread's to consume:
+	 * it wakes at the grace time and passes that on to vchan_fd(). */
+	if (!v->poller)
 		vchan_timer_consume(v);
-		if (grace)
-			(void)timer_arm(v, grace);
-		/* vchan_events() consumes its own recheck timer: not ours to
-		 * look after (or every non-blocking call would lock). */
+	if (grace)
+		(void)timer_arm(v, grace);
+	/* vchan_events() consumes its own recheck timer: not ours to look
+	 * after (or every non-blocking call would lock). */
+	if (!v->poller)
 		__atomic_store_n(&v->grace_armed, v->timer_at != 0 &&
 				 v->timer_at != v->recheck_at,
 				 __ATOMIC_RELAXED);
-	}
 	pthread_mutex_unlock(&v->wait_mu);
 }
 
@@ -290,21 +325,21 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline,
 				else
 					ev_peer = true;
 			}
-			if (ev_timer) {
-				uint64_t ticks;
-
-				/* Consumed; armed again by the next sleep. */
-				if (read(v->timer_fd, &ticks, sizeof(ticks)) < 0)
-					ticks = 0;
-				v->timer_at = 0;
-				if (n == 1 && vchan_now_ns() >= deadline)
-					n = 0;   /* our deadline: time is up */
-			}
 			if (ev_in)
 				v->ops->ack(v->tp);
 			if (ev_peer)
 				vchan_peer_poll(v);
 			pthread_mutex_lock(&v->wait_mu);
+			if (ev_timer) {
+				/* Consumed under wait_mu (another thread may
+				 * arm it meanwhile); armed again by the next
+				 * sleep. */
+				vchan_timer_consume(v);
+				if (n == 1 && vchan_now_ns() >= deadline)
+					n = 0;   /* our deadline: time is up */
+			}
+			if (ev_in || ev_peer || ev_timer)
+				relay(v);
 			v->poller = false;
 			if (n != 0)     /* event, kick, or EINTR: re-check */
 				__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);

@@ -182,8 +182,14 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
  * call looks at the peer's live byte: a peer can die with that byte
  * cleared and no event (Linux sends the unmap-notify's event only when
  * the last holder of the peer's grant device lets go, such as a forked
- * child that kept it).  A blocking call looks as often on its own. */
-int vchan_fd(const struct vchan *v);
+ * child that kept it).  A blocking call looks as often on its own.
+ * It tells of changes, as an edge-triggered epoll does: after IN receive
+ * until -EAGAIN (which asks the peer for an event), after OUT send until
+ * -EAGAIN or nothing is left to send.  Other threads may block in calls
+ * on this end meanwhile, either way: what such a call's sleep consumes
+ * makes the fd readable too.  The first call makes the fd (two
+ * descriptors), readable at once: -EMFILE or -ENOMEM if it cannot. */
+int vchan_fd(struct vchan *v);
 #define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
 #define VCHAN_EV_OUT 0x2   /* there is room to send                        */
 #define VCHAN_EV_HUP 0x4   /* revoked, closed or peer gone (-EPIPE)        */
@@ -284,7 +290,8 @@ void vchan_shm_detach(struct vchan *v);
  * a process read and write their own nodes through another connection
  * they share, opened with the first and closed with the last: a channel
  * over Xen holds five descriptors (event channel, grant device, epoll set,
- * eventfd, timerfd), and the process a few more for its two store
+ * eventfd, timerfd; two more once vchan_fd() is called), and the process
+ * a few more for its two store
  * connections and the watcher's thread.  The shard, one hex digit (the
  * channel id's first, or for a stock server the ring-ref's last), spreads
  * the nodes over 16 directories: Xen 4.17 lets a guest's directory name
