@@ -2,7 +2,8 @@
 # libvchan-cap end to end on a private xensim host: two simulated domains,
 # vchan-sim in each (see vchan_sim.c).  Scenarios: a framed stream with every
 # message checked (VCHAN_SIM_MIB, default 1024; again in the LINES layout
-# with a quarter of it); round trips in LINES with every wait asleep; the
+# with a quarter of it); round trips in LINES with every wait asleep; an
+# end shared by a thread asleep in a flush and an event loop; the
 # client's domain
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
 # @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
@@ -116,6 +117,13 @@ sc_lines() {
 sc_sleepy() {
     pair sleepy server sleepy 5000 -- client sleepy 5000
     check_done sleepy-srv sleepy; check_done sleepy-cli sleepy
+}
+
+# One end shared by a thread asleep in a flush and an event loop: every
+# message reaches the loop in a wake-up of its own.
+sc_mixed() {
+    pair mixed server mixed -- client mixed
+    check_done mixed-srv mixed; check_done mixed-cli mixed
 }
 
 # The client's domain destroyed mid-stream: the server's blocked receive.
@@ -382,7 +390,7 @@ sc_offer() {
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
+ALL="stream lines sleepy mixed kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

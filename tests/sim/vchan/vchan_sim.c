@@ -83,6 +83,14 @@
  *               byte at its death but sends no event while the holder
  *               keeps gntdev, so only the loop's look at the byte each
  *               second can tell.
+ *   mixed N     the server's end shared by a thread asleep in a flush (a
+ *               message four times the ring, which the client reads last)
+ *               and an event loop that takes the client's N messages
+ *               (default MIXED_MESSAGES), sent MIXED_GAP_MS apart: each
+ *               must reach the loop in a wake-up of its own, though the
+ *               sleeper consumes the events (one in ten may come with the
+ *               next: a loop held off its CPU); then the big one arrives
+ *               whole.
  *   livegc      leaked liveness nodes: the server offers three channels in
  *               turn, on vipc-vchan (taken by the client "livegc", which
  *               stays), vipc-vchan-victim (a second client process,
@@ -156,6 +164,14 @@
 #define STOCK_HOLD_S 30
 #define EVLOOP_DEATH_MS 4000
 #define EVLOOP_GIVEUP_MS 15000
+/* mixed: the client's messages come this far apart; the loop gives up on
+ * one after MIXED_WAKE_MS; the flush of the big message (four 64 KiB rings)
+ * may take MIXED_FLUSH_MS (the messages' time and then some). */
+#define MIXED_GAP_MS 200
+#define MIXED_WAKE_MS 10000
+#define MIXED_FLUSH_MS 60000
+#define MIXED_BIG (256u << 10)
+#define MIXED_MESSAGES 20
 /* many: channels held at once by one client domain. */
 #define MANY_CHANNELS 120
 
@@ -1633,6 +1649,149 @@ static void sleepy(struct vchan *v, bool server, int n)
 		   (unsigned long long)st.grace_hits);
 }
 
+/* mixed, server side: a thread sends a message four times the ring and
+ * sleeps in vchan_flush() until the client reads it, at the end; meanwhile
+ * the main thread's event loop takes the client's n messages, which come
+ * MIXED_GAP_MS apart.  Both wait on the same event channel; the sleeper
+ * consumes the events, and each message must still reach the loop in a
+ * wake-up of its own: a wake that finds two found one late (the loop slept
+ * through its event, or was off its CPU), and MIXED_WAKE_MS with none is a
+ * lost one. */
+struct mixed_flush {
+	struct vchan *v;
+	uint8_t *big;
+	int ret;
+};
+
+static void *mixed_flusher(void *arg)
+{
+	struct mixed_flush *f = arg;
+	int r = vchan_send(f->v, 7, 0, f->big, MIXED_BIG, 30000);
+
+	f->ret = r == 0 ? vchan_flush(f->v, MIXED_FLUSH_MS) : r;
+	return NULL;
+}
+
+static bool mixed_loop(struct vchan *v, int n, int *late)
+{
+	struct pollfd pfd = { .fd = vchan_fd(v), .events = POLLIN };
+	int got = 0, r = 0;
+
+	if (pfd.fd < 0) {
+		FAIL("mixed: vchan_fd: %s", strerror(-pfd.fd));
+		return false;
+	}
+	while (got < n) {
+		int ev, k = 0;
+
+		if (poll(&pfd, 1, MIXED_WAKE_MS) != 1) {
+			FAIL("mixed: no wake-up for message %d of %d in %d ms",
+			     got, n, MIXED_WAKE_MS);
+			return false;
+		}
+		ev = vchan_events(v);
+		if (ev < 0 || (ev & (VCHAN_EV_HUP | VCHAN_EV_ERR))) {
+			FAIL("mixed: vchan_events: %d", ev);
+			return false;
+		}
+		/* Take all there is: the -EAGAIN asks for the next event. */
+		for (;;) {
+			uint32_t val;
+			struct vchan_msg m = { .buf = &val, .len = sizeof(val) };
+
+			r = vchan_recv(v, &m, 0);
+			if (r < 0)
+				break;
+			if (m.type != 1 || m.len != sizeof(val) ||
+			    val != (uint32_t)got) {
+				FAIL("mixed: message %d: type %u, %zu bytes, "
+				     "value %u", got, m.type, m.len, val);
+				return false;
+			}
+			got++;
+			k++;
+		}
+		if (r != -EAGAIN) {
+			FAIL("mixed: receive: %s", strerror(-r));
+			return false;
+		}
+		*late += k > 1 ? k - 1 : 0;
+	}
+	return true;
+}
+
+static void mixed_server(struct vchan *v, int n)
+{
+	struct mixed_flush f = { .v = v, .big = malloc(MIXED_BIG), .ret = 1 };
+	struct vchan_stats st = { 0 };
+	pthread_t t;
+	int late = 0;
+
+	if (!f.big || pthread_create(&t, NULL, mixed_flusher, &f)) {
+		FAIL("mixed: cannot start the flushing thread");
+		free(f.big);
+		return;
+	}
+	fill(f.big, MIXED_BIG, 7);
+	/* The flusher first asleep: the race is then on every message. */
+	for (int i = 0; i < 1000 && st.sleeps == 0; i++) {
+		usleep(10000);
+		vchan_get_stats(v, &st);
+	}
+	if (st.sleeps == 0)
+		FAIL("mixed: the flushing thread never slept");
+	printf("VCHAN-READY mixed\n");
+	/* A loop held off its CPU for a gap (a loaded host, an emulated
+	 * one) takes two in one wake-up too: one in ten is let pass.  One
+	 * that sleeps through the sleeper's events is late on most. */
+	if (mixed_loop(v, n, &late)) {
+		if (late > n / 10)
+			FAIL("mixed: %d of %d messages reached the event loop "
+			     "late (with a later one's event)", late, n);
+		else
+			OK("mixed: the event loop took %d messages while a "
+			   "thread slept in a flush, %d late", n, late);
+	}
+	pthread_join(t, NULL);
+	if (f.ret == 0)
+		OK("mixed: the %u-byte message went out whole",
+		   (unsigned)MIXED_BIG);
+	else
+		FAIL("mixed: the flush ended with %d", f.ret);
+	free(f.big);
+}
+
+/* mixed, client side: n small messages MIXED_GAP_MS apart, then the big
+ * one, checked byte by byte. */
+static void mixed_client(struct vchan *v, int n)
+{
+	uint8_t *in = malloc(MIXED_BIG), *want = malloc(MIXED_BIG);
+	struct vchan_msg m = { .buf = in, .len = MIXED_BIG };
+	int r = 0;
+
+	if (!in || !want) {
+		FAIL("mixed: out of memory");
+		goto out;
+	}
+	fill(want, MIXED_BIG, 7);
+	for (uint32_t i = 0; i < (uint32_t)n && r == 0; i++) {
+		usleep(MIXED_GAP_MS * 1000);
+		r = vchan_send(v, 1, 0, &i, sizeof(i), 10000);
+	}
+	if (r == 0)
+		r = vchan_recv(v, &m, MIXED_FLUSH_MS);
+	if (r < 0)
+		FAIL("mixed: client: %s", strerror(-r));
+	else if (m.type != 7 || m.len != MIXED_BIG || memcmp(in, want, MIXED_BIG))
+		FAIL("mixed: the big message came damaged (type %u, %zu "
+		     "bytes)", m.type, m.len);
+	else
+		OK("mixed: %d messages sent, the big one received whole", n);
+out:
+	free(in);
+	free(want);
+}
+
 /* Debian's libxenvchan as the server (65536-byte rings) or the client, on
  * vchan-sim's path; NULL (failure counted) if it cannot. */
 static struct libxenvchan *stock_open(bool server)
@@ -2049,7 +2208,7 @@ int main(int argc, char **argv)
 	v = open_end(server, peer, self,
 		     !strcmp(mode, "lines") || !strcmp(mode, "sleepy") ?
 		     VCHAN_LAYOUT_LINES : VCHAN_LAYOUT_XENVCHAN,
-		     !strcmp(mode, "sleepy"));
+		     !strcmp(mode, "sleepy") || !strcmp(mode, "mixed"));
 	if (!v)
 		return 1;
 	if (!strcmp(mode, "lines")) {
@@ -2152,6 +2311,11 @@ int main(int argc, char **argv)
 		echo_ours(v, arg ? (int)arg : 500);
 	} else if (!strcmp(mode, "evloop") && server) {
 		evloop_server(v);
+	} else if (!strcmp(mode, "mixed")) {
+		if (server)
+			mixed_server(v, arg > 0 ? (int)arg : MIXED_MESSAGES);
+		else
+			mixed_client(v, arg > 0 ? (int)arg : MIXED_MESSAGES);
 	} else {
 		FAIL("unknown mode %s", mode);
 	}

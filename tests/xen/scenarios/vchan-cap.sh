@@ -1,7 +1,8 @@
 #!/bin/sh
 # libvchan-cap between two guest domains on the real hypervisor (the program
 # tests/sim/vchan/vchan-sim.sh drives on xensim): a framed stream with every
-# sequence number and byte checked; a client domain destroyed mid-call (no
+# sequence number and byte checked; an end shared by a thread asleep in a
+# flush and an event loop; a client domain destroyed mid-call (no
 # unmap-notify on Xen: the server learns it through @releaseDomain and the
 # client's store node, and fails with EPIPE); a client process killed
 # (unmap-notify -> EPIPE); children of both ends forked once connected,
@@ -21,6 +22,13 @@ S=vchan-cap
 pair stream server stream "$MIB" -- client stream "$MIB"
 done_ok stream vc-stream-s; done_ok stream vc-stream-c
 finish_pair stream
+
+# One end shared by a thread asleep in a flush and an event loop: every
+# message reaches the loop in a wake-up of its own, though the sleeper
+# consumes the event channel's events.
+pair mixed server mixed -- client mixed
+done_ok mixed vc-mixed-s; done_ok mixed vc-mixed-c
+finish_pair mixed
 
 pair kill server kill -- client kill
 if ts_wait_marker vc-kill-s "VCHAN-READY kill" "$WAIT"; then
