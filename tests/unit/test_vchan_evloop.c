@@ -24,7 +24,7 @@ struct sleeper {
 	pthread_t t;
 	struct vchan *v;
 	bool recv;              /* block in a receive; else in a flush */
-	int ret;
+	int ret;                /* atomic: 1 while in the call */
 };
 
 static void *sleeper_run(void *arg)
@@ -36,14 +36,17 @@ static void *sleeper_run(void *arg)
 		char buf[64];
 		struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
 
-		s->ret = vchan_recv(s->v, &m, VCHAN_FOREVER);
+		__atomic_store_n(&s->ret, vchan_recv(s->v, &m, VCHAN_FOREVER),
+				 __ATOMIC_RELEASE);
 	} else {
 		/* More than the ring holds: the rest waits in the backlog,
 		 * and the flush sleeps until the peer reads, which it never
 		 * does. */
 		int r = vchan_send(s->v, 1, 0, big, sizeof(big), 0);
 
-		s->ret = r == 0 ? vchan_flush(s->v, VCHAN_FOREVER) : r;
+		__atomic_store_n(&s->ret,
+				 r == 0 ? vchan_flush(s->v, VCHAN_FOREVER) : r,
+				 __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -69,7 +72,8 @@ static void sleeper_start(struct sleeper *s, struct vchan *v, bool recv)
 		assert_int_equal(vchan_get_stats(v, &st), 0);
 		assert_true(ms_now() - t0 < LOOP_WAIT_MS);
 	} while (st.sleeps == 0);
-	assert_int_equal(s->ret, 1);    /* still in its call */
+	/* still in its call */
+	assert_int_equal(__atomic_load_n(&s->ret, __ATOMIC_ACQUIRE), 1);
 }
 
 /* The revoke ends the sleeper's call with EPIPE. */

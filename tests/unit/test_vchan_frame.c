@@ -564,7 +564,7 @@ static void test_reserve_commit_inplace(void **state)
 /* Another thread's calls while the main thread holds an in-place message. */
 struct hold_peer {
 	struct vchan *v;
-	int release_r, recv_r, done;
+	int release_r, recv_r, done;   /* release_r, done: atomic */
 	struct vchan_msg m;
 	uint8_t buf[64];
 };
@@ -573,7 +573,8 @@ static void *hold_peer_main(void *arg)
 {
 	struct hold_peer *h = arg;
 
-	h->release_r = vchan_release(h->v);   /* not its hold to end */
+	/* Not its hold to end. */
+	__atomic_store_n(&h->release_r, vchan_release(h->v), __ATOMIC_RELEASE);
 	h->m = (struct vchan_msg){ .buf = h->buf, .len = sizeof(h->buf) };
 	h->recv_r = vchan_recv(h->v, &h->m, 5000);   /* waits for the hold */
 	__atomic_store_n(&h->done, 1, __ATOMIC_RELEASE);
@@ -613,7 +614,8 @@ static void test_holds_across_calls(void **state)
 	assert_int_equal(pthread_create(&t, NULL, hold_peer_main, &peer), 0);
 	usleep(100 * 1000);
 	assert_false(__atomic_load_n(&peer.done, __ATOMIC_ACQUIRE));
-	assert_int_equal(peer.release_r, -EINVAL);
+	assert_int_equal(__atomic_load_n(&peer.release_r, __ATOMIC_ACQUIRE),
+			 -EINVAL);
 	/* Still ours, still message 2, until released. */
 	m = (struct vchan_msg){ 0 };
 	assert_int_equal(vchan_release(s), 0);
