@@ -417,7 +417,7 @@ struct xs_permissions *__wrap_xs_get_permissions(struct xs_handle *h,
 	unsigned int n;
 
 	assert_ptr_equal(h, mock_xsh);
-	if (mock.thread_plan) {
+	if (__atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE)) {
 		errno = ENOENT;
 		return NULL;
 	}
@@ -521,12 +521,15 @@ char **__wrap_xs_check_watch(struct xs_handle *h)
 	const char *const *pair;
 	size_t lp, lt;
 	char **out;
+	bool plan;
 
 	assert_ptr_equal(h, mock_xsh);
-	if (mock.thread_plan && mock.plan_next < mock.plan_events) {
+	/* Acquire: the plan the test's thread wrote before it set the flag. */
+	plan = __atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE);
+	if (plan && mock.plan_next < mock.plan_events) {
 		pair = mock.plan_event[mock.plan_next++];
-	} else if (mock.thread_plan || FAILS(xs_check_watch)) {
-		if (mock.thread_plan)
+	} else if (plan || FAILS(xs_check_watch)) {
+		if (plan)
 			errno = EAGAIN;
 		drain_watch_pipe();
 		return NULL;

@@ -61,7 +61,7 @@ struct mock_state {
 	/* For a thread of the code under test (cmocka's queue belongs to
 	 * the test's thread): xs_check_watch returns plan_event[], then
 	 * fails with EAGAIN; xs_get_permissions fails with ENOENT. */
-	bool thread_plan;
+	bool thread_plan;               /* atomic: set last, after the plan */
 	const char *const *plan_event[4];
 	int plan_events, plan_next;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */

@@ -331,7 +331,8 @@ static void test_thread_takes_events(void **state)
 	/* B's node came and went: two events, then absent. */
 	mock.plan_event[0] = mock.plan_event[1] = ev;
 	mock.plan_events = 2;
-	mock.thread_plan = true;
+	/* Release: the watcher's thread reads the plan once it sees this. */
+	__atomic_store_n(&mock.thread_plan, true, __ATOMIC_RELEASE);
 	assert_int_equal(write(mock.fd, &one, sizeof(one)), sizeof(one));
 	for (i = 0; i < 500 && !__atomic_load_n(&ngone, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
@@ -340,7 +341,7 @@ static void test_thread_takes_events(void **state)
 	assert_int_equal(mock.plan_next, 2);
 	/* Let the thread finish its round before the plan goes. */
 	usleep(50000);
-	mock.thread_plan = false;
+	__atomic_store_n(&mock.thread_plan, false, __ATOMIC_RELEASE);
 	remove_all(s, 2, 1);
 }
 

@@ -421,6 +421,7 @@ static void pair_open(struct stress *st, unsigned lo, unsigned ro,
 	struct vchan_config sc = tv_cfg(lo, ro), cc = tv_cfg(0, 0);
 
 	sc.max_msg = cc.max_msg = max_msg;
+	pthread_mutex_lock(&st->setup_mu);   /* the monitor looks at these */
 	st->max_msg = max_msg;
 	st->big = big;
 	for (int k = 0; k < 2 * NSRC; k++) {
@@ -429,6 +430,7 @@ static void pair_open(struct stress *st, unsigned lo, unsigned ro,
 		memset(s->rec, 0, CAP * sizeof(struct rec));
 		s->committed = 0;
 	}
+	pthread_mutex_unlock(&st->setup_mu);
 	pair_start(st, &sc, &cc);
 }
 

@@ -404,6 +404,7 @@ static void pair_open(struct stress *st, unsigned lo, unsigned ro, long spin)
 
 	sc.raw = cc.raw = 1;
 	sc.spin_ns = cc.spin_ns = spin;
+	pthread_mutex_lock(&st->setup_mu);   /* the monitor looks at these */
 	st->by_main = st->solo = 0;
 	st->tr_at = 0;
 	/* A passing check left nothing read past what was written. */
@@ -413,6 +414,7 @@ static void pair_open(struct stress *st, unsigned lo, unsigned ro, long spin)
 		memset(s->got, 0, (s->written + 63) / 64 * 8);
 		s->written = 0;
 	}
+	pthread_mutex_unlock(&st->setup_mu);
 	pair_start(st, &sc, &cc);
 	assert_true(st->ring[0] * 2 <= MAXW * 8 && st->ring[1] * 2 <= MAXW * 8);
 }

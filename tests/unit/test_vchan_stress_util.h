@@ -110,6 +110,10 @@ struct stress {
 	uint64_t rd_at[RD_N];   /* when each sample was taken (st->mu) */
 	unsigned rd_tick;       /* samples taken (st->mu) */
 	pthread_mutex_t mu;
+	/* Main's reset of the state between pairs (pair_start(), the
+	 * includer's pair_open()) against the monitor's look at it each
+	 * tick; taken before mu when both are. */
+	pthread_mutex_t setup_mu;
 	char why[512];
 	STRESS_OWN_FIELDS
 };
@@ -438,6 +442,7 @@ static inline void *monitor(void *arg)
 			abort();
 		}
 		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_lock(&st->setup_mu);
 		for (int e = 0; e < 2; e++) {
 			uint64_t d = LOAD(st->delivered[e]);
 			uint64_t c = LOAD(st->committed[e]);
@@ -461,6 +466,7 @@ static inline void *monitor(void *arg)
 			if (st->kind->watch)
 				st->kind->watch(st, e, now);
 		}
+		pthread_mutex_unlock(&st->setup_mu);
 	}
 	return NULL;
 }
@@ -475,6 +481,7 @@ static inline struct stress *stress_new(const struct stress_kind *kind)
 	for (int k = 0; k < 2 * NTHR; k++)
 		st->thr[k / NTHR][k % NTHR].sfd = -1;
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_mutex_init(&st->setup_mu, NULL);
 	st->t_end = vchan_now_ns() + (run_ms() + WATCHDOG_MS) * MS;
 	phase(st, "start");
 	tv_capture_logs();
@@ -492,6 +499,7 @@ static inline void stress_end(struct stress *st)
 	pthread_join(st->mon, NULL);
 	snprintf(why, sizeof(why), "%s", st->why);
 	pthread_mutex_destroy(&st->mu);
+	pthread_mutex_destroy(&st->setup_mu);
 	free(st);
 	if (why[0])
 		fail_msg("%s", why);
@@ -507,6 +515,7 @@ static inline void pair_start(struct stress *st, struct vchan_config *sc,
 	sc->name = "srv";
 	cc->name = "cli";
 	assert_int_equal(vchan_shm_pair(sc, cc, &v[0], &v[1]), 0);
+	pthread_mutex_lock(&st->setup_mu);
 	pthread_mutex_lock(&st->mu);
 	st->v[0] = v[0];
 	st->v[1] = v[1];
@@ -534,6 +543,7 @@ static inline void pair_start(struct stress *st, struct vchan_config *sc,
 		pthread_mutex_unlock(&st->mu);
 		assert_int_equal(pthread_create(&t->t, NULL, thr_run, t), 0);
 	}
+	pthread_mutex_unlock(&st->setup_mu);
 }
 
 /* Wake the blocking receivers (a STOP each, as often as it takes) and
