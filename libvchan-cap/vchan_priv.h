@@ -546,6 +546,8 @@ struct vchan {
 	int relay_fd;                  /* eventfd: a sleeper that consumed an
 					* event passes it on to the event
 					* loop (wait.c); with loop_fd        */
+	int relayed;                   /* relay_fd may hold a count (atomic;
+					* set after the write)               */
 	uint64_t grace_ns;             /* VCHAN_GRACE_NS (tests lengthen it)  */
 	uint64_t grace_at[2];          /* when the grace time of our request
 					* for bit 1 / bit 2 ends (atomic;

@@ -8,7 +8,6 @@
  * polls), as a loop busy elsewhere would. */
 #include <poll.h>
 #include <pthread.h>
-#include <time.h>
 
 #include "test_vchan_util.h"
 
@@ -53,10 +52,7 @@ static void *sleeper_run(void *arg)
 
 static uint64_t ms_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return vchan_now_ns() / 1000000u;
 }
 
 /* Start the sleeper and return once it sleeps (its first sleep counted). */
