@@ -1727,12 +1727,16 @@ static void mixed_server(struct vchan *v, int n)
 	pthread_t t;
 	int late = 0;
 
-	if (!f.big || pthread_create(&t, NULL, mixed_flusher, &f)) {
+	if (!f.big) {
+		FAIL("mixed: out of memory");
+		return;
+	}
+	fill(f.big, MIXED_BIG, 7);   /* before the flusher sends it */
+	if (pthread_create(&t, NULL, mixed_flusher, &f)) {
 		FAIL("mixed: cannot start the flushing thread");
 		free(f.big);
 		return;
 	}
-	fill(f.big, MIXED_BIG, 7);
 	/* The flusher first asleep: the race is then on every message. */
 	for (int i = 0; i < 1000 && st.sleeps == 0; i++) {
 		usleep(10000);
