@@ -27,7 +27,8 @@
  * devices are the parent's alone.  Only async-signal-safe calls there.
  * holds_mu orders the list against fork(): taken before, dropped after;
  * so do the mutexes of other files' process-wide state (vchan_fork_guard),
- * whose children's copies are then sane. */
+ * whose children's copies are then sane.  Those must be leaves, which
+ * lock_order.c checks. */
 #include "config.h"
 
 #include <errno.h>
@@ -45,7 +46,8 @@ static int install_err;
 static pthread_mutex_t holds_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vchan_fork_hold *holds;    /* under holds_mu */
 /* Other files' mutexes, held across fork() after holds_mu (none is taken
- * with holds_mu held elsewhere); under holds_mu. */
+ * with holds_mu held elsewhere, nor holds_mu or another under one of them:
+ * lock_order.c); under holds_mu. */
 #define FORK_GUARDS 8
 static pthread_mutex_t *guards[FORK_GUARDS];
 static unsigned n_guards;
@@ -58,6 +60,7 @@ static void unlock_guards(void)
 
 static void before_fork(void)
 {
+	vchan_guard_check(VCHAN_GUARD_AT_FORK);
 	pthread_mutex_lock(&holds_mu);
 	for (unsigned i = 0; i < n_guards; i++)
 		pthread_mutex_lock(guards[i]);
@@ -96,6 +99,7 @@ static void install(void)
 void vchan_fork_hold(struct vchan_fork_hold *h)
 {
 	pthread_once(&install_once, install);
+	vchan_guard_check(VCHAN_GUARD_AT_HOLDS);
 	pthread_mutex_lock(&holds_mu);
 	h->prev = NULL;
 	h->next = holds;
@@ -109,6 +113,7 @@ void vchan_fork_hold(struct vchan_fork_hold *h)
 void vchan_fork_guard(pthread_mutex_t *mu)
 {
 	pthread_once(&install_once, install);
+	vchan_guard_check(VCHAN_GUARD_AT_HOLDS);
 	pthread_mutex_lock(&holds_mu);
 	/* The library's own files register a fixed few: one more than fits
 	 * is a build's mistake, caught by the first test that opens a
@@ -121,6 +126,7 @@ void vchan_fork_guard(pthread_mutex_t *mu)
 
 void vchan_fork_unhold(struct vchan_fork_hold *h)
 {
+	vchan_guard_check(VCHAN_GUARD_AT_HOLDS);
 	if (!h->listed)
 		return;
 	pthread_mutex_lock(&holds_mu);

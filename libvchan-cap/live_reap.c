@@ -403,7 +403,7 @@ static void own_enter(void)
 	pid_t pid = getpid();
 
 	pthread_once(&own_once, own_guard);
-	pthread_mutex_lock(&own_mu);
+	vchan_guard_lock(&own_mu);
 	if (own_pid == pid)
 		return;
 	for (unsigned b = 0; b < OWN_BUCKETS; b++)
@@ -421,7 +421,7 @@ void vchan_reap_sweep_all(void)
 {
 	own_enter();
 	turns[0] = turns[1] = 0;
-	pthread_mutex_unlock(&own_mu);
+	vchan_guard_unlock(&own_mu);
 }
 
 /* This process's clean-ups of that directory so far (then one more). */
@@ -431,7 +431,7 @@ static unsigned next_turn(bool offer)
 
 	own_enter();
 	t = turns[offer]++;
-	pthread_mutex_unlock(&own_mu);
+	vchan_guard_unlock(&own_mu);
 	return t;
 }
 
@@ -447,7 +447,7 @@ void vchan_reap_own(const char *path)
 	own_enter();
 	n->next = own[b];
 	own[b] = n;
-	pthread_mutex_unlock(&own_mu);
+	vchan_guard_unlock(&own_mu);
 }
 
 void vchan_reap_disown(const char *path)
@@ -463,7 +463,7 @@ void vchan_reap_disown(const char *path)
 			free(n);
 			break;
 		}
-	pthread_mutex_unlock(&own_mu);
+	vchan_guard_unlock(&own_mu);
 }
 
 static bool is_own(const char *path)
@@ -473,7 +473,7 @@ static bool is_own(const char *path)
 	own_enter();
 	for (n = own[own_hash(path)]; n && strcmp(n->path, path); n = n->next)
 		;
-	pthread_mutex_unlock(&own_mu);
+	vchan_guard_unlock(&own_mu);
 	return n != NULL;
 }
 

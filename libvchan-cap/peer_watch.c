@@ -149,7 +149,7 @@ static void enter(void)
 	struct leftover l;
 
 	pthread_once(&guard_once, guard);
-	pthread_mutex_lock(&mu);
+	vchan_guard_lock(&mu);
 	if (st && (st_gen != __atomic_load_n(&vchan_fork_generation,
 					     __ATOMIC_RELAXED) ||
 		   st_pid != getpid())) {
@@ -398,10 +398,10 @@ static void *watch_thread(void *p)
 	free(p);
 	while (!over) {
 		(void)epoll_wait(a.ep_fd, evs, 2, -1);
-		pthread_mutex_lock(&mu);
+		vchan_guard_lock(&mu);
 		over = epoch != a.epoch;
 		taken = over ? 0 : take_events();
-		pthread_mutex_unlock(&mu);
+		vchan_guard_unlock(&mu);
 		/* Woken with nothing to take: a channel took it first, or
 		 * the connection is broken (or epoll_wait failed, n < 0).
 		 * Never spin. */
@@ -474,7 +474,7 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 			vchan_log(who, "cannot watch %s (%s): the death of the "
 				  "peer's domain is seen only through "
 				  "unmap-notify", node, strerror(-r));
-		pthread_mutex_unlock(&mu);
+		vchan_guard_unlock(&mu);
 		free(s->node);
 		s->node = NULL;
 		return r;
@@ -505,7 +505,7 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 					  "of the peer's domain is seen only "
 					  "through unmap-notify", node,
 					  strerror(-r));
-			pthread_mutex_unlock(&mu);
+			vchan_guard_unlock(&mu);
 			return r;
 		}
 	}
@@ -513,7 +513,7 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 	look(s);
 	if (!thread_on)
 		*poll_fd = ep_fd;
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 	return 0;
 }
 
@@ -525,7 +525,7 @@ void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v)
 		if (s->gone)      /* found before v existed */
 			vchan_peer_gone(v);
 	}
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 }
 
 int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
@@ -534,7 +534,7 @@ int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
 
 	enter();
 	if (!s->listed) {
-		pthread_mutex_unlock(&mu);
+		vchan_guard_unlock(&mu);
 		return 0;
 	}
 	take_events();
@@ -545,7 +545,7 @@ int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
 		look(s);
 	}
 	gone = s->gone;
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 	return gone;
 }
 
@@ -571,7 +571,7 @@ void vchan_peer_watch_remove(struct vchan_peer_sub *s)
 	s->owner = NULL;
 	if (!subs)
 		l = drop_state(false);
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 	let_go(&l);
 	free(s->node);
 	s->node = NULL;

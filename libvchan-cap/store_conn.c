@@ -43,7 +43,7 @@ static void guard(void)
 static void enter(void)
 {
 	pthread_once(&guard_once, guard);
-	pthread_mutex_lock(&mu);
+	vchan_guard_lock(&mu);
 	if (st && st_pid != getpid()) {
 		hyp_store_close_postfork(st);
 		st = NULL;
@@ -69,7 +69,7 @@ int vchan_store_get(struct hyp_store **out, unsigned long *ep)
 		*out = st;
 		*ep = epoch;
 	}
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 	return r;
 }
 
@@ -81,5 +81,5 @@ void vchan_store_put(unsigned long ep)
 		st = NULL;
 		epoch++;
 	}
-	pthread_mutex_unlock(&mu);
+	vchan_guard_unlock(&mu);
 }

@@ -9,6 +9,7 @@ libvchan_cap_la_SOURCES = \
 	wait.c \
 	log.c \
 	lock.c \
+	lock_order.c \
 	endpoint.c \
 	fork.c \
 	send.c \

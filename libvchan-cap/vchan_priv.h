@@ -608,8 +608,25 @@ void vchan_fork_hold(struct vchan_fork_hold *h);
 void vchan_fork_unhold(struct vchan_fork_hold *h);
 /* Hold mu across fork() (a leaf: nothing else is taken under it), so that
  * a child's copy is not left locked by a thread the child lacks.  Once per
- * mutex, before its first use; a few at most. */
+ * mutex, before its first use; a few at most.  Lock it with
+ * vchan_guard_lock(), which checks that it is a leaf. */
 void vchan_fork_guard(pthread_mutex_t *mu);
+
+/* ---- the fork guards' lock order (lock_order.c) ---------------------------- */
+/* Where a thread holding a fork-guarded mutex must not be. */
+enum vchan_guard_place {
+	VCHAN_GUARD_AT_LOCK,     /* taking another guarded mutex */
+	VCHAN_GUARD_AT_HOLDS,    /* taking fork.c's holds_mu */
+	VCHAN_GUARD_AT_FORK,     /* in fork()'s prepare handler */
+	VCHAN_GUARD_PLACES
+};
+/* Logs (and with VCHAN_LOCK_CHECK=abort, aborts) if the calling thread
+ * holds a guarded mutex. */
+void vchan_guard_check(enum vchan_guard_place where);
+/* Lock and unlock a mutex given to vchan_fork_guard(), counted per thread
+ * for the check. */
+void vchan_guard_lock(pthread_mutex_t *mu);
+void vchan_guard_unlock(pthread_mutex_t *mu);
 /* Whether v is a copy inherited through fork() (the data path's check). */
 static inline bool vchan_inherited(const struct vchan *v)
 {

@@ -47,6 +47,7 @@ fuzz_xs_wire$(EXEEXT): $(srcdir)/fuzz/fuzz_xs_wire.c $(srcdir)/fuzz/fuzz_input.h
 # hostile directory; the store is faked in the target.
 FUZZ_LIVE_SRCS = $(top_srcdir)/libvchan-cap/live_reap.c \
 	$(top_srcdir)/libvchan-cap/fork.c \
+	$(top_srcdir)/libvchan-cap/lock_order.c \
 	$(top_srcdir)/libvchan-cap/log.c
 fuzz_live_nodes$(EXEEXT): $(srcdir)/fuzz/fuzz_live_nodes.c \
 		$(srcdir)/fuzz/fuzz_input.h $(FUZZ_LIVE_SRCS) \

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -962,6 +963,87 @@ static void test_fork_guard_waits_for_holder(void **state)
 }
 
 /*
+ * The guarded mutexes are leaves (lock_order.c): a thread holding one that
+ * takes another, takes fork.c's list lock, or calls fork() is logged, once
+ * per place, and with VCHAN_LOCK_CHECK=abort (as every test tier runs)
+ * aborts.  Taking them one after the other is no breach.  The mutexes here
+ * are not registered with fork(), so a breach cannot deadlock the test.
+ * Each case runs in a child, which sets the environment its way.
+ */
+static pthread_mutex_t order_a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t order_b = PTHREAD_MUTEX_INITIALIZER;
+
+static int nested_in_child(bool abort_on_breach)
+{
+	struct vchan_fork_hold h = { .fd = { -1, -1 } };
+	pid_t grandchild;
+	int status;
+
+	if (abort_on_breach)
+		setenv("VCHAN_LOCK_CHECK", "abort", 1);
+	else
+		unsetenv("VCHAN_LOCK_CHECK");
+	/* In turn: no breach. */
+	vchan_guard_lock(&order_a);
+	vchan_guard_unlock(&order_a);
+	vchan_guard_lock(&order_b);
+	vchan_guard_unlock(&order_b);
+	if (logs != 0)
+		return 1;
+	/* Nested: a breach (or the abort). */
+	vchan_guard_lock(&order_a);
+	vchan_guard_lock(&order_b);
+	if (logs != 1 || !strstr(last_log, "lock order broken: a fork-guarded"))
+		return 2;
+	vchan_guard_unlock(&order_b);
+	vchan_guard_lock(&order_b);      /* the same place: not again */
+	vchan_guard_unlock(&order_b);
+	if (logs != 1)
+		return 3;
+	vchan_fork_hold(&h);             /* the list lock, under order_a */
+	vchan_fork_unhold(&h);
+	if (logs != 2 || !strstr(last_log, "list lock taken"))
+		return 4;
+	grandchild = fork();             /* fork() under order_a */
+	if (grandchild == 0)
+		_exit(0);
+	if (grandchild < 0 || waitpid(grandchild, &status, 0) != grandchild ||
+	    logs != 3 || !strstr(last_log, "fork() called"))
+		return 5;
+	vchan_guard_unlock(&order_a);
+	/* Nothing held: none of them is a breach. */
+	vchan_guard_lock(&order_b);
+	vchan_guard_unlock(&order_b);
+	vchan_fork_hold(&h);
+	vchan_fork_unhold(&h);
+	return logs == 3 ? 0 : 6;
+}
+
+static void test_guard_nesting_caught(void **state)
+{
+	int status = -1;
+	pid_t child;
+
+	(void)state;
+	child = fork();
+	if (child == 0)
+		_exit(nested_in_child(false));
+	child_passed(child);
+
+	child = fork();
+	if (child == 0) {
+		/* cmocka may catch SIGABRT: this child must die of it */
+		signal(SIGABRT, SIG_DFL);
+		_exit(nested_in_child(true) + 100);
+	}
+	assert_true(child > 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_int_equal(logs, 0);       /* the children logged in their copies */
+}
+
+/*
  * Sweeps: a process's first clean-up of a directory lists it and every
  * shard; each later one lists one shard, in turn, every shard within 16;
  * the offer records have turns of their own; a forked child starts over
@@ -1422,6 +1504,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test(test_fork_guard_waits_for_holder),
+		cmocka_unit_test_setup_teardown(test_guard_nesting_caught,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_grant_limit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reap_sweeps_in_turn,

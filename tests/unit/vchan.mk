@@ -74,6 +74,7 @@ VCHAN_CORE_SOURCES = \
 	$(top_srcdir)/libvchan-cap/wait.c \
 	$(top_srcdir)/libvchan-cap/log.c \
 	$(top_srcdir)/libvchan-cap/lock.c \
+	$(top_srcdir)/libvchan-cap/lock_order.c \
 	$(top_srcdir)/libvchan-cap/endpoint.c \
 	$(top_srcdir)/libvchan-cap/fork.c \
 	$(top_srcdir)/libvchan-cap/send.c \
@@ -98,7 +99,8 @@ unit_test_vchan_xen_LDADD = $(HYP_TEST_LIBS) -lpthread
 check_PROGRAMS += unit/test_peer_watch
 TESTS += unit/test_peer_watch
 unit_test_peer_watch_SOURCES = unit/test_peer_watch.c $(HYP_MOCK_SOURCES) \
-	$(top_srcdir)/libvchan-cap/peer_watch.c
+	$(top_srcdir)/libvchan-cap/peer_watch.c \
+	$(top_srcdir)/libvchan-cap/lock_order.c
 unit_test_peer_watch_CPPFLAGS = $(HYP_TEST_INCLUDES) \
 	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
 unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS) -Wl,--wrap=pthread_create
