@@ -442,6 +442,12 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	if (r < 0)
 		return r;
 	r = check_send(v);
+	/* The first message's own faults come before "not now", as a
+	 * single send's do. */
+	if (!r)
+		r = check_msg(v, msgs[0].flags, msgs[0].len);
+	if (!r && msgs[0].len && !msgs[0].buf)
+		r = -EINVAL;
 	if (!r)
 		r = flush_locked(v, &deadline);
 	if (!r)

@@ -133,7 +133,9 @@ int vchan_recv(struct vchan *v, struct vchan_msg *msg, int timeout_ms);
  * one index publication and at most one notification.  Returns the count.
  * Messages in a row with the same type, flags and length (1 to 255
  * bytes) travel as one run: one header for the lot, each message still
- * with its own sequence number and received one by one as usual. */
+ * with its own sequence number and received one by one as usual.  A
+ * first message over the maximum gets -EMSGSIZE, as from vchan_send()
+ * (before any -EAGAIN); a later one ends the batch before it. */
 int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		int timeout_ms);
 int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
@@ -213,7 +215,9 @@ int vchan_revoke(struct vchan *v);
 void vchan_close(struct vchan *v);
 
 struct vchan_stats {
-	uint64_t msgs_sent, msgs_recv;
+	uint64_t msgs_sent, msgs_recv;    /* sent: wholly in the ring (one
+					   * streaming out of the backlog
+					   * counts once its last byte is) */
 	uint64_t bytes_sent, bytes_recv;
 	uint64_t discarded;       /* messages dropped by revoke / close      */
 	uint64_t notifies;        /* event-channel notifications sent         */
