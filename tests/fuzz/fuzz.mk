@@ -2,16 +2,26 @@
 # clang (libFuzzer).  FUZZ_TIME=seconds overrides the default of 30.
 if HAVE_CLANG
 FUZZ_VCHAN_SRCS = $(VCHAN_CORE_SOURCES)
+FUZZ_PAIR_SRCS = $(VCHAN_CORE_SOURCES) \
+	$(top_srcdir)/libvchan-cap/transport_shm.c
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
-fuzz_vchan_peer$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_peer.c $(srcdir)/fuzz/fuzz_input.h \
-		$(FUZZ_VCHAN_SRCS) $(top_srcdir)/libvchan-cap/vchan_priv.h
-	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) -I$(top_builddir) \
-		-I$(top_srcdir)/libvchan-cap \
-		-I$(top_srcdir)/libvchan-cap/include \
-		$(srcdir)/fuzz/fuzz_vchan_peer.c $(FUZZ_VCHAN_SRCS) \
-		-lpthread -o $@
+FUZZ_VCHAN_CC = $(CLANG) $(FUZZ_CFLAGS) -I$(top_builddir) \
+	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
+FUZZ_VCHAN_DEPS = $(srcdir)/fuzz/fuzz_input.h \
+	$(top_srcdir)/libvchan-cap/vchan_priv.h
+
+fuzz_vchan_peer$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_peer.c $(FUZZ_VCHAN_SRCS) \
+		$(FUZZ_VCHAN_DEPS)
+	$(AM_V_CC)$(FUZZ_VCHAN_CC) $(srcdir)/fuzz/fuzz_vchan_peer.c \
+		$(FUZZ_VCHAN_SRCS) -lpthread -o $@
+
+# Both ends the library's own, against a model of what delivery promises.
+fuzz_vchan_pair$(EXEEXT): $(srcdir)/fuzz/fuzz_vchan_pair.c $(FUZZ_PAIR_SRCS) \
+		$(FUZZ_VCHAN_DEPS)
+	$(AM_V_CC)$(FUZZ_VCHAN_CC) $(srcdir)/fuzz/fuzz_vchan_pair.c \
+		$(FUZZ_PAIR_SRCS) -lpthread -o $@
 
 # The xenstore server (hyp/sim/daemon/xs.mk's list) and the loop it links
 # against; ident is stubbed in the target.
@@ -62,16 +72,17 @@ fuzz_live_nodes$(EXEEXT): $(srcdir)/fuzz/fuzz_live_nodes.c \
 
 # Built before the tests run (check_DATA), run by the wrapper scripts.
 check_DATA += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT) \
-	fuzz_live_nodes$(EXEEXT)
+	fuzz_live_nodes$(EXEEXT) fuzz_vchan_pair$(EXEEXT)
 TESTS += fuzz/fuzz_vchan_peer.sh fuzz/fuzz_xs_wire.sh \
-	fuzz/fuzz_live_nodes.sh
+	fuzz/fuzz_live_nodes.sh fuzz/fuzz_vchan_pair.sh
 CLEANFILES += fuzz_vchan_peer$(EXEEXT) fuzz_xs_wire$(EXEEXT) \
-	fuzz_live_nodes$(EXEEXT)
+	fuzz_live_nodes$(EXEEXT) fuzz_vchan_pair$(EXEEXT)
 endif
 EXTRA_DIST += fuzz/fuzz_run.sh fuzz/fuzz_input.h \
 	fuzz/fuzz_vchan_peer.c fuzz/fuzz_vchan_peer.sh \
 	fuzz/fuzz_xs_wire.c fuzz/fuzz_xs_wire.sh \
-	fuzz/fuzz_live_nodes.c fuzz/fuzz_live_nodes.sh
+	fuzz/fuzz_live_nodes.c fuzz/fuzz_live_nodes.sh \
+	fuzz/fuzz_vchan_pair.c fuzz/fuzz_vchan_pair.sh
 
 # Hostile processes on xensim's hypervisor socket: the daemon's request
 # handling and tables, driven in-process (fuzz_hypsock.c stands in for the
