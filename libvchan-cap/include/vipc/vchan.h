@@ -236,7 +236,8 @@ size_t vchan_ring_size(const struct vchan *v, int write_side);
 
 /* Log lines (peer protocol errors, setup failures) go to this function,
  * from any thread (the library's store watch thread too); NULL restores
- * the default (stderr). */
+ * the default (stderr).  It may be called with the library's locks held:
+ * it must not call the library, nor fork(). */
 typedef void vchan_log_fn(void *arg, const char *line);
 void vchan_set_logger(vchan_log_fn *fn, void *arg);
 
