@@ -112,6 +112,38 @@ static void test_max_size(void **state)
 	tv_close(s, c);
 }
 
+/* A batch whose first message is over the maximum gets -EMSGSIZE at once,
+ * as a single send does, even while the backlog still holds a message
+ * (not -EAGAIN first, then -EMSGSIZE once it has gone). */
+static void test_batch_max_size_first(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	static uint8_t big[8192];
+	struct vchan_msg over = { .buf = big, .len = 6001 };
+	struct vchan_msg small = { .buf = big, .len = 10 };
+	struct vchan_msg m;
+	int r = -EAGAIN;
+
+	(void)state;
+	sc.max_msg = cc.max_msg = 6000;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	/* Larger than the 4 KiB ring: the rest waits in the backlog. */
+	assert_int_equal(vchan_send(c, 1, 0, big, 6000, 0), 0);
+	assert_int_equal(vchan_flush(c, 0), -EAGAIN);
+	assert_int_equal(vchan_sendv(c, &over, 1, 0), -EMSGSIZE);
+	assert_int_equal(vchan_sendv(c, &small, 1, 0), -EAGAIN);
+	for (int i = 0; i < 100 && r == -EAGAIN; i++) {
+		m = (struct vchan_msg){ .buf = big, .len = sizeof(big) };
+		r = vchan_recv(s, &m, 0);
+		(void)vchan_flush(c, 0);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(m.len, 6000);
+	assert_int_equal(vchan_sendv(c, &small, 1, 0), 1);
+	tv_close(s, c);
+}
+
 static void test_sequence_checks(void **state)
 {
 	struct vchan *s, *c;
@@ -764,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes),
 		cmocka_unit_test(test_nonblocking_and_timeout),
 		cmocka_unit_test(test_max_size),
+		cmocka_unit_test(test_batch_max_size_first),
 		cmocka_unit_test(test_sequence_checks),
 		cmocka_unit_test(test_split_larger_than_ring),
 		cmocka_unit_test(test_split_nonblocking_both_sides),
