@@ -8,8 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <xengnttab.h>
 
@@ -100,13 +106,27 @@ static void *box_open(const void *out, size_t size, bool (*lib_open)(void *))
 /* Xen 4.17's library opens /dev/xen/gntalloc without O_CLOEXEC (its
  * gntdev and evtchn, and libxenstore's descriptors, with it): a program a
  * child execs would inherit the device, and could share pages with any
- * domain through it.  We set the flag after the open; cloexec_mu, held
- * from before the open until the flag is set and taken by fork()'s prepare
- * handler, keeps a thread's fork() from copying the descriptor in between.
- * vfork() and posix_spawn() (hence system() and popen()) run no fork
- * handlers: a program they start in that window still inherits it, which
- * the library leaves us no way to prevent.  A leaf: nothing else is taken
- * under it. */
+ * domain through it; and while it lives, a peer never sees this process's
+ * death through the unmap-notify.  Setting the flag after the open leaves
+ * a window in which another thread's fork(), vfork() or posix_spawn()
+ * (hence system() and popen()) copies the descriptor without it.
+ *
+ * So the library's open runs where no other thread can see it: in a
+ * thread of ours that unshares its descriptor table (unshare(CLONE_FILES)
+ * copies it).  The number the library's open will get, P, is held
+ * meanwhile in the process's table by a close-on-exec placeholder; the
+ * thread fills the holes below P in its copy and frees P there, so the
+ * open takes P.  It sends the descriptor back over a socket pair, received
+ * close-on-exec (MSG_CMSG_CLOEXEC), and dup3() puts it over the
+ * placeholder: the library's handle names P, and P never was without the
+ * flag in the process's table.  The thread's table, with its copies, goes
+ * when it exits (POSIX locks are its table's own: none of ours is lost).
+ *
+ * Where that cannot be done (no thread, no unshare(), a library whose
+ * descriptor is not at P, no descriptors to spare), the open falls back
+ * to the library's own and sets the flag after it, with cloexec_mu held
+ * from before the open and taken by fork()'s prepare handler: that closes
+ * the window to fork() only.  A leaf: nothing else is taken under it. */
 static pthread_mutex_t cloexec_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t cloexec_once = PTHREAD_ONCE_INIT;
 
@@ -126,23 +146,190 @@ static void cloexec_install(void)
 	(void)pthread_atfork(cloexec_lock, cloexec_unlock, cloexec_unlock);
 }
 
-static bool gntshr_lib_open(void *box)
+/* The fallback: the library's open, then the flag. */
+static xengntshr_handle *open_then_cloexec(void)
 {
-	struct hyp_gntshr *gs = box;
+	xengntshr_handle *xgs;
 	int fd, fl, err;
 
 	pthread_once(&cloexec_once, cloexec_install);
 	cloexec_lock();
-	gs->xgs = xengntshr_open(NULL, 0);
+	xgs = xengntshr_open(NULL, 0);
 	err = errno;
-	if (gs->xgs) {
-		fd = xengntshr_fd(gs->xgs);
+	if (xgs) {
+		fd = xengntshr_fd(xgs);
 		if (fd >= 0 && (fl = fcntl(fd, F_GETFD)) >= 0 &&
 		    !(fl & FD_CLOEXEC))
 			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 	}
 	cloexec_unlock();
 	errno = err;
+	return xgs;
+}
+
+/* What the unseen open's thread is given and gives back. */
+struct unseen_open {
+	int placeholder;        /* P, held in the process's table */
+	int sock;               /* where the thread sends the descriptor */
+	xengntshr_handle *xgs;  /* the library's handle, if it opened */
+	int err;                /* errno of the library's failed open */
+	bool fall_back;         /* not done here: the fallback's turn */
+};
+
+/* One byte carrying one descriptor (SCM_RIGHTS). */
+struct fd_msg {
+	char byte;
+	struct iovec iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr msg;
+};
+
+static void fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->iov = (struct iovec){ .iov_base = &m->byte, .iov_len = 1 };
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->ctl.buf;
+	m->msg.msg_controllen = sizeof(m->ctl.buf);
+}
+
+static bool send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *c;
+
+	fd_msg_init(&m);
+	c = CMSG_FIRSTHDR(&m.msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, MSG_NOSIGNAL) == 1;
+}
+
+static int recv_fd(int sock)
+{
+	struct fd_msg m;
+	struct cmsghdr *c;
+	int fd = -1;
+
+	fd_msg_init(&m);
+	if (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&m.msg);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void *unseen_open_thread(void *arg)
+{
+	struct unseen_open *u = arg;
+	int d, fd;
+
+	u->fall_back = true;
+	if (unshare(CLONE_FILES) < 0)
+		return NULL;
+	/* Our copy: fill every hole below P, then free P. */
+	while ((d = fcntl(u->placeholder, F_DUPFD, 0)) >= 0 &&
+	       d < u->placeholder)
+		;
+	if (d < 0)
+		return NULL;
+	close(d);
+	close(u->placeholder);
+	errno = 0;
+	u->xgs = xengntshr_open(NULL, 0);
+	if (!u->xgs) {
+		u->err = errno;
+		u->fall_back = false;   /* the library's answer stands */
+		return NULL;
+	}
+	fd = xengntshr_fd(u->xgs);
+	if (fd < 0) {
+		u->fall_back = false;   /* nothing to leak: keep it */
+		return NULL;
+	}
+	if (fd == u->placeholder && send_fd(u->sock, fd)) {
+		u->fall_back = false;
+		return NULL;
+	}
+	/* Its descriptor lives in our table only: close it here. */
+	xengntshr_close(u->xgs);
+	u->xgs = NULL;
+	return NULL;
+}
+
+/* The library's open, unseen by the process's other threads.  Returns the
+ * handle, or NULL with errno set; *fall_back when it could not be done
+ * this way (errno is then of no interest). */
+static xengntshr_handle *open_unseen(bool *fall_back)
+{
+	struct unseen_open u = { .placeholder = -1, .fall_back = true };
+	int sv[2] = { -1, -1 }, fd;
+	sigset_t all, old;
+	pthread_t t;
+	bool started;
+
+	*fall_back = true;
+	u.placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (u.placeholder < 0 ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+		goto out;
+	u.sock = sv[0];
+	/* Signals are the application's threads' business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(&t, NULL, unseen_open_thread, &u) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!started || pthread_join(t, NULL) != 0)
+		goto out;
+	*fall_back = u.fall_back;
+	if (u.fall_back || !u.xgs)
+		goto out;
+	fd = xengntshr_fd(u.xgs);
+	if (fd == u.placeholder) {
+		int got = recv_fd(sv[1]);
+
+		/* Over the placeholder, flag and all: P is the device now. */
+		if (got < 0 || dup3(got, fd, O_CLOEXEC) < 0) {
+			/* Cannot happen with the descriptor sent; the
+			 * handle closes P, the placeholder. */
+			if (got >= 0)
+				close(got);
+			xengntshr_close(u.xgs);
+			u.xgs = NULL;
+			u.err = EIO;
+		} else {
+			close(got);
+		}
+		u.placeholder = -1;   /* the handle's now */
+	}
+out:
+	if (u.placeholder >= 0)
+		close(u.placeholder);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (!u.xgs)
+		errno = u.err ? u.err : EIO;
+	return u.xgs;
+}
+
+static bool gntshr_lib_open(void *box)
+{
+	struct hyp_gntshr *gs = box;
+	bool fall_back;
+
+	gs->xgs = open_unseen(&fall_back);
+	if (fall_back)
+		gs->xgs = open_then_cloexec();
 	return gs->xgs != NULL;
 }
 

@@ -13,6 +13,7 @@ HYP_WRAP_FLAGS = \
 	-Wl,--wrap=xenevtchn_pending \
 	-Wl,--wrap=xenevtchn_unmask \
 	-Wl,--wrap=xengntshr_open \
+	-Wl,--wrap=unshare \
 	-Wl,--wrap=xengntshr_close \
 	-Wl,--wrap=xengntshr_fd \
 	-Wl,--wrap=xengnttab_fd \

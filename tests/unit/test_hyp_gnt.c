@@ -4,8 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +102,83 @@ static void test_fork_waits_for_cloexec(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	close(mock.gntshr_fd);
+}
+
+/* The open unseen by other threads: the library's open runs in a thread
+ * of hyp's with an unshared table, and the process's table gets the
+ * descriptor, at the number the library's handle names, with the flag.
+ * The fake open opens /dev/null read-write; the placeholder that held the
+ * number was read-only. */
+static void test_gntshr_unseen_open(void **state)
+{
+	struct hyp_gntshr *gs = NULL;
+	int fd;
+
+	(void)state;
+	mock.gntshr_unseen = true;
+	assert_int_equal(hyp_gntshr_open(&gs), 0);
+	fd = hyp_gntshr_fd(gs);
+	assert_true(fd >= 0);
+	assert_int_equal(fd, mock.gntshr_fd);
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	hyp_gntshr_close(gs);
+	assert_int_equal(mock.gntshr_close, 1);
+	close(fd);   /* the fake's close leaves it */
+}
+
+/* A program another thread starts with posix_spawn() (no fork handlers:
+ * system() and popen() do the same) while the library's open runs: it
+ * must not inherit the device.  The fake open lets the spawner go and
+ * takes 200 ms; the program is this test run again, asked whether the
+ * descriptor the fake opened is open in it.  With the open in the
+ * process's table (the fallback), it is. */
+static int spawn_status = -1;
+static sem_t open_begun;
+
+static void signal_open_begun(void)
+{
+	sem_post(&open_begun);
+	usleep(200 * 1000);
+}
+
+static void *spawn_during_open(void *arg)
+{
+	char nr[16];
+	char *argv[] = { "test_hyp_gnt", "--fd-closed", nr, NULL };
+	pid_t pid;
+	int status;
+
+	(void)arg;
+	while (sem_wait(&open_begun) < 0)
+		;
+	snprintf(nr, sizeof(nr), "%d", mock.gntshr_fd);
+	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv,
+			environ) == 0 &&
+	    waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		spawn_status = WEXITSTATUS(status);
+	return NULL;
+}
+
+static void test_spawn_during_open(void **state)
+{
+	struct hyp_gntshr *gs = NULL;
+	pthread_t spawner;
+
+	(void)state;
+	mock.gntshr_unseen = true;
+	mock.in_gntshr_open = signal_open_begun;
+	spawn_status = -1;
+	assert_int_equal(sem_init(&open_begun, 0, 0), 0);
+	assert_int_equal(pthread_create(&spawner, NULL, spawn_during_open,
+					NULL), 0);
+	assert_int_equal(hyp_gntshr_open(&gs), 0);
+	assert_int_equal(pthread_join(spawner, NULL), 0);
+	sem_destroy(&open_begun);
+	/* 1: the program had the descriptor. */
+	assert_int_equal(spawn_status, 0);
+	close(hyp_gntshr_fd(gs));
+	hyp_gntshr_close(gs);
 }
 
 static void test_open_failures(void **state)
@@ -298,13 +380,19 @@ static void test_map_notify(void **state)
 	hyp_gnttab_close(gt);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The program test_spawn_during_open starts: 0 if fd is closed. */
+	if (argc == 3 && !strcmp(argv[1], "--fd-closed"))
+		return fcntl(atoi(argv[2]), F_GETFD) < 0 ? 0 : 1;
+
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_open_failures, mock_reset),
 		cmocka_unit_test_setup(test_gntshr_fd_closes_on_exec,
 				       mock_reset),
 		cmocka_unit_test_setup(test_fork_waits_for_cloexec, mock_reset),
+		cmocka_unit_test_setup(test_gntshr_unseen_open, mock_reset),
+		cmocka_unit_test_setup(test_spawn_during_open, mock_reset),
 		cmocka_unit_test_setup(test_close, mock_reset),
 		cmocka_unit_test_setup(test_share_pages_ro_rw, mock_reset),
 		cmocka_unit_test_setup(test_share_failure_leaves_outputs, mock_reset),

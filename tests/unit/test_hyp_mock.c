@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -150,9 +151,25 @@ int __wrap_xengntshr_unshare(xengntshr_handle *xgs, void *start, uint32_t count)
 
 xengntshr_handle *__wrap_xengntshr_open(struct xentoollog_logger *l, unsigned f)
 {
+	if (mock.gntshr_unseen) {
+		mock.gntshr_fd = open("/dev/null", O_RDWR);
+		if (mock.in_gntshr_open)
+			mock.in_gntshr_open();
+		return mock.gntshr_fd < 0 ? NULL : mock_xgs;
+	}
 	if (mock.in_gntshr_open)
 		mock.in_gntshr_open();
 	return FAILS(xengntshr_open) ? NULL : mock_xgs;
+}
+
+int __real_unshare(int flags);
+int __wrap_unshare(int flags);
+int __wrap_unshare(int flags)
+{
+	if (mock.gntshr_unseen)
+		return __real_unshare(flags);
+	errno = EPERM;
+	return -1;
 }
 
 int __wrap_xengntshr_fd(xengntshr_handle *xgs)

@@ -66,6 +66,13 @@ struct mock_state {
 	int plan_events, plan_next;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	void (*in_gntshr_open)(void); /* called inside xengntshr_open */
+	/* hyp_gnt.c's open in a thread of its own with an unshared table:
+	 * off, unshare() fails (EPERM) and the fallback runs in the test's
+	 * thread.  On, the real unshare() runs, and xengntshr_open, then in
+	 * that thread, plans nothing (cmocka's queue is the test thread's):
+	 * it opens /dev/null without O_CLOEXEC, as the library opens
+	 * gntalloc, into gntshr_fd. */
+	bool gntshr_unseen;
 	/* last arguments */
 	uint32_t domid;
 	evtchn_port_t port, remote_port;

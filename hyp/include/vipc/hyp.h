@@ -159,7 +159,10 @@ struct hyp_gntshr;   /* pages we grant to others */
 struct hyp_gnttab;   /* grants of others that we map */
 
 /*
- * hyp_gntshr_open: open a handle to share our pages.
+ * hyp_gntshr_open: open a handle to share our pages.  Its descriptor is
+ * close-on-exec, and no other thread's fork(), vfork() or posix_spawn()
+ * sees it without the flag (hyp_gnt.c says how; it takes a short-lived
+ * thread and, for the moment, three spare descriptors).
  *   -ENOENT, -EACCES  no gntalloc device; -EMFILE, -ENOMEM; -EINVAL out NULL
  */
 int hyp_gntshr_open(struct hyp_gntshr **out);
