@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,8 +23,12 @@
 #include "vipc/hyp.h"
 #include "hyp_internal.h"
 
+/* Why an open fell back to the old way (empty: it did not). */
+#define FALLBACK_LEN 96
+
 struct hyp_gntshr {
 	xengntshr_handle *xgs;
+	char fallback[FALLBACK_LEN];
 };
 
 struct hyp_gnttab {
@@ -174,7 +179,14 @@ struct unseen_open {
 	xengntshr_handle *xgs;  /* the library's handle, if it opened */
 	int err;                /* errno of the library's failed open */
 	bool fall_back;         /* not done here: the fallback's turn */
+	char *why;              /* then why, in FALLBACK_LEN bytes */
 };
+
+/* Say why the unseen open could not be done; errno is the call's. */
+static void say_why(struct unseen_open *u, const char *what)
+{
+	snprintf(u->why, FALLBACK_LEN, "%s: %s", what, strerror(errno));
+}
 
 /* One byte carrying one descriptor (SCM_RIGHTS). */
 struct fd_msg {
@@ -233,14 +245,18 @@ static void *unseen_open_thread(void *arg)
 	int d, fd;
 
 	u->fall_back = true;
-	if (unshare(CLONE_FILES) < 0)
+	if (unshare(CLONE_FILES) < 0) {
+		say_why(u, "unshare(CLONE_FILES)");
 		return NULL;
+	}
 	/* Our copy: fill every hole below P, then free P. */
 	while ((d = fcntl(u->placeholder, F_DUPFD, 0)) >= 0 &&
 	       d < u->placeholder)
 		;
-	if (d < 0)
+	if (d < 0) {
+		say_why(u, "filling the unshared descriptor table");
 		return NULL;
+	}
 	close(d);
 	close(u->placeholder);
 	errno = 0;
@@ -255,7 +271,12 @@ static void *unseen_open_thread(void *arg)
 		u->fall_back = false;   /* nothing to leak: keep it */
 		return NULL;
 	}
-	if (fd == u->placeholder && send_fd(u->sock, fd)) {
+	if (fd != u->placeholder) {
+		snprintf(u->why, FALLBACK_LEN, "the library's descriptor was "
+			 "%d, not the free %d", fd, u->placeholder);
+	} else if (!send_fd(u->sock, fd)) {
+		say_why(u, "passing the descriptor back");
+	} else {
 		u->fall_back = false;
 		return NULL;
 	}
@@ -267,28 +288,38 @@ static void *unseen_open_thread(void *arg)
 
 /* The library's open, unseen by the process's other threads.  Returns the
  * handle, or NULL with errno set; *fall_back when it could not be done
- * this way (errno is then of no interest). */
-static xengntshr_handle *open_unseen(bool *fall_back)
+ * this way (errno is then of no interest), and why in why[FALLBACK_LEN]. */
+static xengntshr_handle *open_unseen(bool *fall_back, char *why)
 {
-	struct unseen_open u = { .placeholder = -1, .fall_back = true };
-	int sv[2] = { -1, -1 }, fd;
+	struct unseen_open u = { .placeholder = -1, .fall_back = true,
+				 .why = why };
+	int sv[2] = { -1, -1 }, fd, r;
 	sigset_t all, old;
 	pthread_t t;
-	bool started;
 
 	*fall_back = true;
 	u.placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (u.placeholder < 0 ||
-	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0)
+	if (u.placeholder < 0) {
+		say_why(&u, "opening a placeholder");
 		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		say_why(&u, "socketpair");
+		goto out;
+	}
 	u.sock = sv[0];
 	/* Signals are the application's threads' business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(&t, NULL, unseen_open_thread, &u) == 0;
+	r = pthread_create(&t, NULL, unseen_open_thread, &u);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!started || pthread_join(t, NULL) != 0)
+	if (r == 0)
+		r = pthread_join(t, NULL);
+	if (r != 0) {
+		errno = r;
+		say_why(&u, "starting a thread");
 		goto out;
+	}
 	*fall_back = u.fall_back;
 	if (u.fall_back || !u.xgs)
 		goto out;
@@ -327,9 +358,11 @@ static bool gntshr_lib_open(void *box)
 	struct hyp_gntshr *gs = box;
 	bool fall_back;
 
-	gs->xgs = open_unseen(&fall_back);
+	gs->xgs = open_unseen(&fall_back, gs->fallback);
 	if (fall_back)
 		gs->xgs = open_then_cloexec();
+	else
+		gs->fallback[0] = '\0';
 	return gs->xgs != NULL;
 }
 
@@ -375,6 +408,11 @@ int hyp_gntshr_fd(struct hyp_gntshr *gs)
 		return -EINVAL;
 	fd = xengntshr_fd(gs->xgs);
 	return fd >= 0 ? fd : -EBADF;
+}
+
+const char *hyp_gntshr_open_fallback(const struct hyp_gntshr *gs)
+{
+	return gs && gs->fallback[0] ? gs->fallback : NULL;
 }
 
 int hyp_gnttab_fd(struct hyp_gnttab *gt)

@@ -399,8 +399,10 @@ static int server_share(struct xen_tp *t, const char *who, unsigned lo,
 			unsigned ro, int layout, grant_ref_t *ref, void **rb,
 			void **wb)
 {
+	static int old_open;
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
+	const char *why;
 	int r;
 
 	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
@@ -411,6 +413,11 @@ static int server_share(struct xen_tp *t, const char *who, unsigned lo,
 	}
 	if ((r = hyp_gntshr_open(&t->gs)) < 0)
 		goto fail;
+	if ((why = hyp_gntshr_open_fallback(t->gs)) && first_time(&old_open))
+		vchan_log(who, "gntalloc opened the old way (%s): a program "
+			  "another thread starts then with posix_spawn() or "
+			  "vfork() may inherit it (libvchan-cap(3), BUGS)",
+			  why);
 	un.offset = offsetof(struct vchan_interface, srv_live);
 	un.port = t->port;
 	r = hyp_gntshr_share(t->gs, t->peer, 1, true, &un, ref, &t->page);

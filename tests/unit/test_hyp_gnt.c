@@ -50,6 +50,9 @@ static void test_gntshr_fd_closes_on_exec(void **state)
 	gs = shr_open_ok();
 	assert_int_equal(fcntl(mock.gntshr_fd, F_GETFD) & FD_CLOEXEC,
 			 FD_CLOEXEC);
+	/* The fakes refuse unshare(): the old way, which says why. */
+	assert_string_equal(hyp_gntshr_open_fallback(gs),
+			    "unshare(CLONE_FILES): Operation not permitted");
 	hyp_gntshr_close(gs);
 	close(mock.gntshr_fd);
 	/* No descriptor to be had: the open still succeeds. */
@@ -122,8 +125,51 @@ static void test_gntshr_unseen_open(void **state)
 	assert_int_equal(fd, mock.gntshr_fd);
 	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_null(hyp_gntshr_open_fallback(gs));
 	hyp_gntshr_close(gs);
 	assert_int_equal(mock.gntshr_close, 1);
+	close(fd);   /* the fake's close leaves it */
+}
+
+/* A library whose descriptor is not the lowest free number (the first
+ * fake open moves it up to 100, free in this test): the unseen open cannot put it at
+ * the placeholder's number, so it falls back, and says so. */
+static int moves;
+
+static void move_descriptor_up(void)
+{
+	if (moves++ == 0) {
+		int up = fcntl(mock.gntshr_fd, F_DUPFD, 100);
+
+		close(mock.gntshr_fd);
+		mock.gntshr_fd = up;
+	}
+}
+
+static void test_gntshr_unseen_not_at_placeholder(void **state)
+{
+	struct hyp_gntshr *gs = NULL;
+	char want[96];
+	int fd, free_fd;
+
+	(void)state;
+	/* The number the placeholder will get: the lowest free one. */
+	free_fd = open("/dev/null", O_RDONLY);
+	assert_true(free_fd >= 0 && free_fd < 100);
+	close(free_fd);
+	mock.gntshr_unseen = true;
+	mock.in_gntshr_open = move_descriptor_up;
+	moves = 0;
+	assert_int_equal(hyp_gntshr_open(&gs), 0);
+	assert_int_equal(moves, 2);
+	fd = hyp_gntshr_fd(gs);
+	assert_int_equal(fd, mock.gntshr_fd);
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	snprintf(want, sizeof(want), "the library's descriptor was 100, not "
+		 "the free %d", free_fd);
+	assert_non_null(hyp_gntshr_open_fallback(gs));
+	assert_string_equal(hyp_gntshr_open_fallback(gs), want);
+	hyp_gntshr_close(gs);
 	close(fd);   /* the fake's close leaves it */
 }
 
@@ -392,6 +438,8 @@ int main(int argc, char **argv)
 				       mock_reset),
 		cmocka_unit_test_setup(test_fork_waits_for_cloexec, mock_reset),
 		cmocka_unit_test_setup(test_gntshr_unseen_open, mock_reset),
+		cmocka_unit_test_setup(test_gntshr_unseen_not_at_placeholder,
+				       mock_reset),
 		cmocka_unit_test_setup(test_spawn_during_open, mock_reset),
 		cmocka_unit_test_setup(test_close, mock_reset),
 		cmocka_unit_test_setup(test_share_pages_ro_rw, mock_reset),

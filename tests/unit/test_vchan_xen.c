@@ -47,9 +47,21 @@ static int logs;
  * a fresh one after each refused watch.  Each is closed once. */
 static int watch_opens;
 
+/* The fakes refuse unshare(), so gntalloc's open falls back to the old way,
+ * which the library logs once per process: counted apart, for the whole
+ * run (test_old_open_logged_once), not among a test's lines. */
+#define OLD_OPEN "gntalloc opened the old way (unshare(CLONE_FILES): "
+static int old_open_logs;
+static char old_open_log[512];
+
 static void logger(void *arg, const char *line)
 {
 	(void)arg;
+	if (strstr(line, OLD_OPEN)) {
+		snprintf(old_open_log, sizeof(old_open_log), "%s", line);
+		old_open_logs++;
+		return;
+	}
 	snprintf(last_log, sizeof(last_log), "%s", line);
 	logs++;
 }
@@ -1428,6 +1440,41 @@ static void test_offer_without_store(void **state)
 	assert_int_equal(logs, 0);
 }
 
+/* A server's open that fell back to the old way of opening gntalloc logs
+ * it with the reason, once per process: this open, the run's earlier ones
+ * and a second one here log one line in all. */
+static void test_old_open_logged_once(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan_offer o = { 0, 0 };
+	struct vchan *v = NULL;
+	int i;
+
+	(void)state;
+	vchan_config_init(&cfg);
+	cfg.read_order = 10;
+	cfg.write_order = 10;
+	for (i = 0; i < 2; i++) {
+		MOCK_FAIL(xc_interface_open, EACCES);  /* a guest */
+		MOCK_OK(xenevtchn_open);
+		MOCK_RET(xenevtchn_bind_unbound_port, 7);
+		MOCK_OK(xengntshr_open);
+		MOCK_OK(xengntshr_share_page_notify);
+		assert_int_equal(vchan_server_open_offer(&cfg, PEER, &o, &v),
+				 0);
+		MOCK_OK(xenevtchn_notify);             /* revoke */
+		MOCK_OK(xengntshr_unshare);
+		vchan_close(v);
+		v = NULL;
+	}
+	assert_int_equal(old_open_logs, 1);
+	assert_non_null(strstr(old_open_log, "vchan server: " OLD_OPEN
+			       "Operation not permitted): a program another "
+			       "thread starts then with posix_spawn() or "
+			       "vfork() may inherit it"));
+	assert_int_equal(logs, 0);
+}
+
 /* A client handed an offer that does not work: -EINVAL before any call
  * for zeros, -EPIPE with a line naming what failed for a port or ring-ref
  * Xen refuses, -EPROTO for a malformed page; each releases once. */
@@ -1508,6 +1555,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_grant_limit, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_old_open_logged_once,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_sweeps_in_turn,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_connects, setup,

@@ -167,6 +167,13 @@ struct hyp_gnttab;   /* grants of others that we map */
  */
 int hyp_gntshr_open(struct hyp_gntshr **out);
 
+/* hyp_gntshr_open_fallback: NULL when the handle's open was unseen by
+ * other threads; else why it could not be (one line, the handle's), in
+ * which case it was opened the old way: the flag set right after the
+ * library's open, which fork() waits for and vfork() and posix_spawn() do
+ * not. */
+const char *hyp_gntshr_open_fallback(const struct hyp_gntshr *gs);
+
 /* hyp_gntshr_close: end every share of the handle and free it (NULL ok).
  * In a child of fork(), the one safe call on an inherited handle (the
  * parent's shares stay). */
