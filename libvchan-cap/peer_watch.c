@@ -14,11 +14,14 @@
  * connection, below), takes the events, looks for every channel they
  * concern, and tells one whose peer is gone through vchan_peer_gone()
  * (lock-free: it wakes that channel's sleepers and makes its fd readable).
- * So an event wakes one thread, not every sleeping channel of the process:
- * a peer that writes its node over and over costs the process one look
- * per write, as before, not a wake-up per channel.  Should the thread not
- * start, each channel polls the set itself (whichever finds it readable
- * works for all).  Tokens are numbered, never reused: an event queued for
+ * So an event wakes one thread, not every sleeping channel of the process.
+ * A look is a store request: the thread looks for a channel at most once
+ * per LOOK_GAP_NS, the looks its events ask for in between put off until
+ * then (never dropped), so a peer that writes its node over and over
+ * costs the process one event taken per write and at most 50 looks a
+ * second, and a death is seen at most LOOK_GAP_NS later for it.  Should
+ * the thread not start, each channel polls the set itself (whichever
+ * finds it readable works for all), and looks at once.  Tokens are numbered, never reused: an event queued for
  * a closed channel matches no later one.
  *
  * A refused watch.  In a guest Linux's /dev/xen/xenbus reports xenstored's
@@ -62,6 +65,8 @@
 /* Events taken per call; more stay for the next one (the fd stays
  * readable). */
 #define WATCH_BATCH 64
+/* The watcher's thread looks for one channel at most this often. */
+#define LOOK_GAP_NS (20 * 1000 * 1000ull)
 #define RELEASE_TOKEN "vipc-vchan-release"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -321,6 +326,7 @@ static void look(struct vchan_peer_sub *s)
 
 	if (s->gone)
 		return;
+	s->looked_ns = vchan_now_ns();
 	r = hyp_store_get_perms(st, HYP_TXN_NONE, s->node, &perms, &n);
 	if (r == -ENOENT || r == -EACCES) {
 		r = 0;
@@ -352,12 +358,15 @@ static bool about_node(const char *node, const char *path)
 }
 
 /* Take pending events, then look for each channel they concern.  Returns
- * how many were taken. */
-static int take_events(void)
+ * how many were taken.  The watcher's thread (defer) puts off a look
+ * within LOOK_GAP_NS of the channel's last, and learns in *due when the
+ * first one put off is (0: none); any caller does those that are due. */
+static int take_events(bool defer, uint64_t *due)
 {
 	struct hyp_watch_event ev;
 	struct vchan_peer_sub *s;
 	bool all = false;
+	uint64_t now, at;
 	int n = 0;
 
 	while (n < WATCH_BATCH && st && hyp_store_next_watch(st, &ev) == 0) {
@@ -374,12 +383,35 @@ static int take_events(void)
 		}
 		hyp_watch_event_release(&ev);
 	}
+	now = vchan_now_ns();
+	*due = 0;
 	for (s = subs; s; s = s->next) {
-		if (s->look || all)
-			look(s);
+		if (!s->look && !all)
+			continue;
+		at = s->looked_ns + LOOK_GAP_NS;
+		if (defer && !s->gone && now < at) {
+			s->look = true;        /* when due */
+			if (!*due || at < *due)
+				*due = at;
+			continue;
+		}
 		s->look = false;
+		look(s);
 	}
 	return n;
+}
+
+/* Milliseconds from now until due (0: nothing due), rounded up: the
+ * watcher's thread's epoll_wait() timeout. */
+static int ms_until(uint64_t due)
+{
+	uint64_t now = vchan_now_ns();
+
+	if (!due)
+		return -1;
+	if (due <= now)
+		return 0;
+	return (int)((due - now + 999999) / 1000000);
 }
 
 struct thread_arg {
@@ -392,20 +424,22 @@ static void *watch_thread(void *p)
 	struct thread_arg a = *(struct thread_arg *)p;
 	const struct timespec pause = { 0, 10 * 1000 * 1000 };
 	struct epoll_event evs[2];
+	uint64_t due = 0;
 	bool over = false;
-	int taken;
+	int taken, woken;
 
 	free(p);
 	while (!over) {
-		(void)epoll_wait(a.ep_fd, evs, 2, -1);
+		/* Until an event, or the first look put off is due. */
+		woken = epoll_wait(a.ep_fd, evs, 2, ms_until(due));
 		vchan_guard_lock(&mu);
 		over = epoch != a.epoch;
-		taken = over ? 0 : take_events();
+		taken = over ? 0 : take_events(true, &due);
 		vchan_guard_unlock(&mu);
 		/* Woken with nothing to take: a channel took it first, or
-		 * the connection is broken (or epoll_wait failed, n < 0).
+		 * the connection is broken (or epoll_wait failed, < 0).
 		 * Never spin. */
-		if (!over && taken == 0)
+		if (!over && woken != 0 && taken == 0)
 			nanosleep(&pause, NULL);
 	}
 	return NULL;
@@ -530,6 +564,7 @@ void vchan_peer_watch_attach(struct vchan_peer_sub *s, struct vchan *v)
 
 int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
 {
+	uint64_t due;
 	int gone;
 
 	enter();
@@ -537,7 +572,7 @@ int vchan_peer_watch_check(struct vchan_peer_sub *s, bool connected)
 		vchan_guard_unlock(&mu);
 		return 0;
 	}
-	take_events();
+	take_events(false, &due);
 	/* Also look once after the peer connected: a vipc client wrote its
 	 * node before, so it is there unless the client died already. */
 	if (connected && !s->confirmed) {

@@ -5,6 +5,7 @@
 #define VCHAN_PEER_WATCH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <vipc/hyp.h>
 
 struct vchan;
@@ -24,6 +25,7 @@ struct vchan_peer_sub {
 	bool confirmed;          /* looked once after the peer connected */
 	bool gone;
 	unsigned node_events;    /* events for node, counted to 2 */
+	uint64_t looked_ns;      /* the last look (vchan_now_ns) */
 };
 
 /* Subscribe: watch `node` (owned by domain `peer` while it lives; `seen`:

@@ -435,8 +435,19 @@ struct xs_permissions *__wrap_xs_get_permissions(struct xs_handle *h,
 
 	assert_ptr_equal(h, mock_xsh);
 	if (__atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE)) {
-		errno = ENOENT;
-		return NULL;
+		int owner = __atomic_load_n(&mock.plan_owner, __ATOMIC_ACQUIRE);
+
+		__atomic_fetch_add(&mock.plan_perms, 1, __ATOMIC_RELEASE);
+		if (owner <= 0) {
+			errno = ENOENT;
+			return NULL;
+		}
+		p = malloc(sizeof(*p));
+		assert_non_null(p);
+		p->id = (unsigned)owner;
+		p->perms = XS_PERM_NONE;
+		*num = 1;
+		return p;
 	}
 	mock.txn = t;
 	keep(mock.path, sizeof(mock.path), path);
@@ -543,8 +554,10 @@ char **__wrap_xs_check_watch(struct xs_handle *h)
 	assert_ptr_equal(h, mock_xsh);
 	/* Acquire: the plan the test's thread wrote before it set the flag. */
 	plan = __atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE);
-	if (plan && mock.plan_next < mock.plan_events) {
-		pair = mock.plan_event[mock.plan_next++];
+	if (plan && __atomic_load_n(&mock.plan_next, __ATOMIC_RELAXED) <
+		    __atomic_load_n(&mock.plan_events, __ATOMIC_ACQUIRE)) {
+		pair = mock.plan_event[__atomic_fetch_add(&mock.plan_next, 1,
+							  __ATOMIC_RELEASE)];
 	} else if (plan || FAILS(xs_check_watch)) {
 		if (plan)
 			errno = EAGAIN;

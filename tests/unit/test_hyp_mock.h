@@ -60,10 +60,12 @@ struct mock_state {
 	int watch_pipe;
 	/* For a thread of the code under test (cmocka's queue belongs to
 	 * the test's thread): xs_check_watch returns plan_event[], then
-	 * fails with EAGAIN; xs_get_permissions fails with ENOENT. */
+	 * fails with EAGAIN; xs_get_permissions fails with ENOENT, or with
+	 * plan_owner > 0 gives that domain as owner; each counts in
+	 * plan_perms.  plan_events, plan_owner, plan_perms: atomic. */
 	bool thread_plan;               /* atomic: set last, after the plan */
-	const char *const *plan_event[4];
-	int plan_events, plan_next;
+	const char *const *plan_event[8];
+	int plan_events, plan_next, plan_owner, plan_perms;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	void (*in_gntshr_open)(void); /* called inside xengntshr_open */
 	/* hyp_gnt.c's open in a thread of its own with an unshared table:

@@ -10,10 +10,12 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_hyp_mock.h"
@@ -61,6 +63,21 @@ void vchan_log(const char *who, const char *fmt, ...)
 	logs++;
 }
 
+/* The clock of the watcher's looks: the real one, or with fake_clock set
+ * the test's (fake_ns). */
+static bool fake_clock;
+static uint64_t fake_ns;
+
+uint64_t vchan_now_ns(void)
+{
+	struct timespec ts;
+
+	if (__atomic_load_n(&fake_clock, __ATOMIC_ACQUIRE))
+		return __atomic_load_n(&fake_ns, __ATOMIC_ACQUIRE);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* pthread_create (wrapped): fails while no_thread is set. */
 static bool no_thread;
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a,
@@ -84,6 +101,7 @@ static int setup(void **state)
 	assert_true(mock.fd >= 0);
 	ngone = logs = 0;
 	last_log[0] = '\0';
+	fake_clock = false;
 	return 0;
 }
 
@@ -345,6 +363,86 @@ static void test_thread_takes_events(void **state)
 	remove_all(s, 2, 1);
 }
 
+/* Wait up to 5 s for *counter to reach n; its value then. */
+static int wait_for(const int *counter, int n)
+{
+	int i;
+
+	for (i = 0; i < 500 && __atomic_load_n(counter, __ATOMIC_ACQUIRE) < n;
+	     i++)
+		usleep(10000);
+	return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}
+
+/* Event number k (0-based) of plan p, for the watcher's thread. */
+static void plan_event(const char *const *p, int k)
+{
+	uint64_t one = 1;
+
+	mock.plan_event[k] = p;
+	__atomic_store_n(&mock.plan_events, k + 1, __ATOMIC_RELEASE);
+	assert_int_equal(write(mock.fd, &one, sizeof(one)), sizeof(one));
+}
+
+static void clock_at_ms(unsigned ms)
+{
+	__atomic_store_n(&fake_ns, 1000000000ull + ms * 1000000ull,
+			 __ATOMIC_RELEASE);
+}
+
+/* A peer that writes its node over and over: the watcher's thread looks
+ * for its channel at most once per 20 ms (its clock is the test's here),
+ * the looks asked for in between put off, not dropped: the last, due
+ * later, sees the node gone. */
+static void test_thread_bounds_looks(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *ev[2];
+	char token_b[64];
+	int k;
+
+	(void)state;
+	__atomic_store_n(&fake_clock, true, __ATOMIC_RELEASE);
+	clock_at_ms(0);
+	mock.watch_pipe = mock.fd;     /* emptied with the last event */
+	add_pair(s, ev, token_b);      /* B's first look, at 0 ms */
+	/* B's node there now, the client's. */
+	__atomic_store_n(&mock.plan_owner, 6, __ATOMIC_RELEASE);
+	__atomic_store_n(&mock.thread_plan, true, __ATOMIC_RELEASE);
+	clock_at_ms(100);
+	plan_event(ev, 0);             /* looked at once: 100 ms */
+	assert_int_equal(wait_for(&mock.plan_perms, 1), 1);
+	/* Three more writes within 20 ms: taken, no look. */
+	for (k = 1; k < 4; k++) {
+		clock_at_ms(100 + 5 * k);
+		plan_event(ev, k);
+		assert_int_equal(wait_for(&mock.plan_next, k + 1), k + 1);
+	}
+	usleep(100000);
+	assert_int_equal(__atomic_load_n(&mock.plan_perms, __ATOMIC_ACQUIRE), 1);
+	/* Due: the one look put off (120 ms). */
+	clock_at_ms(120);
+	assert_int_equal(wait_for(&mock.plan_perms, 2), 2);
+	usleep(50000);
+	assert_int_equal(__atomic_load_n(&mock.plan_perms, __ATOMIC_ACQUIRE), 2);
+	assert_int_equal(__atomic_load_n(&ngone, __ATOMIC_ACQUIRE), 0);
+	/* The node removed within 20 ms of that look: seen when due. */
+	__atomic_store_n(&mock.plan_owner, 0, __ATOMIC_RELEASE);
+	clock_at_ms(130);
+	plan_event(ev, 4);
+	assert_int_equal(wait_for(&mock.plan_next, 5), 5);
+	usleep(100000);
+	assert_int_equal(__atomic_load_n(&ngone, __ATOMIC_ACQUIRE), 0);
+	clock_at_ms(140);
+	assert_int_equal(wait_for(&ngone, 1), 1);
+	assert_ptr_equal(gone[0], OWNER(owner_b));
+	assert_int_equal(__atomic_load_n(&mock.plan_perms, __ATOMIC_ACQUIRE), 3);
+	/* Let the thread finish its round before the plan goes. */
+	usleep(50000);
+	__atomic_store_n(&mock.thread_plan, false, __ATOMIC_RELEASE);
+	remove_all(s, 2, 1);
+}
+
 static bool readable(int fd, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -471,6 +569,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_watch_renews,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_takes_events,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_bounds_looks,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_thread, setup,
 						teardown),
