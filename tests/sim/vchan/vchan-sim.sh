@@ -6,8 +6,10 @@
 # end shared by a thread asleep in a flush and an event loop; the
 # client's domain
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
-# @releaseDomain); the server's domain destroyed -> the client gets EPIPE; the
-# client process killed (unmap-notify) -> EPIPE; children of both ends
+# @releaseDomain); the server's domain destroyed -> the client gets EPIPE; a
+# client that rewrites its store node as fast as it can, its domain then
+# destroyed mid-flood; the client process killed (unmap-notify) -> EPIPE;
+# children of both ends
 # forked once connected, which find their copies unusable and close them
 # harmlessly, one outliving its parent; the client's domain
 # destroyed right after it connected, before the server looked; a second
@@ -148,6 +150,23 @@ sc_killng() {
     n=$(log killng-srv | grep -c "no read permission on @releaseDomain")
     [ "$n" = 1 ] && echo "ok   kill (no @releaseDomain): the fallback logged once" ||
         { echo "FAIL kill (no @releaseDomain): fallback logged $n times"; fails=$((fails + 1)); }
+}
+
+# A hostile client rewrites its store node as fast as it can: the server
+# stays responsive, does not take the writes for a death, and sees the
+# client's domain destroyed mid-flood.
+sc_noisy() {
+    grant=1; pair noisy server noisy -- client noisy
+    destroy_when noisy-srv "VCHAN-READY noisy" noisy-cli noisy
+    check_done noisy-srv noisy "$KILL_WAIT"
+    # The client's domain is gone: no DONE; its flood's report instead.
+    if log noisy-cli | grep -q "^VCHAN-FAIL"; then
+        echo "FAIL noisy: $(log noisy-cli | grep '^VCHAN-FAIL' | head -n 2)"; fails=$((fails + 1))
+    elif ! log noisy-cli | grep -q "^VCHAN-OK noisy:"; then
+        echo "FAIL noisy: the client never reported its flood"; fails=$((fails + 1))
+    else
+        log noisy-cli | grep "^VCHAN-OK" | sed "s/^/ok   noisy noisy-cli: /"
+    fi
 }
 
 # The server's domain destroyed while the client is blocked sending.
@@ -394,7 +413,7 @@ sc_offer() {
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy mixed kill killng killsrv pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
+ALL="stream lines sleepy mixed kill killng killsrv noisy pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

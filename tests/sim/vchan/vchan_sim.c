@@ -39,6 +39,14 @@
  *               the client streams until it blocks; dom0 destroys the
  *               server's domain; the client's blocked send must end with
  *               EPIPE within KILL_MS, and so on.
+ *   noisy [W]   a hostile client rewrites its store node (the one the
+ *               server watches) as fast as it can, W times at least
+ *               (default NOISY_WRITES) in NOISY_MS while it takes echoes,
+ *               and on until dom0 destroys its domain: the
+ *               server must stay responsive (the slowest echo under
+ *               NOISY_SLOW_MS), must not take the writes for a death, and
+ *               its blocked receive must end with EPIPE within KILL_MS
+ *               of the destruction.  The server reports its CPU time.
  *   pkill       the client process (not its domain) dies after one message:
  *               its unmap-notify must end the server's blocked receive.
  *   killearly   the client connects and its domain is destroyed before the
@@ -135,6 +143,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +183,12 @@
 #define MIXED_MESSAGES 20
 /* many: channels held at once by one client domain. */
 #define MANY_CHANNELS 120
+/* noisy: how long the client floods while it takes echoes, and the
+ * slowest echo allowed meanwhile. */
+#define NOISY_MS 3000
+#define NOISY_WRITES 1000
+#define NOISY_SLOW_MS 1000
+#define NOISY_LAST 2        /* the type of the client's last echo */
 
 static int fails;
 /* Appended to the channel's path (livegc's extra channels). */
@@ -433,6 +448,169 @@ static void kill_server(struct vchan *v, const char *what)
 	else
 		FAIL("%s: blocked receive returned %d", what, r);
 	check_hup(v, what, strcmp(what, "pkill") != 0);
+}
+
+/* noisy, server: echo until the client's last (NOISY_LAST), then as kill. */
+static void noisy_server(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m;
+	struct rusage ru0, ru1;
+	int r, n = 0;
+
+	getrusage(RUSAGE_SELF, &ru0);
+	for (;;) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		r = vchan_recv(v, &m, 30000);
+		if (r == 0 && m.type != NOISY_LAST)
+			r = vchan_send(v, m.type, 0, buf, m.len, 30000);
+		if (r < 0) {
+			FAIL("noisy: echo %d: %s", n, strerror(-r));
+			return;
+		}
+		if (m.type == NOISY_LAST)
+			break;
+		n++;
+	}
+	getrusage(RUSAGE_SELF, &ru1);
+	OK("noisy: %d echoes, the channel alive, %.2f s of CPU", n,
+	   (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec +
+		    ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	   (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+	    ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
+	kill_server(v, "noisy");
+}
+
+/* each(arg, node, value) for every node below path that has no children,
+ * depth first; the first error (or nonzero from each) ends the walk. */
+typedef int leaf_fn(void *arg, const char *node, const char *value);
+
+static int xs_walk_leaves(struct hyp_store *st, const char *path,
+			  leaf_fn *each, void *arg)
+{
+	unsigned int n = 0, i, kids;
+	char **names = NULL, **below, *p, *val;
+	int r = hyp_store_directory(st, HYP_TXN_NONE, path, &names, &n);
+
+	for (i = 0; r == 0 && i < n; i++) {
+		if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		below = NULL;
+		kids = 0;
+		r = hyp_store_directory(st, HYP_TXN_NONE, p, &below, &kids);
+		free(below);
+		if (r == 0 && kids) {
+			r = xs_walk_leaves(st, p, each, arg);
+		} else if (r == 0) {
+			r = hyp_store_read(st, HYP_TXN_NONE, p, &val, NULL);
+			if (r == 0) {
+				r = each(arg, p, val);
+				free(val);
+			}
+		}
+		free(p);
+	}
+	free(names);
+	return r;
+}
+
+/* noisy, client: the leaf nodes below this domain's liveness directory,
+ * with their values, written back over and over. */
+#define NOISY_NODES 8
+struct noisy_writer {
+	domid_t self;
+	unsigned long writes;    /* atomic */
+	char *nodes[NOISY_NODES], *vals[NOISY_NODES];
+	int n;
+};
+
+static int noisy_keep(void *arg, const char *node, const char *value)
+{
+	struct noisy_writer *w = arg;
+
+	if (w->n == NOISY_NODES)
+		return -E2BIG;
+	w->nodes[w->n] = strdup(node);
+	w->vals[w->n] = strdup(value);
+	if (!w->nodes[w->n] || !w->vals[w->n])
+		return -ENOMEM;
+	w->n++;
+	return 0;
+}
+
+static void *noisy_writer(void *arg)
+{
+	struct noisy_writer *w = arg;
+	char dir[96];
+	struct hyp_store *st;
+	int i, r;
+
+	snprintf(dir, sizeof(dir), "/local/domain/%u/data/vipc-vchan-live",
+		 (unsigned)w->self);
+	r = hyp_store_open(&st);
+	if (r == 0)
+		r = xs_walk_leaves(st, dir, noisy_keep, w);
+	if (r == 0 && w->n == 0)
+		r = -ENOENT;
+	/* Until the domain goes. */
+	while (r == 0) {
+		for (i = 0; r == 0 && i < w->n; i++)
+			r = hyp_store_write_str(st, HYP_TXN_NONE, w->nodes[i],
+						w->vals[i]);
+		__atomic_fetch_add(&w->writes, (unsigned long)w->n,
+				   __ATOMIC_RELAXED);
+	}
+	FAIL("noisy: the writer stopped: %s", strerror(-r));
+	return NULL;
+}
+
+static void noisy_client(struct vchan *v, domid_t self, long min_writes)
+{
+	static struct noisy_writer w;
+	uint8_t out[64] = { 0 }, in[64];
+	double t0, t, slowest = 0;
+	unsigned long writes;
+	pthread_t th;
+	int r = 0, n = 0;
+
+	w.self = self;
+	if (pthread_create(&th, NULL, noisy_writer, &w) != 0) {
+		FAIL("noisy: cannot start the writer");
+		return;
+	}
+	t0 = now_s();
+	while (r == 0 && now_s() - t0 < NOISY_MS / 1e3) {
+		struct vchan_msg m = { .buf = in, .len = sizeof(in) };
+
+		t = now_s();
+		r = vchan_send(v, 1, 0, out, sizeof(out), 5000);
+		if (r == 0)
+			r = vchan_recv(v, &m, 5000);
+		t = now_s() - t;
+		slowest = t > slowest ? t : slowest;
+		n += r == 0;
+	}
+	writes = __atomic_load_n(&w.writes, __ATOMIC_RELAXED);
+
+	if (r < 0)
+		FAIL("noisy: echo %d: %s", n, strerror(-r));
+	else if (writes < (unsigned long)min_writes)
+		FAIL("noisy: only %lu writes of its nodes in %d ms", writes,
+		     NOISY_MS);
+	else if (slowest * 1e3 > NOISY_SLOW_MS)
+		FAIL("noisy: an echo took %.0f ms (%lu writes, %d echoes)",
+		     slowest * 1e3, writes, n);
+	else
+		OK("noisy: %lu writes of its store nodes in %d ms, %d echoes, "
+		   "the slowest %.1f ms", writes, NOISY_MS, n, slowest * 1e3);
+	/* Then as kill's client, still writing. */
+	vchan_send(v, NOISY_LAST, 0, "x", 1, 5000);
+	vchan_send(v, 1, 0, "x", 1, 5000);
+	printf("VCHAN-READY noisy-client\n");
+	fflush(stdout);
+	pause();
 }
 
 /* killearly, server side: connected (open_end saw the live byte) but not a
@@ -1972,35 +2150,11 @@ bad:
 }
 
 /* One line "NAME VALUE" per node below path that has no children, NAME
- * relative to top (shards of the library's directories: "c/NAME"). */
-static int xs_ls_below(struct hyp_store *st, const char *top, const char *path)
+ * relative to path (shards of the library's directories: "c/NAME"). */
+static int xs_ls_one(void *top, const char *node, const char *value)
 {
-	unsigned int n = 0, i, kids;
-	char **names = NULL, **below, *p, *val;
-	int r = hyp_store_directory(st, HYP_TXN_NONE, path, &names, &n);
-
-	for (i = 0; r == 0 && i < n; i++) {
-		if (asprintf(&p, "%s/%s", path, names[i]) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		below = NULL;
-		kids = 0;
-		r = hyp_store_directory(st, HYP_TXN_NONE, p, &below, &kids);
-		free(below);
-		if (r == 0 && kids) {
-			r = xs_ls_below(st, top, p);
-		} else if (r == 0) {
-			r = hyp_store_read(st, HYP_TXN_NONE, p, &val, NULL);
-			if (r == 0) {
-				printf("%s %s\n", p + strlen(top) + 1, val);
-				free(val);
-			}
-		}
-		free(p);
-	}
-	free(names);
-	return r;
+	printf("%s %s\n", node + strlen(top) + 1, value);
+	return 0;
 }
 
 static int xs_ls(const char *path)
@@ -2009,7 +2163,7 @@ static int xs_ls(const char *path)
 	int r = hyp_store_open(&st);
 
 	if (r == 0) {
-		r = xs_ls_below(st, path, path);
+		r = xs_walk_leaves(st, path, xs_ls_one, (void *)path);
 		hyp_store_close(st);
 	}
 	if (r < 0)
@@ -2239,6 +2393,11 @@ int main(int argc, char **argv)
 			printf("VCHAN-READY kill-client\n");
 			pause();
 		}
+	} else if (!strcmp(mode, "noisy")) {
+		if (server)
+			noisy_server(v);
+		else
+			noisy_client(v, self, arg > 0 ? arg : NOISY_WRITES);
 	} else if (!strcmp(mode, "killearly")) {
 		if (server) {
 			killearly_server(v);
