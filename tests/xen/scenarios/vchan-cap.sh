@@ -5,7 +5,9 @@
 # flush and an event loop; a client domain destroyed mid-call (no
 # unmap-notify on Xen: the server learns it through @releaseDomain and the
 # client's store node, and fails with EPIPE); a client process killed
-# (unmap-notify -> EPIPE); children of both ends forked once connected,
+# (unmap-notify -> EPIPE); a client that rewrites its store node as fast
+# as it can, then its domain destroyed mid-flood; children of both ends
+# forked once connected,
 # which find their copies unusable and close them harmlessly, one outliving
 # the client process, whose death the server must still see; a client
 # domain destroyed right after it
@@ -47,6 +49,25 @@ finish_pair pkill
 # the ring not even mapped, and closes it without harming the parent's
 # channel; the client process dies while its child (copy not closed) lives on:
 # the server must still see it (gntdev unmaps when the last holder goes).
+# A hostile client rewrites its store node as fast as it can (100 times at
+# least, under emulation): the server stays responsive, does not take the
+# writes for a death, and sees the client's domain destroyed mid-flood.
+pair noisy server noisy -- client noisy 100
+if ts_wait_marker vc-noisy-s "VCHAN-READY noisy" "$WAIT"; then
+    ts_destroy vc-noisy-c || bad "noisy: cannot destroy the client domain"
+else
+    bad "noisy: the server never got to its blocked receive"
+fi
+done_ok "noisy (domain destroyed mid-flood)" vc-noisy-s
+if ts_console vc-noisy-c | grep -q '^VCHAN-FAIL'; then
+    bad "noisy: $(ts_console vc-noisy-c | grep '^VCHAN-FAIL' | head -n 2)"
+elif ! ts_console vc-noisy-c | grep -q '^VCHAN-OK noisy:'; then
+    bad "noisy: the client never reported its flood"
+else
+    ts_console vc-noisy-c | grep '^VCHAN-OK' | sed "s/^/[$S] noisy: /"
+fi
+finish_pair noisy
+
 pair fork server fork -- client fork
 done_ok fork vc-fork-s; done_ok fork vc-fork-c
 finish_pair fork
