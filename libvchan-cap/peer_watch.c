@@ -21,8 +21,9 @@
  * costs the process one event taken per write and at most 50 looks a
  * second, and a death is seen at most LOOK_GAP_NS later for it.  Should
  * the thread not start, each channel polls the set itself (whichever
- * finds it readable works for all), and looks at once.  Tokens are numbered, never reused: an event queued for
- * a closed channel matches no later one.
+ * finds it readable works for all), and looks at once.  Tokens are
+ * numbered, never reused: an event queued for a closed channel matches no
+ * later one.
  *
  * A refused watch.  In a guest Linux's /dev/xen/xenbus reports xenstored's
  * refusal (E2BIG past the quota) as the failure of write(), on which
@@ -401,8 +402,9 @@ static int take_events(bool defer, uint64_t *due)
 	return n;
 }
 
-/* Milliseconds from now until due (0: nothing due), rounded up: the
- * watcher's thread's epoll_wait() timeout. */
+/* The watcher's thread's epoll_wait() timeout: milliseconds from now
+ * until due, rounded up; -1 (no timeout) when due is 0 (nothing put
+ * off). */
 static int ms_until(uint64_t due)
 {
 	uint64_t now = vchan_now_ns();
