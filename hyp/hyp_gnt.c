@@ -358,11 +358,10 @@ static bool gntshr_lib_open(void *box)
 	struct hyp_gntshr *gs = box;
 	bool fall_back;
 
+	/* The box is zeroed: fallback stays empty unless it fell back. */
 	gs->xgs = open_unseen(&fall_back, gs->fallback);
 	if (fall_back)
 		gs->xgs = open_then_cloexec();
-	else
-		gs->fallback[0] = '\0';
 	return gs->xgs != NULL;
 }
 
