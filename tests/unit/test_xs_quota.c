@@ -162,17 +162,53 @@ static void test_txn_quota(void **st)
     assert_int_equal(t_txend(D1, c, false), 0);
 }
 
-static void test_output_quota_cuts_reader(void **st)
+/* A guest that takes no events: past its quota of queued messages they
+ * are dropped (Xen 4.17: past its memory quota), and the connection
+ * stays; each distinct, so none merges. */
+static void test_output_quota_drops_events(void **st)
+{
+    (void)st;
+    char p[64];
+    struct tconn *lazy = t_conn(S, 1);
+    assert_int_equal(t_req(lazy, XS_WATCH, 0, "data", "t", NULL), 3);
+    t_clear_events(lazy);
+    /* Never drained from here on. */
+    for (int i = 0; i < 20; i++) {
+        snprintf(p, sizeof(p), "/local/domain/1/data/n%d", i);
+        assert_int_equal(t_write(D0, 0, p, "x"), 0);
+    }
+    assert_false(lazy->c->closed);
+    assert_int_equal((int)lazy->c->out_count, 8);
+    /* The first 8 came; the connection still answers. */
+    assert_int_equal(t_read(lazy, 0, "/local/domain/1/data/n19"), 1);
+    assert_int_equal(lazy->nev, 8);
+    assert_string_equal(lazy->ev[0].path, "data/n0");
+    assert_string_equal(lazy->ev[7].path, "data/n7");
+    /* Room again: the next event is queued. */
+    assert_int_equal(t_write(D0, 0, "/local/domain/1/data/n0", "y"), 0);
+    t_drain(lazy);
+    assert_int_equal(lazy->nev, 9);
+    assert_int_equal(t_req(lazy, XS_UNWATCH, 0, "data", "t", NULL), 3);
+    free(lazy);
+}
+
+/* A guest that sends requests and never reads their replies is cut at
+ * its quota. */
+static void test_output_quota_cuts_reply_hoarder(void **st)
 {
     (void)st;
     struct tconn *lazy = t_conn(S, 1);
-    assert_int_equal(t_req(lazy, XS_WATCH, 0, "data", "t", NULL), 3);
-    /* Never drained from here on: the queue grows with every event. */
-    for (int i = 0; i < 20 && !lazy->c->closed; i++)
-        assert_int_equal(t_write(D0, 0, "/local/domain/1/data/n1", "x"), 0);
+    const char path[] = "/local/domain/1";
+    unsigned char msg[16 + sizeof(path)];
+    for (uint32_t i = 0; i < 20 && !lazy->c->closed; i++) {
+        struct xsd_sockmsg h = {.type = XS_READ, .req_id = i,
+                                .len = sizeof(path)};
+        memcpy(msg, &h, 16);
+        memcpy(msg + 16, path, sizeof(path));
+        xs_conn_feed(lazy->c, msg, sizeof(msg));
+    }
     assert_true(lazy->c->closed);
     xs_conn_reap(S);
-    assert_int_equal(xs_dom_find(S, 1)->watches, 0);
     free(lazy);
 }
 
@@ -410,7 +446,8 @@ int main(void)
         cmocka_unit_test(test_watch_quota),
         cmocka_unit_test(test_watch_quota_sees_closed_handle),
         cmocka_unit_test(test_txn_quota),
-        cmocka_unit_test(test_output_quota_cuts_reader),
+        cmocka_unit_test(test_output_quota_drops_events),
+        cmocka_unit_test(test_output_quota_cuts_reply_hoarder),
         cmocka_unit_test(test_txn_commit_rechecks_quota),
         cmocka_unit_test(test_txn_commit_no_create_not_checked),
         cmocka_unit_test(test_txn_commit_quota_edge),

@@ -1,6 +1,6 @@
 /* Unit tests: xenstore watches (matching, initial event, removal, relative
  * paths, XSA-115 permission filter, special @introduceDomain and
- * @releaseDomain watches). */
+ * @releaseDomain watches, identical queued events merged as XSA-326). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +204,71 @@ static void test_reset_watches(void **st)
     free(c);
 }
 
+/* Events of a path (and token, unless NULL) that t has taken. */
+static int count_events(const struct tconn *t, const char *path,
+                        const char *token)
+{
+    int n = 0;
+    for (int i = 0; i < t->nev; i++)
+        n += strcmp(t->ev[i].path, path) == 0 &&
+             (!token || strcmp(t->ev[i].token, token) == 0);
+    return n;
+}
+
+/* Xen 4.17 (XSA-326): an event identical to one still queued for the
+ * connection is dropped; one already taken is not there to merge with, a
+ * different path or token is not identical, and the order of the queue
+ * is that of the first of each. */
+static void test_identical_queued_events_merge(void **st)
+{
+    (void)st;
+    struct tconn *c = t_conn(S, 0);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "/m", "a", NULL), 3);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "/m/x", "b", NULL), 3);
+    t_clear_events(c);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(t_write(D0, 0, "/m/x", "1"), 0);
+    assert_int_equal(t_write(D0, 0, "/m/y", "1"), 0);
+    assert_int_equal(t_write(D0, 0, "/m/x", "2"), 0);
+    assert_int_equal((int)c->c->out_count, 3);  /* x for a and b, y */
+    t_drain(c);
+    assert_int_equal(c->nev, 3);
+    assert_int_equal(count_events(c, "/m/x", "a"), 1);
+    assert_int_equal(count_events(c, "/m/x", "b"), 1);
+    assert_string_equal(c->ev[2].path, "/m/y");
+    /* Taken: the next change is queued again. */
+    assert_int_equal(t_write(D0, 0, "/m/x", "3"), 0);
+    t_drain(c);
+    assert_int_equal(count_events(c, "/m/x", "a"), 2);
+    /* A removal while a write's event is queued: one event, after it. */
+    t_clear_events(c);
+    assert_int_equal(t_write(D0, 0, "/m/x", "4"), 0);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/m/x"), 0);
+    t_drain(c);
+    assert_int_equal(count_events(c, "/m/x", "a"), 1);
+    assert_int_equal(t_read(c, 0, "/m/x"), -ENOENT);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/m"), 0);
+    free(c);
+}
+
+/* Events of special nodes are never merged: their watchers count them
+ * (one @releaseDomain per dead domain). */
+static void test_special_events_not_merged(void **st)
+{
+    (void)st;
+    struct tconn *c = t_conn(S, 0);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "@releaseDomain", "r", NULL), 3);
+    t_clear_events(c);
+    assert_int_equal(xs_domain_introduce(S, 11, "eleven", NULL), 0);
+    assert_int_equal(xs_domain_introduce(S, 12, "twelve", NULL), 0);
+    assert_int_equal(xs_domain_release(S, 11), 0);
+    assert_int_equal(xs_domain_release(S, 12), 0);
+    t_drain(c);
+    assert_int_equal(count_events(c, "@releaseDomain", "r"), 2);
+    xs_conn_reap(S);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +280,8 @@ int main(void)
         cmocka_unit_test(test_release_drops_watches),
         cmocka_unit_test(test_release_then_introduce_before_reap),
         cmocka_unit_test(test_reset_watches),
+        cmocka_unit_test(test_identical_queued_events_merge),
+        cmocka_unit_test(test_special_events_not_merged),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -69,6 +69,7 @@ struct xs_txn {
 struct xs_out {
     struct xs_out *next;
     size_t len, off;
+    bool event;                /* a watch event (else a reply) */
     char data[];
 };
 
@@ -87,7 +88,8 @@ struct xs_conn {
     size_t in_len, in_got;
     /* Output queue. */
     struct xs_out *out_head, **out_tail;
-    size_t out_count;
+    size_t out_count;          /* messages queued */
+    size_t out_events;         /* of which watch events */
     struct xs_watch *watches;
     struct xs_txn *txns;
     uint32_t next_txid;
@@ -114,6 +116,10 @@ struct xs_server {
     bool reap_pending;
     struct xs_perm *intro_perms, *release_perms;
     unsigned n_intro_perms, n_release_perms;
+    /* Watch events dropped past a connection's quota since the last log
+     * line, and when that went (xs_conn_send_event). */
+    unsigned long long events_dropped;
+    uint64_t drop_log_ns;
     /* Descriptor budget hooks (xs_server_set_fd_budget); NULL: none. */
     int (*charge_fd)(uint32_t domid, uint32_t n, const char *what);
     void (*uncharge_fd)(uint32_t domid, uint32_t n);
@@ -217,6 +223,12 @@ void xs_conns_settle(struct xs_server *s, uint32_t domid);
 int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
                  uint32_t tx_id, const void *a, size_t alen,
                  const void *b, size_t blen);
+/* Queue a watch event, unless an identical one is still queued (but for
+ * "@..." paths) or the connection is past its quota (then dropped, and
+ * logged at most once per LOG_INTERVAL_NS): as Xen 4.17.  0 queued or
+ * merged; -ENOSPC dropped; -E2BIG too big; -EPIPE closed. */
+int xs_conn_send_event(struct xs_conn *c, const char *path,
+                       const char *token);
 /* Bytes from the peer (the socket reader and unit tests use this):
  * parses and runs complete requests. -EPROTO: the connection was cut. */
 int xs_conn_feed(struct xs_conn *c, const void *buf, size_t len);

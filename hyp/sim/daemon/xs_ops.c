@@ -321,8 +321,7 @@ static void op_watch(struct req *r)
         rc = xs_watch_add(r->c, path, relative, vec[1]);
     finish(r, rc);
     if (rc == 0) /* fired once up front, as xenstored does */
-        xs_conn_send(r->c, XS_WATCH_EVENT, 0, 0, vec[0], strlen(vec[0]) + 1,
-                     vec[1], strlen(vec[1]) + 1);
+        xs_conn_send_event(r->c, vec[0], vec[1]);
     else if (r->c->domid != 0)
         xs_conn_refuse(r->c);
 }

@@ -25,8 +25,10 @@ struct xs_limits {
     unsigned max_entry_size;          /* -S: 2048, a node's record: see
                                          xs_entry_size_check() */
     unsigned max_path_len;            /* XENSTORE_ABS_PATH_MAX: 3072 */
-    unsigned max_outstanding_per_conn;/* queued replies+events before the
-                                         connection is cut: 1024 */
+    unsigned max_outstanding_per_conn;/* replies, and events, queued for
+                                         a guest's connection: 1024 each;
+                                         past it a reply cuts it, an
+                                         event is dropped */
 };
 void xs_limits_default(struct xs_limits *lim);
 

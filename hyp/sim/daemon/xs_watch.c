@@ -129,8 +129,7 @@ static void send_event(struct xs_conn *c, const struct xs_watch *w,
         if (strncmp(path, home, (size_t)hl) == 0)
             path += hl;
     }
-    xs_conn_send(c, XS_WATCH_EVENT, 0, 0, path, strlen(path) + 1, w->token,
-                 strlen(w->token) + 1);
+    xs_conn_send_event(c, path, w->token);
 }
 
 void xs_watch_fire(struct xs_server *s, const char *path, bool exact,

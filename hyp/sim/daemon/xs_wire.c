@@ -2,10 +2,19 @@
  * xen/io/xs_wire.h (16-byte header, payload of at most
  * XENSTORE_PAYLOAD_MAX), hands complete requests to xs_ops.c, and queues
  * replies and watch events on a non-blocking socket. A peer that breaks
- * the framing or lets its output pile up is cut, never waited for. */
+ * the framing or lets its replies pile up is cut, never waited for.
+ *
+ * Watch events are queued as Xen 4.17's xenstored does since XSA-326:
+ * one identical to an event still queued (not yet all sent) is dropped,
+ * but never one of a special node ("@..."), whose watchers count each;
+ * and past the connection's quota of queued events one is dropped (4.17:
+ * past the guest's memory quota), never the connection.  So a domain that
+ * writes a node another watches as fast as it can adds at most one queued
+ * event per watch, and cannot get that watcher's connection cut. */
 #include "xs_core.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +24,7 @@
 #include <xen/io/xs_wire.h>
 
 #include "loop.h"
+#include "ratelimit.h"
 
 static void conn_io(void *ctx, uint32_t events);
 
@@ -117,6 +127,18 @@ static void set_want_out(struct xs_conn *c, bool want)
     loop_mod(c->s->loop, c->fd, want ? (EPOLLIN | EPOLLOUT) : EPOLLIN);
 }
 
+/* Drop the sent (or popped) head of the queue. */
+static void unlink_head(struct xs_conn *c)
+{
+    struct xs_out *o = c->out_head;
+    c->out_head = o->next;
+    if (!c->out_head)
+        c->out_tail = &c->out_head;
+    c->out_count--;
+    c->out_events -= o->event;
+    free(o);
+}
+
 static void flush(struct xs_conn *c)
 {
     while (c->out_head && !c->closed) {
@@ -136,11 +158,7 @@ static void flush(struct xs_conn *c)
         o->off += (size_t)n;
         if (o->off < o->len)
             continue;
-        c->out_head = o->next;
-        if (!c->out_head)
-            c->out_tail = &c->out_head;
-        c->out_count--;
-        free(o);
+        unlink_head(c);
     }
     set_want_out(c, false);
 }
@@ -155,7 +173,8 @@ int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
         return -E2BIG;
     size_t cap = c->domid == 0 ? XS_DOM0_OUTPUT_CAP
                                : c->s->lim.max_outstanding_per_conn;
-    if (c->out_count >= cap) {
+    bool event = type == XS_WATCH_EVENT;
+    if (!event && c->out_count - c->out_events >= cap) {
         /* A reader that never reads must not make us hoard memory. */
         xs_conn_close(c);
         return -ENOSPC;
@@ -170,6 +189,7 @@ int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
     o->next = NULL;
     o->off = 0;
     o->len = sizeof(h) + alen + blen;
+    o->event = event;
     memcpy(o->data, &h, sizeof(h));
     if (alen)
         memcpy(o->data + sizeof(h), a, alen);
@@ -178,9 +198,58 @@ int xs_conn_send(struct xs_conn *c, uint32_t type, uint32_t req_id,
     *c->out_tail = o;
     c->out_tail = &o->next;
     c->out_count++;
+    c->out_events += event;
     if (c->fd >= 0 && !c->want_out)
         flush(c);
     return 0;
+}
+
+/* Is an event of this payload still queued on c, maybe partly sent?  It
+ * then reaches the watcher after the change that fires this one. */
+static bool event_queued(const struct xs_conn *c, const char *payload,
+                         size_t len)
+{
+    for (const struct xs_out *o = c->out_head; o; o = o->next) {
+        struct xsd_sockmsg h;
+        memcpy(&h, o->data, sizeof(h));
+        if (h.type == XS_WATCH_EVENT && h.len == len &&
+            memcmp(o->data + sizeof(h), payload, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int xs_conn_send_event(struct xs_conn *c, const char *path,
+                       const char *token)
+{
+    size_t plen = strlen(path) + 1, tlen = strlen(token) + 1;
+    char payload[XENSTORE_PAYLOAD_MAX];
+
+    if (c->closed)
+        return -EPIPE;
+    if (plen + tlen > sizeof(payload))
+        return -E2BIG;   /* too big for the wire: 4.17 drops it too */
+    memcpy(payload, path, plen);
+    memcpy(payload + plen, token, tlen);
+    if (path[0] != '@' && event_queued(c, payload, plen + tlen))
+        return 0;
+    size_t cap = c->domid == 0 ? XS_DOM0_OUTPUT_CAP
+                               : c->s->lim.max_outstanding_per_conn;
+    if (c->out_events >= cap) {
+        struct xs_server *s = c->s;
+        s->events_dropped++;
+        if (log_due(&s->drop_log_ns)) {
+            fprintf(stderr, "xensim: xenstore: dropped %llu watch "
+                    "event(s), the last for domain %u, whose connection "
+                    "has %zu events queued (Xen 4.17 drops them past the "
+                    "guest's memory quota)\n",
+                    s->events_dropped, (unsigned)c->domid, c->out_events);
+            s->events_dropped = 0;
+        }
+        return -ENOSPC;
+    }
+    return xs_conn_send(c, XS_WATCH_EVENT, 0, 0, payload, plen + tlen,
+                        NULL, 0);
 }
 
 int xs_conn_pop(struct xs_conn *c, void *hdr16, char *payload, size_t cap)
@@ -195,11 +264,7 @@ int xs_conn_pop(struct xs_conn *c, void *hdr16, char *payload, size_t cap)
     memcpy(payload, o->data + sizeof(h), n);
     if (n < cap)
         payload[n] = '\0';
-    c->out_head = o->next;
-    if (!c->out_head)
-        c->out_tail = &c->out_head;
-    c->out_count--;
-    free(o);
+    unlink_head(c);
     return (int)h.len;
 }
 
@@ -209,6 +274,7 @@ struct xs_out *xs_conn_take_out(struct xs_conn *c)
     c->out_head = NULL;
     c->out_tail = &c->out_head;
     c->out_count = 0;
+    c->out_events = 0;
     return o;
 }
 
