@@ -12,18 +12,35 @@
  *   conf-xs fill PATH N          (N nodes PATH/0 .. PATH/N-1, one write
  *                                 each: dom0 owning many nodes, in one
  *                                 process rather than N)
+ *   conf-xs merge PATH N         (PATH written N times while a second
+ *                                 connection, on the wire itself, watches
+ *                                 it and reads nothing; then its events
+ *                                 are counted: prints "E events for N
+ *                                 writes".  Xen 4.17's xenstored drops an
+ *                                 event identical to one still queued for
+ *                                 a connection (XSA-326): once the socket
+ *                                 is full, E stops growing)
  * Exit 0 on success; on failure the error is on stderr and the exit is 1
  * (2 for a usage error). */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <xenstore.h>
+#include <xen/io/xs_wire.h>
+
+#define MERGE_TOKEN "conf-merge"
 
 static void usage(const char *prog)
 {
     fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
-            "chmod PATH PERM... | perms PATH | fill PATH N\n", prog);
+            "chmod PATH PERM... | perms PATH | fill PATH N | merge PATH N\n",
+            prog);
 }
 
 /* "r5" -> {5, XS_PERM_READ}; false if it is not of that form. */
@@ -88,20 +105,31 @@ static bool do_perms(struct xs_handle *xs, const char *path)
     return true;
 }
 
-/* PATH/0 .. PATH/N-1, each "x"; stops at the first refusal. */
-static bool do_fill(struct xs_handle *xs, const char *path, const char *count)
+/* A count argument, min to 1000000, in *n; false (said) if it is not one. */
+static bool count_arg(const char *what, const char *s, unsigned long min,
+                      unsigned long *n)
 {
-    char *end, child[4096];
-    unsigned long n;
+    char *end;
 
     errno = 0;
-    n = strtoul(count, &end, 10);
-    if (errno || end == count || *end || n > 1000000) {
-        fprintf(stderr, "conf-xs: fill: '%s' is not a node count (0 to 1000000)\n",
-                count);
+    *n = strtoul(s, &end, 10);
+    if (errno || end == s || *end || *n < min || *n > 1000000) {
+        fprintf(stderr, "conf-xs: %s: '%s' is not a count (%lu to 1000000)\n",
+                what, s, min);
         errno = EINVAL;
         return false;
     }
+    return true;
+}
+
+/* PATH/0 .. PATH/N-1, each "x"; stops at the first refusal. */
+static bool do_fill(struct xs_handle *xs, const char *path, const char *count)
+{
+    char child[4096];
+    unsigned long n;
+
+    if (!count_arg("fill", count, 0, &n))
+        return false;
     for (unsigned long i = 0; i < n; i++) {
         snprintf(child, sizeof(child), "%s/%lu", path, i);
         if (!xs_write(xs, XBT_NULL, child, "x", 1)) {
@@ -109,6 +137,125 @@ static bool do_fill(struct xs_handle *xs, const char *path, const char *count)
             return false;
         }
     }
+    return true;
+}
+
+/* Read exactly len bytes within timeout_ms; false on EOF, error or time. */
+static bool read_exact(int fd, void *buf, size_t len, int timeout_ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char *b = buf;
+
+    while (len) {
+        if (poll(&p, 1, timeout_ms) != 1)
+            return false;
+        ssize_t n = read(fd, b, len);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            return false;
+        }
+        b += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* The next message on the wire: its header, and its payload in buf (NUL
+ * ended).  false when none comes within timeout_ms. */
+static bool next_msg(int fd, struct xsd_sockmsg *h, char *buf, int timeout_ms)
+{
+    if (!read_exact(fd, h, sizeof(*h), timeout_ms))
+        return false;
+    if (h->len > XENSTORE_PAYLOAD_MAX) {
+        fprintf(stderr, "conf-xs: merge: a message of %u bytes\n", h->len);
+        return false;
+    }
+    if (!read_exact(fd, buf, h->len, 5000))
+        return false;
+    buf[h->len] = '\0';
+    return true;
+}
+
+/* Is this message an event of our watch? */
+static bool our_event(const struct xsd_sockmsg *h, const char *buf,
+                      const char *path)
+{
+    size_t pl = strlen(path) + 1;
+
+    return h->type == XS_WATCH_EVENT && h->len == pl + sizeof(MERGE_TOKEN) &&
+           !memcmp(buf, path, pl) && !strcmp(buf + pl, MERGE_TOKEN);
+}
+
+static bool do_merge(struct xs_handle *xs, const char *path, const char *count)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    const char *sock = xs_daemon_socket();
+    char buf[XENSTORE_PAYLOAD_MAX + 1];
+    struct xsd_sockmsg h = { .type = XS_WATCH, .req_id = 1 };
+    size_t pl = strlen(path) + 1;
+    unsigned long n, events = 0;
+    bool replied = false, initial = false;
+    int fd;
+
+    if (!count_arg("merge", count, 1, &n))
+        return false;
+    if (!sock || strlen(sock) >= sizeof(sa.sun_path) ||
+        pl + sizeof(MERGE_TOKEN) > XENSTORE_PAYLOAD_MAX) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
+    if (!xs_write(xs, XBT_NULL, path, "0", 1))
+        return false;
+    strcpy(sa.sun_path, sock);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "conf-xs: merge: connect %s: %s\n", sock,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    /* XS_WATCH path token, then its reply and the event xenstored fires
+     * up front. */
+    h.len = (uint32_t)(pl + sizeof(MERGE_TOKEN));
+    memcpy(buf, &h, sizeof(h));
+    memcpy(buf + sizeof(h), path, pl);
+    memcpy(buf + sizeof(h) + pl, MERGE_TOKEN, sizeof(MERGE_TOKEN));
+    if (write(fd, buf, sizeof(h) + h.len) != (ssize_t)(sizeof(h) + h.len)) {
+        fprintf(stderr, "conf-xs: merge: write: %s\n", strerror(errno));
+        close(fd);
+        return false;
+    }
+    while (!(replied && initial) && next_msg(fd, &h, buf, 5000)) {
+        if (h.type == XS_WATCH)
+            replied = true;
+        else if (our_event(&h, buf, path))
+            initial = true;
+        else if (h.type == XS_ERROR)
+            break;
+    }
+    if (!replied || !initial) {
+        fprintf(stderr, "conf-xs: merge: the watch got %s\n",
+                h.type == XS_ERROR ? buf : "no reply and first event");
+        close(fd);
+        errno = EPROTO;
+        return false;
+    }
+    /* Written n times, on the other connection; this one reads nothing. */
+    for (unsigned long i = 0; i < n; i++) {
+        if (!xs_write(xs, XBT_NULL, path, "x", 1)) {
+            fprintf(stderr, "conf-xs: merge: write %lu: %s\n", i,
+                    strerror(errno));
+            close(fd);
+            return false;
+        }
+    }
+    /* Then everything that came, until a second passes with nothing. */
+    while (next_msg(fd, &h, buf, 1000))
+        events += our_event(&h, buf, path);
+    close(fd);
+    printf("%lu events for %lu writes\n", events, n);
     return true;
 }
 
@@ -122,7 +269,8 @@ int main(int argc, char **argv)
         usage(argv[0]);
         return 2;
     }
-    need = !strcmp(argv[1], "write") || !strcmp(argv[1], "fill") ? 4 : 3;
+    need = !strcmp(argv[1], "write") || !strcmp(argv[1], "fill") ||
+           !strcmp(argv[1], "merge") ? 4 : 3;
     if (!strcmp(argv[1], "chmod") ? argc < 4 : argc != need) {
         usage(argv[0]);
         return 2;
@@ -149,6 +297,8 @@ int main(int argc, char **argv)
         ok = do_perms(xs, argv[2]);
     } else if (!strcmp(argv[1], "fill")) {
         ok = do_fill(xs, argv[2], argv[3]);
+    } else if (!strcmp(argv[1], "merge")) {
+        ok = do_merge(xs, argv[2], argv[3]);
     } else {
         errno = EINVAL;
     }
