@@ -307,8 +307,11 @@ int hyp_store_next_watch(struct hyp_store *st, struct hyp_watch_event *ev)
 		return -EINVAL;
 	errno = 0;
 	v = xs_check_watch(st->xsh);
+	/* With its arguments good, libxenstore's EINVAL means it gave the
+	 * connection up (its reader thread closes the socket on a read
+	 * error, and tells no one): no event will come on it. */
 	if (!v)
-		return hyp_neg_errno();
+		return errno == EINVAL ? -EPIPE : hyp_neg_errno();
 	/* Path and token live in the one allocation the library returned. */
 	ev->path = v[XS_WATCH_PATH];
 	ev->token = v[XS_WATCH_TOKEN];

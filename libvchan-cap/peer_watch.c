@@ -36,6 +36,13 @@
  * unwatched is seen.  Past the quota (E2BIG) later channels do without a
  * node watch, until a watched one leaves.
  *
+ * A broken connection.  libxenstore gives a connection up when a read
+ * fails (the store cut it) and tells no one: its fd stays quiet, and only
+ * the next take of events says so (-EPIPE).  The thread asks at least
+ * once per HEALTH_MS (no store request); whoever finds it broken opens a
+ * fresh connection and watches again, as after a refusal.  Without the
+ * thread, a channel's call that takes events finds it.
+ *
  * Locking: mu guards everything here.  Under it we take no channel's lock
  * (vchan_peer_gone takes none), so a channel may hold its own (wait_mu)
  * when it calls in.  The thread is joined, and the connection closed,
@@ -68,6 +75,9 @@
 #define WATCH_BATCH 64
 /* The watcher's thread looks for one channel at most this often. */
 #define LOOK_GAP_NS (20 * 1000 * 1000ull)
+/* libxenstore tells no one when it gives a connection up (its fd stays
+ * quiet): the thread asks it this often, in ms (no store request). */
+#define HEALTH_MS 1000
 #define RELEASE_TOKEN "vipc-vchan-release"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -205,9 +215,10 @@ static int open_connection(void)
 	return 0;
 }
 
-/* After a refused watch: a fresh connection watching what the old one
- * did.  Each round drops at least one watch, so this ends. */
-static void renew(const char *who)
+/* After a refused watch, or a broken connection: a fresh connection
+ * watching what the old one did.  Each round drops at least one watch, so
+ * this ends.  0, or why no fresh connection opened (the old one kept). */
+static int renew(const char *who)
 {
 	static int lost;
 	bool again = true;
@@ -215,8 +226,8 @@ static void renew(const char *who)
 
 	while (again) {
 		again = false;
-		if (open_connection() < 0)
-			return;   /* keep the old one: its calls fail */
+		if ((r = open_connection()) < 0)
+			return r;   /* keep the old one: its calls fail */
 		if (release > 0 &&
 		    hyp_store_watch(st, HYP_WATCH_RELEASE, RELEASE_TOKEN) < 0) {
 			release = -1;
@@ -239,6 +250,26 @@ static void renew(const char *who)
 				  "connection: it is dropped, and a channel's "
 				  "peer is watched less");
 	}
+	return 0;
+}
+
+/* libxenstore gave the connection up (hyp_store_next_watch: -EPIPE): no
+ * event would come on it again.  Watch again on a fresh one, whose first
+ * events make every channel look; until one opens, each call that takes
+ * events (the thread's, at least each HEALTH_MS) tries again. */
+static void reconnect(void)
+{
+	static int broke, failed;
+	int r;
+
+	if (first_time(&broke))
+		vchan_log("peer watch", "the store connection broke: watching "
+			  "the peers again on a fresh one");
+	r = renew("peer watch");
+	if (r < 0 && first_time(&failed))
+		vchan_log("peer watch", "cannot open a fresh store connection "
+			  "(%s): a destroyed peer domain is seen only through "
+			  "unmap-notify until one opens", strerror(-r));
 }
 
 /* Watch path; refused, renew (the refusal may have closed st). */
@@ -368,10 +399,22 @@ static int take_events(bool defer, uint64_t *due)
 	struct vchan_peer_sub *s;
 	bool all = false;
 	uint64_t now, at;
-	int n = 0;
+	int n = 0, r;
 
-	while (n < WATCH_BATCH && st && hyp_store_next_watch(st, &ev) == 0) {
+	while (n < WATCH_BATCH && st) {
+		r = hyp_store_next_watch(st, &ev);
+		if (r == -EAGAIN)
+			break;
 		n++;
+		if (r < 0) {
+			/* An event lost (-ENOMEM), or the connection:
+			 * every channel looks. */
+			all = true;
+			if (r == -ENOMEM)
+				continue;
+			reconnect();
+			break;
+		}
 		if (ev.token && !strcmp(ev.token, RELEASE_TOKEN))
 			all = true;
 		for (s = subs; !all && ev.token && s; s = s->next) {
@@ -432,8 +475,10 @@ static void *watch_thread(void *p)
 
 	free(p);
 	while (!over) {
-		/* Until an event, or the first look put off is due. */
-		woken = epoll_wait(a.ep_fd, evs, 2, ms_until(due));
+		/* Until an event, the first look put off is due, or it is
+		 * time to ask whether the connection still works. */
+		woken = epoll_wait(a.ep_fd, evs, 2,
+				   due ? ms_until(due) : HEALTH_MS);
 		vchan_guard_lock(&mu);
 		over = epoch != a.epoch;
 		taken = over ? 0 : take_events(true, &due);

@@ -29,7 +29,15 @@ int mock_reset(void **state)
 	mock.watch_pipe = -1;
 	mock.gntshr_fd = mock.gnttab_fd = -1;
 	mock.fd_errno = EBADF;
+	mock.test_thread = pthread_self();
 	return 0;
+}
+
+/* Called from a thread of the code under test, with a plan. */
+static bool planned(void)
+{
+	return __atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE) &&
+	       !pthread_equal(pthread_self(), mock.test_thread);
 }
 
 /*
@@ -324,13 +332,18 @@ char **__wrap_xs_check_watch(struct xs_handle *h);
 struct xs_handle *__wrap_xs_open(unsigned long flags)
 {
 	assert_int_equal(flags, 0);
+	if (planned()) {
+		__atomic_store_n(&mock.plan_broken, 0, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&mock.plan_opens, 1, __ATOMIC_RELEASE);
+		return mock_xsh;
+	}
 	return FAILS(xs_open) ? NULL : mock_xsh;
 }
 
 void __wrap_xs_close(struct xs_handle *h)
 {
 	assert_ptr_equal(h, mock_xsh);
-	mock.xs_close++;
+	__atomic_fetch_add(&mock.xs_close, 1, __ATOMIC_RELEASE);
 }
 
 void __wrap_xs_daemon_destroy_postfork(struct xs_handle *h)
@@ -509,6 +522,10 @@ bool __wrap_xs_transaction_end(struct xs_handle *h, xs_transaction_t t,
 bool __wrap_xs_watch(struct xs_handle *h, const char *path, const char *token)
 {
 	assert_ptr_equal(h, mock_xsh);
+	if (planned()) {
+		__atomic_fetch_add(&mock.plan_watches, 1, __ATOMIC_RELEASE);
+		return true;
+	}
 	keep(mock.path, sizeof(mock.path), path);
 	keep(mock.token, sizeof(mock.token), token);
 	return !FAILS(xs_watch);
@@ -554,6 +571,14 @@ char **__wrap_xs_check_watch(struct xs_handle *h)
 	assert_ptr_equal(h, mock_xsh);
 	/* Acquire: the plan the test's thread wrote before it set the flag. */
 	plan = __atomic_load_n(&mock.thread_plan, __ATOMIC_ACQUIRE);
+	if (!plan && !pthread_equal(pthread_self(), mock.test_thread)) {
+		errno = EAGAIN;   /* cmocka's queue is the test thread's */
+		return NULL;
+	}
+	if (plan && __atomic_load_n(&mock.plan_broken, __ATOMIC_ACQUIRE)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (plan && __atomic_load_n(&mock.plan_next, __ATOMIC_RELAXED) <
 		    __atomic_load_n(&mock.plan_events, __ATOMIC_ACQUIRE)) {
 		pair = mock.plan_event[__atomic_fetch_add(&mock.plan_next, 1,

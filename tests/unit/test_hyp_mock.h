@@ -12,8 +12,10 @@
 #ifndef TEST_HYP_MOCK_H
 #define TEST_HYP_MOCK_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -66,6 +68,15 @@ struct mock_state {
 	bool thread_plan;               /* atomic: set last, after the plan */
 	const char *const *plan_event[8];
 	int plan_events, plan_next, plan_owner, plan_perms;
+	/* Also with thread_plan: while plan_broken, xs_check_watch fails
+	 * with EINVAL (libxenstore gave the connection up); xs_open then
+	 * succeeds and clears it, xs_watch succeeds, xs_close counts in
+	 * xs_close; plan_opens and plan_watches count.  All atomic. */
+	int plan_broken, plan_opens, plan_watches;
+	/* The test's thread (mock_reset's caller): another thread's
+	 * xs_check_watch without a plan finds no event, as cmocka's queue
+	 * is not its to take. */
+	pthread_t test_thread;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	void (*in_gntshr_open)(void); /* called inside xengntshr_open */
 	/* hyp_gnt.c's open in a thread of its own with an unshared table:

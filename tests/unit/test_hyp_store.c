@@ -364,6 +364,11 @@ static void test_watch(void **state)
 
 	MOCK_FAIL(xs_check_watch, EAGAIN);
 	assert_int_equal(hyp_store_next_watch(st, &ev), -EAGAIN);
+	/* libxenstore gave the connection up; an event lost to malloc. */
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	assert_int_equal(hyp_store_next_watch(st, &ev), -EPIPE);
+	MOCK_FAIL(xs_check_watch, ENOMEM);
+	assert_int_equal(hyp_store_next_watch(st, &ev), -ENOMEM);
 
 	MOCK_OK(xs_unwatch);
 	assert_int_equal(hyp_store_unwatch(st, HYP_WATCH_RELEASE, "rel"), 0);

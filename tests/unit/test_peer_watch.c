@@ -363,6 +363,56 @@ static void test_thread_takes_events(void **state)
 	remove_all(s, 2, 1);
 }
 
+/* libxenstore gave the connection up: the call that finds it opens a
+ * fresh one, watches again what the old one did, and every channel
+ * looks.  No fresh one: said once, and the next call tries again. */
+static void test_broken_connection_reconnects(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *ev[2];
+	char token_b[64];
+
+	(void)state;
+	add_pair(s, ev, token_b);
+	logs = 0;
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_OK(xs_watch);                      /* B's node */
+	MOCK_OK(xs_watch);                      /* A's node */
+	/* Newest first: B's node there now, its client's; A's gone. */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 0);
+	assert_int_equal(mock.xs_close, 1);
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, "store connection broke"));
+	assert_int_equal(ngone, 1);
+	assert_ptr_equal(gone[0], OWNER(owner_a));
+	/* The fresh connection's events reach B. */
+	event(ev);
+	no_more_events();
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_int_equal(ngone, 2);
+	/* Broken again, and no fresh connection: said once. */
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	MOCK_FAIL(xs_open, EIO);
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_int_equal(logs, 2);
+	assert_non_null(strstr(last_log, "cannot open a fresh store connection"));
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	MOCK_FAIL(xs_open, EIO);
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_int_equal(logs, 2);
+	/* An event lost to malloc: every channel looks (none left here). */
+	MOCK_FAIL(xs_check_watch, ENOMEM);
+	no_more_events();
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 1);
+	assert_int_equal(mock.xs_close, 1);
+	remove_all(s, 2, 2);
+}
+
 /* Wait up to 5 s for *counter to reach n; its value then. */
 static int wait_for(const int *counter, int n)
 {
@@ -372,6 +422,35 @@ static int wait_for(const int *counter, int n)
 	     i++)
 		usleep(10000);
 	return __atomic_load_n(counter, __ATOMIC_ACQUIRE);
+}
+
+/* libxenstore gave the connection up, and no event comes: the watcher's
+ * thread asks within a second, opens a fresh one, watches again, and
+ * every channel looks. */
+static void test_thread_finds_broken_connection(void **state)
+{
+	struct vchan_peer_sub s[2];
+	const char *ev[2];
+	char token_b[64];
+
+	(void)state;
+	mock.watch_pipe = mock.fd;
+	add_pair(s, ev, token_b);
+	/* A's node there, A's; B's there, not yet its client's. */
+	__atomic_store_n(&mock.plan_owner, 5, __ATOMIC_RELEASE);
+	__atomic_store_n(&mock.plan_broken, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&mock.thread_plan, true, __ATOMIC_RELEASE);
+	assert_int_equal(wait_for(&mock.plan_opens, 1), 1);
+	assert_int_equal(wait_for(&mock.plan_watches, 3), 3);
+	assert_int_equal(wait_for(&mock.plan_perms, 2), 2);
+	assert_int_equal(__atomic_load_n(&mock.xs_close, __ATOMIC_ACQUIRE), 1);
+	/* Said once per process: by test_broken_connection_reconnects. */
+	assert_int_equal(logs, 0);
+	/* Let the thread finish its round before the plan goes. */
+	usleep(50000);
+	assert_int_equal(__atomic_load_n(&ngone, __ATOMIC_ACQUIRE), 0);
+	__atomic_store_n(&mock.thread_plan, false, __ATOMIC_RELEASE);
+	remove_all(s, 2, 2);
 }
 
 /* Event number k (0-based) of plan p, for the watcher's thread. */
@@ -567,6 +646,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_came_and_went, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refused_watch_renews,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_connection_reconnects,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_finds_broken_connection,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_takes_events,
 						setup, teardown),

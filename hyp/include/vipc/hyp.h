@@ -412,6 +412,11 @@ struct hyp_watch_event {
  * hyp_store_next_watch: non-blocking: take the next fired watch, if any.
  * Release it with hyp_watch_event_release().
  *   -EAGAIN  no event waiting
+ *   -EPIPE   the connection is broken (libxenstore gave it up: the store
+ *            cut it, or a read failed); no event will come on it, and
+ *            hyp_store_fd() does not tell: open a fresh one and watch
+ *            again
+ *   -ENOMEM  an event was lost
  *   -EINVAL  bad arguments
  */
 int hyp_store_next_watch(struct hyp_store *st, struct hyp_watch_event *ev);
