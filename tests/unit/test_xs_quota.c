@@ -193,13 +193,15 @@ static void test_output_quota_drops_events(void **st)
 }
 
 /* A guest that sends requests and never reads their replies is cut at
- * its quota. */
+ * its quota, and its watches go with the connection. */
 static void test_output_quota_cuts_reply_hoarder(void **st)
 {
     (void)st;
     struct tconn *lazy = t_conn(S, 1);
     const char path[] = "/local/domain/1";
     unsigned char msg[16 + sizeof(path)];
+    assert_int_equal(t_req(lazy, XS_WATCH, 0, "data", "t", NULL), 3);
+    assert_int_equal(xs_dom_find(S, 1)->watches, 1);
     for (uint32_t i = 0; i < 20 && !lazy->c->closed; i++) {
         struct xsd_sockmsg h = {.type = XS_READ, .req_id = i,
                                 .len = sizeof(path)};
@@ -209,6 +211,7 @@ static void test_output_quota_cuts_reply_hoarder(void **st)
     }
     assert_true(lazy->c->closed);
     xs_conn_reap(S);
+    assert_int_equal(xs_dom_find(S, 1)->watches, 0);
     free(lazy);
 }
 
