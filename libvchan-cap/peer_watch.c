@@ -446,14 +446,14 @@ static int take_events(bool defer, uint64_t *due)
 }
 
 /* The watcher's thread's epoll_wait() timeout: milliseconds from now
- * until due, rounded up; -1 (no timeout) when due is 0 (nothing put
- * off). */
+ * until due, rounded up; HEALTH_MS when due is 0 (nothing put off), to
+ * ask whether the connection still works. */
 static int ms_until(uint64_t due)
 {
 	uint64_t now = vchan_now_ns();
 
 	if (!due)
-		return -1;
+		return HEALTH_MS;
 	if (due <= now)
 		return 0;
 	return (int)((due - now + 999999) / 1000000);
@@ -477,15 +477,14 @@ static void *watch_thread(void *p)
 	while (!over) {
 		/* Until an event, the first look put off is due, or it is
 		 * time to ask whether the connection still works. */
-		woken = epoll_wait(a.ep_fd, evs, 2,
-				   due ? ms_until(due) : HEALTH_MS);
+		woken = epoll_wait(a.ep_fd, evs, 2, ms_until(due));
 		vchan_guard_lock(&mu);
 		over = epoch != a.epoch;
 		taken = over ? 0 : take_events(true, &due);
 		vchan_guard_unlock(&mu);
-		/* Woken with nothing to take: a channel took it first, or
-		 * the connection is broken (or epoll_wait failed, < 0).
-		 * Never spin. */
+		/* Woken with nothing to take: a channel took it first (or
+		 * epoll_wait failed, < 0).  A broken connection counts as
+		 * taken (take_events renews it).  Never spin. */
 		if (!over && woken != 0 && taken == 0)
 			nanosleep(&pause, NULL);
 	}
