@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,26 @@
 
 struct hyp_store {
 	struct xs_handle *xsh;
+	atomic_bool lost;       /* libxenstore gave the connection up */
 };
+
+/* A call on st failed: -errno, with the connection's loss said as
+ * -ECONNRESET and remembered.  libxenstore closes its socket for good
+ * when a request's write or read fails, or a reply is not the request's,
+ * and every later call fails with EBADF: EBADF, ECONNRESET and EPIPE
+ * are that (xenstored sends none of them as an error).  A loss first seen
+ * as another errno (a reply too long, no memory for it) shows as EBADF
+ * at the next call. */
+static int store_err(struct hyp_store *st)
+{
+	int err = hyp_neg_errno();
+
+	if (err == -EBADF || err == -ECONNRESET || err == -EPIPE) {
+		atomic_store(&st->lost, true);
+		return -ECONNRESET;
+	}
+	return err;
+}
 
 int hyp_store_open(struct hyp_store **out)
 {
@@ -45,6 +65,11 @@ void hyp_store_close(struct hyp_store *st)
 	free(st);
 }
 
+bool hyp_store_lost(struct hyp_store *st)
+{
+	return st && atomic_load(&st->lost);
+}
+
 void hyp_store_close_postfork(struct hyp_store *st)
 {
 	if (!st)
@@ -66,7 +91,7 @@ int hyp_store_read(struct hyp_store *st, hyp_txn_t t, const char *path,
 	errno = 0;
 	v = xs_read(st->xsh, t, path, &n);
 	if (!v)
-		return hyp_neg_errno();
+		return store_err(st);
 	*val = v;
 	if (len)
 		*len = n;
@@ -111,7 +136,7 @@ int hyp_store_write(struct hyp_store *st, hyp_txn_t t, const char *path,
 		return -EINVAL;
 	errno = 0;
 	if (!xs_write(st->xsh, t, path, data ? data : "", (unsigned int)len))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -129,7 +154,7 @@ int hyp_store_mkdir(struct hyp_store *st, hyp_txn_t t, const char *path)
 		return -EINVAL;
 	errno = 0;
 	if (!xs_mkdir(st->xsh, t, path))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -139,7 +164,7 @@ int hyp_store_rm(struct hyp_store *st, hyp_txn_t t, const char *path)
 		return -EINVAL;
 	errno = 0;
 	if (!xs_rm(st->xsh, t, path))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -154,7 +179,7 @@ int hyp_store_directory(struct hyp_store *st, hyp_txn_t t, const char *path,
 	errno = 0;
 	v = xs_directory(st->xsh, t, path, &n);
 	if (!v)
-		return hyp_neg_errno();
+		return store_err(st);
 	*names = v;
 	*count = n;
 	return 0;
@@ -171,7 +196,7 @@ int hyp_store_get_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
 	errno = 0;
 	p = xs_get_permissions(st->xsh, t, path, &n);
 	if (!p)
-		return hyp_neg_errno();
+		return store_err(st);
 	*perms = p;
 	*count = n;
 	return 0;
@@ -186,7 +211,7 @@ int hyp_store_set_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
 	/* The library only reads perms; its prototype just lacks const. */
 	if (!xs_set_permissions(st->xsh, t, path,
 				(struct xs_permissions *)perms, count))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -199,7 +224,7 @@ int hyp_store_txn_start(struct hyp_store *st, hyp_txn_t *t)
 	errno = 0;
 	id = xs_transaction_start(st->xsh);
 	if (id == XBT_NULL)
-		return hyp_neg_errno();
+		return store_err(st);
 	*t = id;
 	return 0;
 }
@@ -210,7 +235,7 @@ int hyp_store_txn_end(struct hyp_store *st, hyp_txn_t t, bool abort)
 		return -EINVAL;
 	errno = 0;
 	if (!xs_transaction_end(st->xsh, t, abort))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -271,7 +296,7 @@ int hyp_store_watch(struct hyp_store *st, const char *path, const char *token)
 		return -EINVAL;
 	errno = 0;
 	if (!xs_watch(st->xsh, path, token))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -282,7 +307,7 @@ int hyp_store_unwatch(struct hyp_store *st, const char *path,
 		return -EINVAL;
 	errno = 0;
 	if (!xs_unwatch(st->xsh, path, token))
-		return hyp_neg_errno();
+		return store_err(st);
 	return 0;
 }
 
@@ -310,8 +335,12 @@ int hyp_store_next_watch(struct hyp_store *st, struct hyp_watch_event *ev)
 	/* With its arguments good, libxenstore's EINVAL means it gave the
 	 * connection up (its reader thread closes the socket on a read
 	 * error, and tells no one): no event will come on it. */
+	if (!v && errno == EINVAL) {
+		atomic_store(&st->lost, true);
+		return -ECONNRESET;
+	}
 	if (!v)
-		return errno == EINVAL ? -EPIPE : hyp_neg_errno();
+		return hyp_neg_errno();
 	/* Path and token live in the one allocation the library returned. */
 	ev->path = v[XS_WATCH_PATH];
 	ev->token = v[XS_WATCH_TOKEN];

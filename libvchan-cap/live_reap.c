@@ -561,8 +561,7 @@ static void reap_dir(struct hyp_store *st, const char *who, unsigned self,
 		free(sub);
 	}
 out:
-	if (r < 0 && r != -ENOENT &&
-	    !__atomic_exchange_n(logged, 1, __ATOMIC_RELAXED))
+	if (r < 0 && r != -ENOENT && vchan_first_time(logged))
 		vchan_log(who, "cannot clean up %s (%s): %s of dead processes "
 			  "stay", dir, strerror(-r),
 			  offer ? "offers" : "liveness nodes");

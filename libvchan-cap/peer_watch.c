@@ -38,7 +38,7 @@
  *
  * A broken connection.  libxenstore gives a connection up when a read
  * fails (the store cut it) and tells no one: its fd stays quiet, and only
- * the next take of events says so (-EPIPE).  The thread asks at least
+ * the next take of events says so (-ECONNRESET).  The thread asks at least
  * once per HEALTH_MS (no store request); whoever finds it broken opens a
  * fresh connection and watches again, as after a refusal.  Without the
  * thread, a channel's call that takes events finds it.
@@ -105,12 +105,6 @@ static void guard(void)
 	/* Held across fork() (fork.c): else a fork() while another thread
 	 * holds mu leaves the child's mu held for good. */
 	vchan_fork_guard(&mu);
-}
-
-/* Once per process, for each of these conditions. */
-static bool first_time(int *flag)
-{
-	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
 }
 
 /* What drop_state() hands over, to be let go once mu is. */
@@ -245,7 +239,7 @@ static int renew(const char *who)
 				again = true;
 			}
 		}
-		if (again && first_time(&lost))
+		if (again && vchan_first_time(&lost))
 			vchan_log(who, "a store watch refused again on a fresh "
 				  "connection: it is dropped, and a channel's "
 				  "peer is watched less");
@@ -253,32 +247,49 @@ static int renew(const char *who)
 	return 0;
 }
 
-/* libxenstore gave the connection up (hyp_store_next_watch: -EPIPE): no
- * event would come on it again.  Watch again on a fresh one, whose first
- * events make every channel look; until one opens, each call that takes
- * events (the thread's, at least each HEALTH_MS) tries again. */
+/* libxenstore gave the connection up (hyp_store_next_watch: -ECONNRESET):
+ * no event would come on it again.  Watch again on a fresh one, whose
+ * first events make every channel look; until one opens, each call that
+ * takes events (the thread's, at least each HEALTH_MS) tries again. */
 static void reconnect(void)
 {
 	static int broke, failed;
 	int r;
 
-	if (first_time(&broke))
+	if (vchan_first_time(&broke))
 		vchan_log("peer watch", "the store connection broke: watching "
 			  "the peers again on a fresh one");
 	r = renew("peer watch");
-	if (r < 0 && first_time(&failed))
+	if (r < 0 && vchan_first_time(&failed))
 		vchan_log("peer watch", "cannot open a fresh store connection "
 			  "(%s): a destroyed peer domain is seen only through "
 			  "unmap-notify until one opens", strerror(-r));
 }
 
-/* Watch path; refused, renew (the refusal may have closed st). */
+/* After a call on st failed with r: a lost connection (-ECONNRESET) is
+ * replaced as such (said once); any other refusal may have closed st. */
+static void replace(const char *who, int r)
+{
+	if (r == -ECONNRESET)
+		reconnect();
+	else
+		renew(who);
+}
+
+/* Watch path; refused, replace st.  Not refused but the connection lost:
+ * once more, on the fresh one. */
 static int watch(const char *who, const char *path, const char *token)
 {
 	int r = hyp_store_watch(st, path, token);
 
+	if (r == -ECONNRESET) {
+		reconnect();
+		if (hyp_store_lost(st))
+			return r;       /* no fresh one: the old one kept */
+		r = hyp_store_watch(st, path, token);
+	}
 	if (r < 0)
-		renew(who);
+		replace(who, r);
 	return r;
 }
 
@@ -324,7 +335,7 @@ static void watch_release(const char *who, int self, const char *node)
 
 	if (rel == 0) {
 		release = -1;
-		if (first_time(&no_release))
+		if (vchan_first_time(&no_release))
 			vchan_log(who, "no read permission on %s (dom0 must "
 				  "grant it): a destroyed peer domain is seen "
 				  "only through its store node %s",
@@ -335,14 +346,14 @@ static void watch_release(const char *who, int self, const char *node)
 	 * either way). */
 	if (watch(who, HYP_WATCH_RELEASE, RELEASE_TOKEN) < 0) {
 		release = -1;
-		if (first_time(&release_failed))
+		if (vchan_first_time(&release_failed))
 			vchan_log(who, "cannot watch %s: a destroyed peer domain "
 				  "is seen only through its store node %s",
 				  HYP_WATCH_RELEASE, node);
 		return;
 	}
 	release = 1;
-	if (rel < 0 && first_time(&release_unknown))
+	if (rel < 0 && vchan_first_time(&release_unknown))
 		vchan_log(who, "cannot read the permissions of %s (%s); "
 			  "watching it anyway", HYP_WATCH_RELEASE,
 			  strerror(-rel));
@@ -529,7 +540,7 @@ static void start_thread(const char *who)
 	}
 	free(a);
 fail:
-	if (first_time(&no_thread))
+	if (vchan_first_time(&no_thread))
 		vchan_log(who, "cannot start the store watch thread (%s): each "
 			  "channel's calls take the watch events", strerror(-r));
 }
@@ -550,7 +561,7 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 	enter();
 	r = st ? 0 : open_connection();
 	if (r < 0) {
-		if (first_time(&no_watch))
+		if (vchan_first_time(&no_watch))
 			vchan_log(who, "cannot watch %s (%s): the death of the "
 				  "peer's domain is seen only through "
 				  "unmap-notify", node, strerror(-r));
@@ -574,13 +585,13 @@ int vchan_peer_watch_add(struct vchan_peer_sub *s, const char *who, int self,
 		watch_release(who, self, node);
 	if (!s->node_watched) {
 		if (release > 0) {
-			if (first_time(&no_node_watch))
+			if (vchan_first_time(&no_node_watch))
 				vchan_log(who, "cannot watch %s (%s): the death "
 					  "of the peer's domain is seen only "
 					  "through %s", node, strerror(-r),
 					  HYP_WATCH_RELEASE);
 		} else {
-			if (first_time(&no_watch))
+			if (vchan_first_time(&no_watch))
 				vchan_log(who, "cannot watch %s (%s): the death "
 					  "of the peer's domain is seen only "
 					  "through unmap-notify", node,
@@ -634,6 +645,7 @@ void vchan_peer_watch_remove(struct vchan_peer_sub *s)
 {
 	struct leftover l = { .ep_fd = -1, .stop_fd = -1 };
 	struct vchan_peer_sub **p;
+	int r;
 
 	enter();
 	for (p = &subs; s->listed && *p; p = &(*p)->next) {
@@ -644,8 +656,8 @@ void vchan_peer_watch_remove(struct vchan_peer_sub *s)
 			quota_full = false;     /* a place for the next one */
 		/* Queued events for the token will match nothing. */
 		if (s->node_watched &&
-		    hyp_store_unwatch(st, s->node, s->token) < 0)
-			renew("peer watch");
+		    (r = hyp_store_unwatch(st, s->node, s->token)) < 0)
+			replace("peer watch", r);
 		break;
 	}
 	s->listed = false;

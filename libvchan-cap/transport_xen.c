@@ -156,6 +156,36 @@ static void unpublish(struct xen_tp *t)
 	free(path);
 }
 
+/* The store nodes this end is to remove: the server's offer (unpublish)
+ * and record, the client's liveness node and claim.  Each removal is
+ * idempotent. */
+static void remove_nodes_on(struct xen_tp *t)
+{
+	if (t->server && t->xs_path && t->port)
+		unpublish(t);
+	if (t->rec_path)
+		hyp_store_rm(t->st, HYP_TXN_NONE, t->rec_path);
+	if (t->live_path)
+		hyp_store_rm(t->st, HYP_TXN_NONE, t->live_path);
+	if (t->claim_path)
+		hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
+}
+
+/* Remove them (under t->mu).  A store connection known lost cannot: a
+ * fresh one can (store_conn.c); one found lost by these removals, once
+ * more on a fresh one.  Failing that, they fail as they would. */
+static void remove_nodes(struct xen_tp *t)
+{
+	if (!t->st || !((t->server && t->xs_path && t->port) ||
+			t->rec_path || t->live_path || t->claim_path))
+		return;
+	(void)vchan_store_renew(&t->st, &t->st_epoch);
+	remove_nodes_on(t);
+	if (hyp_store_lost(t->st) &&
+	    vchan_store_renew(&t->st, &t->st_epoch) == 0)
+		remove_nodes_on(t);
+}
+
 static void free_tp(struct xen_tp *t)
 {
 	if (t->live_path)
@@ -183,7 +213,7 @@ static void xen_release(void *p, bool detach)
 		/* Each drops the process's copy of its store connection
 		 * (store_conn.c, peer_watch.c) the way a child may. */
 		if (t->st)
-			vchan_store_put(t->st_epoch);
+			vchan_store_put(t->st, t->st_epoch);
 		vchan_peer_watch_remove(&t->sub);
 		free_tp(t);
 		return;
@@ -194,11 +224,8 @@ static void xen_release(void *p, bool detach)
 	t->watched = false;
 	t->watch_fd = -1;
 	pthread_mutex_lock(&t->mu);
+	remove_nodes(t);
 	if (t->server) {
-		if (t->st && t->xs_path && t->port)
-			unpublish(t);
-		if (t->st && t->rec_path)
-			hyp_store_rm(t->st, HYP_TXN_NONE, t->rec_path);
 		if (t->lbuf)
 			hyp_gntshr_unshare(t->gs, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -208,10 +235,6 @@ static void xen_release(void *p, bool detach)
 		if (t->page)
 			hyp_gntshr_unshare(t->gs, t->page, 1);
 	} else {
-		if (t->st && t->live_path)
-			hyp_store_rm(t->st, HYP_TXN_NONE, t->live_path);
-		if (t->st && t->claim_path)
-			hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
 		if (t->lbuf)
 			hyp_gnttab_unmap(t->gt, t->lbuf, t->lpages);
 		if (t->rbuf)
@@ -223,7 +246,7 @@ static void xen_release(void *p, bool detach)
 	hyp_gnttab_close(t->gt);
 	hyp_evtchn_close(t->ev);   /* unbinds the port */
 	if (t->st)
-		vchan_store_put(t->st_epoch);
+		vchan_store_put(t->st, t->st_epoch);
 	t->ev = NULL;
 	pthread_mutex_unlock(&t->mu);
 	pthread_mutex_destroy(&t->mu);
@@ -251,12 +274,6 @@ static const struct vchan_transport_ops xen_ops = {
 	.peer_check = xen_peer_check,
 };
 
-/* Once per process, for each of these conditions. */
-static bool first_time(int *flag)
-{
-	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
-}
-
 /* Keep the page and rings out of fork()'s children (as Linux's gntdev
  * does for PV guests), and the devices too (fork.c): a child may not touch
  * them anyway, and its copies would keep the grant mapped, and so the peer
@@ -277,7 +294,7 @@ static void keep_from_children(const char *who, struct xen_tp *t)
 	for (unsigned i = 0; i < 3; i++)
 		if (m[i].addr && madvise(m[i].addr, (size_t)m[i].pages *
 					 VCHAN_PAGE_SIZE, MADV_DONTFORK) < 0 &&
-		    first_time(&failed))
+		    vchan_first_time(&failed))
 			vchan_log(who, "madvise(MADV_DONTFORK): %s: a forked "
 				  "child keeps the mapping while it lives",
 				  strerror(errno));
@@ -342,7 +359,7 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 	int r = vchan_proc_self(&me);
 
 	if (r < 0) {
-		if (first_time(&no_self))
+		if (vchan_first_time(&no_self))
 			vchan_log(who, "cannot tell this process in /proc (%s): "
 				  "offers of killed servers are not cleaned "
 				  "up", strerror(-r));
@@ -359,7 +376,7 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 	r = hyp_store_publish(t->st, &node, 1, &perm, 1, PUBLISH_ATTEMPTS);
 	free(val);
 	if (r < 0) {
-		if (first_time(&no_record))
+		if (vchan_first_time(&no_record))
 			vchan_log(who, "cannot record the offer in %s (%s): "
 				  "killed, this process leaves it", path,
 				  strerror(-r));
@@ -413,7 +430,8 @@ static int server_share(struct xen_tp *t, const char *who, unsigned lo,
 	}
 	if ((r = hyp_gntshr_open(&t->gs)) < 0)
 		goto fail;
-	if ((why = hyp_gntshr_open_fallback(t->gs)) && first_time(&old_open))
+	if ((why = hyp_gntshr_open_fallback(t->gs)) &&
+	    vchan_first_time(&old_open))
 		vchan_log(who, "gntalloc opened the old way (%s): a program "
 			  "another thread starts then with posix_spawn() or "
 			  "vfork() may inherit it (libvchan-cap(3), BUGS)",
@@ -492,8 +510,15 @@ static int server_tp(const struct vchan_config *cfg, int peer_domid,
 	return *t ? 0 : -ENOMEM;
 }
 
-int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
-		      const char *xs_path, struct vchan **out)
+/* One try of an open through the store; *lost: it failed with the store
+ * connection lost. */
+typedef int open_once_fn(const struct vchan_config *cfg, int peer_domid,
+			 const char *xs_path, struct vchan **out, bool *lost);
+
+/* One try of vchan_server_open() (open_once_fn). */
+static int server_open_once(const struct vchan_config *cfg, int peer_domid,
+			    const char *xs_path, struct vchan **out,
+			    bool *lost)
 {
 	const char *who = who_of(cfg, true);
 	struct xs_permissions perms[2];
@@ -582,8 +607,29 @@ fail:
 	free(p1);
 	free(p2);
 	free(p3);
+	*lost = hyp_store_lost(t->st);
 	xen_release(t, false);
 	return r;
+}
+
+/* An open the store connection's loss made fail goes once more, on a
+ * fresh connection (store_conn.c): what it did is undone over that one.
+ * (A loss in a best-effort step leaves a working channel, logged.) */
+static int open_store(open_once_fn *once, const struct vchan_config *cfg,
+		      int peer_domid, const char *xs_path, struct vchan **out)
+{
+	bool lost = false;
+	int r = once(cfg, peer_domid, xs_path, out, &lost);
+
+	if (r < 0 && lost)
+		r = once(cfg, peer_domid, xs_path, out, &lost);
+	return r;
+}
+
+int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out)
+{
+	return open_store(server_open_once, cfg, peer_domid, xs_path, out);
 }
 
 int vchan_server_open_offer(const struct vchan_config *cfg, int peer_domid,
@@ -635,7 +681,7 @@ static void publish_live(struct xen_tp *t, const char *who, unsigned self,
 					    .perms = XS_PERM_READ };
 	r = hyp_store_publish(t->st, &node, 1, perms, 2, PUBLISH_ATTEMPTS);
 	if (r < 0) {
-		if (first_time(&no_live))
+		if (vchan_first_time(&no_live))
 			vchan_log(who, "cannot publish %s (%s): domain %u sees "
 				  "the death of this domain only through "
 				  "unmap-notify", path, strerror(-r),
@@ -830,7 +876,7 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 	*live_path = *val = NULL;
 	*taken = false;
 	if (self < 0) {
-		if (first_time(&no_domid))
+		if (vchan_first_time(&no_domid))
 			vchan_log(who, "cannot learn our domain id (%s): no "
 				  "liveness node, domain %u sees the death of "
 				  "this domain only through unmap-notify",
@@ -854,7 +900,7 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 	/* Unknown to us, our node stays if we die (as before). */
 	id_r = vchan_proc_self(&me);
 	if (id_r < 0) {
-		if (first_time(&no_self))
+		if (vchan_first_time(&no_self))
 			vchan_log(who, "cannot tell this process in /proc "
 				  "(%s): liveness nodes are not cleaned up, "
 				  "offers not claimed", strerror(-id_r));
@@ -882,7 +928,7 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 		t->claim_path = claim;   /* ours now: removed once connected */
 		return 0;
 	}
-	if (r < 0 && first_time(&no_claim))
+	if (r < 0 && vchan_first_time(&no_claim))
 		vchan_log(who, "cannot claim %s (%s): going on unclaimed",
 			  claim, strerror(-r));
 	*taken = r == 0;
@@ -989,8 +1035,10 @@ static int client_end(const struct vchan_config *cfg, const char *who,
 	return 0;
 }
 
-int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
-		      const char *xs_path, struct vchan **out)
+/* One try of vchan_client_open() (open_once_fn). */
+static int client_open_once(const struct vchan_config *cfg, int peer_domid,
+			    const char *xs_path, struct vchan **out,
+			    bool *lost)
 {
 	const char *who = who_of(cfg, false);
 	struct unusable bad;
@@ -1079,8 +1127,16 @@ fail:
 	free(path);
 	free(live_path);
 	free(val);
+	/* Not once the bind began: the server may have seen this try. */
+	*lost = hyp_store_lost(t->st) && !t->ev;
 	xen_release(t, false);
 	return r;
+}
+
+int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
+		      const char *xs_path, struct vchan **out)
+{
+	return open_store(client_open_once, cfg, peer_domid, xs_path, out);
 }
 
 int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,

@@ -659,6 +659,12 @@ void vchan_client_connect(struct vchan *v);
 /* Log a line "vchan <name>: ..." */
 void vchan_log(const char *who, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For a condition logged once per process: true the first time *flag is
+ * passed (a static int, 0 at first). */
+static inline bool vchan_first_time(int *flag)
+{
+	return !__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED);
+}
 /* Latch a fatal error (first one wins); returns it. */
 int vchan_fail(struct vchan *v, int err);
 /* Current state: 0 usable, -EPIPE, -EPROTO. peer_ok: also check peer live. */

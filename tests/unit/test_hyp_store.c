@@ -366,7 +366,7 @@ static void test_watch(void **state)
 	assert_int_equal(hyp_store_next_watch(st, &ev), -EAGAIN);
 	/* libxenstore gave the connection up; an event lost to malloc. */
 	MOCK_FAIL(xs_check_watch, EINVAL);
-	assert_int_equal(hyp_store_next_watch(st, &ev), -EPIPE);
+	assert_int_equal(hyp_store_next_watch(st, &ev), -ECONNRESET);
 	MOCK_FAIL(xs_check_watch, ENOMEM);
 	assert_int_equal(hyp_store_next_watch(st, &ev), -ENOMEM);
 
@@ -375,6 +375,55 @@ static void test_watch(void **state)
 	assert_string_equal(mock.path, "@releaseDomain");
 	MOCK_FAIL(xs_unwatch, ENOENT);
 	assert_int_equal(hyp_store_unwatch(st, "x", "y"), -ENOENT);
+	hyp_store_close(st);
+}
+
+/* libxenstore gives a connection up for good when a request's write or
+ * read fails: that is -ECONNRESET, remembered; xenstored's own errors are
+ * not. */
+static void test_lost_connection(void **state)
+{
+	static const int lost[3] = { ECONNRESET, EPIPE, EBADF };
+	struct hyp_store *st;
+	hyp_txn_t t = 0;
+	char *v = NULL;
+	int i;
+
+	assert_false(hyp_store_lost(NULL));
+	for (i = 0; i < 3; i++) {
+		st = open_ok();
+		MOCK_FAIL(xs_read, ENOENT);
+		assert_int_equal(hyp_store_read(st, 0, "a", &v, NULL),
+				 -ENOENT);
+		MOCK_FAIL(xs_transaction_start, EAGAIN);
+		assert_int_equal(hyp_store_txn_start(st, &t), -EAGAIN);
+		MOCK_FAIL(xs_write, EIO);
+		assert_int_equal(hyp_store_write_str(st, 0, "a", "b"), -EIO);
+		assert_false(hyp_store_lost(st));
+		MOCK_FAIL(xs_rm, lost[i]);
+		assert_int_equal(hyp_store_rm(st, 0, "a"), -ECONNRESET);
+		assert_true(hyp_store_lost(st));
+		/* It stays lost, whatever a later call says. */
+		MOCK_RET(xs_read, "x");
+		assert_int_equal(hyp_store_read(st, 0, "a", &v, NULL), 0);
+		free(v);
+		assert_true(hyp_store_lost(st));
+		hyp_store_close(st);
+	}
+	/* The same for a transaction's end and a watch's event. */
+	st = open_ok();
+	MOCK_FAIL(xs_transaction_end, EBADF);
+	assert_int_equal(hyp_store_txn_end(st, 4, false), -ECONNRESET);
+	assert_true(hyp_store_lost(st));
+	hyp_store_close(st);
+	st = open_ok();
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	{
+		struct hyp_watch_event ev;
+
+		assert_int_equal(hyp_store_next_watch(st, &ev), -ECONNRESET);
+	}
+	assert_true(hyp_store_lost(st));
 	hyp_store_close(st);
 }
 
@@ -393,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup(test_publish_retry_is_bounded, mock_reset),
 		cmocka_unit_test_setup(test_publish_aborts_on_error, mock_reset),
 		cmocka_unit_test_setup(test_watch, mock_reset),
+		cmocka_unit_test_setup(test_lost_connection, mock_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

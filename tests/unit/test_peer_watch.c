@@ -427,6 +427,34 @@ static int wait_for(const int *counter, int n)
 /* libxenstore gave the connection up, and no event comes: the watcher's
  * thread asks within a second, opens a fresh one, watches again, and
  * every channel looks. */
+/* A watch that fails with the connection lost (not refused): watched
+ * again on a fresh connection, with everything else. */
+static void test_lost_connection_watches_again(void **state)
+{
+	struct vchan_peer_sub s[3];
+
+	(void)state;
+	add_first(&s[0]);
+	add_server(&s[1]);
+	MOCK_FAIL(xs_watch, ECONNRESET);        /* C's node: lost */
+	MOCK_OK(xs_open);                       /* fresh */
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_OK(xs_watch);                      /* B's node */
+	MOCK_OK(xs_watch);                      /* A's node */
+	MOCK_OK(xs_watch);                      /* C's node, again */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(7, XS_PERM_NONE));
+	assert_int_equal(add(&s[2], "c", NC, 7, true), 0);
+	assert_true(s[2].node_watched);
+	assert_string_equal(mock.path, NC);     /* its look */
+	assert_int_equal(mock.xs_close, 1);     /* the lost one */
+	/* Not a refusal: nothing said of a channel watched less.  (The
+	 * break itself is said once per process:
+	 * test_broken_connection_reconnects.) */
+	assert_null(strstr(last_log, "cannot watch"));
+	vchan_peer_watch_attach(&s[2], OWNER(owner_c));
+	remove_all(s, 3, 2);
+}
+
 static void test_thread_finds_broken_connection(void **state)
 {
 	struct vchan_peer_sub s[2];
@@ -649,6 +677,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_connection_reconnects,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_lost_connection_watches_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_finds_broken_connection,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_takes_events,

@@ -43,6 +43,9 @@
 
 static char last_log[512];
 static int logs;
+/* Every line of the test (or case), each ending with a newline, cut at
+ * the end of the buffer. */
+static char all_logs[4096];
 /* Store connections the peer watch (peer_watch.c) opened: its first, and
  * a fresh one after each refused watch.  Each is closed once. */
 static int watch_opens;
@@ -64,6 +67,8 @@ static void logger(void *arg, const char *line)
 	}
 	snprintf(last_log, sizeof(last_log), "%s", line);
 	logs++;
+	snprintf(all_logs + strlen(all_logs), sizeof(all_logs) -
+		 strlen(all_logs), "%s\n", line);
 }
 
 static int setup(void **state)
@@ -72,7 +77,7 @@ static int setup(void **state)
 	/* The transport's fd goes into the endpoint's epoll set: a real one. */
 	mock.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(mock.fd >= 0);
-	last_log[0] = '\0';
+	last_log[0] = all_logs[0] = '\0';
 	logs = 0;
 	watch_opens = 0;
 	vchan_set_logger(logger, NULL);
@@ -163,6 +168,7 @@ static void next_case(void)
 	mock.txn_starts = mock.txn_commits = mock.txn_aborts = 0;
 	mock.writes = mock.set_perms = 0;
 	logs = 0;
+	all_logs[0] = '\0';
 	watch_opens = 0;
 }
 
@@ -1146,7 +1152,7 @@ static void test_channels_share_store(void **state)
 		ok = ok && mock.xs_postfork == 1;   /* the parent's, dropped */
 		vchan_close(v);                 /* the parent's channel */
 		ok = ok && mock.xs_close == 0;  /* ours stays */
-		vchan_store_put(ep);
+		vchan_store_put(mine, ep);
 		_exit(ok && mock.xs_close == 1 ? 0 : 1);
 	}
 	child_passed(child);
@@ -1319,6 +1325,30 @@ static void server_released(int xs_closes)
 	assert_int_equal(mock.gnttab_close, 0);
 }
 
+/* After server_shared: the peer watch (its watch refused, a fresh one),
+ * the publication failing with err (its abort with abort_err, 0: none),
+ * and its undoing (over a fresh store connection first if `fresh`): the
+ * offer there not ours, our record removed, the page unshared. */
+static void server_publish_fails(int err, int abort_err, bool fresh)
+{
+	MOCK_OK(xs_open);                              /* the peer watch's */
+	MOCK_FAIL(xs_watch, EACCES);
+	MOCK_OK(xs_open);                              /* a fresh one */
+	MOCK_RET(xs_transaction_start, 5);             /* publish */
+	MOCK_FAIL(xs_write, err);
+	if (abort_err)                                 /* its abort */
+		MOCK_FAIL(xs_transaction_end, abort_err);
+	else
+		MOCK_OK(xs_transaction_end);
+	if (fresh)
+		MOCK_OK(xs_open);
+	MOCK_RET(xs_transaction_start, 6);             /* unpublish */
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_OK(xs_transaction_end);
+	MOCK_OK(xs_rm);                                /* our record */
+	MOCK_OK(xengntshr_unshare);
+}
+
 /* The server: srv_live's unmap-notify on its own port; a failed publish
  * releases the grant, the port and the handles once. */
 static void test_server_publish_fails_release_once(void **state)
@@ -1328,17 +1358,7 @@ static void test_server_publish_fails_release_once(void **state)
 
 	(void)state;
 	server_shared(&cfg, 10, 11);
-	MOCK_OK(xs_open);                              /* the peer watch's */
-	MOCK_FAIL(xs_watch, EACCES);
-	MOCK_OK(xs_open);                              /* a fresh one */
-	MOCK_RET(xs_transaction_start, 5);             /* publish */
-	MOCK_FAIL(xs_write, EACCES);
-	MOCK_OK(xs_transaction_end);                   /* its abort */
-	MOCK_RET(xs_transaction_start, 6);             /* unpublish */
-	MOCK_FAIL(xs_read, ENOENT);
-	MOCK_OK(xs_transaction_end);
-	MOCK_OK(xs_rm);                                /* our record */
-	MOCK_OK(xengntshr_unshare);
+	server_publish_fails(EACCES, 0, false);
 	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EACCES);
 	assert_null(v);
 	assert_int_equal(mock.rms, 1);
@@ -1541,6 +1561,89 @@ static void test_offer_client_failures(void **state)
 	assert_int_equal(mock.gnttab_close, 1);
 }
 
+/*
+ * A lost store connection (libxenstore gave it up: xenstored restarted,
+ * say).  A client's open that it makes fail goes once more, on a fresh
+ * connection; a channel that holds the lost one removes its liveness node
+ * over a fresh one when it closes.  Said once.
+ */
+static void test_client_store_lost(void **state)
+{
+	struct vchan *v = NULL, *w = NULL;
+
+	(void)state;
+	client_start(10, 11);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	/* The store goes under the next open's read of the offer. */
+	MOCK_FAIL(xs_transaction_start, ECONNRESET);
+	/* Once more on a fresh one, which reads a bad offer (port 0). */
+	MOCK_OK(xs_open);
+	offer(6, "200", "0");
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &w), -EPROTO);
+	assert_null(w);
+	assert_non_null(strstr(all_logs, "the connection to the store was "
+			       "lost: channels go on over a fresh one\n"));
+	assert_non_null(strstr(last_log, "event-channel 0 invalid"));
+	/* v's close: its node goes over a fresh connection. */
+	MOCK_OK(xs_open);
+	client_close(v);
+	assert_string_equal(mock.path, LIVE);
+	assert_int_equal(strstr(strstr(all_logs, "was lost") + 1, "was lost"),
+			 NULL);
+	/* The lost one, the retry's and the close's went; none is left. */
+	watch_opens += 2;
+	client_released(1, 1);
+}
+
+/* A loss first found by a channel's close: its removals go once more, on
+ * a fresh connection. */
+static void test_client_close_finds_store_lost(void **state)
+{
+	struct vchan *v = NULL;
+
+	(void)state;
+	client_start(10, 11);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	MOCK_OK(xenevtchn_notify);              /* revoke tells the peer */
+	MOCK_FAIL(xs_rm, ECONNRESET);           /* the liveness node */
+	MOCK_OK(xs_open);                       /* a fresh connection */
+	MOCK_OK(xs_rm);                         /* the liveness node */
+	MOCK_OK(xengnttab_unmap);               /* the control page */
+	vchan_close(v);
+	assert_string_equal(mock.path, LIVE);
+	assert_int_equal(mock.rms, 3);          /* the claim, then these */
+	watch_opens += 1;
+	client_released(1, 1);
+}
+
+/*
+ * The same for a server's open: a publication the lost connection made
+ * fail is undone over a fresh one (the record removed, the port and page
+ * given back), and the open goes once more on a fresh one.
+ */
+static void test_server_store_lost(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_shared(&cfg, 10, 11);
+	server_publish_fails(ECONNRESET, EBADF, true);
+	/* Once more: a fresh connection; it fails on its own. */
+	MOCK_OK(xs_open);
+	MOCK_RET(xs_read, "3");
+	MOCK_FAIL(xc_interface_open, EACCES);
+	server_record();
+	MOCK_FAIL(xenevtchn_open, EMFILE);
+	MOCK_OK(xs_rm);                                /* our record */
+	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EMFILE);
+	assert_null(v);
+	assert_int_equal(mock.rms, 2);
+	/* (The loss is said once per process: test_client_store_lost.) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1548,6 +1651,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_skips_own_nodes,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_store_lost, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_server_store_lost, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_close_finds_store_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test(test_fork_guard_waits_for_holder),

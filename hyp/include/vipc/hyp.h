@@ -282,9 +282,16 @@ void hyp_store_close_postfork(struct hyp_store *st);
  *   -EACCES  permissions forbid it
  *   -EAGAIN  inside a transaction: it conflicted; end it and retry
  *   -E2BIG   value or path over xenstored's limits
- *   -EIO, -ECONNRESET  connection to xenstored lost
+ *   -ECONNRESET  the connection to xenstored is lost: libxenstore gave it
+ *            up, and every later call on it fails so too (hyp_store_lost()
+ *            says it); open a fresh one
  * Relative paths are relative to our home, /local/domain/<own domid>.
  */
+
+/* hyp_store_lost: has a call on st found its connection lost (said
+ * -ECONNRESET)?  A loss first seen as another error (a reply too long,
+ * no memory for it) shows at the next call.  false for NULL. */
+bool hyp_store_lost(struct hyp_store *st);
 
 /*
  * hyp_store_read: read node `path` in transaction `t`.  *val receives a
@@ -412,9 +419,9 @@ struct hyp_watch_event {
  * hyp_store_next_watch: non-blocking: take the next fired watch, if any.
  * Release it with hyp_watch_event_release().
  *   -EAGAIN  no event waiting
- *   -EPIPE   the connection is broken (libxenstore gave it up: the store
- *            cut it, or a read failed); no event will come on it, and
- *            hyp_store_fd() does not tell: open a fresh one and watch
+ *   -ECONNRESET  the connection is lost (libxenstore gave it up: the
+ *            store cut it, or a read failed); no event will come on it,
+ *            and hyp_store_fd() does not tell: open a fresh one and watch
  *            again
  *   -ENOMEM  an event was lost
  *   -EINVAL  bad arguments
