@@ -8,7 +8,8 @@
 # destroyed -> the server gets EPIPE (with and without dom0 granting read on
 # @releaseDomain); the server's domain destroyed -> the client gets EPIPE; a
 # client that rewrites its store node as fast as it can, its domain then
-# destroyed mid-flood; the client process killed (unmap-notify) -> EPIPE;
+# destroyed mid-flood; the store connections of a server broken under it;
+# the client process killed (unmap-notify) -> EPIPE;
 # children of both ends
 # forked once connected, which find their copies unusable and close them
 # harmlessly, one outliving its parent; the client's domain
@@ -75,6 +76,17 @@ check_done() {
         echo "FAIL $2: $1 finished without a VCHAN-OK"; fails=$((fails + 1))
     elif log "$1" | grep -q "gntalloc opened the old way"; then
         echo "FAIL $2: $(log "$1" | grep -m 1 "gntalloc opened the old way")"; fails=$((fails + 1))
+    else
+        log "$1" | grep "^VCHAN-OK" | sed "s/^/ok   $2 $1: /"
+    fi
+}
+# check_gone NAME SCENARIO MARKER: NAME, whose domain was destroyed (so no
+# DONE), printed no failure and got to MARKER.
+check_gone() {
+    if log "$1" | grep -q "^VCHAN-FAIL"; then
+        echo "FAIL $2: $(log "$1" | grep '^VCHAN-FAIL' | head -n 2)"; fails=$((fails + 1))
+    elif ! log "$1" | grep -q "^$3"; then
+        echo "FAIL $2: $1 never got to $3"; fails=$((fails + 1))
     else
         log "$1" | grep "^VCHAN-OK" | sed "s/^/ok   $2 $1: /"
     fi
@@ -160,13 +172,23 @@ sc_noisy() {
     destroy_when noisy-srv "VCHAN-READY noisy" noisy-cli noisy
     check_done noisy-srv noisy "$KILL_WAIT"
     # The client's domain is gone: no DONE; its flood's report instead.
-    if log noisy-cli | grep -q "^VCHAN-FAIL"; then
-        echo "FAIL noisy: $(log noisy-cli | grep '^VCHAN-FAIL' | head -n 2)"; fails=$((fails + 1))
-    elif ! log noisy-cli | grep -q "^VCHAN-OK noisy:"; then
-        echo "FAIL noisy: the client never reported its flood"; fails=$((fails + 1))
-    else
-        log noisy-cli | grep "^VCHAN-OK" | sed "s/^/ok   noisy noisy-cli: /"
-    fi
+    check_gone noisy-cli noisy "VCHAN-OK noisy:"
+}
+
+# The store connections break under a server with a channel open: its next
+# open works, the first channel's close removes its nodes, and the client
+# domain's destruction is still seen; each break said once.
+sc_storecut() {
+    grant=1; pair storecut server storecut -- client storecut
+    destroy_when storecut-srv "VCHAN-READY storecut" storecut-cli storecut
+    check_done storecut-srv storecut "$KILL_WAIT"
+    check_gone storecut-cli storecut "VCHAN-READY storecut-client"
+    for line in "the connection to the store was lost: channels go on over a fresh one" \
+                "the store connection broke: watching the peers again on a fresh one"; do
+        n=$(log storecut-srv | grep -c "$line")
+        [ "$n" = 1 ] && echo "ok   storecut: \"$line\" said once" ||
+            { echo "FAIL storecut: \"$line\" said $n times"; fails=$((fails + 1)); }
+    done
 }
 
 # The server's domain destroyed while the client is blocked sending.
@@ -413,7 +435,7 @@ sc_offer() {
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy mixed kill killng killsrv noisy pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
+ALL="stream lines sleepy mixed kill killng killsrv noisy storecut pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

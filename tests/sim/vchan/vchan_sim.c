@@ -63,6 +63,15 @@
  *               new channel.
  *   revoke      client streams; the server revokes midway; both ends must
  *               see EPIPE, the server counts what it discarded.
+ *   storecut    the store connections break under a server with a channel
+ *               open (it shuts its own store sockets, as a restarted
+ *               xenstored would leave them): its next open (a second
+ *               channel, on vipc-vchan-2) must work, over a fresh
+ *               connection; closing the first channel must remove its
+ *               nodes (its offer and its record, over a fresh connection
+ *               too); and the client domain's destruction must end the
+ *               blocked receive on the second with EPIPE within KILL_MS
+ *               (the peer watch watching again on a fresh connection).
  *   srvgc       a server process killed with its offer out (its domain
  *               lives on): a client's open of that offer gets EPIPE (no
  *               server there); the next server's open must remove that
@@ -144,6 +153,8 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -738,6 +749,22 @@ static void handoff_server(struct vchan *v1, unsigned peer, domid_t self)
 	vchan_close(v2);
 }
 
+/* Send word (type 1) on v and take the server's echo (type 2): 0, -errno,
+ * or -EBADMSG for an echo that is not the word. */
+static int round_trip(struct vchan *v, const char *word)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	size_t n = strlen(word);
+	int r = vchan_send(v, 1, 0, word, n, 30000);
+
+	if (r == 0)
+		r = vchan_recv(v, &m, 30000);
+	if (r == 0 && (m.type != 2 || m.len != n || memcmp(buf, word, n)))
+		r = -EBADMSG;
+	return r;
+}
+
 static void handoff_client(struct vchan *v1, unsigned peer, domid_t self)
 {
 	uint8_t buf[64];
@@ -756,11 +783,8 @@ static void handoff_client(struct vchan *v1, unsigned peer, domid_t self)
 	v2 = open_end(false, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
 	if (!v2)
 		return;
-	m.len = sizeof(buf);
-	r = vchan_send(v2, 1, 0, "two", 3, 30000);
+	r = round_trip(v2, "two");
 	if (r == 0)
-		r = vchan_recv(v2, &m, 30000);
-	if (r == 0 && m.type == 2 && m.len == 3 && !memcmp(buf, "two", 3))
 		OK("handoff: reconnected to the second channel");
 	else
 		FAIL("handoff: second channel: %d", r);
@@ -896,16 +920,16 @@ static int srvgc_records(domid_t self, unsigned *count)
 	return r;
 }
 
-/* Is something offered at PATH_FMT-dead of ours?  1, 0, or -errno. */
-static int srvgc_offered(domid_t self)
+/* Is something offered at PATH_FMT<suffix> of ours?  1, 0, or -errno. */
+static int offered(domid_t self, const char *suffix)
 {
 	struct hyp_store *st;
 	unsigned long v;
 	char path[128];
 	int r;
 
-	snprintf(path, sizeof(path), PATH_FMT "-dead/event-channel",
-		 (unsigned)self);
+	snprintf(path, sizeof(path), PATH_FMT "%s/event-channel",
+		 (unsigned)self, suffix);
 	if ((r = hyp_store_open(&st)) < 0)
 		return r;
 	r = hyp_store_read_uint(st, HYP_TXN_NONE, path, UINT32_MAX, &v);
@@ -935,11 +959,11 @@ static void srvgc_server(unsigned peer, domid_t self)
 		return;
 	}
 	r = srvgc_records(self, &n);
-	if (srvgc_offered(self) == 1 && r == 0 && n == 1)
+	if (offered(self, "-dead") == 1 && r == 0 && n == 1)
 		OK("srvgc: the killed server's offer and record stayed");
 	else
 		FAIL("srvgc: after the kill: offered %d, %u records (%d)",
-		     srvgc_offered(self), n, r);
+		     offered(self, "-dead"), n, r);
 	/* The client tries that offer before a new server removes it. */
 	printf("VCHAN-READY deadoffer-left\n");
 	fflush(stdout);
@@ -950,11 +974,11 @@ static void srvgc_server(unsigned peer, domid_t self)
 	if (!v)
 		return;
 	r = srvgc_records(self, &n);
-	if (srvgc_offered(self) == 0 && r == 0 && n == 1)
+	if (offered(self, "-dead") == 0 && r == 0 && n == 1)
 		OK("srvgc: the new server's open removed them, kept its own");
 	else
 		FAIL("srvgc: after the new open: offered %d, %u records (%d)",
-		     srvgc_offered(self), n, r);
+		     offered(self, "-dead"), n, r);
 	printf("VCHAN-READY srvgc-new\n");
 	fflush(stdout);
 	livegc_echo(v, "srvgc", "the new server's channel");
@@ -2291,6 +2315,112 @@ static void offer_closed(struct vchan *v)
 		     r);
 }
 
+/* storecut: shut every socket of ours connected to the store's (as a
+ * restarted xenstored leaves them): how many, or -errno. */
+static int storecut_shut(void)
+{
+	const char *want = getenv("XENSTORED_PATH");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, n = 0;
+
+	if (!want)
+		return -ENOENT;
+	for (fd = 3; fd < 1024; fd++) {
+		len = sizeof(sa);
+		if (getpeername(fd, (struct sockaddr *)&sa, &len) < 0 ||
+		    sa.sun_family != AF_UNIX ||
+		    strncmp(sa.sun_path, want, sizeof(sa.sun_path)))
+			continue;
+		if (shutdown(fd, SHUT_RDWR) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* storecut: one message on v, echoed. */
+static int storecut_echo(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	int r = vchan_recv(v, &m, 30000);
+
+	return r < 0 ? r : vchan_send(v, 2, 0, buf, m.len, 30000);
+}
+
+static void storecut_server(struct vchan *v1, unsigned peer, domid_t self)
+{
+	struct vchan *v2;
+	unsigned records = 0;
+	int r;
+
+	if ((r = storecut_echo(v1)) < 0) {
+		FAIL("storecut: first channel: %s", strerror(-r));
+		return;
+	}
+	r = storecut_shut();
+	if (r < 2) {
+		FAIL("storecut: shut %d store connections, not 2", r);
+		return;
+	}
+	OK("storecut: shut %d store connections", r);
+	path_suffix = "-2";
+	v2 = open_end(true, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (!v2)
+		return;
+	if ((r = storecut_echo(v2)) < 0) {
+		FAIL("storecut: second channel: %s", strerror(-r));
+		vchan_close(v2);
+		return;
+	}
+	OK("storecut: a channel opened after the break");
+	vchan_close(v1);
+	r = srvgc_records(self, &records);
+	if (r == 0 && records == 1)
+		OK("storecut: the first channel's record went with it");
+	else
+		FAIL("storecut: %u offer records left (%s), not 1", records,
+		     strerror(-r));
+	r = offered(self, "");
+	if (r == 0)
+		OK("storecut: the first channel's offer went with it");
+	else
+		FAIL("storecut: the first channel's offer: %d", r);
+	kill_server(v2, "storecut");
+	vchan_close(v2);
+}
+
+static void storecut_client(struct vchan *v1, unsigned peer, domid_t self)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan *v2;
+	int r;
+
+	if ((r = round_trip(v1, "one")) < 0) {
+		FAIL("storecut: first channel: %s", strerror(-r));
+		return;
+	}
+	path_suffix = "-2";
+	v2 = open_end(false, peer, self, VCHAN_LAYOUT_XENVCHAN, false);
+	if (!v2)
+		return;
+	r = round_trip(v2, "two");
+	if (r == 0)
+		OK("storecut: the second channel works");
+	else
+		FAIL("storecut: second channel: %s", strerror(-r));
+	r = vchan_recv(v1, &m, 30000);
+	if (r == -EPIPE)
+		OK("storecut: the first channel's close seen");
+	else
+		FAIL("storecut: first channel ended with %d", r);
+	/* The server's blocked receive on the second waits for this. */
+	(void)vchan_send(v2, 1, 0, "x", 1, 5000);
+	printf("VCHAN-READY storecut-client\n");
+	pause();        /* dom0 destroys the domain */
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "";
@@ -2457,6 +2587,12 @@ int main(int argc, char **argv)
 			reconnect_server(v, peer, self);
 		else
 			reconnect_client(v, peer, self);
+		v = NULL;
+	} else if (!strcmp(mode, "storecut")) {
+		if (server)
+			storecut_server(v, peer, self);
+		else
+			storecut_client(v, peer, self);
 		v = NULL;
 	} else if (!strcmp(mode, "revoke")) {
 		if (server)
