@@ -41,7 +41,8 @@
  * the next take of events says so (-ECONNRESET).  The thread asks at least
  * once per HEALTH_MS (no store request); whoever finds it broken opens a
  * fresh connection and watches again, as after a refusal.  Without the
- * thread, a channel's call that takes events finds it.
+ * thread, a channel's call that takes events finds it: an event loop's
+ * each second, a blocked call's at its look each second (wait.c).
  *
  * Locking: mu guards everything here.  Under it we take no channel's lock
  * (vchan_peer_gone takes none), so a channel may hold its own (wait_mu)

@@ -373,6 +373,24 @@ static int sleep_once(struct vchan *v, uint64_t gen, uint64_t deadline,
 	return ret;
 }
 
+/* The recheck time passed with no event: look at the peer, as an event
+ * loop's vchan_events() does each second.  Taking the store's events finds
+ * what sends no event (a broken store connection, when the process has
+ * no watcher's thread to find it).  Not while another thread polls: its
+ * wake-ups do that. */
+static void recheck_peer(struct vchan *v)
+{
+	pthread_mutex_lock(&v->wait_mu);
+	if (!v->poller && !v->released) {
+		vchan_peer_poll(v);
+		if (__atomic_load_n(&v->peer_gone, __ATOMIC_ACQUIRE)) {
+			__atomic_fetch_add(&v->ev_gen, 1, __ATOMIC_RELEASE);
+			pthread_cond_broadcast(&v->wait_cv);
+		}
+	}
+	pthread_mutex_unlock(&v->wait_mu);
+}
+
 /* A finite deadline still lazy (VCHAN_DL_LAZY | ms) becomes absolute. */
 static uint64_t deadline_at(uint64_t *dlp, uint64_t now)
 {
@@ -533,6 +551,8 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 		 * a relaxed publisher, VCHAN_GRACE_NS), or the recheck time
 		 * (a live byte cleared without an event, VCHAN_RECHECK_NS):
 		 * look, then sleep on. */
+		if (!grace)
+			recheck_peer(v);
 		r = check(v, want, need);
 		if (r > 0 && grace)
 			__atomic_fetch_add(&v->grace_hits, 1,

@@ -211,6 +211,25 @@ static void test_live_byte_cleared_without_event(void **state)
 	assert_true(b.ms >= 500);   /* found by the look, not an event */
 }
 
+/* What only a take of the store's events finds, with no event to wake
+ * anyone (without the watcher's thread: a broken store connection, which
+ * the take finds and replaces, making every channel look): a blocked call
+ * finds it on its periodic look too, not at its deadline. */
+static void test_gone_without_event(void **state)
+{
+	struct fixture *f = *state;
+	struct tv_blocked b = { .v = f->s };
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
+	usleep(100000);
+	__atomic_store_n(&f->st.gone, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 2500);
+	assert_true(b.ms >= 500);   /* found by the look, not an event */
+}
+
 /* The same for an event loop: vchan_fd() must turn readable within the
  * recheck time with no event, and vchan_events() report HUP. */
 static void test_live_byte_cleared_event_loop(void **state)
@@ -393,6 +412,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_live_byte_cleared_without_event, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_gone_without_event,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_live_byte_cleared_event_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(
