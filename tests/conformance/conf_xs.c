@@ -20,6 +20,14 @@
  *                                 event identical to one still queued for
  *                                 a connection (XSA-326): once the socket
  *                                 is full, E stops growing)
+ *   conf-xs cut PATH             (PATH written, then this connection's
+ *                                 socket shut, as a restarted xenstored
+ *                                 leaves it; then a read, a read and a
+ *                                 write of PATH: prints the errno of each,
+ *                                 by name.  libxenstore gives the
+ *                                 connection up at the first failure:
+ *                                 "ECONNRESET EBADF EBADF", say, which
+ *                                 libvchan-cap's hyp_store.c relies on)
  * Exit 0 on success; on failure the error is on stderr and the exit is 1
  * (2 for a usage error). */
 #include <errno.h>
@@ -39,7 +47,8 @@
 static void usage(const char *prog)
 {
     fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
-            "chmod PATH PERM... | perms PATH | fill PATH N | merge PATH N\n",
+            "chmod PATH PERM... | perms PATH | fill PATH N | merge PATH N | "
+            "cut PATH\n",
             prog);
 }
 
@@ -259,6 +268,65 @@ static bool do_merge(struct xs_handle *xs, const char *path, const char *count)
     return true;
 }
 
+/* An errno as its name, for the few a lost connection gives. */
+static const char *errno_name(int e)
+{
+    static char num[16];
+
+    switch (e) {
+    case 0: return "0";
+    case EBADF: return "EBADF";
+    case ECONNRESET: return "ECONNRESET";
+    case EPIPE: return "EPIPE";
+    case EINVAL: return "EINVAL";
+    case EIO: return "EIO";
+    case ENOENT: return "ENOENT";
+    }
+    snprintf(num, sizeof(num), "%d", e);
+    return num;
+}
+
+static bool do_cut(struct xs_handle *xs, const char *path)
+{
+    const char *sock = xs_daemon_socket();
+    struct sockaddr_un sa;
+    socklen_t len;
+    int fd, shut = 0, e[3];
+    char *v;
+
+    if (!sock || !xs_write(xs, XBT_NULL, path, "0", 1))
+        return false;
+    /* Ours is the one socket of this process connected to the store's. */
+    for (fd = 3; fd < 1024; fd++) {
+        len = sizeof(sa);
+        if (getpeername(fd, (struct sockaddr *)&sa, &len) == 0 &&
+            sa.sun_family == AF_UNIX &&
+            !strncmp(sa.sun_path, sock, sizeof(sa.sun_path)) &&
+            shutdown(fd, SHUT_RDWR) == 0)
+            shut++;
+    }
+    if (shut != 1) {
+        fprintf(stderr, "conf-xs: cut: %d connections to %s, not 1\n",
+                shut, sock);
+        errno = EPROTO;
+        return false;
+    }
+    errno = 0;
+    v = xs_read(xs, XBT_NULL, path, NULL);
+    e[0] = v ? 0 : errno;
+    free(v);
+    errno = 0;
+    v = xs_read(xs, XBT_NULL, path, NULL);
+    e[1] = v ? 0 : errno;
+    free(v);
+    errno = 0;
+    e[2] = xs_write(xs, XBT_NULL, path, "1", 1) ? 0 : errno;
+    printf("%s ", errno_name(e[0]));
+    printf("%s ", errno_name(e[1]));
+    printf("%s\n", errno_name(e[2]));
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct xs_handle *xs;
@@ -299,6 +367,8 @@ int main(int argc, char **argv)
         ok = do_fill(xs, argv[2], argv[3]);
     } else if (!strcmp(argv[1], "merge")) {
         ok = do_merge(xs, argv[2], argv[3]);
+    } else if (!strcmp(argv[1], "cut")) {
+        ok = do_cut(xs, argv[2]);
     } else {
         errno = EINVAL;
     }

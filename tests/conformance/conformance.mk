@@ -47,6 +47,7 @@ CONF_XENSIM_TESTS = \
 	conformance/xensim-store-perms-gone.test \
 	conformance/xensim-store-quota.test \
 	conformance/xensim-store-events.test \
+	conformance/xensim-store-lost.test \
 	conformance/xensim-isolation-third-domain.test \
 	conformance/xensim-domain-death.test \
 	conformance/xensim-notify-on-exit.test \
@@ -74,7 +75,7 @@ EXTRA_DIST += conformance/README.md conformance/ts-xensim.sh \
 	conformance/scenarios/grant.sh conformance/scenarios/grant-ro.sh \
 	conformance/scenarios/evtchn.sh conformance/scenarios/store-perms.sh \
 	conformance/scenarios/store-perms-gone.sh conformance/scenarios/store-quota.sh \
-	conformance/scenarios/store-events.sh \
+	conformance/scenarios/store-events.sh conformance/scenarios/store-lost.sh \
 	conformance/scenarios/isolation-third-domain.sh \
 	conformance/scenarios/domain-death.sh conformance/scenarios/notify-on-exit.sh \
 	conformance/scenarios/notify-fork.sh conformance/scenarios/notify.inc \
