@@ -156,6 +156,14 @@ static void unpublish(struct xen_tp *t)
 	free(path);
 }
 
+/* A store call on t->st failed with r: if the connection is lost, move t
+ * to a fresh one (store_conn.c).  True: do the call once more, there. */
+static bool store_again(struct xen_tp *t, int r)
+{
+	return r < 0 && hyp_store_lost(t->st) &&
+	       vchan_store_renew(&t->st, &t->st_epoch) == 0;
+}
+
 /* The store nodes this end is to remove: the server's offer (unpublish)
  * and record, the client's liveness node and claim.  Each removal is
  * idempotent. */
@@ -181,8 +189,7 @@ static void remove_nodes(struct xen_tp *t)
 		return;
 	(void)vchan_store_renew(&t->st, &t->st_epoch);
 	remove_nodes_on(t);
-	if (hyp_store_lost(t->st) &&
-	    vchan_store_renew(&t->st, &t->st_epoch) == 0)
+	if (store_again(t, -ECONNRESET))
 		remove_nodes_on(t);
 }
 
@@ -374,6 +381,9 @@ static void record_offer(struct xen_tp *t, const char *who, domid_t self,
 	}
 	node = (struct hyp_store_node){ path, val };
 	r = hyp_store_publish(t->st, &node, 1, &perm, 1, PUBLISH_ATTEMPTS);
+	if (store_again(t, r))
+		r = hyp_store_publish(t->st, &node, 1, &perm, 1,
+				      PUBLISH_ATTEMPTS);
 	free(val);
 	if (r < 0) {
 		if (vchan_first_time(&no_record))
@@ -680,6 +690,9 @@ static void publish_live(struct xen_tp *t, const char *who, unsigned self,
 	perms[1] = (struct xs_permissions){ .id = t->peer,
 					    .perms = XS_PERM_READ };
 	r = hyp_store_publish(t->st, &node, 1, perms, 2, PUBLISH_ATTEMPTS);
+	if (store_again(t, r))
+		r = hyp_store_publish(t->st, &node, 1, perms, 2,
+				      PUBLISH_ATTEMPTS);
 	if (r < 0) {
 		if (vchan_first_time(&no_live))
 			vchan_log(who, "cannot publish %s (%s): domain %u sees "
@@ -917,6 +930,9 @@ static int claim_offer(struct xen_tp *t, const char *who, int self,
 	}
 	r = vchan_live_claim(t->st, &me, (unsigned)self, *live_path, claim,
 			     *val, &holder);
+	if (store_again(t, r))
+		r = vchan_live_claim(t->st, &me, (unsigned)self, *live_path,
+				     claim, *val, &holder);
 	if (r == -EBUSY) {
 		vchan_log(who, "%s: the offer of domain %u is taken by process "
 			  "%ld of this domain", xs_path, (unsigned)t->peer,
@@ -1093,7 +1109,10 @@ static int client_open_once(const struct vchan_config *cfg, int peer_domid,
 	live_path = NULL;
 	/* Connected but for the handshake: the liveness node holds it now. */
 	if (t->claim_path) {
-		(void)hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
+		r = hyp_store_rm(t->st, HYP_TXN_NONE, t->claim_path);
+		if (store_again(t, r))
+			(void)hyp_store_rm(t->st, HYP_TXN_NONE,
+					   t->claim_path);
 		free(t->claim_path);
 		t->claim_path = NULL;
 	}

@@ -1596,6 +1596,67 @@ static void test_client_store_lost(void **state)
 	client_released(1, 1);
 }
 
+/* A loss met by an open's best-effort steps (the claim, the liveness
+ * node), where the open goes on: each such step is done once more, on a
+ * fresh connection, and the channel connects with both. */
+static void test_client_steps_store_lost(void **state)
+{
+	struct vchan *v = NULL;
+
+	(void)state;
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_FAIL(xs_directory, ENOENT);        /* no liveness nodes yet */
+	MOCK_FAIL(xs_transaction_start, ECONNRESET);   /* the claim: lost */
+	MOCK_OK(xs_open);                       /* a fresh connection */
+	claim_txn(71);
+	MOCK_OK(xenevtchn_open);
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_RET(xs_transaction_start, 76);     /* liveness node: lost */
+	MOCK_FAIL(xs_write, ECONNRESET);
+	MOCK_FAIL(xs_transaction_end, EBADF);   /* its abort */
+	MOCK_OK(xs_open);                       /* a fresh connection */
+	client_connected();                     /* liveness node, and on */
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	/* The offer's read, the claim, the node. */
+	assert_int_equal(mock.txn_commits, 3);
+	assert_null(strstr(all_logs, "cannot claim"));
+	assert_null(strstr(all_logs, "cannot publish"));
+	client_close(v);
+	assert_string_equal(mock.path, LIVE);
+	watch_opens += 2;                       /* the two lost ones */
+	client_released(1, 1);
+}
+
+/* The same for a server's record of its offer. */
+static void test_server_record_store_lost(void **state)
+{
+	struct vchan_config cfg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	vchan_config_init(&cfg);
+	MOCK_OK(xs_open);
+	MOCK_RET(xs_read, "3");                        /* our domid */
+	MOCK_FAIL(xc_interface_open, EACCES);          /* a guest */
+	MOCK_FAIL(xs_directory, ENOENT);               /* no records */
+	MOCK_RET(xs_transaction_start, 60);            /* ours: lost */
+	MOCK_FAIL(xs_write, ECONNRESET);
+	MOCK_FAIL(xs_transaction_end, EBADF);          /* its abort */
+	MOCK_OK(xs_open);                              /* a fresh one */
+	record_txn();
+	MOCK_FAIL(xenevtchn_open, EMFILE);
+	MOCK_OK(xs_rm);                                /* our record */
+	assert_int_equal(vchan_server_open(&cfg, PEER, PATH, &v), -EMFILE);
+	assert_int_equal(mock.rms, 1);
+	assert_null(strstr(all_logs, "cannot record"));
+	assert_int_equal(mock.xs_close, 2);
+}
+
 /* A loss first found by a channel's close: its removals go once more, on
  * a fresh connection. */
 static void test_client_close_finds_store_lost(void **state)
@@ -1657,6 +1718,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_close_finds_store_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_steps_store_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_server_record_store_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test(test_fork_guard_waits_for_holder),
