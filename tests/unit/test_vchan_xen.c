@@ -1632,6 +1632,47 @@ static void test_client_steps_store_lost(void **state)
 	client_released(1, 1);
 }
 
+/* A claim whose commit landed but whose answer was lost with the
+ * connection: the claim found on the fresh one is this process's own, not
+ * another's (no EBUSY). */
+static void test_client_claim_landed_before_loss(void **state)
+{
+	char own[160], boot[40];
+	unsigned long long start;
+	struct vchan *v = NULL;
+	unsigned long ns;
+
+	(void)state;
+	self_id(&ns, &start);
+	boot_id(boot);
+	snprintf(own, sizeof(own), "v2 %d %lu %llu %s /x", (int)getpid(), ns,
+		 start, boot);
+	server_page(10, 11);
+	MOCK_OK(xs_open);
+	offer(5, "200", "7");
+	MOCK_RET(xs_read, "3");                 /* our domid */
+	MOCK_FAIL(xs_directory, ENOENT);        /* no liveness nodes yet */
+	MOCK_RET(xs_transaction_start, 70);     /* the claim */
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_FAIL(xs_read, ENOENT);
+	MOCK_OK(xs_write);
+	MOCK_OK(xs_set_permissions);
+	MOCK_FAIL(xs_transaction_end, ECONNRESET);   /* landed, unanswered */
+	MOCK_OK(xs_open);                       /* a fresh connection */
+	MOCK_RET(xs_transaction_start, 71);     /* the claim once more */
+	MOCK_FAIL(xs_read, ENOENT);             /* the liveness node */
+	MOCK_RET(xs_read, own);                 /* the claim: ours */
+	MOCK_OK(xs_transaction_end);            /* its abort */
+	MOCK_OK(xenevtchn_open);
+	client_rest(9);
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), 0);
+	assert_null(strstr(all_logs, "taken by"));
+	assert_string_equal(mock.rm_paths[0], CLAIM);   /* ours: removed */
+	client_close(v);
+	watch_opens += 1;                       /* the lost one */
+	client_released(1, 1);
+}
+
 /* The same for a server's record of its offer. */
 static void test_server_record_store_lost(void **state)
 {
@@ -1722,6 +1763,8 @@ int main(void)
 			test_client_steps_store_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_server_record_store_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_client_claim_landed_before_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_share_store,
 						setup, teardown),
 		cmocka_unit_test(test_fork_guard_waits_for_holder),
