@@ -189,7 +189,9 @@ static void remove_nodes(struct xen_tp *t)
 		return;
 	(void)vchan_store_renew(&t->st, &t->st_epoch);
 	remove_nodes_on(t);
-	if (store_again(t, -ECONNRESET))
+	/* Their errors are not kept: the handle says whether it was lost. */
+	if (hyp_store_lost(t->st) &&
+	    vchan_store_renew(&t->st, &t->st_epoch) == 0)
 		remove_nodes_on(t);
 }
 
