@@ -6,7 +6,7 @@ VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_run \
 	test_vchan_rights \
 	test_vchan_peer test_vchan_spin test_vchan_lock test_vchan_grace \
-	test_vchan_evloop \
+	test_vchan_evloop test_vchan_log \
 	test_vchan_race test_vchan_stress test_vchan_stress_raw
 check_PROGRAMS += $(VCHAN_UNIT_TESTS)
 TESTS += $(VCHAN_UNIT_TESTS)
@@ -39,6 +39,9 @@ test_vchan_grace_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_evloop_SOURCES = unit/test_vchan_evloop.c
 test_vchan_evloop_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_evloop_LDADD = $(VCHAN_UNIT_LDADD)
+test_vchan_log_SOURCES = unit/test_vchan_log.c
+test_vchan_log_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
+test_vchan_log_LDADD = $(VCHAN_UNIT_LDADD)
 test_vchan_race_SOURCES = unit/test_vchan_race.c
 test_vchan_race_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS)
 test_vchan_race_LDADD = $(VCHAN_UNIT_LDADD)

@@ -237,7 +237,9 @@ size_t vchan_ring_size(const struct vchan *v, int write_side);
 /* Log lines (peer protocol errors, setup failures) go to this function,
  * from any thread (the library's store watch thread too); NULL restores
  * the default (stderr).  It may be called with the library's locks held:
- * it must not call the library, nor fork(). */
+ * it must not call the library, nor fork().  A line reaches the function
+ * with the arg set with it, even while another thread sets another pair;
+ * each distinct pair set is kept (a few bytes) until the process exits. */
 typedef void vchan_log_fn(void *arg, const char *line);
 void vchan_set_logger(vchan_log_fn *fn, void *arg);
 
