@@ -17,18 +17,38 @@ struct hyp_store {
 	atomic_bool lost;       /* libxenstore gave the connection up */
 };
 
+/* Is st's connection given up?  A request answered says no: the cheapest
+ * one, XS_GET_DOMAIN_PATH, which any domain may make.  libxenstore makes
+ * a given-up connection's requests fail with EBADF at once. */
+static bool probe_lost(struct hyp_store *st)
+{
+	char *p;
+
+	errno = 0;
+	p = xs_get_domain_path(st->xsh, 0);
+	if (p) {
+		free(p);
+		return false;
+	}
+	return errno == EBADF || errno == ECONNRESET || errno == EPIPE;
+}
+
 /* A call on st failed: -errno, with the connection's loss said as
  * -ECONNRESET and remembered.  libxenstore closes its socket for good
  * when a request's write or read fails, or a reply is not the request's,
  * and every later call fails with EBADF: EBADF, ECONNRESET and EPIPE
- * are that (xenstored sends none of them as an error).  A loss first seen
- * as another errno (a reply too long, no memory for it) shows as EBADF
- * at the next call. */
+ * are that (xenstored sends none of them as an error).  Some of its
+ * losses say what xenstored may also say, or nothing: a reply too long
+ * (E2BIG), no memory for one (ENOMEM, or errno 0: -EIO here), a reader
+ * thread gone while a request waited (EINVAL).  After those we ask the
+ * connection itself (one more request). */
 static int store_err(struct hyp_store *st)
 {
 	int err = hyp_neg_errno();
 
-	if (err == -EBADF || err == -ECONNRESET || err == -EPIPE) {
+	if (err == -EBADF || err == -ECONNRESET || err == -EPIPE ||
+	    ((err == -E2BIG || err == -ENOMEM || err == -EIO ||
+	      err == -EINVAL) && probe_lost(st))) {
 		atomic_store(&st->lost, true);
 		return -ECONNRESET;
 	}

@@ -40,6 +40,7 @@ HYP_WRAP_FLAGS = \
 	-Wl,--wrap=xs_watch \
 	-Wl,--wrap=xs_unwatch \
 	-Wl,--wrap=xs_fileno \
+	-Wl,--wrap=xs_get_domain_path \
 	-Wl,--wrap=xs_check_watch \
 	-Wl,--wrap=xc_interface_open \
 	-Wl,--wrap=xc_interface_close \

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -327,6 +328,7 @@ bool __wrap_xs_watch(struct xs_handle *h, const char *path, const char *token);
 bool __wrap_xs_unwatch(struct xs_handle *h, const char *path,
 		       const char *token);
 int __wrap_xs_fileno(struct xs_handle *h);
+char *__wrap_xs_get_domain_path(struct xs_handle *h, unsigned int domid);
 char **__wrap_xs_check_watch(struct xs_handle *h);
 
 struct xs_handle *__wrap_xs_open(unsigned long flags)
@@ -538,6 +540,21 @@ bool __wrap_xs_unwatch(struct xs_handle *h, const char *path,
 	keep(mock.path, sizeof(mock.path), path);
 	keep(mock.token, sizeof(mock.token), token);
 	return !FAILS(xs_unwatch);
+}
+
+char *__wrap_xs_get_domain_path(struct xs_handle *h, unsigned int domid)
+{
+	char *p;
+
+	assert_ptr_equal(h, mock_xsh);
+	__atomic_fetch_add(&mock.probes, 1, __ATOMIC_RELAXED);
+	if (mock.probe_errno) {
+		errno = mock.probe_errno;
+		return NULL;
+	}
+	if (asprintf(&p, "/local/domain/%u", domid) < 0)
+		return NULL;
+	return p;
 }
 
 int __wrap_xs_fileno(struct xs_handle *h)

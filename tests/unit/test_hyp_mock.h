@@ -77,6 +77,11 @@ struct mock_state {
 	 * xs_check_watch without a plan finds no event, as cmocka's queue
 	 * is not its to take. */
 	pthread_t test_thread;
+	/* xs_get_domain_path, hyp_store's look at a connection after an
+	 * error that may mean its loss: the path of domain 0, or with
+	 * probe_errno set a failure with it; from any thread (nothing
+	 * queued), each counted in probes (atomic). */
+	int probe_errno, probes;
 	int gntshr_fd, gnttab_fd; /* xengnt{shr,tab}_fd()'s (-1: none) */
 	void (*in_gntshr_open)(void); /* called inside xengntshr_open */
 	/* hyp_gnt.c's open in a thread of its own with an unshared table:

@@ -427,6 +427,55 @@ static void test_lost_connection(void **state)
 	hyp_store_close(st);
 }
 
+/* A loss that libxenstore says with what xenstored may say too, or with
+ * nothing (errno 0): the connection is asked (one more request), and a
+ * failure that says it was given up makes it lost. */
+static void test_lost_connection_ambiguous(void **state)
+{
+	static const int ambiguous[5] = { E2BIG, ENOMEM, EINVAL, EIO,
+					  MOCK_NO_ERRNO };
+	static const int said[5] = { -E2BIG, -ENOMEM, -EINVAL, -EIO, -EIO };
+	struct hyp_store *st;
+	char *v = NULL;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		st = open_ok();
+		/* Answered: the error is xenstored's, the connection lives. */
+		mock.probe_errno = 0;
+		mock.probes = 0;
+		MOCK_FAIL(xs_read, ambiguous[i]);
+		assert_int_equal(hyp_store_read(st, 0, "a", &v, NULL), said[i]);
+		assert_int_equal(mock.probes, 1);
+		assert_false(hyp_store_lost(st));
+		/* Not answered for want of memory: not a loss either. */
+		mock.probe_errno = ENOMEM;
+		MOCK_FAIL(xs_write, ambiguous[i]);
+		assert_int_equal(hyp_store_write_str(st, 0, "a", "b"), said[i]);
+		assert_int_equal(mock.probes, 2);
+		assert_false(hyp_store_lost(st));
+		/* Given up: lost, said as such. */
+		mock.probe_errno = EBADF;
+		MOCK_FAIL(xs_rm, ambiguous[i]);
+		assert_int_equal(hyp_store_rm(st, 0, "a"), -ECONNRESET);
+		assert_int_equal(mock.probes, 3);
+		assert_true(hyp_store_lost(st));
+		hyp_store_close(st);
+	}
+	/* xenstored's plain refusals ask nothing. */
+	st = open_ok();
+	mock.probes = 0;
+	mock.probe_errno = EBADF;
+	MOCK_FAIL(xs_read, ENOENT);
+	assert_int_equal(hyp_store_read(st, 0, "a", &v, NULL), -ENOENT);
+	MOCK_FAIL(xs_read, EACCES);
+	assert_int_equal(hyp_store_read(st, 0, "a", &v, NULL), -EACCES);
+	assert_int_equal(mock.probes, 0);
+	assert_false(hyp_store_lost(st));
+	hyp_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +492,8 @@ int main(void)
 		cmocka_unit_test_setup(test_publish_aborts_on_error, mock_reset),
 		cmocka_unit_test_setup(test_watch, mock_reset),
 		cmocka_unit_test_setup(test_lost_connection, mock_reset),
+		cmocka_unit_test_setup(test_lost_connection_ambiguous,
+					mock_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

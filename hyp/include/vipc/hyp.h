@@ -289,8 +289,11 @@ void hyp_store_close_postfork(struct hyp_store *st);
  */
 
 /* hyp_store_lost: has a call on st found its connection lost (said
- * -ECONNRESET)?  A loss first seen as another error (a reply too long,
- * no memory for it) shows at the next call.  false for NULL. */
+ * -ECONNRESET)?  libxenstore says some losses with errors xenstored may
+ * send too (E2BIG for a reply too long, ENOMEM or no errno for want of
+ * memory, EINVAL for a reader thread gone): after those the call asks
+ * the connection (one more request, XS_GET_DOMAIN_PATH), and says
+ * -ECONNRESET if it was given up.  false for NULL. */
 bool hyp_store_lost(struct hyp_store *st);
 
 /*
