@@ -262,6 +262,7 @@ void vchan_endpoint_free(struct vchan *v, bool detach)
 		v->ops->release(v->tp, detach);
 	if (v->tx.owned)
 		free((void *)v->tx.src);
+	free(v->tx.spare);
 	free(v->rx.stash);
 	free(v->rx.bounce);
 	close(v->kick_fd);

@@ -247,6 +247,23 @@ static void deliver(struct vchan *v, struct vchan_msg *m)
 	VCHAN_COUNT(v->bytes_recv, x->hdr.len);
 }
 
+/* Room in the stash for the whole message: taken before the first byte
+ * of a payload that may stop halfway (so that no memory is said before
+ * any byte is taken, and the bytes taken are never lost). */
+static int stash_room(struct vchan_rx *x)
+{
+	uint8_t *p;
+
+	if (x->stash && x->stash_cap >= x->hdr.len)
+		return 0;
+	p = vchan_realloc(x->stash, x->hdr.len);
+	if (!p)
+		return -ENOMEM;
+	x->stash = p;
+	x->stash_cap = x->hdr.len ? x->hdr.len : 1;
+	return 0;
+}
+
 /* Keep the payload taken so far (it sits in the caller's buffer). */
 static int stash(struct vchan *v, const uint8_t *dst)
 {
@@ -254,13 +271,12 @@ static int stash(struct vchan *v, const uint8_t *dst)
 
 	if (!x->got)
 		return 0;
-	if (x->stash_cap < x->hdr.len) {
-		uint8_t *p = realloc(x->stash, x->hdr.len);
-
-		if (!p)
-			return -ENOMEM;
-		x->stash = p;
-		x->stash_cap = x->hdr.len;
+	if (stash_room(x) < 0) {
+		/* Only a call without a deadline gets here without the
+		 * room, and such a call does not stop halfway. */
+		vchan_log(v->name, "a message stopped halfway with no room to "
+			  "keep what was taken: the channel fails");
+		return vchan_fail(v, -ENOMEM);
 	}
 	if (dst != x->stash)
 		memcpy(x->stash, dst, x->got);
@@ -383,6 +399,9 @@ static int recv_locked(struct vchan *v, uint8_t *dst, size_t cap,
 					     &ready);
 		if (r < 0)
 			return vchan_fail(v, r);
+		if (left + pad > ready && dst != x->stash &&
+		    *deadline != UINT64_MAX && stash_room(x) < 0)
+			return -ENOMEM;   /* nothing of it taken yet */
 		while (left && ready) {
 			size_t n = left < ready ? left : ready;
 

@@ -92,7 +92,28 @@ static int tx_fits_whole(struct vchan *v, size_t frame)
 	return tx_room(v, frame);
 }
 
-/* The message cannot finish now: keep what is left in the backlog. */
+/* Before a message's first byte, when the call may end before its last
+ * (a deadline) and its frame does not fit what we know is free: room for
+ * the backlog, so that no memory is said before any byte is sent, never
+ * after some went (the peer would hold a message begun, the caller a
+ * buffer we still read from). */
+static int tx_spare(struct vchan *v, size_t len)
+{
+	struct vchan_tx *t = &v->tx;
+	uint8_t *p;
+
+	if (t->spare && t->spare_cap >= len)
+		return 0;
+	p = vchan_realloc(t->spare, len);
+	if (!p)
+		return -ENOMEM;
+	t->spare = p;
+	t->spare_cap = len ? len : 1;
+	return 0;
+}
+
+/* The message cannot finish now: keep what is left in the backlog, in
+ * the spare tx_spare() made. */
 static int tx_to_backlog(struct vchan *v)
 {
 	struct vchan_tx *t = &v->tx;
@@ -102,10 +123,19 @@ static int tx_to_backlog(struct vchan *v)
 
 	if (t->owned)
 		return 0;
+	if (!t->spare || t->spare_cap < t->hdr.len) {
+		/* Only a call without a deadline gets here without a spare,
+		 * and such a call does not stop halfway. */
+		vchan_log(v->name, "a message stopped halfway with no room "
+			  "kept for the rest: the channel fails");
+		t->busy = false;
+		t->src = NULL;
+		return vchan_fail(v, -ENOMEM);
+	}
 	/* Keep the whole payload so offsets stay as they are. */
-	copy = malloc(t->hdr.len ? t->hdr.len : 1);
-	if (!copy)
-		return -ENOMEM;
+	copy = t->spare;
+	t->spare = NULL;
+	t->spare_cap = 0;
 	if (left)
 		memcpy(copy + done, t->src + done, left);
 	t->src = copy;
@@ -190,8 +220,13 @@ int vchan_tx_pump(struct vchan *v, bool defer_notify)
 	}
 	if (t->off == t->frame) {
 		t->busy = false;
-		if (t->owned)
+		/* A backlog's copy is the next spare (one of them is kept). */
+		if (t->owned && !t->spare) {
+			t->spare = (uint8_t *)t->src;
+			t->spare_cap = t->hdr.len ? t->hdr.len : 1;
+		} else if (t->owned) {
 			free((void *)t->src);
+		}
 		t->owned = false;
 		t->src = NULL;
 		VCHAN_COUNT(v->msgs_sent, 1);
@@ -286,6 +321,10 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 		if (r < 0)
 			return r;
 	}
+	if (*deadline != UINT64_MAX &&
+	    vchan_ring_space_known(&t->ring) < frame &&
+	    (r = tx_spare(v, len)) < 0)
+		return r;
 	tx_start(v, type, flags, buf, len);
 	if (seq)
 		*seq = t->hdr.seq;
@@ -450,8 +489,8 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		r = -EINVAL;
 	if (!r)
 		r = flush_locked(v, &deadline);
-	if (!r)
-		r = vchan_ring_space(&v->tx.ring, &space);
+	if (!r && (r = vchan_ring_space(&v->tx.ring, &space)) < 0)
+		r = vchan_fail(v, r);   /* the peer's cons is impossible */
 	if (r < 0)
 		goto out;
 	for (i = 0; i < n; i++) {

@@ -2,6 +2,7 @@
 lib_LTLIBRARIES = libvchan-cap.la
 libvchan_cap_la_SOURCES = \
 	vchan_priv.h \
+	alloc.c \
 	layout.c \
 	ring.c \
 	frame.c \

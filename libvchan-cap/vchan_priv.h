@@ -481,6 +481,11 @@ struct vchan_tx {
 	const uint8_t *src;
 	size_t off;              /* frame bytes written so far               */
 	size_t frame;            /* frame size                               */
+	/* Room for the backlog, taken before a message's first byte when
+	 * the call may end before its last (no memory is said before any
+	 * byte goes); kept for the next one. */
+	uint8_t *spare;
+	size_t spare_cap;
 	bool reserved;           /* between vchan_reserve and vchan_commit   */
 	size_t reserve_len;
 	uint32_t reserve_pad;    /* bytes of padding frame before the payload */
@@ -667,6 +672,11 @@ static inline bool vchan_first_time(int *flag)
 }
 /* Latch a fatal error (first one wins); returns it. */
 int vchan_fail(struct vchan *v, int err);
+/* The data path's allocations (alloc.c): realloc(3) (n 0 as 1), but the
+ * n-th from now fails with ENOMEM after vchan_fail_alloc(n), for tests
+ * (0: none does). */
+void *vchan_realloc(void *p, size_t n);
+void vchan_fail_alloc(unsigned n);
 /* Current state: 0 usable, -EPIPE, -EPROTO. peer_ok: also check peer live. */
 int vchan_state(struct vchan *v, bool check_peer);
 /* The transport found the peer's domain gone: from now on the peer counts

@@ -259,6 +259,96 @@ static void test_split_nonblocking_both_sides(void **state)
 	free(out);
 }
 
+/* Without memory: a send that cannot finish at once says -ENOMEM before
+ * any byte goes (nothing sent, no sequence number used), and a receive
+ * that cannot take a whole message at once says it before any byte of
+ * the payload is taken; both go on once there is memory, and the message
+ * arrives whole, once.  (Before, the send left half a message that still
+ * read the caller's buffer, and the receive had taken bytes it then
+ * lost.) */
+static void test_split_no_memory(void **state)
+{
+	struct vchan *s, *c;
+	size_t len = 20000;
+	uint8_t *in = malloc(len), *out = malloc(len);
+	struct vchan_msg m;
+	struct vchan_stats st;
+	int r, rounds = 0, nomem = 0;
+
+	(void)state;
+	tv_start(10, 11, &s, &c);
+	tv_fill(in, len, 7);
+	vchan_fail_alloc(1);
+	assert_int_equal(vchan_send(c, 9, 0, in, len, 0), -ENOMEM);
+	vchan_fail_alloc(0);
+	m = (struct vchan_msg){ .buf = out, .len = len };
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	assert_int_equal(vchan_get_stats(s, &st), 0);
+	assert_int_equal(st.bytes_recv, 0);
+	/* The same send, with memory: accepted, its rest in the backlog. */
+	assert_int_equal(vchan_send(c, 9, 0, in, len, 0), 0);
+	memset(in, 0, len);
+	for (;;) {
+		m = (struct vchan_msg){ .buf = out, .len = len };
+		vchan_fail_alloc(rounds == 0);
+		r = vchan_recv(s, &m, 0);
+		vchan_fail_alloc(0);
+		if (r == 0)
+			break;
+		if (r == -ENOMEM)
+			nomem++;
+		else
+			assert_int_equal(r, -EAGAIN);
+		r = vchan_flush(c, 0);
+		assert_true(r == 0 || r == -EAGAIN);
+		assert_true(++rounds < 1000);
+	}
+	/* The first receive had no room, and took nothing. */
+	assert_int_equal(nomem, 1);
+	tv_fill(in, len, 7);
+	assert_int_equal(m.len, len);
+	assert_int_equal(m.seq, 1);
+	assert_memory_equal(in, out, len);
+	/* The failed send used no sequence number. */
+	assert_int_equal(vchan_flush(c, 0), 0);
+	assert_int_equal(vchan_send(c, 9, 0, in, 10, 0), 0);
+	m = (struct vchan_msg){ .buf = out, .len = len };
+	assert_int_equal(vchan_recv(s, &m, 0), 0);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+	free(in);
+	free(out);
+}
+
+/* A batch that finds the peer's cons impossible fails the channel, as a
+ * single send does: later calls say -EPROTO too, even once the index
+ * looks sane again, and the event loop hears of it. */
+static void test_batch_bad_cons_fails_channel(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t b[16] = { 0 };
+	struct vchan_msg ms[2] = {
+		{ .type = 1, .buf = b, .len = sizeof(b) },
+		{ .type = 1, .buf = b, .len = sizeof(b) },
+	};
+	uint32_t saved;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	assert_int_equal(vchan_send(c, 1, 0, b, sizeof(b), 0), 0);
+	saved = *c->tx.ring.theirs;
+	/* Past our prod: the peer says it read what we never wrote. */
+	*c->tx.ring.theirs = c->tx.ring.idx + 4096;
+	c->tx.ring.lazy = false;
+	assert_int_equal(vchan_sendv(c, ms, 2, 0), -EPROTO);
+	*c->tx.ring.theirs = saved;
+	assert_int_equal(vchan_send(c, 1, 0, b, sizeof(b), 0), -EPROTO);
+	assert_true(vchan_events(c) & VCHAN_EV_ERR);
+	assert_true(tv_log_count > 0);
+	tv_close(s, c);
+}
+
 /* A batch that makes exactly a quarter ring is published inside the batch
  * loop; the batch's end must still wake a peer asleep for it: a receiver
  * (sendv), or a sender waiting for room (recvv).  Spinning off, so the
@@ -800,6 +890,8 @@ int main(void)
 		cmocka_unit_test(test_sequence_checks),
 		cmocka_unit_test(test_split_larger_than_ring),
 		cmocka_unit_test(test_split_nonblocking_both_sides),
+		cmocka_unit_test(test_split_no_memory),
+		cmocka_unit_test(test_batch_bad_cons_fails_channel),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_batch_wakes_sleeper),
 		cmocka_unit_test(test_whole_and_general_paths_mix),

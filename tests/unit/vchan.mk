@@ -70,6 +70,7 @@ EXTRA_DIST += sim/vchan/vchan-sim.sh
 # The library's transport-free core; the hostile-peer fuzz target
 # (fuzz/fuzz.mk) builds from it too.
 VCHAN_CORE_SOURCES = \
+	$(top_srcdir)/libvchan-cap/alloc.c \
 	$(top_srcdir)/libvchan-cap/layout.c \
 	$(top_srcdir)/libvchan-cap/ring.c \
 	$(top_srcdir)/libvchan-cap/frame.c \
