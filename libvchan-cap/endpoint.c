@@ -542,6 +542,21 @@ int vchan_is_connected(struct vchan *v)
 	return r;
 }
 
+/* For vchan_events(): pump the backlog, then the room there is (0 while
+ * a backlog is left).  tx lock held. */
+static int tx_look(struct vchan *v, uint32_t *n)
+{
+	int r = 0;
+
+	*n = 0;
+	if (v->tx.busy)
+		r = vchan_tx_pump(v, false);
+	if (!r && !v->tx.busy &&
+	    (r = vchan_ring_space(&v->tx.ring, n)) < 0)
+		vchan_fail(v, r);
+	return r;
+}
+
 int vchan_events(struct vchan *v)
 {
 	bool rx_held, tx_held;
@@ -595,15 +610,20 @@ int vchan_events(struct vchan *v)
 	if ((v->rights & VCHAN_RIGHT_SEND) &&
 	    (tx_held || vchan_trylock(&v->tx.mu))) {
 		r = vchan_state(v, true);
-		if (!r && v->tx.busy)
-			r = vchan_tx_pump(v, false);
-		if (!r && !v->tx.busy) {
-			r = vchan_ring_space(&v->tx.ring, &n);
-			if (r < 0)
-				vchan_fail(v, r);
-			else if (n)
-				ev |= VCHAN_EV_OUT;
+		if (!r)
+			r = tx_look(v, &n);
+		if (!r && (v->tx.busy || !n)) {
+			/* A backlog left, or no room: be woken when the peer
+			 * reads (a send's -EAGAIN asked, but the backlog we
+			 * just pumped may need more than one more wake). */
+			uint64_t g = vchan_request_notify(v, VCHAN_NOTIFY_READ);
+
+			r = tx_look(v, &n);
+			if (!r && (v->tx.busy || !n))
+				vchan_grace_poll(v, g);
 		}
+		if (!r && !v->tx.busy && n)
+			ev |= VCHAN_EV_OUT;
 		if (!tx_held)
 			vchan_unlock(&v->tx.mu);
 	}

@@ -239,6 +239,49 @@ static void test_loop_recheck_armed_while_a_sleeper_sleeps(void **state)
 	recheck_case(false);
 }
 
+/* A backlog drained by the loop alone: after each vchan_events() that
+ * leaves some of it, the peer's next read must wake the loop again (it
+ * asked), never only the recheck a second later.  No sleeper here: the
+ * receiver takes what is there without blocking, between the loop's
+ * turns. */
+static void test_loop_drains_a_backlog(void **state)
+{
+	static uint8_t in[256 << 10], out[256 << 10];
+	struct vchan *s, *c;
+	struct vchan_msg m;
+	struct pollfd p;
+	int fd, r, turns = 0, ev;
+
+	(void)state;
+	tv_start(16, 16, &s, &c);
+	tv_fill(in, sizeof(in), 3);
+	fd = vchan_fd(c);
+	assert_true(fd >= 0);
+	assert_true(vchan_events(c) & VCHAN_EV_OUT);
+	/* Four rings' worth: the rest goes to the backlog. */
+	assert_int_equal(vchan_send(c, 1, 0, in, sizeof(in), 0), 0);
+	for (;;) {
+		m = (struct vchan_msg){ .buf = out, .len = sizeof(out) };
+		r = vchan_recv(s, &m, 0);
+		if (r == 0)
+			break;
+		assert_int_equal(r, -EAGAIN);
+		/* The receiver read: the loop is woken long before the
+		 * recheck (1 s), and pumps more. */
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		assert_int_equal(poll(&p, 1, 500), 1);
+		ev = vchan_events(c);
+		assert_true(ev >= 0);
+		assert_true(++turns < 100);
+	}
+	assert_int_equal(m.len, sizeof(in));
+	assert_memory_equal(in, out, sizeof(in));
+	assert_true(turns >= 3);
+	/* All sent: the loop hears of room. */
+	assert_true(vchan_events(c) & VCHAN_EV_OUT);
+	tv_close(s, c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_loop_hears_of_room_a_sleeper_woke_for),
 		cmocka_unit_test(test_loop_recheck_armed_before_a_sleeper),
 		cmocka_unit_test(test_loop_recheck_armed_while_a_sleeper_sleeps),
+		cmocka_unit_test(test_loop_drains_a_backlog),
 	};
 
 	return tv_run_layouts(tests);
