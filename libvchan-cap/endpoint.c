@@ -310,6 +310,35 @@ static void log_discarded(struct vchan *v, bool closing, bool unsent,
 		  (unsigned long long)(unsent + untaken), tx, rx);
 }
 
+/* Revoke's way to both locks (those this thread holds aside).  Never
+ * asleep on one while holding the other: another thread that holds one
+ * (an in-place message, a reservation) may call for the other before it
+ * lets its own go, as a reply to an in-place message does; it then finds
+ * the channel revoked and returns.  (With one lock held by this thread
+ * there is no such way round: a hold of its own on one side and another
+ * thread's on the other, each calling for the other side, wait for each
+ * other whatever revoke does.) */
+static void lock_both(struct vchan *v, bool tx_held, bool rx_held)
+{
+	if (tx_held || rx_held) {
+		if (!tx_held)
+			vchan_lock(&v->tx.mu);
+		if (!rx_held)
+			vchan_lock(&v->rx.mu);
+		return;
+	}
+	for (;;) {
+		vchan_lock(&v->tx.mu);
+		if (vchan_trylock(&v->rx.mu))
+			return;
+		vchan_unlock(&v->tx.mu);
+		vchan_lock(&v->rx.mu);
+		if (vchan_trylock(&v->tx.mu))
+			return;
+		vchan_unlock(&v->rx.mu);
+	}
+}
+
 static int revoke_end(struct vchan *v, bool closing)
 {
 	uint64_t one = 1, untaken = 0;
@@ -335,10 +364,7 @@ static int revoke_end(struct vchan *v, bool closing)
 	 * is not taken again; vchan_release()/vchan_commit() end the hold. */
 	tx_held = vchan_lock_held(&v->tx.mu);
 	rx_held = vchan_lock_held(&v->rx.mu);
-	if (!tx_held)
-		vchan_lock(&v->tx.mu);
-	if (!rx_held)
-		vchan_lock(&v->rx.mu);
+	lock_both(v, tx_held, rx_held);
 	unsent = v->tx.busy;
 	backlog = v->tx.busy && v->tx.owned;
 	if (v->tx.owned)

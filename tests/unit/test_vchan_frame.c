@@ -777,6 +777,55 @@ static void test_holds_across_calls(void **state)
 	tv_close(s, c);
 }
 
+struct revoker {
+	struct vchan *v;
+	int ret, done;          /* atomic */
+};
+
+static void *revoker_main(void *arg)
+{
+	struct revoker *r = arg;
+
+	__atomic_store_n(&r->ret, vchan_revoke(r->v), __ATOMIC_RELEASE);
+	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A revoke from another thread while this one holds an in-place message
+ * and then replies: the reply says -EPIPE (before, it waited for the send
+ * lock that the revoke held while it waited for the hold: both for good),
+ * the hold ends, and the revoke returns. */
+static void test_revoke_during_inplace_reply(void **state)
+{
+	struct vchan *s, *c;
+	uint8_t b[32] = { 7 };
+	struct vchan_msg m = { 0 };
+	struct revoker rv = { 0 };
+	pthread_t t;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	assert_int_equal(vchan_send(c, 1, 0, b, sizeof(b), 0), 0);
+	assert_int_equal(vchan_recv_inplace(s, &m, 1000), 0);
+	rv.v = s;
+	/* A hang is this test's failure: end the process. */
+	alarm(20);
+	assert_int_equal(pthread_create(&t, NULL, revoker_main, &rv), 0);
+	/* The revoke is under way (it set `revoked` first, then waits for
+	 * the hold). */
+	while (!__atomic_load_n(&s->revoked, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	usleep(50000);
+	assert_int_equal(__atomic_load_n(&rv.done, __ATOMIC_ACQUIRE), 0);
+	assert_int_equal(vchan_send(s, 2, 0, b, sizeof(b), 0), -EPIPE);
+	assert_int_equal(vchan_flush(s, 0), -EPIPE);
+	assert_int_equal(vchan_release(s), 0);
+	pthread_join(t, NULL);
+	alarm(0);
+	assert_int_equal(rv.ret, 0);
+	tv_close(s, c);
+}
+
 static void test_raw_stream(void **state)
 {
 	struct vchan_config sc = tv_cfg(10, 11), cc = tv_cfg(0, 0);
@@ -898,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_padding),
 		cmocka_unit_test(test_reserve_commit_inplace),
 		cmocka_unit_test(test_holds_across_calls),
+		cmocka_unit_test(test_revoke_during_inplace_reply),
 		cmocka_unit_test(test_raw_stream),
 		cmocka_unit_test(test_stream_threads),
 	};
