@@ -212,7 +212,9 @@ static int open_connection(void)
 
 /* After a refused watch, or a broken connection: a fresh connection
  * watching what the old one did.  Each round drops at least one watch, so
- * this ends.  0, or why no fresh connection opened (the old one kept). */
+ * this ends.  0, or why no fresh connection opened (the old one kept), or
+ * -ECONNRESET: the fresh one was lost too.  A loss drops no watch (it
+ * refused none): the next take of events finds it and renews again. */
 static int renew(const char *who)
 {
 	static int lost;
@@ -224,7 +226,10 @@ static int renew(const char *who)
 		if ((r = open_connection()) < 0)
 			return r;   /* keep the old one: its calls fail */
 		if (release > 0 &&
-		    hyp_store_watch(st, HYP_WATCH_RELEASE, RELEASE_TOKEN) < 0) {
+		    (r = hyp_store_watch(st, HYP_WATCH_RELEASE,
+					 RELEASE_TOKEN)) < 0) {
+			if (r == -ECONNRESET)
+				return r;
 			release = -1;
 			again = true;
 		}
@@ -234,6 +239,8 @@ static int renew(const char *who)
 			/* The fresh watch's first event is the "now" one. */
 			s->node_events = 0;
 			r = hyp_store_watch(st, s->node, s->token);
+			if (r == -ECONNRESET)
+				return r;
 			if (r < 0) {
 				s->node_watched = false;
 				quota_full |= r == -E2BIG;
@@ -261,7 +268,8 @@ static void reconnect(void)
 		vchan_log("peer watch", "the store connection broke: watching "
 			  "the peers again on a fresh one");
 	r = renew("peer watch");
-	if (r < 0 && vchan_first_time(&failed))
+	/* -ECONNRESET: opened, and lost too; the next take tries again. */
+	if (r < 0 && r != -ECONNRESET && vchan_first_time(&failed))
 		vchan_log("peer watch", "cannot open a fresh store connection "
 			  "(%s): a destroyed peer domain is seen only through "
 			  "unmap-notify until one opens", strerror(-r));
@@ -521,6 +529,12 @@ static void start_thread(const char *who)
 		if (stop_fd < 0 ||
 		    epoll_ctl(ep_fd, EPOLL_CTL_ADD, stop_fd, &ev) < 0) {
 			r = -errno;
+			/* Not kept outside the set: a later start would take
+			 * it for one in it, and its thread would hear of its
+			 * end only at the next health look. */
+			if (stop_fd >= 0)
+				close(stop_fd);
+			stop_fd = -1;
 			goto fail;
 		}
 	}

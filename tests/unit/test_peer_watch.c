@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -88,6 +89,20 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a,
 			  void *(*fn)(void *), void *arg)
 {
 	return no_thread ? EAGAIN : __real_pthread_create(t, a, fn, arg);
+}
+
+/* epoll_ctl (wrapped): with fail_stop_add set, adding any fd but the
+ * store's (mock.fd), i.e. the thread's stop fd, fails with ENOSPC. */
+static bool fail_stop_add;
+int __real_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	if (fail_stop_add && op == EPOLL_CTL_ADD && fd != mock.fd) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return __real_epoll_ctl(ep, op, fd, ev);
 }
 
 /* Channel owners: only their addresses count. */
@@ -455,6 +470,50 @@ static void test_lost_connection_watches_again(void **state)
 	remove_all(s, 3, 2);
 }
 
+/* The fresh connection lost too while the watches are set again on it:
+ * no watch is dropped (none was refused), and the next take of events
+ * watches them again on yet another one.  Before, each lost one went for
+ * good, as if refused. */
+static void test_renewal_lost_again_drops_nothing(void **state)
+{
+	struct vchan_peer_sub s[3];
+
+	(void)state;
+	add_first(&s[0]);
+	add_server(&s[1]);
+	logs = 0;
+	MOCK_FAIL(xs_watch, ECONNRESET);        /* C's node: lost */
+	MOCK_OK(xs_open);                       /* fresh */
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_FAIL(xs_watch, EBADF);             /* B's node: lost again */
+	MOCK_FAIL(xs_get_permissions, EBADF);   /* C's look */
+	assert_int_equal(add(&s[2], "c", NC, 7, true), 0);
+	vchan_peer_watch_attach(&s[2], OWNER(owner_c));
+	assert_true(s[0].node_watched);
+	assert_true(s[1].node_watched);
+	assert_false(s[2].node_watched);        /* its own watch was lost */
+	assert_null(strstr(last_log, "refused"));
+	assert_null(strstr(last_log, "cannot open"));
+	assert_int_equal(mock.xs_close, 1);
+	/* The next take finds the loss: A's and B's nodes watched again. */
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_OK(xs_watch);                      /* B's node */
+	MOCK_OK(xs_watch);                      /* A's node */
+	/* Every channel looks, newest first: all there, the peers'. */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(7, XS_PERM_NONE));
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_check(&s[1], false), 0);
+	assert_string_equal(mock.token, s[0].token);
+	assert_int_equal(mock.xs_close, 2);
+	assert_true(s[0].node_watched);
+	assert_true(s[1].node_watched);
+	assert_int_equal(ngone, 0);
+	remove_all(s, 3, 3);
+}
+
 static void test_thread_finds_broken_connection(void **state)
 {
 	struct vchan_peer_sub s[2];
@@ -611,6 +670,39 @@ static void test_without_thread(void **state)
 /* A forked child drops its copy of the connection the way a child may,
  * and touches nothing of the parent's watches.  The lock of the state is
  * one fork.c holds across fork(). */
+/* The thread's stop fd could not join the set: the first start fails
+ * (said), a later one makes a fresh stop fd, and the last channel's close
+ * stops the thread at once.  (The old stop fd, kept outside the set, told
+ * the thread nothing: the close waited for its once-a-second look.) */
+static void test_thread_start_fails_then_works(void **state)
+{
+	struct vchan_peer_sub s[2];
+	int fd_a = -1, fd_b = 0;
+	uint64_t t0;
+
+	(void)state;
+	fail_stop_add = true;
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
+					      &fd_a), 0);
+	fail_stop_add = false;
+	assert_true(fd_a >= 0);                 /* no thread: poll it */
+	vchan_peer_watch_attach(&s[0], OWNER(owner_a));
+	MOCK_OK(xs_watch);
+	MOCK_FAIL(xs_get_permissions, ENOENT);
+	assert_int_equal(vchan_peer_watch_add(&s[1], "b", SELF, NB, 6, false,
+					      &fd_b), 0);
+	assert_int_equal(fd_b, -1);             /* the thread takes them */
+	vchan_peer_watch_attach(&s[1], OWNER(owner_b));
+	t0 = vchan_now_ns();
+	remove_all(s, 2, 1);
+	assert_true(vchan_now_ns() - t0 < 500000000u);
+}
+
 static void test_forked_child(void **state)
 {
 	struct vchan_peer_sub s[1];
@@ -679,6 +771,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_lost_connection_watches_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_renewal_lost_again_drops_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_finds_broken_connection,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_takes_events,
@@ -687,6 +781,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_thread, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_thread_start_fails_then_works, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forked_child, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),

@@ -107,5 +107,6 @@ unit_test_peer_watch_SOURCES = unit/test_peer_watch.c $(HYP_MOCK_SOURCES) \
 	$(top_srcdir)/libvchan-cap/lock_order.c
 unit_test_peer_watch_CPPFLAGS = $(HYP_TEST_INCLUDES) \
 	-I$(top_srcdir)/libvchan-cap -I$(top_srcdir)/libvchan-cap/include
-unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS) -Wl,--wrap=pthread_create
+unit_test_peer_watch_LDFLAGS = $(HYP_WRAP_FLAGS) -Wl,--wrap=pthread_create \
+	-Wl,--wrap=epoll_ctl
 unit_test_peer_watch_LDADD = $(HYP_TEST_LIBS) -lpthread
