@@ -176,6 +176,21 @@ static void add_server(struct vchan_peer_sub *b)
 	vchan_peer_watch_attach(b, OWNER(owner_b));
 }
 
+/* add_first() where no thread starts: the fd its caller is to poll. */
+static int add_first_unthreaded(struct vchan_peer_sub *a)
+{
+	int fd = -1;
+
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_add(a, "a", SELF, NA, 5, true, &fd),
+			 0);
+	return fd;
+}
+
 /* A (add_first) and B (add_server); B's node's events: ev, whose token
  * lives in token (64 bytes). */
 static void add_pair(struct vchan_peer_sub *s, const char *ev[2], char *token)
@@ -623,18 +638,12 @@ static void test_without_thread(void **state)
 	struct vchan_peer_sub s[2];
 	const char *ev[2];
 	char token_b[64];
-	int fd_a = -1, fd_b = -1;
+	int fd_a, fd_b = -1;
 	uint64_t one = 1;
 
 	(void)state;
 	no_thread = true;
-	MOCK_OK(xs_open);
-	MOCK_OK(xs_watch);
-	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
-	MOCK_OK(xs_watch);
-	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
-	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
-					      &fd_a), 0);
+	fd_a = add_first_unthreaded(&s[0]);
 	assert_true(fd_a >= 0);
 	assert_int_equal(logs, 1);
 	assert_non_null(strstr(last_log, "cannot start the store watch thread"));
@@ -677,18 +686,12 @@ static void test_without_thread(void **state)
 static void test_thread_start_fails_then_works(void **state)
 {
 	struct vchan_peer_sub s[2];
-	int fd_a = -1, fd_b = 0;
+	int fd_a, fd_b = 0;
 	uint64_t t0;
 
 	(void)state;
 	fail_stop_add = true;
-	MOCK_OK(xs_open);
-	MOCK_OK(xs_watch);
-	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
-	MOCK_OK(xs_watch);
-	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
-	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
-					      &fd_a), 0);
+	fd_a = add_first_unthreaded(&s[0]);
 	fail_stop_add = false;
 	assert_true(fd_a >= 0);                 /* no thread: poll it */
 	vchan_peer_watch_attach(&s[0], OWNER(owner_a));
