@@ -513,7 +513,9 @@ static int make_loop_set(struct vchan *v)
 		return r;
 	}
 	v->relay_fd = rfd;
-	__atomic_store_n(&v->relayed, 1, __ATOMIC_RELAXED);  /* the count 1 */
+	/* The count 1; release: a vchan_events() in another thread that
+	 * takes the flag (acquire) reads relay_fd as set here. */
+	__atomic_store_n(&v->relayed, 1, __ATOMIC_RELEASE);
 	/* relay_fd is set before a sleeper can see loop_fd (wait.c relay). */
 	__atomic_store_n(&v->loop_fd, lfd, __ATOMIC_RELEASE);
 	return 0;

@@ -721,8 +721,9 @@ int vchan_rx_settle(struct vchan *v);
 uint64_t vchan_request_notify(struct vchan *v, uint8_t bit);
 /* The end's timer (a sleeper's deadline, a grace time) fired and nobody
  * consumed it: consume it, or vchan_fd() would stay readable.  Under
- * wait_mu, by the poller or, with none, by anyone. */
-void vchan_timer_consume(struct vchan *v);
+ * wait_mu, by the poller or, with none, by anyone.  true: it had fired
+ * (what an event loop may be waiting for). */
+bool vchan_timer_consume(struct vchan *v);
 /* vchan_events(): take what sleepers passed on to the event loop (the
  * relay eventfd of vchan_fd()'s set), before looking at the rings. */
 void vchan_relay_take(struct vchan *v);

@@ -180,13 +180,16 @@ static int timer_arm(struct vchan *v, uint64_t deadline)
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
-void vchan_timer_consume(struct vchan *v)
+bool vchan_timer_consume(struct vchan *v)
 {
 	uint64_t ticks;
 
 	if (v->timer_at && vchan_now_ns() >= v->timer_at &&
-	    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+	    read(v->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
 		v->timer_at = 0;
+		return true;
+	}
+	return false;
 }
 
 /* The poller consumed something (an event, the timer, the peer watch's
@@ -231,9 +234,11 @@ void vchan_grace_poll(struct vchan *v, uint64_t grace)
 		return;
 	}
 	/* With a thread asleep on it, the timer is that thread's to consume:
-	 * it wakes at the grace time and passes that on to vchan_fd(). */
-	if (!v->poller)
-		vchan_timer_consume(v);
+	 * it wakes at the grace time and passes that on to vchan_fd().  A
+	 * tick we consume is passed on too: an event loop's grace look or
+	 * recheck may be what fired, and its poll() may not have seen it. */
+	if (!v->poller && vchan_timer_consume(v))
+		relay(v);
 	if (grace)
 		(void)timer_arm(v, grace);
 	/* vchan_events() consumes its own recheck timer: not ours to look

@@ -155,6 +155,31 @@ static void test_event_loop_is_woken(void **state)
 	tv_close(s, c);
 }
 
+/* The loop's grace time fires, then, before the loop polls, a call of
+ * its own that finds nothing consumes the fired timer (its request made
+ * already, its grace time gone): the tick must still reach vchan_fd().
+ * Else the loop never looks again, neither for the grace look nor for
+ * the recheck a second later, which the earlier grace time stood in for;
+ * only a later event would wake it. */
+static void test_loop_keeps_its_fired_grace(void **state)
+{
+	struct vchan *s, *c;
+	struct pollfd pfd;
+	char buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	(void)state;
+	quiet_start(&s, &c);
+	pfd = (struct pollfd){ .fd = vchan_fd(s), .events = POLLIN };
+	assert_int_equal(vchan_events(s) & VCHAN_EV_IN, 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	usleep(GRACE_NS / 1000 + 50000);
+	assert_int_equal(vchan_recv(s, &m, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 2 * VCHAN_RECHECK_NS / 1000000), 1);
+	assert_int_equal(vchan_events(s) & VCHAN_EV_IN, 0);
+	tv_close(s, c);
+}
+
 #if defined(__x86_64__)
 /* Refuse epoll_pwait2 with ENOSYS, as a kernel before 5.11 or a seccomp
  * profile that does not know it would. */
@@ -321,6 +346,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blocking_receiver_looks_again),
 		cmocka_unit_test(test_event_loop_is_woken),
+		cmocka_unit_test(test_loop_keeps_its_fired_grace),
 		cmocka_unit_test(test_grace_without_epoll_pwait2),
 		cmocka_unit_test(test_xenvchan_layout_is_not_relaxed),
 		cmocka_unit_test(test_sleeping_ping_pong),
