@@ -161,9 +161,12 @@ static void enter(void)
 
 	pthread_once(&guard_once, guard);
 	vchan_guard_lock(&mu);
-	if (st && (st_gen != __atomic_load_n(&vchan_fork_generation,
-					     __ATOMIC_RELAXED) ||
-		   st_pid != getpid())) {
+	/* The epoll set too, which may outlive a failed open: a child that
+	 * kept it would share the parent's set, not a copy of it. */
+	if ((st || ep_fd >= 0) &&
+	    (st_gen != __atomic_load_n(&vchan_fork_generation,
+				       __ATOMIC_RELAXED) ||
+	     st_pid != getpid())) {
 		l = drop_state(true);
 		let_go(&l);    /* no thread: only the child's fd copies */
 	}
@@ -181,6 +184,9 @@ static int open_connection(void)
 		ep_fd = epoll_create1(EPOLL_CLOEXEC);
 		if (ep_fd < 0)
 			return -errno;
+		st_gen = __atomic_load_n(&vchan_fork_generation,
+					 __ATOMIC_RELAXED);
+		st_pid = getpid();
 	}
 	r = hyp_store_open(&fresh);
 	if (r < 0)

@@ -706,6 +706,44 @@ static void test_thread_start_fails_then_works(void **state)
 	assert_true(vchan_now_ns() - t0 < 500000000u);
 }
 
+/* A first open that failed keeps its epoll set; a child forked then must
+ * not use that set, which is the parent's own (an epoll set is shared, not
+ * copied).  Before, the child's watch went into the parent's set, and the
+ * parent's next open found it there (EEXIST) and failed. */
+static void test_child_gets_its_own_set(void **state)
+{
+	struct vchan_peer_sub s[1];
+	int fd = 0, status;
+	pid_t pid;
+
+	(void)state;
+	no_thread = true;
+	MOCK_FAIL(xs_open, EIO);
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
+					      &fd), -EIO);
+	/* Planned before the fork: the child takes its copy, the parent
+	 * its own. */
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(0, XS_PERM_READ));
+	MOCK_OK(xs_watch);
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fd = -1;
+		_exit(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
+					   &fd) == 0 && fd >= 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", SELF, NA, 5, true,
+					      &fd), 0);
+	assert_true(fd >= 0);
+	no_thread = false;
+	remove_all(s, 1, 1);
+}
+
 static void test_forked_child(void **state)
 {
 	struct vchan_peer_sub s[1];
@@ -789,6 +827,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forked_child, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),
+		/* After test_degraded: its failed open's line is said once
+		 * per process, and this one opens and fails first. */
+		cmocka_unit_test_setup_teardown(test_child_gets_its_own_set,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
