@@ -168,7 +168,8 @@ static void read_boot_id(char *buf)
 /* Who we are, for our liveness node: -errno when we cannot tell.  /proc
  * may be an outer pid namespace's (a container's, or a xensim domain's,
  * which is one): /proc/self is us all the same, and a start time does not
- * depend on the namespace. */
+ * depend on the pid namespace (it does on the time namespace: see
+ * other_time_ns()). */
 int vchan_proc_self(struct vchan_proc_id *me)
 {
 	struct stat sb;
@@ -200,6 +201,24 @@ static long pidfd_proc_pid(int fd)
 			break;
 	fclose(f);
 	return pid;
+}
+
+/* May /proc/<host>'s process be in another time namespace than ours?
+ * /proc shows a start time with the reader's boottime offset, so the one a
+ * value holds (its writer's view) and the one we read agree only within
+ * one namespace.  No when its link is ours, or when we have none (Linux
+ * before 5.6: no time namespaces); yes when it differs, or when we may not
+ * read it (another user's process, one of another user namespace). */
+static bool other_time_ns(long host)
+{
+	char path[64];
+	struct stat theirs, ours;
+
+	if (stat("/proc/self/ns/time", &ours) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/ns/time", host);
+	return stat(path, &theirs) < 0 || theirs.st_ino != ours.st_ino ||
+	       theirs.st_dev != ours.st_dev;
 }
 
 /* A value's fields (LIVE_VAL_V2, LIVE_VAL_V1); the strings point into it. */
@@ -241,8 +260,10 @@ static bool parse_value(char *val, struct live_val *lv)
  * (its mappings are gone, so is its channel) or its pid taken by another
  * process (another start time); or any process of an earlier boot of our
  * kernel); alive, provably (that very process of our pid namespace runs);
- * else unknown: another pid namespace, an older value format, garbage, or
- * /proc cannot tell.  The pid is ours, /proc's may not be: a pidfd tells the
+ * else unknown: another pid namespace, a process of our pid namespace
+ * whose start time differs but which may be in another time namespace (we
+ * cannot compare them: other_time_ns()), an older value format, garbage,
+ * or /proc cannot tell.  The pid is ours, /proc's may not be: a pidfd tells the
  * one from the other.  *pid: the pid the value names (0 if none). */
 enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 				  const char *val, long *pid)
@@ -288,9 +309,15 @@ enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 		st = VCHAN_OWNER_GONE;
 	} else if (host > 0 && proc_stat(host, &state, &now) == 0 &&
 		   pidfd_proc_pid(fd) == host) {
-		/* Still that process after the look: its /proc entry. */
-		st = now != lv.start || state == 'Z' || state == 'X' ?
-		     VCHAN_OWNER_GONE : VCHAN_OWNER_ALIVE;
+		/* Still that process after the look: its /proc entry.
+		 * Another start time is another process, but only if we
+		 * see its start time as it does. */
+		if (state == 'Z' || state == 'X')
+			st = VCHAN_OWNER_GONE;
+		else if (now == lv.start)
+			st = VCHAN_OWNER_ALIVE;
+		else if (!other_time_ns(host))
+			st = VCHAN_OWNER_GONE;
 	}
 	close(fd);
 	return st;

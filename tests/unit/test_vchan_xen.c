@@ -10,7 +10,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1746,6 +1749,69 @@ static void test_server_store_lost(void **state)
 	/* (The loss is said once per process: test_client_store_lost.) */
 }
 
+/* A judge in another time namespace (a container's with its own boot
+ * time, a process restored by CRIU) reads a live process's start time
+ * with its own boottime offset, not the writer's: it must not take the
+ * difference for another process.  Before, it judged the live owner gone,
+ * and removed its liveness node or offer, or ignored its claim. */
+static void test_owner_in_another_time_ns(void **state)
+{
+	struct vchan_proc_id me;
+	char *val;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(vchan_proc_self(&me), 0);
+	val = vchan_live_value(&me, "/local/domain/3/data/x");
+	assert_non_null(val);
+	assert_int_equal(vchan_live_owner(&me, val, NULL), VCHAN_OWNER_ALIVE);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A time namespace whose boot time is a day off; its first
+		 * child lives in it, and judges us. */
+		static const char off[] = "boottime 86400 0\n";
+		struct vchan_proc_id judge;
+		int fd, st;
+		pid_t g;
+
+		/* The syscall: unshare() is the mocks' (hyp_gnt.c's). */
+		if (syscall(SYS_unshare, CLONE_NEWUSER | CLONE_NEWTIME) < 0) {
+			fprintf(stderr, "unshare: %s\n", strerror(errno));
+			_exit(77);
+		}
+		fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, off, sizeof(off) - 1) < 0) {
+			fprintf(stderr, "timens_offsets: %s\n", strerror(errno));
+			_exit(77);
+		}
+		close(fd);
+		g = fork();
+		if (g < 0)
+			_exit(2);
+		if (g == 0) {
+			if (vchan_proc_self(&judge) < 0 ||
+			    judge.start == me.start)
+				_exit(3);      /* not another view */
+			judge.pidns = me.pidns;
+			_exit(vchan_live_owner(&judge, val, NULL) ==
+			      VCHAN_OWNER_UNKNOWN ? 0 : 4);
+		}
+		if (waitpid(g, &st, 0) != g || !WIFEXITED(st))
+			_exit(5);
+		_exit(WEXITSTATUS(st));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		free(val);
+		skip();     /* said as skipped: no time namespaces here */
+	}
+	assert_int_equal(WEXITSTATUS(status), 0);
+	free(val);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1753,6 +1819,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reap_skips_own_nodes,
 						setup, teardown),
+		cmocka_unit_test(test_owner_in_another_time_ns),
 		cmocka_unit_test_setup_teardown(test_client_store_lost, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_store_lost, setup,
