@@ -75,10 +75,12 @@ static void dominfo_from_xc(struct hyp_dominfo *d, const xc_dominfo_t *x)
 {
 	d->domid = (domid_t)x->domid;
 	d->dying = x->dying;
-	d->shutdown = x->shutdown;
+	/* libxenctrl reports a crash as crashed and not shut down (it
+	 * clears the shutdown bit for SHUTDOWN_crash); ours is both. */
+	d->shutdown = x->shutdown || x->crashed;
 	d->crashed = x->crashed;
 	d->paused = x->paused;
-	d->shutdown_reason = x->shutdown ? x->shutdown_reason : 0;
+	d->shutdown_reason = d->shutdown ? x->shutdown_reason : 0;
 }
 
 int hyp_domain_info(struct hyp_ctrl *xc, domid_t domid,
@@ -130,6 +132,9 @@ int hyp_domain_list(struct hyp_ctrl *xc, domid_t first,
 			want = 16;
 		errno = 0;
 		n = xc_domain_getinfo(xc->xch, next, want, batch);
+		/* None at or after `next`: libxenctrl says ESRCH. */
+		if (n < 0 && errno == ESRCH)
+			break;
 		if (n < 0)
 			return hyp_neg_errno();
 		for (i = 0; i < n; i++) {

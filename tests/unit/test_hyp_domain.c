@@ -115,11 +115,15 @@ static void test_info(void **state)
 	assert_true(info.dying);
 	assert_false(info.shutdown);
 
+	/* Crashed: libxenctrl says crashed and not shut down (the mock as
+	 * it); ours says both, and the domain is not alive. */
 	MOCK_OK(xc_domain_getinfo);
 	assert_int_equal(hyp_domain_info(xc, 5, &info), 0);
 	assert_true(info.shutdown);
 	assert_true(info.crashed);
 	assert_int_equal(info.shutdown_reason, 3);
+	MOCK_OK(xc_domain_getinfo);
+	assert_int_equal(hyp_domain_alive(xc, 5), 0);
 
 	/* the library reports the next domain (5) for 4: that is not 4 */
 	MOCK_OK(xc_domain_getinfo);
@@ -178,11 +182,15 @@ static void test_list(void **state)
 	assert_int_equal(info[2].domid, 10);
 	assert_int_equal(mock.max_doms, 3);
 
-	/* exactly 16 then nothing: the second batch is empty */
+	/* exactly 16 then nothing: the second batch finds none, which
+	 * libxenctrl says as ESRCH */
 	mock.ndoms = 16;
 	MOCK_OK(xc_domain_getinfo);
 	MOCK_OK(xc_domain_getinfo);
 	assert_int_equal(hyp_domain_list(xc, 0, info, 40), 16);
+	/* none at or after first: 0, the end of a paged listing */
+	MOCK_OK(xc_domain_getinfo);
+	assert_int_equal(hyp_domain_list(xc, 31, info, 40), 0);
 
 	MOCK_OK(xc_domain_getinfo);
 	MOCK_FAIL(xc_domain_getinfo, EFAULT);

@@ -637,8 +637,10 @@ int __wrap_xc_interface_close(xc_interface *xch)
 	return 0;
 }
 
-/* MOCK_OK: enumerate mock.doms (sorted by domid) like the hypervisor does:
- * up to max domains with domid >= first. */
+/* MOCK_OK: enumerate mock.doms (sorted by domid) like the hypervisor and
+ * libxenctrl do: up to max domains with domid >= first, a crashed one
+ * (shut down with SHUTDOWN_crash) as crashed and not shut down, and none
+ * at all as -1 with ESRCH. */
 int __wrap_xc_domain_getinfo(xc_interface *xch, uint32_t first,
 			     unsigned int max, xc_dominfo_t *info)
 {
@@ -661,7 +663,17 @@ int __wrap_xc_domain_getinfo(xc_interface *xch, uint32_t first,
 		info[n].crashed = d->crashed;
 		info[n].paused = d->paused;
 		info[n].shutdown_reason = d->shutdown_reason;
+		/* As Xen 4.17's library: a crash is not a shutdown. */
+		if (d->shutdown && d->shutdown_reason == SHUTDOWN_crash) {
+			info[n].shutdown = 0;
+			info[n].crashed = 1;
+		}
 		n++;
+	}
+	/* And no domain at or after first is an error, not 0. */
+	if (n == 0) {
+		errno = ESRCH;
+		return -1;
 	}
 	return (int)n;
 }
