@@ -131,14 +131,17 @@ int hyp_store_read_uint(struct hyp_store *st, hyp_txn_t t, const char *path,
 	rc = hyp_store_read(st, t, path, &s, &len);
 	if (rc < 0)
 		return rc;
-	/* Digits only: no sign, space, or base prefix that strtoul would take. */
+	/* Digits only: no sign, space, or base prefix that strtoul would take.
+	 * All of them looked at first: what is no number says so, however
+	 * large its leading digits. */
 	rc = len ? 0 : -EPROTO;
+	for (i = 0; i < len && rc == 0; i++)
+		if ((unsigned)((unsigned char)s[i] - '0') > 9u)
+			rc = -EPROTO;
 	for (i = 0; i < len && rc == 0; i++) {
 		unsigned d = (unsigned char)s[i] - '0';
 
-		if (d > 9)
-			rc = -EPROTO;
-		else if (v > (ULONG_MAX - d) / 10 || v * 10 + d > max)
+		if (v > (ULONG_MAX - d) / 10 || v * 10 + d > max)
 			rc = -ERANGE;
 		else
 			v = v * 10 + d;
@@ -152,8 +155,12 @@ int hyp_store_read_uint(struct hyp_store *st, hyp_txn_t t, const char *path,
 int hyp_store_write(struct hyp_store *st, hyp_txn_t t, const char *path,
 		    const void *data, size_t len)
 {
-	if (!st || !path || (!data && len) || len > UINT_MAX)
+	if (!st || !path || (!data && len))
 		return -EINVAL;
+	/* Checked here, not left to libxenstore: a length near 4 GiB wraps
+	 * its 32-bit message length. */
+	if (len > XENSTORE_PAYLOAD_MAX)
+		return -E2BIG;
 	errno = 0;
 	if (!xs_write(st->xsh, t, path, data ? data : "", (unsigned int)len))
 		return store_err(st);
@@ -227,6 +234,10 @@ int hyp_store_set_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
 {
 	if (!st || !path || !perms || count == 0)
 		return -EINVAL;
+	/* Each entry takes 3 bytes at least ("n0" and a NUL) of the request;
+	 * libxenstore puts an iovec per entry on its stack. */
+	if (count > XENSTORE_PAYLOAD_MAX / 3)
+		return -E2BIG;
 	errno = 0;
 	/* The library only reads perms; its prototype just lacks const. */
 	if (!xs_set_permissions(st->xsh, t, path,

@@ -95,6 +95,13 @@ static void test_read_uint(void **state)
 	assert_int_equal(hyp_store_read_uint(st, 0, "n", ULONG_MAX, &v),
 			 -ERANGE);
 	assert_int_equal(v, 555);
+	/* Not a number, whatever its leading digits: -EPROTO, not -ERANGE. */
+	MOCK_RET(xs_read, "11x");
+	assert_int_equal(hyp_store_read_uint(st, 0, "n", 10, &v), -EPROTO);
+	MOCK_RET(xs_read, "99999999999999999999999999x");
+	assert_int_equal(hyp_store_read_uint(st, 0, "n", ULONG_MAX, &v),
+			 -EPROTO);
+	assert_int_equal(v, 555);
 	MOCK_FAIL(xs_read, ENOENT);
 	assert_int_equal(hyp_store_read_uint(st, 0, "n", 10, &v), -ENOENT);
 	hyp_store_close(st);
@@ -119,6 +126,19 @@ static void test_write_mkdir_rm(void **state)
 	assert_int_equal(hyp_store_write(st, 0, "k", "v", 1), -E2BIG);
 	assert_int_equal(hyp_store_write(st, 0, "k", NULL, 3), -EINVAL);
 	assert_int_equal(hyp_store_write_str(st, 0, "k", NULL), -EINVAL);
+	/* Over the protocol's payload: refused before libxenstore, whose
+	 * 32-bit length a value near 4 GiB would wrap (no call planned). */
+	{
+		static char big[XENSTORE_PAYLOAD_MAX + 1];
+
+		assert_int_equal(hyp_store_write(st, 0, "k", big,
+						 sizeof(big)), -E2BIG);
+		assert_int_equal(hyp_store_write(st, 0, "k", big,
+						 (size_t)UINT_MAX - 1), -E2BIG);
+		MOCK_OK(xs_write);
+		assert_int_equal(hyp_store_write(st, 0, "k", big,
+						 XENSTORE_PAYLOAD_MAX), 0);
+	}
 
 	MOCK_OK(xs_mkdir);
 	assert_int_equal(hyp_store_mkdir(st, 0, "d"), 0);
@@ -179,6 +199,17 @@ static void test_perms(void **state)
 	MOCK_FAIL(xs_set_permissions, EACCES);
 	assert_int_equal(hyp_store_set_perms(st, 0, "p", set, 2), -EACCES);
 	assert_int_equal(hyp_store_set_perms(st, 0, "p", set, 0), -EINVAL);
+	/* More entries than a request carries: refused before libxenstore
+	 * puts an iovec for each on its stack (no call planned). */
+	{
+		static struct xs_permissions many[XENSTORE_PAYLOAD_MAX / 3 + 1];
+
+		assert_int_equal(hyp_store_set_perms(st, 0, "p", many,
+						     XENSTORE_PAYLOAD_MAX / 3 +
+						     1), -E2BIG);
+		assert_int_equal(hyp_store_set_perms(st, 0, "p", many,
+						     1000000), -E2BIG);
+	}
 
 	mock.perms_out[0] = set[0];
 	mock.perms_out[1] = set[1];

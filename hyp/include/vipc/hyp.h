@@ -203,8 +203,10 @@ int hyp_gntshr_share(struct hyp_gntshr *gs, domid_t peer, uint32_t count,
  * hyp_gntshr_unshare: unmap `count` pages at `addr` (as returned by one
  * hyp_gntshr_share()) and revoke their grants; an unmap notification set up
  * on them fires.  The peer may keep its mapping until it unmaps; the pages
- * are freed only then.
- *   -EINVAL  addr NULL, count 0, or not a share of this handle
+ * are freed only then.  addr and count must be one share's, whole: on
+ * Linux, libxengntshr only munmap()s them, and so would unmap whatever is
+ * there (another mapping, or pages next to a share) without a word.
+ *   -EINVAL  addr NULL, count 0, or (on xensim) not a share of this handle
  */
 int hyp_gntshr_unshare(struct hyp_gntshr *gs, void *addr, uint32_t count);
 
@@ -315,7 +317,8 @@ int hyp_store_read_uint(struct hyp_store *st, hyp_txn_t t, const char *path,
 			unsigned long max, unsigned long *out);
 
 /* hyp_store_write: set node `path` to `len` bytes at `data`, creating it
- * and missing parents (which inherit the parent's permissions). */
+ * and missing parents (which inherit the parent's permissions).
+ *   -E2BIG  len over XENSTORE_PAYLOAD_MAX (4096), before any request */
 int hyp_store_write(struct hyp_store *st, hyp_txn_t t, const char *path,
 		    const void *data, size_t len);
 
@@ -349,6 +352,7 @@ int hyp_store_get_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
  * hyp_store_set_perms: replace the permissions of `path` (we must own it,
  * or be dom0) with perms[0..count-1], element 0 as above.
  *   -EINVAL also when count == 0
+ *   -E2BIG   more entries than a request can carry (over 1365)
  */
 int hyp_store_set_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
 			const struct xs_permissions *perms, unsigned int count);
