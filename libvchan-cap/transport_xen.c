@@ -781,6 +781,11 @@ static int read_offer(struct hyp_store *st, const char *xs_path,
 	/* A number out of range is as malformed as one with a sign. */
 	if (r == -ERANGE)
 		r = -EPROTO;
+	/* xenstored answers EACCES for a node missing under a directory we
+	 * may not read (the server's home), and for an offer made to another
+	 * domain: nothing offered to us, either way. */
+	if (r == -EACCES)
+		r = -ENOENT;
 	o->id[0] = '\0';
 	if (r == 0 && id) {
 		if (channel_id_ok(id))
@@ -844,6 +849,13 @@ static int offer_failed(struct xen_tp *t, const char *who, const char *xs_path,
 				  (unsigned)t->peer,
 				  q ? "gone" : "another one now");
 			return -EPIPE;
+		}
+		if (q == -EPROTO || q == -EBADMSG) {
+			vchan_log(who, "peer protocol error: %s: %s %lu of "
+				  "domain %u does not work and the offer "
+				  "reads malformed now", xs_path, what, val,
+				  (unsigned)t->peer);
+			return -EPROTO;
 		}
 		if (q == 0 && taken) {
 			vchan_log(who, "%s: %s %lu of domain %u is taken by "
@@ -1018,16 +1030,28 @@ static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 		for (i = 0; i < n; i++)
 			refs[i] = VCHAN_READ_ONCE(pg->grants[i]);
 	}
+	i = 0;
 	if (t->lpages && (r = hyp_gnttab_map(t->gt, t->peer, t->lpages, refs,
 					     true, NULL, &t->lbuf)) < 0)
-		goto fail_map;
+		goto fail_ring;
+	i = t->lpages;
 	if (t->rpages && (r = hyp_gnttab_map(t->gt, t->peer, t->rpages,
 					     refs + t->lpages, false, NULL,
 					     &t->rbuf)) < 0)
-		goto fail_map;
+		goto fail_ring;
 	free(refs);
 	return 0;
 
+fail_ring:
+	/* gntdev says EINVAL for any grant it cannot map: refs the server
+	 * never granted us (its page is hostile), or that went with it
+	 * since we mapped its page.  The caller looks at the offer again,
+	 * as for the page's own ref. */
+	if (r == -EINVAL) {
+		*bad = (struct unusable){ "ring grant", refs[i], false };
+		free(refs);
+		return r;
+	}
 fail_map:
 	free(refs);
 	vchan_log(who, "cannot map the pages domain %u shared: %s",
@@ -1145,6 +1169,9 @@ fail_store:
 		vchan_log(who, "peer protocol error: %s/{ring-ref,event-"
 			  "channel} are not decimal numbers in range",
 			  xs_path);
+	} else if (r == -ENOENT) {
+		vchan_log(who, "%s: nothing offered to this domain (yet): no "
+			  "ring-ref and event-channel it may read", xs_path);
 	} else {
 		vchan_log(who, "cannot read %s/{ring-ref,event-channel}: %s",
 			  xs_path, strerror(-r));

@@ -710,24 +710,32 @@ static void test_client_stale_or_bad_offer(void **state)
 		const char *cid;
 		int want;
 		const char *log;
+		int gone_err;         /* the re-read's when gone (0: ENOENT) */
 	} c[] = {
 		{ false, ESRCH, NULL, NULL, CID, -EPIPE,
-		  "of the offer is gone" },
+		  "of the offer is gone", 0 },
 		{ false, EINVAL, "200", "7", CID, -EPIPE,
 		  PATH ": event-channel 7 of domain 5 does not work though "
-		  "still offered: its server process is gone" },
+		  "still offered: its server process is gone", 0 },
 		{ false, EINVAL, NULL, NULL, CID, -EPIPE,
-		  "event-channel 7 of " },
-		{ false, EINVAL, "200", "8", CID, -EPIPE, "another one now" },
+		  "event-channel 7 of ", 0 },
+		{ false, EINVAL, "200", "8", CID, -EPIPE, "another one now", 0 },
 		{ false, EINVAL, "200", "7", "0123456789abcdee", -EPIPE,
-		  "another one now" },
-		{ false, EINVAL, "200", "7", NULL, -EPIPE, "another one now" },
+		  "another one now", 0 },
+		{ false, EINVAL, "200", "7", NULL, -EPIPE, "another one now", 0 },
 		{ true, EINVAL, "200", "7", CID, -EPIPE,
 		  PATH ": ring-ref 200 of domain 5 does not work though still "
-		  "offered: its server process is gone" },
-		{ true, EINVAL, "201", "7", CID, -EPIPE, "ring-ref 200 of " },
+		  "offered: its server process is gone", 0 },
+		{ true, EINVAL, "201", "7", CID, -EPIPE, "ring-ref 200 of ", 0 },
 		{ true, EINVAL, NULL, NULL, CID, -EPIPE,
-		  "the offer is gone" },
+		  "the offer is gone", 0 },
+		/* Gone, and its directory too, which we may not read:
+		 * xenstored says EACCES. */
+		{ false, EINVAL, NULL, NULL, CID, -EPIPE,
+		  "the offer is gone", EACCES },
+		/* Read again, the offer is garbage now. */
+		{ false, EINVAL, "x", "7", CID, -EPROTO,
+		  "offer reads malformed now", 0 },
 	};
 	size_t i;
 
@@ -744,11 +752,17 @@ static void test_client_stale_or_bad_offer(void **state)
 		} else {
 			MOCK_FAIL(xenevtchn_bind_interdomain, c[i].err);
 		}
-		if (c[i].err == EINVAL && c[i].ref) {
+		if (c[i].err == EINVAL && c[i].ref &&
+		    !num_ok(c[i].ref, UINT32_MAX)) {
+			MOCK_RET(xs_transaction_start, 6);
+			MOCK_RET(xs_read, c[i].ref);
+			MOCK_OK(xs_transaction_end);    /* its abort */
+		} else if (c[i].err == EINVAL && c[i].ref) {
 			offer_id(6, c[i].ref, c[i].port, c[i].cid);
 		} else if (c[i].err == EINVAL) {
 			MOCK_RET(xs_transaction_start, 6);
-			MOCK_FAIL(xs_read, ENOENT);
+			MOCK_FAIL(xs_read, c[i].gone_err ? c[i].gone_err
+							 : ENOENT);
 			MOCK_OK(xs_transaction_end);    /* its abort */
 		}
 		MOCK_OK(xs_rm);                         /* our claim */
@@ -764,6 +778,66 @@ static void test_client_stale_or_bad_offer(void **state)
 		assert_string_equal(mock.rm_paths[0], CLAIM);
 		client_released(1, c[i].map);
 	}
+}
+
+/* Nothing offered to us under the path: absent, or (xenstored's answer
+ * for a node missing under a directory we may not read, or an offer made
+ * to another domain) unreadable.  Either way -ENOENT, as vchan.h says,
+ * and a line that says so. */
+static void test_client_nothing_offered(void **state)
+{
+	static const int errs[2] = { ENOENT, EACCES };
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct vchan *v = NULL;
+
+		next_case();
+		MOCK_OK(xs_open);
+		MOCK_RET(xs_transaction_start, 5);
+		MOCK_FAIL(xs_read, errs[i]);
+		MOCK_OK(xs_transaction_end);            /* its abort */
+		assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v),
+				 -ENOENT);
+		assert_null(v);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, PATH ": nothing offered to "
+				       "this domain (yet)"));
+		client_released(0, 0);
+	}
+}
+
+/* The page maps but a ring's grant does not (refs the server never
+ * granted us, or gone with it since): gntdev's EINVAL is looked into as
+ * for the page's ref: still offered, -EPIPE with the line that says what
+ * it may be; the page is unmapped. */
+static void test_client_ring_grant_fails(void **state)
+{
+	struct vchan_interface *pg;
+	struct vchan *v = NULL;
+
+	(void)state;
+	next_case();
+	client_start(12, 12);
+	pg = (struct vchan_interface *)mock_pages[0];
+	pg->grants[0] = 300;
+	pg->grants[1] = 301;
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	MOCK_FAIL(xengnttab_map_domain_grant_refs, EINVAL);
+	offer_id(6, "200", "7", CID);
+	MOCK_OK(xs_rm);                                 /* our claim */
+	MOCK_OK(xengnttab_unmap);                       /* the page */
+	assert_int_equal(vchan_client_open(NULL, PEER, PATH, &v), -EPIPE);
+	assert_null(v);
+	assert_int_equal(mock.refs[0], 300);
+	assert_int_equal(logs, 1);
+	assert_non_null(strstr(last_log, PATH ": ring grant 300 of domain 5 "
+			       "does not work though still offered"));
+	assert_int_equal(mock.unmap_count, 1);
+	client_released(1, 1);
 }
 
 /*
@@ -1847,6 +1921,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_client_offer_is_one_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_nothing_offered,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_ring_grant_fails,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_offer_malformed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_hostile_page,

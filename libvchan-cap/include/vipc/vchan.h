@@ -331,7 +331,9 @@ void vchan_shm_detach(struct vchan *v);
  * in a transaction that finds neither node held by a live process of its
  * pid namespace, removed once connected.
  * vchan_client_open returns, besides the errors of the calls it makes:
- *   -ENOENT  nothing offered (yet) under xs_path
+ *   -ENOENT  (a log line) nothing offered (yet) under xs_path that this
+ *            domain may read (xenstored says EACCES for a node missing
+ *            under a directory we may not read, as a server's home)
  *   -EBUSY   (a log line) another client process of this domain holds the
  *            offer or is taking it: its liveness node or claim names a live
  *            process (which the line names); or, held by one it cannot
@@ -339,8 +341,9 @@ void vchan_shm_detach(struct vchan *v);
  *            failed and the offer is unchanged
  *   -EPROTO  (a log line) the offer or the server's page is malformed
  *   -EPIPE   (a log line) no server is there: binding the offered port says
- *            its domain does not exist (-ESRCH), or its port or ring-ref
- *            does not work (-EINVAL): the offer is gone or another one when
+ *            its domain does not exist (-ESRCH), or its port, ring-ref
+ *            or a ring's grant does not work (-EINVAL): the offer is gone
+ *            (or unreadable now) or another one when
  *            read again (the server closed, or its domain was destroyed),
  *            or it is still offered (most likely its server process was
  *            killed, its domain living on: its offer stays until another
@@ -367,7 +370,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
  * vchan_server_open_offer returns what vchan_server_open does.
  * vchan_client_open_offer returns, besides the errors of the calls it makes:
  *   -EINVAL  a ring-ref or port of 0, or a domain id out of range
- *   -EPIPE   (a log line) the port or the ring-ref does not work: its
+ *   -EPIPE   (a log line) the port, the ring-ref or a ring's grant does
+ *            not work: its
  *            domain does not exist (any more), its server closed the
  *            channel or is gone, another process bound it already, or it
  *            was never offered to this domain (Xen answers alike)
