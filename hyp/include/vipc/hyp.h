@@ -94,15 +94,18 @@ int hyp_evtchn_bind(struct hyp_evtchn *ev, domid_t remote,
 
 /*
  * hyp_evtchn_notify: send an event on local port `port` (to its peer).
- *   -EINVAL  bad handle or port not bound through this handle
- *   -ENOTCONN the port is not (or no longer) connected (library-dependent)
+ *   -EINVAL  bad handle
+ *   -ENOTCONN the port is not bound through this handle (Linux's evtchn
+ *            device), or not (or no longer) connected
  */
 int hyp_evtchn_notify(struct hyp_evtchn *ev, evtchn_port_t port);
 
 /*
  * hyp_evtchn_unbind: close local port `port`; the peer's end becomes
  * unbound and further notifies from it are lost.
- *   -EINVAL  bad handle or port not bound through this handle
+ *   -EINVAL  bad handle
+ *   -ENOTCONN the port is not bound through this handle (Linux's evtchn
+ *            device; xensim may say -EINVAL)
  */
 int hyp_evtchn_unbind(struct hyp_evtchn *ev, evtchn_port_t port);
 
@@ -121,7 +124,8 @@ int hyp_evtchn_pending(struct hyp_evtchn *ev, evtchn_port_t *port);
 /*
  * hyp_evtchn_ack: unmask `port` after hyp_evtchn_pending() returned it, so
  * that the next event on it is delivered.
- *   -EINVAL  bad handle or port
+ *   -EINVAL  bad handle (Linux's evtchn device ignores a port that is not
+ *            the handle's: no error for it)
  */
 int hyp_evtchn_ack(struct hyp_evtchn *ev, evtchn_port_t port);
 
@@ -329,7 +333,9 @@ int hyp_store_write_str(struct hyp_store *st, hyp_txn_t t, const char *path,
 /* hyp_store_mkdir: create node `path` with an empty value; 0 if it exists. */
 int hyp_store_mkdir(struct hyp_store *st, hyp_txn_t t, const char *path);
 
-/* hyp_store_rm: remove node `path` and its children.  -ENOENT if absent. */
+/* hyp_store_rm: remove node `path` and its children.  An absent node whose
+ * parent exists is removed already (0, as xenstored answers); -ENOENT when
+ * its parent is absent too. */
 int hyp_store_rm(struct hyp_store *st, hyp_txn_t t, const char *path);
 
 /*
@@ -359,7 +365,7 @@ int hyp_store_set_perms(struct hyp_store *st, hyp_txn_t t, const char *path,
 
 /*
  * hyp_store_txn_start: start a transaction; *t receives its id.
- *   -EBUSY   too many open transactions (xenstored's quota)
+ *   -ENOSPC  too many open transactions (xenstored's quota)
  */
 int hyp_store_txn_start(struct hyp_store *st, hyp_txn_t *t);
 
