@@ -263,8 +263,9 @@ static bool parse_value(char *val, struct live_val *lv)
  * else unknown: another pid namespace, a process of our pid namespace
  * whose start time differs but which may be in another time namespace (we
  * cannot compare them: other_time_ns()), an older value format, garbage,
- * or /proc cannot tell.  The pid is ours, /proc's may not be: a pidfd tells the
- * one from the other.  *pid: the pid the value names (0 if none). */
+ * or /proc cannot tell.  The pid is ours, /proc's may not be: a pidfd
+ * tells the one from the other.  *pid: the pid the value names (0 if
+ * none). */
 enum vchan_owner vchan_live_owner(const struct vchan_proc_id *me,
 				  const char *val, long *pid)
 {

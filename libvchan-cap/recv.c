@@ -252,16 +252,7 @@ static void deliver(struct vchan *v, struct vchan_msg *m)
  * any byte is taken, and the bytes taken are never lost). */
 static int stash_room(struct vchan_rx *x)
 {
-	uint8_t *p;
-
-	if (x->stash && x->stash_cap >= x->hdr.len)
-		return 0;
-	p = vchan_realloc(x->stash, x->hdr.len);
-	if (!p)
-		return -ENOMEM;
-	x->stash = p;
-	x->stash_cap = x->hdr.len ? x->hdr.len : 1;
-	return 0;
+	return vchan_room(&x->stash, &x->stash_cap, x->hdr.len);
 }
 
 /* Keep the payload taken so far (it sits in the caller's buffer). */
@@ -568,16 +559,9 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 		if (vchan_ring_tail(&x->ring) >= x->hdr.len) {
 			m->buf = vchan_ring_at(&x->ring, 0);
 		} else {
-			if (x->bounce_cap < x->hdr.len) {
-				uint8_t *p = realloc(x->bounce, x->hdr.len);
-
-				if (!p) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				x->bounce = p;
-				x->bounce_cap = x->hdr.len;
-			}
+			r = vchan_room(&x->bounce, &x->bounce_cap, x->hdr.len);
+			if (r < 0)
+				goto fail;
 			vchan_ring_peek(&x->ring, 0, x->bounce, x->hdr.len);
 			m->buf = x->bounce;
 		}
@@ -585,16 +569,9 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 		deliver(v, m);
 	} else {
 		/* Larger than the ring (or resumed): through the stash. */
-		if (x->stash_cap < x->hdr.len) {
-			uint8_t *p = realloc(x->stash, x->hdr.len);
-
-			if (!p) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			x->stash = p;
-			x->stash_cap = x->hdr.len;
-		}
+		r = stash_room(x);
+		if (r < 0)
+			goto fail;
 		r = recv_locked(v, x->stash, x->hdr.len, m, &deadline, false);
 		if (r < 0)
 			goto fail;

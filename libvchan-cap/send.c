@@ -92,28 +92,9 @@ static int tx_fits_whole(struct vchan *v, size_t frame)
 	return tx_room(v, frame);
 }
 
-/* Before a message's first byte, when the call may end before its last
- * (a deadline) and its frame does not fit what we know is free: room for
- * the backlog, so that no memory is said before any byte is sent, never
- * after some went (the peer would hold a message begun, the caller a
- * buffer we still read from). */
-static int tx_spare(struct vchan *v, size_t len)
-{
-	struct vchan_tx *t = &v->tx;
-	uint8_t *p;
-
-	if (t->spare && t->spare_cap >= len)
-		return 0;
-	p = vchan_realloc(t->spare, len);
-	if (!p)
-		return -ENOMEM;
-	t->spare = p;
-	t->spare_cap = len ? len : 1;
-	return 0;
-}
 
 /* The message cannot finish now: keep what is left in the backlog, in
- * the spare tx_spare() made. */
+ * the spare send_locked() made. */
 static int tx_to_backlog(struct vchan *v)
 {
 	struct vchan_tx *t = &v->tx;
@@ -321,9 +302,14 @@ static int send_locked(struct vchan *v, uint32_t type, uint32_t flags,
 		if (r < 0)
 			return r;
 	}
+	/* The call may end before the message's last byte (a deadline, the
+	 * frame larger than what we know is free): room for the backlog
+	 * first, so that no memory is said before any byte goes, never after
+	 * some went (the peer would hold a message begun, the caller a buffer
+	 * we still read from). */
 	if (*deadline != UINT64_MAX &&
 	    vchan_ring_space_known(&t->ring) < frame &&
-	    (r = tx_spare(v, len)) < 0)
+	    (r = vchan_room(&t->spare, &t->spare_cap, len)) < 0)
 		return r;
 	tx_start(v, type, flags, buf, len);
 	if (seq)

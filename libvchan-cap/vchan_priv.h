@@ -672,10 +672,11 @@ static inline bool vchan_first_time(int *flag)
 }
 /* Latch a fatal error (first one wins); returns it. */
 int vchan_fail(struct vchan *v, int err);
-/* The data path's allocations (alloc.c): realloc(3) (n 0 as 1), but the
- * n-th from now fails with ENOMEM after vchan_fail_alloc(n), for tests
- * (0: none does). */
-void *vchan_realloc(void *p, size_t n);
+/* The data path's buffers (alloc.c): *buf (of *cap bytes, NULL: none)
+ * holds at least len bytes after it, its content kept; -ENOMEM, *buf as
+ * it was, if it cannot.  After vchan_fail_alloc(n) the n-th growth from
+ * now fails, for tests (0: none does). */
+int vchan_room(uint8_t **buf, size_t *cap, size_t len);
 void vchan_fail_alloc(unsigned n);
 /* Current state: 0 usable, -EPIPE, -EPROTO. peer_ok: also check peer live. */
 int vchan_state(struct vchan *v, bool check_peer);
