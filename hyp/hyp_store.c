@@ -33,25 +33,28 @@ static bool probe_lost(struct hyp_store *st)
 	return errno == EBADF || errno == ECONNRESET || errno == EPIPE;
 }
 
-/* A call on st failed: -errno, with the connection's loss said as
- * -ECONNRESET and remembered.  libxenstore closes its socket for good
- * when a request's write or read fails, or a reply is not the request's,
- * and every later call fails with EBADF: EBADF, ECONNRESET and EPIPE
- * are that (xenstored sends none of them as an error).  Some of its
- * losses say what xenstored may also say, or nothing: a reply too long
- * (E2BIG), no memory for one (ENOMEM, or errno 0: -EIO here), a reader
- * thread gone while a request waited (EINVAL).  After those we ask the
- * connection itself (one more request). */
+/* A call on st failed: -errno, with the connection's loss remembered.
+ * libxenstore closes its socket for good when a request's write or read
+ * fails, or a reply is not the request's, and every later call fails with
+ * EBADF: EBADF, ECONNRESET and EPIPE are that (xenstored sends none of
+ * them as an error), said as -ECONNRESET.  Some of its losses say what
+ * xenstored may also say, or nothing: a reply too long (E2BIG), no memory
+ * for one (ENOMEM, or errno 0: -EIO here), a reader thread gone while a
+ * request waited (EINVAL).  After those we ask the connection itself (one
+ * more request), and keep the error: in a guest, xenbus refuses a watch
+ * past the quota by failing its write, so E2BIG is both xenstored's
+ * refusal and the loss, and the caller needs the refusal. */
 static int store_err(struct hyp_store *st)
 {
 	int err = hyp_neg_errno();
 
-	if (err == -EBADF || err == -ECONNRESET || err == -EPIPE ||
-	    ((err == -E2BIG || err == -ENOMEM || err == -EIO ||
-	      err == -EINVAL) && probe_lost(st))) {
+	if (err == -EBADF || err == -ECONNRESET || err == -EPIPE) {
 		atomic_store(&st->lost, true);
 		return -ECONNRESET;
 	}
+	if ((err == -E2BIG || err == -ENOMEM || err == -EIO ||
+	     err == -EINVAL) && probe_lost(st))
+		atomic_store(&st->lost, true);
 	return err;
 }
 

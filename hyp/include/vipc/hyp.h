@@ -298,8 +298,10 @@ void hyp_store_close_postfork(struct hyp_store *st);
  * -ECONNRESET)?  libxenstore says some losses with errors xenstored may
  * send too (E2BIG for a reply too long, ENOMEM or no errno for want of
  * memory, EINVAL for a reader thread gone): after those the call asks
- * the connection (one more request, XS_GET_DOMAIN_PATH), and says
- * -ECONNRESET if it was given up.  false for NULL. */
+ * the connection (one more request, XS_GET_DOMAIN_PATH), marks it lost
+ * if it was given up, and still returns its own error (in a guest, a
+ * watch refused past the quota is E2BIG and the loss at once).  false
+ * for NULL. */
 bool hyp_store_lost(struct hyp_store *st);
 
 /*
