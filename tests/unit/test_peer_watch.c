@@ -191,6 +191,17 @@ static int add_first_unthreaded(struct vchan_peer_sub *a)
 	return fd;
 }
 
+/* The next take of events finds the connection broken: a fresh one
+ * watches @releaseDomain, then B's node and A's (newest first). */
+static void plan_broken_then_rewatch_ab(void)
+{
+	MOCK_FAIL(xs_check_watch, EINVAL);
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* @releaseDomain */
+	MOCK_OK(xs_watch);                      /* B's node */
+	MOCK_OK(xs_watch);                      /* A's node */
+}
+
 /* A (add_first) and B (add_server); B's node's events: ev, whose token
  * lives in token (64 bytes). */
 static void add_pair(struct vchan_peer_sub *s, const char *ev[2], char *token)
@@ -408,11 +419,7 @@ static void test_broken_connection_reconnects(void **state)
 	(void)state;
 	add_pair(s, ev, token_b);
 	logs = 0;
-	MOCK_FAIL(xs_check_watch, EINVAL);
-	MOCK_OK(xs_open);
-	MOCK_OK(xs_watch);                      /* @releaseDomain */
-	MOCK_OK(xs_watch);                      /* B's node */
-	MOCK_OK(xs_watch);                      /* A's node */
+	plan_broken_then_rewatch_ab();
 	/* Newest first: B's node there now, its client's; A's gone. */
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
 	MOCK_FAIL(xs_get_permissions, ENOENT);
@@ -514,11 +521,7 @@ static void test_renewal_lost_again_drops_nothing(void **state)
 	assert_null(strstr(last_log, "cannot open"));
 	assert_int_equal(mock.xs_close, 1);
 	/* The next take finds the loss: A's and B's nodes watched again. */
-	MOCK_FAIL(xs_check_watch, EINVAL);
-	MOCK_OK(xs_open);
-	MOCK_OK(xs_watch);                      /* @releaseDomain */
-	MOCK_OK(xs_watch);                      /* B's node */
-	MOCK_OK(xs_watch);                      /* A's node */
+	plan_broken_then_rewatch_ab();
 	/* Every channel looks, newest first: all there, the peers'. */
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(7, XS_PERM_NONE));
 	MOCK_RET(xs_get_permissions, MOCK_OWNER(6, XS_PERM_NONE));
