@@ -106,8 +106,10 @@
  *               (default MIXED_MESSAGES), sent MIXED_GAP_MS apart: each
  *               must reach the loop in a wake-up of its own, though the
  *               sleeper consumes the events (one in ten may come with the
- *               next: a loop held off its CPU); then the big one arrives
- *               whole.
+ *               next: a loop held off its CPU, and so may one that
+ *               comes more than MIXED_LATE_MS after the one before); then
+ *               the big one arrives whole, and the client waits for the
+ *               server's last word before it closes.
  *   livegc      leaked liveness nodes: the server offers three channels in
  *               turn, on vipc-vchan (taken by the client "livegc", which
  *               stays), vipc-vchan-victim (a second client process,
@@ -192,6 +194,13 @@
 #define MIXED_FLUSH_MS 60000
 #define MIXED_BIG (256u << 10)
 #define MIXED_MESSAGES 20
+/* A wake-up this long after the one before slept through its event until
+ * the loop's recheck (a second): for the last message no later one shows
+ * that. */
+#define MIXED_LATE_MS (MIXED_GAP_MS + 500)
+/* mixed: the server's last word, after which the client may close (before
+ * it, a close could end the loop's run with its last message untaken). */
+#define MIXED_BYE_TYPE 9
 /* many: channels held at once by one client domain. */
 #define MANY_CHANNELS 120
 /* noisy: how long the client floods while it takes echoes, and the
@@ -1878,6 +1887,7 @@ static bool mixed_loop(struct vchan *v, int n, int *late)
 {
 	struct pollfd pfd = { .fd = vchan_fd(v), .events = POLLIN };
 	int got = 0, r = 0;
+	double last = 0;
 
 	if (pfd.fd < 0) {
 		FAIL("mixed: vchan_fd: %s", strerror(-pfd.fd));
@@ -1918,6 +1928,11 @@ static bool mixed_loop(struct vchan *v, int n, int *late)
 			return false;
 		}
 		*late += k > 1 ? k - 1 : 0;
+		/* After the first, messages come MIXED_GAP_MS apart. */
+		if (k && last && (now_s() - last) * 1000 > MIXED_LATE_MS)
+			(*late)++;
+		if (k)
+			last = now_s();
 	}
 	return true;
 }
@@ -1953,7 +1968,9 @@ static void mixed_server(struct vchan *v, int n)
 	if (mixed_loop(v, n, &late)) {
 		if (late > n / 10)
 			FAIL("mixed: %d of %d messages reached the event loop "
-			     "late (with a later one's event)", late, n);
+			     "late (with a later one's event, or more than "
+			     "%d ms after the one before)", late, n,
+			     MIXED_LATE_MS);
 		else
 			OK("mixed: the event loop took %d messages while a "
 			   "thread slept in a flush, %d late", n, late);
@@ -1965,10 +1982,14 @@ static void mixed_server(struct vchan *v, int n)
 	else
 		FAIL("mixed: the flush ended with %d", f.ret);
 	free(f.big);
+	/* Now the client may close. */
+	if (vchan_send(v, MIXED_BYE_TYPE, 0, NULL, 0, 10000) < 0 ||
+	    vchan_flush(v, 10000) < 0)
+		FAIL("mixed: cannot send the last word");
 }
 
 /* mixed, client side: n small messages MIXED_GAP_MS apart, then the big
- * one, checked byte by byte. */
+ * one, checked byte by byte, then the server's last word. */
 static void mixed_client(struct vchan *v, int n)
 {
 	uint8_t *in = malloc(MIXED_BIG), *want = malloc(MIXED_BIG);
@@ -1993,6 +2014,13 @@ static void mixed_client(struct vchan *v, int n)
 		     "bytes)", m.type, m.len);
 	else
 		OK("mixed: %d messages sent, the big one received whole", n);
+	if (r < 0)
+		goto out;
+	m = (struct vchan_msg){ .buf = in, .len = MIXED_BIG };
+	r = vchan_recv(v, &m, MIXED_FLUSH_MS);
+	if (r < 0 || m.type != MIXED_BYE_TYPE || m.len != 0)
+		FAIL("mixed: no last word from the server: %s, type %u",
+		     r < 0 ? strerror(-r) : "ok", r < 0 ? 0 : m.type);
 out:
 	free(in);
 	free(want);
