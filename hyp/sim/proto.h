@@ -55,6 +55,7 @@ enum xsp_op {
     XSP_OP_GNTTAB_SET_MAX = 20,
     XSP_OP_GNTTAB_MAP = 21,
     XSP_OP_GNTTAB_UNMAP = 22,
+    XSP_OP_GNTTAB_DISCARD = 23, /* an unmap whose notify does not fire */
     /* gntshr (sharer) */
     XSP_OP_GNTSHR_SHARE = 30,
     XSP_OP_GNTSHR_UNSHARE = 31,

@@ -7,8 +7,9 @@
  *                       Its handle's descriptor does not close on exec (the
  *                       grantee's does), as Xen 4.17's library opens them.
  *   conf-grant map      grantee: maps them from data/conf/peer, checks the
- *                       contents both ways, and that the read-only grant can
- *                       neither be mapped writable nor written.
+ *                       contents both ways, that the read-only grant can
+ *                       neither be mapped writable nor written, and what
+ *                       xengnttab_grant_copy() takes and refuses.
  *   conf-grant intrude  third domain: data/conf/target is the granter,
  *                       data/conf/refs the refs dom0 copied for it; mapping
  *                       any of them must fail, reading the refs node too.
@@ -168,6 +169,41 @@ static bool read_refs(struct xs_handle *xs, const char *path, uint32_t refs[3])
     return ok;
 }
 
+/* xengnttab_grant_copy(): gntdev refuses the whole call (EINVAL) for a
+ * segment with no grant on either side or one crossing its granted page;
+ * a copy out of a granted page finds what the mapping shows. */
+static void check_grant_copy(xengnttab_handle *xgt, unsigned peer,
+                             uint32_t ref, const unsigned char *mapped)
+{
+    unsigned char a[64] = { 0 }, b[64] = { 0 };
+    xengnttab_grant_copy_segment_t seg = {
+        .source.virt = a, .dest.virt = b, .len = sizeof(b),
+    };
+    int rc;
+
+    errno = 0;
+    rc = xengnttab_grant_copy(xgt, 1, &seg);
+    conf_check(rc == -1 && errno == EINVAL, "grant-copy-local-refused",
+               "a copy with no grant said %d (%s)", rc, strerror(errno));
+    seg.flags = GNTCOPY_source_gref;
+    seg.source.foreign.ref = ref;
+    seg.source.foreign.domid = (uint16_t)peer;
+    seg.source.foreign.offset = PAGE - 32;
+    errno = 0;
+    rc = xengnttab_grant_copy(xgt, 1, &seg);
+    conf_check(rc == -1 && errno == EINVAL, "grant-copy-cross-page-refused",
+               "a copy past its granted page said %d (%s)", rc,
+               strerror(errno));
+    seg.source.foreign.offset = 128;
+    seg.status = 1;
+    rc = xengnttab_grant_copy(xgt, 1, &seg);
+    conf_check(rc == 0 && seg.status == GNTST_okay &&
+               memcmp(b, mapped + 128, sizeof(b)) == 0, "grant-copy-from-grant",
+               "a copy out of ref %u said %d, status %d%s", ref, rc,
+               seg.status, rc == 0 && seg.status == GNTST_okay ?
+               ", bytes differ from the mapping" : "");
+}
+
 static int role_map(void)
 {
     struct xs_handle *xs = conf_xs_open();
@@ -229,6 +265,8 @@ static int role_map(void)
         }
         xengnttab_unmap(xgt, ro, 1);
     }
+
+    check_grant_copy(xgt, peer, refs[0], rw);
 
     /* A ref number the granter never issued must not map. */
     bad = xengnttab_map_grant_ref(xgt, peer, refs[2] + 1000, PROT_READ);

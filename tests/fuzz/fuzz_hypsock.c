@@ -725,6 +725,7 @@ static void check_reply(const struct sent *s, int rc)
 		break;
 	}
 	case XSP_OP_GNTTAB_UNMAP:
+	case XSP_OP_GNTTAB_DISCARD: /* the notify goes unfired */
 		if (!rc)
 			drop_notifies(s->conn, false, s->id);
 		break;
@@ -802,7 +803,8 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 		XSP_OP_EVTCHN_BIND_INTERDOMAIN, XSP_OP_EVTCHN_BIND_VIRQ,
 		XSP_OP_EVTCHN_UNBIND, XSP_OP_EVTCHN_PEER,
 		XSP_OP_EVTCHN_RESTRICT, XSP_OP_GNTTAB_SET_MAX,
-		XSP_OP_GNTTAB_MAP, XSP_OP_GNTTAB_UNMAP, XSP_OP_GNTSHR_SHARE,
+		XSP_OP_GNTTAB_MAP, XSP_OP_GNTTAB_UNMAP, XSP_OP_GNTTAB_DISCARD,
+		XSP_OP_GNTSHR_SHARE,
 		XSP_OP_GNTSHR_UNSHARE, XSP_OP_CTRL_DOMINFO,
 		XSP_OP_CTRL_EVTCHN_STATUS, XSP_OP_MORE_FDS,
 	};
@@ -910,7 +912,8 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 		}
 		break;
 	}
-	case XSP_OP_GNTTAB_UNMAP: {
+	case XSP_OP_GNTTAB_UNMAP:
+	case XSP_OP_GNTTAB_DISCARD: {
 		struct xsp_gnttab_unmap x = { .map_id = pick_id(in) };
 
 		s->id = x.map_id;
@@ -993,6 +996,7 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 			[XSP_OP_GNTTAB_SET_MAX] = XSP_KIND_GNTTAB,
 			[XSP_OP_GNTTAB_MAP] = XSP_KIND_GNTTAB,
 			[XSP_OP_GNTTAB_UNMAP] = XSP_KIND_GNTTAB,
+			[XSP_OP_GNTTAB_DISCARD] = XSP_KIND_GNTTAB,
 			[XSP_OP_GNTSHR_SHARE] = XSP_KIND_GNTSHR,
 			[XSP_OP_GNTSHR_UNSHARE] = XSP_KIND_GNTSHR,
 			[XSP_OP_CTRL_DOMINFO] = XSP_KIND_CTRL,

@@ -184,20 +184,22 @@ static void test_limits(void **state)
     assert_int_equal(grant_share(s3, 2, 504, true, XSP_NO_NOTIFY_OFFSET,
                                  XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
     assert_int_equal(refs[503], 511);
-    /* Per-handle map limit: ENOMEM, as gntdev. */
+    /* set_max limits nothing, before or after a map (Linux's gntdev has
+     * no such ioctl; Xen 4.17's library takes ENOTTY for success). */
     assert_int_equal(grant_set_max(f->m2, 2), 0);
     struct xsp_grant_ref r[3] = { { 3, refs[0] }, { 3, refs[1] },
                                   { 3, refs[2] } };
     struct xsp_map_page pg[3];
     int fds[3];
     unsigned n;
-    uint64_t id;
+    uint64_t id, id2;
     assert_int_equal(grant_map(f->m2, 3, r, true, XSP_NO_NOTIFY_OFFSET,
-                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), -ENOMEM);
-    assert_int_equal(grant_map(f->m2, 2, r, true, XSP_NO_NOTIFY_OFFSET,
                                XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), 0);
-    assert_int_equal(grant_set_max(f->m2, 10), -EBUSY);
+    assert_int_equal(grant_set_max(f->m2, 1), 0);
+    assert_int_equal(grant_map(f->m2, 2, r, true, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id2, pg, fds, &n), 0);
     grant_unmap(f->m2, id);
+    grant_unmap(f->m2, id2);
     /* Not a memfd: refused. */
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -251,6 +253,85 @@ static void test_gntalloc_limit(void **state)
     munmap(m2, 24 * PG);
     munmap(m3, PG);
     munmap(m4, 1024 * PG);
+}
+
+/* A domain maps at most its maptrack table's worth of pages at once, over
+ * all its handles; past it a map fails as on Xen (EINVAL from gntdev). */
+static void test_maptrack_limit(void **state)
+{
+    struct fixture *f = *state;
+    static uint32_t refs[1024];
+    static struct xsp_grant_ref r[1024];
+    static struct xsp_map_page pg[1024];
+    static int fds[1024];
+    static uint64_t ids[256];
+    struct grant_mapper *m2b;
+    uint8_t *mine;
+    uint64_t sid, id;
+    unsigned n;
+    int fd = pages(1024, &mine);
+    assert_int_equal(grant_share(f->s1, 2, 1024, false, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, refs), 0);
+    for (unsigned i = 0; i < 1024; i++)
+        r[i] = (struct xsp_grant_ref){ 1, refs[i] };
+    assert_int_equal(grant_mapper_new(2, &m2b), 0);
+    /* 256 maps of 1024 pages fill it, on two handles. */
+    for (unsigned i = 0; i < 256; i++)
+        assert_int_equal(grant_map(i % 2 ? m2b : f->m2, 1024, r, false,
+                                   XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT,
+                                   -1, &ids[i], pg, fds, &n), 0);
+    assert_int_equal(grant_map(m2b, 1, r, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n),
+                     -EINVAL);
+    /* Domain 3's table is its own. */
+    assert_int_equal(grant_map(f->m3, 1, r, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n),
+                     -EINVAL); /* not granted to it, but not full either */
+    /* An unmap, or a handle's close, makes room. */
+    assert_int_equal(grant_unmap(f->m2, ids[0]), 0);
+    assert_int_equal(grant_map(m2b, 1024, r, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), 0);
+    assert_int_equal(grant_map(f->m2, 1, r, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n),
+                     -EINVAL);
+    grant_mapper_free(m2b);
+    assert_int_equal(grant_map(f->m2, 1, r, false, XSP_NO_NOTIFY_OFFSET,
+                               XSP_NO_NOTIFY_PORT, -1, &id, pg, fds, &n), 0);
+    /* The fixture's teardown frees f->m2 with its maps. */
+    munmap(mine, 1024 * PG);
+}
+
+/* A read-only map of a writable grant gets a read-only descriptor (no
+ * mprotect() makes it writable), charged to the mapping domain while its
+ * read-only maps last. */
+static void test_read_only_map_of_writable_grant(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine;
+    int fd = pages(1, &mine);
+    uint32_t ref, page;
+    uint64_t sid, id1, id2, id3;
+    int fd1, fd2, fd3;
+    int used = fd_budget_used(2);
+    assert_int_equal(grant_share(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, &ref), 0);
+    assert_int_equal(map1(f->m2, 1, ref, true, &id1, &fd1, &page), 0);
+    assert_int_equal(fd_budget_used(2), used);
+    assert_int_equal(map1(f->m2, 1, ref, false, &id2, &fd2, &page), 0);
+    assert_int_not_equal(fd1, fd2);
+    assert_int_equal(fcntl(fd2, F_GETFL) & O_ACCMODE, O_RDONLY);
+    assert_int_equal(fd_budget_used(2), used + 1);
+    assert_int_equal(map1(f->m2, 1, ref, false, &id3, &fd3, &page), 0);
+    assert_int_equal(fd3, fd2);
+    assert_int_equal(fd_budget_used(2), used + 1);
+    assert_int_equal(grant_unmap(f->m2, id2), 0);
+    assert_int_equal(fd_budget_used(2), used + 1);
+    assert_int_equal(grant_unmap(f->m2, id3), 0);
+    assert_int_equal(fd_budget_used(2), used);
+    assert_int_equal(fcntl(fd2, F_GETFD), -1); /* closed */
+    assert_int_equal(grant_unmap(f->m2, id1), 0);
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0);
+    munmap(mine, PG);
 }
 
 static void test_unshare_while_mapped(void **state)
@@ -387,6 +468,12 @@ static void test_unmap_notify(void **state)
     /* Unmap: domain 1's port p1 gets the event. */
     assert_int_equal(grant_unmap(f->m2, id), 0);
     assert_int_equal(read(e1, &v, 1), 1);
+    /* A discarded map (its library could not use it) fires nothing. */
+    assert_int_equal(grant_map(f->m2, 1, &r, false, XSP_NO_NOTIFY_OFFSET, p2, -1,
+                               &id, &pg, fds, &n), 0);
+    assert_int_equal(grant_discard(f->m2, id), 0);
+    assert_int_equal(read(e1, &v, 1), -1);
+    assert_int_equal(grant_discard(f->m2, id), -EINVAL);
     /* Unshare: the sharer's byte is cleared (even on a read-only share) and
      * domain 2 gets the event. */
     assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0);
@@ -601,6 +688,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_only_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gntalloc_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maptrack_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_map_of_writable_grant,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_unshare_while_mapped, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_freed_last_reused_first, setup,

@@ -20,7 +20,11 @@
 #define DEFAULT_GRANT_FRAMES 64u
 #define REFS_PER_FRAME 512u      /* v1: 8-byte entries in a 4 KiB frame */
 #define FIRST_USABLE_REF 8u      /* GNTTAB_NR_RESERVED_ENTRIES */
-#define DEFAULT_MAX_MAPPED 65536u /* Linux gntdev's default limit */
+/* Mappings one domain may hold at once: Xen's maptrack table, 1024 frames
+ * (gnttab_max_maptrack_frames) of 256 entries.  Past it Xen answers
+ * GNTST_no_device_space, which gntdev turns into EINVAL.  It also bounds
+ * what a guest makes the daemon keep (a map_item per page). */
+#define MAPTRACK_MAX (1024u * 256u)
 /* Linux gntalloc's "limit": pages its users in one kernel (domain) may have
  * shared at once, 1024 by default; past it the share fails with ENOSPC.
  * Seen on Xen 4.17 with Debian's 6.1 kernel: 31 channels of 33 pages, and
@@ -32,7 +36,12 @@ enum entry_state { ENTRY_FREE = 0, ENTRY_ACTIVE, ENTRY_REVOKED };
 /* The pages of one share call. */
 struct backing {
     int fd;         /* the sharer's memfd (sealed against size changes) */
-    int rofd;       /* O_RDONLY reopen, made on first read-only map */
+    int rofd;       /* O_RDONLY reopen, made at first read-only map */
+    bool writable;  /* the grant's */
+    /* A writable grant's rofd lives while read-only maps of it do, charged
+     * to the mapping domain (a read-only grant's is the sharer's). */
+    uint32_t ro_maps;
+    uint32_t ro_domid;
     uint32_t npages;
     unsigned users; /* entries pointing here */
     uint32_t charged; /* descriptors charged to the sharer (fd_budget.h) */
@@ -62,6 +71,7 @@ struct grant_dom {
     unsigned refs; /* 1 while the domain lives + 1 per mapped item */
     uint32_t fds;  /* charged for live backings, given back at destroy */
     uint32_t shared; /* pages shared and not yet revoked (GNTALLOC_LIMIT) */
+    uint32_t mapped; /* pages this domain maps (MAPTRACK_MAX) */
     bool dead;
 };
 
@@ -92,6 +102,7 @@ struct grant_sharer {
 struct map_item {
     struct grant_dom *g;
     uint32_t ref;
+    bool ro_of_writable; /* counted in its backing's ro_maps */
 };
 
 struct mapping {
@@ -105,8 +116,7 @@ struct mapping {
 
 struct grant_mapper {
     uint32_t domid;
-    uint32_t max_mapped;
-    uint32_t mapped;
+    struct grant_dom *g; /* the mapper's own domain's: its maptrack count */
     struct mapping *maps;
     uint64_t next_id;
 };
@@ -417,6 +427,7 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
     g->fds += charge;
     b->fd = memfd;
     b->rofd = -1;
+    b->writable = writable;
     b->npages = count;
     b->users = count;
     for (uint32_t i = 0; i < count; i++) {
@@ -506,11 +517,15 @@ void grant_sharer_free(struct grant_sharer *s)
 
 int grant_mapper_new(uint32_t domid, struct grant_mapper **out)
 {
+    struct grant_dom *g = grant_dom_of(domid);
+    if (!g)
+        return -ESRCH;
     struct grant_mapper *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
     m->domid = domid;
-    m->max_mapped = DEFAULT_MAX_MAPPED;
+    m->g = g;
+    g->refs++;
     m->next_id = 1;
     *out = m;
     return 0;
@@ -518,22 +533,39 @@ int grant_mapper_new(uint32_t domid, struct grant_mapper **out)
 
 int grant_set_max(struct grant_mapper *m, uint32_t count)
 {
-    /* libxengnttab: call it before mapping anything. */
-    if (m->maps)
-        return -EBUSY;
-    m->max_mapped = count;
+    /* Linux's gntdev has no such ioctl since 4.x; Xen 4.17's library
+     * takes its ENOTTY for success.  So it limits nothing. */
+    (void)m;
+    (void)count;
     return 0;
+}
+
+/* A writable grant's read-only reopen goes with its last read-only map. */
+static void ro_reopen_drop(struct backing *b)
+{
+    if (!b->writable || b->ro_maps || b->rofd < 0)
+        return;
+    close(b->rofd);
+    b->rofd = -1;
+    fd_uncharge(b->ro_domid, 1);
 }
 
 static void item_put(struct map_item *it)
 {
     struct grant_dom *g = it->g;
+    if (it->ro_of_writable) {
+        g->e[it->ref].b->ro_maps--;
+        ro_reopen_drop(g->e[it->ref].b);
+    }
     g->e[it->ref].maps--;
     entry_maybe_free(g, it->ref);
     grant_dom_put(g);
 }
 
-static int fd_for(struct backing *b, bool writable, int *fd)
+/* The descriptor a map of b gets.  A read-only map gets an O_RDONLY one,
+ * so that it cannot be made writable (mprotect): Xen's read-only mapping
+ * of a writable grant faults on a store too. */
+static int fd_for(struct backing *b, bool writable, uint32_t mapper, int *fd)
 {
     if (writable) {
         *fd = b->fd;
@@ -541,10 +573,18 @@ static int fd_for(struct backing *b, bool writable, int *fd)
     }
     if (b->rofd < 0) {
         char path[64];
+        int rc = b->writable ? fd_charge(mapper, 1, "read-only map") : 0;
+        if (rc)
+            return rc;
         snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
         b->rofd = open(path, O_RDONLY | O_CLOEXEC);
-        if (b->rofd < 0)
-            return -errno;
+        if (b->rofd < 0) {
+            rc = -errno;
+            if (b->writable)
+                fd_uncharge(mapper, 1);
+            return rc;
+        }
+        b->ro_domid = mapper;
     }
     *fd = b->rofd;
     return 0;
@@ -590,8 +630,8 @@ int grant_map(struct grant_mapper *m, uint32_t count,
 {
     if (count == 0 || count > XSP_MAX_PAGES)
         return -EINVAL;
-    if (count > m->max_mapped - m->mapped)
-        return -ENOMEM; /* gntdev's answer when over its limit */
+    if (count > MAPTRACK_MAX - m->g->mapped)
+        return -EINVAL; /* Xen's maptrack full: gntdev says EINVAL */
     /* Check every ref first: gntdev's map fails as a whole, with EINVAL. */
     for (uint32_t i = 0; i < count; i++) {
         struct grant_dom *g = refs[i].domid < DOMID_FIRST_RESERVED
@@ -632,7 +672,7 @@ int grant_map(struct grant_mapper *m, uint32_t count,
         struct grant_dom *g = grant_dom_of(refs[i].domid);
         struct gentry *e = &g->e[refs[i].ref];
         int fd = -1;
-        rc = fd_for(e->b, writable, &fd);
+        rc = fd_for(e->b, writable, m->domid, &fd);
         if (rc)
             break;
         /* Consecutive refs usually share a backing: look back a little. */
@@ -657,50 +697,81 @@ int grant_map(struct grant_mapper *m, uint32_t count,
             loop_del(g_loop, mp->owner_fd);
             fd_uncharge(m->domid, 1);
         }
+        /* Reopens made for this map alone go again. */
+        for (uint32_t i = 0; i < count && !writable; i++)
+            ro_reopen_drop(grant_dom_of(refs[i].domid)->e[refs[i].ref].b);
         free(mp);
         free(items);
         return rc;
     }
     for (uint32_t i = 0; i < count; i++) {
         struct grant_dom *g = grant_dom_of(refs[i].domid);
-        g->e[refs[i].ref].maps++;
+        struct gentry *e = &g->e[refs[i].ref];
+        e->maps++;
         g->refs++;
         items[i].g = g;
         items[i].ref = refs[i].ref;
+        items[i].ro_of_writable = !writable && e->b->writable;
+        if (items[i].ro_of_writable)
+            e->b->ro_maps++;
     }
     mp->id = m->next_id++;
     mp->count = count;
     mp->items = items;
     mp->next = m->maps;
     m->maps = mp;
-    m->mapped += count;
+    m->g->mapped += count;
     *map_id = mp->id;
     *nfds = n;
     return 0;
 }
 
-static void mapping_free(struct grant_mapper *m, struct mapping *mp)
+/* Let a notify go without firing it. */
+static void notify_drop(struct notify *n)
+{
+    if (n->page)
+        munmap(n->page, XSP_PAGE_SIZE);
+    n->page = NULL;
+    evtchn_release(n->port);
+    n->port = NULL;
+}
+
+static void mapping_free(struct grant_mapper *m, struct mapping *mp,
+                         bool fire)
 {
     owner_unwatch(mp);
     /* gntdev: notify first (the page is still mapped), then unmap. */
-    notify_fire(&mp->n);
+    if (fire)
+        notify_fire(&mp->n);
+    else
+        notify_drop(&mp->n);
     for (uint32_t i = 0; i < mp->count; i++)
         item_put(&mp->items[i]);
-    m->mapped -= mp->count;
+    m->g->mapped -= mp->count;
     free(mp->items);
     free(mp);
 }
 
-int grant_unmap(struct grant_mapper *m, uint64_t map_id)
+static int unmap(struct grant_mapper *m, uint64_t map_id, bool fire)
 {
     for (struct mapping **pp = &m->maps; *pp; pp = &(*pp)->next)
         if ((*pp)->id == map_id) {
             struct mapping *mp = *pp;
             *pp = mp->next;
-            mapping_free(m, mp);
+            mapping_free(m, mp, fire);
             return 0;
         }
     return -EINVAL;
+}
+
+int grant_unmap(struct grant_mapper *m, uint64_t map_id)
+{
+    return unmap(m, map_id, true);
+}
+
+int grant_discard(struct grant_mapper *m, uint64_t map_id)
+{
+    return unmap(m, map_id, false);
 }
 
 void grant_mapper_free(struct grant_mapper *m)
@@ -710,8 +781,9 @@ void grant_mapper_free(struct grant_mapper *m)
     while (m->maps) {
         struct mapping *mp = m->maps;
         m->maps = mp->next;
-        mapping_free(m, mp);
+        mapping_free(m, mp, true);
     }
+    grant_dom_put(m->g);
     free(m);
 }
 

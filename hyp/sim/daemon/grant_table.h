@@ -39,6 +39,8 @@ int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
 int grant_mapper_new(uint32_t domid, struct grant_mapper **out);
 /* Unmap everything (unmap-notifies fire), free. */
 void grant_mapper_free(struct grant_mapper *m);
+/* A no-op, as on Linux since 4.x; what bounds mappings is the domain's
+ * maptrack table: past it a map fails with -EINVAL. */
 int grant_set_max(struct grant_mapper *m, uint32_t count);
 /* Map count refs. pages[i] says which of fds[] backs page i and where;
  * fds are borrowed from the table (send them, do not close); *nfds <= count.
@@ -57,6 +59,10 @@ int grant_map(struct grant_mapper *m, uint32_t count,
               uint64_t *map_id, struct xsp_map_page *pages, int *fds,
               unsigned *nfds);
 int grant_unmap(struct grant_mapper *m, uint64_t map_id);
+/* Undo a map its library could not use (its own mmap failed, or the reply
+ * never reached it): as grant_unmap(), but the unmap-notify does not fire,
+ * since libxengnttab sets it up only once its mmap has succeeded. */
+int grant_discard(struct grant_mapper *m, uint64_t map_id);
 
 /* For tests and xc: refs in use in domid's table (-ESRCH: no domain). */
 int grant_refs_in_use(uint32_t domid);

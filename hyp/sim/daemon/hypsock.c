@@ -253,15 +253,18 @@ static int do_gnttab(struct req *r)
         rc = reply(r->c, r->op, 0, g_rep,
                    sizeof(rep) + x.count * sizeof(g_pages[0]), g_fds, nfds);
         if (rc) /* the library never learns of it: undo */
-            grant_unmap(m, rep.map_id);
+            grant_discard(m, rep.map_id);
         return rc;
     }
-    case XSP_OP_GNTTAB_UNMAP: {
+    case XSP_OP_GNTTAB_UNMAP:
+    case XSP_OP_GNTTAB_DISCARD: {
         struct xsp_gnttab_unmap x;
         if (r->len != sizeof(x) || r->nfds)
             return -1;
         memcpy(&x, r->body, sizeof(x));
-        return reply(r->c, r->op, -grant_unmap(m, x.map_id), NULL, 0, NULL, 0);
+        int rc = r->op == XSP_OP_GNTTAB_UNMAP ? grant_unmap(m, x.map_id)
+                                              : grant_discard(m, x.map_id);
+        return reply(r->c, r->op, -rc, NULL, 0, NULL, 0);
     }
     }
     return -1;

@@ -194,11 +194,13 @@ int xengnttab_set_max_grants(xengnttab_handle *h, uint32_t nr_grants)
     return rc ? gntdev_fail(-rc) : 0;
 }
 
-static void unmap_in_daemon(xengnttab_handle *h, uint64_t id)
+/* op: XSP_OP_GNTTAB_UNMAP, or _DISCARD for a map we could not use
+ * (libxengnttab sets the unmap-notify up only after its mmap succeeded,
+ * so nothing fires at the peer then). */
+static void unmap_in_daemon(xengnttab_handle *h, uint32_t op, uint64_t id)
 {
     struct xsp_gnttab_unmap req = { .map_id = id };
-    gntdev_call(h, XSP_OP_GNTTAB_UNMAP, &req, sizeof(req), -1, NULL, 0, NULL,
-                NULL, 0, NULL);
+    gntdev_call(h, op, &req, sizeof(req), -1, NULL, 0, NULL, NULL, 0, NULL);
 }
 
 /* Map each run of pages that are consecutive in one fd with one mmap. */
@@ -287,7 +289,7 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
     if (!rc && madvise(area, (size_t)count * XSP_PAGE_SIZE, MADV_DONTFORK))
         rc = -errno;
     if (rc) {
-        unmap_in_daemon(h, mr.map_id);
+        unmap_in_daemon(h, XSP_OP_GNTTAB_DISCARD, mr.map_id);
         goto out;
     }
     r->addr = area;
@@ -372,7 +374,8 @@ int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
     *pp = r->next;
     pthread_mutex_unlock(&h->lock);
     munmap(r->addr, (size_t)r->pages * XSP_PAGE_SIZE);
-    unmap_in_daemon(h, r->id); /* fires the unmap-notify, if any */
+    /* Fires the unmap-notify, if any. */
+    unmap_in_daemon(h, XSP_OP_GNTTAB_UNMAP, r->id);
     owner_drop(r);
     free(r);
     return 0;
@@ -381,6 +384,17 @@ int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
 int xengnttab_grant_copy(xengnttab_handle *h, uint32_t count,
                          xengnttab_grant_copy_segment_t *segs)
 {
+    /* gntdev refuses the whole call, copying nothing, for a segment with
+     * no grant on either side or one that crosses its granted page. */
+    for (uint32_t i = 0; i < count; i++) {
+        const xengnttab_grant_copy_segment_t *s = &segs[i];
+        if (!(s->flags & (GNTCOPY_source_gref | GNTCOPY_dest_gref)) ||
+            ((s->flags & GNTCOPY_source_gref) &&
+             s->source.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE) ||
+            ((s->flags & GNTCOPY_dest_gref) &&
+             s->dest.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE))
+            return gntdev_fail(EINVAL);
+    }
     /* Per segment: map the foreign side(s) for the copy, then unmap. */
     for (uint32_t i = 0; i < count; i++) {
         xengnttab_grant_copy_segment_t *s = &segs[i];
@@ -388,23 +402,15 @@ int xengnttab_grant_copy(xengnttab_handle *h, uint32_t count,
         uint8_t *smap = NULL, *dmap = NULL;
         s->status = GNTST_okay;
         if (s->flags & GNTCOPY_source_gref) {
-            if (s->source.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE) {
-                s->status = GNTST_bad_copy_arg;
-                continue;
-            }
             smap = xengnttab_map_grant_ref(h, s->source.foreign.domid,
                                            s->source.foreign.ref, PROT_READ);
             src = smap ? smap + s->source.foreign.offset : NULL;
         }
         if (s->flags & GNTCOPY_dest_gref) {
-            if (s->dest.foreign.offset + (uint32_t)s->len > XSP_PAGE_SIZE) {
-                s->status = GNTST_bad_copy_arg;
-            } else {
-                dmap = xengnttab_map_grant_ref(h, s->dest.foreign.domid,
-                                               s->dest.foreign.ref,
-                                               PROT_READ | PROT_WRITE);
-                dst = dmap ? dmap + s->dest.foreign.offset : NULL;
-            }
+            dmap = xengnttab_map_grant_ref(h, s->dest.foreign.domid,
+                                           s->dest.foreign.ref,
+                                           PROT_READ | PROT_WRITE);
+            dst = dmap ? dmap + s->dest.foreign.offset : NULL;
         }
         if (s->status == GNTST_okay) {
             if (!src || !dst)

@@ -9,6 +9,7 @@
 grant_exchange
 sc_expect a grant-freed-last-reused-first grant-share grant-peer-done grant-rw-peer-write-seen grant-rw-own-intact
 sc_expect b grant-map-rw grant-rw-content grant-unissued-ref-refused
+sc_expect b grant-copy-local-refused grant-copy-cross-page-refused grant-copy-from-grant
 sc_no_fail a grant-rw
 sc_no_fail b grant-rw
 sc_no_fail a grant-share
