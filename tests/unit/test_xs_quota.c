@@ -38,6 +38,7 @@ static void test_defaults(void **st)
     assert_int_equal(l.watches_per_domain, 128);
     assert_int_equal(l.kernel_watches, 5);
     assert_int_equal(l.transactions_per_domain, 10);
+    assert_int_equal(l.txn_nodes, 1024);
     assert_int_equal(l.max_entry_size, 2048);
     assert_int_equal(l.max_path_len, 3072);
 }
@@ -149,17 +150,84 @@ static void test_watch_quota_sees_closed_handle(void **st)
     free(old);
 }
 
+/* Xen 4.17 refuses a guest's transaction only when it already holds more
+ * than the quota (">"): with a quota of 2 the third opens, the fourth
+ * fails (the default 10: 11 open, as Xen 4.17 allows). */
 static void test_txn_quota(void **st)
 {
     (void)st;
-    uint32_t a = t_txstart(D1), b = t_txstart(D1);
-    assert_true(a && b);
+    uint32_t a = t_txstart(D1), b = t_txstart(D1), c = t_txstart(D1);
+    assert_true(a && b && c);
     assert_int_equal(t_req(D1, XS_TRANSACTION_START, 0, "", NULL), -ENOSPC);
     assert_int_equal(t_txend(D1, a, false), 0);
-    uint32_t c = t_txstart(D1);
-    assert_true(c != 0);
+    uint32_t d = t_txstart(D1);
+    assert_true(d != 0);
+    assert_int_equal(t_req(D1, XS_TRANSACTION_START, 0, "", NULL), -ENOSPC);
     assert_int_equal(t_txend(D1, b, false), 0);
     assert_int_equal(t_txend(D1, c, false), 0);
+    assert_int_equal(t_txend(D1, d, false), 0);
+}
+
+/* Xen 4.17's transaction-nodes quota: a guest's txn may touch 1024 nodes,
+ * counting those it looked up and found missing, each of which it keeps
+ * until its end. Past it a request fails with ENOSPC, and the commit with
+ * ENOMEM (the txn may be half changed), as Xen's trans->fail. Dom0 is
+ * exempt. */
+static void test_txn_node_quota(void **st)
+{
+    (void)st;
+    char p[64];
+    /* A guest of its own: D1 is at its node quota. */
+    assert_int_equal(xs_domain_introduce(S, 30, "thirty", NULL), 0);
+    struct tconn *g = t_conn(S, 30);
+    uint32_t tx = t_txstart(g);
+    int rc = 0, n;
+    for (n = 0; n < 1100; n++) {
+        snprintf(p, sizeof(p), "data/missing-%d", n);
+        rc = t_read(g, tx, p);
+        if (rc != -ENOENT)
+            break;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    /* data (looked up for the first ENOENT), and 1023 missing nodes. */
+    assert_int_equal(n, 1023);
+    assert_int_equal(xs_txn_find(g->c, tx)->nodes.count, 1024);
+    /* What it holds already, it may still use. */
+    assert_int_equal(t_read(g, tx, "data/missing-0"), -ENOENT);
+    assert_int_equal(t_write(g, tx, "data/new", "x"), -ENOSPC);
+    assert_int_equal(t_txend(g, tx, true), -ENOMEM);
+    assert_int_equal(t_read(g, 0, "data/new"), -ENOENT);
+    /* A removal that reaches the quota half way is not committed. */
+    assert_int_equal(t_write(g, 0, "data/sub/a", "1"), 0);
+    assert_int_equal(t_write(g, 0, "data/sub/b", "1"), 0);
+    tx = t_txstart(g);
+    for (n = 0; n < 1021; n++) {
+        snprintf(p, sizeof(p), "data/missing-%d", n);
+        assert_int_equal(t_read(g, tx, p), -ENOENT);
+    }
+    /* 1022 held (data too): data/sub is the 1023rd, data/sub/b (removed
+     * first) the 1024th, data/sub/a is refused. */
+    assert_int_equal(t_ok(g, XS_RM, tx, "data/sub"), -ENOSPC);
+    assert_int_equal(t_txend(g, tx, true), -ENOMEM);
+    assert_int_equal(t_read(g, 0, "data/sub/a"), 1);
+    assert_int_equal(t_ok(g, XS_RM, 0, "data/sub"), 0);
+    /* A new txn starts afresh. */
+    tx = t_txstart(g);
+    assert_int_equal(t_write(g, tx, "data/new", "x"), 0);
+    assert_int_equal(t_txend(g, tx, true), 0);
+    assert_int_equal(t_ok(g, XS_RM, 0, "data/new"), 0);
+    /* Dom0's txn is not bounded. */
+    tx = t_txstart(D0);
+    for (n = 0; n < 1100; n++) {
+        snprintf(p, sizeof(p), "/tq/missing-%d", n);
+        assert_int_equal(t_read(D0, tx, p), -ENOENT);
+    }
+    assert_int_equal(t_write(D0, tx, "/tq/x", "1"), 0);
+    assert_int_equal(t_txend(D0, tx, true), 0);
+    assert_int_equal(t_ok(D0, XS_RM, 0, "/tq"), 0);
+    assert_int_equal(xs_domain_release(S, 30), 0);
+    xs_conn_reap(S);
+    free(g);
 }
 
 /* A guest that takes no events: past its quota of queued messages they
@@ -449,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_watch_quota),
         cmocka_unit_test(test_watch_quota_sees_closed_handle),
         cmocka_unit_test(test_txn_quota),
+        cmocka_unit_test(test_txn_node_quota),
         cmocka_unit_test(test_output_quota_drops_events),
         cmocka_unit_test(test_output_quota_cuts_reply_hoarder),
         cmocka_unit_test(test_txn_commit_rechecks_quota),

@@ -251,6 +251,43 @@ static void test_reused_domid_in_txn_gets_nothing(void **st)
     free(b);
 }
 
+/* DIRECTORY_PART as libxenstore's xs_directory_part() reads it: it asks
+ * from the offset of the bytes it holds, appends each chunk after the
+ * generation, and stops at the first chunk that leaves its bytes ending
+ * in "\0\0" (whose last NUL it drops); a changed generation starts over.
+ * Returns the names it would return, or -errno. */
+static int libxs_directory_part(struct tconn *t, const char *path,
+                                char *out, size_t cap)
+{
+    char gen[24] = "", offs[16];
+    size_t off = 0;
+    for (int guard = 0; guard < 64; guard++) {
+        snprintf(offs, sizeof(offs), "%zu", off);
+        int len = t_req(t, XS_DIRECTORY_PART, 0, path, offs, NULL);
+        if (len < 0)
+            return len;
+        size_t gl = strlen(t->buf) + 1;
+        assert_true((size_t)len >= gl);
+        if (off && strcmp(gen, t->buf) != 0) {
+            off = 0;
+            continue;
+        }
+        t_copy(gen, sizeof(gen), t->buf);
+        size_t body = (size_t)len - gl;
+        assert_true(off + body <= cap);
+        memcpy(out + off, t->buf + gl, body);
+        off += body;
+        if (off <= 1 || out[off - 2] == '\0')
+            break;
+    }
+    if (off > 1)
+        off--;
+    int names = 0;
+    for (size_t at = 0; at < off; at += strlen(out + at) + 1)
+        names++;
+    return names;
+}
+
 static void test_directory_part(void **st)
 {
     (void)st;
@@ -261,30 +298,41 @@ static void test_directory_part(void **st)
     }
     /* Too big for one DIRECTORY reply. */
     assert_int_equal(t_req(D0, XS_DIRECTORY, 0, "/big", NULL), -E2BIG);
-    unsigned off = 0, seen = 0;
-    char gen[32] = "";
-    for (int guard = 0; guard < 20; guard++) {
-        char offs[16];
-        snprintf(offs, sizeof(offs), "%u", off);
-        int len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", offs, NULL);
-        assert_true(len > 0);
-        if (!gen[0])
-            t_copy(gen, sizeof(gen), D0->buf);
-        assert_string_equal(gen, D0->buf);
-        int at = (int)strlen(D0->buf) + 1;
-        int chunk = 0;
-        while (at < len && D0->buf[at]) {
-            int l = (int)strlen(D0->buf + at) + 1;
-            at += l;
-            chunk += l;
-            seen++;
-        }
-        if (!chunk)
-            break;
-        off += (unsigned)chunk;
-    }
-    assert_int_equal(seen, 300);
+    static char list[16384];
+    assert_int_equal(libxs_directory_part(D0, "/big", list, sizeof(list)),
+                     300);
+    /* In order, each whole: the first, and the last. */
+    assert_string_equal(list, "child-with-a-long-name-000");
+    size_t at = 0;
+    for (int i = 0; i < 299; i++)
+        at += strlen(list + at) + 1;
+    assert_string_equal(list + at, "child-with-a-long-name-299");
+    /* Only the chunk that reaches the end carries the empty name. */
+    int len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", "0", NULL);
+    assert_true(len > 2048);
+    assert_true(D0->buf[len - 2] != '\0');
+    /* Past the end: an empty list, as xenstored. */
+    len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", "99999", NULL);
+    assert_int_equal(len, (int)strlen(D0->buf) + 2);
+    assert_int_equal(D0->buf[len - 1], '\0');
     assert_int_equal(t_ok(D0, XS_RM, 0, "/big"), 0);
+}
+
+/* A name starting with "@" is not relative, nor a node's: xenstored
+ * leaves it as it is, and it fails the node name check. */
+static void test_at_path_not_relative(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(D1, 0, "@foo", "x"), -EINVAL);
+    assert_int_equal(t_read(D1, 0, "@foo"), -EINVAL);
+    assert_int_equal(t_ok(D1, XS_MKDIR, 0, "@foo"), -EINVAL);
+    assert_int_equal(t_ok(D1, XS_RM, 0, "@foo"), -EINVAL);
+    assert_int_equal(t_req(D1, XS_DIRECTORY, 0, "@foo", NULL), -EINVAL);
+    assert_int_equal(t_write(D0, 0, "@introduceDomain", "x"), -EINVAL);
+    assert_int_equal(t_read(D0, 0, "/local/domain/1/@foo"), -ENOENT);
+    /* Within a name, "@" is a valid character still. */
+    assert_int_equal(t_write(D1, 0, "data/a@b", "x"), 0);
+    assert_int_equal(t_read(D0, 0, "/local/domain/1/data/a@b"), 1);
 }
 
 int main(void)
@@ -300,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_reused_domid_gets_nothing),
         cmocka_unit_test(test_reused_domid_in_txn_gets_nothing),
         cmocka_unit_test(test_directory_part),
+        cmocka_unit_test(test_at_path_not_relative),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -124,6 +124,79 @@ static void test_watches_fire_at_commit_only(void **st)
     assert_int_equal(W->nev, 0);
 }
 
+/* xenstored 4.17 keeps one watch flag per node a txn touched, so a
+ * commit fires once per node however often the txn changed it (and keeps
+ * one queued event per node meanwhile, not one per write). */
+static void test_one_event_per_node(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/ev/x", "0"), 0);
+    assert_int_equal(t_req(W, XS_WATCH, 0, "/ev", "tok", NULL), 3);
+    t_clear_events(W);
+    uint32_t tx = t_txstart(A);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(t_write(A, tx, "/ev/x", "1"), 0);
+    assert_int_equal(t_write(A, tx, "/ev/y", "1"), 0);
+    assert_int_equal(t_write(A, tx, "/ev/x", "2"), 0);
+    struct xs_txn *t = xs_txn_find(A->c, tx);
+    int queued = 0;
+    for (struct xs_event *e = t->events; e; e = e->next)
+        queued++;
+    assert_int_equal(queued, 2);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    t_drain(W);
+    assert_int_equal(W->nev, 2);
+    assert_string_equal(W->ev[0].path, "/ev/x");
+    assert_string_equal(W->ev[1].path, "/ev/y");
+    assert_int_equal(t_req(W, XS_UNWATCH, 0, "/ev", "tok", NULL), 3);
+    assert_int_equal(t_ok(A, XS_RM, 0, "/ev"), 0);
+}
+
+/* A descendant's removal is an exact event, a write is not: merged, the
+ * non-exact one wins, so a watch above still hears of the node. */
+static void test_merged_event_non_exact_wins(void **st)
+{
+    (void)st;
+    assert_int_equal(t_write(A, 0, "/ex/c", "0"), 0);
+    assert_int_equal(t_req(W, XS_WATCH, 0, "/ex", "up", NULL), 3);
+    t_clear_events(W);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_ok(A, XS_RM, tx, "/ex"), 0);
+    assert_int_equal(t_write(A, tx, "/ex/c", "1"), 0);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    t_drain(W);
+    assert_true(t_has_event(W, "/ex/c", "up"));
+    assert_true(t_has_event(W, "/ex", "up"));
+    assert_int_equal(W->nev, 2);
+    assert_int_equal(t_req(W, XS_UNWATCH, 0, "/ex", "up", NULL), 3);
+    assert_int_equal(t_ok(A, XS_RM, 0, "/ex"), 0);
+}
+
+/* A node a guest may read, written then removed in one txn: its merged
+ * event keeps the removed node's perms, so the guest (who may not read
+ * the parent) is still told it went (XSA-115 filter). */
+static void test_merged_event_keeps_perms(void **st)
+{
+    (void)st;
+    assert_int_equal(xs_domain_introduce(S, 5, "five", NULL), 0);
+    struct tconn *g = t_conn(S, 5);
+    assert_int_equal(t_write(A, 0, "/pv/n", "0"), 0);
+    assert_int_equal(t_req(A, XS_SET_PERMS, 0, "/pv/n", "n0", "r5", NULL), 3);
+    assert_int_equal(t_req(g, XS_WATCH, 0, "/pv/n", "g", NULL), 3);
+    t_clear_events(g);
+    uint32_t tx = t_txstart(A);
+    assert_int_equal(t_write(A, tx, "/pv/n", "1"), 0);
+    assert_int_equal(t_ok(A, XS_RM, tx, "/pv/n"), 0);
+    assert_int_equal(t_txend(A, tx, true), 0);
+    t_drain(g);
+    assert_int_equal(g->nev, 1);
+    assert_string_equal(g->ev[0].path, "/pv/n");
+    assert_int_equal(xs_domain_release(S, 5), 0);
+    xs_conn_reap(S);
+    free(g);
+    assert_int_equal(t_ok(A, XS_RM, 0, "/pv"), 0);
+}
+
 /* Nodes a txn changed while a guest owned them or had an entry in them:
  * the guest goes and a new one of the same id comes before the commit.
  * As for live writes, the new guest gets nothing from the old one's
@@ -159,11 +232,16 @@ static void test_commit_after_domid_reused(void **st)
     free(g);
 }
 
+/* Xen 4.17 looks the request's txn up first: an id that is not open is
+ * ENOENT, one that is cannot nest (EBUSY). */
 static void test_start_inside_txn_busy(void **st)
 {
     (void)st;
     uint32_t tx = t_txstart(A);
     assert_int_equal(t_req(A, XS_TRANSACTION_START, tx, "", NULL), -EBUSY);
+    assert_int_equal(t_req(A, XS_TRANSACTION_START, tx + 1000, "", NULL),
+                     -ENOENT);
+    assert_int_equal(t_req(B, XS_TRANSACTION_START, tx, "", NULL), -ENOENT);
     assert_int_equal(t_req(A, XS_TRANSACTION_END, tx, "X", NULL), -EINVAL);
     assert_int_equal(t_txend(A, tx, false), 0);
 }
@@ -180,6 +258,9 @@ int main(void)
         cmocka_unit_test(test_watches_fire_at_commit_only),
         cmocka_unit_test(test_start_inside_txn_busy),
         cmocka_unit_test(test_commit_after_domid_reused),
+        cmocka_unit_test(test_one_event_per_node),
+        cmocka_unit_test(test_merged_event_non_exact_wins),
+        cmocka_unit_test(test_merged_event_keeps_perms),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -269,6 +269,34 @@ static void test_special_events_not_merged(void **st)
     free(c);
 }
 
+/* Special events fire only the watches on exactly their name, as Xen's
+ * fire_special_watches: a watch on "/" sees the domain's nodes come and
+ * go, never @introduceDomain or @releaseDomain. */
+static void test_special_events_exact(void **st)
+{
+    (void)st;
+    struct tconn *c = t_conn(S, 0);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "/", "all", NULL), 3);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "@introduceDomain", "in", NULL),
+                     3);
+    assert_int_equal(t_req(c, XS_WATCH, 0, "@releaseDomain", "out", NULL),
+                     3);
+    t_clear_events(c);
+    assert_int_equal(xs_domain_introduce(S, 13, "thirteen", NULL), 0);
+    t_drain(c);
+    assert_true(t_has_event(c, "/local/domain/13", "all"));
+    assert_int_equal(count_events(c, "@introduceDomain", "in"), 1);
+    assert_int_equal(count_events(c, "@introduceDomain", NULL), 1);
+    t_clear_events(c);
+    assert_int_equal(xs_domain_release(S, 13), 0);
+    t_drain(c);
+    assert_true(t_has_event(c, "/local/domain/13", "all"));
+    assert_int_equal(count_events(c, "@releaseDomain", "out"), 1);
+    assert_int_equal(count_events(c, "@releaseDomain", NULL), 1);
+    xs_conn_reap(S);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_reset_watches),
         cmocka_unit_test(test_identical_queued_events_merge),
         cmocka_unit_test(test_special_events_not_merged),
+        cmocka_unit_test(test_special_events_exact),
     };
     return cmocka_run_group_tests(tests, t_group_setup, t_group_teardown);
 }

@@ -74,6 +74,19 @@ if [ -n "$cli" ]; then
     [ "$(cat "$dir/watch" | tr '\n' ' ')" = "/tool/t /tool/t " ] ||
         { echo "FAIL: watch events: $(cat "$dir/watch")"; fail=1; }
     check "$cli/xenstore-rm" /tool/t
+    # A listing past one reply (4096 bytes): libxenstore reads it with
+    # DIRECTORY_PART, and takes the chunk that ends in an empty name as the
+    # last; an empty name ending every chunk cut it short (151 of 300).
+    set --
+    i=0
+    while [ $i -lt 300 ]; do
+        set -- "$@" "/tool/big/child-with-a-long-name-$i" x
+        i=$((i + 1))
+    done
+    check "$cli/xenstore-write" "$@"
+    n=$("$cli/xenstore-list" /tool/big | wc -l)
+    [ "$n" -eq 300 ] || { echo "FAIL: xenstore-list of 300 children gave $n"; fail=1; }
+    check "$cli/xenstore-rm" /tool/big
 else
     echo "FAIL: Debian's xenstore-* tools not found (looked beside XEN_UTILS_DIR," \
          "in XENSTORE_CLI_DIR and /usr/bin): unpack xenstore-utils as" \

@@ -64,6 +64,9 @@ struct xs_txn {
     /* The txn created a node: a guest's commit re-checks the node quota
      * (Xen's trans->node_created). */
     bool node_created;
+    /* A request failed at the txn's node quota, maybe half done: the
+     * commit fails with ENOMEM (Xen's trans->fail). */
+    bool failed;
 };
 
 struct xs_out {
@@ -181,11 +184,14 @@ int xs_tree_init(struct xs_server *s);
 /* xs_txn.c */
 int xs_txn_start(struct xs_conn *c, uint32_t *id);
 struct xs_txn *xs_txn_find(struct xs_conn *c, uint32_t id);
-/* Commit (true) or abort; frees the txn. Commit: 0, -ENOSPC (the node
- * quota, checked first) or -EAGAIN (a conflict). */
+/* Commit (true) or abort; frees the txn. Commit: 0, -ENOMEM (t->failed,
+ * checked first), -ENOSPC (the node quota) or -EAGAIN (a conflict). */
 int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit);
 void xs_txn_free_all(struct xs_conn *c);
-/* Queue a watch event for commit time; p holds for generation gen. */
+/* Queue a watch event for commit time; p holds for generation gen. One
+ * per node the txn touched, as xenstored keeps a flag per node: a later
+ * one for the same path only makes it non-exact if it is, and gives it
+ * perms if it had none. */
 int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
                        const struct xs_perm *p, unsigned np, uint64_t gen);
 /* Nodes domain domid, as it exists now, gains (or loses) in the txn. */

@@ -146,8 +146,10 @@ int xs_domain_introduce(struct xs_server *s, uint32_t domid, const char *name,
         xs_domain_release(s, domid);
         return rc;
     }
+    /* Exact, as xenstored's fire_special_watches: a watch on "/" is not
+     * told. */
     if (domid != 0)
-        xs_watch_fire(s, "@introduceDomain", false, NULL, 0, 0);
+        xs_watch_fire(s, "@introduceDomain", true, NULL, 0, 0);
     return 0;
 }
 
@@ -182,6 +184,6 @@ int xs_domain_release(struct xs_server *s, uint32_t domid)
         }
     }
     free(d);
-    xs_watch_fire(s, "@releaseDomain", false, NULL, 0, 0);
+    xs_watch_fire(s, "@releaseDomain", true, NULL, 0, 0); /* exact, as above */
     return 0;
 }

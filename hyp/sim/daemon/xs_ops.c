@@ -185,8 +185,11 @@ static void op_directory(struct req *r)
     free(buf);
 }
 
-/* <gencnt>\0 then whole children names from byte <offset> of the list,
- * then an empty string; a chunk with no names ends the listing. */
+/* <gencnt>\0 then the whole children names from byte <offset> of the
+ * list that fit; the chunk that reaches the end of the list gets one more
+ * NUL (an empty name), and only that one: libxenstore takes a chunk ending
+ * in "\0\0" as the last (xenstored's send_directory_part). An offset at
+ * or past the end gets an empty list. */
 static void op_directory_part(struct req *r)
 {
     const char *vec[2];
@@ -198,26 +201,28 @@ static void op_directory_part(struct req *r)
     if (rc < 0)
         { reply_err(r, rc); return; }
     unsigned long off = strtoul(vec[1], NULL, 10);
-    size_t total = xs_node_children_bytes(n);
-    if (off > total)
-        { reply_err(r, EINVAL); return; }
     char *buf = malloc(XENSTORE_PAYLOAD_MAX);
     if (!buf)
         { reply_err(r, ENOMEM); return; }
     size_t at = (size_t)snprintf(buf, 32, "%llu",
                                  (unsigned long long)n->gen) + 1;
     size_t pos = 0;
+    bool end = true;
     for (unsigned i = 0; i < n->nchildren; i++) {
         size_t l = strlen(n->children[i]) + 1;
         if (pos >= off) {
-            if (at + l + 1 > XENSTORE_PAYLOAD_MAX)
+            /* Keep room for the end mark, as xenstored does. */
+            if (at + l + 1 > XENSTORE_PAYLOAD_MAX) {
+                end = false;
                 break;
+            }
             memcpy(buf + at, n->children[i], l);
             at += l;
         }
         pos += l;
     }
-    buf[at++] = '\0';
+    if (end)
+        buf[at++] = '\0';
     reply(r, buf, at);
     free(buf);
 }
@@ -346,8 +351,8 @@ static void op_reset_watches(struct req *r)
 
 static void op_transaction_start(struct req *r)
 {
-    if (r->tx_id)
-        { reply_err(r, EBUSY); return; }
+    if (r->txn)
+        { reply_err(r, EBUSY); return; } /* no nesting */
     uint32_t id;
     int rc = xs_txn_start(r->c, &id);
     if (rc < 0)
@@ -450,6 +455,7 @@ void xs_ops_dispatch(struct xs_conn *c, uint32_t type, uint32_t req_id,
     case XS_READ: case XS_WRITE: case XS_MKDIR: case XS_RM:
     case XS_DIRECTORY: case XS_DIRECTORY_PART: case XS_GET_PERMS:
     case XS_SET_PERMS: case XS_TRANSACTION_END:
+    case XS_TRANSACTION_START: /* an unknown id: ENOENT, a known: EBUSY */
         uses_txn = true;
         break;
     default:

@@ -57,6 +57,9 @@ bool xs_path_valid(const char *path, unsigned max_abs_len)
 int xs_path_canonical(uint32_t domid, const char *in, unsigned max_abs_len,
                       char *out, size_t outsz, bool *relative)
 {
+    /* xenstored leaves "@..." as it is, not a node's name: EINVAL. */
+    if (in[0] == '@')
+        return -EINVAL;
     bool rel = in[0] != '/';
     int n = rel ? snprintf(out, outsz, "/local/domain/%u/%s", domid, in)
                 : snprintf(out, outsz, "%s", in);

@@ -11,8 +11,9 @@
  * "/local/domain/<domid>/" prefix a relative path gets. */
 #define XS_PATH_BUF 4160
 
-/* Make path absolute (relative paths are under /local/domain/<domid>) and
- * check it. Returns 0, -EINVAL (bad path) or -E2BIG (does not fit out).
+/* Make path absolute (relative paths are under /local/domain/<domid>; one
+ * starting with "@" is not relative, and no node's) and check it. Returns
+ * 0, -EINVAL (bad path) or -E2BIG (does not fit out).
  * *relative tells whether the caller gave a relative path. */
 int xs_path_canonical(uint32_t domid, const char *in, unsigned max_abs_len,
                       char *out, size_t outsz, bool *relative);

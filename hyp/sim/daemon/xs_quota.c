@@ -1,7 +1,7 @@
-/* xensim xenstore: quota defaults, those of xenstored (-N -W -t -S) and the
- * wire limits of xs_wire.h, and the entry size rule. Checks live where the
- * resource is taken: xs_tree.c (nodes, entry size), xs_watch.c, xs_txn.c,
- * xs_wire.c (output).
+/* xensim xenstore: quota defaults, those of xenstored (-N -W -t -S, and
+ * transaction-nodes) and the wire limits of xs_wire.h, and the entry size
+ * rule. Checks live where the resource is taken: xs_tree.c (nodes, nodes
+ * a txn touched, entry size), xs_watch.c, xs_txn.c, xs_wire.c (output).
  * A guest's txn that created a node is checked again at commit, against the
  * live counts then (ENOSPC; at 4.17's ">=", see xs_txn.c over_quota). */
 #include "xs_core.h"
@@ -15,6 +15,7 @@ void xs_limits_default(struct xs_limits *lim)
     lim->watches_per_domain = 128;
     lim->kernel_watches = 5;
     lim->transactions_per_domain = 10;
+    lim->txn_nodes = 1024;
     lim->max_entry_size = 2048;
     lim->max_path_len = XENSTORE_ABS_PATH_MAX;
     lim->max_outstanding_per_conn = 1024;

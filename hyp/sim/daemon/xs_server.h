@@ -21,7 +21,12 @@ struct xs_limits {
                                          (Xen 4.17, Linux 6.1 guests: a
                                          process took 123; conformance
                                          scenario store-quota) */
-    unsigned transactions_per_domain; /* -t: 10 */
+    unsigned transactions_per_domain; /* -t: 10 (Xen 4.17 lets a guest
+                                         open one more: see xs_txn_start) */
+    unsigned txn_nodes;               /* nodes a guest's transaction may
+                                         touch, read (even missing) or
+                                         written: quota transaction-nodes,
+                                         1024 */
     unsigned max_entry_size;          /* -S: 2048, a node's record: see
                                          xs_entry_size_check() */
     unsigned max_path_len;            /* XENSTORE_ABS_PATH_MAX: 3072 */

@@ -23,6 +23,8 @@ struct xs_perm {
     bool ignore;     /* names a domain that did not exist when set */
 };
 
+struct xs_event;
+
 struct xs_node {
     struct xs_node *hnext;
     char *path;
@@ -37,6 +39,7 @@ struct xs_node {
     uint64_t base_gen;       /* live generation when first seen; 0: absent */
     bool absent;             /* tombstone: absent or removed in the txn */
     bool dirty;              /* changed by the txn */
+    struct xs_event *event;  /* the txn's queued event for it, or NULL */
 };
 
 struct xs_store {

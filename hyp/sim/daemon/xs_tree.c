@@ -10,6 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Room in a guest's txn for one more node: each node it touches, even
+ * one looked up and missing, keeps a copy until its end, so Xen 4.17's
+ * transaction-nodes quota bounds them. Past it the request fails with
+ * ENOSPC, and the txn may have been changed half way: its commit then
+ * fails too (Xen's trans->fail). */
+static int txn_room(struct xs_view *v)
+{
+    if (v->domid == 0 || v->txn->nodes.count < v->s->lim.txn_nodes)
+        return 0;
+    v->txn->failed = true;
+    return -ENOSPC;
+}
+
 int xs_tree_lookup(struct xs_view *v, const char *path, struct xs_node **out)
 {
     struct xs_server *s = v->s;
@@ -23,6 +36,9 @@ int xs_tree_lookup(struct xs_view *v, const char *path, struct xs_node **out)
     }
     n = xs_store_get(&v->txn->nodes, path);
     if (!n) {
+        int rc = txn_room(v);
+        if (rc < 0)
+            return rc;
         /* First touch in this txn: snapshot it (or its absence). */
         struct xs_node *live = xs_store_get(&s->tree, path);
         n = live ? xs_node_copy(live) : xs_node_new(path);
@@ -79,8 +95,8 @@ int xs_tree_get(struct xs_view *v, const char *path, unsigned want,
         }
         rc = -EACCES;
     }
-    if (rc == -ENOMEM)
-        return rc;
+    if (rc != -ENOENT && rc != -EACCES)
+        return rc; /* -ENOMEM, -ENOSPC (a txn's node quota) */
     /* Only say "no such node" to whoever may use the nearest existing
      * ancestor the same way: otherwise it leaks what exists. */
     char cur[XS_PATH_BUF], up[XS_PATH_BUF];
@@ -124,6 +140,9 @@ static int materialize(struct xs_view *v, const char *path,
     if (v->txn) {
         n = xs_store_get(&v->txn->nodes, path);
         if (!n) {
+            int rc = txn_room(v);
+            if (rc < 0)
+                return rc;
             n = xs_node_new(path);
             if (!n)
                 return -ENOMEM;
@@ -323,12 +342,17 @@ int xs_tree_rm(struct xs_view *v, const char *path)
         return rc;
     if (strcmp(path, "/") == 0)
         return -EINVAL;
+    /* The parent first: in a txn, a lookup may fail (its node quota). */
+    struct xs_node *parent;
+    xs_path_parent(path, up, sizeof(up));
+    rc = xs_tree_lookup(v, up, &parent);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    bool has_parent = rc == 0;
     rc = remove_subtree(v, path, true);
     if (rc < 0)
         return rc;
-    struct xs_node *parent;
-    xs_path_parent(path, up, sizeof(up));
-    if (xs_tree_lookup(v, up, &parent) == 0) {
+    if (has_parent) {
         xs_perm_settle(v->s, parent);
         xs_node_remove_child(parent, xs_path_base(path));
         node_changed(v, parent);

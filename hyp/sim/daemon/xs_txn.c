@@ -1,11 +1,13 @@
 /* xensim xenstore: transactions. A txn keeps private copies of every node
- * it read or wrote, each with the live generation it was copied at. As in
- * Xen 4.17's xenstored, the commit of a guest's txn that created a node
- * first fails with ENOSPC if it would take a domain to its node quota (see
- * over_quota); then it fails with EAGAIN if any of those nodes changed (or
- * appeared, or went away) in the live tree since; else the changed copies
- * replace the live nodes and the queued watch events fire. A failed commit
- * applies nothing and fires nothing. */
+ * it read or wrote (a guest's at most lim.txn_nodes: xs_tree.c), each with
+ * the live generation it was copied at, and at most one queued watch event
+ * per node. As in Xen 4.17's xenstored, the commit of a txn in which a
+ * request failed at that quota fails with ENOMEM; that of a guest's txn
+ * that created a node then fails with ENOSPC if it would take a domain to
+ * its node quota (see over_quota); then it fails with EAGAIN if any of
+ * those nodes changed (or appeared, or went away) in the live tree since;
+ * else the changed copies replace the live nodes and the queued watch
+ * events fire. A failed commit applies nothing and fires nothing. */
 #include "xs_core.h"
 
 #include <errno.h>
@@ -48,8 +50,10 @@ static void txn_detach(struct xs_conn *c, struct xs_txn *t)
 int xs_txn_start(struct xs_conn *c, uint32_t *id)
 {
     struct xs_dom *d = xs_dom_find(c->s, c->domid);
+    /* ">", as Xen 4.17's do_transaction_start: a guest may hold one more
+     * than the quota. */
     if (c->domid != 0 && d &&
-        d->transactions >= c->s->lim.transactions_per_domain)
+        d->transactions > c->s->lim.transactions_per_domain)
         return -ENOSPC;
     struct xs_txn *t = calloc(1, sizeof(*t));
     if (!t)
@@ -143,6 +147,7 @@ static int apply(struct xs_server *s, struct xs_txn *t)
         }
         n->dirty = false;
         n->base_gen = 0;
+        n->event = NULL; /* freed with the txn */
         /* The copy's entries hold for the domains that existed when the
          * txn last changed it: drop those that went away since, even if
          * their domid names a new domain now. */
@@ -168,7 +173,9 @@ int xs_txn_end(struct xs_conn *c, struct xs_txn *t, bool commit)
     int rc = 0;
     if (commit) {
         /* Xen 4.17 checks the quota before the conflicts: ENOSPC wins. */
-        if (over_quota(s, c, t))
+        if (t->failed)
+            rc = -ENOMEM;
+        else if (over_quota(s, c, t))
             rc = -ENOSPC;
         else if (has_conflict(s, t))
             rc = -EAGAIN;
@@ -189,27 +196,45 @@ void xs_txn_free_all(struct xs_conn *c)
         xs_txn_end(c, c->txns, false);
 }
 
+static void event_set_perms(struct xs_event *e, const struct xs_perm *p,
+                            unsigned np, uint64_t gen)
+{
+    if (!np)
+        return;
+    e->perms = malloc(np * sizeof(*p));
+    if (e->perms) {
+        memcpy(e->perms, p, np * sizeof(*p));
+        e->nperms = np;
+        e->gen = gen;
+    }
+}
+
+/* Merged per node, so a txn's events are bounded by the nodes it touched
+ * (every path queued here is one of t->nodes). The perms kept are the
+ * first given: those before the txn's first SET_PERMS or removal of it. */
 int xs_txn_queue_event(struct xs_txn *t, const char *path, bool exact,
                        const struct xs_perm *p, unsigned np, uint64_t gen)
 {
-    struct xs_event *e = calloc(1, sizeof(*e));
+    struct xs_node *n = xs_store_get(&t->nodes, path);
+    struct xs_event *e = n ? n->event : NULL;
+    if (e) {
+        e->exact = e->exact && exact;
+        if (!e->nperms)
+            event_set_perms(e, p, np, gen);
+        return 0;
+    }
+    e = calloc(1, sizeof(*e));
     if (!e)
         return -ENOMEM;
     e->path = strdup(path);
-    if (np) {
-        e->perms = malloc(np * sizeof(*p));
-        if (e->perms) {
-            memcpy(e->perms, p, np * sizeof(*p));
-            e->nperms = np;
-        }
-    }
     if (!e->path) {
-        free(e->perms);
         free(e);
         return -ENOMEM;
     }
     e->exact = exact;
-    e->gen = gen;
+    event_set_perms(e, p, np, gen);
+    if (n)
+        n->event = e;
     *t->events_tail = e;
     t->events_tail = &e->next;
     return 0;
