@@ -2,29 +2,35 @@
  *
  * A handle is a connection to the daemon plus an epoll fd (the handle's fd)
  * holding the read end of one pipe per bound port (the daemon makes the
- * pipes at bind), edge-triggered: every write into a pipe (a notify, one
- * byte) is one edge, so the hot path is notify = write(), wait =
- * epoll_wait(). pending() drains the pipe of the port it returns before
- * returning it, so that the next notify finds the pipe empty: a new edge
- * whatever the kernel's wake-up rule. The drain is bounded, so that a
- * flooding peer cannot keep us there; what it leaves does not hide the
- * next notify either, as Linux wakes epoll on every write to a pipe it
- * watches (fs/pipe.c, poll_usage).
+ * pipes at bind); a notify is one byte written into the port's pipe, so the
+ * hot path is notify = write(), wait = epoll_wait().
  *
- * Xen's masking is kept in user space: pending() masks the port it
- * returns; an edge that arrives while the port is masked disables the port
- * in epoll (the event stays latched: the pipe is not drained, so it is not
- * empty) and unmask() re-enables it, which reports the latched event at
- * once. The common pending-then-unmask pattern (libxenvchan) costs no
- * epoll_ctl at all.
+ * Xen's masking is the port's arming in epoll (EPOLLONESHOT): the kernel
+ * disarms a port as it reports it, for free, so the port pending() returns
+ * is masked, and an event that comes while it is masked does not make the
+ * fd readable -- as on Linux, where evtchn_interrupt disables the port and
+ * the ring (what poll sees) stays empty. unmask() re-arms it (one
+ * epoll_ctl, where Linux's unmask is one write()); re-arming polls the
+ * pipe, so an event that came while masked is delivered then. Nothing
+ * cheaper is exact: the notifier cannot see our mask, so a byte written
+ * while the port is armed would wake a poll(). pending() drains the pipe
+ * of the port it returns, so that only what comes after it re-raises the
+ * port at unmask; the drain is bounded (a peer writing as fast as we read
+ * cannot keep us there) but covers a whole default pipe.
  *
  * Notify writes the peer port's pipe directly, through a write end of its
  * own that only the daemon hands out (so the port's owner cannot make it
  * blocking); the daemon is asked for it once, and again only when the
- * port's generation (a read-only page the daemon keeps) has changed. */
+ * port's generation (a read-only page the daemon keeps) has changed.
+ * Threads may notify, refresh and unbind one port at once (one ioctl on
+ * Linux): a new write end is dup3()ed over the old one's number, so the
+ * number a notifier loaded always names one of the port's peers, and
+ * unbind closes it only once no notifier holds the port (a count of
+ * holders in the port's word, no lock on the hot path). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +42,28 @@
 
 #include "proto.h"
 
-/* Bounded drain of a port's pipe in pending(): at most this many reads. */
-#define DRAIN_READS 64
-#define DRAIN_BYTES 256
+/* Bounded drain of a port's pipe in pending(): at most this many reads,
+ * together a default pipe's capacity (64 KiB). */
+#define DRAIN_READS 16
+#define DRAIN_BYTES 4096
 
+/* A port's word: bound here, and how many threads hold the port (notify,
+ * pending, unmask) and so may use its descriptors. */
+#define PORT_BOUND 0x80000000u
+
+/* Armed: the port's next event makes the handle's fd readable. */
+#define PORT_ARMED (EPOLLIN | EPOLLONESHOT)
+
+/* Fields other threads read without h->lock are accessed atomically. */
 struct local_port {
+    uint32_t ref;   /* PORT_BOUND | holders */
     int rfd;        /* our port's pipe, read end; -1: not bound here */
-    int peer_wfd;   /* cached write end of the peer port's pipe; -1: none */
+    int peer_wfd;   /* write end of the peer port's pipe; -1: none yet.
+                       Its number stays the port's until unbind. */
     uint32_t peer_gen;
-    bool peer_valid;
-    bool masked;    /* returned by pending(), not unmasked yet */
-    bool disabled;  /* an edge came while masked: off in epoll */
+    bool peer_valid; /* peer_gen and peer_on are the daemon's answer */
+    bool peer_on;    /* connected: notify writes peer_wfd */
+    bool masked;     /* returned by pending(), not unmasked yet: disarmed */
 };
 
 struct xenevtchn_handle {
@@ -67,17 +84,15 @@ static int fail(int err)
     return -1;
 }
 
-static int call(xenevtchn_handle *h, uint32_t op, const void *req,
-                size_t req_len, int send_fd, void *rep, size_t rep_len,
-                int *fd)
+static int call_locked(xenevtchn_handle *h, uint32_t op, const void *req,
+                       size_t req_len, int send_fd, void *rep, size_t rep_len,
+                       int *fd)
 {
     int fds[1];
     unsigned nfds = 0;
     size_t got = 0;
-    pthread_mutex_lock(&h->lock);
     int rc = xsp_call(h->sock, op, req, req_len, &send_fd, send_fd >= 0, rep,
                       rep_len, &got, fds, 1, &nfds);
-    pthread_mutex_unlock(&h->lock);
     if (!rc && got != rep_len)
         rc = -EPROTO;
     if (!rc && fd)
@@ -85,6 +100,46 @@ static int call(xenevtchn_handle *h, uint32_t op, const void *req,
     else if (nfds)
         close(fds[0]);
     return rc;
+}
+
+static int call(xenevtchn_handle *h, uint32_t op, const void *req,
+                size_t req_len, int send_fd, void *rep, size_t rep_len,
+                int *fd)
+{
+    pthread_mutex_lock(&h->lock);
+    int rc = call_locked(h, op, req, req_len, send_fd, rep, rep_len, fd);
+    pthread_mutex_unlock(&h->lock);
+    return rc;
+}
+
+/* A port's fields as bound with read end rfd (-1: unbound). Not its
+ * word: threads may be reading that (and finding it unbound). */
+static void port_reset(struct local_port *lp, int rfd)
+{
+    lp->rfd = rfd;
+    lp->peer_wfd = -1;
+    lp->peer_gen = 0;
+    lp->peer_valid = lp->peer_on = lp->masked = false;
+}
+
+/* Hold a bound port: its descriptors stay open until port_put(). */
+static bool port_get(xenevtchn_handle *h, evtchn_port_t port)
+{
+    if (port > h->max_port)
+        return false;
+    uint32_t *ref = &h->ports[port].ref;
+    uint32_t v = __atomic_load_n(ref, __ATOMIC_RELAXED);
+    do {
+        if (!(v & PORT_BOUND))
+            return false;
+    } while (!__atomic_compare_exchange_n(ref, &v, v + 1, true,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+    return true;
+}
+
+static void port_put(struct local_port *lp)
+{
+    __atomic_fetch_sub(&lp->ref, 1, __ATOMIC_RELEASE);
 }
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
@@ -147,16 +202,25 @@ xenevtchn_handle *xenevtchn_fdopen(struct xentoollog_logger *logger, int fd,
     return NULL;
 }
 
-static void port_forget(xenevtchn_handle *h, uint32_t port)
+/* Take the port out of use here, once (false: it was not bound): new
+ * holders are refused, and its descriptors close once the last holder is
+ * done (a notify's write or a pending()'s drain: never a wait on the peer,
+ * and none holds h->lock while it waits for us, so this ends). Done before
+ * the daemon frees the number, so a bind that gets it finds the slot free. */
+static bool port_forget(xenevtchn_handle *h, uint32_t port)
 {
     struct local_port *lp = &h->ports[port];
-    if (lp->rfd >= 0) {
-        epoll_ctl(h->epfd, EPOLL_CTL_DEL, lp->rfd, NULL);
-        close(lp->rfd);
-    }
+    if (!(__atomic_fetch_and(&lp->ref, ~PORT_BOUND, __ATOMIC_ACQ_REL) &
+          PORT_BOUND))
+        return false;
+    while (__atomic_load_n(&lp->ref, __ATOMIC_ACQUIRE))
+        sched_yield();
+    epoll_ctl(h->epfd, EPOLL_CTL_DEL, lp->rfd, NULL);
+    close(lp->rfd);
     if (lp->peer_wfd >= 0)
         close(lp->peer_wfd);
-    *lp = (struct local_port){ .rfd = -1, .peer_wfd = -1 };
+    port_reset(lp, -1);
+    return true;
 }
 
 int xenevtchn_close(xenevtchn_handle *h)
@@ -204,7 +268,7 @@ static xenevtchn_port_or_error_t bind_port(xenevtchn_handle *h, uint32_t op,
     if (rc)
         return fail(-rc);
     if (rep.port == 0 || rep.port > h->max_port ||
-        h->ports[rep.port].rfd >= 0) {
+        __atomic_load_n(&h->ports[rep.port].ref, __ATOMIC_ACQUIRE)) {
         if (rfd >= 0)
             close(rfd);
         return fail(EPROTO);
@@ -213,15 +277,18 @@ static xenevtchn_port_or_error_t bind_port(xenevtchn_handle *h, uint32_t op,
         unbind_quietly(h, rep.port);
         return fail(EPROTO);
     }
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLET,
-                              .data.u32 = rep.port };
+    /* Bound before it is armed: a pending() that sees its first event
+     * (the daemon leaves an interdomain port pending) must find it. */
+    struct local_port *lp = &h->ports[rep.port];
+    port_reset(lp, rfd);
+    __atomic_store_n(&lp->ref, PORT_BOUND, __ATOMIC_RELEASE);
+    struct epoll_event ev = { .events = PORT_ARMED, .data.u32 = rep.port };
     if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
         int e = errno;
+        port_forget(h, rep.port);
         unbind_quietly(h, rep.port);
-        close(rfd);
         return fail(e);
     }
-    h->ports[rep.port] = (struct local_port){ .rfd = rfd, .peer_wfd = -1 };
     return (xenevtchn_port_or_error_t)rep.port;
 }
 
@@ -253,59 +320,86 @@ int xenevtchn_unbind(xenevtchn_handle *h, evtchn_port_t port)
 {
     if (port > h->max_port)
         return fail(EINVAL);
-    if (h->ports[port].rfd < 0)
+    /* As on Linux, a port found bound here is unbound: the daemon's error
+     * (a lost connection) leaves it to the handle's close. */
+    if (!port_forget(h, port))
         return fail(ENOTCONN);
     struct xsp_evtchn_port req = { .port = port }, rep;
     int rc = call(h, XSP_OP_EVTCHN_UNBIND, &req, sizeof(req), -1, &rep,
                   sizeof(rep), NULL);
-    if (rc)
-        return fail(-rc);
-    port_forget(h, port);
-    return 0;
+    return rc ? fail(-rc) : 0;
 }
 
-/* Slow path of notify: ask the daemon for a write end of the peer's pipe. */
+/* Whether lp's peer is what the daemon last said for generation gen. */
+static bool peer_current(const struct local_port *lp, uint32_t gen)
+{
+    return __atomic_load_n(&lp->peer_valid, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&lp->peer_gen, __ATOMIC_RELAXED) == gen;
+}
+
+/* Slow path of notify (the port held): ask the daemon for a write end of
+ * the peer's pipe. Under h->lock, so one thread swaps at a time; a
+ * notifier racing it writes to the old peer or the new, as on Linux. */
 static int refresh_peer(xenevtchn_handle *h, evtchn_port_t port)
 {
     struct local_port *lp = &h->ports[port];
     struct xsp_evtchn_port req = { .port = port };
     struct xsp_evtchn_peer_rep rep;
-    int fd = -1;
-    int rc = call(h, XSP_OP_EVTCHN_PEER, &req, sizeof(req), -1, &rep,
-                  sizeof(rep), &fd);
+    int fd = -1, rc = 0;
+    pthread_mutex_lock(&h->lock);
+    /* Another notifier may have asked already. */
+    if (peer_current(lp, __atomic_load_n(&h->gen[port], __ATOMIC_ACQUIRE)))
+        goto out;
+    rc = call_locked(h, XSP_OP_EVTCHN_PEER, &req, sizeof(req), -1, &rep,
+                     sizeof(rep), &fd);
     if (rc)
-        return rc;
-    if (lp->peer_wfd >= 0)
-        close(lp->peer_wfd);
-    lp->peer_wfd = rep.connected ? fd : -1;
-    if (!rep.connected && fd >= 0)
+        goto out;
+    bool on = rep.connected && fd >= 0;
+    int cur = __atomic_load_n(&lp->peer_wfd, __ATOMIC_RELAXED);
+    if (on && cur >= 0) {
+        /* Over the old number, never a new one: a notifier that loaded
+         * it writes to a live pipe of this port's, whichever. */
+        if (dup3(fd, cur, O_CLOEXEC) < 0) {
+            rc = -errno;
+            goto out;
+        }
+    } else if (on) {
+        __atomic_store_n(&lp->peer_wfd, fd, __ATOMIC_RELEASE);
+        fd = -1;
+    }
+    /* Not connected: the old write end stays open, unused, until the next
+     * peer or unbind. */
+    __atomic_store_n(&lp->peer_on, on, __ATOMIC_RELEASE);
+    __atomic_store_n(&lp->peer_gen, rep.gen, __ATOMIC_RELAXED);
+    __atomic_store_n(&lp->peer_valid, true, __ATOMIC_RELEASE);
+out:
+    pthread_mutex_unlock(&h->lock);
+    if (fd >= 0)
         close(fd);
-    lp->peer_gen = rep.gen;
-    lp->peer_valid = true;
-    return 0;
+    return rc;
 }
 
 int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
 {
-    if (port > h->max_port || h->ports[port].rfd < 0)
+    if (!port_get(h, port))
         return fail(ENOTCONN); /* the Linux driver's find_evtchn() failed */
     struct local_port *lp = &h->ports[port];
+    int rc = 0;
     /* Acquire: pairs with the daemon's release store when the peer changes;
      * a stale value only costs a refetch. */
     uint32_t gen = __atomic_load_n(&h->gen[port], __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!lp->peer_valid || gen != lp->peer_gen, 0)) {
-        int rc = refresh_peer(h, port);
-        if (rc)
-            return fail(-rc);
-    }
-    if (lp->peer_wfd >= 0) {
+    if (__builtin_expect(!peer_current(lp, gen), 0))
+        rc = refresh_peer(h, port);
+    if (!rc && __atomic_load_n(&lp->peer_on, __ATOMIC_ACQUIRE)) {
         char one = 1;
         /* EAGAIN: the pipe is full, the peer has an event pending. */
-        if (write(lp->peer_wfd, &one, 1) < 0 && errno != EAGAIN)
-            return -1;
+        if (write(__atomic_load_n(&lp->peer_wfd, __ATOMIC_RELAXED), &one,
+                  1) < 0 && errno != EAGAIN)
+            rc = -errno;
     }
     /* Unbound or VIRQ: dropped silently, as Xen does. */
-    return 0;
+    port_put(lp);
+    return rc ? fail(-rc) : 0;
 }
 
 /* Read what is in a port's pipe, up to DRAIN_READS reads: a short read
@@ -326,7 +420,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
      * call), blocking callers come here to wait (asking the fd's flags,
      * then waiting: two). Guess the kind from the last call, so each pays
      * only its own path; a wrong guess costs one system call, never a
-     * wrong result. */
+     * wrong result. A masked port is disarmed, so it never wakes us. */
     int timeout = 0, fl = -1;
     if (__atomic_load_n(&h->blocked_last, __ATOMIC_RELAXED)) {
         fl = fcntl(h->epfd, F_GETFL);
@@ -354,38 +448,37 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
         }
         __atomic_store_n(&h->blocked_last, timeout != 0, __ATOMIC_RELAXED);
         uint32_t port = ev.data.u32;
-        if (port > h->max_port || h->ports[port].rfd < 0)
+        if (!port_get(h, port))
             continue; /* unbound meanwhile */
         struct local_port *lp = &h->ports[port];
-        if (!lp->masked) {
-            lp->masked = true; /* as Xen masks a delivered port */
-            /* Delivered: empty the pipe, so that the next notify finds
-             * room (and is a new edge). */
-            drain(lp->rfd);
-            return (xenevtchn_port_or_error_t)port;
-        }
-        /* Masked: keep the event latched (the pipe not drained) and stop
-         * it waking us. */
-        struct epoll_event off = { .events = EPOLLET, .data.u32 = port };
-        if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->rfd, &off) == 0)
-            lp->disabled = true;
+        /* The report disarmed it: masked, as Xen masks a delivered port.
+         * Empty the pipe, so that only a later event re-raises it. */
+        __atomic_store_n(&lp->masked, true, __ATOMIC_RELAXED);
+        drain(lp->rfd);
+        port_put(lp);
+        return (xenevtchn_port_or_error_t)port;
     }
 }
 
 int xenevtchn_unmask(xenevtchn_handle *h, evtchn_port_t port)
 {
-    /* The Linux driver ignores ports not bound through the handle. */
-    if (port > h->max_port || h->ports[port].rfd < 0)
+    /* The Linux driver ignores ports not bound through the handle, and
+     * ports not masked. */
+    if (!port_get(h, port))
         return 0;
     struct local_port *lp = &h->ports[port];
-    lp->masked = false;
-    if (!lp->disabled)
-        return 0;
-    /* Re-enabling a non-empty pipe reports it at once: the latched event
-     * is delivered, as on unmask in Xen. */
-    lp->disabled = false;
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u32 = port };
-    return epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->rfd, &ev);
+    int rc = 0;
+    if (__atomic_exchange_n(&lp->masked, false, __ATOMIC_RELAXED)) {
+        /* Re-arming polls the pipe: an event that came while masked is
+         * reported at once, as on unmask in Xen. */
+        struct epoll_event ev = { .events = PORT_ARMED, .data.u32 = port };
+        if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, lp->rfd, &ev) < 0) {
+            rc = -errno;
+            __atomic_store_n(&lp->masked, true, __ATOMIC_RELAXED);
+        }
+    }
+    port_put(lp);
+    return rc ? fail(-rc) : 0;
 }
 
 int xenevtchn_restrict(xenevtchn_handle *h, domid_t domid)

@@ -10,8 +10,14 @@
  * - A flood of notifies that the owner does not read loses no later
  *   wake-up after a pending()+unmask cycle; pending() drains the pipe of
  *   the port it returns (boundedly).
- * - An event that comes while the port is masked stays latched, and
- *   unmask() delivers it.
+ * - An event that comes while the port is masked does not make the fd
+ *   readable (Linux disables the port; its ring stays empty): a blocking
+ *   pending() returns another port's event instead, and unmask() delivers
+ *   the held one at once.
+ * - Threads notifying one port while its peer changes, or while it is
+ *   unbound, write only to the port's peers: a canary thread's pipes,
+ *   opened and closed meanwhile, never get a byte and are never closed
+ *   under it; no notify fails but with ENOTCONN for a port unbound.
  * - On the wire (proto.h): a bind reply carries the port's read end; a
  *   bind request that brings an fd is a protocol violation.
  * Watchdogs (alarm()) turn a notify that blocks into a failure. */
@@ -19,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +57,10 @@
 #define WATCHDOG_S 60
 /* How long a wake-up may take to arrive. */
 #define WAKE_MS 5000
+/* How long to watch for a wake-up that must not come. */
+#define QUIET_MS 200
+/* How long each race runs. */
+#define RACE_MS 1500
 
 /* ---- parent <-> hostile child: one small message at a time ---- */
 
@@ -276,6 +288,7 @@ static int chan_setup(void **state)
 static int chan_teardown(void **state)
 {
     struct chan *c = *state;
+    alarm(0); /* a failed test's watchdog */
     xenevtchn_close(c->a);
     xenevtchn_close(c->b);
     return 0;
@@ -332,31 +345,268 @@ static void test_flood_loses_no_later_wakeup(void **state)
     assert_false(readable(c->a, 0));
 }
 
-static void test_masked_event_is_latched(void **state)
+/* A second channel a <- b, for a's fd to have another port to report. */
+static void second_port(struct chan *c, evtchn_port_t *qa, evtchn_port_t *qb)
+{
+    xenevtchn_port_or_error_t p = xenevtchn_bind_unbound_port(c->a, 0);
+    assert_true(p > 0);
+    xenevtchn_port_or_error_t q =
+        xenevtchn_bind_interdomain(c->b, 0, (evtchn_port_t)p);
+    assert_true(q > 0);
+    assert_true(readable(c->b, WAKE_MS)); /* pending at bind: take it */
+    assert_int_equal(xenevtchn_pending(c->b), q);
+    assert_int_equal(xenevtchn_unmask(c->b, (evtchn_port_t)q), 0);
+    *qa = (evtchn_port_t)p;
+    *qb = (evtchn_port_t)q;
+}
+
+static void test_masked_event_waits_for_unmask(void **state)
 {
     struct chan *c = *state;
+    alarm(WATCHDOG_S); /* a pending() that hangs fails the test */
     int fd = xenevtchn_fd(c->a);
     int fl = fcntl(fd, F_GETFL);
-    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+    assert_false(fl & O_NONBLOCK); /* blocking, as xenevtchn_open leaves it */
     assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
     assert_true(readable(c->a, WAKE_MS));
     assert_int_equal(xenevtchn_pending(c->a), c->pa); /* now masked */
-    /* Events while masked wake the fd once, but pending() holds them. */
+    /* Events while masked: the fd stays quiet, the event is kept. */
     for (int i = 0; i < 100; i++)
         assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
-    assert_true(readable(c->a, WAKE_MS));
+    assert_false(readable(c->a, QUIET_MS));
+    assert_int_equal(unread(c->a), 100);
+    /* Non-blocking, pending() finds nothing, as in an empty ring. */
+    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
     assert_int_equal(xenevtchn_pending(c->a), -1);
     assert_int_equal(errno, EAGAIN);
+    assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
+    /* Blocking, pending() returns another port's event, not waiting for
+     * the masked one's. */
+    evtchn_port_t qa, qb;
+    second_port(c, &qa, &qb);
     assert_false(readable(c->a, 0));
-    assert_int_equal(unread(c->a), 100); /* latched, not drained */
-    /* Unmask delivers the latched event at once. */
+    assert_int_equal(xenevtchn_notify(c->b, qb), 0);
+    assert_true(readable(c->a, WAKE_MS));
+    assert_int_equal(xenevtchn_pending(c->a), qa);
+    assert_int_equal(xenevtchn_unmask(c->a, qa), 0);
+    assert_false(readable(c->a, QUIET_MS));
+    assert_int_equal(xenevtchn_unbind(c->b, qb), 0);
+    assert_int_equal(xenevtchn_unbind(c->a, qa), 0);
+    /* Unmask delivers the held event at once; a blocking pending() takes
+     * it without waiting, and drains it. */
     assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
     assert_true(readable(c->a, 0));
     assert_int_equal(xenevtchn_pending(c->a), c->pa);
     assert_int_equal(unread(c->a), 0);
     assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+    assert_false(readable(c->a, QUIET_MS));
+    /* Unmasking a port that is not masked is a no-op, as on Linux. */
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
     assert_false(readable(c->a, 0));
-    assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
+    alarm(0);
+}
+
+/* ---- threads: notify against a peer change and against unbind ---- */
+
+/* Opens pipes, holds each a moment, and checks that nothing wrote to it
+ * and nobody closed or replaced it: a notify that used a stale descriptor
+ * number would. */
+struct canary {
+    bool stop;
+    long rounds, stray, lost;
+};
+
+static bool same_file(int fd, const struct stat *was)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && st.st_ino == was->st_ino &&
+           st.st_dev == was->st_dev;
+}
+
+static void *canary_run(void *arg)
+{
+    struct canary *k = arg;
+    while (!__atomic_load_n(&k->stop, __ATOMIC_ACQUIRE)) {
+        int p[2];
+        struct stat s0, s1;
+        if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+            k->lost++;
+            break;
+        }
+        fstat(p[0], &s0);
+        fstat(p[1], &s1);
+        for (int i = 0; i < 20; i++)
+            sched_yield();
+        char b;
+        if (read(p[0], &b, 1) != -1 || errno != EAGAIN)
+            k->stray++;
+        if (!same_file(p[0], &s0) || !same_file(p[1], &s1)) {
+            k->lost++;
+            break; /* not ours any more: do not close them */
+        }
+        close(p[0]);
+        close(p[1]);
+        k->rounds++;
+    }
+    return NULL;
+}
+
+struct notifier {
+    xenevtchn_handle *x;
+    const evtchn_port_t *port; /* read atomically: the test may move it */
+    bool unbound_ok;           /* ENOTCONN is what a port unbound gives */
+    const bool *stop;
+    long sent, failed;
+    int err;
+};
+
+static void *notifier_run(void *arg)
+{
+    struct notifier *n = arg;
+    while (!__atomic_load_n(n->stop, __ATOMIC_ACQUIRE)) {
+        evtchn_port_t p = __atomic_load_n(n->port, __ATOMIC_ACQUIRE);
+        if (xenevtchn_notify(n->x, p) == 0) /* one writer; the test reads */
+            __atomic_store_n(&n->sent, n->sent + 1, __ATOMIC_RELAXED);
+        else if (!(n->unbound_ok && errno == ENOTCONN)) {
+            n->failed++;
+            n->err = errno;
+        }
+    }
+    return NULL;
+}
+
+#define NOTIFIERS 2
+
+struct race {
+    struct canary k;
+    bool stop;
+    evtchn_port_t port;
+    struct notifier n[NOTIFIERS];
+    pthread_t kt, nt[NOTIFIERS];
+};
+
+static void race_start(struct race *r, xenevtchn_handle *x, evtchn_port_t p,
+                       bool unbound_ok)
+{
+    r->port = p;
+    assert_int_equal(pthread_create(&r->kt, NULL, canary_run, &r->k), 0);
+    for (int i = 0; i < NOTIFIERS; i++) {
+        r->n[i] = (struct notifier){ .x = x, .port = &r->port,
+                                     .unbound_ok = unbound_ok,
+                                     .stop = &r->stop };
+        assert_int_equal(pthread_create(&r->nt[i], NULL, notifier_run,
+                                        &r->n[i]), 0);
+    }
+}
+
+static void race_stop(struct race *r)
+{
+    __atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->k.stop, true, __ATOMIC_RELEASE);
+    for (int i = 0; i < NOTIFIERS; i++)
+        assert_int_equal(pthread_join(r->nt[i], NULL), 0);
+    assert_int_equal(pthread_join(r->kt, NULL), 0);
+    for (int i = 0; i < NOTIFIERS; i++) {
+        print_message("notifier %d: %ld sent, %ld failed (last: %s)\n", i,
+                      r->n[i].sent, r->n[i].failed, strerror(r->n[i].err));
+        assert_int_equal(r->n[i].failed, 0);
+        assert_true(r->n[i].sent > 0);
+    }
+    print_message("canary: %ld pipes, %ld written to, %ld closed under it\n",
+                  r->k.rounds, r->k.stray, r->k.lost);
+    assert_int_equal(r->k.stray, 0);
+    assert_int_equal(r->k.lost, 0);
+    assert_true(r->k.rounds > 0);
+}
+
+static long race_sent(struct race *r)
+{
+    long n = 0;
+    for (int i = 0; i < NOTIFIERS; i++)
+        n += __atomic_load_n(&r->n[i].sent, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* Let the notifiers use a new binding (or peer) a little before it
+ * goes: most of a loop's time is the daemon's. */
+static void race_pause(struct race *r)
+{
+    long want = race_sent(r) + 2 * NOTIFIERS;
+    for (int i = 0; i < 1000 && race_sent(r) < want; i++)
+        sched_yield();
+}
+
+/* b's port pb, bound to a's pa afresh. */
+static evtchn_port_t rebind(struct chan *c)
+{
+    xenevtchn_port_or_error_t q = xenevtchn_bind_interdomain(c->b, 0, c->pa);
+    assert_true(q > 0);
+    return (evtchn_port_t)q;
+}
+
+/* The channel still carries a notify from a to b, and only that. */
+static void a_wakes_b(struct chan *c, evtchn_port_t pb)
+{
+    while (readable(c->b, 0)) { /* what the race left */
+        xenevtchn_port_or_error_t p = xenevtchn_pending(c->b);
+        assert_true(p > 0);
+        assert_int_equal(xenevtchn_unmask(c->b, (evtchn_port_t)p), 0);
+    }
+    assert_int_equal(xenevtchn_notify(c->a, c->pa), 0);
+    assert_true(readable(c->b, WAKE_MS));
+    assert_int_equal(xenevtchn_pending(c->b), pb);
+    assert_int_equal(xenevtchn_unmask(c->b, pb), 0);
+}
+
+/* Two threads notify a's port while b unbinds and binds its end again and
+ * again: every bind changes the peer, so the notifiers fetch it anew. */
+static void test_notify_threads_while_peer_changes(void **state)
+{
+    struct chan *c = *state;
+    alarm(WATCHDOG_S);
+    static struct race r;
+    memset(&r, 0, sizeof(r));
+    race_start(&r, c->a, c->pa, false);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long changes = 0;
+    evtchn_port_t pb = c->pb;
+    while (test_ms_since(&t0) < RACE_MS) {
+        assert_int_equal(xenevtchn_unbind(c->b, pb), 0);
+        pb = rebind(c);
+        changes++;
+    }
+    race_stop(&r);
+    print_message("%ld peer changes\n", changes);
+    c->pb = pb;
+    a_wakes_b(c, pb);
+    alarm(0);
+}
+
+/* Two threads notify b's port while the test unbinds it and binds it
+ * again (the same number, mostly): a notify finds the port bound, and
+ * writes to its peer, or not (ENOTCONN). */
+static void test_notify_threads_while_unbound(void **state)
+{
+    struct chan *c = *state;
+    alarm(WATCHDOG_S);
+    static struct race r;
+    memset(&r, 0, sizeof(r));
+    race_start(&r, c->b, c->pb, true);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long unbinds = 0;
+    while (test_ms_since(&t0) < RACE_MS) {
+        assert_int_equal(xenevtchn_unbind(c->b, r.port), 0);
+        __atomic_store_n(&r.port, rebind(c), __ATOMIC_RELEASE);
+        unbinds++;
+        race_pause(&r);
+    }
+    race_stop(&r);
+    print_message("%ld unbinds\n", unbinds);
+    c->pb = r.port;
+    a_wakes_b(c, c->pb);
+    alarm(0);
 }
 
 /* ---- the protocol itself ---- */
@@ -408,7 +658,11 @@ int main(void)
         cmocka_unit_test(test_hostile_owner_cannot_block_notify),
         cmocka_unit_test_setup_teardown(test_flood_loses_no_later_wakeup,
                                         chan_setup, chan_teardown),
-        cmocka_unit_test_setup_teardown(test_masked_event_is_latched,
+        cmocka_unit_test_setup_teardown(test_masked_event_waits_for_unmask,
+                                        chan_setup, chan_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_threads_while_peer_changes,
+                                        chan_setup, chan_teardown),
+        cmocka_unit_test_setup_teardown(test_notify_threads_while_unbound,
                                         chan_setup, chan_teardown),
         cmocka_unit_test(test_bind_reply_carries_the_read_end),
     };
