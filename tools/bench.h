@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define BENCH_PROG "vipc-bench"
 
@@ -34,6 +35,15 @@ void bench_affinity_save(void);
 int bench_pin(int cpu);
 int bench_unpin(void);
 int bench_ncpus(void);
+/* CPU k (0: the first) of the saved set; its first when it has fewer. */
+int bench_allowed_cpu(int k);
+/* Is child pid still running (not exited, not yet reaped)? */
+bool bench_alive(pid_t pid);
+/* For a loop that spins on shared memory, every few thousand spins:
+ * -EINTR once a signal asked us to stop, -EPIPE when the child peer
+ * (0: none to watch) has exited, else 0. */
+#define BENCH_SPIN_CHECK 4096u
+int bench_peer_check(pid_t peer);
 /* Log a line to stderr, prefixed with the program name. */
 void bench_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int bench_verbose;
@@ -131,8 +141,9 @@ struct bench_spec {
  * compute the same list.  Returns the count (at most max). */
 size_t bench_channel_specs(const struct bench_plan *p, struct bench_spec *out,
 			   size_t max);
-/* CPU of each end for a placement: the server (receiver) on 0, the client
- * on 1 (split) or 0 (same CPU). */
+/* CPU of each end for a placement: the server (receiver) on the first
+ * CPU the program was allowed, the client on the second (split) or the
+ * first (same CPU). */
 int bench_cpu(enum bench_placement p, bool client);
 
 /* --- loops --------------------------------------------------------------- */
@@ -176,9 +187,12 @@ int bench_run_spec(const struct bench_io *io, const struct bench_plan *p,
 int bench_local_all(const struct bench_plan *p, const char *only,
 		    struct bench_results *res);
 /* The bare ring (bench_ring.c): the shared mapping's size for rings of
- * `ring` bytes, and one end over it (zeroed mapping, both ends alike). */
+ * `ring` bytes, and one end over it (zeroed mapping, both ends alike);
+ * peer: the child process at the other end, whose exit ends a wait with
+ * -EPIPE (0: none to watch). */
 size_t bench_ring_map_size(size_t ring);
-int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io);
+int bench_ring_end(void *map, size_t ring, bool client, pid_t peer,
+		   struct bench_io *io);
 void bench_ring_end_free(struct bench_io *io);
 int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res);
 /* Is transport t selected by the comma-separated list only (NULL: all)? */

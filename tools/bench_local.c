@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* vipc-bench: the peers on the host, measured with the same loops as the
  * channels (bench_loops.c).  Each measurement forks: the child is the
- * server (receiver, echo) on CPU 0, the parent the client on CPU 1
- * (split) or 0 (same CPU).
+ * server (receiver, echo) on the first CPU we may use, the parent the
+ * client on the second (split) or the first (same CPU).  Either end that
+ * outlives the other ends its measurement with an error instead of
+ * waiting for ever: each holds only its own descriptors (a read sees EOF,
+ * a write EPIPE), the client's spinning loops and eventfd waits watch the
+ * child, and the child dies with the parent (PR_SET_PDEATHSIG).
  *   pipe      two pipes (one per direction); for streams the pipe's
  *             capacity is set to the ring size (F_SETPIPE_SZ)
  *   unix      an AF_UNIX stream socket pair, default buffers
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,7 +112,26 @@ struct slot {
 struct efdio {
 	struct slot *out, *in;
 	int wfd, rfd;
+	pid_t peer;             /* the child, watched by the client         */
+	bool gone;              /* it died: nothing more can come           */
 };
+
+/* An eventfd never sees EOF.  While the client waits for its child, the
+ * child's SIGCHLD adds EFD_GONE to the eventfd the client reads, so that
+ * the read returns whenever the child dies, even before the read began. */
+#define EFD_GONE ((uint64_t)1 << 32)
+static volatile int efd_wake = -1;
+
+static void on_child(int sig)
+{
+	int saved = errno, fd = efd_wake;
+	uint64_t v = EFD_GONE;
+	ssize_t n = fd >= 0 ? write(fd, &v, sizeof(v)) : 0;
+
+	(void)sig;
+	(void)n;
+	errno = saved;
+}
 
 static int efd_send(void *ctx, const void *buf, size_t len)
 {
@@ -124,8 +148,17 @@ static int efd_recv(void *ctx, void *buf, size_t len)
 	uint64_t v;
 
 	for (;;) {
-		if (read(e->rfd, &v, sizeof(v)) == sizeof(v))
-			break;
+		if (e->gone)
+			return -EPIPE;
+		if (read(e->rfd, &v, sizeof(v)) == sizeof(v)) {
+			/* Everything the child wrote before it died came
+			 * with its EFD_GONE, in this read or an earlier one. */
+			if (v >= EFD_GONE && e->peer > 0 && !bench_alive(e->peer))
+				e->gone = true;
+			if (v % EFD_GONE)
+				break;
+			continue;
+		}
 		if (errno != EINTR || bench_stop)
 			return -errno;
 	}
@@ -138,6 +171,7 @@ static int efd_recv(void *ctx, void *buf, size_t len)
 struct pollio {
 	struct slot *out, *in;
 	uint64_t last;
+	pid_t peer;             /* the child, watched by the client         */
 };
 
 static int poll_send(void *ctx, const void *buf, size_t len)
@@ -156,12 +190,14 @@ static int poll_recv(void *ctx, void *buf, size_t len)
 	struct pollio *b = ctx;
 	uint64_t w;
 	unsigned i = 0;
+	int e;
 
 	while ((w = __atomic_load_n((uint64_t *)(void *)b->in->data,
 				    __ATOMIC_ACQUIRE)) == b->last) {
 		__builtin_ia32_pause();
-		if (++i == 0 && bench_stop)
-			return -EINTR;
+		if (++i % BENCH_SPIN_CHECK == 0 &&
+		    (e = bench_peer_check(b->peer)) < 0)
+			return e;
 	}
 	b->last = w;
 	memcpy(buf, &w, 8);
@@ -276,13 +312,27 @@ static int setup(enum local_kind k, size_t ring, struct local_setup *s)
 	return r;
 }
 
+/* After the fork: close the other end's descriptors, so that ours see
+ * EOF or EPIPE once that end is gone. */
+static void keep_end(enum local_kind k, struct local_setup *s, bool client)
+{
+	if (k == L_PIPE) {
+		close_fd(client ? &s->c2s[0] : &s->c2s[1]);
+		close_fd(client ? &s->s2c[1] : &s->s2c[0]);
+	} else if (k == L_UNIX) {
+		close_fd(client ? &s->c2s[1] : &s->c2s[0]);
+	}
+}
+
+/* peer: the child at the other end (client), 0 in the child. */
 static int make_end(enum local_kind k, struct local_setup *s, bool client,
-		    struct local_end *e)
+		    pid_t peer, struct local_end *e)
 {
 	memset(e, 0, sizeof(*e));
 	switch (k) {
 	case L_RING:
-		return bench_ring_end(s->ring_map, s->ring, client, &e->io);
+		return bench_ring_end(s->ring_map, s->ring, client, peer,
+				      &e->io);
 	case L_PIPE:
 		e->fd.rfd = client ? s->s2c[0] : s->c2s[0];
 		e->fd.wfd = client ? s->c2s[1] : s->s2c[1];
@@ -295,6 +345,7 @@ static int make_end(enum local_kind k, struct local_setup *s, bool client,
 		e->efd.in = &s->slots[client ? 1 : 0];
 		e->efd.wfd = client ? s->c2s[0] : s->s2c[0];
 		e->efd.rfd = client ? s->s2c[0] : s->c2s[0];
+		e->efd.peer = peer;
 		e->io = (struct bench_io){ &e->efd, efd_send, efd_recv, NULL,
 					   NULL };
 		return 0;
@@ -302,6 +353,7 @@ static int make_end(enum local_kind k, struct local_setup *s, bool client,
 		e->bp.out = &s->slots[client ? 0 : 1];
 		e->bp.in = &s->slots[client ? 1 : 0];
 		e->bp.last = UINT64_MAX;
+		e->bp.peer = peer;
 		e->io = (struct bench_io){ &e->bp, poll_send, poll_recv, NULL,
 					   NULL };
 		return 0;
@@ -311,48 +363,96 @@ static int make_end(enum local_kind k, struct local_setup *s, bool client,
 	return 0;
 }
 
+/* The receiving end's fate, when it did not end well by itself. */
+static void child_failed(enum local_kind k, int st)
+{
+	if (WIFEXITED(st))
+		bench_err("%s: the receiving end failed (exit status %d)",
+			  kind_names[k], WEXITSTATUS(st));
+	else
+		bench_err("%s: the receiving end was killed by signal %d",
+			  kind_names[k], WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* The server end, in the child. */
+static __attribute__((noreturn)) void serve(enum local_kind k,
+					    const struct bench_plan *p,
+					    const struct bench_spec *spec,
+					    struct local_setup *s,
+					    pid_t parent)
+{
+	struct local_end e;
+
+	signal(SIGCHLD, SIG_DFL);
+	/* A client killed outright leaves nobody to end a spinning or
+	 * eventfd-waiting server: it goes with its parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	keep_end(k, s, false);
+	if (bench_pin(bench_cpu(spec->placement, false)) < 0)
+		_exit(1);
+	if (make_end(k, s, false, 0, &e) < 0)
+		_exit(1);
+	_exit(bench_run_spec(&e.io, p, spec, false, NULL) ? 1 : 0);
+}
+
 static int measure(enum local_kind k, const struct bench_plan *p,
 		   const struct bench_spec *spec, struct bench_results *res)
 {
 	struct local_setup s;
 	struct local_end e;
 	struct bench_row row = { .p99 = -1 };
+	struct sigaction sa, old_sa;
+	pid_t parent = getpid(), pid;
+	bool died = false;
 	int r, st = 0;
-	pid_t pid;
 
 	if ((r = setup(k, spec->ring, &s)) < 0)
 		return r;
+	if (k == L_EVENTFD) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_child;
+		sa.sa_flags = SA_NOCLDSTOP;
+		efd_wake = s.s2c[0];
+		sigaction(SIGCHLD, &sa, &old_sa);
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
 		bench_err("fork: %s", strerror(-r));
-		teardown(&s);
-		return r;
+	} else if (pid == 0) {
+		serve(k, p, spec, &s, parent);
+	} else {
+		keep_end(k, &s, true);
+		r = bench_pin(bench_cpu(spec->placement, true));
+		if (!r)
+			r = make_end(k, &s, true, pid, &e);
+		if (!r) {
+			r = bench_run_spec(&e.io, p, spec, true, &row);
+			if (k == L_RING)
+				bench_ring_end_free(&e.io);
+		}
+		bench_unpin();
+		if (r) {
+			died = !bench_alive(pid);
+			kill(pid, SIGKILL);
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
 	}
-	if (pid == 0) {
-		if (bench_pin(bench_cpu(spec->placement, false)) < 0)
-			_exit(1);
-		if (make_end(k, &s, false, &e) < 0)
-			_exit(1);
-		_exit(bench_run_spec(&e.io, p, spec, false, NULL) ? 1 : 0);
+	if (k == L_EVENTFD) {
+		sigaction(SIGCHLD, &old_sa, NULL);
+		efd_wake = -1;
 	}
-	r = bench_pin(bench_cpu(spec->placement, true));
-	if (!r)
-		r = make_end(k, &s, true, &e);
-	if (!r) {
-		r = bench_run_spec(&e.io, p, spec, true, &row);
-		if (k == L_RING)
-			bench_ring_end_free(&e.io);
-	}
-	bench_unpin();
-	if (r)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
 	teardown(&s);
-	if (!r && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		bench_err("%s: the receiving end failed", kind_names[k]);
-		r = -EPROTO;
+	if (pid < 0)
+		return r;
+	/* The child's own end is the news; SIGKILL after a failure is ours. */
+	if ((!r || (died && !bench_stop)) &&
+	    !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		child_failed(k, st);
+		if (!r)
+			r = -EPROTO;
 	}
 	if (r) {
 		bench_err("%s %s %zu B: not measured", kind_names[k],

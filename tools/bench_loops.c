@@ -8,8 +8,10 @@
  * every message, then timed passes over a large transfer; each pass starts
  * with a header message (its first word: the pass's message count) and
  * ends with the receiver acknowledging (8 bytes: the count of damaged
- * messages); its rate is the bytes of the pass over the sender's wall time
- * from the header to the acknowledgement.  The first timed pass moves the
+ * messages); its rate is what the sender's wall time from the header to
+ * the acknowledgement saw go: the pass's messages and the header, a full
+ * message too (n + 1 messages, (n + 1) x size bytes), so that a short pass
+ * of large messages is not undercounted.  The first timed pass moves the
  * plan's bytes; the others at least that and enough to last the plan's
  * pass time at the first one's rate.  The median pass is reported. */
 #include "config.h"
@@ -175,6 +177,17 @@ static int put_ack(const struct bench_io *io, int pass, uint64_t bad)
 	return bad ? -EBADMSG : 0;
 }
 
+/* --verbose: what a timed pass counted and how long it took. */
+static void show_pass(const char *test, size_t size, int pass, uint64_t msgs,
+		      uint64_t ns, double rate, const char *unit)
+{
+	if (bench_verbose)
+		bench_err("%s pass: size %zu, pass %d, messages %llu (header included), bytes %llu, ns %llu, rate %.6g %s",
+			  test, size, pass, (unsigned long long)msgs,
+			  (unsigned long long)(msgs * size),
+			  (unsigned long long)ns, rate, unit);
+}
+
 static void *alloc_buf(size_t len)
 {
 	void *b = NULL;
@@ -224,8 +237,13 @@ int bench_stream_client(const struct bench_io *io, const struct bench_plan *p,
 		if (!r)
 			r = get_ack(io, pass);
 		t1 = bench_now_ns();
-		if (!r && pass > 0)
-			rate[pass - 1] = (double)(n * size) / (double)(t1 - t0);
+		if (!r && pass > 0) {
+			/* The header was timed too: count it. */
+			rate[pass - 1] = (double)((n + 1) * size) /
+					 (double)(t1 - t0);
+			show_pass("stream", size, pass, n + 1, t1 - t0,
+				  rate[pass - 1], "GB/s");
+		}
 		if (pass == 1)
 			later = calibrate(p, n, t1 - t0);
 	}
@@ -321,8 +339,12 @@ int bench_msgs_client(const struct bench_io *io, const struct bench_plan *p,
 		if (!r)
 			r = get_ack(io, pass);
 		t1 = bench_now_ns();
-		if (!r && pass > 0)
-			rate[pass - 1] = (double)n * 1000.0 / (double)(t1 - t0);
+		if (!r && pass > 0) {
+			rate[pass - 1] = (double)(n + 1) * 1000.0 /
+					 (double)(t1 - t0);
+			show_pass("stream-msgs", m, pass, n + 1, t1 - t0,
+				  rate[pass - 1], "Mmsg/s");
+		}
 		if (pass == 1)
 			later = calibrate(p, n, t1 - t0);
 	}

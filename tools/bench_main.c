@@ -112,12 +112,18 @@ static int parse_tests(const char *s, unsigned *mask)
 		}
 		*mask |= 1u << t;
 	}
-	return *mask ? 0 : -EINVAL;
+	if (!*mask) {
+		fprintf(stderr, "%s: --tests '%s' names no test (rtt, stream, stream-msgs)\n",
+			BENCH_PROG, s);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int check_transports(const char *s)
 {
 	char buf[256], *save = NULL, *tok;
+	int n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok;
@@ -132,6 +138,13 @@ static int check_transports(const char *s)
 				BENCH_PROG, tok);
 			return -EINVAL;
 		}
+		n++;
+	}
+	/* An empty list would measure nothing and still say all went well. */
+	if (!n) {
+		fprintf(stderr, "%s: --transports '%s' names no transport\n",
+			BENCH_PROG, s);
+		return -EINVAL;
 	}
 	return 0;
 }

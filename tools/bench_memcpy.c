@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* vipc-bench: single-thread memcpy on CPU 0, the ceiling for one copy.
+/* vipc-bench: single-thread memcpy on the server's CPU (the first one
+ * allowed), the ceiling for one copy.
  * One buffer pair of the message size, copied over and over (so a 1 MiB
  * copy runs from and to the caches, as a ring of that size does); an
  * untimed pass first, then timed passes of at least 4x the streaming
@@ -77,7 +78,7 @@ int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res)
 
 	if (!(p->tests & 1u << BENCH_STREAM))
 		return 0;
-	if ((r = bench_pin(0)) < 0)
+	if ((r = bench_pin(bench_cpu(BENCH_SAME, false))) < 0)
 		return r;
 	for (int i = 0; i < BENCH_NSIZES && !r; i++)
 		r = one_size(p, bench_sizes[i], res);

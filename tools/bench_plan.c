@@ -55,7 +55,7 @@ uint64_t bench_stream_bytes(const struct bench_plan *p, size_t size)
 
 int bench_cpu(enum bench_placement p, bool client)
 {
-	return client && p == BENCH_SPLIT ? 1 : 0;
+	return bench_allowed_cpu(client && p == BENCH_SPLIT ? 1 : 0);
 }
 
 static void add(struct bench_spec *out, size_t max, size_t *n,

@@ -307,6 +307,8 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 	struct target t[64];
 	size_t nt = targets(res, t, 64), met = 0, measured = 0;
 	const struct bench_plan *p = m->plan;
+	int srv_cpu = bench_cpu(BENCH_SAME, false);
+	char where[96];
 
 	fprintf(f, "vipc-bench channel  %s  %d CPUs  %s run: %ld round trips (+%ld warm-up), %d timed passes per stream\n",
 		m->date, m->ncpus,
@@ -315,16 +317,21 @@ void bench_report_table(FILE *f, const struct bench_results *res,
 	if (m->rounds > 1)
 		fprintf(f, "%u rounds, every transport measured in each: each figure is the median of the rounds' figures\n",
 			m->rounds);
-	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU 0, client in domain %u on CPU 1 (split) or 0 (same-cpu)\n",
-		m->dom_server, m->dom_client);
+	fprintf(f, "vipc and libxenvchan: server (receiver) in xensim domain %u on CPU %d, client in domain %u on CPU %d (split) or %d (same-cpu)\n",
+		m->dom_server, srv_cpu, m->dom_client,
+		bench_cpu(BENCH_SPLIT, true), srv_cpu);
 	fprintf(f, "vipc and the bare ring: indices in the %s layout (--layout)\n\n",
 		bench_layout_name(bench_layout));
 	rtt_table(f, res);
 	fprintf(f, "\n");
 	stream_table(f, res);
-	fprintf(f, "  (streams: %s; memcpy: one thread on CPU 0, message-sized buffers)\n\n",
-		p->split_ok ? "sender on CPU 1, receiver on CPU 0" :
-			      "both ends on CPU 0");
+	if (p->split_ok)
+		snprintf(where, sizeof(where), "sender on CPU %d, receiver on CPU %d",
+			 bench_cpu(BENCH_SPLIT, true), srv_cpu);
+	else
+		snprintf(where, sizeof(where), "both ends on CPU %d", srv_cpu);
+	fprintf(f, "  (streams: %s; memcpy: one thread on CPU %d, message-sized buffers)\n\n",
+		where, srv_cpu);
 	ratio_table(f, res, false);
 	fprintf(f, "\nTargets\n");
 	for (size_t i = 0; i < nt; i++) {
@@ -360,6 +367,77 @@ static void jnum(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
+/* The transports the JSON's results and ratios may name (its consumers'
+ * contract); rows of any other (the bare ring) go to extra_results and
+ * extra_ratios, of the same shape. */
+static bool in_contract(const char *transport)
+{
+	static const char *const contract[] = { "vipc", "libxenvchan", "pipe",
+		"unix", "eventfd", "busypoll", "memcpy" };
+
+	for (size_t i = 0; i < sizeof(contract) / sizeof(contract[0]); i++)
+		if (!strcmp(transport, contract[i]))
+			return true;
+	return false;
+}
+
+static void json_rows(FILE *f, const char *key, const struct bench_results *res,
+		      bool contract)
+{
+	const char *sep = "";
+
+	fprintf(f, " \"%s\": [", key);
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *r = &res->rows[i];
+
+		if (in_contract(r->transport) != contract)
+			continue;
+		fprintf(f, "%s\n  {\"transport\": \"%s\", \"test\": \"%s\", \"size\": %zu, \"ring\": ",
+			sep, r->transport, bench_test_name(r->test), r->size);
+		if (r->ring)
+			fprintf(f, "%zu", r->ring);
+		else
+			fprintf(f, "null");
+		fprintf(f, ", \"placement\": \"%s\", \"median\": ",
+			bench_placement_name(r->placement));
+		jnum(f, r->median);
+		fprintf(f, ", \"p99\": ");
+		jnum(f, r->p99);
+		fprintf(f, ", \"unit\": \"%s\"}", bench_test_unit(r->test));
+		sep = ",";
+	}
+	fprintf(f, "\n ]");
+}
+
+static void json_ratios(FILE *f, const char *key,
+			const struct bench_results *res, bool contract)
+{
+	const char *sep = "";
+
+	fprintf(f, " \"%s\": [", key);
+	for (size_t i = 0; i < res->n; i++) {
+		const struct bench_row *v = &res->rows[i];
+
+		if (strcmp(v->transport, "vipc"))
+			continue;
+		for (size_t k = 0; k < NPEERS; k++) {
+			const struct bench_row *pr;
+
+			if (in_contract(peers[k]) != contract)
+				continue;
+			pr = peer_row(res, peers[k], v);
+			if (!pr || pr->median <= 0)
+				continue;
+			fprintf(f, "%s\n  {\"test\": \"%s\", \"size\": %zu, \"ring\": %zu, \"placement\": \"%s\", \"peer\": \"%s\", \"peer_size\": %zu, \"ratio\": %.4g}",
+				sep, bench_test_name(v->test), v->size, v->ring,
+				bench_placement_name(v->placement), peers[k],
+				pr->size, v->median / pr->median);
+			sep = ",";
+		}
+	}
+	fprintf(f, "\n ]");
+}
+
 void bench_report_json(FILE *f, const struct bench_results *res,
 		       const struct bench_meta *m)
 {
@@ -380,44 +458,10 @@ void bench_report_json(FILE *f, const struct bench_results *res,
 	fprintf(f, " \"domains\": {\"server\": %u, \"client\": %u}, \"layout\": \"%s\", \"failures\": %d,\n",
 		m->dom_server, m->dom_client, bench_layout_name(bench_layout),
 		m->failures);
-	fprintf(f, " \"results\": [");
-	for (size_t i = 0; i < res->n; i++) {
-		const struct bench_row *r = &res->rows[i];
-
-		fprintf(f, "%s\n  {\"transport\": \"%s\", \"test\": \"%s\", \"size\": %zu, \"ring\": ",
-			sep, r->transport, bench_test_name(r->test), r->size);
-		if (r->ring)
-			fprintf(f, "%zu", r->ring);
-		else
-			fprintf(f, "null");
-		fprintf(f, ", \"placement\": \"%s\", \"median\": ",
-			bench_placement_name(r->placement));
-		jnum(f, r->median);
-		fprintf(f, ", \"p99\": ");
-		jnum(f, r->p99);
-		fprintf(f, ", \"unit\": \"%s\"}", bench_test_unit(r->test));
-		sep = ",";
-	}
-	fprintf(f, "\n ],\n \"ratios\": [");
-	sep = "";
-	for (size_t i = 0; i < res->n; i++) {
-		const struct bench_row *v = &res->rows[i];
-
-		if (strcmp(v->transport, "vipc"))
-			continue;
-		for (size_t k = 0; k < NPEERS; k++) {
-			const struct bench_row *pr = peer_row(res, peers[k], v);
-
-			if (!pr || pr->median <= 0)
-				continue;
-			fprintf(f, "%s\n  {\"test\": \"%s\", \"size\": %zu, \"ring\": %zu, \"placement\": \"%s\", \"peer\": \"%s\", \"peer_size\": %zu, \"ratio\": %.4g}",
-				sep, bench_test_name(v->test), v->size, v->ring,
-				bench_placement_name(v->placement), peers[k],
-				pr->size, v->median / pr->median);
-			sep = ",";
-		}
-	}
-	fprintf(f, "\n ],\n \"targets\": [");
+	json_rows(f, "results", res, true);
+	fprintf(f, ",\n");
+	json_ratios(f, "ratios", res, true);
+	fprintf(f, ",\n \"targets\": [");
 	sep = "";
 	for (size_t i = 0; i < nt; i++) {
 		fprintf(f, "%s\n  {\"name\": \"%s\", \"ratio\": ", sep, t[i].name);
@@ -427,5 +471,9 @@ void bench_report_json(FILE *f, const struct bench_results *res,
 			!t[i].measured ? "null" : t[i].met ? "true" : "false");
 		sep = ",";
 	}
-	fprintf(f, "\n ]}\n");
+	fprintf(f, "\n ],\n");
+	json_rows(f, "extra_results", res, false);
+	fprintf(f, ",\n");
+	json_ratios(f, "extra_ratios", res, false);
+	fprintf(f, "}\n");
 }

@@ -44,6 +44,7 @@ struct ring_dir {
 	uint8_t *peer_notify;       /* loaded after each publication        */
 	uint8_t *buf;
 	uint32_t size, idx, known, published;
+	pid_t peer;                 /* a child to watch while spinning      */
 };
 
 struct ringio {
@@ -78,9 +79,10 @@ static void publish(struct ring_dir *d)
 	(void)__atomic_load_n(d->peer_notify, __ATOMIC_RELAXED);
 }
 
-/* Spin until the peer's index moves past what we know; 0 on bench_stop.
- * tx: bytes free; rx: bytes ready. */
-static uint32_t wait_room(struct ring_dir *d, bool tx)
+/* Spin until the peer's index moves past what we know: *room gets the
+ * bytes free (tx) or ready (rx).  -EINTR on bench_stop, -EPIPE when the
+ * peer process is gone. */
+static int wait_room(struct ring_dir *d, bool tx, uint32_t *room)
 {
 	unsigned i = 0;
 
@@ -88,16 +90,21 @@ static uint32_t wait_room(struct ring_dir *d, bool tx)
 		uint32_t n = tx ? d->size - (d->idx - d->known)
 				: d->known - d->idx;
 
-		if (n)
-			return n;
+		if (n) {
+			*room = n;
+			return 0;
+		}
 		/* What we hold back may be what the peer waits for. */
 		if (d->idx != d->published)
 			publish(d);
 		d->known = __atomic_load_n(d->theirs, __ATOMIC_ACQUIRE);
 		if (d->known == (tx ? d->idx - d->size : d->idx)) {
+			int e;
+
 			__builtin_ia32_pause();
-			if (++i == 0 && bench_stop)
-				return 0;
+			if (++i % BENCH_SPIN_CHECK == 0 &&
+			    (e = bench_peer_check(d->peer)) < 0)
+				return e;
 		}
 	}
 }
@@ -108,12 +115,12 @@ static int ring_move(struct ring_dir *d, bool tx, const void *src, void *dst,
 		     size_t n, bool skip)
 {
 	while (n) {
-		uint32_t room = wait_room(d, tx);
-		uint32_t off = d->idx & (d->size - 1);
+		uint32_t room, off = d->idx & (d->size - 1);
 		size_t c = n;
+		int e = wait_room(d, tx, &room);
 
-		if (!room)
-			return -EINTR;
+		if (e)
+			return e;
 		if (c > room)
 			c = room;
 		if (c > d->size - off)
@@ -270,7 +277,8 @@ static int ring_recv_batch(void *ctx, void *buf, size_t msg, size_t n)
 	return (int)i;
 }
 
-int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
+int bench_ring_end(void *map, size_t ring, bool client, pid_t peer,
+		   struct bench_io *io)
 {
 	/* libxenvchan's first line: left (client->server) cons, prod; right
 	 * cons, prod; orders; live bytes; notify bytes (cli_notify, srv_notify).
@@ -295,12 +303,14 @@ int bench_ring_end(void *map, size_t ring, bool client, struct bench_io *io)
 		.mine = client ? ctl[1] : ctl[3],
 		.theirs = client ? ctl[0] : ctl[2],
 		.peer_notify = notify[client ? 1 : 0],
-		.buf = client ? c2s : s2c, .size = (uint32_t)ring };
+		.buf = client ? c2s : s2c, .size = (uint32_t)ring,
+		.peer = peer };
 	r->rx = (struct ring_dir){
 		.mine = client ? ctl[2] : ctl[0],
 		.theirs = client ? ctl[3] : ctl[1],
 		.peer_notify = notify[client ? 1 : 0],
-		.buf = client ? s2c : c2s, .size = (uint32_t)ring };
+		.buf = client ? s2c : c2s, .size = (uint32_t)ring,
+		.peer = peer };
 	*io = (struct bench_io){ r, ring_send, ring_recv, ring_send_batch,
 				 ring_recv_batch };
 	return 0;

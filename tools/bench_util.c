@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,44 @@ int bench_ncpus(void)
 	if (!saved_ok)
 		bench_affinity_save();
 	return saved_ok ? CPU_COUNT(&saved_set) : 1;
+}
+
+int bench_allowed_cpu(int k)
+{
+	int first = -1;
+
+	if (!saved_ok)
+		bench_affinity_save();
+	if (!saved_ok)
+		return 0;
+	/* Only CPUs we were given: a cpuset or taskset may leave out CPU 0. */
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &saved_set))
+			continue;
+		if (first < 0)
+			first = c;
+		if (k-- == 0)
+			return c;
+	}
+	return first < 0 ? 0 : first;
+}
+
+int bench_peer_check(pid_t peer)
+{
+	if (bench_stop)
+		return -EINTR;
+	return peer > 0 && !bench_alive(peer) ? -EPIPE : 0;
+}
+
+bool bench_alive(pid_t pid)
+{
+	siginfo_t si;
+
+	/* WNOWAIT: the caller still reaps it (and reads its status). */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == EINTR;
+	return si.si_pid == 0;
 }
 
 void bench_err(const char *fmt, ...)

@@ -30,7 +30,7 @@ struct bench_xensim {
 	char self[PATH_MAX];
 	char dir[PATH_MAX];
 	unsigned dom_srv, dom_cli;
-	bool up;
+	bool up;                /* `up` was started: `down` at the end       */
 };
 
 /* Run argv; its stdout into out (NUL-terminated, may be NULL: to our
@@ -179,14 +179,18 @@ int bench_xensim_start(const char *xensim, struct bench_xensim **out)
 		return r;
 	}
 	up[0] = x->xensim;
+	/* Up from the moment `up` runs: interrupted after its daemon left
+	 * on its own, only `down` (a no-op on a host not running) ends it. */
+	x->up = true;
 	r = run(up, buf, sizeof(buf));
+	if (r == 127 || r < 0)
+		x->up = false;  /* the program could not even be run */
 	if (r != 0) {
 		bench_err("'%s up' failed (status %d); give the program with --xensim or XENSIM",
 			  x->xensim, r);
 		bench_xensim_stop(x);
 		return -EIO;
 	}
-	x->up = true;
 	/* Both domains exist before either worker publishes anything. */
 	r = create(x, "vipc-bench-srv", &x->dom_srv);
 	if (!r)
