@@ -1,6 +1,8 @@
 # Integration on xensim: real processes in simulated domains.
 TESTS += sim/xensim-cli.sh
 EXTRA_DIST += sim/lib.sh sim/xensim-cli.sh
+TESTS += sim/isolation.sh
+EXTRA_DIST += sim/isolation.sh
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
 # The drop-in libxenevtchn against the daemon, run in dom0 (cmocka).

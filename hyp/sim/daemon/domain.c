@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -204,8 +207,51 @@ static uint32_t alloc_domid(void)
 }
 
 /* Child side of domain creation: we are pid 1 of the new namespace. */
+/* A domain's processes see and reach only their own domain.  The host's
+ * /proc would show them every process, the daemon's among them, whose
+ * descriptors (every port's pipe, every grant's memfd) a root process can
+ * open there: so a /proc of the domain's own PID namespace, in a mount
+ * namespace of its own (nothing mounted in it reaches the host).  And no
+ * capability, in the bounding set too, so that no program of the domain
+ * can mount the host's /proc again or unmount ours: a guest's programs
+ * need none here.  0, or -errno naming the step in *what. */
+static int isolate(const char **what)
+{
+    struct __user_cap_header_struct hdr = {
+        .version = _LINUX_CAPABILITY_VERSION_3,
+    };
+    struct __user_cap_data_struct none[2] = { { 0 } };
+
+    *what = "make the mounts private";
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    *what = "unmount the host's /proc";
+    if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    *what = "mount the domain's /proc";
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) < 0)
+        return -errno;
+    *what = "drop the capabilities";
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    if (syscall(SYS_capset, &hdr, none) < 0)
+        return -errno;
+    return 0;
+}
+
 static __attribute__((noreturn)) void become_monitor(int sock)
 {
+    const char *what;
+    int r = isolate(&what);
+    if (r < 0) {
+        /* Stderr is still the daemon's log.  A domain that cannot be
+         * isolated is not made: it would be one in name only. */
+        fprintf(stderr, "xensim: cannot isolate a new domain: %s: %s\n",
+                what, strerror(-r));
+        _exit(1);
+    }
     /* Keep only the monitor socket: listening sockets, other domains'
      * monitors and clients' connections must not leak into a domain. */
     if (sock != 3) {
@@ -271,8 +317,10 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         return -e;
     }
     /* A raw clone with CLONE_NEWPID behaves like fork(), with the child as
-     * init of a fresh PID namespace: that namespace is the domain. */
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+     * init of a fresh PID namespace: that namespace is the domain (and
+     * its mount namespace holds its own /proc: isolate()). */
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD,
+                               NULL, NULL, NULL, 0);
     if (pid < 0) {
         int e = errno;
         close(sv[0]);

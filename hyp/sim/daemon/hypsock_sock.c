@@ -131,7 +131,7 @@ int hypsock_listen(struct loop *loop, const char *path)
     unlink(path);
     int rc = 0;
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        chmod(path, 0666) < 0 || listen(fd, 128) < 0)
+        chmod(path, 0600) < 0 || listen(fd, 128) < 0)
         rc = -errno;
     if (!rc) {
         g_loop = loop;

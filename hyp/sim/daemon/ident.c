@@ -55,7 +55,10 @@ int ident_pid_domid(pid_t pid)
         return -ESRCH;
     /* A process may nest PID namespaces inside its domain (unshare -p): it
      * is still in that domain, so walk up to the first namespace we know.
-     * It can never climb out of its domain's namespace, only deeper. */
+     * It can never climb out of its domain's namespace, only deeper.  Only
+     * the host's namespace itself is Domain-0: one below it that is no
+     * domain of ours (another xensim host's domain, a container) is not,
+     * though its walk ends at the host's. */
     int domid = -EPERM;
     for (int depth = 0; depth < 32; depth++) {
         struct stat st;
@@ -64,7 +67,9 @@ int ident_pid_domid(pid_t pid)
             break;
         }
         domid = domid_of_pidns((uint64_t)st.st_ino);
-        if (domid != -EPERM)
+        if (domid == 0 && depth > 0)
+            domid = -EPERM;
+        if (domid != -EPERM || (depth > 0 && (uint64_t)st.st_ino == host_pidns))
             break;
         int parent = ioctl(fd, NS_GET_PARENT);
         if (parent < 0)

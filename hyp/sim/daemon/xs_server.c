@@ -120,7 +120,7 @@ int xs_server_listen(struct xs_server *s, const char *path)
     if (rc == 0) {
         unlink(path); /* a stale socket of an earlier run */
         if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            chmod(path, 0666) < 0 || listen(l->fd, 128) < 0)
+            chmod(path, 0600) < 0 || listen(l->fd, 128) < 0)
             rc = -errno;
         if (rc == 0 && s->loop)
             rc = fd_listener_add(&l->fl, s->loop, l->fd, "xenstore", on_accept, l);

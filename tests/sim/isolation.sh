@@ -1,0 +1,64 @@
+#!/bin/sh
+# What a domain's processes can see and reach (xensim.1, "Isolation"):
+# only their own domain's processes, through a /proc of their own, with no
+# capability to mount or unmount their way out; the daemon's sockets are
+# root's only; and a process of a PID namespace that is no domain of this
+# host (another host's domain, a container) is not Domain-0.
+. "$(dirname "$0")/lib.sh"
+
+"$XENSIM" up >/dev/null || { bad "up"; finish; exit 1; }
+daemon=$(for f in /proc/[0-9]*/fd/*; do
+    [ "$(readlink "$f" 2>/dev/null)" = "$XENSIM_DIR/xensimd.lock" ] && { f=${f#/proc/}; echo "${f%%/*}"; }
+done | sort -u)
+a=$("$XENSIM" create "$(mkcfg alpha)" -- sleep 600)
+b=$("$XENSIM" create "$(mkcfg beta)" -- sleep 600)
+check "two domains ($a, $b)" test -n "$a" -a -n "$b"
+
+# Its /proc shows the domain's processes only: its monitor is pid 1, and
+# the daemon's descriptors are out of reach.
+out=$("$XENSIM" exec alpha -- cat /proc/1/comm 2>&1)
+check "a domain's pid 1 is its own monitor ($out)" test "$out" = xensim-domain
+n=$("$XENSIM" exec alpha -- sh -c 'ls -d /proc/[0-9]* | wc -l')
+check "a domain sees a handful of processes, not the host's ($n)" test "$n" -lt 10
+"$XENSIM" exec alpha -- sh -c "ls /proc/$daemon/fd/" >/dev/null 2>&1 &&
+    "$XENSIM" exec alpha -- sh -c "grep -q xensimd /proc/$daemon/comm" 2>/dev/null &&
+    bad "the daemon's descriptors are visible from a domain" ||
+    ok "the daemon's descriptors are out of a domain's reach"
+out=$("$XENSIM" exec alpha -- sh -c 'sleep 60 & echo $!')
+check "a domain's pids are its own ($out)" test "${out:-99999}" -lt 100
+
+# No capabilities, in the bounding set too: no mount, no unmount.
+caps=$("$XENSIM" exec alpha -- grep -E '^Cap(Eff|Prm|Bnd):' /proc/self/status | awk '{print $2}' | sort -u)
+check "a domain's processes hold no capability ($caps)" test "$caps" = 0000000000000000
+"$XENSIM" exec alpha -- umount -l /proc 2>/dev/null && bad "a domain unmounts its /proc" ||
+    ok "a domain cannot unmount its /proc"
+"$XENSIM" exec alpha -- mount -t proc proc /mnt 2>/dev/null && bad "a domain mounts a proc" ||
+    ok "a domain cannot mount"
+# Its mounts are its own: the host's /proc is still there.
+check "the host's /proc is untouched" test -e "/proc/$daemon/comm"
+
+# The daemon's sockets: root's only (as /dev/xen/* and xenstored's).
+for s in hyp.sock xenstored.sock ctl.sock; do
+    m=$(stat -c %a "$XENSIM_DIR/$s")
+    check "$s is root's only ($m)" test "$m" = 600 -o "$m" = 700
+done
+
+# A PID namespace below the host's that is no domain: not Domain-0.
+if command -v unshare >/dev/null; then
+    err=$(unshare --pid --fork "$XENSIM" list 2>&1) && bad "a foreign namespace acts as Domain-0" ||
+        { echo "$err" | grep -q "Domain-0 only" && ok "a foreign PID namespace is not Domain-0" ||
+          bad "foreign namespace message: $err"; }
+else
+    bad "unshare(1) is missing (util-linux)"
+fi
+# Nor a domain of another xensim host.
+other=$work/other; mkdir -p "$other"
+XENSIM_DIR=$other "$XENSIM" up >/dev/null || bad "a second host"
+c=$(XENSIM_DIR=$other "$XENSIM" create "$(mkcfg gamma)" -- sleep 600)
+err=$(XENSIM_DIR=$other "$XENSIM" exec gamma -- env -u LD_LIBRARY_PATH XENSIM_DIR="$XENSIM_DIR" "$XENSIM" destroy alpha 2>&1) &&
+    bad "another host's domain destroyed one of ours" ||
+    { echo "$err" | grep -q "Domain-0 only" && ok "another host's domain is not our Domain-0" ||
+      bad "other host's message: $err"; }
+check "alpha still there" sh -c "'$XENSIM' list | grep -q '^alpha '"
+XENSIM_DIR=$other "$XENSIM" down >/dev/null 2>&1
+finish
