@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -52,6 +54,16 @@ static const struct hypsock_transport sock_transport = {
     .send = sock_send, .closed = sock_closed,
 };
 
+/* Whether the client still holds a reply unread.  The protocol is one
+ * request at a time: a client that sends the next before it reads the
+ * last (proto.h) could fill the socket and make the daemon, one thread,
+ * wait on every send to it while no other domain is served. */
+static bool reply_unread(int fd)
+{
+    int queued = 0;
+    return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
 static void on_conn(void *ctx, uint32_t events)
 {
     struct sock_conn *s = ctx;
@@ -60,7 +72,7 @@ static void on_conn(void *ctx, uint32_t events)
     long n = xsp_recv(s->fd, g_req, sizeof(g_req), fds, 2, &nfds);
     if (n == -EAGAIN)
         return;
-    bool ok = n > 0 &&
+    bool ok = n > 0 && !reply_unread(s->fd) &&
               hypsock_conn_request(s->c, g_req, (size_t)n, fds, nfds) == 0;
     for (unsigned i = 0; i < nfds; i++)
         if (fds[i] >= 0)

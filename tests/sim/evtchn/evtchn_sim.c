@@ -650,6 +650,45 @@ static void test_bind_reply_carries_the_read_end(void **state)
     close(s);
 }
 
+/* One request at a time: a client that sends another before it reads a
+ * reply is cut off (it could otherwise fill the socket and hold the daemon
+ * in its sends), and the daemon goes on serving others. */
+static void test_unread_reply_ends_the_connection(void **state)
+{
+    (void)state;
+    struct xsp_hello_rep hello;
+    int gen = -1, other_gen = -1;
+    int s = xsp_connect(XSP_KIND_EVTCHN, &hello, &gen);
+    int other = xsp_connect(XSP_KIND_EVTCHN, &hello, &other_gen);
+    assert_true(s >= 0 && other >= 0);
+    close(gen);
+    close(other_gen);
+    struct {
+        struct xsp_req_hdr h;
+        struct xsp_evtchn_port p;
+    } req = { .h = { XSP_OP_EVTCHN_UNBIND, sizeof(req) },
+              .p = { .port = 99999 } };
+    assert_int_equal(xsp_send(s, &req, sizeof(req), NULL, 0), 0);
+    assert_int_equal(xsp_send(s, &req, sizeof(req), NULL, 0), 0);
+    char buf[256];
+    int fds[2];
+    unsigned n;
+    /* The first is answered; then the connection ends. */
+    assert_true(xsp_recv(s, buf, sizeof(buf), fds, 2, &n) > 0);
+    struct pollfd p = { .fd = s, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 5000), 1);
+    long r = xsp_recv(s, buf, sizeof(buf), fds, 2, &n);
+    assert_true(r == 0 || r == -ECONNRESET);
+    close(s);
+    /* Another connection is served as before. */
+    struct xsp_evtchn_port port = { .port = 99999 }, rep;
+    size_t got;
+    assert_int_equal(xsp_call(other, XSP_OP_EVTCHN_UNBIND, &port, sizeof(port),
+                              NULL, 0, &rep, sizeof(rep), &got, fds, 2, &n),
+                     -EINVAL);
+    close(other);
+}
+
 int main(void)
 {
     /* Whatever we inherit: a notify that raised SIGPIPE must end us. */
@@ -665,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notify_threads_while_unbound,
                                         chan_setup, chan_teardown),
         cmocka_unit_test(test_bind_reply_carries_the_read_end),
+        cmocka_unit_test(test_unread_reply_ends_the_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
