@@ -202,6 +202,34 @@ static void test_reused_domid_gets_nothing(void **st)
     free(b);
 }
 
+/* A released domain's nodes go with it wherever they are, each with its
+ * subtree (another owner's under it too), as xenstored's
+ * domain_tree_remove() (no -K); watchers hear of it. */
+static void test_released_domain_nodes_go(void **st)
+{
+    (void)st;
+    assert_int_equal(xs_domain_introduce(S, 3, "gone3", NULL), 0);
+    struct tconn *a = t_conn(S, 3);
+    assert_int_equal(t_write(D0, 0, "/reg", ""), 0);
+    assert_int_equal(t_req(D0, XS_SET_PERMS, 0, "/reg", "n0", "b3", NULL), 3);
+    assert_int_equal(t_write(a, 0, "/reg/svc", "hello"), 0);
+    assert_int_equal(t_write(D0, 0, "/reg/svc/dom0s", "x"), 0);
+    assert_int_equal(t_write(D0, 0, "/reg/kept", "k"), 0);
+    assert_int_equal(t_req(D0, XS_WATCH, 0, "/reg", "reg", NULL), 3);
+    D0->nev = 0;
+    assert_int_equal(xs_domain_release(S, 3), 0);
+    t_drain(D0);
+    assert_true(t_has_event(D0, "/reg/svc", "reg"));
+    assert_int_equal(t_read(D0, 0, "/reg/svc"), -ENOENT);
+    assert_int_equal(t_read(D0, 0, "/reg/svc/dom0s"), -ENOENT);
+    assert_int_equal(t_read(D0, 0, "/reg/kept"), 1);
+    assert_int_equal(t_read(D0, 0, "/reg"), 0);
+    t_clear_events(D0);
+    assert_int_equal(t_req(D0, XS_UNWATCH, 0, "/reg", "reg", NULL), 3);
+    xs_conn_reap(S);
+    free(a);
+}
+
 /* The same inside a transaction: perms set in it name the domain that
  * existed then; one introduced under the same domid before the commit gets
  * nothing from them, and the node counts go to no one (the owner is gone). */
@@ -346,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_inherit_and_owner),
         cmocka_unit_test(test_entry_for_future_domain_ignored),
         cmocka_unit_test(test_reused_domid_gets_nothing),
+        cmocka_unit_test(test_released_domain_nodes_go),
         cmocka_unit_test(test_reused_domid_in_txn_gets_nothing),
         cmocka_unit_test(test_directory_part),
         cmocka_unit_test(test_at_path_not_relative),

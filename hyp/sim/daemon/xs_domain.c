@@ -153,6 +153,46 @@ int xs_domain_introduce(struct xs_server *s, uint32_t domid, const char *name,
     return 0;
 }
 
+static int path_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The nodes the domain owns anywhere go with it, each with its subtree
+ * (those of other owners under it too), as xenstored 4.17's
+ * domain_tree_remove() does when not run with -K.  Their paths first
+ * (removal changes the table), parents before children: a child's own
+ * removal then finds it gone. */
+static void remove_owned(struct xs_server *s, uint32_t domid)
+{
+    struct xs_view v = {.s = s, .conn = NULL, .domid = 0, .txn = NULL};
+    char **paths = NULL;
+    size_t n = 0, cap = 0, b = 0;
+    for (struct xs_node *it = xs_store_next(&s->tree, &b, NULL); it;
+         it = xs_store_next(&s->tree, &b, it)) {
+        if (!it->nperms || it->perms[0].domid != domid)
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **np = realloc(paths, ncap * sizeof(*np));
+            if (!np)
+                break; /* what was found still goes */
+            paths = np;
+            cap = ncap;
+        }
+        if (!(paths[n] = strdup(it->path)))
+            break;
+        n++;
+    }
+    if (n)
+        qsort(paths, n, sizeof(*paths), path_cmp);
+    for (size_t i = 0; i < n; i++) {
+        (void)xs_tree_rm(&v, paths[i]); /* -ENOENT: went with a parent */
+        free(paths[i]);
+    }
+    free(paths);
+}
+
 int xs_domain_release(struct xs_server *s, uint32_t domid)
 {
     if (domid == 0)
@@ -177,6 +217,7 @@ int xs_domain_release(struct xs_server *s, uint32_t domid)
     (void)xs_tree_rm(&v, home);
     if (d->vm_path[0])
         (void)xs_tree_rm(&v, d->vm_path);
+    remove_owned(s, domid);
     for (struct xs_dom **pp = &s->doms; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
