@@ -156,7 +156,8 @@ struct xsp_gnttab_unmap {
 };
 
 /* ---- GNTSHR ---- */
-/* SHARE request: this + 1 fd (memfd of count pages, MFD_ALLOW_SEALING). */
+/* SHARE request: this + the memfd of count pages (MFD_ALLOW_SEALING) +
+ * the read end of the share's owner pipe (optional; see gntshr.c). */
 struct xsp_gntshr_share {
     uint32_t domid;         /* grantee */
     uint32_t count;

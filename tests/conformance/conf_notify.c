@@ -20,7 +20,7 @@
  *       survivor learns of the death through @releaseDomain, which dom0 must
  *       have opened to it (read permission on the special node), and then
  *       finds the node the victim had published for it gone.
- *   conf-notify victim map|grant domain|proc|fork
+ *   conf-notify victim map|grant domain|proc|fork|exec
  *       the end that goes away: publishes data/conf/alive for its peer, sets
  *       the live byte (offset 0) to 1 and keeps incrementing a counter
  *       (offset 8) in the page, never notifying. "domain": until dom0
@@ -30,6 +30,11 @@
  *       that keeps every inherited descriptor until data/conf/release; the
  *       holder checks what it inherited of the page: nothing of a gntdev
  *       mapping (VM_DONTCOPY in PV), the whole gntalloc mapping.
+ *       "exec": as fork, but the holder then execs a shell that waits for
+ *       the release on its stdin: it keeps the descriptors not marked
+ *       close-on-exec (Xen 4.17's library opens gntalloc so, gntdev not),
+ *       but no mapping.  A share lives as long as a mapping of it, not as
+ *       long as its descriptor: the survivor sees what "notify" sees.
  *   conf-notify outsider
  *       a domain dom0 did not open @releaseDomain to, watching it while the
  *       victims die (until dom0 writes data/conf/finish): Xen 4.17 accepts
@@ -494,11 +499,19 @@ static int outsider(void)
 
 /* The holder: a child of the streaming process that keeps every inherited
  * descriptor (gntdev or gntalloc among them) until hold_rd says go. */
-static void victim_holder(bool map, void *page, int hold_rd)
+static void victim_holder(bool map, void *page, int hold_rd, bool do_exec)
 {
     unsigned char vec;
     char c;
     bool mapped = mincore(page, 4096, &vec) == 0;
+
+    if (do_exec) {
+        /* Its stdin the hold pipe: the shell's read ends at the release. */
+        if (dup2(hold_rd, 0) < 0)
+            conf_die("holder: dup2: %s", strerror(errno));
+        execl("/bin/sh", "sh", "-c", "read x; exit 0", (char *)NULL);
+        conf_die("holder: exec /bin/sh: %s", strerror(errno));
+    }
 
     /* gntdev's mapping is VM_DONTCOPY (PV); gntalloc's is copied. */
     if (map)
@@ -518,7 +531,7 @@ static void victim_holder(bool map, void *page, int hold_rd)
 
 /* Set up the victim's end and stream; returns only on a setup failure.
  * With hold_rd >= 0, fork a holder first (victim_holder). */
-static void victim_stream(bool map, int ready_fd, int hold_rd)
+static void victim_stream(bool map, int ready_fd, int hold_rd, bool do_exec)
 {
     struct xs_handle *xs = conf_xs_open();
     unsigned me = conf_my_domid(xs);
@@ -576,7 +589,7 @@ static void victim_stream(bool map, int ready_fd, int hold_rd)
         if (h < 0)
             conf_die("fork the holder: %s", strerror(errno));
         if (h == 0)
-            victim_holder(map, page, hold_rd);
+            victim_holder(map, page, hold_rd, do_exec);
         close(hold_rd);
     }
     *live(page) = 1;
@@ -594,7 +607,7 @@ static void victim_stream(bool map, int ready_fd, int hold_rd)
     }
 }
 
-static int victim(bool map, bool proc, bool holder)
+static int victim(bool map, bool proc, bool holder, bool do_exec)
 {
     struct xs_handle *xs;
     int fds[2], hold[2] = { -1, -1 }, status;
@@ -603,7 +616,7 @@ static int victim(bool map, bool proc, bool holder)
     char c;
 
     if (!proc) {
-        victim_stream(map, -1, -1);
+        victim_stream(map, -1, -1, false);
         return conf_done();
     }
     if (pipe(fds) || (holder && pipe(hold)))
@@ -615,7 +628,7 @@ static int victim(bool map, bool proc, bool holder)
         close(fds[0]);
         if (holder)
             close(hold[1]);
-        victim_stream(map, fds[1], hold[0]);
+        victim_stream(map, fds[1], hold[0], do_exec);
         _exit(2);
     }
     close(fds[1]);
@@ -665,12 +678,13 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "victim") &&
         (!strcmp(argv[2], "map") || !strcmp(argv[2], "grant")) &&
         (!strcmp(argv[3], "domain") || !strcmp(argv[3], "proc") ||
-         !strcmp(argv[3], "fork")))
+         !strcmp(argv[3], "fork") || !strcmp(argv[3], "exec")))
         return victim(!strcmp(argv[2], "map"), strcmp(argv[3], "domain") != 0,
-                      !strcmp(argv[3], "fork"));
+                      !strcmp(argv[3], "fork") || !strcmp(argv[3], "exec"),
+                      !strcmp(argv[3], "exec"));
     if (argc == 2 && !strcmp(argv[1], "outsider"))
         return outsider();
     fprintf(stderr, "usage: %s survivor grant|map [notify|death|fork] | "
-            "victim map|grant domain|proc|fork | outsider\n", argv[0]);
+            "victim map|grant domain|proc|fork|exec | outsider\n", argv[0]);
     return 2;
 }

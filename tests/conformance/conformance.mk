@@ -52,6 +52,7 @@ CONF_XENSIM_TESTS = \
 	conformance/xensim-domain-death.test \
 	conformance/xensim-notify-on-exit.test \
 	conformance/xensim-notify-fork.test \
+	conformance/xensim-notify-exec.test \
 	conformance/xensim-vchan-proxy.test \
 	conformance/xensim-xenstore.test
 TESTS += $(CONF_XENSIM_TESTS)
@@ -79,4 +80,5 @@ EXTRA_DIST += conformance/README.md conformance/ts-xensim.sh \
 	conformance/scenarios/isolation-third-domain.sh \
 	conformance/scenarios/domain-death.sh conformance/scenarios/notify-on-exit.sh \
 	conformance/scenarios/notify-fork.sh conformance/scenarios/notify.inc \
+	conformance/scenarios/notify-exec.sh \
 	conformance/scenarios/vchan-proxy.sh conformance/scenarios/xenstore.sh

@@ -644,6 +644,68 @@ static void test_owner_pipe(void **state)
     chan12_close(&c);
 }
 
+/* A share with an owner pipe ends when the pipe's last write end closes
+ * (its last mapping went: exit or exec), as by a whole unshare: refs
+ * freed, the byte cleared, the grantee's port told, the charge back. */
+static void test_share_owner_pipe(void **state)
+{
+    struct fixture *f = *state;
+    struct chan12 c;
+    chan12_open(&c);
+    char v;
+    uint8_t *mine;
+    int mfd = pages(2, &mine), ow[2];
+    uint32_t refs[2];
+    uint64_t sid;
+    struct loop *l = loop_new();
+    assert_non_null(l);
+    assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
+    /* No loop, or not a pipe: refused, the fd left to the caller. */
+    grant_table_init(NULL);
+    assert_int_equal(grant_share_owned(f->s1, 2, 2, true, 100, c.p1, mfd,
+                                       ow[0], &sid, refs), -EINVAL);
+    grant_table_init(l);
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_int_equal(grant_share_owned(f->s1, 2, 2, true, 100, c.p1, mfd,
+                                       null, &sid, refs), -EINVAL);
+    close(null);
+    assert_true(fd_open(ow[0]));
+    int in_use = grant_refs_in_use(1);
+    uint32_t used = fd_budget_used(1);
+    assert_int_equal(grant_share_owned(f->s1, 2, 2, true, 100, c.p1, mfd,
+                                       ow[0], &sid, refs), 0);
+    assert_int_equal(grant_refs_in_use(1), in_use + 2);
+    assert_int_equal(fd_budget_used(1), used + 2); /* memfd and pipe */
+    mine[100] = 1;
+    loop_round(l);
+    assert_int_equal(mine[100], 1);
+    /* Its last holder goes. */
+    close(ow[1]);
+    loop_round(l);
+    assert_int_equal(mine[100], 0);
+    assert_int_equal(read(c.e2, &v, 1), 1);
+    assert_int_equal(grant_refs_in_use(1), in_use);
+    assert_int_equal(fd_budget_used(1), used);
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 2), -EINVAL); /* gone */
+
+    /* Unshared first: the pipe is let go with the share. */
+    assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
+    mfd = pages(1, &mine);
+    assert_int_equal(grant_share_owned(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                       XSP_NO_NOTIFY_PORT, mfd, ow[0], &sid,
+                                       refs), 0);
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0);
+    assert_false(fd_open(ow[0]));
+    assert_int_equal(fd_budget_used(1), used);
+    close(ow[1]);
+    loop_round(l);
+
+    grant_table_init(NULL);
+    loop_free(l);
+    munmap(mine, PG);
+    chan12_close(&c);
+}
+
 /* Linked with -Wl,--wrap=fstat (tables.mk): stands in for a sharer's
  * other thread that shrinks the memfd just as the daemon checks its size. */
 static int shrink_on_fstat = -1;
@@ -697,6 +759,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unmap_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_owner_pipe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_share_owner_pipe, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_domain_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_share_size_race, setup,
                                         teardown),

@@ -85,10 +85,12 @@ struct notify {
 
 struct share {
     struct share *next;
+    struct grant_sharer *sharer;
     uint64_t id;
     uint32_t count;
     uint32_t live;   /* refs not yet revoked */
     uint32_t *refs;  /* UINT32_MAX once revoked */
+    int owner_fd;    /* the owner pipe's read end (grant_share), or -1 */
     struct notify n;
 };
 
@@ -380,14 +382,29 @@ static int memfd_seal(int fd, bool writable)
     return 0;
 }
 
+static void share_owner_gone(void *ctx, uint32_t events);
+
 int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
                 bool writable, uint32_t notify_offset, uint32_t notify_port,
                 int memfd, uint64_t *share_id, uint32_t *refs)
 {
+    return grant_share_owned(s, grantee, count, writable, notify_offset,
+                             notify_port, memfd, -1, share_id, refs);
+}
+
+int grant_share_owned(struct grant_sharer *s, uint32_t grantee,
+                      uint32_t count, bool writable, uint32_t notify_offset,
+                      uint32_t notify_port, int memfd, int owner_fd,
+                      uint64_t *share_id, uint32_t *refs)
+{
     struct grant_dom *g = s->g;
+    struct stat ost;
     if (count == 0 || count > XSP_MAX_PAGES)
         return -EINVAL;
     if (grantee >= DOMID_FIRST_RESERVED)
+        return -EINVAL;
+    if (owner_fd >= 0 && (!g_loop || fstat(owner_fd, &ost) < 0 ||
+                          !S_ISFIFO(ost.st_mode)))
         return -EINVAL;
     struct share *sh = calloc(1, sizeof(*sh));
     struct backing *b = calloc(1, sizeof(*b));
@@ -403,6 +420,9 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
         rc = -ENOSPC;
     if (rc)
         goto fail;
+    /* The owner pipe is charged with the share's own descriptors. */
+    if (owner_fd >= 0)
+        charge++;
     rc = fd_charge(s->domid, charge, "share");
     if (rc)
         goto fail;
@@ -414,8 +434,13 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
         goto fail;
     }
     rc = memfd_seal(memfd, writable);
-    if (!rc)
+    if (!rc && owner_fd >= 0)
+        rc = loop_add(g_loop, owner_fd, EPOLLIN, share_owner_gone, sh);
+    if (!rc) {
         rc = refs_alloc(g, count, r);
+        if (rc && owner_fd >= 0)
+            loop_del(g_loop, owner_fd);
+    }
     if (rc) {
         if (sh->n.page)
             munmap(sh->n.page, XSP_PAGE_SIZE);
@@ -423,8 +448,11 @@ int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
         fd_uncharge(s->domid, charge);
         goto fail;
     }
-    b->charged = charge;
-    g->fds += charge;
+    /* The pipe's charge goes back with the share (share_unlink_free). */
+    b->charged = owner_fd >= 0 ? charge - 1 : charge;
+    g->fds += b->charged;
+    sh->owner_fd = owner_fd;
+    sh->sharer = s;
     b->fd = memfd;
     b->rofd = -1;
     b->writable = writable;
@@ -474,6 +502,11 @@ static void share_revoke_page(struct grant_sharer *s, struct share *sh,
 
 static void share_unlink_free(struct grant_sharer *s, struct share *sh)
 {
+    if (sh->owner_fd >= 0) {
+        loop_del(g_loop, sh->owner_fd);
+        close(sh->owner_fd);
+        fd_uncharge(s->domid, 1);
+    }
     for (struct share **pp = &s->shares; *pp; pp = &(*pp)->next)
         if (*pp == sh) {
             *pp = sh->next;
@@ -497,6 +530,19 @@ int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
     if (!sh->live)
         share_unlink_free(s, sh);
     return 0;
+}
+
+/* The last process with a copy of the share's mapping let it go (exit,
+ * exec; anything else in the pipe is its own doing): gntalloc drops the
+ * refs then, firing the unmap-notify. */
+static void share_owner_gone(void *ctx, uint32_t events)
+{
+    struct share *sh = ctx;
+    struct grant_sharer *s = sh->sharer;
+    (void)events;
+    for (uint32_t i = 0; i < sh->count; i++)
+        share_revoke_page(s, sh, i);
+    share_unlink_free(s, sh);
 }
 
 void grant_sharer_free(struct grant_sharer *s)

@@ -32,6 +32,16 @@ void grant_sharer_free(struct grant_sharer *s);
 int grant_share(struct grant_sharer *s, uint32_t grantee, uint32_t count,
                 bool writable, uint32_t notify_offset, uint32_t notify_port,
                 int memfd, uint64_t *share_id, uint32_t *refs);
+/* The same, with owner_fd (-1: none): the read end of a pipe whose write
+ * ends the processes with a copy of the share's mapping hold (gntshr.c).
+ * When the last closes, the share is revoked as by a whole unshare, with
+ * its notify (gntalloc drops refs with their last mapping).  Taken on
+ * success (charged to the sharer's domain), the caller's on failure;
+ * -EINVAL for no pipe. */
+int grant_share_owned(struct grant_sharer *s, uint32_t grantee,
+                      uint32_t count, bool writable, uint32_t notify_offset,
+                      uint32_t notify_port, int memfd, int owner_fd,
+                      uint64_t *share_id, uint32_t *refs);
 /* Revoke pages [first, first+count) of a share. */
 int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
                   uint32_t count);

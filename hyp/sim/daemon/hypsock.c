@@ -276,19 +276,23 @@ static int do_gntshr(struct req *r)
     switch (r->op) {
     case XSP_OP_GNTSHR_SHARE: {
         struct xsp_gntshr_share x;
-        if (r->len != sizeof(x) || r->nfds != 1)
+        /* The memfd, and the owner pipe (older libraries: none). */
+        if (r->len != sizeof(x) || r->nfds < 1 || r->nfds > 2)
             return -1;
         memcpy(&x, r->body, sizeof(x));
         if (x.count == 0 || x.count > XSP_MAX_PAGES)
             return reply(r->c, r->op, EINVAL, NULL, 0, NULL, 0);
         struct xsp_gntshr_share_rep rep = { .count = x.count };
         uint32_t *refs = (uint32_t *)(g_rep + sizeof(rep));
-        int rc = grant_share(s, x.domid, x.count, x.writable != 0,
-                             x.notify_offset, x.notify_port, r->fds[0],
-                             &rep.share_id, refs);
+        int owner = r->nfds == 2 ? r->fds[1] : -1;
+        int rc = grant_share_owned(s, x.domid, x.count, x.writable != 0,
+                                   x.notify_offset, x.notify_port, r->fds[0],
+                                   owner, &rep.share_id, refs);
         if (rc)
             return reply(r->c, r->op, -rc, NULL, 0, NULL, 0);
         r->fds[0] = -1;
+        if (owner >= 0)
+            r->fds[1] = -1;
         memcpy(g_rep, &rep, sizeof(rep));
         rc = reply(r->c, r->op, 0, g_rep, sizeof(rep) + x.count * 4, NULL, 0);
         if (rc)

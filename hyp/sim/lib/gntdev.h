@@ -25,6 +25,9 @@ struct region {
     bool owned;
     int owner_fd;
     struct region *owner_next, **owner_pprev;
+    /* gntshr: the write end of the share's owner pipe (gntshr.c), -1
+     * once let go; forked children keep a copy, exec closes it. */
+    int share_owner_fd;
 };
 
 struct xengntdev_handle {
@@ -42,6 +45,11 @@ void gntdev_close(struct xengntdev_handle *h);
 int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
                 size_t req_len, int send_fd, void *rep, size_t rep_cap,
                 size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds);
+/* The same with n_send descriptors to send. */
+int gntdev_call_fds(struct xengntdev_handle *h, uint32_t op, const void *req,
+                    size_t req_len, const int *send_fds, unsigned n_send,
+                    void *rep, size_t rep_cap, size_t *rep_len, int *fds,
+                    unsigned max_fds, unsigned *nfds);
 int gntdev_fail(int err);
 
 #endif

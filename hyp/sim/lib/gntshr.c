@@ -3,8 +3,18 @@
  * A share is a memfd of count pages we map here and hand to the daemon,
  * which gives it grant refs for the grantee and seals it (size; and, for a
  * read-only grant, any new writable mapping). Our own mapping stays
- * writable. */
+ * writable.
+ *
+ * Xen 4.17's library drops the grant refs from the gntalloc descriptor
+ * right after mapping them: a share lives as long as its mapping does in
+ * some process, not as long as the descriptor (which it opens without
+ * O_CLOEXEC, and so does this, gnttab.c).  A forked child has a copy of
+ * the mapping; exec and exit drop it.  So each share comes with an owner
+ * pipe: the daemon watches its read end and revokes the share (firing its
+ * unmap-notify) when the last write end closes; the write end is
+ * close-on-exec and a forked child keeps its copy. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,6 +62,7 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
     uint8_t *revoked = calloc((size_t)count, 1);
     void *addr = MAP_FAILED;
     int rc = -ENOMEM;
+    int owner[2] = { -1, -1 };
     int fd = memfd_create("xensim-grant", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         rc = -errno;
@@ -59,6 +70,10 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
     }
     if (!rep || !r || !revoked)
         goto out;
+    if (pipe2(owner, O_CLOEXEC) < 0) {
+        rc = -errno;
+        goto out;
+    }
     if (ftruncate(fd, (off_t)bytes) < 0) {
         rc = -errno;
         goto out;
@@ -72,8 +87,9 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
         .domid = domid, .count = (uint32_t)count, .writable = writable != 0,
         .notify_offset = notify_offset, .notify_port = notify_port,
     };
-    rc = gntdev_call(h, XSP_OP_GNTSHR_SHARE, &req, sizeof(req), fd, rep,
-                     rep_cap, NULL, NULL, 0, NULL);
+    int send[2] = { fd, owner[0] };
+    rc = gntdev_call_fds(h, XSP_OP_GNTSHR_SHARE, &req, sizeof(req), send, 2,
+                         rep, rep_cap, NULL, NULL, 0, NULL);
     if (rc)
         goto out;
     struct xsp_gntshr_share_rep sr;
@@ -84,6 +100,8 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
     r->id = sr.share_id;
     r->revoked = revoked;
     r->live = (uint32_t)count;
+    r->share_owner_fd = owner[1];
+    owner[1] = -1;
     pthread_mutex_lock(&h->lock);
     r->next = h->regions;
     h->regions = r;
@@ -93,6 +111,10 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
 out:
     if (fd >= 0)
         close(fd); /* our mapping and the daemon's copy keep the pages */
+    if (owner[0] >= 0)
+        close(owner[0]); /* the daemon's copy watches */
+    if (owner[1] >= 0)
+        close(owner[1]);
     free(rep);
     free(r);
     free(revoked);
@@ -160,6 +182,7 @@ int xengntshr_unshare(xengntshr_handle *h, void *start_address, uint32_t count)
         for (pp = &h->regions; *pp != r; pp = &(*pp)->next)
             ;
         *pp = r->next;
+        close(r->share_owner_fd);
         free(r->revoked);
         free(r);
     }

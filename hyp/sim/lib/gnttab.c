@@ -144,6 +144,9 @@ void gntdev_close(struct xengntdev_handle *h)
             if (!r->revoked || !r->revoked[i])
                 munmap(r->addr + (size_t)i * XSP_PAGE_SIZE, XSP_PAGE_SIZE);
         owner_drop(r);
+        /* A child keeps its copy of a share's mapping, and so its end. */
+        if (r->share_owner_fd >= 0 && !child)
+            close(r->share_owner_fd);
         free(r->revoked);
         free(r);
     }
@@ -155,10 +158,19 @@ int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
                 size_t req_len, int send_fd, void *rep, size_t rep_cap,
                 size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds)
 {
+    return gntdev_call_fds(h, op, req, req_len, &send_fd, send_fd >= 0, rep,
+                           rep_cap, rep_len, fds, max_fds, nfds);
+}
+
+int gntdev_call_fds(struct xengntdev_handle *h, uint32_t op, const void *req,
+                    size_t req_len, const int *send_fds, unsigned n_send,
+                    void *rep, size_t rep_cap, size_t *rep_len, int *fds,
+                    unsigned max_fds, unsigned *nfds)
+{
     unsigned dummy_n;
     size_t got = 0;
     pthread_mutex_lock(&h->lock);
-    int rc = xsp_call(h->sock, op, req, req_len, &send_fd, send_fd >= 0, rep,
+    int rc = xsp_call(h->sock, op, req, req_len, send_fds, n_send, rep,
                       rep_cap, &got, fds, max_fds, nfds ? nfds : &dummy_n);
     pthread_mutex_unlock(&h->lock);
     if (!rc && rep_len)
@@ -252,6 +264,7 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
     int rc = -ENOMEM, owner_rd = -1;
     if (!req || !rep || !fds || !r)
         goto out;
+    r->share_owner_fd = -1;
     struct xsp_gnttab_map m = {
         .count = count, .writable = (prot & PROT_WRITE) != 0,
         .notify_offset = notify_offset, .notify_port = notify_port,
