@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #define XEN_DEFAULT_GRANT_FRAMES 64
-#define XEN_DEFAULT_EVENT_CHANNELS 1023
+#define XEN_DEFAULT_EVENT_CHANNELS 1023 /* libxl's for a guest */
+/* Xen creates dom0 with no port limit of its own: the FIFO ABI's. */
+#define XEN_DOM0_EVENT_CHANNELS ((1u << 17) - 1)
 
 struct job {
     unsigned long id;
@@ -179,7 +181,7 @@ int domain_table_init(struct loop *loop, struct xs_server *xs)
     x->d.created_ns = mono_ns();
     x->d.generation = g_generation++;
     x->d.max_grant_frames = XEN_DEFAULT_GRANT_FRAMES;
-    x->d.max_event_channels = XEN_DEFAULT_EVENT_CHANNELS;
+    x->d.max_event_channels = XEN_DOM0_EVENT_CHANNELS;
     x->vcpus = 2;
     insert_sorted(x);
     /* Dom0 has no descriptor budget (fd_budget.h), but is counted. */

@@ -73,7 +73,11 @@ struct xenevtchn_handle {
     const uint32_t *gen;   /* read-only: one counter per port */
     size_t gen_bytes;
     uint32_t max_port;
-    struct local_port *ports; /* index: port, 0..max_port */
+    /* Index: port, 0..max_port; zeroed (a word of 0: never bound), so
+     * that a handle of Domain-0, with 2^17 ports, touches only those it
+     * binds. */
+    struct local_port *ports;
+    uint32_t hi_port;         /* no port above it was ever bound */
     bool blocked_last;        /* the last pending() found nothing at once;
                                  a hint, relaxed atomics (any thread) */
 };
@@ -169,14 +173,12 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
     h->gen = g;
     h->gen_bytes = rep.gen_bytes;
     h->max_port = rep.max_port;
-    h->ports = malloc((rep.max_port + 1) * sizeof(*h->ports));
+    h->ports = calloc((size_t)rep.max_port + 1, sizeof(*h->ports));
     h->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!h->ports || h->epfd < 0) {
         rc = h->ports ? -errno : -ENOMEM;
         goto fail_map;
     }
-    for (uint32_t i = 0; i <= rep.max_port; i++)
-        h->ports[i] = (struct local_port){ .rfd = -1, .peer_wfd = -1 };
     close(gen_fd);
     return h;
 fail_map:
@@ -233,9 +235,12 @@ int xenevtchn_close(xenevtchn_handle *h)
      * parent's port (Xen allows a child to close an inherited handle);
      * closing the set's last descriptor empties it anyway. */
     close(h->sock);
-    for (uint32_t i = 0; i <= h->max_port; i++) {
-        if (h->ports[i].rfd >= 0)
-            close(h->ports[i].rfd);
+    uint32_t hi = __atomic_load_n(&h->hi_port, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i <= hi; i++) {
+        if (!(__atomic_load_n(&h->ports[i].ref, __ATOMIC_ACQUIRE) &
+              PORT_BOUND))
+            continue; /* never bound, or its descriptors closed */
+        close(h->ports[i].rfd);
         if (h->ports[i].peer_wfd >= 0)
             close(h->ports[i].peer_wfd);
     }
@@ -282,6 +287,11 @@ static xenevtchn_port_or_error_t bind_port(xenevtchn_handle *h, uint32_t op,
     struct local_port *lp = &h->ports[rep.port];
     port_reset(lp, rfd);
     __atomic_store_n(&lp->ref, PORT_BOUND, __ATOMIC_RELEASE);
+    uint32_t hi = __atomic_load_n(&h->hi_port, __ATOMIC_RELAXED);
+    while (hi < rep.port &&
+           !__atomic_compare_exchange_n(&h->hi_port, &hi, rep.port, true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
     struct epoll_event ev = { .events = PORT_ARMED, .data.u32 = rep.port };
     if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
         int e = errno;
