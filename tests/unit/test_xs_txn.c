@@ -249,6 +249,30 @@ static void test_start_inside_txn_busy(void **st)
     assert_int_equal(t_txend(A, tx, false), 0);
 }
 
+/* Every type but WATCH and UNWATCH looks its transaction id up (ENOENT
+ * for an unknown one); a guest's privileged request is refused first;
+ * an unknown type before anything. */
+static void test_unknown_txid_order(void **st)
+{
+    (void)st;
+    uint32_t bad = 4242;
+    assert_int_equal(t_req(A, XS_GET_DOMAIN_PATH, bad, "0", NULL), -ENOENT);
+    assert_int_equal(t_req(A, XS_RESET_WATCHES, bad, "", NULL), -ENOENT);
+    assert_int_equal(t_req(A, XS_IS_DOMAIN_INTRODUCED, bad, "0", NULL),
+                     -ENOENT);
+    assert_int_equal(t_req(A, XS_WATCH, bad, "/o", "tok", NULL), 3);
+    assert_int_equal(t_req(A, XS_UNWATCH, bad, "/o", "tok", NULL), 3);
+    assert_int_equal(t_raw(A, 999, bad, "", 0), -ENOSYS);
+    assert_int_equal(xs_domain_introduce(S, 6, "six", NULL), 0);
+    struct tconn *g = t_conn(S, 6);
+    assert_int_equal(t_req(g, XS_IS_DOMAIN_INTRODUCED, bad, "0", NULL),
+                     -EACCES);
+    assert_int_equal(t_req(g, XS_GET_DOMAIN_PATH, bad, "6", NULL), -ENOENT);
+    assert_int_equal(xs_domain_release(S, 6), 0);
+    xs_conn_reap(S);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_rm_in_txn),
         cmocka_unit_test(test_watches_fire_at_commit_only),
         cmocka_unit_test(test_start_inside_txn_busy),
+        cmocka_unit_test(test_unknown_txid_order),
         cmocka_unit_test(test_commit_after_domid_reused),
         cmocka_unit_test(test_one_event_per_node),
         cmocka_unit_test(test_merged_event_non_exact_wins),

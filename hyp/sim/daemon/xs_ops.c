@@ -448,20 +448,31 @@ void xs_ops_dispatch(struct xs_conn *c, uint32_t type, uint32_t req_id,
 {
     struct req r = {.c = c, .type = type, .req_id = req_id, .tx_id = tx_id,
                     .p = payload, .len = len, .txn = NULL};
-    bool uses_txn;
     if (c->refused)
         { reply_err(&r, EIO); return; } /* Xen: EBADF, in the library */
+    /* In xenstored 4.17's order (process_message): an unknown type, then
+     * a guest asking for a privileged one, then the transaction id, which
+     * every type but WATCH and UNWATCH looks up (an unknown id: ENOENT;
+     * TRANSACTION_START with a known one: EBUSY). */
+    bool priv = false;
     switch (type) {
+    case XS_INTRODUCE: case XS_RELEASE: case XS_RESUME: case XS_SET_TARGET:
+    case XS_IS_DOMAIN_INTRODUCED: case XS_CONTROL:
+        priv = true;
+        break;
     case XS_READ: case XS_WRITE: case XS_MKDIR: case XS_RM:
     case XS_DIRECTORY: case XS_DIRECTORY_PART: case XS_GET_PERMS:
-    case XS_SET_PERMS: case XS_TRANSACTION_END:
-    case XS_TRANSACTION_START: /* an unknown id: ENOENT, a known: EBUSY */
-        uses_txn = true;
+    case XS_SET_PERMS: case XS_TRANSACTION_END: case XS_TRANSACTION_START:
+    case XS_WATCH: case XS_UNWATCH: case XS_RESET_WATCHES:
+    case XS_GET_DOMAIN_PATH:
         break;
     default:
-        uses_txn = false;
+        reply_err(&r, ENOSYS);
+        return;
     }
-    if (uses_txn && tx_id) {
+    if (priv && c->domid != 0)
+        { reply_err(&r, EACCES); return; }
+    if (tx_id && type != XS_WATCH && type != XS_UNWATCH) {
         r.txn = xs_txn_find(c, tx_id);
         if (!r.txn)
             { reply_err(&r, ENOENT); return; }
