@@ -39,7 +39,10 @@
 #define MAX_CAP 70000      /* the largest maximum message size below */
 
 static const size_t max_msgs[] = { 1, 100, 4096, 65536 };
-static const unsigned orders[] = { 10, 11, 12, 14 };
+/* 12 comes with LINES (for 11); 20: a ring past VCHAN_PAD_WRAP_MAX, whose
+ * frames wrap instead of padding, and where a whole frame may be taken in
+ * one piece. */
+static const unsigned orders[] = { 10, 11, 14, 20 };
 
 /* What one direction has accepted and not yet delivered. */
 struct sent {
@@ -502,6 +505,13 @@ static void setup(struct in *in, struct vchan_config *cfg)
 			cfg->read_order = 12;
 		if (cfg->write_order == 11)
 			cfg->write_order = 12;
+	}
+	/* An order-20 ring's grant list runs into an in-page ring of 10. */
+	if (cfg->read_order + cfg->write_order == 30) {
+		if (cfg->read_order == 10)
+			cfg->read_order = 14;
+		else
+			cfg->write_order = 14;
 	}
 	cfg->max_msg = max_msgs[sel / 32 % 4];
 	cfg->raw = (sel >> 7) & 1;
