@@ -1,9 +1,10 @@
 #!/bin/sh
 # What a domain's processes can see and reach (xensim.1, "Isolation"):
 # only their own domain's processes, through a /proc of their own, with no
-# capability to mount or unmount their way out; the daemon's sockets are
-# root's only; and a process of a PID namespace that is no domain of this
-# host (another host's domain, a container) is not Domain-0.
+# capability to mount or unmount their way out; the host's folder only to
+# read and connect; the daemon's sockets are root's only; and a process of
+# a PID namespace that is no domain of this host (another host's domain, a
+# container) is not Domain-0.
 . "$(dirname "$0")/lib.sh"
 
 "$XENSIM" up >/dev/null || { bad "up"; finish; exit 1; }
@@ -36,6 +37,18 @@ check "a domain's processes hold no capability ($caps)" test "$caps" = 000000000
     ok "a domain cannot mount"
 # Its mounts are its own: the host's /proc is still there.
 check "the host's /proc is untouched" test -e "/proc/$daemon/comm"
+
+# The host's folder is read-only to a domain: it cannot put a listener of
+# its own in a socket's place, nor write the daemon's or a console log.
+"$XENSIM" exec alpha -- sh -c "mv '$XENSIM_DIR/hyp.sock' '$XENSIM_DIR/moved'" 2>/dev/null &&
+    bad "a domain moves hyp.sock away" || ok "a domain cannot move hyp.sock"
+check "hyp.sock is where it was" test -S "$XENSIM_DIR/hyp.sock"
+"$XENSIM" exec alpha -- sh -c "echo forged >> '$XENSIM_DIR/xensimd.log'" 2>/dev/null &&
+    bad "a domain writes the daemon's log" || ok "a domain cannot write the daemon's log"
+# Nor take its monitor's socket to the daemon (the monitor is not dumpable).
+"$XENSIM" exec alpha -- readlink /proc/1/fd/3 >/dev/null 2>&1 &&
+    bad "a domain reads its monitor's descriptors" ||
+    ok "a domain cannot reach its monitor's descriptors"
 
 # The daemon's sockets: root's only (as /dev/xen/* and xenstored's).
 for s in hyp.sock xenstored.sock ctl.sock; do

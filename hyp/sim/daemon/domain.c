@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@
 #define XEN_DEFAULT_EVENT_CHANNELS 1023 /* libxl's for a guest */
 /* Xen creates dom0 with no port limit of its own: the FIFO ABI's. */
 #define XEN_DOM0_EVENT_CHANNELS ((1u << 17) - 1)
+
+/* The host's folder, absolute (domain_table_init). */
+static char g_host_dir[PATH_MAX];
 
 struct job {
     unsigned long id;
@@ -168,8 +172,11 @@ static void on_monitor_msg(void *ctx, uint32_t events)
         job_finish(x, id, JOB_EXITED, value, NULL);
 }
 
-int domain_table_init(struct loop *loop, struct xs_server *xs)
+int domain_table_init(struct loop *loop, struct xs_server *xs,
+                      const char *host_dir)
 {
+    if (!realpath(host_dir, g_host_dir))
+        return -errno;
     g_loop = loop;
     g_xs = xs;
     struct dom *x = calloc(1, sizeof(*x));
@@ -227,6 +234,15 @@ static int isolate(const char **what)
     *what = "make the mounts private";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return -errno;
+    /* Its sockets and logs: a domain's processes are uid 0, owners of the
+     * root-owned folder, and could otherwise put a listener of their own
+     * in place of a socket, or write another domain's console log.
+     * Connecting to a socket on a read-only mount still works. */
+    *what = "make the host's folder read-only";
+    if (mount(g_host_dir, g_host_dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+        mount(NULL, g_host_dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
+              NULL) < 0)
+        return -errno;
     *what = "unmount the host's /proc";
     if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
         return -errno;
@@ -245,6 +261,11 @@ static int isolate(const char **what)
 
 static __attribute__((noreturn)) void become_monitor(int sock)
 {
+    /* Not dumpable: the domain's processes (same uid) may not ptrace it or
+     * take its descriptors (pidfd_getfd), its socket to the daemon above
+     * all, whose word on its jobs the daemon takes.  Exec makes the
+     * programs it starts dumpable again. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const char *what;
     int r = isolate(&what);
     if (r < 0) {
@@ -321,7 +342,9 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
     /* A raw clone with CLONE_NEWPID behaves like fork(), with the child as
      * init of a fresh PID namespace: that namespace is the domain (and
      * its mount namespace holds its own /proc: isolate()). */
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD,
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS |
+                                              CLONE_NEWIPC | CLONE_NEWUTS |
+                                              SIGCHLD,
                                NULL, NULL, NULL, 0);
     if (pid < 0) {
         int e = errno;

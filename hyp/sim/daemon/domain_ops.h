@@ -24,7 +24,10 @@ enum job_event { JOB_STARTED, JOB_FAILED, JOB_EXITED };
  * FAILED, exit status (code or 128+signal) for EXITED. */
 typedef void (*job_cb)(void *ctx, enum job_event ev, int value, const char *msg);
 
-int domain_table_init(struct loop *loop, struct xs_server *xs);
+/* host_dir: the host's folder (sockets, logs), which domains may not
+ * change (read-only in their mount namespaces). */
+int domain_table_init(struct loop *loop, struct xs_server *xs,
+                      const char *host_dir);
 /* Reap exited children (monitors); call on SIGCHLD. */
 void domain_reap(void);
 

@@ -89,7 +89,7 @@ int xensimd_run(const char *dir, int ready_fd)
         return r;
     }
     grant_table_init(g_loop);
-    if ((r = domain_table_init(g_loop, store)))
+    if ((r = domain_table_init(g_loop, store, dir)))
         return r;
     if ((r = hypsock_listen(g_loop, hyp))) {
         fprintf(stderr, "xensim: cannot listen on %s: %s\n", hyp, strerror(-r));
