@@ -9,10 +9,10 @@ EXTRA_DIST += sim/vchan/vchan-sim.sh
 check_PROGRAMS += sim/evtchn/evtchn-sim
 sim_evtchn_evtchn_sim_SOURCES = sim/evtchn/evtchn_sim.c
 sim_evtchn_evtchn_sim_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) \
-	$(XENEVTCHN_CFLAGS)
+	$(XENEVTCHN_CFLAGS) $(XENCONTROL_CFLAGS)
 # proto_io (libxensimd.a) for the test that speaks the protocol itself.
 sim_evtchn_evtchn_sim_LDADD = $(top_builddir)/hyp/sim/libxensimd.a \
-	$(XENEVTCHN_LIBS) $(CMOCKA_LIBS)
+	$(XENEVTCHN_LIBS) $(XENCONTROL_LIBS) $(CMOCKA_LIBS)
 TESTS += sim/evtchn/evtchn-sim.sh
 EXTRA_DIST += sim/evtchn/evtchn-sim.sh
 # A guest out of its descriptor budget in the daemon, another unaffected.

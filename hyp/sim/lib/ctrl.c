@@ -1,6 +1,7 @@
 /* xensim drop-in libxenctrl.so.4.17: the few calls the project and Debian's
  * Xen programs (vchan-socket-proxy) make, answered by the daemon. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,8 +12,23 @@
 
 struct xc_interface_core {
     int sock;
+    /* One round trip at a time: the handle is reentrant (xenctrl.h, unless
+     * XC_OPENFLAG_NON_REENTRANT), and the daemon cuts off a connection that
+     * sends a request before it has read the last reply. */
+    pthread_mutex_t lock;
     xc_error last_error;
 };
+
+static int call(xc_interface *xch, uint32_t op, const void *req,
+                size_t req_len, void *rep, size_t rep_cap, size_t *got)
+{
+    unsigned nfds = 0;
+    pthread_mutex_lock(&xch->lock);
+    int rc = xsp_call(xch->sock, op, req, req_len, NULL, 0, rep, rep_cap, got,
+                      NULL, 0, &nfds);
+    pthread_mutex_unlock(&xch->lock);
+    return rc;
+}
 
 static int fail(int err)
 {
@@ -37,6 +53,7 @@ xc_interface *xc_interface_open(xentoollog_logger *logger,
         return NULL;
     }
     xch->sock = s;
+    pthread_mutex_init(&xch->lock, NULL);
     return xch;
 }
 
@@ -45,6 +62,7 @@ int xc_interface_close(xc_interface *xch)
     if (!xch)
         return 0;
     close(xch->sock);
+    pthread_mutex_destroy(&xch->lock);
     free(xch);
     return 0;
 }
@@ -62,9 +80,7 @@ static int dominfo(xc_interface *xch, uint32_t first, uint32_t max,
         .first_domid = first, .max = max < XSP_DOMINFO_MAX ? max : XSP_DOMINFO_MAX,
     };
     size_t got = 0;
-    unsigned nfds = 0;
-    int rc = xsp_call(xch->sock, XSP_OP_CTRL_DOMINFO, &req, sizeof(req), NULL,
-                      0, rep, cap, &got, NULL, 0, &nfds);
+    int rc = call(xch, XSP_OP_CTRL_DOMINFO, &req, sizeof(req), rep, cap, &got);
     struct xsp_ctrl_dominfo_rep hdr;
     if (!rc) {
         memcpy(&hdr, rep, sizeof(hdr));
@@ -149,9 +165,8 @@ int xc_evtchn_status(xc_interface *xch, xc_evtchn_status_t *status)
                                           .port = status->port };
     struct xsp_ctrl_evtchn_status_rep rep;
     size_t got = 0;
-    unsigned nfds = 0;
-    int rc = xsp_call(xch->sock, XSP_OP_CTRL_EVTCHN_STATUS, &req, sizeof(req),
-                      NULL, 0, &rep, sizeof(rep), &got, NULL, 0, &nfds);
+    int rc = call(xch, XSP_OP_CTRL_EVTCHN_STATUS, &req, sizeof(req), &rep,
+                  sizeof(rep), &got);
     if (!rc && got != sizeof(rep))
         rc = -EPROTO;
     if (rc)
