@@ -238,6 +238,12 @@ int xsp_send_reply(int sock, uint32_t op, int err, const void *body,
 int xsp_call(int sock, uint32_t op, const void *req, size_t req_len,
              const int *send_fds, unsigned send_nfds, void *rep, size_t rep_cap,
              size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds);
+/* The same, closing send_fds once sent (or on failure), before the reply:
+ * the daemon's copies are then the only ones this process had. */
+int xsp_call_give(int sock, uint32_t op, const void *req, size_t req_len,
+                  const int *send_fds, unsigned send_nfds, void *rep,
+                  size_t rep_cap, size_t *rep_len, int *fds,
+                  unsigned max_fds, unsigned *nfds);
 /* Library side: connect to $XENSIM_DIR/hyp.sock and say HELLO for kind.
  * Returns the socket (O_CLOEXEC) or -errno; *rep filled; *gen_fd gets the
  * fd attached to the HELLO reply or -1 (gen_fd may be NULL). */

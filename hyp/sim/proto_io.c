@@ -139,16 +139,46 @@ int xsp_send_reply(int sock, uint32_t op, int err, const void *body,
     return rc;
 }
 
+static void close_all(const int *fds, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+static int call(int sock, uint32_t op, const void *req, size_t req_len,
+                const int *send_fds, unsigned send_nfds, bool give, void *rep,
+                size_t rep_cap, size_t *rep_len, int *fds, unsigned max_fds,
+                unsigned *nfds);
+
 int xsp_call(int sock, uint32_t op, const void *req, size_t req_len,
              const int *send_fds, unsigned send_nfds, void *rep, size_t rep_cap,
              size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds)
 {
+    return call(sock, op, req, req_len, send_fds, send_nfds, false, rep,
+                rep_cap, rep_len, fds, max_fds, nfds);
+}
+
+int xsp_call_give(int sock, uint32_t op, const void *req, size_t req_len,
+                  const int *send_fds, unsigned send_nfds, void *rep,
+                  size_t rep_cap, size_t *rep_len, int *fds,
+                  unsigned max_fds, unsigned *nfds)
+{
+    return call(sock, op, req, req_len, send_fds, send_nfds, true, rep,
+                rep_cap, rep_len, fds, max_fds, nfds);
+}
+
+static int call(int sock, uint32_t op, const void *req, size_t req_len,
+                const int *send_fds, unsigned send_nfds, bool give, void *rep,
+                size_t rep_cap, size_t *rep_len, int *fds, unsigned max_fds,
+                unsigned *nfds)
+{
     size_t len = sizeof(struct xsp_req_hdr) + req_len;
-    if (len > XSP_MSG_MAX)
-        return -E2BIG;
-    char *msg = malloc(XSP_MSG_MAX); /* also receives the reply */
-    if (!msg)
-        return -ENOMEM;
+    char *msg = len > XSP_MSG_MAX ? NULL : malloc(XSP_MSG_MAX);
+    if (!msg) { /* msg: also receives the reply */
+        if (give)
+            close_all(send_fds, send_nfds);
+        return len > XSP_MSG_MAX ? -E2BIG : -ENOMEM;
+    }
     struct xsp_req_hdr h = { .op = op, .len = (uint32_t)len };
     memcpy(msg, &h, sizeof(h));
     if (req_len)
@@ -158,6 +188,9 @@ int xsp_call(int sock, uint32_t op, const void *req, size_t req_len,
     if (rep_len)
         *rep_len = 0;
     int rc = xsp_send(sock, msg, len, send_fds, send_nfds);
+    /* Given: gone from here once sent (the daemon has its copy). */
+    if (give)
+        close_all(send_fds, send_nfds);
     if (rc)
         goto out;
     long n = xsp_recv(sock, msg, XSP_MSG_MAX, fds, max_fds, &got_fds);

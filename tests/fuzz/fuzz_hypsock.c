@@ -1004,10 +1004,13 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 		};
 
 		memcpy(&hdr, rq.b, sizeof(hdr));
-		/* A MAP's owner pipe is optional. */
+		/* Optional: a MAP's owner pipe (0 fds), a SHARE's (2), and
+		 * the caller's end of it with an UNSHARE (1). */
 		if (hdr.len != rq.len ||
 		    (rq.nfds != want_fds &&
-		     !(op == XSP_OP_GNTTAB_MAP && rq.nfds == 0)))
+		     !(op == XSP_OP_GNTTAB_MAP && rq.nfds == 0) &&
+		     !(op == XSP_OP_GNTSHR_SHARE && rq.nfds == 2) &&
+		     !(op == XSP_OP_GNTSHR_UNSHARE && rq.nfds == 1)))
 			s->well_formed = false;
 		if (op != XSP_OP_HELLO &&
 		    (op >= sizeof(kind_of) ||

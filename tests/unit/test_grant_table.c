@@ -688,6 +688,33 @@ static void test_share_owner_pipe(void **state)
     assert_int_equal(fd_budget_used(1), used);
     assert_int_equal(grant_unshare(f->s1, sid, 0, 2), -EINVAL); /* gone */
 
+    /* Unshared whole with the caller's end while another end is open (a
+     * forked child's copy of the mapping): the share stays until that
+     * end closes too; with no other end it goes at once. */
+    assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
+    int child_end = dup(ow[1]);
+    mfd = pages(2, &mine);
+    assert_int_equal(grant_share_owned(f->s1, 2, 2, true, 100, c.p1, mfd,
+                                       ow[0], &sid, refs), 0);
+    mine[100] = 1;
+    assert_int_equal(grant_unshare(f->s1, sid, 0, 1), 0); /* part: now */
+    assert_int_equal(grant_unshare_held(f->s1, sid, 1, 1, ow[1]), 0);
+    loop_round(l);
+    assert_int_equal(mine[100], 0); /* page 0's notify fired with it */
+    assert_int_equal(grant_refs_in_use(1), in_use + 1);
+    close(child_end);
+    loop_round(l);
+    assert_int_equal(grant_refs_in_use(1), in_use);
+    assert_int_equal(fd_budget_used(1), used);
+    assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
+    mfd = pages(1, &mine);
+    assert_int_equal(grant_share_owned(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                       XSP_NO_NOTIFY_PORT, mfd, ow[0], &sid,
+                                       refs), 0);
+    assert_int_equal(grant_unshare_held(f->s1, sid, 0, 1, ow[1]), 0);
+    assert_int_equal(grant_refs_in_use(1), in_use); /* at once */
+    assert_int_equal(fd_budget_used(1), used);
+
     /* Unshared first: the pipe is let go with the share. */
     assert_int_equal(pipe2(ow, O_CLOEXEC), 0);
     mfd = pages(1, &mine);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,11 +521,36 @@ static void share_unlink_free(struct grant_sharer *s, struct share *sh)
 int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
                   uint32_t count)
 {
+    return grant_unshare_held(s, share_id, first, count, -1);
+}
+
+/* Are pages [first, first + count) all the share still has? */
+static bool share_rest(const struct share *sh, uint32_t first, uint32_t count)
+{
+    uint32_t in = 0;
+    for (uint32_t i = first; i < first + count; i++)
+        in += sh->refs[i] != UINT32_MAX;
+    return in == sh->live;
+}
+
+int grant_unshare_held(struct grant_sharer *s, uint64_t share_id,
+                       uint32_t first, uint32_t count, int held_fd)
+{
     struct share *sh = s->shares;
     while (sh && sh->id != share_id)
         sh = sh->next;
+    if (held_fd >= 0)
+        close(held_fd); /* ours to close in every case */
     if (!sh || count == 0 || first >= sh->count || count > sh->count - first)
         return -EINVAL;
+    /* The last of it, with the caller's end of the owner pipe: another
+     * process (a forked child) with a copy of the mapping keeps it, as
+     * gntalloc's vma copies do; its own going ends the share then. */
+    if (held_fd >= 0 && sh->owner_fd >= 0 && share_rest(sh, first, count)) {
+        struct pollfd p = { .fd = sh->owner_fd, .events = POLLIN };
+        if (poll(&p, 1, 0) == 0 || !(p.revents & POLLHUP))
+            return 0;
+    }
     for (uint32_t i = first; i < first + count; i++)
         share_revoke_page(s, sh, i);
     if (!sh->live)

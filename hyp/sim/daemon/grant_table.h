@@ -45,6 +45,12 @@ int grant_share_owned(struct grant_sharer *s, uint32_t grantee,
 /* Revoke pages [first, first+count) of a share. */
 int grant_unshare(struct grant_sharer *s, uint64_t share_id, uint32_t first,
                   uint32_t count);
+/* The same, held_fd (-1: none; closed in every case) the caller's write
+ * end of the share's owner pipe: when the pages are all the share has
+ * left and another write end is still open (a forked child's copy of the
+ * mapping), nothing is revoked yet; the last end's close does it. */
+int grant_unshare_held(struct grant_sharer *s, uint64_t share_id,
+                       uint32_t first, uint32_t count, int held_fd);
 
 int grant_mapper_new(uint32_t domid, struct grant_mapper **out);
 /* Unmap everything (unmap-notifies fire), free. */

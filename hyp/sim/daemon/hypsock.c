@@ -301,10 +301,14 @@ static int do_gntshr(struct req *r)
     }
     case XSP_OP_GNTSHR_UNSHARE: {
         struct xsp_gntshr_unshare x;
-        if (r->len != sizeof(x) || r->nfds)
+        /* An fd: the caller's end of the owner pipe (grant_unshare_held). */
+        if (r->len != sizeof(x) || r->nfds > 1)
             return -1;
         memcpy(&x, r->body, sizeof(x));
-        int rc = grant_unshare(s, x.share_id, x.first, x.count);
+        int held = r->nfds ? r->fds[0] : -1;
+        if (r->nfds)
+            r->fds[0] = -1;
+        int rc = grant_unshare_held(s, x.share_id, x.first, x.count, held);
         return reply(r->c, r->op, -rc, NULL, 0, NULL, 0);
     }
     }

@@ -170,8 +170,23 @@ int xengntshr_unshare(xengntshr_handle *h, void *start_address, uint32_t count)
         return -1;
     struct xsp_gntshr_unshare req = { .share_id = r->id, .first = first,
                                       .count = count };
-    int rc = gntdev_call(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req), -1, NULL,
-                         0, NULL, NULL, 0, NULL);
+    /* The last of our copy: our end of the owner pipe goes with the
+     * request, so that the daemon can tell whether a forked child's copy
+     * keeps the share (gntalloc frees refs with their last mapping). */
+    pthread_mutex_lock(&h->lock);
+    uint32_t left = 0;
+    for (uint32_t i = 0; i < r->pages; i++)
+        left += !r->revoked[i] && (i < first || i >= first + count);
+    pthread_mutex_unlock(&h->lock);
+    int rc;
+    if (left || r->share_owner_fd < 0) {
+        rc = gntdev_call(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req), -1,
+                         NULL, 0, NULL, NULL, 0, NULL);
+    } else {
+        rc = gntdev_call_give(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req),
+                              r->share_owner_fd);
+        r->share_owner_fd = -1; /* given */
+    }
     pthread_mutex_lock(&h->lock);
     for (uint32_t i = first; i < first + count; i++)
         if (!r->revoked[i]) {
@@ -182,7 +197,8 @@ int xengntshr_unshare(xengntshr_handle *h, void *start_address, uint32_t count)
         for (pp = &h->regions; *pp != r; pp = &(*pp)->next)
             ;
         *pp = r->next;
-        close(r->share_owner_fd);
+        if (r->share_owner_fd >= 0)
+            close(r->share_owner_fd);
         free(r->revoked);
         free(r);
     }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The daemon's per-domain descriptor budget (fd_budget.h) on a private host:
-# a guest with xensim_max_fds = 8 binds ports, opens a connection and shares
+# a guest with xensim_max_fds = 9 binds ports, opens a connection and shares
 # pages until refused with EMFILE (fd_budget_sim.c, hog); while it holds
 # everything, another guest and dom0 still get ports, shares and
 # connections, and the daemon answers; the refusals make one log line naming
@@ -38,13 +38,14 @@ check "the daemon logs its descriptor limit and the guest budget" \
     grep -q "descriptor limit [0-9]*, guest budget [0-9]*" "$dlog"
 "$XENSIM" create "$(mkcfg other)" -- sleep 600 >/dev/null
 before=$(nfds_settled)
-hog=$("$XENSIM" create "$(mkcfg fdhog 'xensim_max_fds = 8')" -- "$PROG" hog "$work/release")
+hog=$("$XENSIM" create "$(mkcfg fdhog 'xensim_max_fds = 9')" -- "$PROG" hog "$work/release")
 if wait_line fdhog "^holding"; then ok "the guest filled its budget"; else bad "the guest filled its budget: $(console fdhog)"; fi
-# One connection + 7 ports, then one connection + 7 shares.
+# One connection + 8 ports, then one connection + 4 shares (a share: its
+# memfd and its owner pipe).
 c=$(console fdhog)
-echo "$c" | grep -q "^ports 7 refused Too many open files" && ok "7 ports, then EMFILE" || bad "7 ports, then EMFILE: $c"
+echo "$c" | grep -q "^ports 8 refused Too many open files" && ok "8 ports, then EMFILE" || bad "8 ports, then EMFILE: $c"
 echo "$c" | grep -q "^connection refused" && ok "a connection over budget is refused" || bad "connection over budget: $c"
-echo "$c" | grep -q "^shares 7 refused Too many open files" && ok "7 shares, then EMFILE" || bad "7 shares, then EMFILE: $c"
+echo "$c" | grep -q "^shares 4 refused Too many open files" && ok "4 shares, then EMFILE" || bad "4 shares, then EMFILE: $c"
 echo "$c" | grep -q "^store connection refused" && ok "a store connection over budget is refused" || bad "store connection over budget: $c"
 
 # Everyone else is unaffected, and the daemon answers.
@@ -57,29 +58,29 @@ check "the daemon answers while the guest holds its budget" sh -c "echo '$out' |
 # xensim list shows it holding its whole budget (the last column: fds).
 fds_of() { "$XENSIM" list | awk -v n="$1" '$1 == n { print $NF }'; }
 f=$(fds_of fdhog)
-check "list shows the guest's descriptors as 8/8 ($f)" test "$f" = 8/8
+check "list shows the guest's descriptors as 9/9 ($f)" test "$f" = 9/9
 json=$("$XENSIM" list --json | grep '"name": "fdhog"')
-check "list --json has fds_used 8 and fds_max 8 ($json)" \
-    sh -c "echo '$json' | grep -q '\"fds_used\": 8, \"fds_max\": 8}'"
+check "list --json has fds_used 9 and fds_max 9 ($json)" \
+    sh -c "echo '$json' | grep -q '\"fds_used\": 9, \"fds_max\": 9}'"
 f=$(fds_of Domain-0)
 check "list shows Domain-0 without a budget ($f)" sh -c "echo '$f' | grep -Eq '^[0-9]+/-$'"
 n=$(grep -c "domain $hog (fdhog) is out of its descriptor budget" "$dlog")
 check "the refusals make one log line naming the domain ($n)" test "$n" = 1
-check "the log line names the budget" grep -q "max_fds=8 held" "$dlog"
+check "the log line names the budget" grep -q "max_fds=9 held" "$dlog"
 
 touch "$work/release"
 if wait_line fdhog "^hog "; then :; fi
 c=$(console fdhog)
-echo "$c" | grep -q "^released, ports again 7" && ok "releasing gives the room back" || bad "room back after release: $c"
+echo "$c" | grep -q "^released, ports again 8" && ok "releasing gives the room back" || bad "room back after release: $c"
 echo "$c" | grep -q "^hog ok" && ok "the guest saw every step as expected" || bad "guest steps: $c"
 # Its process gone, the guest holds nothing: list shows the count drop.
 i=0
-while f=$(fds_of fdhog); [ "$f" != 0/8 ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.2; done
-check "after release list shows 0/8 ($f)" test "$f" = 0/8
+while f=$(fds_of fdhog); [ "$f" != 0/9 ] && [ $i -lt 50 ]; do i=$((i + 1)); sleep 0.2; done
+check "after release list shows 0/9 ($f)" test "$f" = 0/9
 
 "$XENSIM" destroy fdhog
 # Destroyed while holding its whole budget: the hooks give it all back.
-"$XENSIM" create "$(mkcfg fdhog2 'xensim_max_fds = 8')" -- "$PROG" hog "$work/never" >/dev/null
+"$XENSIM" create "$(mkcfg fdhog2 'xensim_max_fds = 9')" -- "$PROG" hog "$work/never" >/dev/null
 if wait_line fdhog2 "^holding"; then ok "a second guest filled its budget"; else bad "a second guest filled its budget: $(console fdhog2)"; fi
 "$XENSIM" destroy fdhog2
 check "nothing left charged at destroy" sh -c "! grep -q 'still charged at destroy' '$dlog'"
