@@ -1,16 +1,66 @@
 /* xensim CLI: read an xl.cfg with libxlutil, the parser xl itself uses. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libxlutil.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-static void get_str(XLU_Config *c, const char *key, char *out, size_t len)
+/* A value that does not fit is refused, never cut: a cut name hides the
+ * daemon's own limit, a cut kernel= or cmdline= runs another command. */
+static int get_str(XLU_Config *c, const char *path, const char *key, char *out,
+                   size_t len)
 {
     const char *v;
-    if (!xlu_cfg_get_string(c, key, &v, 0))
-        snprintf(out, len, "%s", v);
+    int r = xlu_cfg_get_string(c, key, &v, 1);
+    if (r == ESRCH)
+        return 0;
+    if (r) {
+        fprintf(stderr, "xensim: %s: %s= must be a single string\n", path, key);
+        return -EINVAL;
+    }
+    size_t n = strlen(v);
+    if (n >= len) {
+        fprintf(stderr, "xensim: %s: %s= is too long (%zu characters; at most %zu)\n",
+                path, key, n, len - 1);
+        return -ENAMETOOLONG;
+    }
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
+/* libuuid's uuid_parse, which xl uses, takes exactly 8-4-4-4-12 hex digits. */
+static bool uuid_ok(const char *s)
+{
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+static int check_name(const char *path, const char *name)
+{
+    for (size_t i = 0; name[i]; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            /* It would break list's tab-separated rows, and terminals. */
+            fprintf(stderr, "xensim: %s: name= has a control character (0x%02x) at position %zu\n",
+                    path, ch, i + 1);
+            return -EINVAL;
+        }
+        if (ch == '/') {
+            fprintf(stderr, "xensim: %s: name= may not contain '/' (position %zu)\n",
+                    path, i + 1);
+            return -EINVAL;
+        }
+    }
+    return 0;
 }
 
 static void get_long(XLU_Config *c, const char *key, long *out)
@@ -36,12 +86,20 @@ int cli_cfg_read(const char *path, struct cli_cfg *cfg)
         xlu_cfg_destroy(c);
         return -(r > 0 ? r : EINVAL);
     }
-    get_str(c, "name", cfg->name, sizeof(cfg->name));
-    get_str(c, "uuid", cfg->uuid, sizeof(cfg->uuid));
-    get_str(c, "kernel", cfg->kernel, sizeof(cfg->kernel));
+    r = get_str(c, path, "name", cfg->name, sizeof(cfg->name));
+    if (!r)
+        r = get_str(c, path, "uuid", cfg->uuid, sizeof(cfg->uuid));
+    if (!r)
+        r = get_str(c, path, "kernel", cfg->kernel, sizeof(cfg->kernel));
     /* xl takes extra= as the kernel command line too. */
-    get_str(c, "extra", cfg->cmdline, sizeof(cfg->cmdline));
-    get_str(c, "cmdline", cfg->cmdline, sizeof(cfg->cmdline));
+    if (!r)
+        r = get_str(c, path, "extra", cfg->cmdline, sizeof(cfg->cmdline));
+    if (!r)
+        r = get_str(c, path, "cmdline", cfg->cmdline, sizeof(cfg->cmdline));
+    if (r) {
+        xlu_cfg_destroy(c);
+        return r;
+    }
     get_long(c, "memory", &cfg->memory);
     get_long(c, "vcpus", &cfg->vcpus);
     get_long(c, "max_grant_frames", &cfg->max_grant_frames);
@@ -50,6 +108,13 @@ int cli_cfg_read(const char *path, struct cli_cfg *cfg)
     xlu_cfg_destroy(c);
     if (!cfg->name[0]) {
         fprintf(stderr, "xensim: %s: name= is required\n", path);
+        return -EINVAL;
+    }
+    if ((r = check_name(path, cfg->name)))
+        return r;
+    if (cfg->uuid[0] && !uuid_ok(cfg->uuid)) {
+        fprintf(stderr, "xensim: %s: uuid= '%s' is not a UUID (8-4-4-4-12 hex digits)\n",
+                path, cfg->uuid);
         return -EINVAL;
     }
     return 0;

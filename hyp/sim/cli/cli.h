@@ -18,10 +18,21 @@ const char *cli_lib_dir(void);
 char **cli_domain_env(void);
 void cli_domain_env_free(char **env);
 
-/* Control-socket client. */
+/* Control-socket client. No request waits for the daemon forever: a
+ * stopped or wedged one must not hang every caller. */
+/* $XENSIM_TIMEOUT in ms (seconds in the variable; default 30 s, far more
+ * than any request takes); 0: no limit. */
+int cli_timeout_ms(void);
+/* Bound sends and receives on fd to ms (0: no bound). */
+void cli_set_timeout(int fd, int ms);
+/* "the daemon ... did not answer within N s" for the host's folder. */
+void cli_report_timeout(int ms);
 int cli_connect(bool quiet);            /* fd or -errno (message printed) */
+int cli_connect_within(bool quiet, int ms); /* same, bounded to ms */
+/* argc or -errno (message printed; -ETIMEDOUT when the daemon does not
+ * answer in cli_timeout_ms()). */
 int cli_request(int fd, struct strmsg *req, const int *fds, int nfds,
-                struct strmsg *rep, char **argv, int max); /* argc or -errno */
+                struct strmsg *rep, char **argv, int max);
 /* Print "xensim: MESSAGE" for an "err ERRNO MESSAGE" reply; returns -ERRNO. */
 int cli_report_err(char **argv, int argc);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -107,7 +108,46 @@ void cli_domain_env_free(char **env)
     free(env);
 }
 
+int cli_timeout_ms(void)
+{
+    static int ms = -1;
+    if (ms >= 0)
+        return ms;
+    ms = 30000;
+    const char *e = getenv("XENSIM_TIMEOUT");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        double s = strtod(e, &end);
+        if (errno || *end || !(s >= 0 && s <= 86400))
+            fprintf(stderr, "xensim: ignoring XENSIM_TIMEOUT=%s (not 0 to 86400 seconds); "
+                    "waiting up to %d s\n", e, ms / 1000);
+        else
+            ms = s > 0 && s < 0.001 ? 1 : (int)(s * 1000);
+    }
+    return ms;
+}
+
+void cli_set_timeout(int fd, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+void cli_report_timeout(int ms)
+{
+    fprintf(stderr, "xensim: the daemon of the host in %s did not answer within %g s "
+            "(stopped or wedged? see %s/xensimd.log)\n",
+            cli_state_dir(), ms / 1000.0, cli_state_dir());
+}
+
 int cli_connect(bool quiet)
+{
+    return cli_connect_within(quiet, cli_timeout_ms());
+}
+
+int cli_connect_within(bool quiet, int ms)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl.sock", cli_state_dir());
@@ -118,12 +158,19 @@ int cli_connect(bool quiet)
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    /* Also bounds connect, which waits while the daemon's backlog is full. */
+    cli_set_timeout(fd, ms);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         int e = errno;
         close(fd);
-        if (!quiet)
-            fprintf(stderr, "xensim: the simulated host in %s is not up (%s): run 'xensim up'\n",
-                    cli_state_dir(), strerror(e));
+        if (quiet)
+            return -e;
+        if (e == EAGAIN || e == EINPROGRESS) {
+            cli_report_timeout(ms);
+            return -ETIMEDOUT;
+        }
+        fprintf(stderr, "xensim: the simulated host in %s is not up (%s): run 'xensim up'\n",
+                cli_state_dir(), strerror(e));
         return -e;
     }
     return fd;
@@ -133,12 +180,20 @@ int cli_request(int fd, struct strmsg *req, const int *fds, int nfds,
                 struct strmsg *rep, char **argv, int max)
 {
     int r = strmsg_send(fd, req, fds, nfds);
+    if (r == -EAGAIN) {
+        cli_report_timeout(cli_timeout_ms());
+        return -ETIMEDOUT;
+    }
     if (r) {
         fprintf(stderr, "xensim: cannot talk to the daemon: %s\n", strerror(-r));
         return r;
     }
     int nf = 0;
     r = strmsg_recv(fd, rep, NULL, &nf);
+    if (r == -EAGAIN) {
+        cli_report_timeout(cli_timeout_ms());
+        return -ETIMEDOUT;
+    }
     if (r <= 0) {
         fprintf(stderr, "xensim: the daemon closed the connection%s%s\n",
                 r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");

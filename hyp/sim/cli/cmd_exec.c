@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_add_command(struct strmsg *m, char **cmd, int ncmd);
@@ -37,6 +38,26 @@ static int exec_in_dom0(char **cmd)
     int e = errno;
     fprintf(stderr, "xensim: %s: %s\n", cmd[0], strerror(e));
     return status_for_errno(e);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Take sig's default action (we had it blocked, for passing on); the
+ * status is for a signal whose default is to be ignored. */
+static int die_of(int sig)
+{
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    sigprocmask(SIG_UNBLOCK, &one, NULL);
+    return 128 + sig;
 }
 
 int cmd_exec(int argc, char **argv)
@@ -71,25 +92,57 @@ int cmd_exec(int argc, char **argv)
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     int stdfds[3] = { 0, 1, 2 };
     int r = strmsg_send(fd, &req, stdfds, 3);
+    if (r == -EAGAIN) {
+        cli_report_timeout(cli_timeout_ms());
+        return 125;
+    }
     if (r) {
         fprintf(stderr, "xensim: cannot talk to the daemon: %s\n", strerror(-r));
         return 125;
     }
+    /* The daemon answers the request (started) and every signal passed on
+     * (signalled) at once; the command itself may run for ever. */
+    int limit = cli_timeout_ms();
+    long long deadline = now_ms() + limit;
+    bool started = false;
+    int unanswered = 0, last_sig = 0;
     for (;;) {
+        int wait = -1;
+        if (limit && (!started || unanswered)) {
+            long long left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
         struct pollfd p[2] = { { fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-        if (poll(p, sfd >= 0 ? 2 : 1, -1) < 0) {
+        int k = poll(p, sfd >= 0 ? 2 : 1, wait);
+        if (k < 0) {
             if (errno == EINTR)
                 continue;
+            return 125;
+        }
+        if (k == 0) {
+            cli_report_timeout(limit);
+            if (unanswered)
+                return die_of(last_sig);
             return 125;
         }
         if (sfd >= 0 && p[1].revents) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                /* Again before the daemon took the first: it cannot pass
+                 * signals on, so do what the signal asks of us. */
+                if (unanswered)
+                    return die_of(sig);
                 struct strmsg s;
                 strmsg_init(&s);
                 strmsg_add(&s, "signal");
-                strmsg_addf(&s, "%u", si.ssi_signo);
+                strmsg_addf(&s, "%d", sig);
                 (void)strmsg_send(fd, &s, NULL, 0);
+                unanswered++;
+                last_sig = sig;
+                long long by = now_ms() + limit;
+                if (started || by < deadline)
+                    deadline = by;
             }
         }
         if (!p[0].revents)
@@ -104,8 +157,15 @@ int cmd_exec(int argc, char **argv)
         int n = strmsg_split(&rep, av, 8);
         if (n <= 0)
             continue;
-        if (!strcmp(av[0], "started"))
+        if (!strcmp(av[0], "started")) {
+            started = true;
             continue;
+        }
+        if (!strcmp(av[0], "signalled")) {
+            if (unanswered)
+                unanswered--;
+            continue;
+        }
         if (!strcmp(av[0], "exit") && n == 2)
             return atoi(av[1]);
         if (!strcmp(av[0], "err")) {

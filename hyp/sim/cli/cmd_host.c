@@ -11,20 +11,35 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-static int ping(void)
+/* Quiet and quick: up asks again and again while a daemon starts. */
+static int ping(int ms)
 {
-    int fd = cli_connect(true);
+    int fd = cli_connect_within(true, ms);
     if (fd < 0)
         return fd;
-    struct strmsg req, rep;
+    struct strmsg req;
+    static struct strmsg rep;
     char *argv[8];
     strmsg_init(&req);
     strmsg_add(&req, "ping");
-    int r = cli_request(fd, &req, NULL, 0, &rep, argv, 8);
+    int nf = 0;
+    int r = strmsg_send(fd, &req, NULL, 0);
+    if (!r)
+        r = strmsg_recv(fd, &rep, NULL, &nf);
     close(fd);
-    return r > 0 && !strcmp(argv[0], "ok") ? 0 : -EPROTO;
+    if (r > 0)
+        r = strmsg_split(&rep, argv, 8);
+    return r > 0 && !strcmp(argv[0], "ok") ? 0 : r < 0 ? r : -EPROTO;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int cmd_up(int argc, char **argv)
@@ -54,15 +69,24 @@ int cmd_up(int argc, char **argv)
     }
     if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
         close(lock);
-        /* Someone holds it: either up already, or starting right now. */
-        for (int i = 0; i < 100; i++) {
-            if (ping() == 0) {
+        /* Someone holds it: either up already, or starting right now.
+         * A start takes well under 5 s; XENSIM_TIMEOUT may shorten it. */
+        int window = cli_timeout_ms();
+        if (!window || window > 5000)
+            window = 5000;
+        long long end = now_ms() + window;
+        for (;;) {
+            long long left = end - now_ms();
+            if (ping(left < 250 ? (left > 0 ? (int)left : 1) : 250) == 0) {
                 printf("xensim: already up in %s\n", dir);
                 return 0;
             }
+            if (now_ms() >= end)
+                break;
             usleep(50000);
         }
-        fprintf(stderr, "xensim: a daemon holds %s but does not answer\n", path);
+        fprintf(stderr, "xensim: a daemon holds %s but does not answer within %g s "
+                "(stopped or wedged? see %s/xensimd.log)\n", path, window / 1000.0, dir);
         return 1;
     }
     int ready[2];
@@ -119,6 +143,10 @@ int cmd_down(int argc, char **argv)
         return 2;
     }
     int fd = cli_connect(true);
+    if (fd == -EAGAIN) {
+        cli_report_timeout(cli_timeout_ms());
+        return 1;
+    }
     if (fd < 0) {
         printf("xensim: not running in %s\n", cli_state_dir());
         return 0;
@@ -130,10 +158,11 @@ int cmd_down(int argc, char **argv)
     int r = cli_request(fd, &req, NULL, 0, &rep, av, 8);
     if (r > 0 && !strcmp(av[0], "err"))
         r = cli_report_err(av, r);
-    /* Wait for the daemon to let go of its lock: down means down. */
+    /* Wait for the daemon to let go of its lock: down means down (unless
+     * it did not answer: then it holds the lock on). */
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/xensimd.lock", cli_state_dir());
-    int lock = open(path, O_RDWR | O_CLOEXEC);
+    int lock = r == -ETIMEDOUT ? -1 : open(path, O_RDWR | O_CLOEXEC);
     if (lock >= 0) {
         for (int i = 0; i < 200 && flock(lock, LOCK_EX | LOCK_NB) < 0; i++)
             usleep(25000);

@@ -18,7 +18,8 @@ static void usage(FILE *f)
         "  console DOMAIN               print the domain's console log\n"
         "  destroy DOMAIN               end every process of DOMAIN, like xl destroy\n"
         "  down                         stop the host and every domain in it\n"
-        "XENSIM_DIR selects the host's state folder (default /run/xensim).\n");
+        "XENSIM_DIR selects the host's state folder (default /run/xensim);\n"
+        "XENSIM_TIMEOUT bounds the wait for its daemon (seconds, default 30).\n");
 }
 
 int main(int argc, char **argv)

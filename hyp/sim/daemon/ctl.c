@@ -31,6 +31,23 @@ struct ctl_conn {
     bool refused; /* not dom0: every request gets EPERM */
     int domid;    /* charged for fd (fd_budget.h); -1: unknown process */
     int pending_destroys;
+    struct pending_create *create; /* a create waiting for its first process */
+};
+
+/* A create with a first process answers once the domain's monitor says the
+ * process started (ok) or could not (err, after the domain is gone): as xl
+ * create, a domain whose kernel cannot load is not left behind. Meanwhile
+ * the loop serves everyone else. Its own allocation, so that the client may
+ * leave first. */
+struct pending_create {
+    struct ctl_conn *c; /* NULL once the client left */
+    struct sim_domain *d;
+    uint32_t domid;
+    unsigned long job;
+    char name[SIM_NAME_MAX];
+    bool undoing; /* failed: waiting for the domain to be gone */
+    int err;
+    char msg[1024];
 };
 
 static struct loop *g_loop;
@@ -38,7 +55,8 @@ static int g_listen_fd = -1;
 static struct fd_listener g_listener;
 static bool g_going_down;
 
-static void reply(struct ctl_conn *c, const char *first, ...)
+/* 0, or -errno when the client is gone (it is cleaned up on its EOF). */
+static int reply(struct ctl_conn *c, const char *first, ...)
 {
     struct strmsg m;
     strmsg_init(&m);
@@ -47,8 +65,7 @@ static void reply(struct ctl_conn *c, const char *first, ...)
     for (const char *s = first; s; s = va_arg(ap, const char *))
         strmsg_add(&m, s);
     va_end(ap);
-    /* A CLI that went away is cleaned up on its EOF. */
-    (void)strmsg_send(c->fd, &m, NULL, 0);
+    return strmsg_send(c->fd, &m, NULL, 0);
 }
 
 static void reply_err(struct ctl_conn *c, int err, const char *fmt, ...)
@@ -64,6 +81,8 @@ static void reply_err(struct ctl_conn *c, int err, const char *fmt, ...)
     reply(c, "err", num, msg, NULL);
 }
 
+static void create_client_left(struct pending_create *pc);
+
 static void conn_free(struct ctl_conn *c)
 {
     if (c->exec_running) {
@@ -73,6 +92,8 @@ static void conn_free(struct ctl_conn *c)
         if (d == c->exec_dom && d)
             domain_job_abandon(d, c->exec_id, SIGKILL);
     }
+    if (c->create)
+        create_client_left(c->create);
     loop_del(g_loop, c->fd);
     close(c->fd);
     if (c->domid >= 0)
@@ -92,24 +113,48 @@ static struct sim_domain *find_domain(const char *what)
     return domain_by_name(what);
 }
 
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Exactly 8-4-4-4-12 hex digits, as libuuid's uuid_parse (and so xl)
+ * takes them: anything else is a typo, not a UUID. */
 static int parse_uuid(const char *s, uint8_t out[16])
 {
+    if (strlen(s) != 36)
+        return -EINVAL;
     int n = 0;
-    for (const char *p = s; *p && n < 32; p++) {
-        if (*p == '-')
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash) {
+            if (s[i] != '-')
+                return -EINVAL;
             continue;
-        int v;
-        if (*p >= '0' && *p <= '9') v = *p - '0';
-        else if (*p >= 'a' && *p <= 'f') v = *p - 'a' + 10;
-        else if (*p >= 'A' && *p <= 'F') v = *p - 'A' + 10;
-        else return -EINVAL;
+        }
+        int v = hex_digit(s[i]);
+        if (v < 0)
+            return -EINVAL;
         if (n % 2 == 0)
             out[n / 2] = (uint8_t)(v << 4);
         else
             out[n / 2] |= (uint8_t)v;
         n++;
     }
-    return n == 32 ? 0 : -EINVAL;
+    return 0;
+}
+
+/* 1-based position of the first control character in s, 0 if none: such
+ * a name would break list's tab-separated rows and every terminal. */
+static size_t control_char_at(const char *s)
+{
+    for (size_t i = 0; s[i]; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return i + 1;
+    return 0;
 }
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
@@ -148,11 +193,123 @@ static int split_command(char **argv, int argc, int i, const char **cwd,
     return 0;
 }
 
+static int reply_ok_domid(struct ctl_conn *c, uint32_t domid)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%u", domid);
+    return reply(c, "ok", id, NULL);
+}
+
+/* The domain is gone: now the client may hear that create failed. */
+static void create_undone(void *ctx)
+{
+    struct pending_create *pc = ctx;
+    if (pc->c) {
+        pc->c->create = NULL;
+        reply_err(pc->c, pc->err, "%s", pc->msg);
+    }
+    free(pc);
+}
+
+static void create_fail(struct pending_create *pc, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void create_fail(struct pending_create *pc, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pc->msg, sizeof(pc->msg), fmt, ap);
+    va_end(ap);
+    pc->err = err;
+    pc->undoing = true;
+    /* Not in the table any more: its destroy is finishing right now. */
+    struct sim_domain *d = domain_by_id(pc->domid);
+    if (d != pc->d || !d || domain_destroy(d, create_undone, pc))
+        create_undone(pc);
+}
+
+static void on_create_event(void *ctx, enum job_event ev, int value, const char *msg)
+{
+    struct pending_create *pc = ctx;
+    switch (ev) {
+    case JOB_STARTED:
+        /* Running: the domain is made. Its process's later exit is no
+         * concern of the create (nor of a client long gone). */
+        domain_job_abandon(pc->d, pc->job, 0);
+        if (pc->c) {
+            pc->c->create = NULL;
+            /* Undeliverable: the client left (its EOF not read yet), so
+             * nobody will know the domain: it goes. */
+            int r = reply_ok_domid(pc->c, pc->domid);
+            if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
+                pc->c = NULL;
+        }
+        if (!pc->c)
+            domain_destroy(pc->d, NULL, NULL);
+        free(pc);
+        break;
+    case JOB_FAILED:
+        create_fail(pc, value, "domain '%s' not created: cannot start its first process: %s",
+                    pc->name, msg ? msg : strerror(value));
+        break;
+    case JOB_EXITED:
+        /* Only from a destroy (someone else's, or down) before it started. */
+        create_fail(pc, g_going_down ? ESHUTDOWN : ESRCH,
+                    "domain '%s' (%u) was destroyed before its first process started%s",
+                    pc->name, pc->domid,
+                    g_going_down ? ": the host is going down" : " (see xensimd.log)");
+        break;
+    }
+}
+
+/* Hand the first process to the monitor; the answer waits for its word. */
+static void create_start(struct ctl_conn *c, struct sim_domain *d, const char *cwd,
+                         char **cargv, char **envp, int confd)
+{
+    struct pending_create *pc = calloc(1, sizeof(*pc));
+    if (!pc) {
+        reply_err(c, ENOMEM, "cannot create domain '%s': %s", d->name, strerror(ENOMEM));
+        domain_destroy(d, NULL, NULL);
+        return;
+    }
+    *pc = (struct pending_create){ .c = c, .d = d, .domid = d->domid };
+    snprintf(pc->name, sizeof(pc->name), "%s", d->name);
+    c->create = pc;
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fds[3] = { devnull, confd, confd };
+    int r = devnull < 0 ? -errno
+                        : domain_spawn(d, cwd, cargv, envp, fds, on_create_event, pc, &pc->job);
+    if (devnull >= 0)
+        close(devnull);
+    if (r)
+        create_fail(pc, -r, "domain '%s' not created: cannot start its first process: %s",
+                    pc->name, strerror(-r));
+}
+
+/* The client left before the answer: nobody will learn the domain's id, so
+ * it goes (a first process that started keeps it; the client then had its
+ * answer). */
+static void create_client_left(struct pending_create *pc)
+{
+    pc->c = NULL;
+    if (pc->undoing)
+        return; /* create_undone frees it */
+    struct sim_domain *d = domain_by_id(pc->domid);
+    if (d == pc->d && d) {
+        domain_job_abandon(d, pc->job, 0);
+        domain_destroy(d, NULL, NULL);
+    }
+    free(pc);
+}
+
 static void do_create(struct ctl_conn *c, char **argv, int argc)
 {
     struct domain_params p = { 0 };
     const char *console = NULL;
     int i = 1;
+    if (c->create) {
+        reply_err(c, EBUSY, "create: this connection already waits for one");
+        return;
+    }
     for (; i < argc && strcmp(argv[i], "--"); i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq) {
@@ -163,6 +320,13 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
         const char *k = argv[i], *v = eq + 1;
         int r = 0;
         if (!strcmp(k, "name")) {
+            /* First, so that the message below never prints one. */
+            size_t at = control_char_at(v);
+            if (at) {
+                reply_err(c, EINVAL, "create: name has a control character at position %zu",
+                          at);
+                return;
+            }
             if (!*v || strlen(v) >= sizeof(p.name) || strchr(v, '/')) {
                 reply_err(c, EINVAL, "name '%s' is not a valid domain name (1-%zu characters, no '/')",
                           v, sizeof(p.name) - 1);
@@ -226,23 +390,9 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
     if (r) {
         reply_err(c, r, "cannot create domain '%s': %s", p.name, strerror(-r));
     } else if (cargv) {
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int fds[3] = { devnull, confd, confd };
-        r = devnull < 0 ? -errno
-                        : domain_spawn(d, cwd, cargv, envp, fds, NULL, NULL, NULL);
-        if (devnull >= 0)
-            close(devnull);
-        if (r) {
-            reply_err(c, r, "domain '%s' created as %u but its first process could not start: %s",
-                      p.name, d->domid, strerror(-r));
-            domain_destroy(d, NULL, NULL);
-            d = NULL;
-        }
-    }
-    if (!r) {
-        char id[16];
-        snprintf(id, sizeof(id), "%u", d->domid);
-        reply(c, "ok", id, NULL);
+        create_start(c, d, cwd, cargv, envp, confd);
+    } else {
+        reply_ok_domid(c, d->domid);
     }
     if (confd >= 0)
         close(confd);
@@ -446,6 +596,9 @@ static void on_conn(void *ctx, uint32_t events)
             if (d == c->exec_dom && d)
                 domain_job_signal(d, c->exec_id, atoi(argv[1]));
         }
+        /* Acknowledged, so that the CLI tells a wedged daemon from a
+         * command that ignores the signal. */
+        reply(c, "signalled", argc == 2 ? argv[1] : "", NULL);
     } else if (!strcmp(argv[0], "destroy")) {
         do_destroy(c, argv, argc);
     } else if (!strcmp(argv[0], "list")) {
