@@ -45,15 +45,12 @@ void gntdev_close(struct xengntdev_handle *h);
 int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
                 size_t req_len, int send_fd, void *rep, size_t rep_cap,
                 size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds);
-/* A round trip with no reply body that gives give_fd to the daemon: it is
- * closed here once sent (xsp_call_give). */
-int gntdev_call_give(struct xengntdev_handle *h, uint32_t op, const void *req,
-                     size_t req_len, int give_fd);
-/* The same with n_send descriptors to send. */
+/* The same with n_send descriptors to send; give: they are closed here
+ * once sent (xsp_call_give), the daemon's copies then the only ones. */
 int gntdev_call_fds(struct xengntdev_handle *h, uint32_t op, const void *req,
                     size_t req_len, const int *send_fds, unsigned n_send,
-                    void *rep, size_t rep_cap, size_t *rep_len, int *fds,
-                    unsigned max_fds, unsigned *nfds);
+                    bool give, void *rep, size_t rep_cap, size_t *rep_len,
+                    int *fds, unsigned max_fds, unsigned *nfds);
 int gntdev_fail(int err);
 
 #endif

@@ -89,7 +89,7 @@ static void *share(xengntshr_handle *h, uint32_t domid, int count,
     };
     int send[2] = { fd, owner[0] };
     rc = gntdev_call_fds(h, XSP_OP_GNTSHR_SHARE, &req, sizeof(req), send, 2,
-                         rep, rep_cap, NULL, NULL, 0, NULL);
+                         false, rep, rep_cap, NULL, NULL, 0, NULL);
     if (rc)
         goto out;
     struct xsp_gntshr_share_rep sr;
@@ -178,15 +178,12 @@ int xengntshr_unshare(xengntshr_handle *h, void *start_address, uint32_t count)
     for (uint32_t i = 0; i < r->pages; i++)
         left += !r->revoked[i] && (i < first || i >= first + count);
     pthread_mutex_unlock(&h->lock);
-    int rc;
-    if (left || r->share_owner_fd < 0) {
-        rc = gntdev_call(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req), -1,
-                         NULL, 0, NULL, NULL, 0, NULL);
-    } else {
-        rc = gntdev_call_give(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req),
-                              r->share_owner_fd);
-        r->share_owner_fd = -1; /* given */
-    }
+    bool give = !left && r->share_owner_fd >= 0;
+    int rc = gntdev_call_fds(h, XSP_OP_GNTSHR_UNSHARE, &req, sizeof(req),
+                             &r->share_owner_fd, give, give, NULL, 0, NULL,
+                             NULL, 0, NULL);
+    if (give)
+        r->share_owner_fd = -1; /* closed once sent */
     pthread_mutex_lock(&h->lock);
     for (uint32_t i = first; i < first + count; i++)
         if (!r->revoked[i]) {

@@ -158,32 +158,21 @@ int gntdev_call(struct xengntdev_handle *h, uint32_t op, const void *req,
                 size_t req_len, int send_fd, void *rep, size_t rep_cap,
                 size_t *rep_len, int *fds, unsigned max_fds, unsigned *nfds)
 {
-    return gntdev_call_fds(h, op, req, req_len, &send_fd, send_fd >= 0, rep,
-                           rep_cap, rep_len, fds, max_fds, nfds);
-}
-
-int gntdev_call_give(struct xengntdev_handle *h, uint32_t op, const void *req,
-                     size_t req_len, int give_fd)
-{
-    unsigned n = 0;
-    size_t got = 0;
-    pthread_mutex_lock(&h->lock);
-    int rc = xsp_call_give(h->sock, op, req, req_len, &give_fd, 1, NULL, 0,
-                           &got, NULL, 0, &n);
-    pthread_mutex_unlock(&h->lock);
-    return rc;
+    return gntdev_call_fds(h, op, req, req_len, &send_fd, send_fd >= 0, false,
+                           rep, rep_cap, rep_len, fds, max_fds, nfds);
 }
 
 int gntdev_call_fds(struct xengntdev_handle *h, uint32_t op, const void *req,
                     size_t req_len, const int *send_fds, unsigned n_send,
-                    void *rep, size_t rep_cap, size_t *rep_len, int *fds,
-                    unsigned max_fds, unsigned *nfds)
+                    bool give, void *rep, size_t rep_cap, size_t *rep_len,
+                    int *fds, unsigned max_fds, unsigned *nfds)
 {
     unsigned dummy_n;
     size_t got = 0;
     pthread_mutex_lock(&h->lock);
-    int rc = xsp_call(h->sock, op, req, req_len, send_fds, n_send, rep,
-                      rep_cap, &got, fds, max_fds, nfds ? nfds : &dummy_n);
+    int rc = (give ? xsp_call_give : xsp_call)(
+        h->sock, op, req, req_len, send_fds, n_send, rep, rep_cap, &got, fds,
+        max_fds, nfds ? nfds : &dummy_n);
     pthread_mutex_unlock(&h->lock);
     if (!rc && rep_len)
         *rep_len = got;
