@@ -1,7 +1,7 @@
 /* xensim CLI: read an xl.cfg with libxlutil, the parser xl itself uses. */
 #include "cli.h"
+#include "dom_names.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libxlutil.h>
 #include <stdbool.h>
@@ -31,30 +31,16 @@ static int get_str(XLU_Config *c, const char *path, const char *key, char *out,
     return 0;
 }
 
-/* libuuid's uuid_parse, which xl uses, takes exactly 8-4-4-4-12 hex digits. */
-static bool uuid_ok(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 static int check_name(const char *path, const char *name)
 {
+    size_t at = dom_control_char_at(name);
+    if (at) {
+        fprintf(stderr, "xensim: %s: name= has a control character (0x%02x) at position %zu\n",
+                path, (unsigned char)name[at - 1], at);
+        return -EINVAL;
+    }
     for (size_t i = 0; name[i]; i++) {
-        unsigned char ch = (unsigned char)name[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            /* It would break list's tab-separated rows, and terminals. */
-            fprintf(stderr, "xensim: %s: name= has a control character (0x%02x) at position %zu\n",
-                    path, ch, i + 1);
-            return -EINVAL;
-        }
-        if (ch == '/') {
+        if (name[i] == '/') {
             fprintf(stderr, "xensim: %s: name= may not contain '/' (position %zu)\n",
                     path, i + 1);
             return -EINVAL;
@@ -112,7 +98,7 @@ int cli_cfg_read(const char *path, struct cli_cfg *cfg)
     }
     if ((r = check_name(path, cfg->name)))
         return r;
-    if (cfg->uuid[0] && !uuid_ok(cfg->uuid)) {
+    if (cfg->uuid[0] && dom_uuid_parse(cfg->uuid, NULL) < 0) {
         fprintf(stderr, "xensim: %s: uuid= '%s' is not a UUID (8-4-4-4-12 hex digits)\n",
                 path, cfg->uuid);
         return -EINVAL;

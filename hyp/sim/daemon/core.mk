@@ -9,6 +9,7 @@ libxensimd_a_SOURCES = \
 	daemon/domain.c daemon/domain.h daemon/domain_ops.h \
 	daemon/monitor.c daemon/monitor.h \
 	daemon/ctl.c daemon/ctl.h \
+	daemon/dom_names.c daemon/dom_names.h \
 	daemon/main.c daemon/xensimd.h \
 	daemon/fd_budget.c daemon/fd_budget.h \
 	daemon/fd_accept.c daemon/fd_accept.h daemon/ratelimit.h

@@ -1,5 +1,6 @@
 /* xensim daemon: the control socket (see ctl.h). */
 #include "ctl.h"
+#include "dom_names.h"
 #include "domain_ops.h"
 #include "fd_accept.h"
 #include "fd_budget.h"
@@ -111,50 +112,6 @@ static struct sim_domain *find_domain(const char *what)
     if (*what && !*end)
         return domain_by_id((uint32_t)id);
     return domain_by_name(what);
-}
-
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* Exactly 8-4-4-4-12 hex digits, as libuuid's uuid_parse (and so xl)
- * takes them: anything else is a typo, not a UUID. */
-static int parse_uuid(const char *s, uint8_t out[16])
-{
-    if (strlen(s) != 36)
-        return -EINVAL;
-    int n = 0;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash) {
-            if (s[i] != '-')
-                return -EINVAL;
-            continue;
-        }
-        int v = hex_digit(s[i]);
-        if (v < 0)
-            return -EINVAL;
-        if (n % 2 == 0)
-            out[n / 2] = (uint8_t)(v << 4);
-        else
-            out[n / 2] |= (uint8_t)v;
-        n++;
-    }
-    return 0;
-}
-
-/* 1-based position of the first control character in s, 0 if none: such
- * a name would break list's tab-separated rows and every terminal. */
-static size_t control_char_at(const char *s)
-{
-    for (size_t i = 0; s[i]; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return i + 1;
-    return 0;
 }
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out)
@@ -321,7 +278,7 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
         int r = 0;
         if (!strcmp(k, "name")) {
             /* First, so that the message below never prints one. */
-            size_t at = control_char_at(v);
+            size_t at = dom_control_char_at(v);
             if (at) {
                 reply_err(c, EINVAL, "create: name has a control character at position %zu",
                           at);
@@ -334,7 +291,7 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
             }
             snprintf(p.name, sizeof(p.name), "%s", v);
         } else if (!strcmp(k, "uuid")) {
-            r = parse_uuid(v, p.uuid);
+            r = dom_uuid_parse(v, p.uuid);
             p.has_uuid = true;
         } else if (!strcmp(k, "max_grant_frames"))
             r = parse_u32(v, 4096, &p.max_grant_frames);
