@@ -446,9 +446,10 @@ void bench_report_json(FILE *f, const struct bench_results *res,
 	const struct bench_plan *p = m->plan;
 	const char *sep = "";
 
-	fprintf(f, "{\"benchmark\": \"vipc-bench channel\", \"version\": \"%s\", \"date\": \"%s\", \"cpus\": %d, \"quick\": %s, \"rounds\": %u,\n",
-		PACKAGE_VERSION, m->date, m->ncpus, p->quick ? "true" : "false",
-		m->rounds ? m->rounds : 1);
+	fprintf(f, "{\"benchmark\": \"vipc-bench channel\", \"version\": \"%s\", \"date\": \"%s\", \"cpus\": %d, \"mode\": \"%s\", \"quick\": %s, \"rounds\": %u,\n",
+		PACKAGE_VERSION, m->date, m->ncpus,
+		p->tiny ? "tiny" : p->quick ? "quick" : "full",
+		p->quick ? "true" : "false", m->rounds ? m->rounds : 1);
 	fprintf(f, " \"plan\": {\"rtt_iters\": %ld, \"rtt_warmup\": %ld, \"stream_passes\": %d, \"stream_bytes_small\": %llu, \"stream_bytes_large\": %llu, \"verify_bytes\": %llu, \"batch\": %u, \"batch_msgs\": %llu},\n",
 		p->rtt_iters, p->rtt_warmup, p->reps,
 		(unsigned long long)p->stream_small,

@@ -149,6 +149,9 @@ if [ -n "$two_cpus" ]; then
             if (!ring["extra_ratios"]) print "no ring ratio in extra_ratios"
         }' "$tmp/run.json")
     [ -z "$bad" ] || { echo "FAIL: --json:"; echo "$bad"; cat "$tmp/run.json"; exit 1; }
+    # A --tiny run says so (quick is true for both shortened plans).
+    grep -q '"mode": "tiny", "quick": true' "$tmp/run.json" ||
+        { echo "FAIL: --json does not say mode tiny"; head -3 "$tmp/run.json"; exit 1; }
     if command -v python3 > /dev/null 2>&1; then
         python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
