@@ -343,6 +343,11 @@ static void test_directory_part(void **st)
     len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", "99999", NULL);
     assert_int_equal(len, (int)strlen(D0->buf) + 2);
     assert_int_equal(D0->buf[len - 1], '\0');
+    /* Inside a name: from that byte on, as xenstored copies its flat
+     * list ("child-with-a-long-name-000\0" is 27 bytes). */
+    len = t_req(D0, XS_DIRECTORY_PART, 0, "/big", "45", NULL);
+    assert_true(len > 0);
+    assert_string_equal(D0->buf + strlen(D0->buf) + 1, "name-001");
     assert_int_equal(t_ok(D0, XS_RM, 0, "/big"), 0);
 }
 

@@ -210,14 +210,17 @@ static void op_directory_part(struct req *r)
     bool end = true;
     for (unsigned i = 0; i < n->nchildren; i++) {
         size_t l = strlen(n->children[i]) + 1;
-        if (pos >= off) {
+        if (pos + l > off) {
+            /* An offset inside a name starts there, as xenstored copies
+             * from its flat list at that byte. */
+            size_t skip = off > pos ? off - pos : 0;
             /* Keep room for the end mark, as xenstored does. */
-            if (at + l + 1 > XENSTORE_PAYLOAD_MAX) {
+            if (at + l - skip + 1 > XENSTORE_PAYLOAD_MAX) {
                 end = false;
                 break;
             }
-            memcpy(buf + at, n->children[i], l);
-            at += l;
+            memcpy(buf + at, n->children[i] + skip, l - skip);
+            at += l - skip;
         }
         pos += l;
     }
