@@ -78,8 +78,10 @@ int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res)
 
 	if (!(p->tests & 1u << BENCH_STREAM))
 		return 0;
-	if ((r = bench_pin(bench_cpu(BENCH_SAME, false))) < 0)
+	if ((r = bench_pin(bench_cpu(BENCH_SAME, false))) < 0) {
+		bench_err("memcpy stream: not measured");
 		return r;
+	}
 	for (int i = 0; i < BENCH_NSIZES && !r; i++)
 		r = one_size(p, bench_sizes[i], res);
 	bench_unpin();
