@@ -126,6 +126,13 @@ struct xsp_gnttab_set_max {
     uint32_t count;
     uint32_t pad;
 };
+/* MAP's writable bits; any other bit makes the request malformed. */
+#define XSP_MAP_WRITE 1u    /* PROT_WRITE asked */
+/* Answer a refused ref with its reason, as Xen's grant copy tells it
+ * apart (gntdev's map says EINVAL for all): ESRCH no such (or dead)
+ * domain, ERANGE ref beyond its table, EACCES not granted to the caller
+ * or read-only. Only the library's grant copy asks it. */
+#define XSP_MAP_WHY 2u
 /* MAP request: this, then count x struct xsp_grant_ref. With a byte to
  * clear it may carry one fd: the read end of a pipe whose write end only
  * the mapping process holds (close-on-exec, closed in forked children),
@@ -133,7 +140,7 @@ struct xsp_gnttab_set_max {
  * Linux PV's gntdev does (grant_map_watch_owner). */
 struct xsp_gnttab_map {
     uint32_t count;
-    uint32_t writable;      /* PROT_WRITE asked */
+    uint32_t writable;      /* XSP_MAP_* bits */
     uint32_t notify_offset; /* < XSP_PAGE_SIZE: clear this byte of page 0 */
     uint32_t notify_port;   /* XSP_NO_NOTIFY_PORT or a local port */
 };

@@ -12,7 +12,8 @@
  *                       xengnttab_grant_copy() takes and refuses.
  *   conf-grant intrude  third domain: data/conf/target is the granter,
  *                       data/conf/refs the refs dom0 copied for it; mapping
- *                       any of them must fail, reading the refs node too.
+ *                       or copying any of them must fail, reading the refs
+ *                       node too.
  *
  * Page layout of the read-write pair: page 0 and the first half of page 1
  * carry the granter's pattern; the grantee writes its pattern into the rest
@@ -21,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,16 +171,86 @@ static bool read_refs(struct xs_handle *xs, const char *path, uint32_t refs[3])
     return ok;
 }
 
+static sigjmp_buf copy_jmp;
+
+static void copy_faulted(int sig)
+{
+    siglongjmp(copy_jmp, sig);
+}
+
+/* One segment's xengnttab_grant_copy(), *rc and *err its result and errno;
+ * returns the signal that stopped it inside this process (a library
+ * copying with user pointers itself), or 0: a crash is a failed check,
+ * not the end of the program. */
+static int copy_guarded(xengnttab_handle *xgt,
+                        xengnttab_grant_copy_segment_t *seg, int *rc, int *err)
+{
+    struct sigaction sa = { .sa_handler = copy_faulted }, old_segv, old_bus;
+    int sig;
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    *rc = 0;
+    *err = 0;
+    sig = sigsetjmp(copy_jmp, 1);
+    if (!sig) {
+        errno = 0;
+        *rc = xengnttab_grant_copy(xgt, 1, seg);
+        *err = errno;
+    }
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    return sig;
+}
+
+/* Copies Xen refuses per segment: the call says 0, the status why. */
+static void check_copy_status(xengnttab_handle *xgt,
+                              xengnttab_grant_copy_segment_t *seg,
+                              int16_t want, const char *test, const char *what)
+{
+    int rc;
+
+    seg->status = 1;
+    rc = xengnttab_grant_copy(xgt, 1, seg);
+    conf_check(rc == 0 && seg->status == want, test,
+               "a copy %s said %d (%s), status %d, expected status %d", what,
+               rc, rc ? strerror(errno) : "-", seg->status, want);
+}
+
+/* A local address gntdev cannot take (get_user_pages): the call fails
+ * with EFAULT, and the process lives on. */
+static void check_copy_efault(xengnttab_handle *xgt,
+                              xengnttab_grant_copy_segment_t *seg,
+                              const char *test, const char *what)
+{
+    int rc, err, sig = copy_guarded(xgt, seg, &rc, &err);
+
+    if (sig)
+        conf_fail(test, "a copy %s was stopped by %s", what, strsignal(sig));
+    else
+        conf_check(rc == -1 && err == EFAULT, test,
+                   "a copy %s said %d (%s), expected -1 (EFAULT)", what, rc,
+                   strerror(err));
+}
+
 /* xengnttab_grant_copy(): gntdev refuses the whole call (EINVAL) for a
  * segment with no grant on either side or one crossing its granted page;
- * a copy out of a granted page finds what the mapping shows. */
+ * a copy out of a granted page finds what the mapping shows. Xen 4.17
+ * gives each segment it refuses a status: GNTST_bad_domain for a domain
+ * that does not exist, GNTST_bad_gntref for a ref beyond the granter's
+ * table, GNTST_general_error for a write into a read-only grant (and for
+ * a ref not granted to us: role_intrude). refs: the rw pair, then the ro. */
 static void check_grant_copy(xengnttab_handle *xgt, unsigned peer,
-                             uint32_t ref, const unsigned char *mapped)
+                             const uint32_t refs[3],
+                             const unsigned char *mapped)
 {
     unsigned char a[64] = { 0 }, b[64] = { 0 };
+    uint32_t ref = refs[0];
     xengnttab_grant_copy_segment_t seg = {
         .source.virt = a, .dest.virt = b, .len = sizeof(b),
     };
+    unsigned char *none;
     int rc;
 
     errno = 0;
@@ -202,6 +274,46 @@ static void check_grant_copy(xengnttab_handle *xgt, unsigned peer,
                "a copy out of ref %u said %d, status %d%s", ref, rc,
                seg.status, rc == 0 && seg.status == GNTST_okay ?
                ", bytes differ from the mapping" : "");
+
+    /* No table holds 2^30 v1 entries (64 frames of 512 by default). */
+    seg.source.foreign.ref = 1u << 30;
+    check_copy_status(xgt, &seg, GNTST_bad_gntref, "grant-copy-bad-ref",
+                      "from a ref beyond the granter's table");
+    seg.source.foreign.ref = ref;
+    seg.source.foreign.domid = 32000;
+    check_copy_status(xgt, &seg, GNTST_bad_domain, "grant-copy-bad-domain",
+                      "from a domain that does not exist");
+
+    seg = (xengnttab_grant_copy_segment_t){
+        .flags = GNTCOPY_dest_gref, .source.virt = a, .len = sizeof(a),
+        .dest.foreign = { .ref = refs[2], .domid = (uint16_t)peer },
+    };
+    check_copy_status(xgt, &seg, GNTST_general_error,
+                      "grant-copy-into-ro-refused", "into a read-only grant");
+
+    none = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (none == MAP_FAILED) {
+        conf_fail("grant-copy-to-bad-local-efault", "mmap: %s",
+                  strerror(errno));
+        return;
+    }
+    seg = (xengnttab_grant_copy_segment_t){
+        .flags = GNTCOPY_source_gref, .dest.virt = none + 64,
+        .len = sizeof(a),
+        .source.foreign = { .ref = ref, .domid = (uint16_t)peer },
+    };
+    check_copy_efault(xgt, &seg, "grant-copy-to-bad-local-efault",
+                      "into an inaccessible local page");
+    /* Into our own half of page 1: a checks that it holds our pattern. */
+    seg = (xengnttab_grant_copy_segment_t){
+        .flags = GNTCOPY_dest_gref, .source.virt = none + 64,
+        .len = sizeof(a),
+        .dest.foreign = { .ref = refs[1], .domid = (uint16_t)peer,
+                          .offset = B_OFF },
+    };
+    check_copy_efault(xgt, &seg, "grant-copy-from-bad-local-efault",
+                      "out of an inaccessible local page");
+    munmap(none, PAGE);
 }
 
 static int role_map(void)
@@ -266,7 +378,7 @@ static int role_map(void)
         xengnttab_unmap(xgt, ro, 1);
     }
 
-    check_grant_copy(xgt, peer, refs[0], rw);
+    check_grant_copy(xgt, peer, refs, rw);
 
     /* A ref number the granter never issued must not map. */
     bad = xengnttab_map_grant_ref(xgt, peer, refs[2] + 1000, PROT_READ);
@@ -293,7 +405,7 @@ static int role_intrude(void)
     xengnttab_handle *xgt = xengnttab_open(NULL, 0);
     char path[96], *v;
     uint32_t refs[3];
-    unsigned mapped = 0;
+    unsigned mapped = 0, copied = 0;
 
     if (!xgt)
         conf_die("xengnttab_open: %s", strerror(errno));
@@ -318,6 +430,29 @@ static int role_intrude(void)
     conf_check(mapped == 0, "grant-third-map-refused",
                "%u of dom%u's 3 refs mapped by a domain they were not granted to",
                mapped, target);
+
+    /* Xen's copy: a ref granted to another domain is GNTST_general_error. */
+    for (int i = 0; i < 3; i++) {
+        unsigned char buf[64] = { 0 }, zero[64] = { 0 };
+        xengnttab_grant_copy_segment_t seg = {
+            .flags = GNTCOPY_source_gref, .dest.virt = buf,
+            .len = sizeof(buf), .status = 1,
+            .source.foreign = { .ref = refs[i], .domid = (uint16_t)target },
+        };
+        int rc = xengnttab_grant_copy(xgt, 1, &seg);
+
+        if (rc || seg.status != GNTST_general_error ||
+            memcmp(buf, zero, sizeof(buf))) {
+            conf_info("copy out of dom%u's ref %u: said %d (%s), status %d%s",
+                      target, refs[i], rc, rc ? strerror(errno) : "-",
+                      seg.status,
+                      memcmp(buf, zero, sizeof(buf)) ? ", bytes came" : "");
+            copied++;
+        }
+    }
+    conf_check(copied == 0, "grant-third-copy-refused",
+               "%u of dom%u's 3 refs not refused GNTST_general_error to a "
+               "copy by a domain they were not granted to", copied, target);
     xengnttab_close(xgt);
     xs_close(xs);
     return conf_done();

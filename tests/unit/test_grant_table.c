@@ -1,5 +1,6 @@
 /* Unit tests: xensim's grant table (who may map what, read-only grants,
- * limits, unshare while mapped, unmap-notify bookkeeping, owner pipes). */
+ * why a map is refused, limits, unshare while mapped, unmap-notify
+ * bookkeeping, owner pipes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -63,15 +64,16 @@ static int pages(uint32_t n, uint8_t **map)
     return fd;
 }
 
-static int map1(struct grant_mapper *m, uint32_t dom, uint32_t ref, bool w,
-                uint64_t *id, int *fd, uint32_t *page)
+/* how: XSP_MAP_* bits (true: writable). */
+static int map1(struct grant_mapper *m, uint32_t dom, uint32_t ref,
+                uint32_t how, uint64_t *id, int *fd, uint32_t *page)
 {
     struct xsp_grant_ref r = { .domid = dom, .ref = ref };
     struct xsp_map_page pg;
     int fds[1];
     unsigned n = 0;
-    int rc = grant_map(m, 1, &r, w, XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT, -1,
-                       id, &pg, fds, &n);
+    int rc = grant_map(m, 1, &r, how, XSP_NO_NOTIFY_OFFSET, XSP_NO_NOTIFY_PORT,
+                       -1, id, &pg, fds, &n);
     if (!rc) {
         assert_int_equal(n, 1);
         *fd = fds[pg.fd_index];
@@ -126,6 +128,47 @@ static void test_share_and_map(void **state)
     assert_int_equal(grant_unmap(f->m2, id2), -EINVAL);
     assert_int_equal(grant_unmap(f->m2, id), 0);
     munmap(mine, 3 * PG);
+}
+
+/* The grant copy's map (XSP_MAP_WHY) learns what Xen's copy would say:
+ * ESRCH no such domain (GNTST_bad_domain), ERANGE a ref beyond the table
+ * (GNTST_bad_gntref), EACCES not granted to us or read-only
+ * (GNTST_general_error). An ordinary map says EINVAL for each. */
+static void test_map_why(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *mine, *mine2;
+    int fd = pages(1, &mine);
+    uint32_t rw, ro;
+    uint64_t sid, id;
+    int bfd;
+    uint32_t page;
+    const uint32_t why = XSP_MAP_WHY, wwhy = XSP_MAP_WHY | XSP_MAP_WRITE;
+    assert_int_equal(grant_share(f->s1, 2, 1, true, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd, &sid, &rw), 0);
+    int fd2 = pages(1, &mine2);
+    assert_int_equal(grant_share(f->s1, 2, 1, false, XSP_NO_NOTIFY_OFFSET,
+                                 XSP_NO_NOTIFY_PORT, fd2, &sid, &ro), 0);
+    assert_int_equal(map1(f->m2, 9, rw, why, &id, &bfd, &page), -ESRCH);
+    assert_int_equal(map1(f->m2, 1, 1u << 30, why, &id, &bfd, &page),
+                     -ERANGE);
+    assert_int_equal(map1(f->m3, 1, rw, why, &id, &bfd, &page), -EACCES);
+    /* In the table, never handed out. */
+    assert_int_equal(map1(f->m2, 1, ro + 1, why, &id, &bfd, &page), -EACCES);
+    assert_int_equal(map1(f->m2, 1, ro, wwhy, &id, &bfd, &page), -EACCES);
+    /* Without the bit, as gntdev. */
+    assert_int_equal(map1(f->m2, 9, rw, 0, &id, &bfd, &page), -EINVAL);
+    assert_int_equal(map1(f->m2, 1, 1u << 30, 0, &id, &bfd, &page), -EINVAL);
+    assert_int_equal(map1(f->m3, 1, rw, 0, &id, &bfd, &page), -EINVAL);
+    /* An unknown bit is no request at all. */
+    assert_int_equal(map1(f->m2, 1, rw, 4, &id, &bfd, &page), -EINVAL);
+    /* What may be mapped still maps. */
+    assert_int_equal(map1(f->m2, 1, rw, wwhy, &id, &bfd, &page), 0);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    assert_int_equal(map1(f->m2, 1, ro, why, &id, &bfd, &page), 0);
+    assert_int_equal(grant_unmap(f->m2, id), 0);
+    munmap(mine, PG);
+    munmap(mine2, PG);
 }
 
 static void test_read_only_grant(void **state)
@@ -774,6 +817,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_share_and_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_why, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_grant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gntalloc_limit, setup, teardown),

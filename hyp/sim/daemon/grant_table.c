@@ -695,25 +695,31 @@ static int owner_check(int fd, uint32_t notify_offset)
 }
 
 int grant_map(struct grant_mapper *m, uint32_t count,
-              const struct xsp_grant_ref *refs, bool writable,
+              const struct xsp_grant_ref *refs, uint32_t how,
               uint32_t notify_offset, uint32_t notify_port, int owner_fd,
               uint64_t *map_id, struct xsp_map_page *pages, int *fds,
               unsigned *nfds)
 {
-    if (count == 0 || count > XSP_MAX_PAGES)
+    bool writable = how & XSP_MAP_WRITE;
+    bool why = how & XSP_MAP_WHY;
+    if (count == 0 || count > XSP_MAX_PAGES ||
+        (how & ~(XSP_MAP_WRITE | XSP_MAP_WHY)))
         return -EINVAL;
     if (count > MAPTRACK_MAX - m->g->mapped)
         return -EINVAL; /* Xen's maptrack full: gntdev says EINVAL */
-    /* Check every ref first: gntdev's map fails as a whole, with EINVAL. */
+    /* Check every ref first: gntdev's map fails as a whole, with EINVAL;
+     * the grant copy wants Xen's reason (XSP_MAP_WHY). */
     for (uint32_t i = 0; i < count; i++) {
         struct grant_dom *g = refs[i].domid < DOMID_FIRST_RESERVED
                                   ? grant_dom_of(refs[i].domid) : NULL;
-        if (!g || g->dead || refs[i].ref >= g->cap)
-            return -EINVAL;
+        if (!g || g->dead)
+            return why ? -ESRCH : -EINVAL;
+        if (refs[i].ref >= g->cap)
+            return why ? -ERANGE : -EINVAL;
         struct gentry *e = &g->e[refs[i].ref];
         if (e->state != ENTRY_ACTIVE || e->grantee != m->domid ||
             (writable && !e->writable))
-            return -EINVAL;
+            return why ? -EACCES : -EINVAL;
     }
     /* Clearing a byte needs a writable mapping (gntdev: EINVAL). */
     if (notify_offset < XSP_PAGE_SIZE && !writable)

@@ -58,7 +58,9 @@ void grant_mapper_free(struct grant_mapper *m);
 /* A no-op, as on Linux since 4.x; what bounds mappings is the domain's
  * maptrack table: past it a map fails with -EINVAL. */
 int grant_set_max(struct grant_mapper *m, uint32_t count);
-/* Map count refs. pages[i] says which of fds[] backs page i and where;
+/* Map count refs; how: XSP_MAP_* bits (true/false: writable or not).
+ * A refused ref is -EINVAL, or with XSP_MAP_WHY its reason (proto.h).
+ * pages[i] says which of fds[] backs page i and where;
  * fds are borrowed from the table (send them, do not close); *nfds <= count.
  * owner_fd (-1: none) serves a mapping with a byte to clear: Linux PV's
  * gntdev clears it when the address space of the process that mapped it
@@ -70,7 +72,7 @@ int grant_set_max(struct grant_mapper *m, uint32_t count);
  * caller's on failure: -EINVAL also for no byte to clear or no pipe,
  * -EMFILE over the domain's descriptor budget. */
 int grant_map(struct grant_mapper *m, uint32_t count,
-              const struct xsp_grant_ref *refs, bool writable,
+              const struct xsp_grant_ref *refs, uint32_t how,
               uint32_t notify_offset, uint32_t notify_port, int owner_fd,
               uint64_t *map_id, struct xsp_map_page *pages, int *fds,
               unsigned *nfds);

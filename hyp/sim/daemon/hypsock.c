@@ -229,6 +229,7 @@ static int do_gnttab(struct req *r)
             return -1;
         memcpy(&x, r->body, sizeof(x));
         if (x.count == 0 || x.count > XSP_MAX_PAGES ||
+            (x.writable & ~(XSP_MAP_WRITE | XSP_MAP_WHY)) ||
             r->len != sizeof(x) + (size_t)x.count * sizeof(struct xsp_grant_ref))
             return -1;
         /* The refs array may be unaligned in the buffer: copy it out. */
@@ -240,7 +241,7 @@ static int do_gnttab(struct req *r)
         struct xsp_gnttab_map_rep rep = { .count = x.count };
         unsigned nfds = 0;
         int owner = r->nfds ? r->fds[0] : -1;
-        int rc = grant_map(m, x.count, refs, x.writable != 0, x.notify_offset,
+        int rc = grant_map(m, x.count, refs, x.writable, x.notify_offset,
                            x.notify_port, owner, &rep.map_id, g_pages, g_fds,
                            &nfds);
         free(refs);

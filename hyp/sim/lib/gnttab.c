@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <xengnttab.h>
@@ -239,10 +240,11 @@ static int map_runs(uint8_t *area, uint32_t count,
     return 0;
 }
 
+/* why: a refused ref fails with its reason (XSP_MAP_WHY), not EINVAL. */
 static void *map_refs(xengnttab_handle *h, uint32_t count,
                       const uint32_t *domids, uint32_t one_domid,
                       const uint32_t *refs, int prot, uint32_t notify_offset,
-                      uint32_t notify_port)
+                      uint32_t notify_port, bool why)
 {
     if (count == 0 || !refs) {
         errno = EINVAL;
@@ -267,7 +269,9 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
         goto out;
     r->share_owner_fd = -1;
     struct xsp_gnttab_map m = {
-        .count = count, .writable = (prot & PROT_WRITE) != 0,
+        .count = count,
+        .writable = (prot & PROT_WRITE ? XSP_MAP_WRITE : 0) |
+                    (why ? XSP_MAP_WHY : 0),
         .notify_offset = notify_offset, .notify_port = notify_port,
     };
     memcpy(req, &m, sizeof(m));
@@ -338,7 +342,7 @@ void *xengnttab_map_grant_ref(xengnttab_handle *h, uint32_t domid,
                               uint32_t ref, int prot)
 {
     return map_refs(h, 1, NULL, domid, &ref, prot, XSP_NO_NOTIFY_OFFSET,
-                    XSP_NO_NOTIFY_PORT);
+                    XSP_NO_NOTIFY_PORT, false);
 }
 
 void *xengnttab_map_grant_refs(xengnttab_handle *h, uint32_t count,
@@ -349,14 +353,14 @@ void *xengnttab_map_grant_refs(xengnttab_handle *h, uint32_t count,
         return NULL;
     }
     return map_refs(h, count, domids, 0, refs, prot, XSP_NO_NOTIFY_OFFSET,
-                    XSP_NO_NOTIFY_PORT);
+                    XSP_NO_NOTIFY_PORT, false);
 }
 
 void *xengnttab_map_domain_grant_refs(xengnttab_handle *h, uint32_t count,
                                       uint32_t domid, uint32_t *refs, int prot)
 {
     return map_refs(h, count, NULL, domid, refs, prot, XSP_NO_NOTIFY_OFFSET,
-                    XSP_NO_NOTIFY_PORT);
+                    XSP_NO_NOTIFY_PORT, false);
 }
 
 void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid,
@@ -368,7 +372,7 @@ void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid,
     return map_refs(h, 1, NULL, domid, &ref, prot,
                     notify_offset < XSP_PAGE_SIZE ? notify_offset
                                                   : XSP_NO_NOTIFY_OFFSET,
-                    notify_port);
+                    notify_port, false);
 }
 
 int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
@@ -395,6 +399,54 @@ int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
     return 0;
 }
 
+/* Map one grant side of a copy segment; NULL with *err its errno. */
+static uint8_t *copy_map(xengnttab_handle *h, uint16_t domid, uint32_t ref,
+                         int prot, int *err)
+{
+    uint8_t *p = map_refs(h, 1, NULL, domid, &ref, prot, XSP_NO_NOTIFY_OFFSET,
+                          XSP_NO_NOTIFY_PORT, true);
+    *err = p ? 0 : errno;
+    return p;
+}
+
+/* Xen's status for a side its copy could not take. ENOMEM and a full
+ * maptrack are the simulation's own troubles: no code of Xen's fits. */
+static int16_t copy_status(int err)
+{
+    switch (err) {
+    case ESRCH:
+        return GNTST_bad_domain;
+    case ERANGE:
+        return GNTST_bad_gntref;
+    default: /* EACCES: not ours, or read-only */
+        return GNTST_general_error;
+    }
+}
+
+/* Copy len bytes between a grant we mapped and the caller's own memory
+ * through the kernel: gntdev takes the caller's pages with
+ * get_user_pages, so an address not mapped (or, to write, not writable)
+ * fails the call with EFAULT where a memcpy would crash. */
+static int copy_user(uint8_t *grant, void *user, size_t len, bool to_user)
+{
+    struct iovec g = { .iov_base = grant, .iov_len = len };
+    struct iovec u = { .iov_base = user, .iov_len = len };
+    ssize_t n = to_user ? process_vm_writev(getpid(), &g, 1, &u, 1, 0)
+                        : process_vm_readv(getpid(), &g, 1, &u, 1, 0);
+    if (n == (ssize_t)len)
+        return 0;
+    if (n >= 0) /* stopped at a page it could not take */
+        return -EFAULT;
+    if (errno != ENOSYS && errno != EPERM)
+        return -errno;
+    /* Not available here (old kernel, seccomp): trust the address. */
+    if (to_user)
+        memcpy(user, grant, len);
+    else
+        memcpy(grant, user, len);
+    return 0;
+}
+
 int xengnttab_grant_copy(xengnttab_handle *h, uint32_t count,
                          xengnttab_grant_copy_segment_t *segs)
 {
@@ -412,30 +464,37 @@ int xengnttab_grant_copy(xengnttab_handle *h, uint32_t count,
     /* Per segment: map the foreign side(s) for the copy, then unmap. */
     for (uint32_t i = 0; i < count; i++) {
         xengnttab_grant_copy_segment_t *s = &segs[i];
-        uint8_t *src = s->source.virt, *dst = s->dest.virt;
+        bool sg = s->flags & GNTCOPY_source_gref;
+        bool dg = s->flags & GNTCOPY_dest_gref;
         uint8_t *smap = NULL, *dmap = NULL;
-        s->status = GNTST_okay;
-        if (s->flags & GNTCOPY_source_gref) {
-            smap = xengnttab_map_grant_ref(h, s->source.foreign.domid,
-                                           s->source.foreign.ref, PROT_READ);
-            src = smap ? smap + s->source.foreign.offset : NULL;
-        }
-        if (s->flags & GNTCOPY_dest_gref) {
-            dmap = xengnttab_map_grant_ref(h, s->dest.foreign.domid,
-                                           s->dest.foreign.ref,
-                                           PROT_READ | PROT_WRITE);
-            dst = dmap ? dmap + s->dest.foreign.offset : NULL;
-        }
-        if (s->status == GNTST_okay) {
-            if (!src || !dst)
-                s->status = GNTST_permission_denied;
-            else
-                memcpy(dst, src, s->len);
-        }
+        int serr = 0, derr = 0, err, rc = 0;
+        s->status = GNTST_okay; /* gntdev writes it before the copy */
+        if (sg)
+            smap = copy_map(h, s->source.foreign.domid,
+                            s->source.foreign.ref, PROT_READ, &serr);
+        /* Tried even when the source failed: Xen looks both domains up
+         * before either ref, so a missing one outranks a bad ref. */
+        if (dg)
+            dmap = copy_map(h, s->dest.foreign.domid, s->dest.foreign.ref,
+                            PROT_READ | PROT_WRITE, &derr);
+        err = serr == ESRCH || derr == ESRCH ? ESRCH : serr ? serr : derr;
+        if (err)
+            s->status = copy_status(err);
+        else if (sg && dg)
+            memcpy(dmap + s->dest.foreign.offset,
+                   smap + s->source.foreign.offset, s->len);
+        else if (sg)
+            rc = copy_user(smap + s->source.foreign.offset, s->dest.virt,
+                           s->len, true);
+        else
+            rc = copy_user(dmap + s->dest.foreign.offset, s->source.virt,
+                           s->len, false);
         if (smap)
             xengnttab_unmap(h, smap, 1);
         if (dmap)
             xengnttab_unmap(h, dmap, 1);
+        if (rc) /* gntdev fails the call, leaving the rest undone */
+            return gntdev_fail(-rc);
     }
     return 0;
 }

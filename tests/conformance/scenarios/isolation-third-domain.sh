@@ -29,7 +29,7 @@ sc_tell a finish 1
 sc_tell b finish 1
 sc_done a conf-run
 sc_done b conf-run
-sc_expect c grant-third-refs-unreadable grant-third-map-refused \
+sc_expect c grant-third-refs-unreadable grant-third-map-refused grant-third-copy-refused \
     evtchn-third-ports-unreadable evtchn-third-bind-unbound-refused \
     evtchn-third-bind-connected-refused run-conf-grant run-conf-evtchn
 sc_expect a run-conf-grant run-conf-evtchn
