@@ -6,7 +6,8 @@
 #   XEN_CARRY          project executables to carry into the guests (globs ok)
 #   XEN_CARRY_LIBDIRS  folders with the project's shared libraries
 #   XEN_SCENARIO_DIRS  scenario folders (<folder>/scenarios/*.sh)
-#   XEN_SCENARIOS      run only these (e.g. "vchan-proxy" or "xen/vchan-proxy")
+#   XEN_SCENARIOS      run only these steps: "xen/vchan-proxy" picks one, a bare
+#                      name ("vchan-proxy") that name in every folder
 #   XEN_JOBS           scenarios run at once in dom0 (default 2)
 #   XEN_WORK XEN_QEMU_CACHE XEN_TIMEOUT XEN_STALL XEN_SCENARIO_TIMEOUT
 #   CONF_*             passed on to the scenarios in dom0 (CONF_VCHAN_MIB=2 here)
@@ -15,31 +16,40 @@ set -uo pipefail
 export XEN_WORK XEN_QEMU_CACHE
 t0=$SECONDS
 
-"$XEN_SRC/fetch.sh" || exit 3
-"$XEN_SRC/mkimg.sh" || exit 3
-
-# The plan: boot steps, then every scenario (folder name / file name).
+# The plan, first (a mistyped XEN_SCENARIOS fails before the downloads): boot
+# steps, then every scenario (folder name / file name). A word of
+# XEN_SCENARIOS is a step (xen/vchan-proxy) or a bare name, which picks that
+# name in every folder (vchan-proxy: conformance/ and xen/).
 mkdir -p "$LOGS"
 PLAN=$XEN_WORK/plan
 { echo boot/dom0; echo boot/toolstack; } > "$PLAN"
-only=
+only='' all='' used=''
+read -r -d "" -a words <<< "${XEN_SCENARIOS:-}"   # words as typed: no globbing
 for d in ${XEN_SCENARIO_DIRS:-$XEN_SRC/scenarios}; do
   for f in "$d"/*.sh; do
     [ -f "$f" ] || continue
     [ "$(basename "$f")" = lib.sh ] && continue   # sourced by scenarios
     step=$(basename "$(dirname "$d")")/$(basename "$f" .sh)
-    if [ -n "${XEN_SCENARIOS:-}" ]; then
+    all="$all $step"
+    if [ ${#words[@]} -gt 0 ]; then
       hit=
-      for w in $XEN_SCENARIOS; do [ "$w" = "$step" ] || [ "$w" = "${step#*/}" ] && hit=1; done
+      for w in "${words[@]}"; do
+        if [ "$w" = "$step" ] || [ "$w" = "${step#*/}" ]; then hit=1; used="$used $w"; fi
+      done
       [ -n "$hit" ] || continue
       only=$only${only:++}$step
     fi
     echo "$step" >> "$PLAN"
   done
 done
-if [ -n "${XEN_SCENARIOS:-}" ] && [ -z "$only" ]; then
-  setup_fail "XEN_SCENARIOS='$XEN_SCENARIOS' names no scenario in: ${XEN_SCENARIO_DIRS:-$XEN_SRC/scenarios}"
-fi
+unknown=
+for w in "${words[@]}"; do
+  case " $used " in *" $w "*) ;; *) unknown="$unknown $w";; esac
+done
+[ -z "$unknown" ] || setup_fail "XEN_SCENARIOS:$unknown: no such step (a word is <folder>/<name> or <name>); steps:${all:- none in ${XEN_SCENARIO_DIRS:-$XEN_SRC/scenarios}}"
+
+"$XEN_SRC/fetch.sh" || exit 3
+"$XEN_SRC/mkimg.sh" || exit 3
 
 # The scenarios' CONF_* knobs (tests/conformance/scenarios/lib.sh) reach dom0
 # through its kernel command line.

@@ -96,24 +96,38 @@ base_root() {  # root: what both guests share
 
 # The project's executables: ELF files as they are, libtool wrapper scripts
 # replaced by the real program in .libs/, anything else (scripts) copied.
+# Each word of XEN_CARRY must name at least one executable file: a glob may
+# also match other files (a test's .log), which are left out.
 carry_project() {  # root
-  local r=$1 p real n=0
-  for p in ${XEN_CARRY:-}; do
-    [ -f "$p" ] && [ -x "$p" ] || continue
-    real=$p
-    if ! is_elf "$p" && grep -q 'libtool wrapper' "$p" 2>/dev/null; then
-      real=$(dirname "$p")/.libs/$(basename "$p")
-      [ -e "$real" ] || real=$(dirname "$p")/.libs/lt-$(basename "$p")
-      [ -e "$real" ] || setup_fail "$p is a libtool wrapper and its .libs program is missing"
-    fi
-    if is_elf "$real"; then copy_bin "$r" "$real" "/opt/vipc/bin/$(basename "$p")"
-    else cp "$real" "$r/opt/vipc/bin/$(basename "$p")"; fi
-    n=$((n + 1))
+  local r=$1 w p n=0 found
+  local -a words
+  read -r -d '' -a words <<< "${XEN_CARRY:-}" || true
+  for w in "${words[@]}"; do
+    found=
+    for p in $w; do
+      [ -f "$p" ] && [ -x "$p" ] || continue
+      found=1
+      carry_one "$r" "$p"
+      n=$((n + 1))
+    done
+    [ -n "$found" ] || setup_fail "XEN_CARRY: $w names no executable file (build output missing: run make first)"
   done
   for d in ${XEN_CARRY_LIBDIRS:-}; do
     for l in "$d"/*.so*; do [ -f "$l" ] && is_elf "$l" && copy_lib "$r" "$l"; done
   done
   [ "$r" = "$D" ] && say "carrying $n project programs" || true
+}
+
+carry_one() {  # root program
+  local r=$1 p=$2 real
+  real=$p
+  if ! is_elf "$p" && grep -q 'libtool wrapper' "$p" 2>/dev/null; then
+    real=$(dirname "$p")/.libs/$(basename "$p")
+    [ -e "$real" ] || real=$(dirname "$p")/.libs/lt-$(basename "$p")
+    [ -e "$real" ] || setup_fail "$p is a libtool wrapper and its .libs program is missing"
+  fi
+  if is_elf "$real"; then copy_bin "$r" "$real" "/opt/vipc/bin/$(basename "$p")"
+  else cp "$real" "$r/opt/vipc/bin/$(basename "$p")"; fi
 }
 
 mkcpio() {  # root out

@@ -33,7 +33,9 @@ exec 7<>"$T/ser.in" 8<>"$T/mon.in"
     cs=$(( (${EPOCHREALTIME/./} - start) / 10000 ))
     printf '[%4d.%02d] %s\n' $((cs / 100)) $((cs % 100)) "${line//$'\r'/}"
   done < "$T/ser.out" > "$LOG" ) &
+RP=$!
 cat "$T/mon.out" > "$T/mon.log" &
+MP=$!
 
 t0=$SECONDS
 qemu-system-x86_64 -machine pc -accel tcg -cpu max -m 3072 -smp 2 \
@@ -74,7 +76,16 @@ if [ "$rc" = "$qrc" ] && [ "$qrc" != 0 ] && [ ! -s "$LOG" ]; then  # no output a
   say "QEMU did not start: $(cat "$T/qemu.out")"; rc=3
 fi
 exec 7>&- 8>&-
-wait  # readers end when QEMU closes the pipes
+# The readers end when QEMU closes the pipes; a QEMU that failed before it
+# opened them leaves them blocked in open(), which an open and close of each
+# output end releases (they then read EOF).
+for _ in $(seq 50); do
+  kill -0 $RP 2>/dev/null || kill -0 $MP 2>/dev/null || break
+  : <>"$T/ser.out"; : <>"$T/mon.out"
+  sleep 0.2
+done
+for p in $RP $MP; do kill "$p" 2>/dev/null && say "a log reader (pid $p) outlived QEMU by 10 s: stopped it"; done
+wait
 {
   echo "@@HOST qemu exit=$qrc wall=$((SECONDS - t0))s"
   cat "$T/qemu.out"

@@ -2,7 +2,7 @@
 # Debian's Xen 4.17 and kernel with apt (cached), boots them under QEMU and runs
 # the conformance scenarios and tests/xen/scenarios there with the xl toolstack.
 # Exit: 0 all passed, 1 a failure, 2 stall or timeout, 3 setup problem.
-#   make check-xen XEN_SCENARIOS=vchan-proxy      run one scenario
+#   make check-xen XEN_SCENARIOS=xen/vchan-proxy  run one scenario
 #   XEN_QEMU_CACHE=/somewhere make check-xen      share the download cache
 
 # Project programs carried into dom0 and the domUs (/opt/vipc/bin = $TS_BIN);
@@ -22,6 +22,9 @@ check-xen: $(check_PROGRAMS)
 	bash $(srcdir)/xen/check-xen.sh
 .PHONY: check-xen
 
-EXTRA_DIST += xen/check-xen.sh xen/common.sh xen/fetch.sh xen/mkimg.sh xen/run.sh \
+# The tier's host scripts against fake qemu and apt (make check, seconds).
+TESTS += xen/selftest.sh
+
+EXTRA_DIST += xen/selftest.sh xen/check-xen.sh xen/common.sh xen/fetch.sh xen/mkimg.sh xen/run.sh \
 	xen/summary.sh xen/init-dom0 xen/init-domU xen/run-scenarios xen/ts-xl.sh \
 	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc xen/scenarios/bench.sh
