@@ -1,10 +1,11 @@
 #!/bin/sh
 # What a domain's processes can see and reach (xensim.1, "Isolation"):
 # only their own domain's processes, through a /proc of their own, with no
-# capability to mount or unmount their way out; the host's folder only to
-# read and connect; the daemon's sockets are root's only; and a process of
-# a PID namespace that is no domain of this host (another host's domain, a
-# container) is not Domain-0.
+# capability to mount or unmount their way out; the machine read-only
+# (sysctls, sysfs, /etc), a /dev, /run and network of their own; the
+# host's folder only to read and connect, even under /run; the daemon's
+# sockets are root's only; and a process of a PID namespace that is no
+# domain of this host (another host's domain, a container) is not Domain-0.
 . "$(dirname "$0")/lib.sh"
 
 "$XENSIM" up >/dev/null || { bad "up"; finish; exit 1; }
@@ -21,10 +22,8 @@ out=$("$XENSIM" exec alpha -- cat /proc/1/comm 2>&1)
 check "a domain's pid 1 is its own monitor ($out)" test "$out" = xensim-domain
 n=$("$XENSIM" exec alpha -- sh -c 'ls -d /proc/[0-9]* | wc -l')
 check "a domain sees a handful of processes, not the host's ($n)" test "$n" -lt 10
-"$XENSIM" exec alpha -- sh -c "ls /proc/$daemon/fd/" >/dev/null 2>&1 &&
-    "$XENSIM" exec alpha -- sh -c "grep -q xensimd /proc/$daemon/comm" 2>/dev/null &&
-    bad "the daemon's descriptors are visible from a domain" ||
-    ok "the daemon's descriptors are out of a domain's reach"
+n=$("$XENSIM" exec alpha -- sh -c "for f in /proc/[0-9]*/fd/*; do readlink \$f; done 2>/dev/null | grep -c '$XENSIM_DIR/xensimd.lock'")
+check "the daemon's descriptors are out of a domain's reach (${n:-none} seen)" test "${n:-x}" = 0
 out=$("$XENSIM" exec alpha -- sh -c 'sleep 60 & echo $!')
 check "a domain's pids are its own ($out)" test "${out:-99999}" -lt 100
 
@@ -50,6 +49,33 @@ check "hyp.sock is where it was" test -S "$XENSIM_DIR/hyp.sock"
     bad "a domain reads its monitor's descriptors" ||
     ok "a domain cannot reach its monitor's descriptors"
 
+# The machine is read-only to a domain: no sysctl (core_pattern would run
+# a program as the host's root), no file of the host's root, no disk in its
+# /dev, none of root's daemons' sockets in its /run, no network but its own
+# loopback; the host's /tmp stays writable (tests and CI keep files there).
+"$XENSIM" exec alpha -- sh -c 'v=$(cat /proc/sys/kernel/core_pattern) && echo "$v" > /proc/sys/kernel/core_pattern' 2>/dev/null &&
+    bad "a domain writes a kernel sysctl" || ok "a domain cannot write a sysctl"
+probe=/etc/vipc-isolation-probe.$$
+"$XENSIM" exec alpha -- touch "$probe" 2>/dev/null &&
+    bad "a domain writes in the host's /etc" || ok "a domain cannot write in /etc"
+rm -f "$probe"
+# sysfs (uevent_helper, where built, runs a program as root): a module
+# parameter of the host's root, written back with its own value.
+"$XENSIM" exec alpha -- sh -c 'v=$(cat /sys/module/printk/parameters/time) && echo "$v" > /sys/module/printk/parameters/time' 2>/dev/null &&
+    bad "a domain writes sysfs" || ok "a domain cannot write sysfs"
+n=$("$XENSIM" exec alpha -- find /dev -type b 2>/dev/null | wc -l)
+check "a domain's /dev has no block device ($n)" test "$n" = 0
+check "a domain still writes /dev/null and its /dev/shm" \
+    "$XENSIM" exec alpha -- sh -c 'echo x > /dev/null && echo x > /dev/shm/probe'
+touch /run/vipc-isolation-probe.$$
+"$XENSIM" exec alpha -- test -e /run/vipc-isolation-probe.$$ &&
+    bad "a domain sees the host's /run" || ok "a domain's /run is its own"
+rm -f /run/vipc-isolation-probe.$$
+n=$("$XENSIM" exec alpha -- sh -c 'tail -n +3 /proc/net/dev' | awk -F: '{print $1}' | tr -d ' ' | tr '\n' ' ')
+check "a domain's network is its loopback alone ($n)" test "$n" = "lo "
+check "a domain writes the host's /tmp" "$XENSIM" exec alpha -- touch "$work/from-alpha"
+check "the host sees it" test -f "$work/from-alpha"
+
 # The daemon's sockets: root's only (as /dev/xen/* and xenstored's).
 for s in hyp.sock xenstored.sock ctl.sock; do
     m=$(stat -c %a "$XENSIM_DIR/$s")
@@ -74,4 +100,16 @@ err=$(XENSIM_DIR=$other "$XENSIM" exec gamma -- env -u LD_LIBRARY_PATH XENSIM_DI
       bad "other host's message: $err"; }
 check "alpha still there" sh -c "'$XENSIM' list | grep -q '^alpha '"
 XENSIM_DIR=$other "$XENSIM" down >/dev/null 2>&1
+# A host whose folder is under /run (the default, /run/xensim): a domain's
+# own /run still holds the folder, read-only, and its sockets answer.
+run_host=/run/vipc-isolation.$$
+sim_cleanup_run() { XENSIM_DIR=$run_host "$XENSIM" down >/dev/null 2>&1; rm -rf "$run_host"; }
+XENSIM_DIR=$run_host "$XENSIM" up >/dev/null || bad "a host in /run"
+XENSIM_DIR=$run_host "$XENSIM" create "$(mkcfg delta)" -- sleep 600 >/dev/null
+err=$(XENSIM_DIR=$run_host "$XENSIM" exec delta -- env -u LD_LIBRARY_PATH "$XENSIM" destroy delta 2>&1)
+echo "$err" | grep -q "Domain-0 only" && ok "a domain of a host in /run reaches its daemon" ||
+    bad "a domain of a host in /run: $err"
+XENSIM_DIR=$run_host "$XENSIM" exec delta -- touch "$run_host/probe" 2>/dev/null &&
+    bad "a domain writes its host's folder in /run" || ok "its host's folder in /run is read-only"
+sim_cleanup_run
 finish

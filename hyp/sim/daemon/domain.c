@@ -1,5 +1,6 @@
 /* xensim daemon: the domain table; create, spawn into, destroy. */
 
+#include "dom_isolate.h"
 #include "domain_ops.h"
 #include "fd_budget.h"
 #include "ident.h"
@@ -220,10 +221,11 @@ static uint32_t alloc_domid(void)
  * /proc would show them every process, the daemon's among them, whose
  * descriptors (every port's pipe, every grant's memfd) a root process can
  * open there: so a /proc of the domain's own PID namespace, in a mount
- * namespace of its own (nothing mounted in it reaches the host).  And no
- * capability, in the bounding set too, so that no program of the domain
- * can mount the host's /proc again or unmount ours: a guest's programs
- * need none here.  0, or -errno naming the step in *what. */
+ * namespace of its own, where the machine is read-only (dom_isolate.h).
+ * And no capability, in the bounding set too, so that no program of the
+ * domain can mount the host's /proc again, unmount ours or make a mount
+ * writable: a guest's programs need none here.  0, or -errno naming the
+ * step in *what. */
 static int isolate(const char **what)
 {
     struct __user_cap_header_struct hdr = {
@@ -231,25 +233,9 @@ static int isolate(const char **what)
     };
     struct __user_cap_data_struct none[2] = { { 0 } };
 
-    *what = "make the mounts private";
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return -errno;
-    /* Its sockets and logs: a domain's processes are uid 0, owners of the
-     * root-owned folder, and could otherwise put a listener of their own
-     * in place of a socket, or write another domain's console log.
-     * Connecting to a socket on a read-only mount still works. */
-    *what = "make the host's folder read-only";
-    if (mount(g_host_dir, g_host_dir, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-        mount(NULL, g_host_dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
-              NULL) < 0)
-        return -errno;
-    *what = "unmount the host's /proc";
-    if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
-        return -errno;
-    *what = "mount the domain's /proc";
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              NULL) < 0)
-        return -errno;
+    int r = dom_isolate_mounts(g_host_dir, what);
+    if (r)
+        return r;
     *what = "drop the capabilities";
     for (int c = 0; c <= CAP_LAST_CAP; c++)
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -344,7 +330,7 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
      * its mount namespace holds its own /proc: isolate()). */
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS |
                                               CLONE_NEWIPC | CLONE_NEWUTS |
-                                              SIGCHLD,
+                                              CLONE_NEWNET | SIGCHLD,
                                NULL, NULL, NULL, 0);
     if (pid < 0) {
         int e = errno;

@@ -1,0 +1,231 @@
+/* xensim: what a domain's processes may reach of the machine (see
+ * dom_isolate.h). */
+#include "dom_isolate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* Linux's struct mount_attr (5.12) under a name of our own: whether
+ * glibc's <sys/mount.h> declares it depends on its version. */
+struct mnt_setattr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* Writable scratch shared with the host: where tests and CI keep the
+ * programs and files a domain runs. */
+static const char *const scratch[] = { "/tmp", "/var/tmp" };
+#define NSCRATCH (sizeof(scratch) / sizeof(scratch[0]))
+
+/* The host's device nodes a program expects; nothing that reaches a disk,
+ * the kernel's log or memory. */
+static const char *const dev_nodes[] = { "null", "zero", "full",
+                                         "random", "urandom", "tty" };
+#define NDEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+
+static int read_only(const char *path, bool ro, unsigned flags)
+{
+    struct mnt_setattr a = { 0 };
+    if (ro)
+        a.attr_set = MOUNT_ATTR_RDONLY;
+    else
+        a.attr_clr = MOUNT_ATTR_RDONLY;
+    return syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a,
+                   sizeof(a)) < 0 ? -errno : 0;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+        return -ENAMETOOLONG;
+    for (char *s = p + 1;; s++) {
+        if (*s && *s != '/')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *s = c;
+        if (!c)
+            return 0;
+    }
+}
+
+/* Mount what an O_PATH descriptor opened before a cover was put over it. */
+static int bind_fd(int fd, const char *target, unsigned long flags)
+{
+    char src[64];
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+    return mount(src, target, NULL, MS_BIND | flags, NULL) < 0 ? -errno : 0;
+}
+
+static int private_dev(const int *devfd)
+{
+    if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+              "mode=0755,size=1024k") < 0)
+        return -errno;
+    char path[64];
+    for (unsigned i = 0; i < NDEV; i++) {
+        if (devfd[i] < 0)
+            continue; /* not on this machine either */
+        snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+        int f = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+        if (f < 0)
+            return -errno;
+        close(f);
+        int r = bind_fd(devfd[i], path, 0);
+        if (r)
+            return r;
+    }
+    if (mkdir("/dev/pts", 0755) < 0 || mkdir("/dev/shm", 01777) < 0)
+        return -errno;
+    if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620") < 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=01777") < 0)
+        return -errno;
+    if (symlink("pts/ptmx", "/dev/ptmx") < 0 ||
+        symlink("/proc/self/fd", "/dev/fd") < 0 ||
+        symlink("/proc/self/fd/0", "/dev/stdin") < 0 ||
+        symlink("/proc/self/fd/1", "/dev/stdout") < 0 ||
+        symlink("/proc/self/fd/2", "/dev/stderr") < 0)
+        return -errno;
+    return 0;
+}
+
+/* The host's folder as its own read-only mount at its own path, brought
+ * back from hfd if /run or /dev now covers it. */
+static int keep_host_dir(const char *host_dir, int hfd)
+{
+    struct stat want, now;
+    if (fstat(hfd, &want) < 0)
+        return -errno;
+    if (stat(host_dir, &now) == 0 && now.st_dev == want.st_dev &&
+        now.st_ino == want.st_ino)
+        return mount(host_dir, host_dir, NULL, MS_BIND | MS_REC, NULL) < 0
+                   ? -errno : 0;
+    int r = mkdir_p(host_dir);
+    return r ? r : bind_fd(hfd, host_dir, MS_REC);
+}
+
+static int loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    int r = 0;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        r = -errno;
+    ifr.ifr_flags |= IFF_UP;
+    if (!r && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        r = -errno;
+    close(s);
+    return r;
+}
+
+static int isolate(const char *host_dir, int hfd, const int *devfd,
+                   bool *bound, const char **what)
+{
+    int r;
+    *what = "make the mounts private";
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -errno;
+    *what = "keep /tmp and /var/tmp writable";
+    for (unsigned i = 0; i < NSCRATCH; i++) {
+        if (!is_dir(scratch[i]) || strcmp(scratch[i], host_dir) == 0)
+            continue;
+        if (mount(scratch[i], scratch[i], NULL, MS_BIND | MS_REC, NULL) < 0)
+            return -errno;
+        bound[i] = true;
+    }
+    *what = "mount a /run of the domain's own";
+    if (is_dir("/run") &&
+        mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=0755,size=16384k") < 0)
+        return -errno;
+    *what = "mount a /dev of the domain's own";
+    if ((r = private_dev(devfd)))
+        return r;
+    *what = "keep the host's folder, read-only";
+    if ((r = keep_host_dir(host_dir, hfd)))
+        return r;
+    *what = "unmount the host's /proc";
+    if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    *what = "mount the domain's /proc";
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) < 0)
+        return -errno;
+    /* Read-only, sysctls and sysfs included; then the domain's own
+     * scratch (its /run, /dev/shm, ptys) and the host's /tmp writable
+     * again, each mount alone: one mounted below them stays read-only,
+     * the host's folder above all. */
+    *what = "make every mount read-only (Linux 5.12's mount_setattr)";
+    if ((r = read_only("/", true, AT_RECURSIVE)))
+        return r;
+    *what = "make the domain's scratch writable";
+    static const char *const own[] = { "/run", "/dev/shm", "/dev/pts" };
+    for (unsigned i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (is_dir(own[i]) && (r = read_only(own[i], false, 0)))
+            return r;
+    for (unsigned i = 0; i < NSCRATCH; i++)
+        if (bound[i] && (r = read_only(scratch[i], false, 0)))
+            return r;
+    *what = "bring up the domain's loopback";
+    return loopback_up();
+}
+
+int dom_isolate_mounts(const char *host_dir, const char **what)
+{
+    /* Opened before /run and /dev are covered: bound back from these. */
+    int devfd[NDEV], r;
+    bool bound[NSCRATCH] = { false };
+    char path[64];
+    for (unsigned i = 0; i < NDEV; i++) {
+        snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+        devfd[i] = open(path, O_PATH | O_CLOEXEC);
+    }
+    int hfd = open(host_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (hfd < 0) {
+        *what = "open the host's folder";
+        r = -errno;
+    } else {
+        r = isolate(host_dir, hfd, devfd, bound, what);
+        close(hfd);
+    }
+    for (unsigned i = 0; i < NDEV; i++)
+        if (devfd[i] >= 0)
+            close(devfd[i]);
+    return r;
+}

@@ -1,0 +1,26 @@
+/* xensim: what a domain's processes may reach of the machine.
+ *
+ * A domain's processes are the host's uid 0 with no capability. Without
+ * more, uid 0 owns every root-owned file: /etc, the kernel's sysctls
+ * (core_pattern runs a program as the host's root), sysfs, raw disks in
+ * /dev, root's sockets in /run. So, in the domain's own mount and network
+ * namespaces, before the capabilities go:
+ *   - every mount is read-only, /proc and /sys included;
+ *   - /dev is a small tmpfs: null, zero, full, random, urandom, tty, a
+ *     devpts of its own (ptmx) and a /dev/shm of its own;
+ *   - /run is a tmpfs of its own (root's daemons' sockets are not there);
+ *   - /tmp and /var/tmp stay the host's and writable: a domain's programs
+ *     and files are started from there (tests' folders, CI's clone);
+ *   - the host's folder stays where it is, read-only (its sockets are
+ *     still to be connected to), even under /run or /dev;
+ *   - the network is a namespace with only a loopback.
+ * What is left: sockets of root's daemons outside /run (under /tmp or
+ * /var/lib) accept a guest's connection as root's. */
+#ifndef XENSIM_DOM_ISOLATE_H
+#define XENSIM_DOM_ISOLATE_H
+
+/* Run as pid 1 of a new domain, in new mount and network namespaces, with
+ * every capability still held. 0, or -errno with *what naming the step. */
+int dom_isolate_mounts(const char *host_dir, const char **what);
+
+#endif
