@@ -5,6 +5,9 @@ TESTS += sim/isolation.sh
 EXTRA_DIST += sim/isolation.sh
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
+# make demo's script leaves no host up, interrupted, failed or done.
+TESTS += sim/demo-stop.sh
+EXTRA_DIST += sim/demo-stop.sh
 # The drop-in libxenevtchn against the daemon, run in dom0 (cmocka).
 check_PROGRAMS += sim/evtchn/evtchn-sim
 sim_evtchn_evtchn_sim_SOURCES = sim/evtchn/evtchn_sim.c
