@@ -1,6 +1,9 @@
 # libvchan-cap: the vipc data channel (DESIGN.md section 4).
-lib_LTLIBRARIES = libvchan-cap.la
-libvchan_cap_la_SOURCES = \
+# Its objects, built once into a convenience library: the shared library
+# is made of them, and so are the unit tests that drive internal functions
+# (tests/unit/vchan.mk), which the shared library does not export.
+noinst_LTLIBRARIES = libvchan-cap-internal.la
+libvchan_cap_internal_la_SOURCES = \
 	vchan_priv.h \
 	alloc.c \
 	layout.c \
@@ -24,11 +27,22 @@ libvchan_cap_la_SOURCES = \
 	live_reap.c \
 	store_conn.h \
 	store_conn.c
-libvchan_cap_la_CPPFLAGS = -I$(srcdir)/include -I$(top_srcdir)/hyp/include \
+libvchan_cap_internal_la_CPPFLAGS = -I$(srcdir)/include -I$(top_srcdir)/hyp/include \
 	$(XENEVTCHN_CFLAGS) $(XENGNTTAB_CFLAGS) $(XENSTORE_CFLAGS) \
 	$(XENCONTROL_CFLAGS)
-libvchan_cap_la_LIBADD = $(top_builddir)/hyp/libhyp.la -lpthread
-libvchan_cap_la_LDFLAGS = -version-info 0:0:0
+libvchan_cap_internal_la_LIBADD = $(top_builddir)/hyp/libhyp.la -lpthread
+
+# The installed library exports the calls of its installed headers only
+# (<vipc/vchan.h>, and <vipc/hyp.h> whose libhyp is linked in), listed in
+# libvchan-cap.sym: an internal function neither becomes ABI nor is
+# replaced by an application's function of the same name.
+# tests/install/install.sh checks the list against the headers.
+lib_LTLIBRARIES = libvchan-cap.la
+libvchan_cap_la_SOURCES =
+libvchan_cap_la_LIBADD = libvchan-cap-internal.la
+libvchan_cap_la_LDFLAGS = -version-info 0:0:0 \
+	-export-symbols $(srcdir)/libvchan-cap.sym
+EXTRA_libvchan_cap_la_DEPENDENCIES = $(srcdir)/libvchan-cap.sym
 
 vchanincludedir = $(includedir)/vipc
 vchaninclude_HEADERS = include/vipc/vchan.h
@@ -38,7 +52,7 @@ vchaninclude_HEADERS = include/vipc/vchan.h
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = libvchan-cap.pc
 man_MANS = libvchan-cap.3
-EXTRA_DIST = libvchan-cap.pc.in $(man_MANS)
+EXTRA_DIST = libvchan-cap.pc.in $(man_MANS) libvchan-cap.sym
 VCHAN_MAN_ALIASES = vchan_config_init vchan_server_open vchan_client_open \
 	vchan_server_open_offer vchan_client_open_offer \
 	vchan_is_connected vchan_send vchan_recv vchan_sendv vchan_recvv \

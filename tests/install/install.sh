@@ -3,8 +3,9 @@
 # file, programs and manuals land where a Xen dom0 or a guest-app
 # developer looks for them; every manual renders without a warning; each
 # call of <vipc/vchan.h> has its man page, and its line in the synopsis
-# declares what the header does; and a program built with pkg-config's
-# flags against the installed files alone runs.
+# declares what the header does; the library exports those calls and
+# libhyp's, nothing internal; and a program built with pkg-config's flags
+# against the installed files alone runs.
 top_builddir=${top_builddir:?}
 top_srcdir=${top_srcdir:?}
 CC=${CC:-cc}
@@ -72,6 +73,28 @@ if printf '#include <vipc/vchan.h>\n' | cat - "$dest/synopsis.c" |
     ok "libvchan-cap(3)'s synopsis matches the installed header"
 else
     fail "libvchan-cap(3)'s synopsis and vipc/vchan.h differ:"; head -n 5 "$dest/cc.log"
+fi
+
+# The library exports the calls of its installed headers and nothing else:
+# no internal function (vchan_log, vchan_fail...) is ABI, nor replaced by an
+# application's function of that name.  Its headers: <vipc/vchan.h>, and
+# <vipc/hyp.h> (libhyp is linked into it).
+decl=$(for h in vchan.h hyp.h; do
+    sed -n '/^typedef/d; s/^[a-z][a-z_0-9 ]*[ *]\([a-z_][a-z_0-9]*\)(.*/\1/p' "$dest$includedir/vipc/$h"
+done | sort -u)
+if ! nm -D --defined-only "$dest$libdir/libvchan-cap.so" > "$dest/nm.out" 2>"$dest/nm.err"; then
+    fail "nm -D cannot read libvchan-cap.so: $(cat "$dest/nm.err")"
+elif [ -z "$decl" ]; then
+    fail "no calls found in vipc/vchan.h and vipc/hyp.h"
+else
+    awk '{ print $NF }' "$dest/nm.out" | sort -u > "$dest/exported"
+    printf '%s\n' "$decl" > "$dest/declared"
+    extra=$(comm -23 "$dest/exported" "$dest/declared" | tr '\n' ' ')
+    missing=$(comm -13 "$dest/exported" "$dest/declared" | tr '\n' ' ')
+    [ -z "$extra" ] || fail "libvchan-cap.so exports what no installed header declares: $extra"
+    [ -z "$missing" ] || fail "libvchan-cap.so does not export these calls of its headers: $missing"
+    [ -n "$extra$missing" ] ||
+        ok "libvchan-cap.so exports exactly the $(wc -l < "$dest/declared") calls of vipc/vchan.h and vipc/hyp.h"
 fi
 
 # A program built against the installed files only.

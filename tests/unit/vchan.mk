@@ -1,7 +1,9 @@
 # libvchan-cap unit tests (cmocka), over the shared-memory transport.
+# They call internal functions too, which libvchan-cap.so does not export:
+# linked with the library's objects (its convenience library).
 VCHAN_UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/libvchan-cap \
 	-I$(top_srcdir)/libvchan-cap/include $(CMOCKA_CFLAGS)
-VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
+VCHAN_UNIT_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap-internal.la \
 	$(CMOCKA_LIBS) -lpthread
 VCHAN_UNIT_TESTS = test_vchan_ring test_vchan_frame test_vchan_run \
 	test_vchan_rights \
