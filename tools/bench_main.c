@@ -2,12 +2,13 @@
 /* vipc-bench: command line.  See vipc-bench(1).
  *
  *   vipc-bench channel [--json] [--quick|--tiny] [--transports LIST]
- *                      [--tests LIST] [--xensim PATH] [--verbose]
+ *                      [--tests LIST] [--xensim PATH] [--layout L]
+ *                      [--rounds N] [--verbose]
  *   vipc-bench worker vipc|libxenvchan server|client SERVER_DOMID
  *                     CLIENT_DOMID [--quick|--tiny] [--tests LIST]
- *                     [--verbose]
+ *                     [--layout L] [--verbose]
  *   vipc-bench local [--quick|--tiny] [--transports LIST] [--tests LIST]
- *                    [--verbose]
+ *                    [--layout L] [--rounds N] [--verbose]
  *   vipc-bench ratios [--values] FILE...
  *   vipc-bench grant-release DOMID DOMID
  * (worker: one end inside a simulated domain, or a real one: a domid given
@@ -35,10 +36,12 @@
 static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
 	"unix", "eventfd", "busypoll", "ring", "memcpy" };
 
-static void usage(FILE *f)
+/* Each command's usage; lead is "usage:" for the first (or only) one and
+ * blanks of its width for those after it. */
+static void usage_channel(FILE *f, const char *lead)
 {
 	fprintf(f,
-		"usage: %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
+		"%s %s channel [--json] [--quick|--tiny] [--transports LIST] [--tests LIST]\n"
 		"                  [--xensim PATH] [--layout lines|xenvchan] [--rounds N]\n"
 		"                  [--verbose]\n"
 		"  Measure the vipc data channel between two simulated Xen domains against\n"
@@ -56,22 +59,57 @@ static void usage(FILE *f)
 		"                  xenvchan (libxenvchan's, as with a stock peer)\n"
 		"  --rounds N      N whole runs one after another (1-20), each figure the\n"
 		"                  median of the runs' (for a host whose speed drifts)\n"
-		"  --verbose       per-measurement lines and channel statistics on stderr\n"
-		"       %s worker vipc|libxenvchan server|client SERVER_DOMID|store\n"
+		"  --verbose       per-measurement lines and channel statistics on stderr\n",
+		lead, BENCH_PROG);
+}
+
+static void usage_worker(FILE *f, const char *lead)
+{
+	fprintf(f,
+		"%s %s worker vipc|libxenvchan server|client SERVER_DOMID|store\n"
 		"                  CLIENT_DOMID|store [--quick|--tiny] [--tests L] [--layout L]\n"
 		"                  [--verbose]\n"
 		"  One end of a channel measurement in a domain; its result rows on stdout.\n"
 		"  store: our own domid from the store node domid, the peer's from\n"
-		"  data/conf/peer in our home (waited for up to %d s).\n"
-		"       %s local [--quick|--tiny] [--transports L] [--tests L] [--rounds N]\n"
-		"                  [--verbose]\n"
+		"  data/conf/peer in our home (waited for up to %d s).\n",
+		lead, BENCH_PROG, STORE_WAIT_MS / 1000);
+}
+
+static void usage_local(FILE *f, const char *lead)
+{
+	fprintf(f,
+		"%s %s local [--quick|--tiny] [--transports L] [--tests L] [--layout L]\n"
+		"                  [--rounds N] [--verbose]\n"
 		"  Only pipe, unix, eventfd, busypoll, ring and memcpy, as result rows on\n"
-		"  stdout.\n"
-		"       %s ratios [--values] FILE...\n"
+		"  stdout.\n",
+		lead, BENCH_PROG);
+}
+
+static void usage_ratios(FILE *f, const char *lead)
+{
+	fprintf(f,
+		"%s %s ratios [--values] FILE...\n"
 		"  The vipc / peer ratio table of the result rows in FILEs (- for stdin;\n"
 		"  other lines are skipped); --values: the round-trip and throughput tables too.\n",
-		BENCH_PROG, BENCH_PROG, STORE_WAIT_MS / 1000, BENCH_PROG,
-		BENCH_PROG);
+		lead, BENCH_PROG);
+}
+
+static void usage_grant(FILE *f, const char *lead)
+{
+	fprintf(f,
+		"%s %s grant-release DOMID DOMID\n"
+		"  In dom0: let the two domains read the store's @releaseDomain (as vipcd\n"
+		"  does), so that their channel ends learn when a peer domain is gone.\n",
+		lead, BENCH_PROG);
+}
+
+static void usage(FILE *f)
+{
+	usage_channel(f, "usage:");
+	usage_worker(f, "      ");
+	usage_local(f, "      ");
+	usage_ratios(f, "      ");
+	usage_grant(f, "      ");
 }
 
 static void on_signal(int sig)
@@ -173,15 +211,34 @@ struct opts {
 	unsigned rounds;        /* --rounds: whole runs, one after another */
 };
 
-/* Options after the positional words; 0, 1 (help), or 2 (bad usage). */
-static int parse_opts(int argc, char **argv, struct opts *o)
+#define OPT(x) (1u << (x))
+/* The options each command uses; any other is refused, never ignored. */
+#define CHANNEL_OPTS (OPT(OPT_JSON) | OPT(OPT_QUICK) | OPT(OPT_TINY) | \
+		      OPT(OPT_TRANSPORTS) | OPT(OPT_TESTS) | OPT(OPT_XENSIM) | \
+		      OPT(OPT_VERBOSE) | OPT(OPT_LAYOUT) | OPT(OPT_ROUNDS) | \
+		      OPT(OPT_HELP))
+#define WORKER_OPTS (OPT(OPT_QUICK) | OPT(OPT_TINY) | OPT(OPT_TESTS) | \
+		     OPT(OPT_VERBOSE) | OPT(OPT_LAYOUT) | OPT(OPT_HELP))
+#define LOCAL_OPTS (OPT(OPT_QUICK) | OPT(OPT_TINY) | OPT(OPT_TRANSPORTS) | \
+		    OPT(OPT_TESTS) | OPT(OPT_VERBOSE) | OPT(OPT_LAYOUT) | \
+		    OPT(OPT_ROUNDS) | OPT(OPT_HELP))
+
+/* The options of command cmd after its positional words, those not in
+ * allowed refused by name; 0, 1 (help), or 2 (bad usage). */
+static int parse_opts(int argc, char **argv, const char *cmd,
+		      unsigned allowed, struct opts *o)
 {
-	int c;
+	int c, idx = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->rounds = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", options, &idx)) != -1) {
+		if (c > 0 && c < 32 && !(allowed & OPT(c))) {
+			fprintf(stderr, "%s: %s takes no --%s\n", BENCH_PROG,
+				cmd, options[idx].name);
+			return 2;
+		}
 		switch (c) {
 		case OPT_JSON: o->json = true; break;
 		case OPT_QUICK: o->quick = true; break;
@@ -324,9 +381,9 @@ static int channel(int argc, char **argv)
 	time_t now = time(NULL);
 	int r;
 
-	r = parse_opts(argc, argv, &o);
+	r = parse_opts(argc, argv, "channel", CHANNEL_OPTS, &o);
 	if (r) {
-		usage(r == 1 ? stdout : stderr);
+		usage_channel(r == 1 ? stdout : stderr, "usage:");
 		return r == 1 ? 0 : 2;
 	}
 	plan_from(&plan, &o);
@@ -383,12 +440,6 @@ static int parse_domid(const char *s, unsigned *out)
 	return 0;
 }
 
-static void worker_usage(void)
-{
-	fprintf(stderr, "usage: %s worker vipc|libxenvchan server|client SERVER_DOMID|store CLIENT_DOMID|store [--quick|--tiny] [--tests LIST] [--layout lines|xenvchan] [--verbose]\n",
-		BENCH_PROG);
-}
-
 static int worker(int argc, char **argv)
 {
 	struct bench_plan plan;
@@ -397,10 +448,28 @@ static int worker(int argc, char **argv)
 	bool client, srv_store, cli_store;
 	int r;
 
-	if (argc < 6 || (strcmp(argv[2], "vipc") &&
-			 strcmp(argv[2], "libxenvchan")) ||
-	    (strcmp(argv[3], "server") && strcmp(argv[3], "client"))) {
-		worker_usage();
+	/* --help anywhere: no positional word is ever spelt so. */
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help")) {
+			usage_worker(stdout, "usage:");
+			return 0;
+		}
+	if (argc < 6) {
+		fprintf(stderr, "%s: worker takes a transport, a side and two domain ids\n",
+			BENCH_PROG);
+		usage_worker(stderr, "usage:");
+		return 2;
+	}
+	if (strcmp(argv[2], "vipc") && strcmp(argv[2], "libxenvchan")) {
+		fprintf(stderr, "%s: worker: transport vipc or libxenvchan, not '%s'\n",
+			BENCH_PROG, argv[2]);
+		usage_worker(stderr, "usage:");
+		return 2;
+	}
+	if (strcmp(argv[3], "server") && strcmp(argv[3], "client")) {
+		fprintf(stderr, "%s: worker: side server or client, not '%s'\n",
+			BENCH_PROG, argv[3]);
+		usage_worker(stderr, "usage:");
 		return 2;
 	}
 	client = !strcmp(argv[3], "client");
@@ -408,13 +477,15 @@ static int worker(int argc, char **argv)
 	cli_store = !strcmp(argv[5], "store");
 	if ((!srv_store && parse_domid(argv[4], &srv)) ||
 	    (!cli_store && parse_domid(argv[5], &cli))) {
-		worker_usage();
+		usage_worker(stderr, "usage:");
 		return 2;
 	}
 	optind = 6;
-	r = parse_opts(argc, argv, &o);
-	if (r)
-		return 2;
+	r = parse_opts(argc, argv, "worker", WORKER_OPTS, &o);
+	if (r) {
+		usage_worker(r == 1 ? stdout : stderr, "usage:");
+		return r == 1 ? 0 : 2;
+	}
 	plan_from(&plan, &o);
 	/* On a real hypervisor the domids exist only once the toolstack made
 	 * the domains: ours is in our home, dom0 writes the peer's there. */
@@ -462,15 +533,10 @@ static int local(int argc, char **argv)
 	bool any = false;
 	int r, fails = 0;
 
-	r = parse_opts(argc, argv, &o);
+	r = parse_opts(argc, argv, "local", LOCAL_OPTS, &o);
 	if (r == 1) {
-		usage(stdout);
+		usage_local(stdout, "usage:");
 		return 0;
-	}
-	if (!r && (o.json || o.xensim)) {
-		fprintf(stderr, "%s: local takes no --json or --xensim\n",
-			BENCH_PROG);
-		r = 2;
 	}
 	for (size_t i = 0; !r && i < sizeof(mine) / sizeof(mine[0]); i++)
 		any |= bench_selected(o.transports, mine[i]);
@@ -480,7 +546,7 @@ static int local(int argc, char **argv)
 		r = 2;
 	}
 	if (r) {
-		usage(stderr);
+		usage_local(stderr, "usage:");
 		return 2;
 	}
 	plan_from(&plan, &o);
@@ -564,19 +630,19 @@ static int ratios(int argc, char **argv)
 		if (!strcmp(argv[i], "--values")) {
 			values = true;
 		} else if (!strcmp(argv[i], "--help")) {
-			usage(stdout);
+			usage_ratios(stdout, "usage:");
 			return 0;
 		} else {
 			fprintf(stderr, "%s: ratios: unknown option '%s'\n",
 				BENCH_PROG, argv[i]);
-			usage(stderr);
+			usage_ratios(stderr, "usage:");
 			return 2;
 		}
 	}
 	if (i == argc) {
 		fprintf(stderr, "%s: ratios: no file of result rows given\n",
 			BENCH_PROG);
-		usage(stderr);
+		usage_ratios(stderr, "usage:");
 		return 2;
 	}
 	for (; i < argc; i++) {
@@ -610,6 +676,29 @@ static int ratios(int argc, char **argv)
 	return fails || !nvipc ? 1 : 0;
 }
 
+/* vipc-bench grant-release DOMID DOMID: two domain ids, no option. */
+static int grant_release(int argc, char **argv)
+{
+	unsigned a, b;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help")) {
+			usage_grant(stdout, "usage:");
+			return 0;
+		}
+	if (argc != 3) {
+		fprintf(stderr, "%s: grant-release takes two domain ids, not %d argument%s\n",
+			BENCH_PROG, argc - 1, argc == 2 ? "" : "s");
+		usage_grant(stderr, "usage:");
+		return 2;
+	}
+	if (parse_domid(argv[1], &a) || parse_domid(argv[2], &b)) {
+		usage_grant(stderr, "usage:");
+		return 2;
+	}
+	return bench_grant_release(a, b) < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	bench_affinity_save();
@@ -623,13 +712,8 @@ int main(int argc, char **argv)
 		return local(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "ratios"))
 		return ratios(argc - 1, argv + 1);
-	if (argc == 4 && !strcmp(argv[1], "grant-release")) {
-		unsigned a, b;
-
-		if (parse_domid(argv[2], &a) || parse_domid(argv[3], &b))
-			return 2;
-		return bench_grant_release(a, b) < 0 ? 1 : 0;
-	}
+	if (argc >= 2 && !strcmp(argv[1], "grant-release"))
+		return grant_release(argc - 1, argv + 1);
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
 		return 0;

@@ -59,6 +59,37 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke.XXXXXX") ||
 trap 'rm -rf "$tmp"' EXIT
 two_cpus=; [ "$(nproc)" -ge 2 ] && two_cpus=1
 
+# Each command refuses an option it does not use, naming it (exit 2), rather
+# than ignoring it; the worker's domain ids are never reached (a worker that
+# ran anyway is cut short).
+limit=; command -v timeout > /dev/null 2>&1 && limit="timeout -k 2 20"
+refuse() { # WHAT-IS-NAMED command-words...
+    what=$1; shift
+    out=$($limit "$BENCH" "$@" 2>&1)
+    rc=$?
+    [ $rc -eq 2 ] || { echo "FAIL: '$*' exited $rc, not 2"; echo "$out"; exit 1; }
+    printf '%s\n' "$out" | grep -q -- "$what" ||
+        { echo "FAIL: '$*': no message naming $what"; echo "$out"; exit 1; }
+}
+for opt in --json "--rounds 2" "--transports pipe" "--xensim /bin/true"; do
+    # shellcheck disable=SC2086
+    refuse "worker takes no ${opt%% *}" worker vipc server 1 2 --tiny $opt
+done
+refuse "local takes no --json" local --tiny --transports pipe --json
+refuse "local takes no --xensim" local --tiny --transports pipe --xensim /bin/true
+refuse "unknown option '--json'" ratios --json /dev/null
+refuse "grant-release takes two domain ids" grant-release 1
+refuse "not 'vipcx'" worker vipcx server 1 2
+echo "ok: worker, local, ratios and grant-release refuse what they do not use"
+# --help after a command: that command's usage on stdout, exit 0.
+for cmd in channel worker local ratios grant-release; do
+    out=$("$BENCH" $cmd --help 2>"$tmp/help.err")
+    rc=$?
+    [ $rc -eq 0 ] && [ ! -s "$tmp/help.err" ] && printf '%s\n' "$out" | grep -q "^usage: vipc-bench $cmd " ||
+        { echo "FAIL: $cmd --help: exit $rc, stdout:"; echo "$out"; echo "stderr:"; cat "$tmp/help.err"; exit 1; }
+done
+echo "ok: --help prints each command's usage"
+
 # An empty --transports or --tests list is refused, naming it (exit 2),
 # rather than measuring nothing and saying all went well.
 for cmd in local channel; do
@@ -152,7 +183,9 @@ if [ -n "$two_cpus" ]; then
     # A --tiny run says so (quick is true for both shortened plans).
     grep -q '"mode": "tiny", "quick": true' "$tmp/run.json" ||
         { echo "FAIL: --json does not say mode tiny"; head -3 "$tmp/run.json"; exit 1; }
-    if command -v python3 > /dev/null 2>&1; then
+    command -v python3 > /dev/null 2>&1 ||
+        { echo "FAIL: python3 is missing (Debian package python3): --json not parsed"; exit 1; }
+    {
         python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 ok = {"vipc", "libxenvchan", "pipe", "unix", "eventfd", "busypoll", "memcpy"}
@@ -161,7 +194,7 @@ assert d["ratios"] and all(r["peer"] in ok for r in d["ratios"]), "ratios"
 assert [r["transport"] for r in d["extra_results"]] == ["ring"], "extra_results"
 assert [r["peer"] for r in d["extra_ratios"]] == ["ring"], "extra_ratios"' "$tmp/run.json" ||
             { echo "FAIL: --json is not as documented"; cat "$tmp/run.json"; exit 1; }
-    fi
+    }
     echo "ok: --json keeps the bare ring to extra_results and extra_ratios"
 fi
 
@@ -229,7 +262,8 @@ int sched_setaffinity(pid_t pid, size_t sz, const cpu_set_t *set)
 EOF
 if ! command -v timeout > /dev/null 2>&1 ||
    ! ${CC:-cc} -shared -fPIC -o "$tmp/shim.so" "$tmp/shim.c" -ldl > "$tmp/cc.log" 2>&1; then
-    echo "note: no C compiler or timeout(1): a dead or stalled receiving end and a cpuset are not checked"
+    echo "FAIL: no C compiler or timeout(1): a dead or stalled receiving end and a cpuset not checked"; cat "$tmp/cc.log"
+    exit 1
 else
     shim() { # MODE command...
         mode=$1; shift

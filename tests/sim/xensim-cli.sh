@@ -3,6 +3,9 @@
 # destroy/console, exit statuses, errors that name what was wrong, and that a
 # domain's identity comes from what a process is, never from what it says.
 . "$(dirname "$0")/lib.sh"
+# Without pgrep every "! pgrep ..." below would pass having seen nothing.
+command -v pgrep > /dev/null 2>&1 ||
+    { echo "FAIL: pgrep is missing (Debian package procps): this test needs it"; exit 1; }
 # This run's long sleeps: unique (600.PID seconds), so that pgrep never sees
 # another run's; the [.] keeps the pattern from matching its own command line.
 long=600.$$ longpat="sleep 600[.]$$"
@@ -88,8 +91,10 @@ err=$("$XENSIM" create "$(mkcfg nocmd)" -- /nonexistent/x 2>&1) &&
 
 # The daemon checks for itself, whoever the client; and a client that leaves
 # before create's answer takes the domain with it. (python3 speaks the
-# control socket's strings; skipped without it.)
-if command -v python3 >/dev/null; then
+# control socket's strings: setup.sh installs it.)
+if ! command -v python3 >/dev/null; then
+    bad "python3 is missing (Debian package python3): the daemon's own checks were not run"
+else
     # raw ask|leave ARG...: one request; ask prints the reply, leave hangs up
     # at once (staying alive a second, so the daemon can still tell who it was).
     raw() {
@@ -153,6 +158,8 @@ if command -v unshare >/dev/null; then
     # itself is refused, or, where it is not, the domU still refused.
     err=$("$XENSIM" exec alpha -- env -u LD_LIBRARY_PATH unshare --pid --fork "$XENSIM" list 2>&1) && bad "nested namespace still domU" ||
         { echo "$err" | grep -q "Domain-0 only\|unshare failed: Operation not permitted" && ok "nested PID namespace is still the domU" || bad "nested ns message: $err"; }
+else
+    bad "unshare(1) is missing (util-linux): a nested PID namespace was not tried"
 fi
 
 list=$("$XENSIM" list)
