@@ -30,7 +30,9 @@ ts_domid() {
     "$XENSIM" list | awk -v n="$1" '$1 == n { print $2; f = 1 } END { exit !f }'
 }
 
-ts_destroy() { "$XENSIM" destroy "$1"; }
+# The cached id goes with the domain, so that ts_domid asks the host and
+# fails once the domain is gone (as ts-xl.sh's `xl domid` does).
+ts_destroy() { rm -f "$TS_WORK/$1.id"; "$XENSIM" destroy "$1"; }
 
 ts_console() { "$XENSIM" console "$1"; }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_vchan_util.h"
@@ -52,6 +53,7 @@ struct blocked {
 	struct vchan *v;
 	int send;
 	int result;
+	uint64_t done_ns;   /* when the call returned */
 };
 
 static void *block_call(void *arg)
@@ -70,21 +72,72 @@ static void *block_call(void *arg)
 	} else {
 		b->result = vchan_recv(b->v, &m, VCHAN_FOREVER);
 	}
+	b->done_ns = vchan_now_ns();
 	return NULL;
 }
 
+/* How long the helpers below wait for the other thread before calling it
+ * stuck: a liveness bound, far beyond anything a working run takes. */
+#define STUCK_NS 5000000000ull
+
+/* Until `v`'s sleep count passes `before`: the call on the other thread is
+ * past its last look and asleep (or about to be), so a revoke from now on
+ * is found only if it wakes the call.  A revoke made earlier would be seen
+ * by the call's own looks, woken or not. */
+static void wait_asleep(struct vchan *v, uint64_t before)
+{
+	uint64_t end = vchan_now_ns() + STUCK_NS;
+	struct vchan_stats st;
+
+	do {
+		assert_int_equal(vchan_get_stats(v, &st), 0);
+		if (st.sleeps > before)
+			return;
+		usleep(1000);
+	} while (vchan_now_ns() < end);
+	fail_msg("the blocking call never went to sleep");
+}
+
 /* Block `v` in a send (else a receive) on another thread, then revoke `s`:
- * the blocked call must wake up with EPIPE. */
+ * the blocked call must wake up with EPIPE.  Woken, it returns within
+ * microseconds; not woken, it still finds the revoke at its first look
+ * without an event, the recheck (VCHAN_RECHECK_NS, 1 s after it began to
+ * sleep), so only a return well before that shows the wake-up.  A relaxed
+ * end (LINES) looks sooner, after its grace time: that is made as long as
+ * the recheck here, so that it does not find the revoke either.  A sender
+ * fills the ring before it sleeps: what it queued is there for the revoke. */
 static void revoke_while_blocked(struct vchan *s, struct vchan *v, int send)
 {
-	struct blocked b = { .v = v, .send = send };
+	/* On the heap: a thread still blocked when the test gives up keeps
+	 * writing to it. */
+	struct blocked *b = calloc(1, sizeof(*b));
+	struct vchan_stats st;
+	struct timespec ts;
+	uint64_t t0;
 	pthread_t t;
+	int r;
 
-	pthread_create(&t, NULL, block_call, &b);
-	usleep(50000);
+	assert_non_null(b);
+	b->v = v;
+	b->send = send;
+	v->grace_ns = VCHAN_RECHECK_NS;
+	assert_int_equal(vchan_get_stats(v, &st), 0);
+	assert_int_equal(pthread_create(&t, NULL, block_call, b), 0);
+	wait_asleep(v, st.sleeps);
+	t0 = vchan_now_ns();
 	assert_int_equal(vchan_revoke(s), 0);
-	pthread_join(t, NULL);
-	assert_int_equal(b.result, -EPIPE);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(STUCK_NS / 1000000000u);
+	r = pthread_timedjoin_np(t, NULL, &ts);
+	if (r != 0)
+		fail_msg("the blocked call did not return within %llu s of "
+			 "the revoke: %s", STUCK_NS / 1000000000u, strerror(r));
+	if (b->done_ns - t0 >= VCHAN_RECHECK_NS / 2)
+		fail_msg("the blocked call returned %llu ms after the revoke: "
+			 "found by the recheck, not woken",
+			 (unsigned long long)(b->done_ns - t0) / 1000000u);
+	assert_int_equal(b->result, -EPIPE);
+	free(b);
 }
 
 /* Every call on an end after its revoke, blocking or not: -EPIPE, and
@@ -172,30 +225,14 @@ static void test_revoke(void **state)
 	tv_close(s, c);
 }
 
-static void *recv_forever(void *arg)
-{
-	struct blocked *b = arg;
-	uint8_t buf[64];
-	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
-
-	b->result = vchan_recv(b->v, &m, VCHAN_FOREVER);
-	return NULL;
-}
-
+/* A receive on another thread of the end being revoked. */
 static void test_revoke_wakes_local_waiter(void **state)
 {
 	struct vchan *s, *c;
-	struct blocked b;
-	pthread_t t;
 
 	(void)state;
 	tv_start(12, 12, &s, &c);
-	b = (struct blocked){ .v = s };
-	pthread_create(&t, NULL, recv_forever, &b);
-	usleep(30000);
-	vchan_revoke(s);
-	pthread_join(t, NULL);
-	assert_int_equal(b.result, -EPIPE);
+	revoke_while_blocked(s, s, 0);
 	tv_close(s, c);
 }
 

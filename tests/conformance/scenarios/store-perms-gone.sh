@@ -13,11 +13,14 @@ got=$(ts_run0 conf-xs perms "$node")
 [ "$got" = "0:0 $ID_g:0x1" ] ||
     sc_fail "perms naming dom$ID_g (alive) read back as '$got', not '0:0 $ID_g:0x1'"
 ts_destroy "$(sc_dom g)" || sc_fail "cannot destroy $(sc_dom g)"
-# xenstored learns of the death from the toolstack's release: give it time.
+# The domain leaves the toolstack's list; xenstored learns of the death
+# from the toolstack's release: give it time.
 i=0
-while ts_domid "$(sc_dom g)" >/dev/null 2>&1 && [ $i -lt 10 ]; do
-    sleep 1; i=$((i + 1))
+while ts_domid "$(sc_dom g)" >/dev/null 2>&1; do
+    [ $i -lt 100 ] || sc_abort "$(sc_dom g) is still there 10 s after its destroy"
+    sleep 0.1; i=$((i + 1))
 done
+sc_log "$(sc_dom g) gone from the list after $i look(s) 0.1 s apart"
 sleep 2
 got=$(ts_run0 conf-xs perms "$node" 2>&1)
 rc=$?

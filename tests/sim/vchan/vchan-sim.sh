@@ -35,7 +35,13 @@ WAIT=${VCHAN_SIM_WAIT:-120}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vchan-sim.XXXXXX")
 export XENSIM_DIR="$work/host"
 mkdir -p "$XENSIM_DIR"
-trap '"$XENSIM" down >/dev/null 2>&1; [ -n "$VCHAN_SIM_KEEP" ] || rm -rf "$work"' EXIT
+vs_cleanup() { "$XENSIM" down >/dev/null 2>&1; [ -n "$VCHAN_SIM_KEEP" ] || rm -rf "$work"; }
+trap vs_cleanup EXIT
+# dash runs no EXIT trap on a signal: take the host down, then end as
+# killed by it (without, the host and its domains would stay up).
+vs_signal() { trap '' INT TERM; trap - EXIT; vs_cleanup; exit "$1"; }
+trap 'vs_signal 130' INT
+trap 'vs_signal 143' TERM
 "$XENSIM" up >/dev/null || { echo "FAIL: xensim up"; exit 1; }
 fails=0
 
