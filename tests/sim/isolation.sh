@@ -76,6 +76,52 @@ check "a domain's network is its loopback alone ($n)" test "$n" = "lo "
 check "a domain writes the host's /tmp" "$XENSIM" exec alpha -- touch "$work/from-alpha"
 check "the host sees it" test -f "$work/from-alpha"
 
+# Its /proc is its own to write where a process's own files are
+# (oom_score_adj, as proc(5) lets root), read-only where the machine is
+# (sysrq-trigger asks uid 0 for no capability), root's keys masked.
+check "a domain writes its own oom_score_adj" \
+    "$XENSIM" exec alpha -- sh -c 'echo 100 > /proc/self/oom_score_adj'
+"$XENSIM" exec alpha -- test -w /proc/sysrq-trigger &&
+    bad "a domain may write sysrq-trigger" || ok "sysrq-trigger is read-only to a domain"
+n=$("$XENSIM" exec alpha -- cat /proc/keys | wc -l)
+check "a domain's /proc/keys shows no key ($n)" test "$n" = 0
+# Kernel keyrings are per user, and a domain's processes are uid 0: the
+# keyring calls are refused (seccomp), or they would reach root's keys.
+cat > "$work/keys.c" <<'EOF'
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void)
+{
+    long a = syscall(SYS_add_key, "user", "vipc-isolation", "x", 1, -4L);
+    int ea = errno;
+    long k = syscall(SYS_keyctl, 0L, -4L, 0L);
+    printf("%ld %d %ld %d\n", a, ea, k, errno);
+    return 0;
+}
+EOF
+if ${CC:-cc} -o "$work/keys" "$work/keys.c" 2> "$work/keys.err"; then
+    out=$("$XENSIM" exec alpha -- "$work/keys")
+    check "a domain's keyring calls are refused ($out)" test "$out" = "-1 1 -1 1"
+else
+    bad "the keyring probe does not compile: $(cat "$work/keys.err")"
+fi
+# Another domain's console and the daemon's log are not a domain's to read;
+# in the host's folder it finds the daemon's sockets alone.
+"$XENSIM" create "$(mkcfg eps)" -- sh -c 'echo eps-secret; sleep 600' >/dev/null
+"$XENSIM" exec alpha -- cat "$XENSIM_DIR/console/eps.log" 2>/dev/null | grep -q eps-secret &&
+    bad "a domain reads another's console" || ok "a domain cannot read another's console"
+"$XENSIM" exec alpha -- cat "$XENSIM_DIR/xensimd.log" >/dev/null 2>&1 &&
+    bad "a domain reads the daemon's log" || ok "a domain cannot read the daemon's log"
+out=$("$XENSIM" exec alpha -- ls "$XENSIM_DIR" | tr '\n' ' ')
+check "a domain sees the daemon's sockets alone ($out)" test "$out" = "ctl.sock hyp.sock xenstored.sock "
+# Nor can it rename the folders above the host's folder, and put its own
+# (with sockets of its own) in its place.
+"$XENSIM" exec alpha -- mv "$work" "$work.moved" 2>/dev/null &&
+    { mv "$work.moved" "$work"; bad "a domain renames the folder above the host's"; } ||
+    ok "a domain cannot rename the folders above the host's folder"
+
 # The daemon's sockets: root's only (as /dev/xen/* and xenstored's).
 for s in hyp.sock xenstored.sock ctl.sock; do
     m=$(stat -c %a "$XENSIM_DIR/$s")
@@ -91,7 +137,7 @@ else
     bad "unshare(1) is missing (util-linux)"
 fi
 # Nor a domain of another xensim host.
-other=$work/other; mkdir -p "$other"
+other=$work/other; mkdir -p "$other"; sim_host "$other"
 XENSIM_DIR=$other "$XENSIM" up >/dev/null || bad "a second host"
 c=$(XENSIM_DIR=$other "$XENSIM" create "$(mkcfg gamma)" -- sleep 600)
 err=$(XENSIM_DIR=$other "$XENSIM" exec gamma -- env -u LD_LIBRARY_PATH XENSIM_DIR="$XENSIM_DIR" "$XENSIM" destroy alpha 2>&1) &&
@@ -102,8 +148,7 @@ check "alpha still there" sh -c "'$XENSIM' list | grep -q '^alpha '"
 XENSIM_DIR=$other "$XENSIM" down >/dev/null 2>&1
 # A host whose folder is under /run (the default, /run/xensim): a domain's
 # own /run still holds the folder, read-only, and its sockets answer.
-run_host=/run/vipc-isolation.$$
-sim_cleanup_run() { XENSIM_DIR=$run_host "$XENSIM" down >/dev/null 2>&1; rm -rf "$run_host"; }
+run_host=/run/vipc-isolation.$$; sim_host "$run_host"
 XENSIM_DIR=$run_host "$XENSIM" up >/dev/null || bad "a host in /run"
 XENSIM_DIR=$run_host "$XENSIM" create "$(mkcfg delta)" -- sleep 600 >/dev/null
 err=$(XENSIM_DIR=$run_host "$XENSIM" exec delta -- env -u LD_LIBRARY_PATH "$XENSIM" destroy delta 2>&1)
@@ -111,5 +156,4 @@ echo "$err" | grep -q "Domain-0 only" && ok "a domain of a host in /run reaches 
     bad "a domain of a host in /run: $err"
 XENSIM_DIR=$run_host "$XENSIM" exec delta -- touch "$run_host/probe" 2>/dev/null &&
     bad "a domain writes its host's folder in /run" || ok "its host's folder in /run is read-only"
-sim_cleanup_run
 finish

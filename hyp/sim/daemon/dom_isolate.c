@@ -121,19 +121,111 @@ static int private_dev(const int *devfd)
     return 0;
 }
 
-/* The host's folder as its own read-only mount at its own path, brought
- * back from hfd if /run or /dev now covers it. */
-static int keep_host_dir(const char *host_dir, int hfd)
+/* Calls fn on each folder strictly between a writable scratch mount and
+ * the host's folder, top down: a domain must not rename one of them and
+ * put a folder of its own, with sockets of its own, at the host's path. */
+static int each_ancestor(const char *host_dir, const bool *bound,
+                         int (*fn)(const char *))
 {
-    struct stat want, now;
-    if (fstat(hfd, &want) < 0)
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof(p), "%s", host_dir) >= (int)sizeof(p))
+        return -ENAMETOOLONG;
+    for (unsigned i = 0; i < NSCRATCH; i++) {
+        size_t n = strlen(scratch[i]);
+        if (!bound[i] || strncmp(p, scratch[i], n) != 0 || p[n] != '/')
+            continue;
+        for (char *s = p + n + 1; (s = strchr(s, '/')); s++) {
+            *s = '\0';
+            int r = fn(p);
+            *s = '/';
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
+/* A mount point cannot be renamed or removed from its namespace. */
+static int pin(const char *path)
+{
+    return mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+}
+
+static int writable(const char *path)
+{
+    return read_only(path, false, 0);
+}
+
+/* The host's folder as the domain sees it: a read-only tmpfs at its path
+ * holding the daemon's three sockets, bound from hfd (so also where /run
+ * now covers it). Not the console logs of other domains, nor the
+ * daemon's log: on Xen a guest sees neither. */
+static int host_view(const char *host_dir, int hfd)
+{
+    static const char *const socks[] = { "hyp.sock", "xenstored.sock",
+                                         "ctl.sock" };
+    enum { NSOCK = sizeof(socks) / sizeof(socks[0]) };
+    int fd[NSOCK], r = 0;
+    char path[PATH_MAX];
+    for (unsigned i = 0; i < NSOCK; i++) {
+        fd[i] = openat(hfd, socks[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd[i] < 0 && errno != ENOENT && !r)
+            r = -errno;
+    }
+    if (!r)
+        r = mkdir_p(host_dir);
+    if (!r && mount("tmpfs", host_dir, "tmpfs",
+                    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+        r = -errno;
+    for (unsigned i = 0; i < NSOCK && !r; i++) {
+        if (fd[i] < 0)
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", host_dir, socks[i]) >=
+            (int)sizeof(path))
+            r = -ENAMETOOLONG;
+        int f = r ? -1 : open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (!r && f < 0)
+            r = -errno;
+        if (f >= 0)
+            close(f);
+        if (!r)
+            r = bind_fd(fd[i], path, 0);
+    }
+    for (unsigned i = 0; i < NSOCK; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    return r;
+}
+
+/* The domain's own /proc, writable for its processes' own files (as
+ * proc(5) lets root's: oom_score_adj, comm, uid_map), read-only where a
+ * write reaches the machine (sysctls, sysrq-trigger: no capability is
+ * asked of uid 0 there), and with root's keys masked. */
+static int own_proc(int nullfd)
+{
+    static const char *const ro[] = { "sys", "sysrq-trigger", "irq", "bus",
+                                      "fs", "acpi", "asound", "scsi",
+                                      "driver", "pressure" };
+    static const char *const masked[] = { "keys", "key-users" };
+    char path[64];
+    struct stat st;
+    if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
         return -errno;
-    if (stat(host_dir, &now) == 0 && now.st_dev == want.st_dev &&
-        now.st_ino == want.st_ino)
-        return mount(host_dir, host_dir, NULL, MS_BIND | MS_REC, NULL) < 0
-                   ? -errno : 0;
-    int r = mkdir_p(host_dir);
-    return r ? r : bind_fd(hfd, host_dir, MS_REC);
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              NULL) < 0)
+        return -errno;
+    for (unsigned i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+        snprintf(path, sizeof(path), "/proc/%s", ro[i]);
+        if (lstat(path, &st) == 0 && pin(path) < 0)
+            return -errno;
+    }
+    for (unsigned i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+        snprintf(path, sizeof(path), "/proc/%s", masked[i]);
+        int r = lstat(path, &st) == 0 ? bind_fd(nullfd, path, 0) : 0;
+        if (r)
+            return r;
+    }
+    return 0;
 }
 
 static int loopback_up(void)
@@ -177,31 +269,35 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     *what = "mount a /dev of the domain's own";
     if ((r = private_dev(devfd)))
         return r;
-    *what = "keep the host's folder, read-only";
-    if ((r = keep_host_dir(host_dir, hfd)))
+    *what = "pin the folders above the host's folder";
+    if ((r = each_ancestor(host_dir, bound, pin)))
         return r;
-    *what = "unmount the host's /proc";
-    if (umount2("/proc", MNT_DETACH) < 0 && errno != EINVAL)
-        return -errno;
+    *what = "show the host's folder's sockets, read-only";
+    if ((r = host_view(host_dir, hfd)))
+        return r;
     *what = "mount the domain's /proc";
-    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              NULL) < 0)
-        return -errno;
+    if (devfd[0] < 0) /* dev_nodes[0]: null, to mask root's keys with */
+        return -ENODEV;
+    if ((r = own_proc(devfd[0])))
+        return r;
     /* Read-only, sysctls and sysfs included; then the domain's own
-     * scratch (its /run, /dev/shm, ptys) and the host's /tmp writable
-     * again, each mount alone: one mounted below them stays read-only,
-     * the host's folder above all. */
+     * scratch (its /run, /dev/shm, ptys, its /proc) and the host's /tmp
+     * writable again, each mount alone: one mounted below them stays
+     * read-only, the host's folder above all. */
     *what = "make every mount read-only (Linux 5.12's mount_setattr)";
     if ((r = read_only("/", true, AT_RECURSIVE)))
         return r;
     *what = "make the domain's scratch writable";
-    static const char *const own[] = { "/run", "/dev/shm", "/dev/pts" };
+    static const char *const own[] = { "/run", "/dev/shm", "/dev/pts",
+                                       "/proc" };
     for (unsigned i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (is_dir(own[i]) && (r = read_only(own[i], false, 0)))
             return r;
     for (unsigned i = 0; i < NSCRATCH; i++)
-        if (bound[i] && (r = read_only(scratch[i], false, 0)))
+        if (bound[i] && (r = writable(scratch[i])))
             return r;
+    if ((r = each_ancestor(host_dir, bound, writable)))
+        return r;
     *what = "bring up the domain's loopback";
     return loopback_up();
 }

@@ -5,17 +5,24 @@
  * (core_pattern runs a program as the host's root), sysfs, raw disks in
  * /dev, root's sockets in /run. So, in the domain's own mount and network
  * namespaces, before the capabilities go:
- *   - every mount is read-only, /proc and /sys included;
+ *   - every mount is read-only, /sys included;
+ *   - /proc is the domain's own, writable for its processes' own files,
+ *     read-only for sysctls, sysrq-trigger and the like, root's keys
+ *     masked;
  *   - /dev is a small tmpfs: null, zero, full, random, urandom, tty, a
  *     devpts of its own (ptmx) and a /dev/shm of its own;
  *   - /run is a tmpfs of its own (root's daemons' sockets are not there);
  *   - /tmp and /var/tmp stay the host's and writable: a domain's programs
- *     and files are started from there (tests' folders, CI's clone);
- *   - the host's folder stays where it is, read-only (its sockets are
- *     still to be connected to), even under /run or /dev;
+ *     and files are started from there (tests' folders, CI's clone); the
+ *     folders in them above the host's folder are mount points, which a
+ *     domain cannot rename away;
+ *   - at the host folder's path (even under /run) a read-only tmpfs with
+ *     the daemon's three sockets only: no console log of another domain,
+ *     no daemon's log;
  *   - the network is a namespace with only a loopback.
  * What is left: sockets of root's daemons outside /run (under /tmp or
- * /var/lib) accept a guest's connection as root's. */
+ * /var/lib) accept a guest's connection as root's; per-user kernel limits
+ * (inotify instances, say) are counted with the host root's. */
 #ifndef XENSIM_DOM_ISOLATE_H
 #define XENSIM_DOM_ISOLATE_H
 

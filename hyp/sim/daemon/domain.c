@@ -1,6 +1,7 @@
 /* xensim daemon: the domain table; create, spawn into, destroy. */
 
 #include "dom_isolate.h"
+#include "dom_seccomp.h"
 #include "domain_ops.h"
 #include "fd_budget.h"
 #include "ident.h"
@@ -235,6 +236,9 @@ static int isolate(const char **what)
 
     int r = dom_isolate_mounts(g_host_dir, what);
     if (r)
+        return r;
+    *what = "refuse the keyring calls (seccomp)";
+    if ((r = dom_seccomp_install()))
         return r;
     *what = "drop the capabilities";
     for (int c = 0; c <= CAP_LAST_CAP; c++)

@@ -1,0 +1,16 @@
+/* xensim: the system calls a domain's processes are refused.
+ *
+ * Kernel keyrings are kept per user, and a domain's processes are the
+ * host's uid 0: root's user keyring, and the session keyring the daemon
+ * was started with, would be theirs to read, replace or unlink (and a
+ * channel between domains). So add_key, request_key and keyctl fail with
+ * EPERM in a domain, as in Docker's default profile; other ABIs of the
+ * machine (i386 and x32 beside x86-64) are checked alike. */
+#ifndef XENSIM_DOM_SECCOMP_H
+#define XENSIM_DOM_SECCOMP_H
+
+/* Install the filter in the calling process (a domain's monitor, still
+ * holding its capabilities); its children inherit it. 0 or -errno. */
+int dom_seccomp_install(void);
+
+#endif
