@@ -27,3 +27,7 @@ sim_fdbudget_fd_budget_sim_LDADD = $(XENEVTCHN_LIBS) $(XENGNTTAB_LIBS) \
 	$(XENSTORE_LIBS)
 TESTS += sim/fdbudget/fd-budget-sim.sh
 EXTRA_DIST += sim/fdbudget/fd-budget-sim.sh
+# A guest that stops every process it can freezes neither its domain's
+# monitor nor the daemon; a monitor that does not read fails requests.
+TESTS += sim/monitor-stop.sh
+EXTRA_DIST += sim/monitor-stop.sh

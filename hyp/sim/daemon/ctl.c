@@ -239,7 +239,8 @@ static void create_start(struct ctl_conn *c, struct sim_domain *d, const char *c
         close(devnull);
     if (r)
         create_fail(pc, -r, "domain '%s' not created: cannot start its first process: %s",
-                    pc->name, strerror(-r));
+                    pc->name, r == -EAGAIN ? "its monitor does not keep up"
+                                           : strerror(-r));
 }
 
 /* The client left before the answer: nobody will learn the domain's id, so
@@ -413,7 +414,9 @@ static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfd
     free(cargv);
     free(envp);
     if (r) {
-        reply_err(c, r, "exec in '%s': %s", d->name, strerror(-r));
+        reply_err(c, r, "exec in '%s': %s", d->name,
+                  r == -EAGAIN ? "its monitor does not keep up (try again)"
+                               : strerror(-r));
         return;
     }
     c->exec_dom = d;

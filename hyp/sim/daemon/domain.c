@@ -329,6 +329,15 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         free(x);
         return -e;
     }
+    /* The daemon never waits for a monitor (monitor_send); the monitor's
+     * end blocks, so that none of its replies is lost. */
+    if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        free(x);
+        return -e;
+    }
     /* A raw clone with CLONE_NEWPID behaves like fork(), with the child as
      * init of a fresh PID namespace: that namespace is the domain (and
      * its mount namespace holds its own /proc: isolate()). */
@@ -381,6 +390,20 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
     return 0;
 }
 
+/* Send m to d's monitor, waiting for it only a moment (xsp_send): one
+ * that has not read what it was sent (stopped, or swamped) fails the
+ * request with -EAGAIN, and never holds up the daemon, whose every other
+ * domain waits on it too. */
+static int monitor_send(struct sim_domain *d, const struct strmsg *m,
+                        const int *fds, int nfds)
+{
+    int r = strmsg_send(d->monitor_fd, m, fds, nfds);
+    if (r == -EAGAIN)
+        fprintf(stderr, "xensim: domain %u (%s): its monitor does not keep up; "
+                        "a request to it failed\n", d->domid, d->name);
+    return r;
+}
+
 int domain_spawn(struct sim_domain *d, const char *cwd, char *const *argv,
                  char *const *envp, const int stdfds[3], job_cb cb, void *ctx,
                  unsigned long *id_out)
@@ -412,7 +435,7 @@ int domain_spawn(struct sim_domain *d, const char *cwd, char *const *argv,
     if (!j)
         return -ENOMEM;
     *j = (struct job){ .id = id, .cb = cb, .ctx = ctx, .next = x->jobs };
-    r = strmsg_send(d->monitor_fd, &m, stdfds, 3);
+    r = monitor_send(d, &m, stdfds, 3);
     if (r) {
         free(j);
         return r;
@@ -432,7 +455,7 @@ int domain_job_signal(struct sim_domain *d, unsigned long id, int sig)
     strmsg_add(&m, "kill");
     strmsg_addf(&m, "%lu", id);
     strmsg_addf(&m, "%d", sig);
-    return strmsg_send(d->monitor_fd, &m, NULL, 0);
+    return monitor_send(d, &m, NULL, 0);
 }
 
 void domain_job_abandon(struct sim_domain *d, unsigned long id, int sig)

@@ -96,8 +96,15 @@ int ident_socket_domid(int fd)
      * namespace we read is really the peer's. */
     int pidfd = -1;
     len = sizeof(pidfd);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+        /* Only a kernel without the option (before 6.5) leaves us the
+         * bare pid.  Any other failure (EINVAL from 6.5 to 6.15: the
+         * peer was reaped) means its pid may already be another
+         * process's, Domain-0's perhaps: no answer but "gone". */
+        if (errno != ENOPROTOOPT)
+            return -ESRCH;
         pidfd = -1;
+    }
     int domid = ident_pid_domid(cred.pid);
     if (pidfd >= 0) {
         if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)

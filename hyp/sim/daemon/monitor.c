@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,16 @@
 
 #define MAX_JOBS 4096
 
+/* A job's child, from fork to reaped.  Until its exec, errfd is the read
+ * end of its close-on-exec pipe: EOF says it exec'd, an int the errno of a
+ * failed exec.  The monitor never waits on that pipe: a guest can stop the
+ * child before its exec (kill -1 reaches it), for as long as it likes. */
 struct job {
     unsigned long id;
     pid_t pid;
+    int errfd;   /* -1 once the exec's outcome is known */
+    bool failed; /* "failed" said: no "exited" for it */
+    char *prog;  /* for the exec failure's message */
 };
 
 static struct job jobs[MAX_JOBS];
@@ -91,10 +99,19 @@ static void do_spawn(int sock, char **argv, int argc, int *fds, int nfds)
             slot = i;
             break;
         }
+    if (slot < 0) {
+        send_reply(sock, "failed", id, "11", "too many processes started in this domain");
+        free(envp);
+        goto out;
+    }
+    char *prog = strdup(cargv[0]);
     int ep[2] = { -1, -1 };
-    if (slot < 0 || pipe2(ep, O_CLOEXEC) < 0) {
-        send_reply(sock, "failed", id, slot < 0 ? "11" : "24",
-                   slot < 0 ? "too many processes started in this domain" : "pipe");
+    /* Non-blocking read end: a reap reads it too, and must never wait. */
+    if (!prog || pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
+        char e[16];
+        snprintf(e, sizeof(e), "%d", prog ? errno : ENOMEM);
+        send_reply(sock, "failed", id, e, prog ? "pipe" : "out of memory");
+        free(prog);
         free(envp);
         goto out;
     }
@@ -109,30 +126,47 @@ static void do_spawn(int sock, char **argv, int argc, int *fds, int nfds)
         snprintf(e, sizeof(e), "%d", fork_errno);
         send_reply(sock, "failed", id, e, "fork");
         close(ep[0]);
+        free(prog);
         goto out;
     }
-    int exec_errno = 0;
-    ssize_t r;
-    do
-        r = read(ep[0], &exec_errno, sizeof(exec_errno));
-    while (r < 0 && errno == EINTR);
-    close(ep[0]);
-    if (r == (ssize_t)sizeof(exec_errno)) {
-        /* exec failed: the child is exiting 127; reap it here. */
-        waitpid(pid, NULL, 0);
-        char e[16], msg[512];
-        snprintf(e, sizeof(e), "%d", exec_errno);
-        snprintf(msg, sizeof(msg), "%s: %s", cargv[0], strerror(exec_errno));
-        send_reply(sock, "failed", id, e, msg);
-        goto out;
-    }
-    jobs[slot] = (struct job){ .id = id, .pid = pid };
-    char p[16];
-    snprintf(p, sizeof(p), "%d", (int)pid);
-    send_reply(sock, "started", id, p, NULL);
+    /* Its exec's outcome comes through the poll loop (exec_outcome). */
+    jobs[slot] = (struct job){ .id = id, .pid = pid, .errfd = ep[0], .prog = prog };
 out:
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
+}
+
+/* The exec of job j ended, or so its pipe says: "started", or "failed"
+ * with its errno.  False while the child has not got that far (never once
+ * it is dead: it held the pipe's only write end). */
+static bool exec_outcome(int sock, struct job *j, bool dead)
+{
+    int exec_errno = 0;
+    ssize_t r;
+    do
+        r = read(j->errfd, &exec_errno, sizeof(exec_errno));
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN && !dead)
+        return false;
+    close(j->errfd);
+    j->errfd = -1;
+    if (r == (ssize_t)sizeof(exec_errno)) {
+        /* The child exits 127: reap() clears the slot without a word. */
+        char e[16], msg[512];
+        snprintf(e, sizeof(e), "%d", exec_errno);
+        snprintf(msg, sizeof(msg), "%s: %s", j->prog, strerror(exec_errno));
+        send_reply(sock, "failed", j->id, e, msg);
+        j->failed = true;
+    } else {
+        /* EOF (close-on-exec) or a short read: it exec'd, or died trying
+         * (then its exit status tells). */
+        char p[16];
+        snprintf(p, sizeof(p), "%d", (int)j->pid);
+        send_reply(sock, "started", j->id, p, NULL);
+    }
+    free(j->prog);
+    j->prog = NULL;
+    return true;
 }
 
 static void do_kill(char **argv, int argc)
@@ -153,14 +187,21 @@ static void reap(int sock)
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (int i = 0; i < MAX_JOBS; i++) {
-            if (jobs[i].pid != pid)
+            struct job *j = &jobs[i];
+            if (j->pid != pid)
                 continue;
-            int code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                         : 128 + WTERMSIG(status);
-            char c[16];
-            snprintf(c, sizeof(c), "%d", code);
-            send_reply(sock, "exited", jobs[i].id, c, NULL);
-            jobs[i].pid = 0;
+            /* Dead before its pipe was read: its word comes first,
+             * "started" (or "failed") before "exited". */
+            if (j->errfd >= 0)
+                exec_outcome(sock, j, true);
+            if (!j->failed) {
+                int code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                             : 128 + WTERMSIG(status);
+                char c[16];
+                snprintf(c, sizeof(c), "%d", code);
+                send_reply(sock, "exited", j->id, c, NULL);
+            }
+            *j = (struct job){ 0 };
         }
         /* Anything else is an orphan that was reparented to us: just reaped. */
     }
@@ -177,12 +218,30 @@ void monitor_main(int sock)
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     signal(SIGPIPE, SIG_IGN);
+    /* The daemon's socket, SIGCHLD, and the pipe of each child not yet
+     * exec'd (job_of[] says whose). */
+    static struct pollfd p[MAX_JOBS + 2];
+    static int job_of[MAX_JOBS];
     for (;;) {
-        struct pollfd p[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-        if (poll(p, 2, -1) < 0) {
+        p[0] = (struct pollfd){ sock, POLLIN, 0 };
+        p[1] = (struct pollfd){ sfd, POLLIN, 0 };
+        nfds_t n = 2;
+        for (int i = 0; i < MAX_JOBS; i++)
+            if (jobs[i].pid && jobs[i].errfd >= 0) {
+                job_of[n - 2] = i;
+                p[n++] = (struct pollfd){ jobs[i].errfd, POLLIN, 0 };
+            }
+        if (poll(p, n, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(1);
+        }
+        /* Pipes first, then reaps: a child's "started" before its
+         * "exited", and no pipe looked at after its slot was reused. */
+        for (nfds_t k = 2; k < n; k++) {
+            struct job *j = &jobs[job_of[k - 2]];
+            if (p[k].revents && j->errfd == p[k].fd)
+                exec_outcome(sock, j, false);
         }
         if (p[1].revents) {
             struct signalfd_siginfo si;

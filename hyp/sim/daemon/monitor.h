@@ -10,7 +10,12 @@
  *   "kill" ID SIGNAL
  * Monitor -> daemon:
  *   "started" ID PID  |  "failed" ID ERRNO MESSAGE
- *   "exited" ID STATUS    (STATUS as a shell reports it: code, or 128+signal) */
+ *   "exited" ID STATUS    (STATUS as a shell reports it: code, or 128+signal)
+ * "started" or "failed" comes once the child has exec'd or failed to; a
+ * child stopped before that (a guest may stop every process but init) is
+ * just not answered for yet, while the monitor serves on; "kill" reaches
+ * it, and killed it says "started" then "exited".  The monitor never
+ * blocks but in its poll and in sending to the daemon. */
 #ifndef XENSIM_MONITOR_H
 #define XENSIM_MONITOR_H
 
