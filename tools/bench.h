@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* vipc-bench: shared declarations.
  *
- * bench_util.c    clock, quantiles, CPU pinning, data pattern, result rows
+ * bench_util.c    clock, quantiles, CPU pinning, data pattern, result rows,
+ *                 option lists and domain ids
  * bench_plan.c    what a run measures (sizes, rings, iterations, passes)
  * bench_loops.c   round-trip and streaming loops over a message interface
  * bench_local.c   the peers on the host: pipe, AF_UNIX, eventfd, busy-poll
@@ -90,6 +91,9 @@ void bench_results_free(struct bench_results *res);
 /* The row a worker prints to its stdout, one line, and its parser. */
 void bench_row_emit(FILE *f, const struct bench_row *row);
 int bench_row_parse(const char *line, struct bench_row *row);
+/* Add the rows of f (lines starting "ROW ", leading blanks allowed; name
+ * for messages); -EBADMSG after a ROW line that does not parse. */
+int bench_read_rows(FILE *f, const char *name, struct bench_results *res);
 const struct bench_row *bench_find(const struct bench_results *res,
 				   const char *transport, enum bench_test t,
 				   size_t size, size_t ring,
@@ -197,6 +201,15 @@ void bench_ring_end_free(struct bench_io *io);
 int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res);
 /* Is transport t selected by the comma-separated list only (NULL: all)? */
 bool bench_selected(const char *only, const char *t);
+/* --transports: 0 when every name of the comma-separated list is a
+ * transport (and there is one), else -EINVAL with a message. */
+int bench_check_transports(const char *s);
+/* --tests "rtt,stream" -> mask of 1u << enum bench_test; -EINVAL with a
+ * message on an unknown name or none. */
+int bench_parse_tests(const char *s, unsigned *mask);
+/* A domain id in decimal, below DOMID_FIRST_RESERVED; -EINVAL with a
+ * message otherwise. */
+int bench_parse_domid(const char *s, unsigned *out);
 
 /* --- channel transports in simulated domains ----------------------------- */
 

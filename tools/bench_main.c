@@ -33,9 +33,6 @@
 /* How long a worker waits for dom0 to name its peer in the store. */
 #define STORE_WAIT_MS 60000
 
-static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
-	"unix", "eventfd", "busypoll", "ring", "memcpy" };
-
 /* Each command's usage; lead is "usage:" for the first (or only) one and
  * blanks of its width for those after it. */
 static void usage_channel(FILE *f, const char *lead)
@@ -130,63 +127,6 @@ static void signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* "rtt,stream" -> mask; -EINVAL on an unknown name. */
-static int parse_tests(const char *s, unsigned *mask)
-{
-	char buf[128], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	*mask = 0;
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		int t;
-
-		for (t = 0; t < 3 && strcmp(tok, bench_test_name(t)); t++)
-			;
-		if (t == 3) {
-			fprintf(stderr, "%s: unknown test '%s' (rtt, stream, stream-msgs)\n",
-				BENCH_PROG, tok);
-			return -EINVAL;
-		}
-		*mask |= 1u << t;
-	}
-	if (!*mask) {
-		fprintf(stderr, "%s: --tests '%s' names no test (rtt, stream, stream-msgs)\n",
-			BENCH_PROG, s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int check_transports(const char *s)
-{
-	char buf[256], *save = NULL, *tok;
-	int n = 0;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		size_t i;
-
-		for (i = 0; i < sizeof(all_transports) / sizeof(all_transports[0]); i++)
-			if (!strcmp(tok, all_transports[i]))
-				break;
-		if (i == sizeof(all_transports) / sizeof(all_transports[0])) {
-			fprintf(stderr, "%s: unknown transport '%s'\n",
-				BENCH_PROG, tok);
-			return -EINVAL;
-		}
-		n++;
-	}
-	/* An empty list would measure nothing and still say all went well. */
-	if (!n) {
-		fprintf(stderr, "%s: --transports '%s' names no transport\n",
-			BENCH_PROG, s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 enum { OPT_JSON = 1, OPT_QUICK, OPT_TINY, OPT_TRANSPORTS, OPT_TESTS,
        OPT_XENSIM, OPT_VERBOSE, OPT_LAYOUT, OPT_ROUNDS, OPT_HELP };
 
@@ -244,12 +184,12 @@ static int parse_opts(int argc, char **argv, const char *cmd,
 		case OPT_QUICK: o->quick = true; break;
 		case OPT_TINY: o->tiny = true; break;
 		case OPT_TRANSPORTS:
-			if (check_transports(optarg))
+			if (bench_check_transports(optarg))
 				return 2;
 			o->transports = optarg;
 			break;
 		case OPT_TESTS:
-			if (parse_tests(optarg, &o->test_mask))
+			if (bench_parse_tests(optarg, &o->test_mask))
 				return 2;
 			o->tests = optarg;
 			break;
@@ -425,21 +365,6 @@ static int channel(int argc, char **argv)
 	return meta.failures ? 1 : 0;
 }
 
-static int parse_domid(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v >= 0x7ff0) {
-		fprintf(stderr, "%s: bad domain id '%s'\n", BENCH_PROG, s);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int worker(int argc, char **argv)
 {
 	struct bench_plan plan;
@@ -475,8 +400,8 @@ static int worker(int argc, char **argv)
 	client = !strcmp(argv[3], "client");
 	srv_store = !strcmp(argv[4], "store");
 	cli_store = !strcmp(argv[5], "store");
-	if ((!srv_store && parse_domid(argv[4], &srv)) ||
-	    (!cli_store && parse_domid(argv[5], &cli))) {
+	if ((!srv_store && bench_parse_domid(argv[4], &srv)) ||
+	    (!cli_store && bench_parse_domid(argv[5], &cli))) {
 		usage_worker(stderr, "usage:");
 		return 2;
 	}
@@ -584,37 +509,6 @@ static int local(int argc, char **argv)
 	return fails ? 1 : 0;
 }
 
-/* Add the rows of f (lines starting "ROW ", leading blanks allowed);
- * -EBADMSG after a ROW line that does not parse. */
-static int read_rows(FILE *f, const char *name, struct bench_results *res)
-{
-	char line[512];
-	int r = 0, lineno = 0;
-
-	while (fgets(line, sizeof(line), f)) {
-		const char *p = line + strspn(line, " \t");
-		struct bench_row row;
-
-		lineno++;
-		if (strncmp(p, "ROW ", 4))
-			continue;
-		if (bench_row_parse(p, &row) < 0) {
-			line[strcspn(line, "\r\n")] = '\0';
-			fprintf(stderr, "%s: %s:%d: not a result row: %s\n",
-				BENCH_PROG, name, lineno, p);
-			r = -EBADMSG;
-			continue;
-		}
-		if (bench_results_add(res, &row) < 0)
-			return -ENOMEM;
-	}
-	if (ferror(f)) {
-		fprintf(stderr, "%s: %s: read error\n", BENCH_PROG, name);
-		return -EIO;
-	}
-	return r;
-}
-
 static int ratios(int argc, char **argv)
 {
 	struct bench_results res = { 0 };
@@ -655,7 +549,7 @@ static int ratios(int argc, char **argv)
 			fails++;
 			continue;
 		}
-		if (read_rows(f, in ? "(stdin)" : argv[i], &res) < 0)
+		if (bench_read_rows(f, in ? "(stdin)" : argv[i], &res) < 0)
 			fails++;
 		if (!in)
 			fclose(f);
@@ -692,7 +586,7 @@ static int grant_release(int argc, char **argv)
 		usage_grant(stderr, "usage:");
 		return 2;
 	}
-	if (parse_domid(argv[1], &a) || parse_domid(argv[2], &b)) {
+	if (bench_parse_domid(argv[1], &a) || bench_parse_domid(argv[2], &b)) {
 		usage_grant(stderr, "usage:");
 		return 2;
 	}

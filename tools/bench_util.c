@@ -295,6 +295,35 @@ int bench_row_parse(const char *line, struct bench_row *r)
 	return 0;
 }
 
+int bench_read_rows(FILE *f, const char *name, struct bench_results *res)
+{
+	char line[512];
+	int r = 0, lineno = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+		struct bench_row row;
+
+		lineno++;
+		if (strncmp(p, "ROW ", 4))
+			continue;
+		if (bench_row_parse(p, &row) < 0) {
+			line[strcspn(line, "\r\n")] = '\0';
+			fprintf(stderr, "%s: %s:%d: not a result row: %s\n",
+				BENCH_PROG, name, lineno, p);
+			r = -EBADMSG;
+			continue;
+		}
+		if (bench_results_add(res, &row) < 0)
+			return -ENOMEM;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "%s: %s: read error\n", BENCH_PROG, name);
+		return -EIO;
+	}
+	return r;
+}
+
 const struct bench_row *bench_find(const struct bench_results *res,
 				   const char *transport, enum bench_test t,
 				   size_t size, size_t ring,
@@ -363,4 +392,94 @@ bool bench_selected(const char *only, const char *t)
 		s += n;
 	}
 	return false;
+}
+
+/* --- option lists and domain ids ------------------------------------------ */
+
+static const char *const all_transports[] = { "vipc", "libxenvchan", "pipe",
+	"unix", "eventfd", "busypoll", "ring", "memcpy" };
+
+/* "rtt,stream" -> mask; -EINVAL on an unknown name. */
+int bench_parse_tests(const char *s, unsigned *mask)
+{
+	char buf[128], *save = NULL, *tok;
+
+	*mask = 0;
+	/* Cut, its tail would go unchecked. */
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "%s: --tests list too long (at most %zu characters)\n",
+			BENCH_PROG, sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		int t;
+
+		for (t = 0; t < 3 && strcmp(tok, bench_test_name(t)); t++)
+			;
+		if (t == 3) {
+			fprintf(stderr, "%s: unknown test '%s' (rtt, stream, stream-msgs)\n",
+				BENCH_PROG, tok);
+			return -EINVAL;
+		}
+		*mask |= 1u << t;
+	}
+	if (!*mask) {
+		fprintf(stderr, "%s: --tests '%s' names no test (rtt, stream, stream-msgs)\n",
+			BENCH_PROG, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int bench_check_transports(const char *s)
+{
+	char buf[256], *save = NULL, *tok;
+	int n = 0;
+
+	if (strlen(s) >= sizeof(buf)) {
+		fprintf(stderr, "%s: --transports list too long (at most %zu characters)\n",
+			BENCH_PROG, sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(all_transports) / sizeof(all_transports[0]); i++)
+			if (!strcmp(tok, all_transports[i]))
+				break;
+		if (i == sizeof(all_transports) / sizeof(all_transports[0])) {
+			fprintf(stderr, "%s: unknown transport '%s'\n",
+				BENCH_PROG, tok);
+			return -EINVAL;
+		}
+		n++;
+	}
+	/* An empty list would measure nothing and still say all went well. */
+	if (!n) {
+		fprintf(stderr, "%s: --transports '%s' names no transport\n",
+			BENCH_PROG, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int bench_parse_domid(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	/* Digits only: strtoul would also take blanks and a sign (so that
+	 * "-18446744073709551615" read as 1). */
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || errno || *end || v >= 0x7ff0) {
+		fprintf(stderr, "%s: bad domain id '%s'\n", BENCH_PROG, s);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
 }

@@ -116,3 +116,58 @@ TESTS += fuzz/fuzz_hypsock.sh
 CLEANFILES += fuzz_hypsock$(EXEEXT)
 endif
 EXTRA_DIST += fuzz/fuzz_hypsock.c fuzz/fuzz_hypsock.sh
+
+# Readers of text others wrote, outside the daemon's sockets: vipc-bench's
+# result rows and option lists (tools/bench_util.c), xensim's control
+# requests as the daemon splits and reads them (strmsg.c, ctl_parse.c,
+# dom_names.c), and xensim create's xl.cfg (cli/cfg.c over libxlutil).
+if HAVE_CLANG
+FUZZ_WARN = -D_GNU_SOURCE -Wall -Wextra -Werror
+
+FUZZ_BENCH_SRCS = $(top_srcdir)/tools/bench_util.c
+fuzz_bench_args$(EXEEXT): $(srcdir)/fuzz/fuzz_bench_args.c \
+		$(srcdir)/fuzz/fuzz_stderr.h $(FUZZ_BENCH_SRCS) \
+		$(top_srcdir)/tools/bench.h
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_WARN) -I$(top_builddir) \
+		-I$(top_srcdir)/tools -I$(top_srcdir)/libvchan-cap/include \
+		$(srcdir)/fuzz/fuzz_bench_args.c $(FUZZ_BENCH_SRCS) -lm -o $@
+
+FUZZ_CTL_SRCS = \
+	$(top_srcdir)/hyp/sim/strmsg.c \
+	$(top_srcdir)/hyp/sim/proto_io.c \
+	$(top_srcdir)/hyp/sim/daemon/ctl_parse.c \
+	$(top_srcdir)/hyp/sim/daemon/dom_names.c
+FUZZ_CTL_HDRS = \
+	$(top_srcdir)/hyp/sim/strmsg.h \
+	$(top_srcdir)/hyp/sim/proto.h \
+	$(top_srcdir)/hyp/sim/daemon/ctl_parse.h \
+	$(top_srcdir)/hyp/sim/daemon/domain_ops.h \
+	$(top_srcdir)/hyp/sim/daemon/domain.h \
+	$(top_srcdir)/hyp/sim/daemon/dom_names.h
+fuzz_ctl_request$(EXEEXT): $(srcdir)/fuzz/fuzz_ctl_request.c \
+		$(FUZZ_CTL_SRCS) $(FUZZ_CTL_HDRS)
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_WARN) -I$(top_builddir) \
+		-I$(top_srcdir)/hyp/sim -I$(top_srcdir)/hyp/sim/daemon \
+		$(srcdir)/fuzz/fuzz_ctl_request.c $(FUZZ_CTL_SRCS) -o $@
+
+FUZZ_CFG_SRCS = $(top_srcdir)/hyp/sim/cli/cfg.c \
+	$(top_srcdir)/hyp/sim/daemon/dom_names.c
+fuzz_xl_cfg$(EXEEXT): $(srcdir)/fuzz/fuzz_xl_cfg.c \
+		$(srcdir)/fuzz/fuzz_stderr.h $(FUZZ_CFG_SRCS) \
+		$(top_srcdir)/hyp/sim/cli/cli.h $(top_srcdir)/hyp/sim/strmsg.h \
+		$(top_srcdir)/hyp/sim/daemon/dom_names.h
+	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_WARN) $(XLUTIL_CFLAGS) \
+		-I$(top_builddir) -I$(top_srcdir)/hyp/sim \
+		-I$(top_srcdir)/hyp/sim/cli -I$(top_srcdir)/hyp/sim/daemon \
+		$(srcdir)/fuzz/fuzz_xl_cfg.c $(FUZZ_CFG_SRCS) $(XLUTIL_LIBS) -o $@
+
+check_DATA += fuzz_bench_args$(EXEEXT) fuzz_ctl_request$(EXEEXT) \
+	fuzz_xl_cfg$(EXEEXT)
+TESTS += fuzz/fuzz_bench_args.sh fuzz/fuzz_ctl_request.sh fuzz/fuzz_xl_cfg.sh
+CLEANFILES += fuzz_bench_args$(EXEEXT) fuzz_ctl_request$(EXEEXT) \
+	fuzz_xl_cfg$(EXEEXT)
+endif
+EXTRA_DIST += fuzz/fuzz_stderr.h \
+	fuzz/fuzz_bench_args.c fuzz/fuzz_bench_args.sh \
+	fuzz/fuzz_ctl_request.c fuzz/fuzz_ctl_request.sh \
+	fuzz/fuzz_xl_cfg.c fuzz/fuzz_xl_cfg.sh

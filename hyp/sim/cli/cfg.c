@@ -6,6 +6,7 @@
 #include <libxlutil.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A value that does not fit is refused, never cut: a cut name hides the
@@ -56,19 +57,61 @@ static void get_long(XLU_Config *c, const char *key, long *out)
         *out = v;
 }
 
+/* An xl.cfg is a few hundred bytes: the bound keeps a wrong path (a disk
+ * image, /dev/zero) from being read whole. */
+#define CFG_MAX (1024 * 1024)
+
 int cli_cfg_read(const char *path, struct cli_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        fprintf(stderr, "xensim: cannot read %s: %s\n", path, strerror(e));
+        return -e;
+    }
+    char *buf = malloc(CFG_MAX + 1);
+    if (!buf) {
+        fclose(f);
+        return -ENOMEM;
+    }
+    size_t n = fread(buf, 1, CFG_MAX + 1, f);
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    int r;
+    if (e) {
+        fprintf(stderr, "xensim: cannot read %s: %s\n", path, strerror(e));
+        r = -e;
+    } else {
+        r = cli_cfg_parse(path, buf, n, cfg);
+    }
+    free(buf);
+    return r;
+}
+
+int cli_cfg_parse(const char *path, const char *data, size_t len, struct cli_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    if (len > CFG_MAX) {
+        fprintf(stderr, "xensim: %s: too big for an xl.cfg (over %d bytes)\n", path,
+                CFG_MAX);
+        return -EFBIG;
+    }
+    /* libxlutil's lexer fails an assertion (and so aborts, xl too) on a
+     * string with a NUL in it: no text file has one. */
+    const char *nul = memchr(data, '\0', len);
+    if (nul) {
+        fprintf(stderr, "xensim: %s: not a text file (a NUL byte at offset %zu)\n", path,
+                (size_t)(nul - data));
+        return -EINVAL;
+    }
     /* libxlutil reports syntax errors (file:line) on the stream we give it. */
     XLU_Config *c = xlu_cfg_init(stderr, path);
     if (!c)
         return -ENOMEM;
-    int r = xlu_cfg_readfile(c, path);
+    int r = xlu_cfg_readdata(c, data, (int)len);
     if (r) {
-        if (r == ENOENT || r == EACCES)
-            fprintf(stderr, "xensim: cannot read %s: %s\n", path, strerror(r));
-        else
-            fprintf(stderr, "xensim: %s is not a valid xl.cfg file\n", path);
+        fprintf(stderr, "xensim: %s is not a valid xl.cfg file\n", path);
         xlu_cfg_destroy(c);
         return -(r > 0 ? r : EINVAL);
     }

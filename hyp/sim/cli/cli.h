@@ -45,7 +45,10 @@ struct cli_cfg {
     long memory, vcpus, max_grant_frames, max_event_channels;
     long max_fds; /* xensim_max_fds: not an xl key, the daemon's budget */
 };
+/* 0, or -errno with a message naming the file (and the key) on stderr. */
 int cli_cfg_read(const char *path, struct cli_cfg *cfg);
+/* The same for the file's contents already read (path only names it). */
+int cli_cfg_parse(const char *path, const char *data, size_t len, struct cli_cfg *cfg);
 
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);

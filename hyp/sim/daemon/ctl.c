@@ -1,6 +1,6 @@
 /* xensim daemon: the control socket (see ctl.h). */
 #include "ctl.h"
-#include "dom_names.h"
+#include "ctl_parse.h"
 #include "domain_ops.h"
 #include "fd_accept.h"
 #include "fd_budget.h"
@@ -114,42 +114,6 @@ static struct sim_domain *find_domain(const char *what)
     return domain_by_name(what);
 }
 
-static int parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || !*s || *end || v > max)
-        return -EINVAL;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-/* Split "CWD NARGS ARG... ENV..." starting at argv[i]; fills a NULL-terminated
- * cargv and envp (pointers into argv, arrays malloc'd). */
-static int split_command(char **argv, int argc, int i, const char **cwd,
-                         char ***cargv, char ***envp)
-{
-    uint32_t nargs;
-    if (argc - i < 3 || parse_u32(argv[i + 1], STRMSG_MAX_ARGS, &nargs) ||
-        nargs < 1 || (int)nargs > argc - i - 2)
-        return -EINVAL;
-    *cwd = argv[i];
-    int nenv = argc - i - 2 - (int)nargs;
-    char **a = calloc(nargs + 1, sizeof(char *));
-    char **e = calloc((size_t)nenv + 1, sizeof(char *));
-    if (!a || !e) {
-        free(a);
-        free(e);
-        return -ENOMEM;
-    }
-    memcpy(a, &argv[i + 2], nargs * sizeof(char *));
-    memcpy(e, &argv[i + 2 + nargs], (size_t)nenv * sizeof(char *));
-    *cargv = a;
-    *envp = e;
-    return 0;
-}
-
 static int reply_ok_domid(struct ctl_conn *c, uint32_t domid)
 {
     char id[16];
@@ -261,103 +225,48 @@ static void create_client_left(struct pending_create *pc)
 
 static void do_create(struct ctl_conn *c, char **argv, int argc)
 {
-    struct domain_params p = { 0 };
-    const char *console = NULL;
-    int i = 1;
     if (c->create) {
         reply_err(c, EBUSY, "create: this connection already waits for one");
         return;
     }
-    for (; i < argc && strcmp(argv[i], "--"); i++) {
-        char *eq = strchr(argv[i], '=');
-        if (!eq) {
-            reply_err(c, EINVAL, "create: malformed setting '%s'", argv[i]);
-            return;
-        }
-        *eq = '\0';
-        const char *k = argv[i], *v = eq + 1;
-        int r = 0;
-        if (!strcmp(k, "name")) {
-            /* First, so that the message below never prints one. */
-            size_t at = dom_control_char_at(v);
-            if (at) {
-                reply_err(c, EINVAL, "create: name has a control character at position %zu",
-                          at);
-                return;
-            }
-            if (!*v || strlen(v) >= sizeof(p.name) || strchr(v, '/')) {
-                reply_err(c, EINVAL, "name '%s' is not a valid domain name (1-%zu characters, no '/')",
-                          v, sizeof(p.name) - 1);
-                return;
-            }
-            snprintf(p.name, sizeof(p.name), "%s", v);
-        } else if (!strcmp(k, "uuid")) {
-            r = dom_uuid_parse(v, p.uuid);
-            p.has_uuid = true;
-        } else if (!strcmp(k, "max_grant_frames"))
-            r = parse_u32(v, 4096, &p.max_grant_frames);
-        else if (!strcmp(k, "max_event_channels"))
-            r = parse_u32(v, 131072, &p.max_event_channels);
-        else if (!strcmp(k, "max_fds"))
-            r = parse_u32(v, UINT32_MAX, &p.max_fds);
-        else if (!strcmp(k, "memory"))
-            r = parse_u32(v, 1u << 30, &p.memory_mb);
-        else if (!strcmp(k, "vcpus"))
-            r = parse_u32(v, 512, &p.vcpus);
-        else if (!strcmp(k, "console"))
-            console = v;
-        else {
-            reply_err(c, EINVAL, "create: unknown setting '%s'", k);
-            return;
-        }
-        if (r) {
-            reply_err(c, EINVAL, "create: bad value '%s' for %s", v, k);
-            return;
-        }
-    }
-    if (!p.name[0]) {
-        reply_err(c, EINVAL, "create: name= is required");
+    struct ctl_create cr;
+    char msg[1024];
+    int r = ctl_parse_create(argv, argc, &cr, msg, sizeof(msg));
+    if (r) {
+        reply_err(c, -r, "%s", msg);
         return;
     }
-    if (find_domain(p.name) || domain_by_name(p.name)) {
-        reply_err(c, EEXIST, "a domain named '%s' already exists", p.name);
+    struct domain_params *p = &cr.p;
+    if (find_domain(p->name) || domain_by_name(p->name)) {
+        reply_err(c, EEXIST, "a domain named '%s' already exists", p->name);
+        ctl_create_free(&cr);
         return;
-    }
-    const char *cwd = NULL;
-    char **cargv = NULL, **envp = NULL;
-    if (i < argc) {
-        int r = split_command(argv, argc, i + 1, &cwd, &cargv, &envp);
-        if (r) {
-            reply_err(c, EINVAL, "create: malformed command");
-            return;
-        }
     }
     int confd = -1;
-    if (cargv) {
+    if (cr.argv) {
         /* Not through a symlink: the log is the daemon's to make. */
-        confd = open(console ? console : "/dev/null",
+        confd = open(cr.console ? cr.console : "/dev/null",
                      O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC |
-                     (console ? O_NOFOLLOW : 0), 0644);
+                     (cr.console ? O_NOFOLLOW : 0), 0644);
         if (confd < 0) {
-            reply_err(c, errno, "cannot open console log %s: %s", console, strerror(errno));
-            free(cargv);
-            free(envp);
+            reply_err(c, errno, "cannot open console log %s: %s", cr.console,
+                      strerror(errno));
+            ctl_create_free(&cr);
             return;
         }
     }
     struct sim_domain *d;
-    int r = domain_create(&p, &d);
+    r = domain_create(p, &d);
     if (r) {
-        reply_err(c, r, "cannot create domain '%s': %s", p.name, strerror(-r));
-    } else if (cargv) {
-        create_start(c, d, cwd, cargv, envp, confd);
+        reply_err(c, r, "cannot create domain '%s': %s", p->name, strerror(-r));
+    } else if (cr.argv) {
+        create_start(c, d, cr.cwd, cr.argv, cr.envp, confd);
     } else {
         reply_ok_domid(c, d->domid);
     }
     if (confd >= 0)
         close(confd);
-    free(cargv);
-    free(envp);
+    ctl_create_free(&cr);
 }
 
 static void on_exec_event(void *ctx, enum job_event ev, int value, const char *msg)
@@ -405,7 +314,7 @@ static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfd
     }
     const char *cwd;
     char **cargv, **envp;
-    if (split_command(argv, argc, 2, &cwd, &cargv, &envp)) {
+    if (ctl_split_command(argv, argc, 2, &cwd, &cargv, &envp)) {
         reply_err(c, EINVAL, "exec: malformed command");
         return;
     }
