@@ -863,6 +863,155 @@ static void test_raw_stream(void **state)
 	vchan_close(s);
 }
 
+/* A thread reading a raw stream slowly: a quarter ring at a time, want
+ * bytes in all (a read that fails ends it early); then, with close_after,
+ * it closes its end while the writer still waits for room. */
+struct raw_reader {
+	struct vchan *v;
+	uint8_t *buf;
+	size_t want, got, chunk;
+	bool close_after;
+};
+
+static void *raw_reader_main(void *arg)
+{
+	struct raw_reader *rd = arg;
+
+	while (rd->got < rd->want) {
+		size_t n = rd->want - rd->got;
+		int r;
+
+		usleep(1000);
+		r = vchan_read(rd->v, rd->buf + rd->got,
+			       n < rd->chunk ? n : rd->chunk, 2000);
+		if (r <= 0)
+			break;
+		rd->got += (size_t)r;
+	}
+	if (rd->close_after) {
+		usleep(100000);   /* the writer fills the ring and waits */
+		vchan_close(rd->v);
+	}
+	return NULL;
+}
+
+/* A blocking vchan_write() writes all, as libxenvchan's does: four rings'
+ * worth with VCHAN_FOREVER while the peer reads slowly. */
+static void test_raw_write_blocking_all(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct raw_reader rd = { 0 };
+	struct vchan *s, *c;
+	uint8_t *in, *out;
+	size_t ring, len;
+	pthread_t t;
+	int r;
+
+	(void)state;
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	ring = vchan_ring_size(c, 1);
+	len = 4 * ring;
+	in = malloc(len);
+	out = malloc(len);
+	assert_non_null(in);
+	assert_non_null(out);
+	tv_fill(in, len, 9);
+	rd = (struct raw_reader){ .v = s, .buf = out, .want = len,
+				  .chunk = ring / 4 };
+	alarm(20);   /* a hang is this test's failure */
+	assert_int_equal(pthread_create(&t, NULL, raw_reader_main, &rd), 0);
+	r = vchan_write(c, in, len, VCHAN_FOREVER);
+	pthread_join(t, NULL);
+	alarm(0);
+	assert_int_equal(r, (int)len);
+	assert_int_equal(rd.got, len);
+	assert_memory_equal(in, out, len);
+	assert_int_equal(tv_log_count, 0);
+	free(in);
+	free(out);
+	tv_close(s, c);
+}
+
+/* A write with a timeout and nobody reading: it fills the ring, waits its
+ * timeout for more room, and returns what it wrote; once the ring is full,
+ * -ETIMEDOUT.  A non-blocking one returns what fits at once. */
+static void test_raw_write_timeout_partial(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	uint8_t in[2 * 4096], out[2 * 4096];
+	size_t ring;
+	uint64_t t0;
+
+	(void)state;
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	ring = vchan_ring_size(c, 1);
+	assert_true(2 * ring <= sizeof(in));
+	tv_fill(in, sizeof(in), 4);
+	t0 = vchan_now_ns();
+	assert_int_equal(vchan_write(c, in, 2 * ring, 100), (int)ring);
+	assert_true(vchan_now_ns() - t0 >= 95000000u);
+	t0 = vchan_now_ns();
+	assert_int_equal(vchan_write(c, in, 1, 50), -ETIMEDOUT);
+	assert_true(vchan_now_ns() - t0 >= 45000000u);
+	assert_int_equal(vchan_write(c, in, 1, 0), -EAGAIN);
+	assert_int_equal(vchan_read(s, out, sizeof(out), 0), (int)ring);
+	assert_memory_equal(in, out, ring);
+	/* Non-blocking: what fits, no wait. */
+	assert_int_equal(vchan_write(c, in, 2 * ring, 0), (int)ring);
+	assert_int_equal(vchan_read(s, out, sizeof(out), 0), (int)ring);
+	assert_memory_equal(in, out, ring);
+	assert_int_equal(tv_log_count, 0);
+	tv_close(s, c);
+}
+
+/* The peer goes while a blocking write waits for room: the write returns
+ * the bytes it wrote (all the peer read, and what it left in the ring),
+ * and the next one -EPIPE. */
+static void test_raw_write_peer_closes(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct raw_reader rd = { 0 };
+	struct vchan_stats st;
+	struct vchan *s, *c;
+	uint8_t *in, *out;
+	size_t ring, len;
+	pthread_t t;
+	int r;
+
+	(void)state;
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+	ring = vchan_ring_size(c, 1);
+	len = 4 * ring;
+	in = malloc(len);
+	out = malloc(len);
+	assert_non_null(in);
+	assert_non_null(out);
+	tv_fill(in, len, 5);
+	rd = (struct raw_reader){ .v = s, .buf = out, .want = ring + ring / 2,
+				  .chunk = ring / 4, .close_after = true };
+	alarm(20);
+	assert_int_equal(pthread_create(&t, NULL, raw_reader_main, &rd), 0);
+	r = vchan_write(c, in, len, VCHAN_FOREVER);
+	pthread_join(t, NULL);
+	alarm(0);
+	assert_int_equal(rd.got, ring + ring / 2);
+	assert_memory_equal(in, out, rd.got);
+	assert_true(r >= (int)rd.got && r <= (int)(rd.got + ring));
+	assert_int_equal(vchan_get_stats(c, &st), 0);
+	assert_int_equal(st.bytes_sent, (uint64_t)r);
+	assert_int_equal(vchan_write(c, in, 1, VCHAN_FOREVER), -EPIPE);
+	free(in);
+	free(out);
+	vchan_close(c);
+}
+
 struct stream_job {
 	struct vchan *v;
 	uint64_t total;
@@ -949,6 +1098,9 @@ int main(void)
 		cmocka_unit_test(test_holds_across_calls),
 		cmocka_unit_test(test_revoke_during_inplace_reply),
 		cmocka_unit_test(test_raw_stream),
+		cmocka_unit_test(test_raw_write_blocking_all),
+		cmocka_unit_test(test_raw_write_timeout_partial),
+		cmocka_unit_test(test_raw_write_peer_closes),
 		cmocka_unit_test(test_stream_threads),
 	};
 

@@ -462,6 +462,15 @@ static void pair_end(struct stress *st, int complete)
 	pair_close(st);
 }
 
+/* Bytes the writes of end v have put in the ring so far (statistics). */
+static uint64_t sent_bytes(struct vchan *v)
+{
+	struct vchan_stats vs;
+
+	assert_int_equal(vchan_get_stats(v, &vs), 0);
+	return vs.bytes_sent;
+}
+
 /* A writer and a reader of end a asleep at once (senders_asleep()): single
  * writes go to a's sleeping readers; then a read of the peer's main wakes
  * a's writers.  keep: stop with every call of a asleep (for a revoke). */
@@ -475,11 +484,13 @@ static void crossed(struct stress *st, int a, int n, bool keep)
 		return;
 	trickle(st, !a, n);
 	/* A quarter ring read while the readers still hold: the room it
-	 * frees must wake a's writers by itself. */
-	w = LOAD(st->committed[a]);
+	 * frees must wake a's writers by itself.  Bytes sent, not words
+	 * committed: a woken writer fills the room and waits on for the
+	 * rest of its words (a blocking vchan_write() writes all). */
+	w = sent_bytes(st->v[a]);
 	if (do_read(&st->mthr[!a], buf, st->ring[a] / 32, 0, &stop) > 0) {
 		t0 = vchan_now_ns();
-		while (LOAD(st->committed[a]) == w && !LOAD(st->failed) &&
+		while (sent_bytes(st->v[a]) == w && !LOAD(st->failed) &&
 		       !(late = overdue(st, t0, vchan_now_ns(), STALL_MS,
 					&cpu)))
 			usleep(200);

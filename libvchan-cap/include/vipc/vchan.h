@@ -28,12 +28,16 @@
  * call, even a non-blocking one, first waits for the other threads' calls
  * of that direction in progress (a blocking one: its timeout at most), and
  * one that has waited 1 ms goes before the calls that come after it, so
- * none waits for ever behind a thread that keeps coming back.  An event
- * loop should therefore not share a direction with threads that block in
- * it.  Each direction is fastest driven by one thread: the first thread
- * that sends (receives) then takes that side's lock with plain stores; the
- * first call from another thread turns that lock into a mutex for good (at
- * the cost of one membarrier(2)).
+ * none waits for ever behind a thread that keeps coming back.  A call's
+ * timeout covers its own wait for the ring, not that turn.  An event loop
+ * must therefore not share a direction with threads that block in it.  It
+ * may share the end with threads that block in the other direction: no
+ * call waits for the other direction's calls, and vchan_events() waits
+ * for none (it leaves out a direction another thread is in: neither IN
+ * nor OUT for it).  Each direction is fastest driven by one thread: the
+ * first thread that sends (receives) then takes that side's lock with
+ * plain stores; the first call from another thread turns that lock into a
+ * mutex for good (at the cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H
@@ -63,9 +67,11 @@ extern "C" {
 
 /* Where the ring indices and notify bytes live in the control page (the
  * server's choice, struct vchan_config.layout; a client follows the page).
- *   XENVCHAN  xen/io/libxenvchan.h: all of them in the page's first 16
- *             bytes, so a stock libxenvchan peer can connect.  Every index
- *             store of one end takes that cache line from the other.
+ *   XENVCHAN  xen/io/libxenvchan.h (struct vchan_interface): the indices
+ *             in the page's first 16 bytes, the notify bytes at offsets 22
+ *             and 23 (the live bytes at 20 and 21), so a stock libxenvchan
+ *             peer can connect.  Every index store of one end takes that
+ *             cache line from the other.
  *   LINES     vipc's own: the same page, but each index and each notify
  *             byte on a cache line of its own in the page's last quarter,
  *             marked there so that a libvchan-cap client finds it; the
@@ -80,14 +86,19 @@ extern "C" {
 #define VCHAN_LAYOUT_XENVCHAN 0
 #define VCHAN_LAYOUT_LINES 1
 
-/* Timeouts: milliseconds; 0 = do not block; VCHAN_FOREVER = no limit. */
+/* Timeouts: milliseconds, for the call's own wait for the ring (not its
+ * turn behind another thread's call: see Threads above); 0 = do not wait;
+ * VCHAN_FOREVER = no limit. */
 #define VCHAN_FOREVER (-1)
 
 struct vchan;
 
 struct vchan_config {
 	unsigned rights;        /* VCHAN_RIGHT_*                               */
-	size_t max_msg;         /* 0: VCHAN_MAX_MSG_DEFAULT                    */
+	size_t max_msg;         /* 0: VCHAN_MAX_MSG_DEFAULT.  Also what this
+				 * end accepts: a larger incoming message
+				 * fails the channel (-EPROTO), so the
+				 * receiver's must be >= the sender's       */
 	unsigned read_order;    /* server: ring it reads (left); 0: 16         */
 	unsigned write_order;   /* server: ring it writes (right); 0: 16       */
 	int raw;                /* 1: raw byte stream (libxenvchan stream)     */
@@ -170,7 +181,14 @@ int vchan_flush(struct vchan *v, int timeout_ms);
 
 /* --- raw byte stream (libxenvchan stream mode, for cfg.raw = 1) ------- */
 
-/* Write/read at least one byte (none when len is 0); return the count. */
+/* Return the count moved (0 when len is 0).  vchan_read(): the bytes that
+ * are there, at least one, waiting only while there are none.
+ * vchan_write(), timeout_ms != 0: all len bytes, waiting for room as often
+ * as needed (libxenvchan's blocking write); the deadline, the peer's going
+ * or a revoke part way returns the count written so far (an error only
+ * when that is none).  timeout_ms == 0: what fits now, -EAGAIN when
+ * nothing does (libxenvchan's non-blocking write, which returns 0 then).
+ * A blocking write holds this end's writing side until it returns. */
 int vchan_write(struct vchan *v, const void *buf, size_t len, int timeout_ms);
 int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
 
@@ -187,9 +205,10 @@ int vchan_read(struct vchan *v, void *buf, size_t len, int timeout_ms);
  * child that kept it).  A blocking call looks as often on its own.
  * It tells of changes, as an edge-triggered epoll does: after IN receive
  * until -EAGAIN (which asks the peer for an event), after OUT send until
- * -EAGAIN or nothing is left to send.  Other threads may block in calls
- * on this end meanwhile, either way: what such a call's sleep consumes
- * makes the fd readable too.  The first call makes the fd (two
+ * -EAGAIN or nothing is left to send.  Other threads may block meanwhile
+ * in calls of the direction the loop does not drive (not of its own: see
+ * Threads at the top): what such a call's sleep consumes makes the fd
+ * readable too.  The first call makes the fd (two
  * descriptors), readable at once: -EMFILE or -ENOMEM if it cannot. */
 int vchan_fd(struct vchan *v);
 #define VCHAN_EV_IN  0x1   /* a message (or bytes) can be received         */
@@ -202,9 +221,12 @@ int vchan_events(struct vchan *v);
 /* --- lifetime ---------------------------------------------------------- */
 
 /* Revoke, on vipcd's word: blocked and later calls on this end return
- * -EPIPE, the peer sees the channel go away (-EPIPE), messages still in the
- * inbound ring and the backlog are discarded and counted, grants and port
- * are released.  Idempotent.  From another thread it waits for an in-place
+ * -EPIPE, what this end holds (messages in its inbound ring, its backlog)
+ * is discarded and counted, grants and port are released.  The peer sees
+ * the channel go: its sends get -EPIPE, but until it is revoked or closed
+ * itself it still receives what was whole in its inbound ring, then
+ * -EPIPE (vipcd revokes both ends; each discards what it holds).
+ * Idempotent.  From another thread it waits for an in-place
  * message or a reservation to end; from the thread holding one, it goes
  * ahead: the pointer is then no longer valid, and vchan_release() or
  * vchan_commit() (which then returns -EPIPE) still ends the hold. */
@@ -330,6 +352,10 @@ void vchan_shm_detach(struct vchan *v);
  * Before it binds, a client claims the offer: <liveness node>-claim, written
  * in a transaction that finds neither node held by a live process of its
  * pid namespace, removed once connected.
+ * vchan_server_open returns, besides the errors of the calls it makes:
+ *   -ESRCH   (a log line) in a privileged domain: the peer domain does not
+ *            exist, is dying or is shut down (a guest cannot ask Xen: its
+ *            open succeeds and waits for a client)
  * vchan_client_open returns, besides the errors of the calls it makes:
  *   -ENOENT  (a log line) nothing offered (yet) under xs_path that this
  *            domain may read (xenstored says EACCES for a node missing
