@@ -73,8 +73,20 @@ touch /run/vipc-isolation-probe.$$
 rm -f /run/vipc-isolation-probe.$$
 n=$("$XENSIM" exec alpha -- sh -c 'tail -n +3 /proc/net/dev' | awk -F: '{print $1}' | tr -d ' ' | tr '\n' ' ')
 check "a domain's network is its loopback alone ($n)" test "$n" = "lo "
-check "a domain writes the host's /tmp" "$XENSIM" exec alpha -- touch "$work/from-alpha"
+check "a domain writes its host's work folder in /tmp" "$XENSIM" exec alpha -- touch "$work/from-alpha"
 check "the host sees it" test -f "$work/from-alpha"
+"$XENSIM" exec alpha -- touch /tmp/vipc-isolation-probe.$$ 2>/dev/null &&
+    { rm -f /tmp/vipc-isolation-probe.$$; bad "a domain writes elsewhere in /tmp"; } ||
+    ok "a domain cannot write elsewhere in /tmp"
+# Bounded scratch of its own: /dev/shm 64 MiB, at most 64 ptys.
+n=$("$XENSIM" exec alpha -- df -k /dev/shm | awk 'NR == 2 { print $2 }')
+check "a domain's /dev/shm is 64 MiB ($n KiB)" test "$n" = 65536
+check "a domain's devpts holds at most 64 ptys" \
+    sh -c "'$XENSIM' exec alpha -- grep ' /dev/pts ' /proc/self/mountinfo | grep -q 'max=64'"
+# No user namespace: it would give a domain's process every capability
+# over new mounts and network namespaces.
+"$XENSIM" exec alpha -- unshare -U true 2>/dev/null &&
+    bad "a domain makes a user namespace" || ok "a domain cannot make a user namespace"
 
 # Its /proc is its own to write where a process's own files are
 # (oom_score_adj, as proc(5) lets root), read-only where the machine is
@@ -137,15 +149,26 @@ else
     bad "unshare(1) is missing (util-linux)"
 fi
 # Nor a domain of another xensim host.
-other=$work/other; mkdir -p "$other"; sim_host "$other"
+# (In a work folder of its own, as each test keeps its host: a domain may
+# write its host's work folder, and none other.)
+other_work=$(mktemp -d /tmp/vipc-test.XXXXXX); other=$other_work/host; sim_host "$other"
 XENSIM_DIR=$other "$XENSIM" up >/dev/null || bad "a second host"
 c=$(XENSIM_DIR=$other "$XENSIM" create "$(mkcfg gamma)" -- sleep 600)
+XENSIM_DIR=$other "$XENSIM" exec gamma -- touch "$other_work/from-gamma" 2>/dev/null ||
+    bad "a domain cannot write its host's work folder"
+XENSIM_DIR=$other "$XENSIM" exec gamma -- touch "$work/from-gamma" 2>/dev/null &&
+    bad "a domain writes another host's work folder" ||
+    ok "a domain cannot write another host's work folder"
+XENSIM_DIR=$other "$XENSIM" exec gamma -- mv "$XENSIM_DIR" "$XENSIM_DIR.moved" 2>/dev/null &&
+    { mv "$XENSIM_DIR.moved" "$XENSIM_DIR"; bad "a domain moves another host's folder"; } ||
+    ok "a domain cannot move another host's folder"
 err=$(XENSIM_DIR=$other "$XENSIM" exec gamma -- env -u LD_LIBRARY_PATH XENSIM_DIR="$XENSIM_DIR" "$XENSIM" destroy alpha 2>&1) &&
     bad "another host's domain destroyed one of ours" ||
     { echo "$err" | grep -q "Domain-0 only" && ok "another host's domain is not our Domain-0" ||
       bad "other host's message: $err"; }
 check "alpha still there" sh -c "'$XENSIM' list | grep -q '^alpha '"
 XENSIM_DIR=$other "$XENSIM" down >/dev/null 2>&1
+rm -rf "$other_work"
 # A host whose folder is under /run (the default, /run/xensim): a domain's
 # own /run still holds the folder, read-only, and its sockets answer.
 run_host=/run/vipc-isolation.$$; sim_host "$run_host"

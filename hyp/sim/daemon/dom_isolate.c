@@ -33,8 +33,8 @@ struct mnt_setattr {
     uint64_t attr_set, attr_clr, propagation, userns_fd;
 };
 
-/* Writable scratch shared with the host: where tests and CI keep the
- * programs and files a domain runs. */
+/* Shared with the host, where tests and CI keep the programs and files a
+ * domain runs: read-only to it but for its host's work folder. */
 static const char *const scratch[] = { "/tmp", "/var/tmp" };
 #define NSCRATCH (sizeof(scratch) / sizeof(scratch[0]))
 
@@ -90,7 +90,7 @@ static int bind_fd(int fd, const char *target, unsigned long flags)
 static int private_dev(const int *devfd)
 {
     if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
-              "mode=0755,size=1024k") < 0)
+              "mode=0755,size=1024k,nr_inodes=64") < 0)
         return -errno;
     char path[64];
     for (unsigned i = 0; i < NDEV; i++) {
@@ -108,9 +108,9 @@ static int private_dev(const int *devfd)
     if (mkdir("/dev/pts", 0755) < 0 || mkdir("/dev/shm", 01777) < 0)
         return -errno;
     if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-              "newinstance,ptmxmode=0666,mode=0620") < 0 ||
+              "newinstance,ptmxmode=0666,mode=0620,max=64") < 0 ||
         mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-              "mode=01777") < 0)
+              "mode=01777,size=65536k,nr_inodes=4096") < 0)
         return -errno;
     if (symlink("pts/ptmx", "/dev/ptmx") < 0 ||
         symlink("/proc/self/fd", "/dev/fd") < 0 ||
@@ -145,6 +145,27 @@ static int each_ancestor(const char *host_dir, const bool *bound,
     return 0;
 }
 
+/* The folder holding the host's folder, when it is one of its own below
+ * /tmp or /var/tmp (a test's work folder, made with mktemp -d): the one
+ * place there its domains may write. The rest of /tmp stays read-only,
+ * other hosts' folders with it. 1 if there is one, in out. */
+static int work_folder(const char *host_dir, const bool *bound, char *out,
+                       size_t cap)
+{
+    if (snprintf(out, cap, "%s", host_dir) >= (int)cap)
+        return 0;
+    char *sl = strrchr(out, '/');
+    if (!sl || sl == out)
+        return 0;
+    *sl = '\0';
+    for (unsigned i = 0; i < NSCRATCH; i++) {
+        size_t n = strlen(scratch[i]);
+        if (bound[i] && strncmp(out, scratch[i], n) == 0 && out[n] == '/')
+            return 1;
+    }
+    return 0;
+}
+
 /* A mount point cannot be renamed or removed from its namespace. */
 static int pin(const char *path)
 {
@@ -175,7 +196,8 @@ static int host_view(const char *host_dir, int hfd)
     if (!r)
         r = mkdir_p(host_dir);
     if (!r && mount("tmpfs", host_dir, "tmpfs",
-                    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0)
+                    MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                    "mode=0755,size=64k,nr_inodes=16") < 0)
         r = -errno;
     for (unsigned i = 0; i < NSOCK && !r; i++) {
         if (fd[i] < 0)
@@ -264,7 +286,7 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     *what = "mount a /run of the domain's own";
     if (is_dir("/run") &&
         mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV,
-              "mode=0755,size=16384k") < 0)
+              "mode=0755,size=16384k,nr_inodes=4096") < 0)
         return -errno;
     *what = "mount a /dev of the domain's own";
     if ((r = private_dev(devfd)))
@@ -293,10 +315,9 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     for (unsigned i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (is_dir(own[i]) && (r = read_only(own[i], false, 0)))
             return r;
-    for (unsigned i = 0; i < NSCRATCH; i++)
-        if (bound[i] && (r = writable(scratch[i])))
-            return r;
-    if ((r = each_ancestor(host_dir, bound, writable)))
+    char work[PATH_MAX];
+    if (work_folder(host_dir, bound, work, sizeof(work)) &&
+        (r = writable(work)))
         return r;
     *what = "bring up the domain's loopback";
     return loopback_up();

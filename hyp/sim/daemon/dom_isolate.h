@@ -12,17 +12,20 @@
  *   - /dev is a small tmpfs: null, zero, full, random, urandom, tty, a
  *     devpts of its own (ptmx) and a /dev/shm of its own;
  *   - /run is a tmpfs of its own (root's daemons' sockets are not there);
- *   - /tmp and /var/tmp stay the host's and writable: a domain's programs
- *     and files are started from there (tests' folders, CI's clone); the
- *     folders in them above the host's folder are mount points, which a
- *     domain cannot rename away;
+ *   - /tmp and /var/tmp are there read-only (tests and CI keep there the
+ *     programs a domain runs), but for the folder holding the host's
+ *     folder when it is one of its own below them (a test's work folder):
+ *     writable, and the folders above the host's folder are mount points,
+ *     which a domain cannot rename away;
+ *   - /dev/shm (64 MiB), /run (16 MiB) and devpts (64 ptys) are bounded;
  *   - at the host folder's path (even under /run) a read-only tmpfs with
  *     the daemon's three sockets only: no console log of another domain,
  *     no daemon's log;
  *   - the network is a namespace with only a loopback.
- * What is left: sockets of root's daemons outside /run (under /tmp or
- * /var/lib) accept a guest's connection as root's; per-user kernel limits
- * (inotify instances, say) are counted with the host root's. */
+ * What is left: sockets of root's daemons in the work folder or under
+ * /var/lib accept a guest's connection as root's; per-user kernel limits
+ * (inotify instances, say) are counted with the host root's; memory is
+ * not bounded (no cgroup). */
 #ifndef XENSIM_DOM_ISOLATE_H
 #define XENSIM_DOM_ISOLATE_H
 

@@ -3,63 +3,125 @@
 #include "dom_seccomp.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#define LD_FIELD(f) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, \
-                             offsetof(struct seccomp_data, f))
-/* Jump to the refusal (the last instruction) when nr == n. */
-#define REFUSE_IF(n, at, len) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (n), \
-                                       (len) - (at) - 2, 0)
-#define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-#define REFUSE BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
 
-int dom_seccomp_install(void)
-{
+/* The program is written with absolute targets (labels), turned into
+ * BPF's relative jumps at the end: hand-counted offsets are how such
+ * filters go wrong. */
+enum label { NEXT = -1, L_REFUSE = 1000, L_NOSYS, L_ALLOW, L_FLAGS,
+             L_OTHER_ABI };
+
+struct ins {
+    uint16_t code;
+    uint32_t k;
+    int jt, jf; /* labels or NEXT */
+};
+
+#define LD(field) { BPF_LD | BPF_W | BPF_ABS, \
+                    offsetof(struct seccomp_data, field), NEXT, NEXT }
+#define IF_NR(n, to) { BPF_JMP | BPF_JEQ | BPF_K, (n), (to), NEXT }
+#define RET(v) { BPF_RET | BPF_K, (v), NEXT, NEXT }
+
 #if defined(__x86_64__)
-    /* x86-64, then i386 (int 0x80 from a 64-bit process too), x32 (the
-     * 64-bit arch with bit 30 in nr): the keyring calls of each refused. */
-    enum { LEN = 16 };
-    struct sock_filter f[LEN] = {
-        /* 0 */ LD_FIELD(arch),
-        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 6),
-        /* 2 */ LD_FIELD(nr),
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, LEN - 5, 0),
-        /* 4 */ REFUSE_IF(__NR_add_key, 4, LEN),
-        /* 5 */ REFUSE_IF(__NR_request_key, 5, LEN),
-        /* 6 */ REFUSE_IF(__NR_keyctl, 6, LEN),
-        /* 7 */ ALLOW,
-        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 0, 5),
-        /* 9 */ LD_FIELD(nr),
-        /* 10 */ REFUSE_IF(286, 10, LEN), /* i386 add_key */
-        /* 11 */ REFUSE_IF(287, 11, LEN), /* i386 request_key */
-        /* 12 */ REFUSE_IF(288, 12, LEN), /* i386 keyctl */
-        /* 13 */ ALLOW,
-        /* 14 */ REFUSE, /* an ABI this filter does not know */
-        /* 15 */ REFUSE,
-    };
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
-    /* arm64; 32-bit arm programs: refused whole (numbers of their own). */
-    enum { LEN = 8 };
-    struct sock_filter f[LEN] = {
-        /* 0 */ LD_FIELD(arch),
-        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 0, 5),
-        /* 2 */ LD_FIELD(nr),
-        /* 3 */ REFUSE_IF(__NR_add_key, 3, LEN),
-        /* 4 */ REFUSE_IF(__NR_request_key, 4, LEN),
-        /* 5 */ REFUSE_IF(__NR_keyctl, 5, LEN),
-        /* 6 */ ALLOW,
-        /* 7 */ REFUSE,
-    };
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #else
 #error "xensim: dom_seccomp.c knows x86-64 and arm64 only"
 #endif
-    struct sock_fprog prog = { .len = LEN, .filter = f };
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+
+static const struct ins prog[] = {
+    LD(arch),
+    { BPF_JMP | BPF_JEQ | BPF_K, NATIVE_ARCH, NEXT, L_OTHER_ABI },
+    LD(nr),
+#if defined(__x86_64__)
+    /* x32's calls: the native arch with bit 30 in nr. */
+    { BPF_JMP | BPF_JGE | BPF_K, 0x40000000, L_REFUSE, NEXT },
+#endif
+    IF_NR(__NR_add_key, L_REFUSE),
+    IF_NR(__NR_request_key, L_REFUSE),
+    IF_NR(__NR_keyctl, L_REFUSE),
+    /* clone3's flags are in memory BPF cannot read: ENOSYS, and the C
+     * library falls back to clone. */
+    IF_NR(__NR_clone3, L_NOSYS),
+    IF_NR(__NR_clone, L_FLAGS),
+    IF_NR(__NR_unshare, L_FLAGS),
+    RET(SECCOMP_RET_ALLOW),
+    /* L_OTHER_ABI: i386 (int 0x80, from a 64-bit process too) has numbers
+     * of its own; any other ABI is refused whole. */
+#if defined(__x86_64__)
+    { BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, NEXT, L_REFUSE },
+    LD(nr),
+    IF_NR(286, L_REFUSE), /* add_key */
+    IF_NR(287, L_REFUSE), /* request_key */
+    IF_NR(288, L_REFUSE), /* keyctl */
+    IF_NR(435, L_NOSYS),  /* clone3 */
+    IF_NR(120, L_FLAGS),  /* clone */
+    IF_NR(310, L_FLAGS),  /* unshare */
+    RET(SECCOMP_RET_ALLOW),
+#else
+    RET(SECCOMP_RET_ERRNO | EPERM),
+#endif
+    /* L_FLAGS: clone's and unshare's first argument, low word. */
+    LD(args[0]),
+    { BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, L_REFUSE, L_ALLOW },
+    /* L_ALLOW, L_NOSYS, L_REFUSE */
+    RET(SECCOMP_RET_ALLOW),
+    RET(SECCOMP_RET_ERRNO | ENOSYS),
+    RET(SECCOMP_RET_ERRNO | EPERM),
+};
+#define LEN (sizeof(prog) / sizeof(prog[0]))
+
+/* Where each label stands: the last five instructions are fixed, and
+ * the other ABIs' part starts after the native part's ALLOW. */
+static int where(int label)
+{
+    switch (label) {
+    case L_REFUSE: return (int)LEN - 1;
+    case L_NOSYS: return (int)LEN - 2;
+    case L_ALLOW: return (int)LEN - 3;
+    case L_FLAGS: return (int)LEN - 5;
+    default: break;
+    }
+    /* L_OTHER_ABI: the instruction after the native part's ALLOW. */
+    for (unsigned i = 2; i < LEN; i++)
+        if (prog[i].code == (BPF_RET | BPF_K) &&
+            prog[i].k == SECCOMP_RET_ALLOW)
+            return (int)i + 1;
+    return -1;
+}
+
+static int rel(unsigned at, int target)
+{
+    if (target == NEXT)
+        return 0;
+    int to = where(target);
+    return to > (int)at && to - (int)at - 1 < 256 ? to - (int)at - 1 : -1;
+}
+
+int dom_seccomp_install(void)
+{
+    struct sock_filter f[LEN];
+    for (unsigned i = 0; i < LEN; i++) {
+        int jt = rel(i, prog[i].jt), jf = rel(i, prog[i].jf);
+        if (jt < 0 || jf < 0)
+            return -EINVAL; /* a label behind or out of reach */
+        f[i] = (struct sock_filter){ prog[i].code, (uint8_t)jt, (uint8_t)jf,
+                                     prog[i].k };
+    }
+    struct sock_fprog fp = { .len = LEN, .filter = f };
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) < 0)
         return -errno;
     return 0;
 }
