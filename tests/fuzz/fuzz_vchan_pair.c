@@ -2,12 +2,18 @@
 /* libFuzzer target: the delivery promises, against a model.  Both ends are
  * the library's own (vchan_shm_pair()), so neither is hostile; the input
  * is a script that picks the channel (layout, ring orders, maximum message
- * size, framed or raw) and then drives both ends through every call of the
- * public API with arbitrary sizes, types, flags, batch shapes and
- * capacities, in any order, never blocking: sends, receives, batches
- * (runs, and runs whose payloads lie back to back), in-place reservations
- * and receptions held across other calls, flushes, events, the fd, and at
- * times a revoke.
+ * size, framed or raw) and where each ring's indices start, then drives
+ * both ends through every call of the public API with arbitrary sizes,
+ * types, flags, batch shapes and capacities, in any order, never blocking:
+ * sends, receives, batches (runs, and runs whose payloads lie back to
+ * back), in-place reservations and receptions held across other calls,
+ * flushes, events, the fd, and at times a revoke.
+ *
+ * Indices are 32-bit and wrap: a channel that has carried about 4 GiB has
+ * them just below 2^32, and an input here moves a few hundred MB at most.
+ * So the script's second byte may start either ring (both its indices,
+ * empty) up to 15/8 of a ring below 2^32 (start_near_wrap()), and every
+ * promise below is then checked across the wrap.
  *
  * A model of each direction checks what the library promises:
  *   - every message received is the next one sent: same type, flags,
@@ -17,9 +23,11 @@
  *   - each call returns what the manual says for the case (-EMSGSIZE for a
  *     message over the maximum or a buffer too small, -EINVAL for a call
  *     the thread's own hold forbids, -EAGAIN only for "not now", -EPIPE
- *     after a revoke), and after every call the statistics count what the
- *     model counts;
+ *     after a revoke; never -EPROTO, as no end is hostile), and after
+ *     every call the statistics count what the model counts;
  *   - raw channels deliver the byte stream in order, each byte once.
+ * The model holds every message a script can have accepted and not yet
+ * seen delivered (MAX_QUEUE), so its own limit is never what stops it.
  * ASan and UBSan watch every copy. */
 #include "config.h"
 
@@ -35,7 +43,10 @@
 #include "fuzz_input.h"
 
 #define MAX_BATCH 8
-#define MAX_QUEUE 4096     /* messages in flight: far more than fit */
+#define MAX_STEPS 2000     /* calls a script makes */
+/* Messages one direction can have accepted and not delivered: each step
+ * accepts at most a batch (1 MiB rings hold thousands of empty ones). */
+#define MAX_QUEUE (MAX_STEPS * MAX_BATCH)
 #define MAX_CAP 70000      /* the largest maximum message size below */
 
 static const size_t max_msgs[] = { 1, 100, 4096, 65536 };
@@ -52,7 +63,7 @@ struct sent {
 };
 
 struct dir {
-	struct sent q[MAX_QUEUE];
+	struct sent *q;         /* MAX_QUEUE, a ring from head */
 	unsigned head, count;
 	uint64_t accepted, delivered;
 	bool seq_known;
@@ -69,6 +80,7 @@ struct side {
 };
 
 static struct dir dirs[2];      /* [e]: sent by end e */
+static struct sent queues[2][MAX_QUEUE];
 static struct side ends[2];
 static bool revoked, raw;
 static size_t max_msg;
@@ -519,22 +531,56 @@ static void setup(struct in *in, struct vchan_config *cfg)
 	cfg->name = "pair";
 }
 
+/* Start direction e's ring (sent by end e) empty, with both indices k
+ * eighths of a ring below 2^32 (k 0: at 0, where vchan_shm_pair() put
+ * them).  That is the state of a channel that has carried nearly 4 GiB
+ * that way and delivered all of it, and what a client mapping such a page
+ * would find.  vchan_shm_pair() has no way to choose it (a server page
+ * starts at 0), so it is written here, before either end makes a call:
+ * into the shared page, and then each end takes its starting point from
+ * the page again with vchan_ring_init(), as vchan_endpoint_create() did
+ * (its own index, the last peer index it checked, what it published).
+ * Eighths of a ring of at least 1 KiB are frame boundaries. */
+static void start_near_wrap(int e, unsigned k)
+{
+	struct vchan_ring *tx = &ends[e].v->tx.ring;
+	struct vchan_ring *rx = &ends[!e].v->rx.ring;
+	unsigned order = (unsigned)__builtin_ctz(tx->size);
+	uint32_t at = 0u - k * (tx->size / 8);
+
+	if (!k)
+		return;
+	CHECK(rx->size == tx->size);
+	VCHAN_WRITE_ONCE(*tx->mine, at);        /* prod */
+	VCHAN_WRITE_ONCE(*tx->theirs, at);      /* cons */
+	CHECK(vchan_ring_init(tx, tx->mine, tx->theirs, tx->buf, order, true,
+			      tx->who) == 0);
+	CHECK(vchan_ring_init(rx, rx->theirs, rx->mine, rx->buf, order, false,
+			      rx->who) == 0);
+	CHECK(tx->idx == at && rx->idx == at);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct in in = { data, size };
 	struct vchan_config cfg;
-	unsigned steps = 0;
+	unsigned steps = 0, wrap;
 
 	vchan_set_logger(quiet, NULL);
 	memset(dirs, 0, sizeof(dirs));
+	dirs[0].q = queues[0];
+	dirs[1].q = queues[1];
 	memset(ends, 0, sizeof(ends));
 	revoked = false;
 	setup(&in, &cfg);
 	raw = cfg.raw;
 	max_msg = cfg.max_msg;
 	CHECK(vchan_shm_pair(&cfg, &cfg, &ends[0].v, &ends[1].v) == 0);
+	wrap = take(&in, 1);
+	start_near_wrap(0, wrap & 15);
+	start_near_wrap(1, wrap >> 4);
 
-	while (in.n && steps++ < 2000) {
+	while (in.n && steps++ < MAX_STEPS) {
 		unsigned op = take(&in, 1);
 		int e = op & 1;
 

@@ -1,14 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: a hostile peer.  The input is a script: it picks the
  * role of this end, the ring orders (hostile ones, and rings over 256 KiB,
- * included) and maybe the starting indices, then interleaves arbitrary
- * writes to the shared page and rings, well-formed frames, and calls of
- * this end (send, receive, batches, in place, events, flush, revoke; and
- * this thread's own calls while it holds an in-place message or a
- * reservation).  Every call must return a documented value, and a "not
- * now" must leave the peer something to act on (no silent stall: see
- * rx_live() and tx_live()); ASan/UBSan catch any access outside the page
- * and rings. */
+ * included) and maybe the starting indices (anywhere, or both rings empty
+ * just below 2^32, as on a channel that has carried nearly 4 GiB), then
+ * interleaves arbitrary writes to the shared page and rings, well-formed
+ * frames, and calls of this end (send, receive, batches, in place, events,
+ * flush, revoke; and this thread's own calls while it holds an in-place
+ * message or a reservation).  Every call must return a documented value,
+ * and a "not now" must leave the peer something to act on (no silent
+ * stall: see rx_live() and tx_live()); ASan/UBSan catch any access outside
+ * the page and rings.
+ *
+ * The peer keeps a model of what it wrote into this end's inbound ring
+ * (struct peer).  Until it does something a well-behaved peer would not
+ * (see turn_hostile()'s callers: any write to the control page, ring bytes
+ * written where this end may still read, a frame against the rules, an
+ * index moved backwards or past what it wrote or was given, an inbound
+ * ring that starts with bytes in it), this end must deliver exactly that:
+ *   - each message received is the next one written, whole and published:
+ *     same type, flags, length, sequence number and bytes; raw, the bytes
+ *     read are the next ones published, in order;
+ *   - -EMSGSIZE only for that next message, naming its length;
+ *   - -EAGAIN from a receive only while no whole message (raw: no byte)
+ *     waits;
+ *   - no call fails with -EPROTO, nor with -EPIPE before a revoke.
+ * Once it has misbehaved, only the documented values and the liveness
+ * rules remain. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,6 +39,15 @@
 #include "vchan_priv.h"
 
 #include "fuzz_input.h"
+
+#define CHECK(cond)                                                         \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "fuzz_vchan_peer: %s:%d: %s\n",     \
+				__FILE__, __LINE__, #cond);                 \
+			abort();                                            \
+		}                                                           \
+	} while (0)
 
 /* --- a transport that goes nowhere --------------------------------------- */
 static int ev_fd = -1;
@@ -115,12 +141,288 @@ static unsigned err_bit(int r)
 	}
 }
 
-/* r must be a success in [lo, hi] or one of errs. */
+/* --- the peer's model of what it wrote ----------------------------------- */
+/* Messages written and not yet received: at most a 1 MiB ring of empty
+ * (16-byte) frames. */
+#define EXPECT_MAX (1u << 16)
+#define RING_MAX (1u << VCHAN_ORDER_MAX)
+
+struct expect {
+	uint32_t type, flags, len, seq;
+	uint32_t end;           /* ring index past its frame (or its run) */
+};
+
+static struct peer {
+	uint8_t *ring;          /* this end's inbound ring: the peer writes */
+	uint32_t size;
+	uint32_t *prod;         /* the peer's index of it, in the page */
+	uint32_t *cons;         /* this end's, as published */
+	uint32_t *out_prod;     /* this end's outbound prod, as published */
+	bool framed;
+	size_t max_msg;
+	uint32_t wpos;          /* written up to here (framed: *prod <= wpos) */
+	uint32_t seq;           /* the next frame's sequence number */
+	bool hostile;           /* it did what a well-behaved peer would not */
+	bool revoked;           /* this end was revoked */
+	/* framed: messages written, not yet received, from head */
+	struct expect q[EXPECT_MAX];
+	unsigned head, count;
+	/* raw: each ring byte as the peer wrote it (or found it), and where
+	 * this end reads next */
+	uint8_t shadow[RING_MAX];
+	uint32_t read;
+} peer;
+
+static void turn_hostile(const char *why)
+{
+	if (!peer.hostile && getenv("FUZZ_VCHAN_VERBOSE"))
+		fprintf(stderr, "peer turns hostile: %s\n", why);
+	peer.hostile = true;
+}
+
+/* Byte j of the payload of message seq. */
+static uint8_t pattern(uint32_t seq, uint32_t j)
+{
+	return (uint8_t)(seq * 131u + j * 7u + (j >> 8) + 1u);
+}
+
+static void put(uint32_t pos, uint8_t c)
+{
+	peer.ring[pos & (peer.size - 1)] = c;
+	peer.shadow[pos & (peer.size - 1)] = c;
+}
+
+/* Bytes from this end's published cons that the peer may not write: what
+ * it has written (framed; a frame is not changed once written) or
+ * published (raw). */
+static uint32_t peer_locked(void)
+{
+	return (peer.framed ? peer.wpos : *peer.prod) - *peer.cons;
+}
+
+/* Room to write at wpos. */
+static uint32_t peer_room(void)
+{
+	uint32_t used = peer.wpos - *peer.cons;
+
+	return used > peer.size ? 0 : peer.size - used;
+}
+
+/* The peer publishes up to p: past what it wrote (framed), past the room
+ * it was given (raw), or backwards is hostile. */
+static void peer_publish(uint32_t p)
+{
+	uint32_t limit = peer.framed ? peer.wpos : *peer.cons + peer.size;
+
+	if (p - *peer.prod > limit - *peer.prod)
+		turn_hostile("prod moved backwards or past what it wrote");
+	else if (!peer.framed && p - *peer.cons > peer.wpos - *peer.cons)
+		peer.wpos = p;
+	*peer.prod = p;
+}
+
+static void expect(uint32_t type, uint32_t flags, uint32_t len,
+		   uint32_t seq, uint32_t end)
+{
+	struct expect *e;
+
+	if (peer.hostile || !peer.framed)
+		return;
+	CHECK(peer.count < EXPECT_MAX);
+	e = &peer.q[(peer.head + peer.count++) % EXPECT_MAX];
+	*e = (struct expect){ type, flags, len, seq, end };
+}
+
+/* The next message's frame is all published. */
+static bool front_published(void)
+{
+	return peer.count &&
+	       (int32_t)(*peer.prod - peer.q[peer.head].end) >= 0;
+}
+
+/* A padding frame to the ring's end or (op & 0x40) VCHAN_PAD_PAST bytes
+ * past it; its header is published, its body with what comes next.  One
+ * longer than the ring could never be whole: a lie. */
+static void peer_pad(unsigned op)
+{
+	struct vchan_frame_hdr h = { .flags = VCHAN_FRAME_PAD };
+	uint32_t at = peer.wpos & (peer.size - 1), span;
+
+	h.len = peer.size - at - VCHAN_FRAME_HDR +
+		((op & 0x40) ? VCHAN_PAD_PAST : 0);
+	span = VCHAN_FRAME_HDR + h.len;
+	if (span > peer.size) {
+		if (VCHAN_FRAME_HDR > peer_room())
+			return;
+		if (peer.framed)
+			turn_hostile("padding frame longer than the ring");
+		span = VCHAN_FRAME_HDR;
+	} else if (span > peer_room()) {
+		return;
+	}
+	for (uint32_t i = 0; i < VCHAN_FRAME_HDR; i++)
+		put(peer.wpos + i, ((uint8_t *)&h)[i]);
+	peer.wpos += span;
+	peer_publish(peer.wpos - span + VCHAN_FRAME_HDR);
+}
+
+/* A run (vchan_sendv()'s frame): up to a quarter ring and before the
+ * ring's end, or (op & 0x20) a lie from the input (any length to 511, any
+ * count to 255, a reserved word set, crossing the end); published whole,
+ * or (op & 0x10) all but its last payload. */
+static void peer_run(unsigned op, uint32_t a, uint32_t b)
+{
+	struct vchan_frame_hdr h = {
+		.type = b, .flags = (b & 0xffff) | VCHAN_FRAME_RUN,
+		.seq = peer.seq,
+	};
+	struct vchan_run_word w = { 0 };
+	uint32_t at = peer.wpos & (peer.size - 1), stride, most, span;
+	uint8_t hw[VCHAN_RUN_HDR];
+	bool lie = op & 0x20;
+
+	h.len = 1 + a % VCHAN_RUN_LEN_MAX;
+	stride = (uint32_t)vchan_frame_pad(h.len);
+	most = (peer.size / 4 - VCHAN_RUN_HDR) / stride;
+	if (most < VCHAN_RUN_MIN && !lie)
+		return;
+	if (lie) {
+		h.len = a & 0x1ff;
+		stride = (uint32_t)vchan_frame_pad(h.len);
+		w.count = b >> 24;
+		w.zero[1] = (b >> 23) & 1;
+	} else {
+		w.count = VCHAN_RUN_MIN +
+			  (b >> 24) % (most - VCHAN_RUN_MIN + 1);
+	}
+	span = VCHAN_RUN_HDR + w.count * stride;
+	if ((!lie && at + span > peer.size) || span > peer_room())
+		return;
+	if (peer.framed && lie)
+		turn_hostile("a run against the rules");
+	else if (peer.framed && h.len > peer.max_msg)
+		turn_hostile("a run of messages over the maximum");
+	memcpy(hw, &h, sizeof(h));
+	memcpy(hw + VCHAN_FRAME_HDR, &w, sizeof(w));
+	for (uint32_t i = 0; i < VCHAN_RUN_HDR; i++)
+		put(peer.wpos + i, hw[i]);
+	for (uint32_t k = 0; k < w.count; k++) {
+		uint32_t at_k = peer.wpos + VCHAN_RUN_HDR + k * stride;
+
+		for (uint32_t j = 0; j < stride; j++)
+			put(at_k + j, j < h.len ? pattern(peer.seq + k, j) : 0);
+		expect(b, b & 0xffff, h.len, peer.seq + k, peer.wpos + span);
+	}
+	peer.wpos += span;
+	peer_publish((op & 0x10) && w.count ? peer.wpos - stride : peer.wpos);
+	peer.seq += w.count;
+}
+
+/* A message in a frame of its own, published whole: up to the channel's
+ * maximum, or (op & 0x20) to 3000 bytes, maybe over it (a lie). */
+static void peer_frame(unsigned op, uint32_t a, uint32_t b)
+{
+	struct vchan_frame_hdr h = {
+		.type = b, .flags = b & 0xffff, .seq = peer.seq,
+	};
+	size_t most = peer.max_msg < 3000 ? peer.max_msg + 1 : 3000;
+	uint32_t fr;
+
+	h.len = (op & 0x20) ? a % 3000 : a % most;
+	fr = (uint32_t)vchan_frame_span(h.len, peer.wpos);
+	if (fr > peer_room())
+		return;
+	if (peer.framed && h.len > peer.max_msg)
+		turn_hostile("a message over the maximum");
+	for (uint32_t i = 0; i < fr; i++) {
+		uint32_t j = i - VCHAN_FRAME_HDR;
+
+		put(peer.wpos + i, i < VCHAN_FRAME_HDR ? ((uint8_t *)&h)[i] :
+				   j < h.len ? pattern(peer.seq, j) : 0);
+	}
+	expect(h.type, h.flags, h.len, h.seq, peer.wpos + fr);
+	peer.wpos += fr;
+	peer_publish(peer.wpos);
+	peer.seq++;
+}
+
+/* Framed: n messages this end received into m[] (each buffer cap[i]
+ * bytes before the call), the next n the peer wrote.  A batch's buffers
+ * may overlap (packed, one of another size): bytes a later one may have
+ * written over are not compared. */
+static void rx_got(const struct vchan_msg *m, const size_t *cap, int n)
+{
+	if (peer.hostile)
+		return;
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p = m[i].buf;
+		struct expect *e;
+		size_t len = m[i].len;
+
+		CHECK(peer.count > 0);  /* a message the peer never wrote */
+		e = &peer.q[peer.head];
+		CHECK((int32_t)(*peer.prod - e->end) >= 0);  /* published */
+		CHECK(m[i].type == e->type);
+		CHECK(m[i].flags == e->flags);
+		CHECK(m[i].len == e->len);
+		CHECK(m[i].seq == e->seq);
+		for (int k = i + 1; k < n && cap; k++) {
+			const uint8_t *q = m[k].buf;
+
+			if (q + cap[k] > p && q < p + len)
+				len = q > p ? (size_t)(q - p) : 0;
+		}
+		for (size_t j = 0; j < len; j++)
+			CHECK(p[j] == pattern(e->seq, (uint32_t)j));
+		peer.head = (peer.head + 1) % EXPECT_MAX;
+		peer.count--;
+	}
+}
+
+/* Framed: a receive that took nothing (r < 0; the first buffer cap
+ * bytes, its length after the call len). */
+static void rx_none(int r, size_t cap, size_t len)
+{
+	if (peer.hostile || peer.revoked)
+		return;
+	if (r == -EMSGSIZE) {
+		CHECK(peer.count > 0);
+		CHECK(len == peer.q[peer.head].len && len > cap);
+	} else if (r == -EAGAIN) {
+		CHECK(!front_published());  /* a whole message waits */
+	}
+}
+
+/* Raw: r bytes read into p, the next ones published; -EAGAIN only with
+ * none published. */
+static void rx_raw(int r, const uint8_t *p)
+{
+	if (peer.hostile || peer.revoked)
+		return;
+	if (r == -EAGAIN)
+		CHECK(*peer.prod == peer.read);
+	if (r <= 0)
+		return;
+	CHECK(*peer.prod - peer.read >= (uint32_t)r);
+	for (int i = 0; i < r; i++)
+		CHECK(p[i] ==
+		      peer.shadow[(peer.read + (uint32_t)i) & (peer.size - 1)]);
+	peer.read += (uint32_t)r;
+}
+
+/* r must be a success in [lo, hi] or one of errs; a peer that has behaved
+ * broke nothing, and only a revoke ends the channel. */
 static void ok(const char *call, int r, int lo, int hi, unsigned errs)
 {
+	if (!peer.hostile) {
+		errs &= ~(unsigned)E_PROTO;
+		if (!peer.revoked)
+			errs &= ~(unsigned)E_PIPE;
+	}
 	if (r >= 0 ? r >= lo && r <= hi : (err_bit(r) & errs) != 0)
 		return;
-	fprintf(stderr, "%s: unexpected return %d\n", call, r);
+	fprintf(stderr, "%s: unexpected return %d%s\n", call, r,
+		peer.hostile ? "" : " (the peer has behaved)");
 	abort();
 }
 
@@ -213,12 +515,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vchan_config cfg;
 	struct vchan_interface *pg;
 	uint8_t *page, *lbuf, *rbuf, *buf;
-	unsigned lo, ro, mode;
+	unsigned lo, ro, mode, start;
 	int layout;
 	bool server;
 	struct vchan *v = NULL;
-	/* the peer's own view (what a well-behaved peer would do) */
-	uint32_t peer_seq = 1;
 	static uint8_t scratch[1 << 17];
 	int r, steps = 0;
 
@@ -263,18 +563,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Starting indices are the page's: a client finds what the server
 	 * left, and a server can be raced by a client mapping the page early.
 	 * Sometimes the peer chooses them (a framed end takes only 16-byte
-	 * frame boundaries for its own). */
-	if ((take(&in, 1) & 3) == 3) {
+	 * frame boundaries for its own): anywhere, or both rings empty just
+	 * below 2^32 (a channel that has carried nearly 4 GiB each way; an
+	 * input moves a few MB at most). */
+	start = take(&in, 1) & 3;
+	if (start >= 2) {
 		struct vchan_slots st;
 		uint32_t at;
 
 		vchan_layout_slots(pg, layout, &st);
-		at = take(&in, 4);
-		*st.left_prod = at;
-		*st.left_cons = at - take(&in, 2);
-		at = take(&in, 4);
-		*st.right_prod = at;
-		*st.right_cons = at - take(&in, 2);
+		if (start == 3) {
+			at = take(&in, 4);
+			*st.left_prod = at;
+			*st.left_cons = at - take(&in, 2);
+			at = take(&in, 4);
+			*st.right_prod = at;
+			*st.right_cons = at - take(&in, 2);
+		} else {
+			at = 0u - VCHAN_FRAME_HDR * take(&in, 1);
+			*st.left_prod = *st.left_cons = at;
+			at = 0u - VCHAN_FRAME_HDR * take(&in, 1);
+			*st.right_prod = *st.right_cons = at;
+		}
 	}
 	lbuf = ring_mem(page, lo);
 	rbuf = ring_mem(page, ro);
@@ -302,118 +612,87 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *in_ring = server ? lbuf : rbuf;
 	uint32_t in_size = 1u << (server ? lo : ro);
 
+	peer.ring = in_ring;
+	peer.size = in_size;
+	peer.prod = peer_prod;
+	peer.cons = peer_prod_cons;
+	peer.out_prod = server ? sl.right_prod : sl.left_prod;
+	peer.framed = !cfg.raw;
+	peer.max_msg = cfg.max_msg;
+	peer.wpos = *peer_prod;
+	peer.seq = 1;
+	peer.hostile = false;
+	peer.revoked = false;
+	peer.head = peer.count = 0;
+	peer.read = *peer_prod_cons;
+	/* Raw: whatever the ring holds is the stream, once published. */
+	memcpy(peer.shadow, in_ring, in_size);
+	/* Framed: bytes to read before the peer wrote any are not frames. */
+	if (peer.framed && *peer_prod != *peer_prod_cons)
+		turn_hostile("the inbound ring starts with bytes in it");
+
 	while (in.n && steps++ < 400) {
 		uint32_t op = take(&in, 1), a = take(&in, 2), b = take(&in, 4);
 		struct vchan_msg m[4];
+		size_t cap[4];
 		uint32_t n;
 		void *p;
 
 		switch (op % 14) {
 		case 0:  /* arbitrary 32-bit write to the control page */
 			((uint32_t *)page)[a % 1024] = b;
+			turn_hostile("a write to the control page");
 			break;
 		case 1:  /* arbitrary byte to the control page */
 			page[a % 4096] = (uint8_t)b;
+			turn_hostile("a write to the control page");
 			break;
-		case 2:  /* arbitrary bytes into our inbound ring */
-			for (uint32_t i = 0; i < (b & 63) && in.n; i++)
-				in_ring[(a + i) & (in_size - 1)] =
-					(uint8_t)take(&in, 1);
+		case 2:  /* arbitrary bytes into our inbound ring: hostile
+			  * where this end may still read */
+			for (uint32_t i = 0; i < (b & 63) && in.n; i++) {
+				uint32_t at = a + i;
+
+				if (((at - *peer.cons) & (in_size - 1)) <
+				    peer_locked() ||
+				    peer_locked() >= in_size)
+					turn_hostile("a write where this end "
+						     "may still read");
+				put(at, (uint8_t)take(&in, 1));
+			}
 			break;
-		case 3: { /* a frame, published: well formed, padding, a run */
-			struct vchan_frame_hdr h = {
-				.len = a % 3000, .type = b, .flags = b & 0xffff,
-				.seq = peer_seq,
-			};
-			uint32_t prod = *peer_prod;
-			size_t fr = vchan_frame_span(h.len, prod);
+		case 3:  /* a frame: well formed, padding, a run */
+			if (peer.hostile)
+				peer.wpos = *peer_prod;  /* anything goes */
+			if (op & 0x80)
+				peer_pad(op);
+			else if ((op & 0xc0) == 0x40)
+				peer_run(op, a, b);
+			else
+				peer_frame(op, a, b);
+			break;
+		case 4:  /* the peer moves its prod anywhere, or fills the
+			  * ring to the brim with whatever is in it, or
+			  * (0x20) publishes part of what it wrote */
+			if ((op & 0xc0) == 0x40)
+				peer_publish(*peer_prod_cons + in_size);
+			else if (op & 0x80)
+				peer_publish(b);
+			else if (op & 0x20)
+				peer_publish(*peer_prod + (uint32_t)(a %
+					     ((uint64_t)(peer.wpos -
+							 *peer_prod) + 1)));
+			else
+				peer_publish(*peer_prod + a);
+			break;
+		case 5: { /* the peer consumes (maybe too much) */
+			uint32_t was = *peer_cons;
 
-			if (op & 0x80) {
-				/* A padding frame's header alone: up to the
-				 * ring's end or one line past it (maybe a
-				 * lie: too long for where it sits) */
-				uint32_t at = prod & (in_size - 1);
-
-				h.flags = VCHAN_FRAME_PAD;
-				h.len = (in_size - at - VCHAN_FRAME_HDR) +
-					((op & 0x40) ? VCHAN_PAD_PAST : 0);
-				if (VCHAN_FRAME_HDR > in_size -
-				    (prod - *peer_prod_cons))
-					break;
-				for (size_t i = 0; i < VCHAN_FRAME_HDR; i++)
-					in_ring[(prod + i) & (in_size - 1)] =
-						((uint8_t *)&h)[i];
-				*peer_prod = prod + VCHAN_FRAME_HDR;
-				break;
-			}
-
-			if ((op & 0xc0) == 0x40) {
-				/* A run (vchan_sendv()'s frame): up to a
-				 * quarter ring and before the ring's end, or
-				 * (op & 0x20) a lie from the input (any
-				 * length to 511, any count to 255, a
-				 * reserved word set, crossing the end);
-				 * published whole, or (op & 0x10) all but its
-				 * last payload. */
-				struct vchan_run_word w = { 0 };
-				uint32_t at = prod & (in_size - 1), stride, most;
-				uint32_t span, pub;
-				uint8_t hw[VCHAN_RUN_HDR];
-
-				h.flags = (b & 0xffff) | VCHAN_FRAME_RUN;
-				h.len = 1 + a % VCHAN_RUN_LEN_MAX;
-				stride = (uint32_t)vchan_frame_pad(h.len);
-				most = (in_size / 4 - VCHAN_RUN_HDR) / stride;
-				if (most < VCHAN_RUN_MIN && !(op & 0x20))
-					break;
-				if (op & 0x20) {
-					h.len = a & 0x1ff;
-					stride = (uint32_t)vchan_frame_pad(h.len);
-					w.count = b >> 24;
-					w.zero[1] = (b >> 23) & 1;
-				} else {
-					w.count = VCHAN_RUN_MIN + (b >> 24) %
-						  (most - VCHAN_RUN_MIN + 1);
-				}
-				span = VCHAN_RUN_HDR + w.count * stride;
-				if (!(op & 0x20) && at + span > in_size)
-					break;
-				if (span > in_size - (prod - *peer_prod_cons))
-					break;
-				pub = (op & 0x10) && w.count ? span - stride
-							     : span;
-				memcpy(hw, &h, sizeof(h));
-				memcpy(hw + VCHAN_FRAME_HDR, &w, sizeof(w));
-				for (uint32_t i = 0; i < span; i++)
-					in_ring[(prod + i) & (in_size - 1)] =
-						i < VCHAN_RUN_HDR ? hw[i]
-								  : (uint8_t)i;
-				*peer_prod = prod + pub;
-				peer_seq += w.count;
-				break;
-			}
-			if (fr > in_size - (prod - *peer_prod_cons))
-				break;
-			for (size_t i = 0; i < fr; i++) {
-				uint8_t c = i < 16 ? ((uint8_t *)&h)[i]
-						   : (uint8_t)i;
-				in_ring[(prod + i) & (in_size - 1)] = c;
-			}
-			*peer_prod = prod + (uint32_t)fr;
-			peer_seq++;
+			*peer_cons = (op & 0x80) ? b : was + (a % 2048);
+			if (*peer_cons - was > *peer.out_prod - was)
+				turn_hostile("cons moved backwards or past "
+					     "this end's prod");
 			break;
 		}
-		case 4:  /* the peer moves its prod anywhere, or fills the
-			  * ring to the brim with whatever is in it */
-			if ((op & 0xc0) == 0x40)
-				*peer_prod = *peer_prod_cons + in_size;
-			else
-				*peer_prod = (op & 0x80) ? b : *peer_prod + a;
-			break;
-		case 5:  /* the peer consumes (maybe too much) */
-			*peer_cons = (op & 0x80) ? b
-				     : *peer_cons + (a % 2048);
-			break;
 		case 6:
 			if (cfg.raw) {
 				/* At least one byte, none asked for: 0. */
@@ -438,6 +717,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				ok_call(v, "vchan_read", r, VCHAN_RIGHT_RECV,
 					false, 1, (int)n, E_RAW);
 				rx_live(v, "vchan_read", r, peer_prod);
+				if (v->rights & VCHAN_RIGHT_RECV)
+					rx_raw(r, buf);
 				break;
 			}
 			m[0] = (struct vchan_msg){ .buf = buf,
@@ -448,6 +729,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rx_live(v, "vchan_recv", r, peer_prod);
 			if (r == 0 && m[0].len > a * 2u % sizeof(scratch))
 				abort();
+			if (r == 0)
+				rx_got(m, NULL, 1);
+			else
+				rx_none(r, a * 2u % sizeof(scratch), m[0].len);
 			break;
 		case 8:
 			for (int i = 0; i < 4; i++)
@@ -485,6 +770,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						.buf = scratch + i * (a % 300),
 						.len = (op & 0x40) && i == 2 ?
 						       b % 300 : a % 300 };
+			for (int i = 0; i < 4; i++)
+				cap[i] = m[i].len;
 			r = vchan_recvv(v, m, 4, 0);
 			ok_call(v, "vchan_recvv", r, VCHAN_RIGHT_RECV, true,
 				1, 4, E_RECV);
@@ -492,6 +779,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int i = 0; i < r; i++)
 				if (m[i].len > 4096)
 					abort();
+			if (r > 0)
+				rx_got(m, cap, r);
+			else if ((v->rights & VCHAN_RIGHT_RECV) && !cfg.raw)
+				rx_none(r, cap[0], m[0].len);
 			break;
 		case 10:
 			r = vchan_reserve(v, a % 512, &p, 0);
@@ -516,7 +807,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						abort();
 					m[0] = (struct vchan_msg){
 						.buf = scratch, .len = 64 };
-					(void)vchan_recv(v, &m[0], 0);
+					r = vchan_recv(v, &m[0], 0);
+					if (!(v->rights & VCHAN_RIGHT_RECV))
+						;
+					else if (r == 0)
+						rx_got(m, NULL, 1);
+					else
+						rx_none(r, 64, m[0].len);
 					if (!vchan_lock_held(&v->tx.mu))
 						abort();
 					errs = E_WAIT;   /* may have failed */
@@ -537,11 +834,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				true, 0, 0, E_RECV_INPLACE);
 			rx_live(v, "vchan_recv_inplace", r, peer_prod);
 			if (r == 0) {
-				volatile uint8_t sum = 0;
-
-				for (size_t i = 0; i < m[0].len; i++)
-					sum += ((uint8_t *)m[0].buf)[i];
-				(void)sum;
+				rx_got(m, NULL, 1);
 				if (op & 0x40) {
 					/* A reply and an event loop's look
 					 * while the message is held; this
@@ -561,6 +854,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 				ok("vchan_release", vchan_release(v), 0, 0,
 				   0);
+			} else if ((v->rights & VCHAN_RIGHT_RECV) && !cfg.raw) {
+				rx_none(r, 0, 0);
 			}
 			break;
 		case 12:
@@ -572,10 +867,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			tx_live(v, "vchan_flush", r, peer_cons);
 			break;
 		case 13:
-			if ((op & 0xf0) == 0xf0)
+			if ((op & 0xf0) == 0xf0) {
 				ok("vchan_revoke", vchan_revoke(v), 0, 0, 0);
+				peer.revoked = true;
+			}
 			break;
 		}
+		/* This end never gives back more than was published. */
+		if (!peer.hostile)
+			CHECK(*peer_prod - *peer_prod_cons <= in_size);
 	}
 	vchan_close(v);
 out_rings:
