@@ -10,15 +10,33 @@
  * up, and the daemon's loop runs a round), and destroy or recreate a
  * guest as the daemon's domain table does.  Every reply must be well
  * formed for its request; a closed connection must leave no port bound;
+ * the isolation the tables exist for must hold (the model below);
  * at the end of each input
  * every table is empty, nothing is charged to a domain's descriptor
  * budget (some budgets are tiny, see fd_budget.h) and no fd is left over.
- * ASan/UBSan/LSan catch the rest. */
+ * ASan/UBSan/LSan catch the rest.
+ *
+ * The isolation model, from Xen's rules (grant_table.c's
+ * __gnttab_map_grant_ref, event_channel.c's evtchn_bind_interdomain), not
+ * from the daemon's tables:
+ * - grants: every ref a SHARE reply names is recorded (grant_model[],
+ *   stamped with its granter's incarnation, so that a destroyed granter's
+ *   records die with it) as granted to the SHARE's domid, writable or not
+ *   as the SHARE asked.  A MAP that succeeds (typed or raw bytes) must
+ *   name only recorded refs whose grantee is the mapping connection's
+ *   domain, and may be writable only if each grant is.
+ * - ports: before a BIND_INTERDOMAIN goes out, the remote port's status
+ *   (the control op's view) says whether it is unbound and offered to the
+ *   binder's domain; a bind that succeeds must have had such a port.
+ * No coverage tells these boundaries apart, so a script may start from a
+ * scene of shares (cfg & 64, see scene[]) and a MAP may aim at a
+ * read-only grant asking to write (see build()). */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +66,21 @@ static void fail(const char *what)
 	abort();
 }
 
+static void failf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void failf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fuzz_hypsock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
 /* --- a domain table standing in for domain.c ---------------------------- */
 #define NDOMS 4
 static struct sim_domain doms[NDOMS]; /* domid == index */
@@ -66,9 +99,15 @@ struct sim_domain *domain_next(struct sim_domain *prev)
 	return NULL;
 }
 
+/* Each creation of a domain (an incarnation) gets a stamp never used
+ * before, in this input or an earlier one: the grant model's records of
+ * a granter are those with its current stamp. */
+static uint32_t dom_stamp[NDOMS], last_stamp;
+
 static void dom_create(uint32_t domid, uint32_t frames, uint32_t ports,
 		       uint32_t max_fds)
 {
+	dom_stamp[domid] = ++last_stamp;
 	memset(&doms[domid], 0, sizeof(doms[domid]));
 	doms[domid].domid = domid;
 	doms[domid].monitor_fd = -1;
@@ -126,6 +165,7 @@ static struct port_rec ports[NPORTS]; /* any connection's, for binds */
 static unsigned nports;
 static struct xsp_grant_ref grefs[NREFS]; /* granted, maybe revoked */
 static uint32_t gref_to[NREFS];            /* to whom, as asked */
+static bool gref_w[NREFS];                 /* writable, as asked */
 static unsigned ngrefs;
 static uint64_t ids[NIDS]; /* map and share ids */
 static unsigned nids;
@@ -533,12 +573,152 @@ static void check_status(uint32_t domid, uint32_t port, uint32_t status,
 		fail("new port's status is wrong");
 }
 
+/* --- the isolation model (see the top of the file) ----------------------- */
+/* Refs a granter's table holds at Xen's default of 64 frames of 512 (the
+ * most any domain here gets): a ref beyond is not recorded, nor checked. */
+#define MODEL_REFS (64u * 512u)
+
+struct grant_rec {
+	uint32_t stamp;    /* the granter's dom_stamp then; else stale */
+	uint32_t grantee;  /* the SHARE's domid */
+	bool writable;     /* the SHARE's */
+};
+
+static struct grant_rec grant_model[NDOMS][MODEL_REFS]; /* granter, ref */
+
+/* The BIND_INTERDOMAIN in rq (if it is one): its remote port, and whether
+ * that port was unbound and offered to the binder when it went. */
+static struct {
+	uint32_t dom, port;
+	bool offered;
+} bind_pre;
+
+/* rq's body, if rq is a request of op with n bytes of body at least. */
+static const uint8_t *rq_body(uint32_t op, size_t n)
+{
+	struct xsp_req_hdr hdr;
+
+	if (rq.len < sizeof(hdr) + n)
+		return NULL;
+	memcpy(&hdr, rq.b, sizeof(hdr));
+	return hdr.op == op ? rq.b + sizeof(hdr) : NULL;
+}
+
+/* Before rq goes on h: what a bind's success will need to have held. */
+static void model_before(const struct hconn *h)
+{
+	const uint8_t *b = rq_body(XSP_OP_EVTCHN_BIND_INTERDOMAIN,
+				   sizeof(struct xsp_evtchn_bind));
+	struct xsp_ctrl_evtchn_status_rep st;
+	struct xsp_evtchn_bind x;
+
+	bind_pre.offered = false;
+	if (!b)
+		return;
+	memcpy(&x, b, sizeof(x));
+	bind_pre.dom = x.remote_dom == DOMID_SELF ? h->domid : x.remote_dom;
+	bind_pre.port = x.remote_port;
+	/* Xen: the remote port must be ECS_UNBOUND with remote_domid the
+	 * binder (Xen resolves DOMID_SELF when the port is allocated). */
+	bind_pre.offered = !evtchn_status(0, bind_pre.dom, bind_pre.port,
+					  &st) &&
+			   st.status == EVTCHNSTAT_unbound &&
+			   st.dom == h->domid;
+}
+
+/* Record the refs a SHARE reply named: granted by h's domain. */
+static void model_share(const struct hconn *h)
+{
+	const uint8_t *b = rq_body(XSP_OP_GNTSHR_SHARE,
+				   sizeof(struct xsp_gntshr_share));
+	struct xsp_gntshr_share x;
+	struct xsp_gntshr_share_rep sr;
+	uint32_t ref;
+
+	if (!b || rep.len < sizeof(sr) || h->domid >= NDOMS)
+		return; /* the reply's shape is check_reply()'s */
+	memcpy(&x, b, sizeof(x));
+	memcpy(&sr, rep.body, sizeof(sr));
+	for (uint32_t i = 0; i < sr.count &&
+	     sizeof(sr) + ((size_t)i + 1) * 4 <= rep.len; i++) {
+		memcpy(&ref, rep.body + sizeof(sr) + (size_t)i * 4, 4);
+		if (ref < MODEL_REFS)
+			grant_model[h->domid][ref] = (struct grant_rec){
+				dom_stamp[h->domid], x.domid, x.writable != 0 };
+	}
+}
+
+/* A MAP on h succeeded: every ref granted to h's domain, and writable if
+ * the map is. */
+static void model_map(const struct hconn *h)
+{
+	const uint8_t *b = rq_body(XSP_OP_GNTTAB_MAP,
+				   sizeof(struct xsp_gnttab_map));
+	struct xsp_gnttab_map x;
+	struct xsp_grant_ref g;
+
+	if (!b)
+		fail("MAP succeeded without its fields");
+	memcpy(&x, b, sizeof(x));
+	for (uint32_t i = 0; i < x.count; i++) {
+		size_t at = sizeof(struct xsp_req_hdr) + sizeof(x) +
+			    (size_t)i * sizeof(g);
+		const struct grant_rec *r;
+
+		if (at + sizeof(g) > rq.len)
+			fail("MAP succeeded with refs missing");
+		memcpy(&g, rq.b + at, sizeof(g));
+		if (g.domid >= NDOMS)
+			failf("dom%u mapped ref %u of dom%u, which never "
+			      "granted it", h->domid, g.ref, g.domid);
+		if (g.ref >= MODEL_REFS)
+			continue;
+		r = &grant_model[g.domid][g.ref];
+		if (r->stamp != dom_stamp[g.domid])
+			failf("dom%u mapped ref %u of dom%u, never granted",
+			      h->domid, g.ref, g.domid);
+		if (r->grantee != h->domid)
+			failf("dom%u mapped ref %u of dom%u, granted to dom%u",
+			      h->domid, g.ref, g.domid, r->grantee);
+		if ((x.writable & XSP_MAP_WRITE) && !r->writable)
+			failf("dom%u mapped read-only ref %u of dom%u "
+			      "writable", h->domid, g.ref, g.domid);
+	}
+}
+
+/* After rq's reply: a success must have kept to the model. */
+static void model_after(const struct hconn *h)
+{
+	struct xsp_req_hdr hdr;
+
+	if (rep.sends != 1 || rep.err || rq.len < sizeof(hdr))
+		return;
+	memcpy(&hdr, rq.b, sizeof(hdr));
+	if (rep.op != hdr.op)
+		return;
+	switch (hdr.op) {
+	case XSP_OP_GNTSHR_SHARE:
+		model_share(h);
+		break;
+	case XSP_OP_GNTTAB_MAP:
+		model_map(h);
+		break;
+	case XSP_OP_EVTCHN_BIND_INTERDOMAIN:
+		if (!bind_pre.offered)
+			failf("dom%u bound port %u of dom%u, not offered to it",
+			      h->domid, bind_pre.port, bind_pre.dom);
+		break;
+	default:
+		break;
+	}
+}
+
 struct sent {
 	int conn;
 	uint32_t op;
 	uint32_t kind;            /* HELLO */
 	uint32_t count;           /* MAP, SHARE */
-	bool writable;            /* MAP */
+	bool writable;            /* MAP, SHARE */
 	uint32_t notify_port;     /* MAP, SHARE */
 	uint32_t dom, port, virq; /* binds */
 	uint32_t first;           /* DOMINFO */
@@ -702,6 +882,7 @@ static void check_reply(const struct sent *s, int rc)
 				fail("SHARE reply gave a reserved ref");
 			if (i < 16) {
 				gref_to[ngrefs % NREFS] = s->dom;
+				gref_w[ngrefs % NREFS] = s->writable;
 				grefs[ngrefs++ % NREFS] =
 					(struct xsp_grant_ref){ h->domid, ref };
 				if (ngrefs > 2 * NREFS)
@@ -772,6 +953,7 @@ static void send_req(const struct sent *s)
 	int rc;
 
 	memset(&rep, 0, offsetof(__typeof__(rep), body));
+	model_before(h);
 	rc = hypsock_conn_request(h->c, rq.b, rq.len, rq.fds, rq.nfds);
 	if (rc != 0 && rc != -1)
 		fail("request returned neither 0 nor -1");
@@ -783,6 +965,7 @@ static void send_req(const struct sent *s)
 			h->domid, s->op, rq.len, rq.nfds, rc, rep.sends,
 			rep.err, rep.len, rep.nfds);
 	check_reply(s, rc);
+	model_after(h);
 	for (unsigned i = 0; i < rq.nfds; i++)
 		if (rq.fds[i] >= 0)
 			close(rq.fds[i]);
@@ -865,12 +1048,13 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 		break;
 	}
 	case XSP_OP_GNTTAB_MAP: {
+		uint32_t n, o, w = 0;
 		struct xsp_gnttab_map x = {
 			.count = pick_count(in),
-			.writable = take(in, 1) & 1,
+			.writable = (w = take(in, 1)) & 1,
 			.notify_offset = pick_offset(in),
 		};
-		uint32_t n, o;
+		int first = -1; /* grefs[] index of the first ref */
 
 		x.notify_port = take(in, 1) & 1 ? pick_port(in, NULL)
 						: XSP_NO_NOTIFY_PORT;
@@ -896,19 +1080,41 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 				unsigned k = t % nr;
 
 				/* Mostly one granted to this domain, so that
-				 * maps get past the ref checks. */
-				for (unsigned j = 0; t < 0x80 && j < nr; j++)
-					if (gref_to[(k + j) % nr] ==
-					    conns[s->conn].domid) {
-						k = (k + j) % nr;
+				 * maps get past the ref checks (aiming, below:
+				 * a read-only one); else one granted to
+				 * another, which no map may take. */
+				for (unsigned j = 0; j < nr; j++) {
+					unsigned c = (k + j) % nr;
+					bool own = gref_to[c] ==
+						   conns[s->conn].domid;
+
+					if (t < 0x80 ? own &&
+						       !(w & 2 && gref_w[c])
+						     : !own) {
+						k = c;
 						break;
 					}
+				}
 				g = grefs[k];
+				if (i == 0)
+					first = (int)k;
 			}
 			else if (i < 8)
 				g = (struct xsp_grant_ref){
 					pick_domid(in), take(in, 2) };
 			req_put(&g, sizeof(g));
+		}
+		/* Now and then aim at the boundary a coverage signal does not
+		 * show: a read-only grant asked for writable, with nothing
+		 * else (a byte to clear, an owner pipe) to refuse it for. */
+		if (w & 2 && first >= 0 && !gref_w[first]) {
+			x.writable = XSP_MAP_WRITE;
+			x.notify_offset = XSP_NO_NOTIFY_OFFSET;
+			want_fds = 0;
+			want_pipe = false;
+			s->writable = true;
+			memcpy(rq.b + sizeof(struct xsp_req_hdr), &x,
+			       sizeof(x));
 		}
 		break;
 	}
@@ -931,6 +1137,7 @@ static void build(struct in *in, struct sent *s, uint32_t op_sel)
 		x.notify_port = take(in, 1) & 1 ? pick_port(in, NULL)
 						: XSP_NO_NOTIFY_PORT;
 		s->count = x.count;
+		s->writable = x.writable;
 		s->notify_port = x.notify_port;
 		s->dom = x.domid;
 		req_put(&x, sizeof(x));
@@ -1072,6 +1279,123 @@ static unsigned count_fds(void)
 	return n;
 }
 
+/* One step of the script. */
+static void step(struct in *in)
+{
+	uint32_t cmd = take(in, 1);
+	int i = (int)(take(in, 1) % NCONNS);
+	struct hconn *h = &conns[i];
+	struct sent s = { .conn = i };
+
+	switch (cmd >> 5) {
+	case 0: { /* open connection i in a domain, or close it */
+		uint32_t d = cmd % NDOMS, kind = (cmd >> 2) % 5;
+
+		if (h->c) {
+			hypsock_conn_close(h->c);
+			reap_closed();
+			break;
+		}
+		if (!domain_by_id(d))
+			break;
+		memset(h, 0, sizeof(*h));
+		h->domid = d;
+		h->c = hypsock_conn_new(d, &transport, h);
+		if (!h->c)
+			fail("hypsock_conn_new");
+		if (kind) { /* as the library does: HELLO first */
+			struct xsp_hello x = { XSP_MAGIC, XSP_VERSION,
+					       kind, 0 };
+			uint32_t len;
+
+			s.op = XSP_OP_HELLO;
+			s.kind = kind;
+			s.well_formed = true;
+			req_start(XSP_OP_HELLO);
+			req_put(&x, sizeof(x));
+			len = (uint32_t)rq.len;
+			memcpy(rq.b + 4, &len, sizeof(len));
+			send_req(&s);
+		}
+		break;
+	}
+	case 1: { /* arbitrary bytes, fds as chosen */
+		size_t n = take(in, 1) % 64;
+
+		if (!h->c)
+			break;
+		rq.len = 0;
+		rq.nfds = 0;
+		rq.sharer_fd = -1;
+		for (size_t k = 0; k < n; k++)
+			rq.b[rq.len++] = (uint8_t)take(in, 1);
+		req_fds(in, 0, 1);
+		/* Bytes that happen to make a valid request may
+		 * succeed: only the reply's framing is checked. */
+		s.raw = true;
+		if (rq.len >= 4)
+			memcpy(&s.op, rq.b, 4);
+		if (rq.len >= 8 + sizeof(struct xsp_hello))
+			memcpy(&s.kind, rq.b + 16, 4);
+		send_req(&s);
+		break;
+	}
+	case 2: case 3: case 4: case 5: /* a typed request */
+		if (!h->c)
+			break;
+		build(in, &s, cmd);
+		if (cmd & 0x80 && (take(in, 1) & 0xf) == 0)
+			fail_next_send = true; /* the process died */
+		send_req(&s);
+		fail_next_send = false;
+		break;
+	case 6: { /* a guest: dying, destroyed, or created again;
+		   * or mapping processes die */
+		uint32_t d = 1 + cmd % (NDOMS - 1);
+
+		if (cmd & 0x10) {
+			if (dom_live[d])
+				dom_destroy(d);
+			else
+				dom_create(d, cmd & 8 ? 1 : 0, 0,
+					   cmd & 4 ? 2 : 0);
+			reap_closed();
+		} else if (cmd & 8) {
+			owners_let_go(take(in, 1));
+		} else if (dom_live[d]) {
+			doms[d].dying = true;
+		}
+		break;
+	}
+	default: { /* every handle of a kind goes at once */
+		for (int k = 0; k < NCONNS; k++)
+			if (conns[k].c &&
+			    conns[k].kind == cmd % 5) {
+				hypsock_conn_close(conns[k].c);
+				reap_closed();
+			}
+		break;
+	}
+	}
+}
+
+/* With cfg & 64 the script starts from a scene that a short run seldom
+ * builds by itself, so that its maps meet the isolation checks: dom3
+ * (connection 7, GNTSHR) has shared a writable and a read-only page with
+ * each of dom1 and dom2, which hold GNTTAB handles (connections 6, 5).
+ * In the script's own terms: */
+static const uint8_t scene[] = {
+	15, 7,  /* open connection 7 in dom3, HELLO as GNTSHR */
+	9, 6,   /* 6 in dom1, GNTTAB */
+	10, 5,  /* 5 in dom2, GNTTAB */
+	/* SHARE on 7: to domid, one page, writable or not, no notify
+	 * (offset, port), its length right, the right memfd */
+	75, 7, 1, 0x80, 1, 0, 0, 0, 0,
+	75, 7, 1, 0x80, 0, 0, 0, 0, 0,
+	75, 7, 2, 0x80, 1, 0, 0, 0, 0,
+	75, 7, 2, 0x80, 0, 0, 0, 0, 0,
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1096,103 +1420,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dom_create(1, 0, 0, cfg & 16 ? 3 : 0); /* a tiny descriptor budget */
 	dom_create(2, cfg & 1 ? 1 : 0, cfg & 2 ? 15 : 0, 0);
 	dom_create(3, cfg & 4 ? 2 : 0, cfg & 8 ? 63 : 0, cfg & 32 ? 8 : 0);
-	while (in.n && steps++ < 256) {
-		uint32_t cmd = take(&in, 1);
-		int i = (int)(take(&in, 1) % NCONNS);
-		struct hconn *h = &conns[i];
-		struct sent s = { .conn = i };
+	if (cfg & 64) {
+		struct in sc = { scene, sizeof(scene) };
 
-		switch (cmd >> 5) {
-		case 0: { /* open connection i in a domain, or close it */
-			uint32_t d = cmd % NDOMS, kind = (cmd >> 2) % 5;
-
-			if (h->c) {
-				hypsock_conn_close(h->c);
-				reap_closed();
-				break;
-			}
-			if (!domain_by_id(d))
-				break;
-			memset(h, 0, sizeof(*h));
-			h->domid = d;
-			h->c = hypsock_conn_new(d, &transport, h);
-			if (!h->c)
-				fail("hypsock_conn_new");
-			if (kind) { /* as the library does: HELLO first */
-				struct xsp_hello x = { XSP_MAGIC, XSP_VERSION,
-						       kind, 0 };
-				uint32_t len;
-
-				s.op = XSP_OP_HELLO;
-				s.kind = kind;
-				s.well_formed = true;
-				req_start(XSP_OP_HELLO);
-				req_put(&x, sizeof(x));
-				len = (uint32_t)rq.len;
-				memcpy(rq.b + 4, &len, sizeof(len));
-				send_req(&s);
-			}
-			break;
-		}
-		case 1: { /* arbitrary bytes, fds as chosen */
-			size_t n = take(&in, 1) % 64;
-
-			if (!h->c)
-				break;
-			rq.len = 0;
-			rq.nfds = 0;
-			rq.sharer_fd = -1;
-			for (size_t k = 0; k < n; k++)
-				rq.b[rq.len++] = (uint8_t)take(&in, 1);
-			req_fds(&in, 0, 1);
-			/* Bytes that happen to make a valid request may
-			 * succeed: only the reply's framing is checked. */
-			s.raw = true;
-			if (rq.len >= 4)
-				memcpy(&s.op, rq.b, 4);
-			if (rq.len >= 8 + sizeof(struct xsp_hello))
-				memcpy(&s.kind, rq.b + 16, 4);
-			send_req(&s);
-			break;
-		}
-		case 2: case 3: case 4: case 5: /* a typed request */
-			if (!h->c)
-				break;
-			build(&in, &s, cmd);
-			if (cmd & 0x80 && (take(&in, 1) & 0xf) == 0)
-				fail_next_send = true; /* the process died */
-			send_req(&s);
-			fail_next_send = false;
-			break;
-		case 6: { /* a guest: dying, destroyed, or created again;
-			   * or mapping processes die */
-			uint32_t d = 1 + cmd % (NDOMS - 1);
-
-			if (cmd & 0x10) {
-				if (dom_live[d])
-					dom_destroy(d);
-				else
-					dom_create(d, cmd & 8 ? 1 : 0, 0,
-						   cmd & 4 ? 2 : 0);
-				reap_closed();
-			} else if (cmd & 8) {
-				owners_let_go(take(&in, 1));
-			} else if (dom_live[d]) {
-				doms[d].dying = true;
-			}
-			break;
-		}
-		default: { /* every handle of a kind goes at once */
-			for (int k = 0; k < NCONNS; k++)
-				if (conns[k].c &&
-				    conns[k].kind == cmd % 5) {
-					hypsock_conn_close(conns[k].c);
-					reap_closed();
-				}
-			break;
-		}
-		}
+		while (sc.n)
+			step(&sc);
 	}
+	while (in.n && steps++ < 256)
+		step(&in);
 	reset();
 	if (count_fds() > fds_before)
 		fail("an fd leaked");

@@ -20,8 +20,26 @@
  * txn wrote, and fails (EAGAIN) if another connection wrote a node the txn
  * used, or (ENOSPC) only if it is a guest's, created a node and would take
  * a domain to its node quota; with every connection gone no domain counts
- * a txn or watch.  A violation abort()s.  Connections the server closes are
- * reaped after the step, as the daemon's deferred reap does. */
+ * a txn or watch.  A request answered with an error leaves the tree's
+ * nodes as they were.  A violation abort()s.  Connections the server
+ * closes are reaped after the step, as the daemon's deferred reap does.
+ *
+ * The permission model (the m_* functions): the nodes of paths under 64
+ * bytes and their perms, judged by Xen's rules (xenstore.txt and the
+ * XenBus wiki's permissions, as xenstored's perm_for_conn() and
+ * errno_from_parents() apply them): dom0 and a node's owner (its first
+ * entry) may do anything; another domain what the first further entry
+ * naming it allows, else what the first entry allows everyone.  A guest's
+ * READ, DIRECTORY, GET_PERMS (needing read), WRITE, MKDIR, RM (write) or
+ * SET_PERMS (write, as the owner) outside a txn that the model denies
+ * must get EACCES; for a missing node, when its nearest existing ancestor
+ * allows none of it.  The model starts from libxl's layout of the homes
+ * (checked), follows a successful WRITE or MKDIR (a new node takes its
+ * parent's perms; a guest owns what it creates), RM and SET_PERMS, and
+ * after each step must agree with the server; what it does not follow (raw
+ * or damaged bytes, a commit, domains introduced or released) it takes
+ * from the server.  A domain released or introduced since the start is
+ * judged by what the entries naming it may allow (XSA-322 voids some). */
 #include "config.h"
 
 #include <errno.h> /* before xs_wire.h: xsd_errors */
@@ -364,6 +382,378 @@ static void check_books(struct xs_server *s)
 			     d->nodes, left[d->domid]);
 }
 
+/* --- the permission model ---------------------------------------------------- */
+
+/* Rights as Xen's XS_PERM_* name them: the model's own bits, not the
+ * server's. */
+#define M_R 1u
+#define M_W 2u
+#define M_OWN 4u
+#define M_ALL (M_R | M_W | M_OWN)
+#define MPATH 64	/* nodes of shorter paths are modelled */
+#define MNODES 512
+#define MPERMS 8
+#define GUEST_MAX_PERMS 5	/* xenstored's quota_nb_perms_per_node */
+
+struct mnode {
+	char path[MPATH];
+	bool opaque;		/* more perms than kept: never judged by */
+	unsigned np;
+	struct {
+		uint32_t domid;
+		unsigned acc;	/* M_R | M_W */
+	} p[MPERMS];
+};
+
+static struct {
+	struct mnode n[MNODES];
+	unsigned nn;
+	bool lost;		/* more nodes than kept: judges nothing */
+	uint64_t gen0[4];	/* when dom0..3 were first introduced */
+} model;
+
+/* Is domid d still the domain it was at the start (dom0..3, never
+ * released)?  Entries naming another may or may not hold (XSA-322: not
+ * for a domain introduced after the node last changed), so for it the
+ * model only says what they may allow. */
+static bool m_certain(struct xs_server *s, uint32_t d)
+{
+	struct xs_dom *x = d < 4 ? xs_dom_find(s, d) : NULL;
+
+	return x && x->gen == model.gen0[d];
+}
+
+static struct mnode *m_find(const char *path)
+{
+	for (unsigned i = 0; i < model.nn; i++)
+		if (strcmp(model.n[i].path, path) == 0)
+			return &model.n[i];
+	return NULL;
+}
+
+static struct mnode *m_add(const char *path)
+{
+	struct mnode *m;
+
+	if (model.nn == MNODES) {
+		model.lost = true;
+		return NULL;
+	}
+	m = &model.n[model.nn++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	return m;
+}
+
+static unsigned m_acc(const struct xs_perm *p)
+{
+	return (p->access & XS_ACC_READ ? M_R : 0) |
+	       (p->access & XS_ACC_WRITE ? M_W : 0);
+}
+
+/* Take the tree as the server has it: after what the model does not
+ * follow (raw bytes, a commit, domains coming and going). */
+static void m_resync(struct xs_server *s)
+{
+	size_t b = 0;
+
+	model.nn = 0;
+	model.lost = false;
+	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
+	     n = xs_store_next(&s->tree, &b, n)) {
+		struct mnode *m;
+
+		if (strlen(n->path) >= MPATH)
+			continue;
+		if (!(m = m_add(n->path)))
+			return;
+		m->opaque = n->nperms == 0 || n->nperms > MPERMS;
+		m->np = m->opaque ? 0 : n->nperms;
+		for (unsigned i = 0; i < m->np; i++) {
+			m->p[i].domid = n->perms[i].domid;
+			m->p[i].acc = m_acc(&n->perms[i]);
+		}
+	}
+}
+
+/* What domain g may do on a node, by Xen's rules: its owner (the first
+ * entry) everything; anyone else what the first further entry naming it
+ * says, else what the first entry gives everyone.  Unsure of g, entries
+ * naming it may be void: then the union. */
+static unsigned m_may(const struct mnode *m, uint32_t g, bool sure)
+{
+	unsigned acc = 0;
+
+	if (m->p[0].domid == g)
+		return M_ALL;
+	for (unsigned i = 1; i < m->np; i++)
+		if (m->p[i].domid == g) {
+			acc |= m->p[i].acc;
+			if (sure)
+				return acc;
+		}
+	return acc | m->p[0].acc;
+}
+
+/* in as the server must name it for domid (relative to its home), if
+ * valid by xenstore.txt's rules and shorter than outsz; "@" names are
+ * no nodes. */
+static bool m_path(uint32_t domid, const char *in, char *out, size_t outsz)
+{
+	size_t len;
+	int n;
+
+	if (in[0] == '@')
+		return false;
+	n = in[0] == '/' ? snprintf(out, outsz, "%s", in)
+			 : snprintf(out, outsz, "/local/domain/%u/%s", domid,
+				    in);
+	if (n < 0 || (size_t)n >= outsz)
+		return false;
+	len = (size_t)n;
+	if ((len > 1 && out[len - 1] == '/') || strstr(out, "//"))
+		return false;
+	return strspn(out, "abcdefghijklmnopqrstuvwxyz"
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/_@") == len;
+}
+
+/* Is path at or below top? */
+static bool m_under(const char *path, const char *top)
+{
+	size_t l = strlen(top);
+
+	return strcmp(top, "/") == 0 || (strncmp(path, top, l) == 0 &&
+					 (path[l] == '/' || path[l] == '\0'));
+}
+
+static void m_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == path)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+}
+
+/* SET_PERMS's perm strings (after the path), strictly: n, r, w or b and
+ * a domid; how many, or -1. */
+static int m_parse_perms(const char *p, const char *end, struct mnode *m)
+{
+	static const char letters[] = "nrwb"; /* index: M_R | M_W */
+	int n = 0;
+
+	while (p < end) {
+		size_t l = strnlen(p, (size_t)(end - p));
+		const char *at = p[0] ? strchr(letters, p[0]) : NULL;
+		unsigned long v;
+
+		if (l == (size_t)(end - p) || !at || l < 2 || l > 6 ||
+		    strspn(p + 1, "0123456789") != l - 1 ||
+		    (v = strtoul(p + 1, NULL, 10)) > 0xffff)
+			return -1;
+		if (n < MPERMS) {
+			m->p[n].domid = (uint32_t)v;
+			m->p[n].acc = (unsigned)(at - letters);
+		}
+		n++;
+		p += l + 1;
+	}
+	return n;
+}
+
+/* A clean request of type on c, in txn tx_id, and its reply: judge it (a
+ * guest's, outside txns) by the model; then follow it if it succeeded, or
+ * take what it did from the server.  A refused connection (xs_conn_refuse:
+ * EIO to all, as Linux's xenbus device) is not judged. */
+static void m_request(struct xs_server *s, const struct xs_conn *c,
+		      uint32_t type, uint32_t tx_id, const char *pl,
+		      uint32_t len, const struct reply *rep)
+{
+	uint32_t domid = c->domid;
+	static char path[XS_PATH_BUF];
+	char up[MPATH];
+	struct mnode perms, *m;
+	struct xs_dom *d = xs_dom_find(s, domid);
+	const char *nul = len ? memchr(pl, '\0', len) : NULL;
+	bool ok = rep->type == type, one = nul == pl + len - 1, exists;
+	int np = -1;
+	unsigned want, may;
+
+	memset(&perms, 0, sizeof(perms));
+	switch (type) {
+	case XS_TRANSACTION_END: case XS_INTRODUCE: case XS_RELEASE:
+	case XS_SET_TARGET:
+		if (ok)
+			m_resync(s);
+		return;
+	default:
+		break;
+	}
+	/* In a txn nothing changes until the commit; what the txn sees is
+	 * not modelled. */
+	if (model.lost || !nul || tx_id)
+		return;
+	if (type == XS_SET_PERMS && !pl[len - 1])
+		np = m_parse_perms(nul + 1, pl + len, &perms);
+	switch (type) {
+	case XS_READ: case XS_DIRECTORY: case XS_GET_PERMS:
+		want = M_R;
+		break;
+	case XS_MKDIR: case XS_RM:
+		want = one ? M_W : 0;
+		break;
+	case XS_WRITE:
+		want = M_W;
+		break;
+	case XS_SET_PERMS:
+		/* Checks Xen makes before the node's: the perms' syntax, a
+		 * guest's quota of them, an owner that exists. */
+		want = np >= 1 && np <= MPERMS &&
+		       (domid == 0 || np <= GUEST_MAX_PERMS) &&
+		       (perms.p[0].domid == 0 ||
+			xs_dom_find(s, perms.p[0].domid)) ? M_W | M_OWN : 0;
+		break;
+	default:	/* changes no node: the cross-check sees to it */
+		return;
+	}
+	if (!m_path(domid, pl, path, sizeof(path)))
+		return;
+	/* The judgement: a guest's, on a node the model knows of. */
+	if (domid != 0 && d && !d->has_target && !c->refused && want &&
+	    (want != M_R || one) && strlen(path) < MPATH) {
+		memcpy(up, path, strlen(path) + 1);
+		while (!(m = m_find(up)) && strcmp(up, "/") != 0)
+			m_parent(up);
+		exists = m && strcmp(up, path) == 0;
+		may = m && !m->opaque ? m_may(m, domid, m_certain(s, domid))
+				      : M_ALL;
+		/* A missing node: as xenstored's errno_from_parents(), its
+		 * nearest ancestor must allow some of it. */
+		if ((exists ? (may & want) != want : !(may & want)) &&
+		    (rep->type != XS_ERROR || strcmp(rep->pl, "EACCES") != 0))
+			FAIL("dom%u's %s of %s, which the model denies it "
+			     "(%s %s may %u), got %u %s", domid,
+			     type == XS_READ ? "READ" : type == XS_WRITE ?
+			     "WRITE" : type == XS_RM ? "RM" : type == XS_MKDIR ?
+			     "MKDIR" : type == XS_DIRECTORY ? "DIRECTORY" :
+			     type == XS_GET_PERMS ? "GET_PERMS" : "SET_PERMS",
+			     path, exists ? "node" : "nearest ancestor",
+			     m ? m->path : "-", may, rep->type, rep->pl);
+	}
+	if (!ok)
+		return;
+	/* Following it. */
+	if (type == XS_WRITE || type == XS_MKDIR) {
+		/* Missing ancestors and the node: each its parent's perms,
+		 * owned by its creator if that is a guest. */
+		for (size_t end = 1; path[end - 1]; end++) {
+			struct mnode *parent, *n;
+
+			if (path[end] != '/' && path[end] != '\0')
+				continue;
+			if (end >= MPATH)
+				break;
+			memcpy(up, path, end);
+			up[end] = '\0';
+			if (m_find(up))
+				continue;
+			m_parent(up);
+			if (!(parent = m_find(up)))
+				FAIL("%s created, the model has no %s", path,
+				     up);
+			memcpy(up, path, end);
+			up[end] = '\0';
+			if (!(n = m_add(up)))
+				return;
+			memcpy(n->p, parent->p, sizeof(n->p));
+			n->np = parent->np;
+			n->opaque = parent->opaque;
+			if (domid != 0)
+				n->p[0].domid = domid;
+		}
+	} else if (type == XS_RM) {
+		for (unsigned i = 0; i < model.nn;)
+			if (m_under(model.n[i].path, path))
+				model.n[i] = model.n[--model.nn];
+			else
+				i++;
+	} else if (type == XS_SET_PERMS && strlen(path) < MPATH) {
+		if (!(m = m_find(path)))
+			FAIL("SET_PERMS of %s, which the model has not", path);
+		m->opaque = np < 1 || np > MPERMS;
+		m->np = m->opaque ? 0 : (unsigned)np;
+		memcpy(m->p, perms.p, sizeof(m->p));
+	}
+}
+
+/* Two owners agree: the same, or one is a domain that may be gone (then
+ * dom0 owns the node, as xenstored has it). */
+static bool m_same_owner(struct xs_server *s, uint32_t a, uint32_t b)
+{
+	return a == b || (b == 0 && !m_certain(s, a)) ||
+	       (a == 0 && !m_certain(s, b));
+}
+
+/* The model and the server hold the same nodes of short paths, with the
+ * same perms. */
+static void m_check(struct xs_server *s)
+{
+	size_t b = 0, nodes = 0;
+
+	if (model.lost)
+		return;
+	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
+	     n = xs_store_next(&s->tree, &b, n))
+		nodes += strlen(n->path) < MPATH;
+	for (unsigned i = 0; i < model.nn; i++) {
+		const struct mnode *m = &model.n[i];
+		struct xs_node *n = xs_store_get(&s->tree, m->path);
+		bool same = n && (m->opaque || (n->nperms == m->np &&
+				  m_same_owner(s, m->p[0].domid,
+					       n->perms[0].domid)));
+
+		for (unsigned k = 0; same && !m->opaque && k < m->np; k++)
+			same = m_acc(&n->perms[k]) == m->p[k].acc &&
+			       (k == 0 || n->perms[k].domid == m->p[k].domid);
+		if (!same)
+			FAIL("the model's %s (%u perms, owner %u) is not the "
+			     "server's (%u perms, owner %u)", m->path, m->np,
+			     m->np ? m->p[0].domid : 0, n ? n->nperms : 0,
+			     n && n->nperms ? n->perms[0].domid : 0);
+	}
+	if (nodes != model.nn)
+		FAIL("the server holds %zu nodes of short paths, the model %u",
+		     nodes, model.nn);
+}
+
+/* The model from the server's first tree, which must be as libxl lays a
+ * guest's home out: /local/domain/N dom0's, N may read; its data N's;
+ * the root, /local and /local/domain dom0's, closed to guests. */
+static void m_init(struct xs_server *s)
+{
+	static const char *const closed[] = {"/", "/local", "/local/domain"};
+	char p[MPATH];
+	const struct mnode *m;
+
+	for (uint32_t d = 0; d < 4; d++)
+		model.gen0[d] = xs_dom_find(s, d)->gen;
+	m_resync(s);
+	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
+		if (!(m = m_find(closed[i])) || m->np != 1 || m->p[0].domid ||
+		    m->p[0].acc)
+			FAIL("%s is not dom0's alone", closed[i]);
+	for (uint32_t d = 1; d < 4; d++) {
+		snprintf(p, sizeof(p), "/local/domain/%u", d);
+		if (!(m = m_find(p)) || m->np != 2 || m->p[0].domid ||
+		    m->p[0].acc || m->p[1].domid != d || m->p[1].acc != M_R)
+			FAIL("%s is not n0 r%u", p, d);
+		snprintf(p, sizeof(p), "/local/domain/%u/data", d);
+		if (!(m = m_find(p)) || m->p[0].domid != d || m->p[0].acc)
+			FAIL("%s is not n%u", p, d);
+	}
+}
+
 /* --- building requests ------------------------------------------------------ */
 
 #define MSG_CAP (XENSTORE_PAYLOAD_MAX + 256)
@@ -670,11 +1060,14 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* The live tree as one number: what a txn that does not commit must
- * leave alone (nodes in any order, so summed). */
-static uint64_t tree_digest(struct xs_server *s)
+/* The live tree's nodes as one number: what a request answered with an
+ * error must leave alone (nodes in any order, so summed).  Unless voids,
+ * without the marks of perm entries naming gone domains: a failed request
+ * may settle them (xs_perm_settle), which changes no one's access, as
+ * xenstored marks them at every read. */
+static uint64_t nodes_digest(struct xs_server *s, bool voids)
 {
-	uint64_t sum = s->generation;
+	uint64_t sum = 0;
 	size_t b = 0;
 
 	for (struct xs_node *n = xs_store_next(&s->tree, &b, NULL); n;
@@ -688,13 +1081,21 @@ static uint64_t tree_digest(struct xs_server *s)
 		for (unsigned i = 0; i < n->nperms; i++) {
 			h = fnv(h, &n->perms[i].domid, 4);
 			h = fnv(h, &n->perms[i].access, 1);
-			h = fnv(h, &n->perms[i].ignore, 1);
+			if (voids)
+				h = fnv(h, &n->perms[i].ignore, 1);
 		}
 		for (unsigned i = 0; i < n->nchildren; i++)
 			h = fnv(h, n->children[i], strlen(n->children[i]) + 1);
 		sum += h;
 	}
 	return sum;
+}
+
+/* And with the store's generation: what a txn that does not commit must
+ * leave alone.  (An error inside a txn may use up generations.) */
+static uint64_t tree_digest(struct xs_server *s)
+{
+	return s->generation + nodes_digest(s, true);
 }
 
 /* May committing txn id of c fail with ENOSPC? Only a guest's txn that
@@ -785,7 +1186,7 @@ static void send_request(struct run *r, struct slot *sl, struct in *in,
 	struct xsd_sockmsg h;
 	struct expect ex;
 	struct tx *t = tx_find(sl, b->tx_id), saved;
-	uint64_t before = 0;
+	uint64_t before = 0, nodes_before = 0;
 	bool commit, may_enospc = false;
 
 	if (b->flags & 0x01)	/* a missing final NUL */
@@ -825,13 +1226,23 @@ static void send_request(struct run *r, struct slot *sl, struct in *in,
 			saved = *t;
 		may_enospc = commit && near_quota(r->s, sl->c, b->tx_id);
 	}
+	if (ex.on)
+		nodes_before = nodes_digest(r->s, false);
 	feed_split(sl, in, m->b, m->len);
 	rep->type = XS_TYPE_COUNT;
 	rep->pl[0] = '\0';
 	/* A connection cut for its output is owed no reply. */
+	if (!ex.on || sl->c->closed || b->flags)
+		m_resync(r->s);	/* whatever the bytes did */
 	if (!ex.on || sl->c->closed)
 		return;
 	drain(sl, &ex, rep);
+	if (rep->type == XS_ERROR && nodes_digest(r->s, false) != nodes_before)
+		FAIL("request %u of dom%u answered %s changed the tree", h.type,
+		     sl->c->domid, rep->pl);
+	if (!b->flags)
+		m_request(r->s, sl->c, h.type, h.tx_id, m->b + sizeof(h),
+			  h.len, rep);
 	if (b->type == XS_TRANSACTION_END) {
 		if (rep->type == XS_TRANSACTION_END && commit && t) {
 			if (saved.must_fail)
@@ -985,6 +1396,7 @@ static void step_txn(struct run *r, struct in *in)
 
 			if (xs_domain_release(r->s, g) == 0 && (k & 1))
 				xs_domain_introduce(r->s, g, "back", NULL);
+			m_resync(r->s);
 			continue;
 		}
 		if (k >= 0xc0) {	/* someone else writes, outside a txn */
@@ -1040,6 +1452,7 @@ static void step_raw(struct run *r, struct in *in)
 	if (sl) {
 		tx_all_unknown(sl);
 		feed_split(sl, in, p, n);
+		m_resync(r->s);
 	}
 }
 
@@ -1059,10 +1472,12 @@ static void step(struct run *r, struct in *in)
 		uuid[0] = (uint8_t)d;
 		xs_domain_introduce(r->s, d, "fuzz", take(in, 1) & 1 ? uuid
 								       : NULL);
+		m_resync(r->s);
 		break;
 	}
 	case 2:
 		xs_domain_release(r->s, gen_domid(in));
+		m_resync(r->s);
 		break;
 	case 3:	/* the peer hangs up */
 		if (pick(r, in, &i))
@@ -1081,6 +1496,7 @@ static void step(struct run *r, struct in *in)
 
 		if (xs_domain_release(r->s, d) == 0)
 			xs_domain_introduce(r->s, d, "again", NULL);
+		m_resync(r->s);
 		break;
 	}
 	case 7:
@@ -1102,6 +1518,7 @@ static void step(struct run *r, struct in *in)
 	}
 	check_tree(r->s);
 	check_books(r->s);
+	m_check(r->s);
 	/* The daemon's deferred reap, after the round. */
 	for (i = 0; i < NSLOT; i++)
 		if (r->slot[i].c && r->slot[i].c->closed)
@@ -1137,6 +1554,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		slot_open(&r, i);
 	check_tree(r.s);
 	check_books(r.s);
+	m_init(r.s);
 	while (in.n)
 		step(&r, &in);
 	/* Every peer hangs up: the domains hold no txn or watch then. */
