@@ -31,3 +31,7 @@ EXTRA_DIST += sim/fdbudget/fd-budget-sim.sh
 # monitor nor the daemon; a monitor that does not read fails requests.
 TESTS += sim/monitor-stop.sh
 EXTRA_DIST += sim/monitor-stop.sh
+# A domain gets pipes, never a host file's descriptor: exec's stdio copied
+# by the CLI, the console log written by the daemon.
+TESTS += sim/stdio-relay.sh
+EXTRA_DIST += sim/stdio-relay.sh

@@ -1,13 +1,20 @@
 /* xensim CLI: exec DOMAIN -- CMD... */
 #include "cli.h"
+#include "stdio_relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,46 +67,11 @@ static int die_of(int sig)
     return 128 + sig;
 }
 
-int cmd_exec(int argc, char **argv)
+/* Serve the running command: pass signals on, until its exit (*ran) or a
+ * failure. Returns the exit status for cmd_exec. */
+static int exec_wait(int fd, int sfd, const char *dom, const char *prog, bool *ran)
 {
-    if (argc < 4 || strcmp(argv[2], "--")) {
-        fprintf(stderr, "usage: xensim exec DOMAIN -- CMD...\n");
-        return 2;
-    }
-    const char *dom = argv[1];
-    char **cmd = &argv[3];
-    int ncmd = argc - 3;
-    if (is_dom0(dom))
-        return exec_in_dom0(cmd);
-
-    static struct strmsg req, rep;
-    strmsg_init(&req);
-    strmsg_add(&req, "exec");
-    strmsg_add(&req, dom);
-    if (cli_add_command(&req, cmd, ncmd))
-        return 125;
-    int fd = cli_connect(false);
-    if (fd < 0)
-        return 125;
-    /* Signals for the command go to it in its domain, not to us. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGQUIT);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-    int stdfds[3] = { 0, 1, 2 };
-    int r = strmsg_send(fd, &req, stdfds, 3);
-    if (r == -EAGAIN) {
-        cli_report_timeout(cli_timeout_ms());
-        return 125;
-    }
-    if (r) {
-        fprintf(stderr, "xensim: cannot talk to the daemon: %s\n", strerror(-r));
-        return 125;
-    }
+    static struct strmsg rep;
     /* The daemon answers the request (started) and every signal passed on
      * (signalled) at once; the command itself may run for ever. */
     int limit = cli_timeout_ms();
@@ -148,9 +120,9 @@ int cmd_exec(int argc, char **argv)
         if (!p[0].revents)
             continue;
         int nf = 0;
-        r = strmsg_recv(fd, &rep, NULL, &nf);
+        int r = strmsg_recv(fd, &rep, NULL, &nf);
         if (r <= 0) {
-            fprintf(stderr, "xensim: lost the daemon while '%s' ran in %s\n", cmd[0], dom);
+            fprintf(stderr, "xensim: lost the daemon while '%s' ran in %s\n", prog, dom);
             return 125;
         }
         char *av[8];
@@ -166,11 +138,68 @@ int cmd_exec(int argc, char **argv)
                 unanswered--;
             continue;
         }
-        if (!strcmp(av[0], "exit") && n == 2)
+        if (!strcmp(av[0], "exit") && n == 2) {
+            *ran = true;
             return atoi(av[1]);
+        }
         if (!strcmp(av[0], "err")) {
             int e = -cli_report_err(av, n);
             return status_for_errno(e);
         }
     }
+}
+
+int cmd_exec(int argc, char **argv)
+{
+    if (argc < 4 || strcmp(argv[2], "--")) {
+        fprintf(stderr, "usage: xensim exec DOMAIN -- CMD...\n");
+        return 2;
+    }
+    const char *dom = argv[1];
+    char **cmd = &argv[3];
+    int ncmd = argc - 3;
+    if (is_dom0(dom))
+        return exec_in_dom0(cmd);
+
+    /* A closed stdio is /dev/null to the command, and no descriptor of
+     * ours lands in its place. */
+    for (int i = 0; i < 3; i++)
+        if (fcntl(i, F_GETFD) < 0 && open("/dev/null", O_RDWR) != i) {
+            fprintf(stderr, "xensim: cannot open /dev/null for the closed %s: %s\n",
+                    stdio_name[i], strerror(errno));
+            return 125;
+        }
+    static struct strmsg req;
+    strmsg_init(&req);
+    strmsg_add(&req, "exec");
+    strmsg_add(&req, dom);
+    if (cli_add_command(&req, cmd, ncmd))
+        return 125;
+    int fd = cli_connect(false);
+    if (fd < 0)
+        return 125;
+    /* Signals for the command go to it in its domain, not to us. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    struct relays rl;
+    if (relays_start(&rl))
+        return 125;
+    int r = strmsg_send(fd, &req, rl.give, 3);
+    relays_sent(&rl);
+    bool ran = false;
+    int status = 125;
+    if (r == -EAGAIN)
+        cli_report_timeout(cli_timeout_ms());
+    else if (r)
+        fprintf(stderr, "xensim: cannot talk to the daemon: %s\n", strerror(-r));
+    else
+        status = exec_wait(fd, sfd, dom, cmd[0], &ran);
+    int sig = relays_finish(&rl, ran, sfd);
+    return sig ? die_of(sig) : status;
 }

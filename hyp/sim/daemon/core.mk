@@ -11,6 +11,7 @@ libxensimd_a_SOURCES = \
 	daemon/dom_seccomp.c daemon/dom_seccomp.h \
 	daemon/monitor.c daemon/monitor.h \
 	daemon/ctl.c daemon/ctl.h \
+	daemon/console.c daemon/console.h \
 	daemon/ctl_parse.c daemon/ctl_parse.h \
 	daemon/dom_names.c daemon/dom_names.h \
 	daemon/main.c daemon/xensimd.h \

@@ -1,5 +1,6 @@
 /* xensim daemon: the control socket (see ctl.h). */
 #include "ctl.h"
+#include "console.h"
 #include "ctl_parse.h"
 #include "domain_ops.h"
 #include "fd_accept.h"
@@ -144,7 +145,7 @@ static void create_fail(struct pending_create *pc, int err, const char *fmt, ...
     pc->undoing = true;
     /* Not in the table any more: its destroy is finishing right now. */
     struct sim_domain *d = domain_by_id(pc->domid);
-    if (d != pc->d || !d || domain_destroy(d, create_undone, pc))
+    if (d != pc->d || !d || console_destroy(d, create_undone, pc))
         create_undone(pc);
 }
 
@@ -165,7 +166,7 @@ static void on_create_event(void *ctx, enum job_event ev, int value, const char 
                 pc->c = NULL;
         }
         if (!pc->c)
-            domain_destroy(pc->d, NULL, NULL);
+            console_destroy(pc->d, NULL, NULL);
         free(pc);
         break;
     case JOB_FAILED:
@@ -189,7 +190,7 @@ static void create_start(struct ctl_conn *c, struct sim_domain *d, const char *c
     struct pending_create *pc = calloc(1, sizeof(*pc));
     if (!pc) {
         reply_err(c, ENOMEM, "cannot create domain '%s': %s", d->name, strerror(ENOMEM));
-        domain_destroy(d, NULL, NULL);
+        console_destroy(d, NULL, NULL);
         return;
     }
     *pc = (struct pending_create){ .c = c, .d = d, .domid = d->domid };
@@ -218,7 +219,7 @@ static void create_client_left(struct pending_create *pc)
     struct sim_domain *d = domain_by_id(pc->domid);
     if (d == pc->d && d) {
         domain_job_abandon(d, pc->job, 0);
-        domain_destroy(d, NULL, NULL);
+        console_destroy(d, NULL, NULL);
     }
     free(pc);
 }
@@ -259,6 +260,11 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
     r = domain_create(p, &d);
     if (r) {
         reply_err(c, r, "cannot create domain '%s': %s", p->name, strerror(-r));
+    } else if (cr.argv && cr.console && (r = console_start(g_loop, d, confd, &confd))) {
+        /* The log went with the failure: the domain gets no descriptor of it. */
+        confd = -1;
+        reply_err(c, r, "cannot create domain '%s': its console: %s", p->name, strerror(-r));
+        console_destroy(d, NULL, NULL);
     } else if (cr.argv) {
         create_start(c, d, cr.cwd, cr.argv, cr.envp, confd);
     } else {
@@ -289,6 +295,21 @@ static void on_exec_event(void *ctx, enum job_event ev, int value, const char *m
     }
 }
 
+/* Which of the three is a host file, folder or disk (-1: none). Reopened
+ * through /proc/self/fd/N, such a descriptor is the file itself on the
+ * host's writable mount, whatever the domain's mounts say: a domain gets
+ * none (the CLI sends pipes in their place and copies). */
+static int host_file_fd(const int *fds)
+{
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        if (fstat(fds[i], &st) == 0 &&
+            (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)))
+            return i;
+    }
+    return -1;
+}
+
 static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfds)
 {
     if (c->exec_running) {
@@ -297,6 +318,13 @@ static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfd
     }
     if (argc < 5 || nfds != 3) {
         reply_err(c, EINVAL, "exec: malformed request");
+        return;
+    }
+    int hf = host_file_fd(fds);
+    if (hf >= 0) {
+        reply_err(c, EINVAL, "exec: the command's %s is a host file, folder or disk, "
+                  "which a domain may not hold (send a pipe)",
+                  hf == 0 ? "stdin" : hf == 1 ? "stdout" : "stderr");
         return;
     }
     struct sim_domain *d = find_domain(argv[1]);
@@ -363,7 +391,7 @@ static void do_destroy(struct ctl_conn *c, char **argv, int argc)
         return;
     }
     c->pending_destroys++;
-    int r = domain_destroy(d, on_destroyed, c);
+    int r = console_destroy(d, on_destroyed, c);
     if (r) {
         c->pending_destroys--;
         reply_err(c, r, "destroy '%s': %s", argv[1], strerror(-r));
@@ -420,7 +448,7 @@ static void do_down(struct ctl_conn *c)
         if (d->domid == 0)
             continue;
         c->pending_destroys++;
-        if (domain_destroy(d, down_done, c))
+        if (console_destroy(d, down_done, c))
             c->pending_destroys--;
     }
     down_done(c);
