@@ -144,7 +144,7 @@ FUZZ_CTL_HDRS = \
 	$(top_srcdir)/hyp/sim/daemon/domain_ops.h \
 	$(top_srcdir)/hyp/sim/daemon/domain.h \
 	$(top_srcdir)/hyp/sim/daemon/dom_names.h
-fuzz_ctl_request$(EXEEXT): $(srcdir)/fuzz/fuzz_ctl_request.c \
+fuzz_ctl_request$(EXEEXT): $(srcdir)/fuzz/fuzz_ctl_request.c $(srcdir)/fuzz/fuzz_names.h \
 		$(FUZZ_CTL_SRCS) $(FUZZ_CTL_HDRS)
 	$(AM_V_CC)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_WARN) -I$(top_builddir) \
 		-I$(top_srcdir)/hyp/sim -I$(top_srcdir)/hyp/sim/daemon \
@@ -152,7 +152,7 @@ fuzz_ctl_request$(EXEEXT): $(srcdir)/fuzz/fuzz_ctl_request.c \
 
 FUZZ_CFG_SRCS = $(top_srcdir)/hyp/sim/cli/cfg.c \
 	$(top_srcdir)/hyp/sim/daemon/dom_names.c
-fuzz_xl_cfg$(EXEEXT): $(srcdir)/fuzz/fuzz_xl_cfg.c \
+fuzz_xl_cfg$(EXEEXT): $(srcdir)/fuzz/fuzz_xl_cfg.c $(srcdir)/fuzz/fuzz_names.h \
 		$(srcdir)/fuzz/fuzz_stderr.h $(FUZZ_CFG_SRCS) \
 		$(top_srcdir)/hyp/sim/cli/cli.h $(top_srcdir)/hyp/sim/strmsg.h \
 		$(top_srcdir)/hyp/sim/daemon/dom_names.h
@@ -167,7 +167,7 @@ TESTS += fuzz/fuzz_bench_args.sh fuzz/fuzz_ctl_request.sh fuzz/fuzz_xl_cfg.sh
 CLEANFILES += fuzz_bench_args$(EXEEXT) fuzz_ctl_request$(EXEEXT) \
 	fuzz_xl_cfg$(EXEEXT)
 endif
-EXTRA_DIST += fuzz/fuzz_stderr.h \
+EXTRA_DIST += fuzz/fuzz_stderr.h fuzz/fuzz_names.h \
 	fuzz/fuzz_bench_args.c fuzz/fuzz_bench_args.sh \
 	fuzz/fuzz_ctl_request.c fuzz/fuzz_ctl_request.sh \
 	fuzz/fuzz_xl_cfg.c fuzz/fuzz_xl_cfg.sh

@@ -18,6 +18,7 @@
  * key's bound; the last of a key counts.  Then every field is the model's;
  * a refusal has a message.  A violation abort()s. */
 #include "config.h"
+#include "fuzz_names.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -105,18 +106,6 @@ static bool model_uuid(const char *v, uint8_t out[16])
 	return true;
 }
 
-static bool model_name(const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n < 1 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == '/')
-			return false;
-	return true;
-}
-
 /* Strings k.. of the datagram as "CWD NARGS ARG... ENV...": the count of
  * ARGs, or -1. */
 static long model_command(char **a, int argc, int k)
@@ -161,7 +150,7 @@ static bool model_create(char **a, int argc, struct model *w)
 		v = eq + 1;
 #define KEY(s) (kl == strlen(s) && !strncmp(a[i], s, kl))
 		if (KEY("name")) {
-			if (!model_name(v))
+			if (!fuzz_name_ok(v))
 				return false;
 			memcpy(w->p.name, v, strlen(v) + 1);
 		} else if (KEY("uuid")) {
@@ -261,7 +250,7 @@ static void check_create(int argc, size_t len)
 		return;
 	}
 	/* The daemon's own rules, again, on what it will create. */
-	if (!model_name(cr.p.name))
+	if (!fuzz_name_ok(cr.p.name))
 		FAIL("create accepted the name '%s'", cr.p.name);
 	if (strcmp(cr.p.name, w.p.name) ||
 	    cr.p.has_uuid != w.p.has_uuid ||

@@ -13,6 +13,7 @@
  * on some files (a NUL inside a string), which cfg.c must keep from it.
  * A violation abort()s. */
 #include "config.h"
+#include "fuzz_names.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -69,18 +70,6 @@ static bool ok_uuid(const char *v)
 	return true;
 }
 
-static bool ok_name(const char *v)
-{
-	size_t n = strnlen(v, 64);
-
-	if (n < 1 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || v[i] == '/')
-			return false;
-	return true;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -106,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("refused (%d) without naming the key: '%s'", r, msg);
 		return 0;
 	}
-	if (!ok_name(cfg.name))
+	if (!fuzz_name_ok(cfg.name))
 		FAIL("accepted the name '%.64s'", cfg.name);
 	if (cfg.uuid[0] && !ok_uuid(cfg.uuid))
 		FAIL("accepted the uuid '%.64s'", cfg.uuid);

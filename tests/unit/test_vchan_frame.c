@@ -895,11 +895,29 @@ static void *raw_reader_main(void *arg)
 	return NULL;
 }
 
+/* A raw pair (4 KiB rings, logs captured), and four rings' worth of
+ * pattern seed in *in, with as much room in *out. */
+static void raw_fixture(struct vchan **s, struct vchan **c, uint8_t **in,
+			uint8_t **out, size_t *ring, size_t *len, uint32_t seed)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	assert_int_equal(vchan_shm_pair(&sc, &cc, s, c), 0);
+	*ring = vchan_ring_size(*c, 1);
+	*len = 4 * *ring;
+	*in = malloc(*len);
+	*out = malloc(*len);
+	assert_non_null(*in);
+	assert_non_null(*out);
+	tv_fill(*in, *len, seed);
+}
+
 /* A blocking vchan_write() writes all, as libxenvchan's does: four rings'
  * worth with VCHAN_FOREVER while the peer reads slowly. */
 static void test_raw_write_blocking_all(void **state)
 {
-	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
 	struct raw_reader rd = { 0 };
 	struct vchan *s, *c;
 	uint8_t *in, *out;
@@ -908,16 +926,7 @@ static void test_raw_write_blocking_all(void **state)
 	int r;
 
 	(void)state;
-	tv_capture_logs();
-	sc.raw = cc.raw = 1;
-	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
-	ring = vchan_ring_size(c, 1);
-	len = 4 * ring;
-	in = malloc(len);
-	out = malloc(len);
-	assert_non_null(in);
-	assert_non_null(out);
-	tv_fill(in, len, 9);
+	raw_fixture(&s, &c, &in, &out, &ring, &len, 9);
 	rd = (struct raw_reader){ .v = s, .buf = out, .want = len,
 				  .chunk = ring / 4 };
 	alarm(20);   /* a hang is this test's failure */
@@ -974,7 +983,6 @@ static void test_raw_write_timeout_partial(void **state)
  * and the next one -EPIPE. */
 static void test_raw_write_peer_closes(void **state)
 {
-	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
 	struct raw_reader rd = { 0 };
 	struct vchan_stats st;
 	struct vchan *s, *c;
@@ -984,16 +992,7 @@ static void test_raw_write_peer_closes(void **state)
 	int r;
 
 	(void)state;
-	tv_capture_logs();
-	sc.raw = cc.raw = 1;
-	assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
-	ring = vchan_ring_size(c, 1);
-	len = 4 * ring;
-	in = malloc(len);
-	out = malloc(len);
-	assert_non_null(in);
-	assert_non_null(out);
-	tv_fill(in, len, 5);
+	raw_fixture(&s, &c, &in, &out, &ring, &len, 5);
 	rd = (struct raw_reader){ .v = s, .buf = out, .want = ring + ring / 2,
 				  .chunk = ring / 4, .close_after = true };
 	alarm(20);
