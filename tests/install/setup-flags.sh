@@ -34,7 +34,8 @@ chmod +x "$t/src/configure" "$t/bin/"*
 run() {
     n=$1; shift
     : > "$t/calls"
-    env PATH="$t/bin:$PATH" BUILD_DIR="$t/build" "$@" sh "$t/src/setup.sh" build \
+    # Not the caller's CONFIGURE_FLAGS: .ci/run sets them for make check.
+    env -u CONFIGURE_FLAGS PATH="$t/bin:$PATH" BUILD_DIR="$t/build" "$@" sh "$t/src/setup.sh" build \
         > "$t/out" 2> "$t/err" || { fail "$n: setup.sh failed:"; cat "$t/out" "$t/err"; }
 }
 configured() { grep '^configure' "$t/calls"; }
