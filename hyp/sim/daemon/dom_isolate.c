@@ -121,6 +121,18 @@ static int private_dev(const int *devfd)
     return 0;
 }
 
+/* The length of the writable scratch mount that path is strictly below,
+ * 0 if none. */
+static size_t below_scratch(const char *path, const bool *bound)
+{
+    for (unsigned i = 0; i < NSCRATCH; i++) {
+        size_t n = strlen(scratch[i]);
+        if (bound[i] && strncmp(path, scratch[i], n) == 0 && path[n] == '/')
+            return n;
+    }
+    return 0;
+}
+
 /* Calls fn on each folder strictly between a writable scratch mount and
  * the host's folder, top down: a domain must not rename one of them and
  * put a folder of its own, with sockets of its own, at the host's path. */
@@ -130,17 +142,15 @@ static int each_ancestor(const char *host_dir, const bool *bound,
     char p[PATH_MAX];
     if (snprintf(p, sizeof(p), "%s", host_dir) >= (int)sizeof(p))
         return -ENAMETOOLONG;
-    for (unsigned i = 0; i < NSCRATCH; i++) {
-        size_t n = strlen(scratch[i]);
-        if (!bound[i] || strncmp(p, scratch[i], n) != 0 || p[n] != '/')
-            continue;
-        for (char *s = p + n + 1; (s = strchr(s, '/')); s++) {
-            *s = '\0';
-            int r = fn(p);
-            *s = '/';
-            if (r)
-                return r;
-        }
+    size_t n = below_scratch(p, bound);
+    if (!n)
+        return 0;
+    for (char *s = p + n + 1; (s = strchr(s, '/')); s++) {
+        *s = '\0';
+        int r = fn(p);
+        *s = '/';
+        if (r)
+            return r;
     }
     return 0;
 }
@@ -158,12 +168,7 @@ static int work_folder(const char *host_dir, const bool *bound, char *out,
     if (!sl || sl == out)
         return 0;
     *sl = '\0';
-    for (unsigned i = 0; i < NSCRATCH; i++) {
-        size_t n = strlen(scratch[i]);
-        if (bound[i] && strncmp(out, scratch[i], n) == 0 && out[n] == '/')
-            return 1;
-    }
-    return 0;
+    return below_scratch(out, bound) != 0;
 }
 
 /* A mount point cannot be renamed or removed from its namespace. */
