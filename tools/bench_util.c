@@ -2,9 +2,11 @@
 /* vipc-bench: clock, quantiles, pinning, data pattern, result rows. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,55 +274,130 @@ void bench_row_emit(FILE *f, const struct bench_row *r)
 	fflush(f);
 }
 
+/* The next blank-separated field of a row from *p: its start; *len 0 when
+ * the line has no more. */
+static const char *row_field(const char **p, size_t *len)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	while (s[n] && !isspace((unsigned char)s[n]))
+		n++;
+	*len = n;
+	*p = s + n;
+	return s;
+}
+
+/* Index of the field among names[], or -1. */
+static int row_name(const char *f, size_t len, const char *const *names,
+		    int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) == len && !memcmp(f, names[i], len))
+			return i;
+	return -1;
+}
+
+/* Decimal digits only: sscanf's %zu took a sign ("-1" as SIZE_MAX). */
+static int row_size(const char *f, size_t len, size_t *out)
+{
+	size_t v = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned d = (unsigned)(f[i] - '0');
+
+		if (d > 9 || v > (SIZE_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The whole field is the number (strtod stops at a blank, never past). */
+static int row_time(const char *f, size_t len, double *out)
+{
+	char *end;
+
+	*out = strtod(f, &end);
+	return end == f + len ? 0 : -EINVAL;
+}
+
+/* Field by field rather than sscanf: "%15s" cut a longer transport into
+ * two fields, and nothing checked what followed the last one. */
 int bench_row_parse(const char *line, struct bench_row *r)
 {
-	char tr[16], test[16], pl[16];
-	int i;
+	const char *f[8];
+	size_t len[8];
+	const char *p = line;
+	size_t more;
+	int t, pl;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(line, "ROW %15s %15s %zu %zu %15s %lf %lf", tr, test,
-		   &r->size, &r->ring, pl, &r->median, &r->p99) != 7)
+	for (int i = 0; i < 8; i++) {
+		f[i] = row_field(&p, &len[i]);
+		if (!len[i])
+			return -EINVAL;
+	}
+	row_field(&p, &more);
+	if (more || f[0] != line || len[0] != 3 || memcmp(line, "ROW", 3) ||
+	    len[1] >= sizeof(r->transport))
 		return -EINVAL;
-	snprintf(r->transport, sizeof(r->transport), "%s", tr);
-	for (i = 0; i < 3 && strcmp(test, test_names[i]); i++)
-		;
-	if (i == 3)
+	t = row_name(f[2], len[2], test_names, 3);
+	pl = row_name(f[5], len[5], placement_names, 2);
+	if (t < 0 || pl < 0 || row_size(f[3], len[3], &r->size) ||
+	    row_size(f[4], len[4], &r->ring) ||
+	    row_time(f[6], len[6], &r->median) ||
+	    row_time(f[7], len[7], &r->p99)) {
+		memset(r, 0, sizeof(*r));
 		return -EINVAL;
-	r->test = (enum bench_test)i;
-	for (i = 0; i < 2 && strcmp(pl, placement_names[i]); i++)
-		;
-	if (i == 2)
-		return -EINVAL;
-	r->placement = (enum bench_placement)i;
+	}
+	memcpy(r->transport, f[1], len[1]);
+	r->test = (enum bench_test)t;
+	r->placement = (enum bench_placement)pl;
 	return 0;
 }
 
 int bench_read_rows(FILE *f, const char *name, struct bench_results *res)
 {
-	char line[512];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 	int r = 0, lineno = 0;
 
-	while (fgets(line, sizeof(line), f)) {
-		const char *p = line + strspn(line, " \t");
+	/* Whole lines however long: a fixed buffer read a long one as two, and
+	 * its tail could pass for a row of its own. */
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *p = line + strspn(line, " \t");
 		struct bench_row row;
 
 		lineno++;
 		if (strncmp(p, "ROW ", 4))
 			continue;
-		if (bench_row_parse(p, &row) < 0) {
+		/* A NUL would hide the rest of the line from the parser. */
+		if (memchr(line, '\0', (size_t)n) || bench_row_parse(p, &row) < 0) {
 			line[strcspn(line, "\r\n")] = '\0';
-			fprintf(stderr, "%s: %s:%d: not a result row: %s\n",
-				BENCH_PROG, name, lineno, p);
+			fprintf(stderr, "%s: %s:%d: not a result row: %.200s%s\n",
+				BENCH_PROG, name, lineno, p,
+				strlen(p) > 200 ? "..." : "");
 			r = -EBADMSG;
 			continue;
 		}
-		if (bench_results_add(res, &row) < 0)
+		if (bench_results_add(res, &row) < 0) {
+			free(line);
 			return -ENOMEM;
+		}
 	}
+	free(line);
 	if (ferror(f)) {
 		fprintf(stderr, "%s: %s: read error\n", BENCH_PROG, name);
 		return -EIO;
 	}
+	/* getline fails short of the end only when out of memory. */
+	if (!feof(f))
+		return -ENOMEM;
 	return r;
 }
 

@@ -7,9 +7,11 @@
  * A config read is one the daemon may be asked for: a name of 1-63
  * characters without a control character or '/' (dom_names.c's rules,
  * checked again here), a UUID that is empty or 8-4-4-4-12 hex digits,
- * every string ending inside its field.  A refusal is an -errno with a
- * message on stderr naming the file and, unless the file is not text or
- * does not parse at all, the key.  Never a crash: libxlutil itself aborts
+ * every string ending inside its field, every number absent (0) or within
+ * the bounds the daemon's ctl_parse.c takes and above 0 (0 is the
+ * daemon's "not given").  A refusal is an -errno with a message on stderr
+ * naming the file and, unless the file is not text or does not parse at
+ * all, the key; for a number, also the range it takes.  Never a crash: libxlutil itself aborts
  * on some files (a NUL inside a string), which cfg.c must keep from it.
  * A violation abort()s. */
 #include "config.h"
@@ -70,6 +72,36 @@ static bool ok_uuid(const char *v)
 	return true;
 }
 
+/* A number's key as a refusal names it, and its largest value. */
+static const struct {
+	const char *key;
+	long max;
+} nums[] = {
+	{ "memory=", 1L << 30 },
+	{ "vcpus=", 512 },
+	{ "max_grant_frames=", 4096 },
+	{ "max_event_channels=", 131072 },
+	{ "xensim_max_fds=", 4294967295L },
+};
+
+/* The message starts "xensim: FILE: KEY=": any key cfg.c reads. */
+static bool named_key(const char *msg)
+{
+	const char *p = "xensim: " PATH ": ";
+	size_t n = strlen(p), k;
+
+	if (strncmp(msg, p, n))
+		return false;
+	k = strspn(msg + n, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	return k && msg[n + k] == '=';
+}
+
+static void check_num(const char *key, long v, long max)
+{
+	if (v < 0 || v > max)
+		FAIL("accepted %s%ld (at most %ld)", key, v, max);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -90,6 +122,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FAIL("refused (%d) without naming the file: '%s'", r, msg);
 		for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			key |= strstr(msg, keys[i]) != NULL;
+		key |= named_key(msg);
+		/* Only at the key's place: a value quoted in the message
+		 * may spell another key. */
+		for (unsigned i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+			char want[64];
+
+			snprintf(want, sizeof(want), "xensim: %s: %s", PATH,
+				 nums[i].key);
+			if (strncmp(msg, want, strlen(want)))
+				continue;
+			snprintf(want, sizeof(want), "(accepted: 1 to %ld)\n",
+				 nums[i].max);
+			if (!strstr(msg, want))
+				FAIL("refused %s without its range: '%s'",
+				     nums[i].key, msg);
+			key = true;
+		}
 		if (!key && !strstr(msg, "is not a valid xl.cfg file") &&
 		    !strstr(msg, "not a text file"))
 			FAIL("refused (%d) without naming the key: '%s'", r, msg);
@@ -103,5 +152,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strnlen(cfg.kernel, sizeof(cfg.kernel)) == sizeof(cfg.kernel) ||
 	    strnlen(cfg.cmdline, sizeof(cfg.cmdline)) == sizeof(cfg.cmdline))
 		FAIL("a string runs past its field");
+	check_num(nums[0].key, cfg.memory, nums[0].max);
+	check_num(nums[1].key, cfg.vcpus, nums[1].max);
+	check_num(nums[2].key, cfg.max_grant_frames, nums[2].max);
+	check_num(nums[3].key, cfg.max_event_channels, nums[3].max);
+	check_num(nums[4].key, cfg.max_fds, nums[4].max);
 	return 0;
 }

@@ -60,7 +60,20 @@ printf 'name = "tab\tname"\n' > "$work/tabname.cfg"
 refused "a name with a tab is refused" "$work/tabname.cfg" "name=" "control character"
 printf 'name = "sl/ash"\n' > "$work/slash.cfg"
 refused "a name with '/' is refused naming the file" "$work/slash.cfg" "name=" "'/'"
-check "no refused cfg left a domain" sh -c "! '$XENSIM' list | grep -Eq '^(x{63}|tab|sl|longkernel|longcmd|uuidtrail|uuiddash) '"
+# A number xl would only warn about (and leave at its default) is refused,
+# naming the value and the range the daemon takes too.
+refused "a memory= that is not a number is refused" \
+    "$(mkcfg memword 'memory = "lots"')" "memory= 'lots' is not a number" "1 to 1073741824"
+refused "a vcpus= of 0 is refused" "$(mkcfg vcpuzero 'vcpus = 0')" "vcpus= '0' is zero" "1 to 512"
+refused "a negative vcpus= is refused" "$(mkcfg vcpuneg 'vcpus = "-2"')" "vcpus= '-2' is negative" "1 to 512"
+refused "a max_grant_frames= past the daemon's bound is refused" \
+    "$(mkcfg bigframes 'max_grant_frames = 4097')" "max_grant_frames= '4097' is too large" "1 to 4096"
+check "no refused cfg left a domain" sh -c "! '$XENSIM' list | grep -Eq '^(x{63}|tab|sl|longkernel|longcmd|uuidtrail|uuiddash|memword|vcpuzero|vcpuneg|bigframes) '"
+"$XENSIM" create "$(mkcfg bounds 'memory = 0x100' 'vcpus = 512' 'max_grant_frames = 4096' \
+    'max_event_channels = 131072' 'xensim_max_fds = 4294967295')" > /dev/null &&
+    ok "the largest values the cfg takes, the daemon takes too" ||
+    bad "the largest values the cfg takes, the daemon takes too"
+"$XENSIM" destroy bounds
 u=$("$XENSIM" create "$(mkcfg uuidok 'uuid = "0123ABCD-4567-89ab-cdef-0123456789AB"')") &&
     "$XENSIM" list --json | grep -q '"uuid": "0123abcd-4567-89ab-cdef-0123456789ab"' &&
     ok "an 8-4-4-4-12 uuid is taken, in either case" || bad "an 8-4-4-4-12 uuid is taken"

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <libxlutil.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +52,62 @@ static int check_name(const char *path, const char *name)
     return 0;
 }
 
-static void get_long(XLU_Config *c, const char *key, long *out)
+/* The daemon's bounds (ctl_parse.c), so that what passes here passes there.
+ * 0 is the daemon's "not given", so a 0 in the file is refused, not sent. */
+#define MEMORY_MAX (1L << 30) /* MiB */
+#define VCPUS_MAX 512L
+#define GRANT_FRAMES_MAX 4096L
+#define EVENT_CHANNELS_MAX 131072L
+#if LONG_MAX > UINT32_MAX
+#define MAX_FDS_MAX ((long)UINT32_MAX)
+#else
+#define MAX_FDS_MAX LONG_MAX
+#endif
+
+/* A value as the message shows it: cut, and no control character that
+ * would reach the terminal. */
+static void show(const char *v, char *out, size_t len)
 {
-    long v;
-    if (!xlu_cfg_get_long(c, key, &v, 0))
+    size_t i = 0;
+    for (; v[i] && i + 4 < len; i++)
+        out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+    if (v[i])
+        memcpy(out + i, "...", 4);
+    else
+        out[i] = '\0';
+}
+
+/* A number xl reads (strtol base 0: 0x and 0 prefixes too) in 1..max.
+ * libxlutil only warns and leaves the default; we refuse, so that a typo
+ * never starts a domain configured otherwise than the file says. */
+static int get_num(XLU_Config *c, const char *path, const char *key, long max,
+                   long *out)
+{
+    long v = 0;
+    const char *s;
+    int r = xlu_cfg_get_long(c, key, &v, 1);
+    if (r == ESRCH)
+        return 0;
+    if (xlu_cfg_get_string(c, key, &s, 1)) {
+        fprintf(stderr, "xensim: %s: %s= must be a single number (accepted: 1 to %ld)\n", path,
+                key, max);
+        return -EINVAL;
+    }
+    const char *what = r == ERANGE ? "is out of range"
+                       : r         ? "is not a number"
+                       : v < 0     ? "is negative"
+                       : v == 0    ? "is zero"
+                       : v > max   ? "is too large"
+                                   : NULL;
+    if (!what) {
         *out = v;
+        return 0;
+    }
+    char shown[48];
+    show(s, shown, sizeof(shown));
+    fprintf(stderr, "xensim: %s: %s= '%s' %s (accepted: 1 to %ld)\n", path, key, shown,
+            what, max);
+    return -EINVAL;
 }
 
 /* An xl.cfg is a few hundred bytes: the bound keeps a wrong path (a disk
@@ -129,12 +182,19 @@ int cli_cfg_parse(const char *path, const char *data, size_t len, struct cli_cfg
         xlu_cfg_destroy(c);
         return r;
     }
-    get_long(c, "memory", &cfg->memory);
-    get_long(c, "vcpus", &cfg->vcpus);
-    get_long(c, "max_grant_frames", &cfg->max_grant_frames);
-    get_long(c, "max_event_channels", &cfg->max_event_channels);
-    get_long(c, "xensim_max_fds", &cfg->max_fds);
+    r = get_num(c, path, "memory", MEMORY_MAX, &cfg->memory);
+    if (!r)
+        r = get_num(c, path, "vcpus", VCPUS_MAX, &cfg->vcpus);
+    if (!r)
+        r = get_num(c, path, "max_grant_frames", GRANT_FRAMES_MAX, &cfg->max_grant_frames);
+    if (!r)
+        r = get_num(c, path, "max_event_channels", EVENT_CHANNELS_MAX,
+                    &cfg->max_event_channels);
+    if (!r)
+        r = get_num(c, path, "xensim_max_fds", MAX_FDS_MAX, &cfg->max_fds);
     xlu_cfg_destroy(c);
+    if (r)
+        return r;
     if (!cfg->name[0]) {
         fprintf(stderr, "xensim: %s: name= is required\n", path);
         return -EINVAL;
