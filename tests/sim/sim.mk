@@ -3,6 +3,9 @@ TESTS += sim/xensim-cli.sh
 EXTRA_DIST += sim/lib.sh sim/xensim-cli.sh
 TESTS += sim/isolation.sh
 EXTRA_DIST += sim/isolation.sh
+# A fork bomb in a domain stops at its PID namespace's pid_max.
+TESTS += sim/dom-pids.sh
+EXTRA_DIST += sim/dom-pids.sh
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
 # make demo's script leaves no host up, interrupted, failed or done.

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #ifndef SYS_mount_setattr
@@ -255,6 +256,37 @@ static int own_proc(int nullfd)
     return 0;
 }
 
+/* Linux 6.14 made pid_max one per PID namespace. Before, the file is the
+ * machine's: written from here it would bound every process of the host,
+ * so it is not touched there. */
+static bool pid_max_per_ns(void)
+{
+    struct utsname u;
+    unsigned major, minor;
+    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 14);
+}
+
+/* A PID namespace hands out pids below its pid_max, and each of its
+ * processes and threads holds one: so at most DOM_PID_MAX - 1 of them,
+ * however a guest forks, and the host's pids stay the host's. Written
+ * while /proc/sys is still writable: uid 0 of the domain may write it
+ * too (the kernel asks no capability of the namespace's root). */
+static int bound_pids(void)
+{
+    if (!pid_max_per_ns())
+        return -EOPNOTSUPP;
+    int fd = open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    char v[16];
+    int n = snprintf(v, sizeof(v), "%d\n", DOM_PID_MAX);
+    int r = write(fd, v, (size_t)n) == n ? 0 : -errno;
+    close(fd);
+    return r;
+}
+
 static int loopback_up(void)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -274,7 +306,7 @@ static int loopback_up(void)
 }
 
 static int isolate(const char *host_dir, int hfd, const int *devfd,
-                   bool *bound, const char **what)
+                   bool *bound, const char **what, int *pids)
 {
     int r;
     *what = "make the mounts private";
@@ -307,6 +339,8 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
         return -ENODEV;
     if ((r = own_proc(devfd[0])))
         return r;
+    /* Not fatal: the domain runs unbounded, and the caller says so. */
+    *pids = bound_pids();
     /* Read-only, sysctls and sysfs included; then the domain's own
      * scratch (its /run, /dev/shm, ptys, its /proc) and the host's /tmp
      * writable again, each mount alone: one mounted below them stays
@@ -328,12 +362,13 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     return loopback_up();
 }
 
-int dom_isolate_mounts(const char *host_dir, const char **what)
+int dom_isolate_mounts(const char *host_dir, const char **what, int *pids)
 {
     /* Opened before /run and /dev are covered: bound back from these. */
     int devfd[NDEV], r;
     bool bound[NSCRATCH] = { false };
     char path[64];
+    *pids = 0;
     for (unsigned i = 0; i < NDEV; i++) {
         snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
         devfd[i] = open(path, O_PATH | O_CLOEXEC);
@@ -343,7 +378,7 @@ int dom_isolate_mounts(const char *host_dir, const char **what)
         *what = "open the host's folder";
         r = -errno;
     } else {
-        r = isolate(host_dir, hfd, devfd, bound, what);
+        r = isolate(host_dir, hfd, devfd, bound, what, pids);
         close(hfd);
     }
     for (unsigned i = 0; i < NDEV; i++)

@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,15 +227,15 @@ static uint32_t alloc_domid(void)
  * And no capability, in the bounding set too, so that no program of the
  * domain can mount the host's /proc again, unmount ours or make a mount
  * writable: a guest's programs need none here.  0, or -errno naming the
- * step in *what. */
-static int isolate(const char **what)
+ * step in *what; *pids as dom_isolate_mounts() says. */
+static int isolate(const char **what, int *pids)
 {
     struct __user_cap_header_struct hdr = {
         .version = _LINUX_CAPABILITY_VERSION_3,
     };
     struct __user_cap_data_struct none[2] = { { 0 } };
 
-    int r = dom_isolate_mounts(g_host_dir, what);
+    int r = dom_isolate_mounts(g_host_dir, what, pids);
     if (r)
         return r;
     *what = "refuse the keyring calls (seccomp)";
@@ -249,7 +250,25 @@ static int isolate(const char **what)
     return 0;
 }
 
-static __attribute__((noreturn)) void become_monitor(int sock)
+/* Said once per domain, in the daemon's log: a fork bomb in this one can
+ * take the host's pids, and so every other domain's. */
+static void say_unbounded(const struct sim_domain *d, int err)
+{
+    struct utsname u;
+    if (err == -EOPNOTSUPP)
+        fprintf(stderr, "xensim: domain %u (%s): its processes are not "
+                        "bounded: this kernel (%s) has no pid_max per PID "
+                        "namespace (Linux 6.14)\n", d->domid, d->name,
+                uname(&u) == 0 ? u.release : "unknown");
+    else
+        fprintf(stderr, "xensim: domain %u (%s): its processes are not "
+                        "bounded: cannot set its PID namespace's pid_max "
+                        "to %d: %s\n", d->domid, d->name, DOM_PID_MAX,
+                strerror(-err));
+}
+
+static __attribute__((noreturn)) void become_monitor(int sock,
+                                                     const struct sim_domain *d)
 {
     /* Not dumpable: the domain's processes (same uid) may not ptrace it or
      * take its descriptors (pidfd_getfd), its socket to the daemon above
@@ -257,7 +276,8 @@ static __attribute__((noreturn)) void become_monitor(int sock)
      * programs it starts dumpable again. */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const char *what;
-    int r = isolate(&what);
+    int pids;
+    int r = isolate(&what, &pids);
     if (r < 0) {
         /* Stderr is still the daemon's log.  A domain that cannot be
          * isolated is not made: it would be one in name only. */
@@ -265,6 +285,8 @@ static __attribute__((noreturn)) void become_monitor(int sock)
                 what, strerror(-r));
         _exit(1);
     }
+    if (pids)
+        say_unbounded(d, pids);
     /* Keep only the monitor socket: listening sockets, other domains'
      * monitors and clients' connections must not leak into a domain. */
     if (sock != 3) {
@@ -354,7 +376,7 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
     }
     if (pid == 0) {
         close(sv[0]);
-        become_monitor(sv[1]);
+        become_monitor(sv[1], &x->d);
     }
     close(sv[1]);
     x->d.monitor = pid;
