@@ -104,6 +104,102 @@ check "10 MB through stdin arrive whole and in order" \
 out=$("$XENSIM" exec alpha -- sh -c 'readlink /proc/self/fd/0' < /dev/null)
 check "/dev/null is passed as it is ($out)" test "$out" = /dev/null
 
+# A terminal is relayed through pipes too (like `docker exec -i` without -t):
+# a domain holding the host's terminal could change its modes, and read
+# what is typed at the host's shell once exec returned. The copier reads
+# only while the command runs, and never changes the terminal's modes.
+# (python3 plays the user at a pty: setup.sh installs it.)
+if command -v python3 >/dev/null; then
+    cat > "$work/tty_user.py" <<'PY'
+import os, pty, select, signal, sys, termios, time
+# tty_user.py SCRIPT [LINE-AFTER-MARK MARK]...: SCRIPT runs in sh on a new pty;
+# once MARK is seen, LINE is typed. Prints the pty's output, then
+# "echo-before=N echo-after=N" (the pty's ECHO flag around the run).
+script, steps = sys.argv[1], sys.argv[2:]
+pid, m = pty.fork()
+if pid == 0:
+    os.execvp("sh", ["sh", "-c", script])
+echo = lambda: int(bool(termios.tcgetattr(m)[3] & termios.ECHO))
+before, out, end = echo(), b"", time.monotonic() + 20
+while time.monotonic() < end:
+    if steps and steps[1].encode() in out:
+        os.write(m, steps[0].encode() + b"\n")
+        steps = steps[2:]
+    if not select.select([m], [], [], 0.1)[0]:
+        continue
+    try:
+        data = os.read(m, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    if b"pty-done" in out:
+        break
+after = echo()
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print(out.decode(errors="replace").replace("\r", ""))
+print("echo-before=%d echo-after=%d" % (before, after))
+PY
+    # has PATTERN...: the pty's output ($out) shows each
+    has() { for p; do printf '%s\n' "$out" | grep -q -- "$p" || return 1; done; }
+    # The command keeps a copy of its stdin for later and turns echo off;
+    # a line typed at the host's shell after exec returned is not its.
+    rm -f "$work/stolen" "$work/stolen.done"
+    out=$(python3 "$work/tty_user.py" "\"$XENSIM\" exec alpha -- sh -c 'exec 3<&0
+        (sleep 2; head -n1 <&3 > $work/stolen; touch $work/stolen.done) >/dev/null 2>&1 &
+        stty -echo 2>/dev/null; echo kept'; echo exec-done
+        i=0; while [ ! -e $work/stolen.done ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+        echo pty-done" typed-after exec-done)
+    check "exec with a terminal runs the command, and returns" has kept exec-done
+    check "a domain cannot change the terminal's modes ($(echo "$out" | tail -n1))" \
+        has 'echo-before=1 echo-after=1'
+    check "a domain cannot read a line typed after exec returned ($(cat "$work/stolen" 2>&1))" \
+        sh -c "test -e '$work/stolen.done' && ! grep -q typed-after '$work/stolen'"
+    # Yet what is typed while the command runs reaches it, through a pipe.
+    out=$(python3 "$work/tty_user.py" "\"$XENSIM\" exec alpha -- sh -c '
+        test -t 0 && echo in-tty || echo in-pipe; test -t 1 && echo out-tty || echo out-pipe
+        read l; echo \"got:\$l\"'; echo exec-status:\$?; echo pty-done" typed-during out-)
+    check "the command's stdin and stdout are not the terminal ($(echo $out))" \
+        has in-pipe out-pipe
+    check "what is typed while it runs reaches it" has got:typed-during exec-status:0
+    # The daemon checks for itself: a client handing it a terminal is refused.
+    out=$(python3 - "$XENSIM_DIR/ctl.sock" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.settimeout(10)
+req = ["exec", "alpha", "/", "2", "/bin/sh", "-c", "stty -echo"]
+null = os.open("/dev/null", os.O_RDWR)
+master, slave = os.openpty()
+socket.send_fds(s, [b"".join(a.encode() + b"\0" for a in req)], [null, slave, null])
+rep = s.recv(65536).split(b"\0")[:-1]
+if rep and rep[0] == b"started":
+    rep = s.recv(65536).split(b"\0")[:-1]
+print(" ".join(x.decode(errors="replace") for x in rep))
+PY
+)
+    case $out in
+    "err 22 "*"stdout is a terminal"*) ok "the daemon refuses a terminal as an exec's stdout ($out)" ;;
+    *) bad "the daemon refuses a terminal as an exec's stdout ($out)" ;;
+    esac
+else
+    bad "python3 is missing (Debian package python3): exec with a terminal was not tried"
+fi
+# A stopped command still ends on a signal passed on: the daemon continues
+# it, as shells do a stopped job, or exec would wait for ever.
+"$XENSIM" exec alpha -- sh -c 'kill -STOP $$; echo resumed' stopped-cmd > "$work/stopped" &
+cli=$!
+i=0; while ! grep -qs '^State:.*stopped' $(grep -ls stopped-cmd /proc/[0-9]*/cmdline |
+    sed 's/cmdline$/status/') /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $cli
+i=0; while kill -0 $cli 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $cli 2>/dev/null && kill -KILL $cli
+wait $cli; st=$?
+check "SIGTERM ends a stopped command, signalled ($st; $(cat "$work/stopped"))" \
+    test "$st" = 143 -a ! -s "$work/stopped"
+
 # The console log only grows: the first process writes to a pipe.
 "$XENSIM" create "$(mkcfg beta)" -- \
     sh -c 'echo line-one; : > /proc/self/fd/1; echo line-two; exec sleep 600' >/dev/null ||

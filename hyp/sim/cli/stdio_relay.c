@@ -1,5 +1,5 @@
-/* xensim CLI: the command's stdio when it is a host file (see
- * stdio_relay.h). */
+/* xensim CLI: the command's stdio when it is a host file or a terminal
+ * (see stdio_relay.h). */
 #include "stdio_relay.h"
 
 #include <errno.h>
@@ -22,9 +22,11 @@ const char *const stdio_name[3] = {
     "standard input", "standard output", "standard error",
 };
 
-static bool host_file(const struct stat *st)
+/* Whether stdio i (st: its fstat) must reach the command as a pipe. */
+static bool to_relay(int i, const struct stat *st)
 {
-    return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISBLK(st->st_mode);
+    return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISBLK(st->st_mode) ||
+           isatty(i);
 }
 
 static volatile sig_atomic_t g_stop;
@@ -79,10 +81,13 @@ static void copier_setup(pid_t parent, int std, int end, int alive)
         close(null);
 }
 
-/* stdin's file into the pipe, in pieces of PIPE_BUF that a non-blocking
- * pipe takes whole or not at all. On SIGUSR1 (the command is done) a piece
- * not taken goes back to the file's offset, so that the offset ends where
- * the pipe's data does (cmd_exec then takes back what is left unread). */
+/* stdin into the pipe, in pieces of PIPE_BUF that a non-blocking pipe
+ * takes whole or not at all. It reads only what poll says is there: never
+ * sitting in a terminal's read when the command ends, it takes none of
+ * what is typed at the host's shell after. On SIGUSR1 (the command is done)
+ * a piece not taken goes back to the file's offset, so that the offset ends
+ * where the pipe's data does (cmd_exec then takes back what is left
+ * unread). */
 static __attribute__((noreturn)) void copy_in(int to)
 {
     static char buf[PIPE_BUF];
@@ -94,6 +99,17 @@ static __attribute__((noreturn)) void copy_in(int to)
     if (fcntl(to, F_SETFL, O_NONBLOCK) < 0)
         _exit(1);
     for (;;) {
+        /* SIGUSR1 is let in while waiting, here and for the pipe below only. */
+        struct pollfd in = { 0, POLLIN, 0 };
+        if (ppoll(&in, 1, NULL, &wait_mask) < 0 && errno != EINTR) {
+            fprintf(stderr, "xensim: cannot wait for the command's standard input: %s\n",
+                    strerror(errno));
+            _exit(1);
+        }
+        if (g_stop)
+            _exit(0);
+        if (!in.revents)
+            continue;
         ssize_t n = read(0, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -103,7 +119,6 @@ static __attribute__((noreturn)) void copy_in(int to)
         if (n <= 0)
             _exit(n < 0);
         for (ssize_t off = 0; off < n;) {
-            /* SIGUSR1 is let in while waiting here, and only here. */
             struct pollfd p = { to, POLLOUT, 0 };
             if (ppoll(&p, 1, NULL, &wait_mask) < 0 && errno != EINTR)
                 g_stop = 1;
@@ -157,8 +172,8 @@ static void relays_kill(struct relays *rl)
         }
 }
 
-/* Pipes in place of stdio that are host files, and their copiers. 0, or
- * -errno (said on stderr; nothing left running). */
+/* Pipes in place of stdio that are host files or terminals, and their
+ * copiers. 0, or -errno (said on stderr; nothing left running). */
 int relays_start(struct relays *rl)
 {
     *rl = (struct relays){ .give = { 0, 1, 2 }, .in_left = -1, .alive = -1,
@@ -166,7 +181,7 @@ int relays_start(struct relays *rl)
     struct stat st[3];
     bool relay[3];
     for (int i = 0; i < 3; i++)
-        relay[i] = fstat(i, &st[i]) == 0 && host_file(&st[i]);
+        relay[i] = fstat(i, &st[i]) == 0 && to_relay(i, &st[i]);
     /* One file for both (2>&1): one pipe, so that their order stays. */
     bool shared = relay[1] && relay[2] && st[1].st_dev == st[2].st_dev &&
                   st[1].st_ino == st[2].st_ino;
@@ -210,8 +225,10 @@ int relays_start(struct relays *rl)
     if (alive[1] >= 0)
         close(alive[1]);
     rl->alive = alive[0];
-    if (rl->pid[0])
+    if (rl->pid[0]) {
         rl->in_left = rl->give[0];
+        rl->in_tty = isatty(0);
+    }
     if (!r)
         return 0;
     fprintf(stderr, "xensim: cannot relay the command's %s: %s\n", stdio_name[failed],
@@ -245,7 +262,10 @@ static void stdin_done(struct relays *rl)
 {
     if (!rl->pid[0])
         return;
-    kill(rl->pid[0], SIGUSR1);
+    /* A terminal's copier has nothing to give back, and SIGUSR1 might not
+     * reach it: stopped by SIGTTIN (exec in the background), or in a read
+     * whose line another reader took first. */
+    kill(rl->pid[0], rl->in_tty ? SIGKILL : SIGUSR1);
     waitpid(rl->pid[0], NULL, 0);
     rl->pid[0] = 0;
     /* The command may have written into its own stdin pipe: never back

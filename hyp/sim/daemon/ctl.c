@@ -295,17 +295,25 @@ static void on_exec_event(void *ctx, enum job_event ev, int value, const char *m
     }
 }
 
-/* Which of the three is a host file, folder or disk (-1: none). Reopened
- * through /proc/self/fd/N, such a descriptor is the file itself on the
- * host's writable mount, whatever the domain's mounts say: a domain gets
- * none (the CLI sends pipes in their place and copies). */
-static int host_file_fd(const int *fds)
+/* Which of the three a domain may not hold (-1: none), and why in *why.
+ * A host file, folder or disk, reopened through /proc/self/fd/N, is the
+ * file itself on the host's writable mount, whatever the domain's mounts
+ * say. A terminal would let the domain change its modes and, keeping a
+ * copy, read what is typed at the host once its command is done. The CLI
+ * sends pipes in their place and copies. */
+static int unfit_fd(const int *fds, const char **why)
 {
     for (int i = 0; i < 3; i++) {
         struct stat st;
         if (fstat(fds[i], &st) == 0 &&
-            (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)))
+            (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))) {
+            *why = "a host file, folder or disk";
             return i;
+        }
+        if (isatty(fds[i])) {
+            *why = "a terminal";
+            return i;
+        }
     }
     return -1;
 }
@@ -320,11 +328,11 @@ static void do_exec(struct ctl_conn *c, char **argv, int argc, int *fds, int nfd
         reply_err(c, EINVAL, "exec: malformed request");
         return;
     }
-    int hf = host_file_fd(fds);
+    const char *why;
+    int hf = unfit_fd(fds, &why);
     if (hf >= 0) {
-        reply_err(c, EINVAL, "exec: the command's %s is a host file, folder or disk, "
-                  "which a domain may not hold (send a pipe)",
-                  hf == 0 ? "stdin" : hf == 1 ? "stdout" : "stderr");
+        reply_err(c, EINVAL, "exec: the command's %s is %s, which a domain may not hold "
+                  "(send a pipe)", hf == 0 ? "stdin" : hf == 1 ? "stdout" : "stderr", why);
         return;
     }
     struct sim_domain *d = find_domain(argv[1]);

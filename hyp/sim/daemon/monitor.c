@@ -169,16 +169,32 @@ static bool exec_outcome(int sock, struct job *j, bool dead)
     return true;
 }
 
+/* To the job's process group (its own: setsid), else to the job alone.
+ * 0 or -errno. */
+static int signal_job(pid_t pid, int sig)
+{
+    if (kill(-pid, sig) == 0 || kill(pid, sig) == 0)
+        return 0;
+    return -errno;
+}
+
 static void do_kill(char **argv, int argc)
 {
     if (argc < 3)
         return;
     unsigned long id = strtoul(argv[1], NULL, 10);
     int sig = atoi(argv[2]);
+    /* A stopped job only queues a signal (and exec, answered, never falls
+     * back to ending itself): continue it after, as shells do a stopped
+     * job. Not after a stop (undone), SIGKILL (ends it anyway), 0 or a
+     * number that is no signal. */
+    bool cont = sig > 0 && sig != SIGCONT && sig != SIGKILL && sig != SIGSTOP &&
+                sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU;
     for (int i = 0; i < MAX_JOBS; i++)
-        if (jobs[i].pid && jobs[i].id == id)
-            if (kill(-jobs[i].pid, sig) < 0)
-                kill(jobs[i].pid, sig);
+        if (jobs[i].pid && jobs[i].id == id) {
+            if (signal_job(jobs[i].pid, sig) == 0 && cont)
+                signal_job(jobs[i].pid, SIGCONT);
+        }
 }
 
 static void reap(int sock)
