@@ -1,5 +1,6 @@
 /* xensim: the domain monitor (see monitor.h). */
 #include "monitor.h"
+#include "dom_isolate.h"
 #include "strmsg.h"
 
 #include <errno.h>
@@ -122,9 +123,15 @@ static void do_spawn(int sock, char **argv, int argc, int *fds, int nfds)
     free(envp);
     close(ep[1]);
     if (pid < 0) {
-        char e[16];
+        char e[16], msg[160];
         snprintf(e, sizeof(e), "%d", fork_errno);
-        send_reply(sock, "failed", id, e, "fork");
+        /* EAGAIN is mostly the domain's own bound: say which. */
+        int n = snprintf(msg, sizeof(msg), "cannot start a process: %s",
+                         strerror(fork_errno));
+        if (fork_errno == EAGAIN && n > 0 && (size_t)n < sizeof(msg))
+            snprintf(msg + n, sizeof(msg) - (size_t)n,
+                     " (a domain holds fewer than %d processes and threads)", DOM_PID_MAX);
+        send_reply(sock, "failed", id, e, msg);
         close(ep[0]);
         free(prog);
         goto out;
