@@ -132,6 +132,7 @@ static bool model_create(char **a, int argc, struct model *w)
 		{ "max_grant_frames", 4096, offsetof(struct domain_params, max_grant_frames) },
 		{ "max_event_channels", 131072, offsetof(struct domain_params, max_event_channels) },
 		{ "max_fds", UINT32_MAX, offsetof(struct domain_params, max_fds) },
+		{ "console_limit", UINT32_MAX, offsetof(struct domain_params, console_limit) },
 		{ "memory", 1u << 30, offsetof(struct domain_params, memory_mb) },
 		{ "vcpus", 512, offsetof(struct domain_params, vcpus) },
 	};
@@ -257,7 +258,8 @@ static void check_create(int argc, size_t len)
 	    (w.p.has_uuid && memcmp(cr.p.uuid, w.p.uuid, 16)) ||
 	    cr.p.max_grant_frames != w.p.max_grant_frames ||
 	    cr.p.max_event_channels != w.p.max_event_channels ||
-	    cr.p.max_fds != w.p.max_fds || cr.p.memory_mb != w.p.memory_mb ||
+	    cr.p.max_fds != w.p.max_fds || cr.p.console_limit != w.p.console_limit ||
+	    cr.p.memory_mb != w.p.memory_mb ||
 	    cr.p.vcpus != w.p.vcpus)
 		FAIL("create's settings are not the request's");
 	if (w.console < 0 ? cr.console != NULL

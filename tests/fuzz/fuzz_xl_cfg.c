@@ -82,6 +82,7 @@ static const struct {
 	{ "max_grant_frames=", 4096 },
 	{ "max_event_channels=", 131072 },
 	{ "xensim_max_fds=", 4294967295L },
+	{ "xensim_console_limit=", 4294967295L },
 };
 
 /* The message starts "xensim: FILE: KEY=": any key cfg.c reads. */
@@ -157,5 +158,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_num(nums[2].key, cfg.max_grant_frames, nums[2].max);
 	check_num(nums[3].key, cfg.max_event_channels, nums[3].max);
 	check_num(nums[4].key, cfg.max_fds, nums[4].max);
+	check_num(nums[5].key, cfg.console_limit, nums[5].max);
 	return 0;
 }

@@ -38,3 +38,6 @@ EXTRA_DIST += sim/monitor-stop.sh
 # by the CLI, the console log written by the daemon.
 TESTS += sim/stdio-relay.sh
 EXTRA_DIST += sim/stdio-relay.sh
+# A console flood stops at the log's cap and costs the daemon little.
+TESTS += sim/console-limits.sh
+EXTRA_DIST += sim/console-limits.sh

@@ -63,6 +63,7 @@ static int check_name(const char *path, const char *name)
 #else
 #define MAX_FDS_MAX LONG_MAX
 #endif
+#define CONSOLE_LIMIT_MAX MAX_FDS_MAX /* bytes; a u32 in the daemon too */
 
 /* A value as the message shows it: cut, and no control character that
  * would reach the terminal. */
@@ -192,6 +193,8 @@ int cli_cfg_parse(const char *path, const char *data, size_t len, struct cli_cfg
                     &cfg->max_event_channels);
     if (!r)
         r = get_num(c, path, "xensim_max_fds", MAX_FDS_MAX, &cfg->max_fds);
+    if (!r)
+        r = get_num(c, path, "xensim_console_limit", CONSOLE_LIMIT_MAX, &cfg->console_limit);
     xlu_cfg_destroy(c);
     if (r)
         return r;

@@ -44,6 +44,7 @@ struct cli_cfg {
     char cmdline[8192];
     long memory, vcpus, max_grant_frames, max_event_channels;
     long max_fds; /* xensim_max_fds: not an xl key, the daemon's budget */
+    long console_limit; /* xensim_console_limit: bytes of console log */
 };
 /* 0, or -errno with a message naming the file (and the key) on stderr. */
 int cli_cfg_read(const char *path, struct cli_cfg *cfg);

@@ -87,6 +87,8 @@ int cmd_create(int argc, char **argv)
         strmsg_addf(&req, "max_event_channels=%ld", cfg.max_event_channels);
     if (cfg.max_fds)
         strmsg_addf(&req, "max_fds=%ld", cfg.max_fds);
+    if (cfg.console_limit)
+        strmsg_addf(&req, "console_limit=%ld", cfg.console_limit);
     strmsg_addf(&req, "console=%s/console/%s.log", cli_state_dir(), cfg.name);
     int rc = 1;
     if (ncmd > 0) {

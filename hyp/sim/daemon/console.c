@@ -2,6 +2,7 @@
 #include "console.h"
 #include "domain_ops.h"
 #include "loop.h"
+#include "ratelimit.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,9 @@
  * unless root raised pipe-max-size, and a writer outside the domain (one
  * it passed the pipe to) must not keep the destroy going. */
 #define CONSOLE_DRAIN_READS 16
+/* How long an emptied bucket rests: a chunk's worth at CONSOLE_RATE, so a
+ * flood costs one read of a full chunk per wakeup. */
+#define CONSOLE_REFILL_MS (1000u * CONSOLE_CHUNK / CONSOLE_RATE)
 
 struct console {
     int rfd, logfd;
@@ -22,6 +26,11 @@ struct console {
     uint64_t generation; /* the domain's, never reused: names this one */
     char name[SIM_NAME_MAX];
     bool warned; /* a log write failed and the daemon log said so */
+    bool capped;   /* the limit was passed: its notice is in the log */
+    bool mid_line; /* the last byte kept was not a newline */
+    uint64_t limit, kept, dropped; /* bytes of the domain's output */
+    uint64_t tokens, refill_ns;    /* the bucket, and when it was filled */
+    struct loop_timer refilled;    /* armed while the pipe is left unread */
     struct console *next;
 };
 
@@ -43,6 +52,11 @@ static void console_close(struct console *c)
     while (*pp != c)
         pp = &(*pp)->next;
     *pp = c->next;
+    if (c->dropped)
+        fprintf(stderr, "xensim: domain %u (%s): console closed; %llu bytes were dropped past "
+                "its log limit of %llu bytes\n", c->domid, c->name,
+                (unsigned long long)c->dropped, (unsigned long long)c->limit);
+    loop_timer_cancel(g_loop, &c->refilled);
     loop_del(g_loop, c->rfd);
     close(c->rfd);
     close(c->logfd);
@@ -70,12 +84,78 @@ static void append(struct console *c, const char *buf, size_t n)
     }
 }
 
-/* One read, or false at the pipe's end (EOF, or an error). */
+/* Into the log up to its limit; past it one notice, then only counted. */
+static void keep(struct console *c, const char *buf, size_t n)
+{
+    uint64_t room = c->limit - c->kept;
+    size_t k = n < room ? n : (size_t)room;
+    if (k) {
+        append(c, buf, k);
+        c->kept += k;
+        c->mid_line = buf[k - 1] != '\n';
+    }
+    if (k == n)
+        return;
+    c->dropped += n - k;
+    if (c->capped)
+        return;
+    c->capped = true;
+    char note[128];
+    int len = snprintf(note, sizeof(note),
+                       "%s[xensim: console log limit of %llu bytes reached; further output "
+                       "dropped]\n", c->mid_line ? "\n" : "", (unsigned long long)c->limit);
+    append(c, note, (size_t)len);
+    fprintf(stderr, "xensim: domain %u (%s): console log limit of %llu bytes reached; "
+            "its further output is dropped (counted at its end)\n", c->domid, c->name,
+            (unsigned long long)c->limit);
+}
+
+/* What the bucket earned since it was last filled, up to the burst. The
+ * clock is only moved on when a byte was earned, so that wakeups close
+ * together do not each lose their fraction of one. */
+static void refill(struct console *c)
+{
+    uint64_t now = mono_ns(), dt = now - c->refill_ns;
+    uint64_t add = dt >= 1000000000ull ? CONSOLE_BURST : dt * CONSOLE_RATE / 1000000000ull;
+    if (!add && c->tokens < CONSOLE_BURST)
+        return;
+    c->tokens = c->tokens + add < CONSOLE_BURST ? c->tokens + add : CONSOLE_BURST;
+    c->refill_ns = now;
+}
+
+/* Leave the pipe unread until the bucket refilled; false if it cannot be. */
+static bool rest(struct console *c)
+{
+    if (loop_pause(g_loop, c->rfd))
+        return false;
+    loop_timer_arm(g_loop, &c->refilled, CONSOLE_REFILL_MS);
+    return true;
+}
+
+static void on_refilled(void *ctx)
+{
+    struct console *c = ctx;
+    /* Never left paused for good: the guest would wait on its pipe forever. */
+    if (loop_resume(g_loop, c->rfd))
+        loop_timer_arm(g_loop, &c->refilled, CONSOLE_REFILL_MS);
+}
+
+/* One read, as much as the bucket allows, or false at the pipe's end (EOF,
+ * or an error). */
 static bool copy_once(struct console *c)
 {
-    ssize_t n = read(c->rfd, g_buf, sizeof(g_buf));
+    refill(c);
+    if (!c->tokens && rest(c))
+        return true;
+    /* Empty but the pipe could not be paused (no memory in epoll): read on
+     * rather than spin on a ready pipe. */
+    size_t want = c->tokens && c->tokens < sizeof(g_buf) ? (size_t)c->tokens : sizeof(g_buf);
+    ssize_t n = read(c->rfd, g_buf, want);
     if (n > 0) {
-        append(c, g_buf, (size_t)n);
+        keep(c, g_buf, (size_t)n);
+        c->tokens -= (uint64_t)n < c->tokens ? (uint64_t)n : c->tokens;
+        if (!c->tokens)
+            rest(c);
         return true;
     }
     return n < 0 && (errno == EAGAIN || errno == EINTR);
@@ -88,7 +168,7 @@ static void drain_and_close(struct console *c)
         ssize_t n = read(c->rfd, g_buf, sizeof(g_buf));
         if (n <= 0)
             break;
-        append(c, g_buf, (size_t)n);
+        keep(c, g_buf, (size_t)n);
     }
     console_close(c);
 }
@@ -108,7 +188,8 @@ static void on_console(void *ctx, uint32_t events)
         console_close(c);
 }
 
-int console_start(struct loop *l, const struct sim_domain *d, int logfd, int *wfd)
+int console_start(struct loop *l, const struct sim_domain *d, int logfd, uint32_t limit,
+                  int *wfd)
 {
     g_loop = l;
     struct console *c = calloc(1, sizeof(*c));
@@ -132,7 +213,10 @@ int console_start(struct loop *l, const struct sim_domain *d, int logfd, int *wf
         return r;
     }
     *c = (struct console){ .rfd = p[0], .logfd = logfd, .domid = d->domid,
-                           .generation = d->generation, .next = g_consoles };
+                           .generation = d->generation, .next = g_consoles,
+                           .limit = limit ? limit : CONSOLE_LIMIT_DEFAULT,
+                           .tokens = CONSOLE_BURST, .refill_ns = mono_ns() };
+    loop_timer_init(&c->refilled, on_refilled, c);
     snprintf(c->name, sizeof(c->name), "%s", d->name);
     g_consoles = c;
     *wfd = p[1];

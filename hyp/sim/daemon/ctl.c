@@ -260,7 +260,8 @@ static void do_create(struct ctl_conn *c, char **argv, int argc)
     r = domain_create(p, &d);
     if (r) {
         reply_err(c, r, "cannot create domain '%s': %s", p->name, strerror(-r));
-    } else if (cr.argv && cr.console && (r = console_start(g_loop, d, confd, &confd))) {
+    } else if (cr.argv && cr.console &&
+               (r = console_start(g_loop, d, confd, p->console_limit, &confd))) {
         /* The log went with the failure: the domain gets no descriptor of it. */
         confd = -1;
         reply_err(c, r, "cannot create domain '%s': its console: %s", p->name, strerror(-r));

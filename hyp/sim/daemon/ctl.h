@@ -6,7 +6,8 @@
  *   create KEY=VALUE... [-- CWD NARGS ARG... ENV...]   -> ok DOMID
  *        keys: name (no control characters) uuid (8-4-4-4-12 hex)
  *        max_grant_frames max_event_channels max_fds memory vcpus
- *        console=PATH receives the first process's stdout and stderr
+ *        console=PATH receives the first process's stdout and stderr,
+ *        console_limit=BYTES of it at most (console.h)
  *        With a command, the answer comes once it started; if it could not,
  *        err (naming it and why) once the domain is gone again. A client
  *        that leaves before the answer takes the domain with it.

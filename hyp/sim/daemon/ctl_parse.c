@@ -83,6 +83,8 @@ static int setting(struct ctl_create *cr, const char *k, const char *v, char *ms
         r = ctl_parse_u32(v, 131072, &p->max_event_channels);
     else if (!strcmp(k, "max_fds"))
         r = ctl_parse_u32(v, UINT32_MAX, &p->max_fds);
+    else if (!strcmp(k, "console_limit"))
+        r = ctl_parse_u32(v, UINT32_MAX, &p->console_limit);
     else if (!strcmp(k, "memory"))
         r = ctl_parse_u32(v, 1u << 30, &p->memory_mb);
     else if (!strcmp(k, "vcpus"))

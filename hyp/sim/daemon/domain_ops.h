@@ -15,6 +15,7 @@ struct domain_params {
     uint32_t max_grant_frames;   /* 0: Xen's default (64) */
     uint32_t max_event_channels; /* 0: Xen's default (1023) */
     uint32_t max_fds;            /* 0: fd_budget_default() */
+    uint32_t console_limit;      /* log bytes; 0: CONSOLE_LIMIT_DEFAULT */
     uint32_t memory_mb;          /* reported by list, like xl */
     uint32_t vcpus;
 };
