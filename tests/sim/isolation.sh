@@ -119,6 +119,107 @@ if ${CC:-cc} -o "$work/keys" "$work/keys.c" 2> "$work/keys.err"; then
 else
     bad "the keyring probe does not compile: $(cat "$work/keys.err")"
 fi
+# No setuid or setgid file: a domain's uid 0 owns what it makes in its
+# host's work folder, which any host user could then run as root. Seccomp
+# refuses the set-id bits in chmod, mknod and the opens that create.
+s=$work/setid; mkdir "$s"
+# eperm WHAT CMD...: CMD, run in alpha, fails with "Operation not permitted"
+eperm() {
+    w=$1; shift
+    err=$("$XENSIM" exec alpha -- "$@" 2>&1) && bad "a domain's $w succeeds" ||
+        { echo "$err" | grep -q "Operation not permitted" && ok "a domain's $w is refused" ||
+          bad "a domain's $w: $err"; }
+}
+check "a domain copies a program to its host's work folder" "$XENSIM" exec alpha -- cp /usr/bin/id "$s/id"
+eperm "chmod 4755" chmod 4755 "$s/id"
+eperm "chmod 2755" chmod 2755 "$s/id"
+eperm "install -m 4755" install -m 4755 /usr/bin/id "$s/installed"
+py=/usr/bin/python3; [ -x "$py" ] || py=$(command -v python3)
+if [ -n "$py" ]; then
+    eperm "open(O_CREAT, 04755)" "$py" -c 'import os, sys; os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o4755)' "$s/py"
+    eperm "mknod of a FIFO, 04644" "$py" -c 'import os, stat, sys; os.mknod(sys.argv[1], stat.S_IFIFO | 0o4644)' "$s/fifo"
+    # A file capability (CAP_SETUID) is as good as setuid: setting it
+    # asks for CAP_SETFCAP, which a domain does not hold.
+    eperm "setxattr of security.capability" "$py" -c 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 7, 0, 0, 0))' "$s/id"
+else
+    bad "python3 is missing"
+fi
+# The system calls themselves, in each ABI: each one's errno (0 when it
+# succeeds): openat, open(O_TMPFILE), creat, mknodat with set-id bits;
+# a plain openat(O_CREAT, 0644); fchmod, fchmodat2 set-id; openat2 and
+# io_uring_setup (ENOSYS: their modes are out of seccomp's sight); i386's
+# chmod and creat (int 0x80, in a child: it dies where the kernel has no
+# i386 ABI), x32's chmod.
+cat > "$work/setid-probe.c" <<'EOF'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void say(long r) { printf(" %d", r < 0 ? errno : 0); }
+static void call32(long nr, const char *path, long mode)
+{
+#ifdef __x86_64__
+    /* i386's pointers are 32 bits: the path below 4 GiB. */
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    strcpy(p, path);
+    pid_t c = fork();
+    if (c == 0) {
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(p), "c"(mode) : "memory");
+        _exit(r < 0 ? -r : 0);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    printf(" %d", WIFEXITED(st) ? WEXITSTATUS(st) : EPERM);
+#else
+    (void)nr, (void)path, (void)mode;
+    printf(" %d", EPERM);
+#endif
+}
+int main(int argc, char **argv)
+{
+    if (argc != 2 || chdir(argv[1]) < 0)
+        return 2;
+    say(syscall(SYS_openat, AT_FDCWD, "a", O_CREAT | O_WRONLY, 04755));
+    say(syscall(SYS_open, ".", O_TMPFILE | O_WRONLY, 02755));
+    say(syscall(SYS_creat, "c", 04755));
+    say(syscall(SYS_mknodat, AT_FDCWD, "f", S_IFIFO | 04644, 0));
+    int fd = syscall(SYS_openat, AT_FDCWD, "plain", O_CREAT | O_WRONLY, 0644);
+    say(fd);
+    say(fchmod(fd, 04755));
+    say(syscall(452, AT_FDCWD, "plain", 02755, 0));
+    struct { unsigned long long flags, mode, resolve; } how = { O_CREAT | O_WRONLY, 04755, 0 };
+    say(syscall(437, AT_FDCWD, "o", &how, sizeof how));
+    char params[120] = { 0 };
+    say(syscall(425, 1, params));
+    call32(15, "plain", 04755);
+    call32(8, "i", 04755);
+    say(syscall(0x40000000 | 90, "plain", 04755));
+    printf("\n");
+    return 0;
+}
+EOF
+if ${CC:-cc} -o "$work/setid-probe" "$work/setid-probe.c" 2> "$work/setid-probe.err"; then
+    out=$("$XENSIM" exec alpha -- "$work/setid-probe" "$s")
+    check "a domain's set-id system calls are refused, in each ABI ($out)" \
+        test "$out" = " 1 1 1 1 0 1 1 38 38 1 1 1"
+else
+    bad "the set-id probe does not compile: $(cat "$work/setid-probe.err")"
+fi
+out=$(find "$s" -perm -4000 -o -perm -2000)
+check "a domain made no set-id file (${out:-none})" test -z "$out"
+# What a domain's programs do every day still works.
+check "a domain still chmods 755" "$XENSIM" exec alpha -- chmod 755 "$s/id"
+check "a domain still creates a file" "$XENSIM" exec alpha -- sh -c "echo x > '$s/made'"
+out=$(stat -c %a "$s/id" "$s/made" "$s/plain" | tr '\n' ' ')
+check "with the modes asked ($out)" test "$out" = "755 644 644 "
 # Another domain's console and the daemon's log are not a domain's to read;
 # in the host's folder it finds the daemon's sockets alone.
 "$XENSIM" create "$(mkcfg eps)" -- sh -c 'echo eps-secret; sleep 600' >/dev/null

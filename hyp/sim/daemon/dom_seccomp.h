@@ -8,8 +8,13 @@
  * unshare with CLONE_NEWUSER (clone3 says ENOSYS: its flags are out of
  * the filter's sight, and the C library falls back to clone): a user
  * namespace would hand a domain's process every capability over new
- * mounts and network namespaces, kernel surface it has no need of. Other
- * ABIs of the machine (i386 and x32 beside x86-64) are checked alike. */
+ * mounts and network namespaces, kernel surface it has no need of.
+ * Nor may it make a setuid or setgid file (chmod, fchmod, fchmodat,
+ * fchmodat2, mknod, mknodat, or a creating open, creat: EPERM): what it
+ * writes in the host's /tmp is root's, and would run as root for any
+ * host user. openat2 and io_uring_setup, whose modes the filter cannot
+ * read, say ENOSYS. Other ABIs of the machine (i386 and x32 beside
+ * x86-64) are checked alike. */
 #ifndef XENSIM_DOM_SECCOMP_H
 #define XENSIM_DOM_SECCOMP_H
 
