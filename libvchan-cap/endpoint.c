@@ -57,13 +57,21 @@ int vchan_state(struct vchan *v, bool check_peer)
 	/* Peer domain gone (store watch): as if it had cleared its byte. */
 	if (__atomic_load_n(&v->peer_gone, __ATOMIC_ACQUIRE))
 		return -EPIPE;
+	/* Gone once is gone for good: the peer's page outlives its process,
+	 * and another process of its domain may map it and write 1 there (a
+	 * stock libxenvchan client does not look first); that is not the
+	 * peer this end has been talking to. */
+	if (__atomic_load_n(&v->peer_left, __ATOMIC_ACQUIRE))
+		return -EPIPE;
 	/* Peer-written live byte: one load. 1 connected, 0 gone, 2 client
 	 * not yet connected (only the client's byte may say so). */
 	live = VCHAN_READ_ONCE(*v->peer_live);
 	if (live == 1 || (live == 2 && v->is_server))
 		return 0;
-	if (live == 0)
+	if (live == 0) {
+		__atomic_store_n(&v->peer_left, 1, __ATOMIC_RELEASE);
 		return -EPIPE;
+	}
 	vchan_log(v->name, "peer protocol error: its live byte is %u",
 		  live);
 	return vchan_fail(v, -EPROTO);
@@ -528,9 +536,11 @@ int vchan_fd(struct vchan *v)
 	/* An epoll set, never the transport's own fd: it outlives a revoke
 	 * from another thread (closed only by vchan_close()), and holds the
 	 * kick fd, which keeps it readable once the channel is over. */
-	if (v && vchan_inherited(v))
+	if (!v)
+		return -EINVAL;
+	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
-	if (!v || __atomic_load_n(&v->released, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&v->released, __ATOMIC_ACQUIRE))
 		return -EPIPE;
 	fd = __atomic_load_n(&v->loop_fd, __ATOMIC_ACQUIRE);
 	if (fd >= 0)

@@ -96,18 +96,30 @@ static void install(void)
 	install_err = pthread_atfork(before_fork, in_parent, in_child);
 }
 
-void vchan_fork_hold(struct vchan_fork_hold *h)
+void vchan_fork_block(void)
 {
 	pthread_once(&install_once, install);
 	vchan_guard_check(VCHAN_GUARD_AT_HOLDS);
 	pthread_mutex_lock(&holds_mu);
-	h->prev = NULL;
-	h->next = holds;
-	if (holds)
-		holds->prev = h;
-	holds = h;
-	h->listed = true;
+}
+
+void vchan_fork_unblock(struct vchan_fork_hold *h)
+{
+	if (h && !h->listed) {
+		h->prev = NULL;
+		h->next = holds;
+		if (holds)
+			holds->prev = h;
+		holds = h;
+		h->listed = true;
+	}
 	pthread_mutex_unlock(&holds_mu);
+}
+
+void vchan_fork_hold(struct vchan_fork_hold *h)
+{
+	vchan_fork_block();
+	vchan_fork_unblock(h);
 }
 
 void vchan_fork_guard(pthread_mutex_t *mu)

@@ -11,9 +11,10 @@
  *           remove <path> on close while it still names our port, and the
  *           record.
  *   client: read them, claim the offer (live_reap.c), bind, map the control
- *           page (unmap-notify on cli_live), check the orders, map the ring
- *           it writes read-write and the ring it reads read-only, set
- *           cli_live, notify.
+ *           page (unmap-notify on cli_live), refuse it if a client used it
+ *           (cli_live not 2), check the orders, map the ring it writes
+ *           read-write and the ring it reads read-only, set cli_live,
+ *           notify.
  *
  * Peer death.  A process that dies in a living domain fires its unmap-notify
  * (the kernel's gntalloc/gntdev clears its live byte).  A destroyed domain
@@ -283,30 +284,78 @@ static const struct vchan_transport_ops xen_ops = {
 	.peer_check = xen_peer_check,
 };
 
-/* Keep the page and rings out of fork()'s children (as Linux's gntdev
- * does for PV guests), and the devices too (fork.c): a child may not touch
- * them anyway, and its copies would keep the grant mapped, and so the peer
- * from seeing this process die, for as long as the child lives. */
-static void keep_from_children(const char *who, struct xen_tp *t)
+/* Keep a mapping out of fork()'s children (as Linux's gntdev does for PV
+ * guests): a child's copy would keep the grant mapped, and so the peer
+ * from seeing this process die, for as long as the child lives.  0 or
+ * madvise's errno. */
+static int dontfork(void *addr, unsigned pages)
+{
+	return addr && madvise(addr, (size_t)pages * VCHAN_PAGE_SIZE,
+			       MADV_DONTFORK) < 0 ? errno : 0;
+}
+
+static void dontfork_failed(const char *who, int err)
 {
 	static int failed;
-	struct { void *addr; unsigned pages; } m[3] = {
-		{ t->page, 1 }, { t->lbuf, t->lpages }, { t->rbuf, t->rpages },
-	};
+
+	if (err && vchan_first_time(&failed))
+		vchan_log(who, "madvise(MADV_DONTFORK): %s: a forked child "
+			  "keeps the mapping while it lives", strerror(err));
+}
+
+/* The devices too (fork.c): a child may not touch them anyway, and its
+ * copies would keep the grant mapped as well.  What t->hold lists. */
+static void hold_devices(struct xen_tp *t)
+{
 	int ev = hyp_evtchn_fd(t->ev);
 	int gnt = t->gs ? hyp_gntshr_fd(t->gs) : hyp_gnttab_fd(t->gt);
 
 	t->hold.fd[0] = ev >= 0 ? ev : -1;
 	t->hold.fd[1] = gnt >= 0 ? gnt : -1;
-	vchan_fork_hold(&t->hold);
+}
 
-	for (unsigned i = 0; i < 3; i++)
-		if (m[i].addr && madvise(m[i].addr, (size_t)m[i].pages *
-					 VCHAN_PAGE_SIZE, MADV_DONTFORK) < 0 &&
-		    vchan_first_time(&failed))
-			vchan_log(who, "madvise(MADV_DONTFORK): %s: a forked "
-				  "child keeps the mapping while it lives",
-				  strerror(errno));
+/* Client: keep the page, the rings and the devices from children.  Unlike
+ * the server's, a fork() in another thread before this hides nothing on
+ * PV: gntdev makes its mappings VM_DONTCOPY as it maps them, and clears
+ * our live byte when this process's address space lets go of the page,
+ * whoever holds a copy of the device (only the event waits for the last
+ * holder, and the peer looks at the byte every second anyway).  So no
+ * fork() lock around the maps, which could not take it: xensim's gntdev
+ * map takes a lock of its own in fork()'s handlers. */
+static void keep_from_children(const char *who, struct xen_tp *t)
+{
+	int err = dontfork(t->page, 1);
+
+	if (!err)
+		err = dontfork(t->lbuf, t->lpages);
+	if (!err)
+		err = dontfork(t->rbuf, t->rpages);
+	hold_devices(t);
+	vchan_fork_hold(&t->hold);
+	dontfork_failed(who, err);
+}
+
+/* Server: share `count` pages with the peer (hyp_gntshr_share) and keep
+ * them from fork()'s children before any other thread's fork() can copy
+ * them: gntalloc's mappings are copied (the peer would not see us die
+ * while a child lives), so the share, MADV_DONTFORK and the devices'
+ * listing go under fork()'s own lock (fork.c).  *err: madvise's errno, if
+ * none before. */
+static int share_kept(struct xen_tp *t, uint32_t count,
+		      const struct hyp_unmap_notify *un, grant_ref_t *refs,
+		      void **addr, int *err)
+{
+	int r;
+
+	vchan_fork_block();
+	r = hyp_gntshr_share(t->gs, t->peer, count, true, un, refs, addr);
+	if (r == 0) {
+		if (!*err)
+			*err = dontfork(*addr, count);
+		hold_devices(t);
+	}
+	vchan_fork_unblock(r == 0 ? &t->hold : NULL);
+	return r;
 }
 
 /* Watch the peer: `node` (a node the peer owns while it lives; `seen`: it
@@ -432,7 +481,7 @@ static int server_share(struct xen_tp *t, const char *who, unsigned lo,
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
 	const char *why;
-	int r;
+	int r, err = 0;
 
 	if ((r = hyp_evtchn_open(&t->ev)) < 0 ||
 	    (r = hyp_evtchn_alloc_unbound(t->ev, t->peer, &t->port)) < 0) {
@@ -450,27 +499,27 @@ static int server_share(struct xen_tp *t, const char *who, unsigned lo,
 			  why);
 	un.offset = offsetof(struct vchan_interface, srv_live);
 	un.port = t->port;
-	r = hyp_gntshr_share(t->gs, t->peer, 1, true, &un, ref, &t->page);
+	r = share_kept(t, 1, &un, ref, &t->page, &err);
 	if (r < 0)
 		goto fail;
 	pg = t->page;
 	t->lpages = vchan_layout_pages(lo);
 	t->rpages = vchan_layout_pages(ro);
-	if (t->lpages && (r = hyp_gntshr_share(t->gs, t->peer, t->lpages,
-					       true, NULL, pg->grants,
-					       &t->lbuf)) < 0)
+	if (t->lpages && (r = share_kept(t, t->lpages, NULL, pg->grants,
+					 &t->lbuf, &err)) < 0)
 		goto fail;
-	if (t->rpages && (r = hyp_gntshr_share(t->gs, t->peer, t->rpages,
-					       true, NULL,
-					       pg->grants + t->lpages,
-					       &t->rbuf)) < 0)
+	if (t->rpages && (r = share_kept(t, t->rpages, NULL,
+					 pg->grants + t->lpages, &t->rbuf,
+					 &err)) < 0)
 		goto fail;
+	dontfork_failed(who, err);
 	vchan_layout_server_init(pg, lo, ro, layout);
 	*rb = t->lbuf ? t->lbuf : (uint8_t *)pg + vchan_layout_inpage_offset(lo);
 	*wb = t->rbuf ? t->rbuf : (uint8_t *)pg + vchan_layout_inpage_offset(ro);
 	return 0;
 
 fail:
+	dontfork_failed(who, err);
 	if (r == -ENOSPC)
 		vchan_log(who, "cannot share %u pages with domain %u: this "
 			  "domain's grants are used up (Linux's gntalloc "
@@ -485,14 +534,14 @@ fail:
 	return r;
 }
 
-/* Server: the end over t, its pages shared. */
-static int server_end(const struct vchan_config *cfg, const char *who,
-		      struct xen_tp *t, unsigned lo, unsigned ro, int layout,
-		      void *rb, void *wb, struct vchan **out)
+/* Server: the end over t, its pages shared (and kept from fork()'s
+ * children: server_share). */
+static int server_end(const struct vchan_config *cfg, struct xen_tp *t,
+		      unsigned lo, unsigned ro, int layout, void *rb, void *wb,
+		      struct vchan **out)
 {
 	int r;
 
-	keep_from_children(who, t);
 	r = vchan_endpoint_create(cfg, true, layout, t->page, rb, lo, wb, ro,
 				  &xen_ops, t, out);
 	if (r < 0)
@@ -612,7 +661,7 @@ static int server_open_once(const struct vchan_config *cfg, int peer_domid,
 	p1 = p2 = p3 = NULL;
 	if (r < 0)
 		goto fail;
-	r = server_end(cfg, who, t, lo, ro, layout, rb, wb, out);
+	r = server_end(cfg, t, lo, ro, layout, rb, wb, out);
 	if (r == 0)
 		return 0;
 fail:
@@ -661,7 +710,7 @@ int vchan_server_open_offer(const struct vchan_config *cfg, int peer_domid,
 		return r;
 	if ((r = peer_exists(t, who)) < 0 ||
 	    (r = server_share(t, who, lo, ro, layout, &ref, &rb, &wb)) < 0 ||
-	    (r = server_end(cfg, who, t, lo, ro, layout, rb, wb, out)) < 0) {
+	    (r = server_end(cfg, t, lo, ro, layout, rb, wb, out)) < 0) {
 		xen_release(t, false);
 		return r;
 	}
@@ -979,15 +1028,49 @@ struct unusable {
 	bool bind;              /* the port's bind (else the page's map) */
 };
 
+/* Client: a fresh offer's page says cli_live 2 (libxenvchan's "not yet
+ * connected", what every server writes); 0 or 1, a client took the offer
+ * before us.  Its port binds again once that client's process is gone
+ * (Xen frees the server's end of a closed port for a new bind), but the
+ * server's end of the channel is that client's, with what it left in the
+ * rings, half a message maybe: -EPIPE.  Any other value: -EPROTO.  Logged
+ * (xs_path: where the offer was read, NULL: handed over).  Our unmap then
+ * writes 0 there, which tells the server the same. */
+static int offer_unused(const struct vchan_interface *pg, const char *who,
+			const char *xs_path, const struct xen_tp *t,
+			grant_ref_t ring_ref)
+{
+	/* Peer-written (and the old client's): one load. */
+	uint8_t live = VCHAN_READ_ONCE(pg->cli_live);
+	const char *at = xs_path ? xs_path : "", *sep = xs_path ? ": " : "";
+
+	if (live == 2)
+		return 0;
+	if (live > 2) {
+		vchan_log(who, "peer protocol error: %s%sring-ref %u of domain "
+			  "%u: its page says cli_live %u, not 2 (not yet "
+			  "connected)", at, sep, (unsigned)ring_ref,
+			  (unsigned)t->peer, live);
+		return -EPROTO;
+	}
+	vchan_log(who, "%s%sring-ref %u of domain %u was used already: its "
+		  "page says cli_live %u, not 2 (not yet connected); a client "
+		  "took this offer before, and its channel is not ours to "
+		  "take over", at, sep, (unsigned)ring_ref, (unsigned)t->peer,
+		  live);
+	return -EPIPE;
+}
+
 /* Client: bind the offered port, map the control page (unmap-notify on
- * cli_live) and the rings it lists, the one we write read-write and the one
- * we read read-only.  A bind or map of the offered values that fails is
- * not logged here: *bad names it for the caller, who knows where the
- * values came from; other failures are logged.  *lo, *ro, *layout: what
- * the page says. */
-static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
-		      evtchn_port_t port, unsigned *lo, unsigned *ro,
-		      int *layout, struct unusable *bad)
+ * cli_live), check that no client used it, map the rings it lists, the
+ * one we write read-write and the one we read read-only.  A bind or map of
+ * the offered values that fails is not logged here: *bad names it for the
+ * caller, who knows where the values came from; other failures are logged
+ * (xs_path: where the offer was read, NULL: handed over).  *lo, *ro,
+ * *layout: what the page says. */
+static int client_map(struct xen_tp *t, const char *who, const char *xs_path,
+		      grant_ref_t ring_ref, evtchn_port_t port, unsigned *lo,
+		      unsigned *ro, int *layout, struct unusable *bad)
 {
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
@@ -1016,6 +1099,9 @@ static int client_map(struct xen_tp *t, const char *who, grant_ref_t ring_ref,
 		return r;
 	}
 	pg = t->page;
+	r = offer_unused(pg, who, xs_path, t, ring_ref);
+	if (r < 0)
+		return r;
 	r = vchan_layout_client_read(pg, who, lo, ro, layout);
 	if (r < 0)
 		return r;
@@ -1123,8 +1209,8 @@ static int client_open_once(const struct vchan_config *cfg, int peer_domid,
 	r = claim_offer(t, who, self_r, xs_path, &o, &live_path, &val, &taken);
 	if (r < 0)
 		goto fail;
-	r = client_map(t, who, (grant_ref_t)o.ring_ref, (evtchn_port_t)o.port,
-		       &lo, &ro, &layout, &bad);
+	r = client_map(t, who, xs_path, (grant_ref_t)o.ring_ref,
+		       (evtchn_port_t)o.port, &lo, &ro, &layout, &bad);
 	if (r < 0) {
 		/* A port another client of ours holds fails to bind; a page
 		 * it maps maps again. */
@@ -1208,7 +1294,7 @@ int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
 	t = tp_new(false, (domid_t)peer_domid);
 	if (!t)
 		return -ENOMEM;
-	r = client_map(t, who, offer->ring_ref, offer->port, &lo, &ro,
+	r = client_map(t, who, NULL, offer->ring_ref, offer->port, &lo, &ro,
 		       &layout, &bad);
 	if (r == -ESRCH && bad.what) {
 		vchan_log(who, "domain %u of the offer does not exist (any "

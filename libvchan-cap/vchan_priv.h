@@ -567,6 +567,8 @@ struct vchan {
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
 	int peer_gone;                 /* peer's domain gone (atomic): like a
 					* cleared live byte                  */
+	int peer_left;                 /* its live byte was seen 0 (atomic):
+					* a later 1 is not the same peer     */
 	int peer_confirmed;            /* the transport's one-off check after
 					* the peer connected ran (atomic)    */
 	bool released;                 /* transport released (revoke): set
@@ -611,6 +613,14 @@ struct vchan_fork_hold {
 };
 void vchan_fork_hold(struct vchan_fork_hold *h);
 void vchan_fork_unhold(struct vchan_fork_hold *h);
+/* Hold fork() off (its prepare handler waits) while the caller makes what
+ * a child must not copy and keeps it from children; unblock lists h then,
+ * unless it is NULL or listed already.  Nothing between may take a
+ * fork-guarded mutex, fork(), or call a library that takes a lock of its
+ * own in a fork() handler (hyp's gntalloc open does, gntdev's map on
+ * xensim too): the prepare handlers run in an order of their own. */
+void vchan_fork_block(void);
+void vchan_fork_unblock(struct vchan_fork_hold *h);
 /* Hold mu across fork() (a leaf: nothing else is taken under it), so that
  * a child's copy is not left locked by a thread the child lacks.  Once per
  * mutex, before its first use; a few at most.  Lock it with

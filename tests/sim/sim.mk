@@ -8,6 +8,7 @@ TESTS += sim/dom-pids.sh
 EXTRA_DIST += sim/dom-pids.sh
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
+TESTS += sim/vchan/dead-end-sim.sh
 # make demo's script leaves no host up, interrupted, failed or done.
 TESTS += sim/demo-stop.sh
 EXTRA_DIST += sim/demo-stop.sh

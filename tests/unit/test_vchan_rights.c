@@ -369,6 +369,49 @@ static void test_peer_close_then_drain(void **state)
 	vchan_close(s);
 }
 
+/* A peer's live byte once seen 0 stays 0 for this end.  The page outlives
+ * the peer's process, and another process of its domain may map it and
+ * write 1 there (a stock libxenvchan client does not look first): that is
+ * not the peer this end was talking to, whose half-sent message the ring
+ * may still hold.  Both ends' views; and a 0 seen before any 1 (a client
+ * that died before it connected). */
+static void peer_stays_gone(struct vchan *v, uint8_t *peer_live)
+{
+	uint8_t buf[64] = { 0 };
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	*peer_live = 0;
+	assert_int_equal(vchan_is_connected(v), -EPIPE);
+	*peer_live = 1;     /* another process took the page */
+	assert_int_equal(vchan_is_connected(v), -EPIPE);
+	assert_int_equal(vchan_send(v, 1, 0, buf, 1, 0), -EPIPE);
+	assert_int_equal(vchan_recv(v, &m, 10), -EPIPE);
+	assert_true(vchan_events(v) & VCHAN_EV_HUP);
+	assert_int_equal(vchan_is_connected(v), -EPIPE);
+}
+
+static void test_peer_gone_for_good(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	assert_int_equal(vchan_is_connected(s), 1);
+	peer_stays_gone(s, &c->page->cli_live);
+	tv_close(s, c);
+
+	tv_start(12, 12, &s, &c);
+	assert_int_equal(vchan_is_connected(c), 1);
+	peer_stays_gone(c, &s->page->srv_live);
+	tv_close(s, c);
+
+	tv_start(12, 12, &s, &c);
+	c->page->cli_live = 2;
+	assert_int_equal(vchan_is_connected(s), 0);
+	peer_stays_gone(s, &c->page->cli_live);
+	tv_close(s, c);
+}
+
 /* A client's own indices start where the page says, so a hostile server
  * chooses them.  Off a 16-byte frame boundary (here 8 bytes before the
  * ring's end) its first padding header would run past the ring: framed
@@ -599,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_revoke_mid_message),
 		cmocka_unit_test(test_close_says_what_it_discards),
 		cmocka_unit_test(test_peer_close_then_drain),
+		cmocka_unit_test(test_peer_gone_for_good),
 		cmocka_unit_test(test_hostile_live_and_indices),
 		cmocka_unit_test(test_hostile_start_indices),
 		cmocka_unit_test(test_event_loop),

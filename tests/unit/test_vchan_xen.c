@@ -499,6 +499,65 @@ static void test_client_hostile_page(void **state)
 	}
 }
 
+/*
+ * An offer a client took before: its page's cli_live is not 2 (0: that
+ * client's process is gone, its unmap-notify cleared it; 1: connected).
+ * Its port binds again once that client's port is closed, but the server's
+ * end is still that client's channel, with what it left in the rings: the
+ * open fails with -EPIPE and a line naming the offer, and releases what it
+ * took once.  Read from the store or handed over alike.  Any other value
+ * is a malformed page: -EPROTO.
+ */
+static void used_offer_case(bool store, uint8_t live, int want)
+{
+	struct vchan_offer o = { .ring_ref = 200, .port = 7 };
+	char line[160];
+	struct vchan *v = NULL;
+
+	next_case();
+	if (store) {
+		client_start(10, 11);
+	} else {
+		server_page(10, 11);
+		MOCK_OK(xenevtchn_open);
+	}
+	((struct vchan_interface *)mock_pages[0])->cli_live = live;
+	MOCK_RET(xenevtchn_bind_interdomain, 9);
+	MOCK_OK(xengnttab_open);
+	MOCK_OK(xengnttab_map_grant_ref_notify);
+	if (store)
+		MOCK_OK(xs_rm);                 /* our claim */
+	MOCK_OK(xengnttab_unmap);
+	assert_int_equal(store ? vchan_client_open(NULL, PEER, PATH, &v) :
+			 vchan_client_open_offer(NULL, PEER, &o, &v), want);
+	assert_null(v);
+	assert_int_equal(logs, 1);
+	snprintf(line, sizeof(line), "%sring-ref 200 of domain 5%s its page "
+		 "says cli_live %u, not 2", store ? PATH ": " : "",
+		 want == -EPIPE ? " was used already:" : ":", live);
+	assert_non_null(strstr(last_log, line));
+	assert_int_equal(mock.unmap_count, 1);
+	if (store) {
+		assert_int_equal(mock.rms, 1);
+		assert_string_equal(mock.rm_paths[0], CLAIM);
+		client_released(1, 1);
+	} else {
+		assert_int_equal(mock.xs_close, 0);
+		assert_int_equal(mock.evtchn_close, 1);
+		assert_int_equal(mock.gnttab_close, 1);
+	}
+}
+
+static void test_client_used_offer(void **state)
+{
+	(void)state;
+	for (int store = 0; store < 2; store++) {
+		used_offer_case(store, 0, -EPIPE);
+		used_offer_case(store, 1, -EPIPE);
+		used_offer_case(store, 3, -EPROTO);
+	}
+}
+
 /* This process's pid namespace inode and start time, as /proc tells. */
 static void self_id(unsigned long *ns, unsigned long long *start)
 {
@@ -1597,6 +1656,11 @@ static void test_offer_client_failures(void **state)
 							 &v), -EINVAL);
 	assert_int_equal(vchan_client_open_offer(NULL, PEER, NULL, &v),
 			 -EINVAL);
+	/* No handle at all: as bad an argument for vchan_fd() as for the
+	 * other calls. */
+	assert_int_equal(vchan_fd(NULL), -EINVAL);
+	assert_int_equal(vchan_events(NULL), -EINVAL);
+	assert_int_equal(vchan_is_connected(NULL), -EINVAL);
 	assert_int_equal(vchan_client_open_offer(NULL, 0x7ff0, &o, &v),
 			 -EINVAL);
 	assert_int_equal(mock.evtchn_close, 0);
@@ -1927,6 +1991,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_offer_malformed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_used_offer, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_client_hostile_page,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -64,6 +64,16 @@ sim_vchan_vchan_sim_CPPFLAGS = $(AM_CPPFLAGS) \
 sim_vchan_vchan_sim_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
 	$(top_builddir)/hyp/libhyp.la $(XENVCHAN_LIBS) -lpthread
 EXTRA_DIST += sim/vchan/vchan-sim.sh
+# A dead peer stays dead: a fork while the server opens, a used offer
+# (sim/vchan/dead-end-sim.sh).
+check_PROGRAMS += sim/vchan/dead-end-sim
+sim_vchan_dead_end_sim_SOURCES = sim/vchan/dead_end_sim.c
+sim_vchan_dead_end_sim_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/libvchan-cap/include $(XENSTORE_CFLAGS) \
+	$(XENGNTTAB_CFLAGS)
+sim_vchan_dead_end_sim_LDADD = $(top_builddir)/libvchan-cap/libvchan-cap.la \
+	$(top_builddir)/hyp/libhyp.la -ldl -lpthread
+EXTRA_DIST += sim/vchan/dead-end-sim.sh
 
 # The Xen transport's setup and teardown (transport_xen.c) against the Xen
 # fakes of the hyp tests: the library's sources are compiled in, so that

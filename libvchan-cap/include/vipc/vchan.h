@@ -375,8 +375,10 @@ void vchan_shm_detach(struct vchan *v);
  *            killed, its domain living on: its offer stays until another
  *            server of that domain opens; also what an offer of a port or
  *            ring-ref not ours to take, and losing a race to a stock
- *            libxenvchan client of this domain, look like).  Worth a retry
- *            once a server may have offered anew
+ *            libxenvchan client of this domain, look like); or a client
+ *            took the offer before (the server's page says so: that
+ *            channel is the other client's).  Worth a retry once a server
+ *            may have offered anew
  * The client reads the offer's nodes together, in one store transaction. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);
@@ -400,7 +402,8 @@ int vchan_client_open(const struct vchan_config *cfg, int peer_domid,
  *            not work: its
  *            domain does not exist (any more), its server closed the
  *            channel or is gone, another process bound it already, or it
- *            was never offered to this domain (Xen answers alike)
+ *            was never offered to this domain (Xen answers alike); or a
+ *            client took the offer before (the server's page says so)
  *   -EPROTO  (a log line) the server's page is malformed */
 struct vchan_offer {
 	uint32_t ring_ref;      /* the control page's grant reference        */
