@@ -198,6 +198,8 @@ size_t bench_ring_map_size(size_t ring);
 int bench_ring_end(void *map, size_t ring, bool client, pid_t peer,
 		   struct bench_io *io);
 void bench_ring_end_free(struct bench_io *io);
+/* How many times each direction of such an end stored its index. */
+void bench_ring_pubs(const struct bench_io *io, uint64_t *tx, uint64_t *rx);
 int bench_memcpy_all(const struct bench_plan *p, struct bench_results *res);
 /* Is transport t selected by the comma-separated list only (NULL: all)? */
 bool bench_selected(const char *only, const char *t);

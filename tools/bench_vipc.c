@@ -7,10 +7,11 @@
  * publication and connects.  Both use vchan_config_init()'s defaults
  * (framed messages, adaptive spin) with both rings of the measured size,
  * the server in the layout of --layout (LINES unless told);
- * the process gets back its full CPU set before opening (the library
- * looks at it) and is pinned only once the channel is up.  Messages go
- * through vchan_send()/vchan_recv(), batches through vchan_sendv() and
- * vchan_recvv(). */
+ * the process gets back its full CPU set before opening and is pinned
+ * only once the channel is up (the library does not look at the set: its
+ * spinning goes by the machine's online CPUs, sysconf(_SC_NPROCESSORS_ONLN)).
+ * Messages go through vchan_send()/vchan_recv(), batches through
+ * vchan_sendv() and vchan_recvv(). */
 #include "config.h"
 
 #include <errno.h>

@@ -12,6 +12,15 @@ EXTRA_DIST += bench/xensim-bench.sh
 # own benchmark programs run (not timed).
 TESTS += bench/bench-smoke.sh bench/xensim-bench-smoke.sh
 EXTRA_DIST += bench/bench-smoke.sh bench/xensim-bench-smoke.sh
+# The bare ring against vipc's wire: quarter-ring pieces, and batches
+# as runs that libvchan-cap's own checks parse.
+check_PROGRAMS += bench/test_bench_ring
+TESTS += bench/test_bench_ring
+bench_test_bench_ring_SOURCES = bench/test_bench_ring.c \
+	$(top_srcdir)/tools/bench_ring.c $(top_srcdir)/tools/bench_util.c \
+	$(top_srcdir)/tools/bench.h
+bench_test_bench_ring_CPPFLAGS = $(VCHAN_UNIT_CPPFLAGS) -I$(top_srcdir)/tools
+bench_test_bench_ring_LDADD = $(VCHAN_UNIT_LDADD) -lm
 
 bench-xensim: bench/bench-evtchn bench/bench-grant
 	XENSIM=$(abs_top_builddir)/hyp/sim/xensim BENCH_BIN=$(abs_builddir)/bench \
