@@ -164,6 +164,68 @@ PY
     check "the command's stdin and stdout are not the terminal ($(echo $out))" \
         has in-pipe out-pipe
     check "what is typed while it runs reaches it" has got:typed-during exec-status:0
+    # Lines pasted at once: the copier reads the terminal only once the
+    # command took the last line given, so what it never asks for stays the
+    # shell's, but for one line at most.
+    paste=$(printf 'p1\np2\np3')
+    out=$(python3 "$work/tty_user.py" "t0=\$(date +%s)
+        \"$XENSIM\" exec alpha -- sh -c 'echo ready; head -n1 | sed s/^/got:/'
+        echo exec-done; echo took:\$((\$(date +%s) - t0)); read l; echo after:\$l
+        echo pty-done" "$paste" ready sentinel exec-done)
+    check "of three lines pasted, the command reading one gets the first ($(echo $out))" \
+        sh -c 'printf "%s\n" "$1" | grep -q got:p1 && ! printf "%s\n" "$1" | grep -q got:p[23]' \
+        - "$out"
+    check "and exec returns promptly" has 'took:[0-2]$'
+    check "the shell reads a pasted line the command did not" has 'after:p[23]'
+    # A background exec in an interactive shell is not stopped when the user
+    # types at the shell: its copier reads the terminal only while exec is in
+    # the foreground (else SIGTTIN stops its whole process group).
+    if ! command -v bash >/dev/null; then
+        bad "bash is missing (Debian package bash): exec in the background was not tried"
+    else
+        cat > "$work/bash_user.py" <<'PY'
+import os, pty, select, signal, sys, time
+# bash_user.py HIST [MARK LINE]... END: an interactive bash (history in
+# HIST) on a new pty; LINE is typed once MARK shows in the output that came
+# since the last line was typed. Prints the output once END shows, or
+# after 20 s.
+hist, steps = sys.argv[1], sys.argv[2:]
+pid, m = pty.fork()
+if pid == 0:
+    os.environ.update(PS1="$ ", HISTFILE=hist)
+    os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
+out, since, end = b"", 0, time.monotonic() + 20
+while time.monotonic() < end:
+    if steps and steps[0].encode() in out[since:]:
+        if len(steps) == 1:
+            break
+        since = len(out)
+        os.write(m, steps[1].encode() + b"\r")
+        steps = steps[2:]
+    if not select.select([m], [], [], 0.1)[0]:
+        continue
+    try:
+        data = os.read(m, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+os.kill(pid, signal.SIGKILL)
+os.waitpid(pid, 0)
+print(out.decode(errors="replace").replace("\r", ""))
+PY
+        # Typed lines are echoed: what they run sits in files, so that the
+        # marks awaited are only what the commands say.
+        echo "\"$XENSIM\" exec alpha -- sh -c 'echo cmd-started; sleep 2; echo cmd-done' &" \
+            > "$work/bg-start.sh"
+        echo 'wait %1; echo "wait-status:$?"' > "$work/bg-wait.sh"
+        out=$(python3 "$work/bash_user.py" "$work/bash-history" '$ ' ". $work/bg-start.sh" \
+            cmd-started 'echo at-shell-$((40 + 2))' at-shell-42 ". $work/bg-wait.sh" wait-status:)
+        check "exec in the background runs on while the user types at the shell ($(printf '%s\n' \
+            "$out" | grep -E 'cmd-done|Stopped|wait-status' | tr -d '\033' | tr '\n' ' '))" \
+            has cmd-done wait-status:0
+    fi
     # The daemon checks for itself: a client handing it a terminal is refused.
     out=$(python3 - "$XENSIM_DIR/ctl.sock" <<'PY'
 import os, socket, sys
@@ -184,6 +246,29 @@ PY
     "err 22 "*"stdout is a terminal"*) ok "the daemon refuses a terminal as an exec's stdout ($out)" ;;
     *) bad "the daemon refuses a terminal as an exec's stdout ($out)" ;;
     esac
+    # Nor an O_PATH descriptor of one (isatty cannot see it), which the
+    # domain would reopen read-write through /proc/self/fd/0.
+    out=$(python3 - "$XENSIM_DIR/ctl.sock" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.settimeout(10)
+req = ["exec", "alpha", "/", "3", "/bin/sh", "-c", "exec 3<>/proc/self/fd/0; stty -echo <&3"]
+null = os.open("/dev/null", os.O_RDWR)
+master, slave = os.openpty()
+path = os.open(os.ttyname(slave), os.O_PATH)
+socket.send_fds(s, [b"".join(a.encode() + b"\0" for a in req)], [path, null, null])
+rep = s.recv(65536).split(b"\0")[:-1]
+if rep and rep[0] == b"started":
+    rep = s.recv(65536).split(b"\0")[:-1]
+print(" ".join(x.decode(errors="replace") for x in rep))
+PY
+)
+    case $out in
+    "err 22 "*"stdin is a path-only (O_PATH) descriptor"*)
+        ok "the daemon refuses an O_PATH descriptor of a terminal as an exec's stdin ($out)" ;;
+    *) bad "the daemon refuses an O_PATH descriptor of a terminal as an exec's stdin ($out)" ;;
+    esac
 else
     bad "python3 is missing (Debian package python3): exec with a terminal was not tried"
 fi
@@ -199,6 +284,16 @@ kill -0 $cli 2>/dev/null && kill -KILL $cli
 wait $cli; st=$?
 check "SIGTERM ends a stopped command, signalled ($st; $(cat "$work/stopped"))" \
     test "$st" = 143 -a ! -s "$work/stopped"
+# But a signal the command ignores wakes none of its processes that it
+# stopped on purpose: CONT follows only when the command itself is stopped.
+"$XENSIM" exec alpha -- sh -c "trap '' INT; sleep 30 & p=\$!; kill -STOP \$p; sleep 4
+    grep State /proc/\$p/status; kill -KILL \$p" > "$work/kept-stopped" &
+cli=$!
+sleep 1.5
+kill -INT $cli
+wait $cli; st=$?
+check "an ignored SIGINT leaves a process the command stopped stopped ($st; $(cat "$work/kept-stopped"))" \
+    sh -c "test $st = 0 && grep -q '^State:.*T' '$work/kept-stopped'"
 
 # The console log only grows: the first process writes to a pipe.
 "$XENSIM" create "$(mkcfg beta)" -- \

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 
@@ -81,13 +82,32 @@ static void copier_setup(pid_t parent, int std, int end, int alive)
         close(null);
 }
 
+/* Whether we may read the terminal on stdin: our process group is its
+ * foreground one (or it is no controlling terminal of ours, whose reads
+ * never stop us). A background job reading it would be stopped whole. */
+static bool tty_ours(void)
+{
+    pid_t fg = tcgetpgrp(0);
+    return fg < 0 || fg == getpgrp();
+}
+
+/* Whether the command has yet to read what we gave it. */
+static bool pipe_holds(int to)
+{
+    int n = 0;
+    return ioctl(to, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* stdin into the pipe, in pieces of PIPE_BUF that a non-blocking pipe
  * takes whole or not at all. It reads only what poll says is there: never
  * sitting in a terminal's read when the command ends, it takes none of
  * what is typed at the host's shell after. On SIGUSR1 (the command is done)
  * a piece not taken goes back to the file's offset, so that the offset ends
  * where the pipe's data does (cmd_exec then takes back what is left
- * unread). */
+ * unread). A terminal is read only while exec is in the foreground (in the
+ * background its job would be stopped as soon as the user typed at the
+ * shell), and only once the command took the last line given: what it
+ * never asks for stays the shell's, but for one line. */
 static __attribute__((noreturn)) void copy_in(int to)
 {
     static char buf[PIPE_BUF];
@@ -96,22 +116,35 @@ static __attribute__((noreturn)) void copy_in(int to)
     sigdelset(&wait_mask, SIGUSR1);
     struct sigaction sa = { .sa_handler = on_stop }; /* no SA_RESTART */
     sigaction(SIGUSR1, &sa, NULL);
+    bool tty = isatty(0);
+    /* Sent to the background between our look and our read, the read
+     * fails (EIO) rather than stopping the job. */
+    if (tty)
+        signal(SIGTTIN, SIG_IGN);
     if (fcntl(to, F_SETFL, O_NONBLOCK) < 0)
         _exit(1);
     for (;;) {
+        /* Not now: look again after a while (neither exec being put in
+         * the foreground nor the command's read wakes a poll). */
+        static const struct timespec bg_nap = { 0, 200000000 }, unread_nap = { 0, 50000000 };
+        const struct timespec *nap = NULL;
+        if (tty && !tty_ours())
+            nap = &bg_nap;
+        else if (tty && pipe_holds(to))
+            nap = &unread_nap;
         /* SIGUSR1 is let in while waiting, here and for the pipe below only. */
         struct pollfd in = { 0, POLLIN, 0 };
-        if (ppoll(&in, 1, NULL, &wait_mask) < 0 && errno != EINTR) {
+        if (ppoll(&in, nap ? 0 : 1, nap, &wait_mask) < 0 && errno != EINTR) {
             fprintf(stderr, "xensim: cannot wait for the command's standard input: %s\n",
                     strerror(errno));
             _exit(1);
         }
         if (g_stop)
             _exit(0);
-        if (!in.revents)
+        if (nap || !in.revents)
             continue;
         ssize_t n = read(0, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && (errno == EINTR || (tty && errno == EIO && !tty_ours())))
             continue;
         if (n < 0)
             fprintf(stderr, "xensim: cannot read the command's standard input: %s\n",

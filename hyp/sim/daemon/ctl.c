@@ -300,21 +300,28 @@ static void on_exec_event(void *ctx, enum job_event ev, int value, const char *m
  * A host file, folder or disk, reopened through /proc/self/fd/N, is the
  * file itself on the host's writable mount, whatever the domain's mounts
  * say. A terminal would let the domain change its modes and, keeping a
- * copy, read what is typed at the host once its command is done. The CLI
- * sends pipes in their place and copies. */
+ * copy, read what is typed at the host once its command is done. An O_PATH
+ * descriptor reopens as its file does, and hides a terminal from isatty
+ * (EBADF): none goes, whatever it names, nor one that cannot be checked.
+ * The CLI sends pipes in their place and copies. */
 static int unfit_fd(const int *fds, const char **why)
 {
     for (int i = 0; i < 3; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
         struct stat st;
-        if (fstat(fds[i], &st) == 0 &&
-            (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))) {
+        if (fl < 0 || fstat(fds[i], &st) < 0)
+            *why = "a descriptor that cannot be checked";
+        else if (fl & O_PATH)
+            *why = "a path-only (O_PATH) descriptor";
+        else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
             *why = "a host file, folder or disk";
-            return i;
-        }
-        if (isatty(fds[i])) {
+        else if (isatty(fds[i]))
             *why = "a terminal";
-            return i;
-        }
+        else if (errno != ENOTTY) /* anything but "no terminal" might be one */
+            *why = "a descriptor that cannot be told from a terminal";
+        else
+            continue;
+        return i;
     }
     return -1;
 }

@@ -185,6 +185,24 @@ static int signal_job(pid_t pid, int sig)
     return -errno;
 }
 
+/* Whether process pid is stopped (state T; a traced stop is no job's). */
+static bool stopped(pid_t pid)
+{
+    char path[32], st[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, st, sizeof(st) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    st[n] = '\0';
+    /* The state follows the last ')': the name before it may hold one. */
+    char *end = strrchr(st, ')');
+    return end && end[1] == ' ' && end[2] == 'T';
+}
+
 static void do_kill(char **argv, int argc)
 {
     if (argc < 3)
@@ -193,13 +211,15 @@ static void do_kill(char **argv, int argc)
     int sig = atoi(argv[2]);
     /* A stopped job only queues a signal (and exec, answered, never falls
      * back to ending itself): continue it after, as shells do a stopped
-     * job. Not after a stop (undone), SIGKILL (ends it anyway), 0 or a
-     * number that is no signal. */
+     * job. Only when its leader is stopped: a process the job stopped on
+     * purpose is not woken for a signal it may ignore. Not after a stop
+     * (undone), SIGKILL (ends it anyway), 0 or a number that is no signal. */
     bool cont = sig > 0 && sig != SIGCONT && sig != SIGKILL && sig != SIGSTOP &&
                 sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU;
     for (int i = 0; i < MAX_JOBS; i++)
         if (jobs[i].pid && jobs[i].id == id) {
-            if (signal_job(jobs[i].pid, sig) == 0 && cont)
+            bool was_stopped = cont && stopped(jobs[i].pid);
+            if (signal_job(jobs[i].pid, sig) == 0 && was_stopped)
                 signal_job(jobs[i].pid, SIGCONT);
         }
 }
