@@ -22,6 +22,13 @@ sim_evtchn_evtchn_sim_LDADD = $(top_builddir)/hyp/sim/libxensimd.a \
 	$(XENEVTCHN_LIBS) $(XENCONTROL_LIBS) $(CMOCKA_LIBS)
 TESTS += sim/evtchn/evtchn-sim.sh
 EXTRA_DIST += sim/evtchn/evtchn-sim.sh
+# The drop-in libxengnttab against the daemon, run in dom0 (cmocka).
+check_PROGRAMS += sim/gnttab/gnttab-sim
+sim_gnttab_gnttab_sim_SOURCES = sim/gnttab/gnttab_sim.c
+sim_gnttab_gnttab_sim_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(XENGNTTAB_CFLAGS)
+sim_gnttab_gnttab_sim_LDADD = $(XENGNTTAB_LIBS) $(CMOCKA_LIBS)
+TESTS += sim/gnttab/gnttab-sim.sh
+EXTRA_DIST += sim/gnttab/gnttab-sim.sh
 # A guest out of its descriptor budget in the daemon, another unaffected.
 check_PROGRAMS += sim/fdbudget/fd-budget-sim
 sim_fdbudget_fd_budget_sim_SOURCES = sim/fdbudget/fd_budget_sim.c

@@ -99,10 +99,11 @@ static int dominfo(xc_interface *xch, uint32_t first, uint32_t max,
 int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
                       unsigned int max_doms, xc_dominfo_t *info)
 {
-    memset(info, 0, max_doms * sizeof(*info));
+    if (max_doms)
+        memset(info, 0, max_doms * sizeof(*info));
     struct xsp_dominfo d[16];
     unsigned nr = 0;
-    uint32_t next = first_domid;
+    uint32_t next = (domid_t)first_domid; /* as Xen's domctl takes it */
     int rc = 0;
     while (nr < max_doms) {
         unsigned want = max_doms - nr < 16 ? max_doms - nr : 16;
@@ -122,7 +123,8 @@ int xc_domain_getinfo(xc_interface *xch, uint32_t first_domid,
             next = d[i].domid + 1;
         }
     }
-    if (nr)
+    /* Asked for none, Xen asks nothing and returns 0. */
+    if (nr || !max_doms)
         return (int)nr;
     /* Xen's domctl: no domain at or after first_domid is ESRCH. */
     return fail(rc < 0 ? -rc : ESRCH);
@@ -133,7 +135,7 @@ int xc_domain_getinfolist(xc_interface *xch, uint32_t first_domain,
 {
     struct xsp_dominfo d[16];
     unsigned nr = 0;
-    uint32_t next = first_domain;
+    uint32_t next = (domid_t)first_domain; /* Xen's sysctl field is one */
     while (nr < max_domains) {
         unsigned want = max_domains - nr < 16 ? max_domains - nr : 16;
         int rc = dominfo(xch, next, want, d);

@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,10 @@ struct xenevtchn_handle {
     uint32_t hi_port;         /* no port above it was ever bound */
     bool blocked_last;        /* the last pending() found nothing at once;
                                  a hint, relaxed atomics (any thread) */
+    /* XENEVTCHN_NO_CLOEXEC: what an exec keeps of the device's fd on Xen
+     * (its ports bound, their events readable) needs ours kept too: the
+     * epoll fd, the connection and the ports' read ends. */
+    bool keep_on_exec;
 };
 
 static int fail(int err)
@@ -174,8 +179,11 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
     h->gen_bytes = rep.gen_bytes;
     h->max_port = rep.max_port;
     h->ports = calloc((size_t)rep.max_port + 1, sizeof(*h->ports));
-    h->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!h->ports || h->epfd < 0) {
+    /* Xen 4.17 opens the device with O_CLOEXEC unless told not to. */
+    h->keep_on_exec = flags & XENEVTCHN_NO_CLOEXEC;
+    h->epfd = epoll_create1(h->keep_on_exec ? 0 : EPOLL_CLOEXEC);
+    if (!h->ports || h->epfd < 0 ||
+        (h->keep_on_exec && fcntl(h->sock, F_SETFD, 0) < 0)) {
         rc = h->ports ? -errno : -ENOMEM;
         goto fail_map;
     }
@@ -281,6 +289,12 @@ static xenevtchn_port_or_error_t bind_port(xenevtchn_handle *h, uint32_t op,
     if (rfd < 0) {
         unbind_quietly(h, rep.port);
         return fail(EPROTO);
+    }
+    if (h->keep_on_exec && fcntl(rfd, F_SETFD, 0) < 0) {
+        int e = errno;
+        close(rfd);
+        unbind_quietly(h, rep.port);
+        return fail(e);
     }
     /* Bound before it is armed: a pending() that sees its first event
      * (the daemon leaves an interdomain port pending) must find it. */
@@ -412,6 +426,31 @@ int xenevtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
     return rc ? fail(-rc) : 0;
 }
 
+/* Signals a thread's own fault raises: their handlers (a crash handler, a
+ * sanitizer's) do not run while it waits. */
+static bool fault_signal(int sig)
+{
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+           sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS;
+}
+
+/* epoll_wait() fails with EINTR after any signal, whatever its handler's
+ * SA_RESTART, and after a stop and SIGCONT; Linux's read() of the device
+ * (wait_event_interruptible) fails only when a handler without SA_RESTART
+ * ran, and is restarted otherwise.  Which signal came we cannot tell: the
+ * nearest is whether any handler without SA_RESTART is installed. */
+static bool wait_interruptible(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (!fault_signal(sig) && sigaction(sig, NULL, &sa) == 0 &&
+            !(sa.sa_flags & SA_RESTART) && sa.sa_handler != SIG_DFL &&
+            sa.sa_handler != SIG_IGN)
+            return true;
+    }
+    return false;
+}
+
 /* Read what is in a port's pipe, up to DRAIN_READS reads: a short read
  * (or EAGAIN) says it is empty; a flooding peer cannot keep us here. */
 static void drain(int rfd)
@@ -440,9 +479,10 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
         struct epoll_event ev;
         int n = epoll_wait(h->epfd, &ev, 1, timeout);
         if (n < 0) {
-            if (errno == EINTR && timeout)
+            int e = errno;
+            if (e == EINTR && timeout && !wait_interruptible())
                 continue;
-            return -1;
+            return fail(e);
         }
         if (n == 0) {
             if (fl < 0)

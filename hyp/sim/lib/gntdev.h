@@ -17,7 +17,7 @@ struct region {
     struct region *next;
     uint8_t *addr;
     uint32_t pages;
-    uint64_t id;       /* the daemon's map_id / share_id */
+    uint64_t id;       /* gntshr: the daemon's share_id */
     uint8_t *revoked;  /* gntshr: per page, unshared already */
     uint32_t live;     /* gntshr: pages not yet unshared */
     /* gnttab, a mapping with a byte to clear: the write end of its owner
@@ -28,6 +28,9 @@ struct region {
     /* gntshr: the write end of the share's owner pipe (gntshr.c), -1
      * once let go; forked children keep a copy, exec closes it. */
     int share_owner_fd;
+    /* gnttab: the daemon's map_id of each part of at most XSP_MAX_PAGES
+     * pages (one request each; gnttab.c). */
+    uint64_t map_ids[];
 };
 
 struct xengntdev_handle {

@@ -158,13 +158,12 @@ int xengntshr_unshare(xengntshr_handle *h, void *start_address, uint32_t count)
     if (!r) /* libxengnttab only munmaps: so do we */
         return munmap(start_address, (size_t)count * XSP_PAGE_SIZE);
     size_t off = (size_t)(start - r->addr);
-    if (off % XSP_PAGE_SIZE)
+    /* munmap()'s EINVAL, as the real call is one: unaligned, or no length. */
+    if (off % XSP_PAGE_SIZE || count == 0)
         return gntdev_fail(EINVAL);
     uint32_t first = (uint32_t)(off / XSP_PAGE_SIZE);
     if (count > r->pages - first)
         count = r->pages - first;
-    if (count == 0)
-        return 0;
     /* Unmap first: gntalloc clears the notify byte after our unmap. */
     if (munmap(start, (size_t)count * XSP_PAGE_SIZE) < 0)
         return -1;

@@ -130,20 +130,22 @@ struct xengntdev_handle *gntdev_open(uint32_t kind)
 
 void gntdev_close(struct xengntdev_handle *h)
 {
-    /* The daemon drops our mappings/shares (and fires their notifies) when
-     * the connection closes; our own address-space mappings go here.  In a
-     * child of fork() (which may only close an inherited handle) the
-     * connection stays the parent's, and the regions are the parent's
-     * copies, or holes (MADV_DONTFORK) the child may have reused since:
-     * Linux's close leaves the address space alone, so do we there. */
+    /* Linux's close leaves the address space alone (each mapping holds the
+     * device file open until munmap()), and so do we: a region may be gone
+     * already by a bare munmap() (libxenvchan's rings of a page or more)
+     * and its addresses hold something else since.  Only the bookkeeping
+     * goes.  The daemon never sees a bare munmap(): it ends the handle's
+     * mappings and shares, firing their notifies, when the connection
+     * closes (here, or at exit), or at an exit or exec through the owner
+     * pipes.  Our pages stay usable until munmap(), the memfds they map
+     * being the kernel's to keep; unlike Linux, their grants end at the
+     * close (a share's refs may be handed out again).  In a child of
+     * fork() the connection stays the parent's, and with it the grants. */
     bool child = getpid() != h->opener;
     close(h->sock);
     while (h->regions) {
         struct region *r = h->regions;
         h->regions = r->next;
-        for (uint32_t i = 0; i < r->pages && !child; i++)
-            if (!r->revoked || !r->revoked[i])
-                munmap(r->addr + (size_t)i * XSP_PAGE_SIZE, XSP_PAGE_SIZE);
         owner_drop(r);
         /* A child keeps its copy of a share's mapping, and so its end. */
         if (r->share_owner_fd >= 0 && !child)
@@ -240,56 +242,51 @@ static int map_runs(uint8_t *area, uint32_t count,
     return 0;
 }
 
-/* why: a refused ref fails with its reason (XSP_MAP_WHY), not EINVAL. */
-static void *map_refs(xengnttab_handle *h, uint32_t count,
-                      const uint32_t *domids, uint32_t one_domid,
-                      const uint32_t *refs, int prot, uint32_t notify_offset,
-                      uint32_t notify_port, bool why)
+/* Linux gntdev's "limit" module parameter (Linux 6.1): a map of more
+ * grants, or of none, fails with EINVAL. */
+#define GNTDEV_LIMIT (64u * 1024)
+
+/* A map of more than one request's worth (XSP_MAX_PAGES) is several
+ * requests, each its own map_id, behind one reserved range. */
+static uint32_t map_parts(uint32_t count)
 {
-    if (count == 0 || !refs) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (count > XSP_MAX_PAGES) {
-        errno = ENOMEM; /* over what one gntdev map may take */
-        return NULL;
-    }
+    return (count + XSP_MAX_PAGES - 1) / XSP_MAX_PAGES;
+}
+
+/* Map n refs (domids[i] or one_domid) over the n pages at area, as one
+ * daemon request; *id its map_id.  why: as map_refs. */
+static int map_part(xengnttab_handle *h, uint8_t *area, uint32_t n,
+                    const uint32_t *domids, uint32_t one_domid,
+                    const uint32_t *refs, int prot, uint32_t notify_offset,
+                    uint32_t notify_port, int owner_rd, bool why,
+                    uint64_t *id)
+{
     size_t req_len = sizeof(struct xsp_gnttab_map) +
-                     (size_t)count * sizeof(struct xsp_grant_ref);
+                     (size_t)n * sizeof(struct xsp_grant_ref);
     size_t rep_cap = sizeof(struct xsp_gnttab_map_rep) +
-                     (size_t)count * sizeof(struct xsp_map_page);
+                     (size_t)n * sizeof(struct xsp_map_page);
     char *req = malloc(req_len);
     char *rep = malloc(rep_cap);
-    int *fds = malloc(count * sizeof(int));
-    struct region *r = calloc(1, sizeof(*r));
-    void *area = MAP_FAILED;
+    int *fds = malloc(n * sizeof(int));
     unsigned nfds = 0;
-    int rc = -ENOMEM, owner_rd = -1;
-    if (!req || !rep || !fds || !r)
+    int rc = -ENOMEM;
+    if (!req || !rep || !fds)
         goto out;
-    r->share_owner_fd = -1;
     struct xsp_gnttab_map m = {
-        .count = count,
+        .count = n,
         .writable = (prot & PROT_WRITE ? XSP_MAP_WRITE : 0) |
                     (why ? XSP_MAP_WHY : 0),
         .notify_offset = notify_offset, .notify_port = notify_port,
     };
     memcpy(req, &m, sizeof(m));
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         struct xsp_grant_ref g = { .domid = domids ? domids[i] : one_domid,
                                    .ref = refs[i] };
         memcpy(req + sizeof(m) + i * sizeof(g), &g, sizeof(g));
     }
-    /* Reserve the address range first so a failure costs no round trip. */
-    area = mmap(NULL, (size_t)count * XSP_PAGE_SIZE, PROT_NONE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (area == MAP_FAILED)
-        goto out;
-    if (notify_offset < XSP_PAGE_SIZE && (rc = owner_pipe(r, &owner_rd)))
-        goto out;
     size_t got = 0;
     rc = gntdev_call(h, XSP_OP_GNTTAB_MAP, req, req_len, owner_rd, rep,
-                     rep_cap, &got, fds, count, &nfds);
+                     rep_cap, &got, fds, n, &nfds);
     if (rc)
         goto out;
     struct xsp_gnttab_map_rep mr;
@@ -300,34 +297,78 @@ static void *map_refs(xengnttab_handle *h, uint32_t count,
     memcpy(&mr, rep, sizeof(mr));
     /* The pages array follows the fixed reply; copy to keep it aligned. */
     struct xsp_map_page *pages = (struct xsp_map_page *)req;
-    memcpy(pages, rep + sizeof(mr), (size_t)count * sizeof(*pages));
-    rc = mr.count == count ? map_runs(area, count, pages, fds, nfds, prot)
-                           : -EPROTO;
+    memcpy(pages, rep + sizeof(mr), (size_t)n * sizeof(*pages));
+    rc = mr.count == n ? map_runs(area, n, pages, fds, nfds, prot) : -EPROTO;
+    if (rc)
+        unmap_in_daemon(h, XSP_OP_GNTTAB_DISCARD, mr.map_id);
+    else
+        *id = mr.map_id;
+out:
+    for (unsigned i = 0; i < nfds; i++)
+        close(fds[i]);
+    free(req);
+    free(rep);
+    free(fds);
+    return rc;
+}
+
+/* why: a refused ref fails with its reason (XSP_MAP_WHY), not EINVAL. */
+static void *map_refs(xengnttab_handle *h, uint32_t count,
+                      const uint32_t *domids, uint32_t one_domid,
+                      const uint32_t *refs, int prot, uint32_t notify_offset,
+                      uint32_t notify_port, bool why)
+{
+    if (count == 0 || count > GNTDEV_LIMIT || !refs) {
+        errno = EINVAL;
+        return NULL;
+    }
+    uint32_t parts = map_parts(count), done = 0;
+    struct region *r = calloc(1, sizeof(*r) + parts * sizeof(r->map_ids[0]));
+    void *area = MAP_FAILED;
+    int rc = -ENOMEM, owner_rd = -1;
+    if (!r)
+        goto out;
+    r->share_owner_fd = -1;
+    /* Reserve the address range first so a failure costs no round trip. */
+    area = mmap(NULL, (size_t)count * XSP_PAGE_SIZE, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED)
+        goto out;
+    if (notify_offset < XSP_PAGE_SIZE && (rc = owner_pipe(r, &owner_rd)))
+        goto out;
+    /* The notify (its byte is in page 0) goes with the first part. */
+    for (; done < parts; done++) {
+        uint32_t first = done * XSP_MAX_PAGES;
+        uint32_t n = count - first < XSP_MAX_PAGES ? count - first
+                                                   : XSP_MAX_PAGES;
+        rc = map_part(h, (uint8_t *)area + (size_t)first * XSP_PAGE_SIZE, n,
+                      domids ? domids + first : NULL, one_domid, refs + first,
+                      prot, done ? XSP_NO_NOTIFY_OFFSET : notify_offset,
+                      done ? XSP_NO_NOTIFY_PORT : notify_port,
+                      done ? -1 : owner_rd, why, &r->map_ids[done]);
+        if (rc)
+            break;
+    }
     /* Not in a forked child: gntdev's VM_DONTCOPY (PV guests). */
     if (!rc && madvise(area, (size_t)count * XSP_PAGE_SIZE, MADV_DONTFORK))
         rc = -errno;
-    if (rc) {
-        unmap_in_daemon(h, XSP_OP_GNTTAB_DISCARD, mr.map_id);
+    if (rc) { /* a map fails as a whole */
+        while (done--)
+            unmap_in_daemon(h, XSP_OP_GNTTAB_DISCARD, r->map_ids[done]);
         goto out;
     }
     r->addr = area;
     r->pages = count;
-    r->id = mr.map_id;
     pthread_mutex_lock(&h->lock);
     r->next = h->regions;
     h->regions = r;
     pthread_mutex_unlock(&h->lock);
     r = NULL;
 out:
-    for (unsigned i = 0; i < nfds; i++)
-        close(fds[i]);
     if (owner_rd >= 0)
         close(owner_rd);
     if (r)
         owner_drop(r);
-    free(req);
-    free(rep);
-    free(fds);
     free(r);
     if (rc) {
         if (area != MAP_FAILED)
@@ -392,8 +433,9 @@ int xengnttab_unmap(xengnttab_handle *h, void *start_address, uint32_t count)
     *pp = r->next;
     pthread_mutex_unlock(&h->lock);
     munmap(r->addr, (size_t)r->pages * XSP_PAGE_SIZE);
-    /* Fires the unmap-notify, if any. */
-    unmap_in_daemon(h, XSP_OP_GNTTAB_UNMAP, r->id);
+    /* The first fires the unmap-notify, if any. */
+    for (uint32_t i = 0; i < map_parts(r->pages); i++)
+        unmap_in_daemon(h, XSP_OP_GNTTAB_UNMAP, r->map_ids[i]);
     owner_drop(r);
     free(r);
     return 0;

@@ -18,6 +18,10 @@
  *   unbound, write only to the port's peers: a canary thread's pipes,
  *   opened and closed meanwhile, never get a byte and are never closed
  *   under it; no notify fails but with ENOTCONN for a port unbound.
+ * - A blocking pending() fails with EINTR when a signal handler without
+ *   SA_RESTART interrupts it, as Linux's read() of the device; it waits on
+ *   through handlers with SA_RESTART and through a stop and SIGCONT.
+ * - XENEVTCHN_NO_CLOEXEC: the handle's fd, and its ports, outlive exec.
  * - On the wire (proto.h): a bind reply carries the port's read end; a
  *   bind request that brings an fd is a protocol violation.
  * Watchdogs (alarm()) turn a notify that blocks into a failure. */
@@ -41,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -408,6 +413,233 @@ static void test_masked_event_waits_for_unmask(void **state)
     alarm(0);
 }
 
+/* ---- signals during a blocking pending() ---- */
+
+static volatile sig_atomic_t g_ticks;
+static int g_ticks_max;
+static sigjmp_buf g_stuck;
+
+/* Past g_ticks_max, pending() is stuck: out of it, to fail the test. */
+static void on_tick(int sig)
+{
+    (void)sig;
+    if (++g_ticks >= g_ticks_max)
+        siglongjmp(g_stuck, 1);
+}
+
+/* SIGALRM every ms to on_tick, installed with flags (SA_RESTART or 0). */
+static void ticks_start(int flags, int ms, int max)
+{
+    struct sigaction sa = { .sa_handler = on_tick, .sa_flags = flags };
+    sigemptyset(&sa.sa_mask);
+    g_ticks = 0;
+    g_ticks_max = max;
+    assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+    struct itimerval it = { .it_interval = { 0, ms * 1000 },
+                            .it_value = { 0, ms * 1000 } };
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void ticks_stop(void)
+{
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&t, &t) < 0 && errno == EINTR)
+        ;
+}
+
+/* A SIGALRM timeout without SA_RESTART ends a blocking wait, as it ends
+ * Linux's read() of /dev/xen/evtchn. */
+static void test_pending_interrupted_by_signal(void **state)
+{
+    struct chan *c = *state;
+    assert_false(readable(c->a, 0));
+    if (sigsetjmp(g_stuck, 1)) {
+        ticks_stop();
+        fail_msg("pending() waited on through %d signals", (int)g_ticks);
+    }
+    ticks_start(0, 100, 20);
+    errno = 0;
+    xenevtchn_port_or_error_t p = xenevtchn_pending(c->a);
+    int e = errno;
+    ticks_stop();
+    assert_int_equal(p, -1);
+    assert_int_equal(e, EINTR);
+    /* The handle is as it was: the next event comes. */
+    assert_int_equal(xenevtchn_notify(c->b, c->pb), 0);
+    assert_int_equal(xenevtchn_pending(c->a), c->pa);
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+}
+
+struct later {
+    xenevtchn_handle *x;
+    evtchn_port_t port;
+    int ms;
+};
+
+static void *notify_later(void *arg)
+{
+    struct later *l = arg;
+    sleep_ms(l->ms);
+    xenevtchn_notify(l->x, l->port);
+    return NULL;
+}
+
+/* Handlers with SA_RESTART restart Linux's read(): pending() waits on. */
+static void test_pending_waits_through_restarting_signal(void **state)
+{
+    struct chan *c = *state;
+    assert_false(readable(c->a, 0));
+    if (sigsetjmp(g_stuck, 1)) {
+        ticks_stop();
+        fail_msg("pending() waited on through %d signals", (int)g_ticks);
+    }
+    /* The ticks go to this thread, the one waiting. */
+    sigset_t alrm, old;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, &old);
+    struct later l = { c->b, c->pb, 500 };
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, notify_later, &l);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    assert_int_equal(rc, 0);
+    ticks_start(SA_RESTART, 50, 200);
+    errno = 0;
+    xenevtchn_port_or_error_t p = xenevtchn_pending(c->a);
+    int e = errno, ticks = g_ticks;
+    ticks_stop();
+    pthread_join(t, NULL);
+    if (p != (xenevtchn_port_or_error_t)c->pa)
+        fail_msg("pending(): %d (%s) after %d signals", p, strerror(e),
+                 ticks);
+    assert_true(ticks >= 2); /* signals did come during the wait */
+    assert_int_equal(xenevtchn_unmask(c->a, c->pa), 0);
+}
+
+/* A process stopped and continued in a blocking pending() waits on, as in
+ * Linux's read() (epoll_wait() itself fails with EINTR then), even with a
+ * crash handler (a sanitizer's) installed without SA_RESTART. */
+static void test_pending_waits_through_stop(void **state)
+{
+    (void)state;
+    int pp[2];
+    assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(pp[0]);
+        struct sigaction sa = { .sa_handler = on_tick };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, NULL);
+        xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+        int msg[2] = { x ? xenevtchn_bind_unbound_port(x, 0) : -1, 0 };
+        if (write(pp[1], msg, sizeof(msg)) != sizeof(msg) || msg[0] < 0)
+            _exit(1);
+        msg[0] = xenevtchn_pending(x);
+        msg[1] = msg[0] < 0 ? errno : 0;
+        _exit(write(pp[1], msg, sizeof(msg)) == sizeof(msg) ? 0 : 1);
+    }
+    close(pp[1]);
+    alarm(WATCHDOG_S);
+    int msg[2];
+    assert_int_equal(read(pp[0], msg, sizeof(msg)), sizeof(msg));
+    assert_true(msg[0] > 0);
+    int remote = msg[0];
+    xenevtchn_handle *x = xenevtchn_open(NULL, 0);
+    assert_non_null(x);
+    xenevtchn_port_or_error_t lp = xenevtchn_bind_interdomain(x, 0, remote);
+    assert_true(lp > 0);
+    sleep_ms(300); /* the child is in its wait by now */
+    int st;
+    assert_int_equal(kill(pid, SIGSTOP), 0);
+    assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(st));
+    assert_int_equal(kill(pid, SIGCONT), 0);
+    assert_int_equal(waitpid(pid, &st, WCONTINUED), pid);
+    assert_true(WIFCONTINUED(st));
+    sleep_ms(200); /* time to wake, and fail if it would */
+    assert_int_equal(xenevtchn_notify(x, (evtchn_port_t)lp), 0);
+    assert_int_equal(read(pp[0], msg, sizeof(msg)), sizeof(msg));
+    if (msg[0] != remote)
+        fail_msg("pending() after a stop: %d (%s)", msg[0],
+                 strerror(msg[1]));
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    alarm(0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(pp[0]);
+    assert_int_equal(xenevtchn_close(x), 0);
+}
+
+/* ---- exec ---- */
+
+static int port_status(xc_interface *xch, evtchn_port_t port)
+{
+    xc_evtchn_status_t st = { .dom = 0, .port = port };
+    return xc_evtchn_status(xch, &st) == 0 ? (int)st.status : -1;
+}
+
+/* Xen 4.17 opens the device without O_CLOEXEC when asked: the fd, and
+ * with it the handle's ports, outlive an exec (until that program ends). */
+static void test_no_cloexec_handle_outlives_exec(void **state)
+{
+    (void)state;
+    xenevtchn_handle *d = xenevtchn_open(NULL, 0);
+    assert_non_null(d);
+    assert_true(fcntl(xenevtchn_fd(d), F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(xenevtchn_close(d), 0);
+    int pp[2];
+    assert_int_equal(pipe2(pp, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(pp[0]);
+        xenevtchn_handle *x = xenevtchn_open(NULL, XENEVTCHN_NO_CLOEXEC);
+        int msg[2] = { x ? xenevtchn_bind_unbound_port(x, 0) : -1,
+                       x ? fcntl(xenevtchn_fd(x), F_GETFD) : -1 };
+        if (write(pp[1], msg, sizeof(msg)) != sizeof(msg) || msg[0] < 0)
+            _exit(1);
+        execlp("sleep", "sleep", "60", (char *)NULL);
+        _exit(127);
+    }
+    close(pp[1]);
+    alarm(WATCHDOG_S);
+    int msg[2];
+    char b;
+    assert_int_equal(read(pp[0], msg, sizeof(msg)), sizeof(msg));
+    assert_true(msg[0] > 0);
+    assert_int_equal(msg[1] & FD_CLOEXEC, 0);
+    assert_int_equal(read(pp[0], &b, 1), 0); /* exec'd: its end closed */
+    close(pp[0]);
+    sleep_ms(200); /* a connection closed at exec would be gone by now */
+    xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+    assert_non_null(xch);
+    assert_int_equal(port_status(xch, (evtchn_port_t)msg[0]),
+                     EVTCHNSTAT_unbound);
+    /* The program's end closes it. */
+    kill(pid, SIGKILL);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int i = 0;
+    while (port_status(xch, (evtchn_port_t)msg[0]) != EVTCHNSTAT_closed &&
+           i++ < 100)
+        sleep_ms(50);
+    assert_int_equal(port_status(xch, (evtchn_port_t)msg[0]),
+                     EVTCHNSTAT_closed);
+    alarm(0);
+    xc_interface_close(xch);
+}
+
 /* ---- threads: notify against a peer change and against unbind ---- */
 
 /* Opens pipes, holds each a moment, and checks that nothing wrote to it
@@ -757,6 +989,27 @@ static void test_xc_handle_shared_by_threads(void **state)
     xc_interface_close(xch);
 }
 
+/* Xen 4.17's xc_domain_getinfo asks nothing for max_doms 0 and returns
+ * 0; both list calls take the first domid as a domid_t (16 bits). */
+static void test_xc_getinfo_edges(void **state)
+{
+    (void)state;
+    xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+    assert_non_null(xch);
+    xc_dominfo_t info[2];
+    errno = 0;
+    assert_int_equal(xc_domain_getinfo(xch, 0, 0, info), 0);
+    assert_int_equal(xc_domain_getinfo(xch, 0x10000, 1, info), 1);
+    assert_int_equal(info[0].domid, 0);
+    /* This host has Domain-0 alone. */
+    assert_int_equal(xc_domain_getinfo(xch, 0x10001, 1, info), -1);
+    assert_int_equal(errno, ESRCH);
+    xc_domaininfo_t li[2];
+    assert_int_equal(xc_domain_getinfolist(xch, 0x10000, 2, li), 1);
+    assert_int_equal(li[0].domain, 0);
+    xc_interface_close(xch);
+}
+
 int main(void)
 {
     /* Whatever we inherit: a notify that raised SIGPIPE must end us. */
@@ -767,6 +1020,13 @@ int main(void)
                                         chan_setup, chan_teardown),
         cmocka_unit_test_setup_teardown(test_masked_event_waits_for_unmask,
                                         chan_setup, chan_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_interrupted_by_signal,
+                                        chan_setup, chan_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pending_waits_through_restarting_signal, chan_setup,
+            chan_teardown),
+        cmocka_unit_test(test_pending_waits_through_stop),
+        cmocka_unit_test(test_no_cloexec_handle_outlives_exec),
         cmocka_unit_test_setup_teardown(test_notify_threads_while_peer_changes,
                                         chan_setup, chan_teardown),
         cmocka_unit_test_setup_teardown(test_notify_threads_while_unbound,
@@ -775,6 +1035,7 @@ int main(void)
         cmocka_unit_test(test_unread_reply_ends_the_connection),
         cmocka_unit_test(test_dom0_ports_past_guest_limit),
         cmocka_unit_test(test_xc_handle_shared_by_threads),
+        cmocka_unit_test(test_xc_getinfo_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
