@@ -385,6 +385,14 @@ static int revoke_end(struct vchan *v, bool closing)
 		/* Tell the peer: our live byte, then an event. */
 		VCHAN_WRITE_ONCE(*v->my_live, 0);
 		vchan_mb(); /* live byte visible before the notification */
+		/* What this end took is the peer's room again, published
+		 * (after the live byte: a sender waking to it sees us gone):
+		 * a stock server that takes its next client on this offer, as
+		 * vchan-socket-proxy's does, must find the inbound ring where
+		 * our reads ended, at a frame's start, not where we last
+		 * published. */
+		if (v->raw || !v->rx.active)
+			vchan_ring_publish(&v->rx.ring);
 		/* Count what is still in the inbound ring and drop it with
 		 * the mapping; cons is not moved, so a blocked peer sender
 		 * wakes to EPIPE rather than to room.  A hostile index just

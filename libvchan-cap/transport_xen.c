@@ -1035,16 +1035,20 @@ struct unusable {
  * server's end of the channel is that client's, with what it left in the
  * rings, half a message maybe: -EPIPE.  Any other value: -EPROTO.  Logged
  * (xs_path: where the offer was read, NULL: handed over).  Our unmap then
- * writes 0 there, which tells the server the same. */
+ * writes 0 there, which tells the server the same.  A stock libxenvchan
+ * server (stock: its offer has no channel id) may take one client after
+ * another on one offer, as vchan-socket-proxy's server does, and its
+ * clients never look: a 0 there, the last client gone, is taken as they
+ * take it. */
 static int offer_unused(const struct vchan_interface *pg, const char *who,
 			const char *xs_path, const struct xen_tp *t,
-			grant_ref_t ring_ref)
+			grant_ref_t ring_ref, bool stock)
 {
 	/* Peer-written (and the old client's): one load. */
 	uint8_t live = VCHAN_READ_ONCE(pg->cli_live);
 	const char *at = xs_path ? xs_path : "", *sep = xs_path ? ": " : "";
 
-	if (live == 2)
+	if (live == 2 || (live == 0 && stock))
 		return 0;
 	if (live > 2) {
 		vchan_log(who, "peer protocol error: %s%sring-ref %u of domain "
@@ -1066,11 +1070,12 @@ static int offer_unused(const struct vchan_interface *pg, const char *who,
  * one we write read-write and the one we read read-only.  A bind or map of
  * the offered values that fails is not logged here: *bad names it for the
  * caller, who knows where the values came from; other failures are logged
- * (xs_path: where the offer was read, NULL: handed over).  *lo, *ro,
- * *layout: what the page says. */
+ * (xs_path: where the offer was read, NULL: handed over; stock: a stock
+ * libxenvchan server's offer).  *lo, *ro, *layout: what the page says. */
 static int client_map(struct xen_tp *t, const char *who, const char *xs_path,
-		      grant_ref_t ring_ref, evtchn_port_t port, unsigned *lo,
-		      unsigned *ro, int *layout, struct unusable *bad)
+		      bool stock, grant_ref_t ring_ref, evtchn_port_t port,
+		      unsigned *lo, unsigned *ro, int *layout,
+		      struct unusable *bad)
 {
 	struct hyp_unmap_notify un;
 	struct vchan_interface *pg;
@@ -1099,7 +1104,7 @@ static int client_map(struct xen_tp *t, const char *who, const char *xs_path,
 		return r;
 	}
 	pg = t->page;
-	r = offer_unused(pg, who, xs_path, t, ring_ref);
+	r = offer_unused(pg, who, xs_path, t, ring_ref, stock);
 	if (r < 0)
 		return r;
 	r = vchan_layout_client_read(pg, who, lo, ro, layout);
@@ -1209,7 +1214,7 @@ static int client_open_once(const struct vchan_config *cfg, int peer_domid,
 	r = claim_offer(t, who, self_r, xs_path, &o, &live_path, &val, &taken);
 	if (r < 0)
 		goto fail;
-	r = client_map(t, who, xs_path, (grant_ref_t)o.ring_ref,
+	r = client_map(t, who, xs_path, !o.id[0], (grant_ref_t)o.ring_ref,
 		       (evtchn_port_t)o.port, &lo, &ro, &layout, &bad);
 	if (r < 0) {
 		/* A port another client of ours holds fails to bind; a page
@@ -1294,7 +1299,7 @@ int vchan_client_open_offer(const struct vchan_config *cfg, int peer_domid,
 	t = tp_new(false, (domid_t)peer_domid);
 	if (!t)
 		return -ENOMEM;
-	r = client_map(t, who, NULL, offer->ring_ref, offer->port, &lo, &ro,
+	r = client_map(t, who, NULL, false, offer->ring_ref, offer->port, &lo, &ro,
 		       &layout, &bad);
 	if (r == -ESRCH && bad.what) {
 		vchan_log(who, "domain %u of the offer does not exist (any "

@@ -376,9 +376,10 @@ void vchan_shm_detach(struct vchan *v);
  *            server of that domain opens; also what an offer of a port or
  *            ring-ref not ours to take, and losing a race to a stock
  *            libxenvchan client of this domain, look like); or a client
- *            took the offer before (the server's page says so: that
- *            channel is the other client's).  Worth a retry once a server
- *            may have offered anew
+ *            took a libvchan-cap server's offer before (the server's page
+ *            says so: that channel is the other client's; a stock server's
+ *            offer may be taken again, as libxenvchan's clients do).
+ *            Worth a retry once a server may have offered anew
  * The client reads the offer's nodes together, in one store transaction. */
 int vchan_server_open(const struct vchan_config *cfg, int peer_domid,
 		      const char *xs_path, struct vchan **out);

@@ -403,6 +403,26 @@ sc_stocksrv() {
     check_done stocksrv-srv "stock server" 30
 }
 
+# A stock server takes one client after another on its one offer, as
+# vchan-socket-proxy's server does: the page says the last client left
+# (cli_live 0), which our second client takes as libxenvchan's do.
+sc_stockagain() {
+    grant=1; pair stockagain stock-server again 2 -- client echo 500
+    check_done stockagain-cli "ours=client,stock=server (first client)"
+    out=$(timeout 60 "$XENSIM" exec "$C" -- "$PROG" client echo 500 2>&1)
+    if printf '%s\n' "$out" | grep -qx "VCHAN-DONE failures=0" &&
+        printf '%s\n' "$out" | grep -q "^VCHAN-OK"; then
+        echo "ok   stockagain: a second client of ours on the stock server's offer"
+    else
+        echo "FAIL stockagain: second client: $(printf '%s\n' "$out" | tail -n 3)"
+        fails=$((fails + 1))
+    fi
+    check_done stockagain-srv "stock server, two clients" 30
+    if ! log stockagain-srv | grep -q "^VCHAN-OK stock: client 2 connected"; then
+        echo "FAIL stockagain: the stock server never saw its second client"; fails=$((fails + 1))
+    fi
+}
+
 # A stock client dies while a child of it keeps gntdev: its live byte is
 # cleared (xensim, as Linux PV, at the death of the mapping process) but no
 # event comes; our server's event loop must still report HUP.
@@ -441,7 +461,7 @@ sc_offer() {
 # Every scenario, in this order; VCHAN_SIM_ONLY="many race" runs those
 # alone.  Each starts without the grant on @releaseDomain (grant=0) unless
 # it asks for it.
-ALL="stream lines sleepy mixed kill killng killsrv noisy storecut pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockfork"
+ALL="stream lines sleepy mixed kill killng killsrv noisy storecut pkill fork killearly handoff reconnect livegc srvgc race revoke many offer manyoffer stockcli stocksrv stockagain stockfork"
 for sc in ${VCHAN_SIM_ONLY:-$ALL}; do
     case " $ALL " in
     *" $sc "*) grant=0; "sc_$sc" ;;

@@ -4,6 +4,8 @@
  *   vchan-sim server MODE [ARG]   publish under /local/domain/<self>/data/
  *   vchan-sim client MODE [ARG]   vipc-vchan for the peer, or connect to it
  *   vchan-sim stock-server        Debian's libxenvchan, echoing bytes
+ *   vchan-sim stock-server again N   the same for N clients one after
+ *                                 another on one offer (vchan-socket-proxy)
  *   vchan-sim stock-client
  *   vchan-sim stock-client forkdie   Debian's libxenvchan: connects, forks
  *                                 a holder that keeps every descriptor for
@@ -2117,17 +2119,12 @@ static int stock_forkdie(void)
 	return 1;
 }
 
-static int stock(bool server)
+/* Echo until the peer closes; what was echoed is added to *bytes. */
+static void stock_echo(struct libxenvchan *c, uint64_t *bytes_out)
 {
-	struct libxenvchan *c = stock_open(server);
 	static char buf[65536];
 	uint64_t bytes = 0;
 
-	if (!c)
-		return 1;
-	c->blocking = 1;
-	printf("VCHAN-READY stock\n");
-	fflush(stdout);
 	for (;;) {
 		int n = libxenvchan_read(c, buf, sizeof(buf)), w;
 
@@ -2152,6 +2149,34 @@ static int stock(bool server)
 		FAIL("stock: the peer closed before sending anything");
 	else if (!fails)
 		OK("stock: echoed %" PRIu64 " bytes", bytes);
+	*bytes_out += bytes;
+}
+
+/* A stock end echoing bytes; a server takes `clients` clients one after
+ * another on its one offer, as vchan-socket-proxy's server does (its
+ * clients find the last one's cleared live byte on the page). */
+static int stock(bool server, unsigned clients)
+{
+	struct libxenvchan *c = stock_open(server);
+	uint64_t bytes = 0;
+
+	if (!c)
+		return 1;
+	c->blocking = 1;
+	printf("VCHAN-READY stock\n");
+	fflush(stdout);
+	for (unsigned k = 1; k <= clients && !fails; k++) {
+		while (k > 1 && libxenvchan_is_open(c) != 1)
+			if (libxenvchan_wait(c) < 0) {
+				FAIL("stock: waiting for client %u: %s", k,
+				     strerror(errno));
+				break;
+			}
+		if (k > 1 && !fails)
+			OK("stock: client %u connected to the same offer", k);
+		if (!fails)
+			stock_echo(c, &bytes);
+	}
 	libxenvchan_close(c);
 	/* As the other modes end, so the scripts check every end alike. */
 	printf("VCHAN-DONE failures=%d\n", fails);
@@ -2467,13 +2492,16 @@ int main(int argc, char **argv)
 		return xs_chmod(argv[2], argc - 3, argv + 3);
 	if (argc >= 3 && !strcmp(argv[1], "xs-ls"))
 		return xs_ls(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "stock-server") &&
+	    !strcmp(argv[2], "again"))
+		return stock(true, (unsigned)atoi(argv[3]));
 	if (argc >= 2 && !strcmp(argv[1], "stock-server"))
-		return stock(true);
+		return stock(true, 1);
 	if (argc >= 3 && !strcmp(argv[1], "stock-client") &&
 	    !strcmp(argv[2], "forkdie"))
 		return stock_forkdie();
 	if (argc >= 2 && !strcmp(argv[1], "stock-client"))
-		return stock(false);
+		return stock(false, 1);
 	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
 		fprintf(stderr, "usage: see the comment at the top\n");
 		return 2;
