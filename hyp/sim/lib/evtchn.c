@@ -85,7 +85,12 @@ struct xenevtchn_handle {
      * (its ports bound, their events readable) needs ours kept too: the
      * epoll fd, the connection and the ports' read ends. */
     bool keep_on_exec;
+    /* A handler without SA_RESTART was installed at open: one that resets
+     * itself (SA_RESETHAND) is gone by the time its EINTR is looked at. */
+    bool intr_at_open;
 };
+
+static bool wait_interruptible(void);
 
 static int fail(int err)
 {
@@ -181,6 +186,7 @@ xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger,
     h->ports = calloc((size_t)rep.max_port + 1, sizeof(*h->ports));
     /* Xen 4.17 opens the device with O_CLOEXEC unless told not to. */
     h->keep_on_exec = flags & XENEVTCHN_NO_CLOEXEC;
+    h->intr_at_open = wait_interruptible();
     h->epfd = epoll_create1(h->keep_on_exec ? 0 : EPOLL_CLOEXEC);
     if (!h->ports || h->epfd < 0 ||
         (h->keep_on_exec && fcntl(h->sock, F_SETFD, 0) < 0)) {
@@ -438,7 +444,9 @@ static bool fault_signal(int sig)
  * SA_RESTART, and after a stop and SIGCONT; Linux's read() of the device
  * (wait_event_interruptible) fails only when a handler without SA_RESTART
  * ran, and is restarted otherwise.  Which signal came we cannot tell: the
- * nearest is whether any handler without SA_RESTART is installed. */
+ * nearest is whether any handler without SA_RESTART is installed, now or
+ * when the handle was opened (a one-shot handler resets itself before we
+ * look; a check per wait would cost the blocking path 64 system calls). */
 static bool wait_interruptible(void)
 {
     for (int sig = 1; sig < NSIG; sig++) {
@@ -480,7 +488,7 @@ xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *h)
         int n = epoll_wait(h->epfd, &ev, 1, timeout);
         if (n < 0) {
             int e = errno;
-            if (e == EINTR && timeout && !wait_interruptible())
+            if (e == EINTR && timeout && !h->intr_at_open && !wait_interruptible())
                 continue;
             return fail(e);
         }
