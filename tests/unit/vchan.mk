@@ -57,7 +57,7 @@ test_vchan_stress_raw_LDADD = $(VCHAN_UNIT_LDADD)
 # Integration on xensim (tests/sim/vchan/): the program runs inside the
 # simulated domains; sim/vchan/vchan-sim.sh drives the scenarios.
 check_PROGRAMS += sim/vchan/vchan-sim
-sim_vchan_vchan_sim_SOURCES = sim/vchan/vchan_sim.c
+sim_vchan_vchan_sim_SOURCES = sim/vchan/vchan_sim.c sim/vchan/sim_ids.h
 sim_vchan_vchan_sim_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/libvchan-cap/include $(XENSTORE_CFLAGS) \
 	$(XENVCHAN_CFLAGS)
@@ -67,7 +67,7 @@ EXTRA_DIST += sim/vchan/vchan-sim.sh
 # A dead peer stays dead: a fork while the server opens, a used offer
 # (sim/vchan/dead-end-sim.sh).
 check_PROGRAMS += sim/vchan/dead-end-sim
-sim_vchan_dead_end_sim_SOURCES = sim/vchan/dead_end_sim.c
+sim_vchan_dead_end_sim_SOURCES = sim/vchan/dead_end_sim.c sim/vchan/sim_ids.h
 sim_vchan_dead_end_sim_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/libvchan-cap/include $(XENSTORE_CFLAGS) \
 	$(XENGNTTAB_CFLAGS)

@@ -48,6 +48,8 @@
 #include <vipc/hyp.h>
 #include <vipc/vchan.h>
 
+#include "sim_ids.h"
+
 #define PATH_FMT "/local/domain/%u/data/dead-end"
 #define BIG (200u * 1024)        /* more than the 64 KiB ring */
 #define LINGER_S 60              /* the forked child outlives the test */
@@ -76,32 +78,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Our domid, and the peer's once dom0 wrote it (30 s at most). */
-static int ids(domid_t *self, unsigned *peer)
-{
-	struct hyp_store *st;
-	unsigned long v;
-	int r, i;
-
-	if ((r = hyp_store_open(&st)) < 0)
-		return r;
-	r = hyp_self_domid(st, self);
-	for (i = 0; r == 0 && i < 300; i++) {
-		r = hyp_store_read_uint(st, HYP_TXN_NONE, "data/conf/peer",
-					0x7fef, &v);
-		if (r == 0)
-			*peer = (unsigned)v;
-		if (r != -ENOENT)
-			break;
-		r = 0;
-		usleep(100000);
-	}
-	if (r == 0 && i == 300)
-		r = -ETIMEDOUT;
-	hyp_store_close(st);
-	return r;
 }
 
 /* Until dom0 writes data/conf/go in our home (60 s at most). */
@@ -476,7 +452,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if ((r = ids(&self, &peer)) < 0) {
+	if ((r = sim_ids(&self, &peer)) < 0) {
 		FAIL("our and the peer's domid: %s", strerror(-r));
 	} else if (!strcmp(argv[1], "fork-server") && argc > 2 &&
 		   (!strcmp(argv[2], "share") || !strcmp(argv[2], "store"))) {

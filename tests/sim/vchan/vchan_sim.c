@@ -165,6 +165,8 @@
 #include <vipc/hyp.h>
 #include <vipc/vchan.h>
 
+#include "sim_ids.h"
+
 #define PATH_FMT "/local/domain/%u/data/vipc-vchan"
 #define MAXMSG (256u << 10)
 /* How long an end may take to see its peer's domain die. */
@@ -259,33 +261,6 @@ static size_t size_of(uint32_t seq)
 	case 2: return r % 65536;
 	default: return r % MAXMSG;
 	}
-}
-
-static int ids(domid_t *self, unsigned *peer)
-{
-	struct hyp_store *st;
-	unsigned long v;
-	int r, i;
-
-	if ((r = hyp_store_open(&st)) < 0)
-		return r;
-	r = hyp_self_domid(st, self);
-	for (i = 0; r == 0 && i < 300; i++) {
-		r = hyp_store_read_uint(st, HYP_TXN_NONE, "data/conf/peer",
-					0x7fef, &v);
-		if (r == -ENOENT) {
-			usleep(100000);
-			r = 0;
-			continue;
-		}
-		if (r == 0)
-			*peer = (unsigned)v;
-		break;
-	}
-	if (r == 0 && i == 300)
-		r = -ETIMEDOUT;
-	hyp_store_close(st);
-	return r;
 }
 
 /* The client waits for the server to publish. */
@@ -2039,7 +2014,7 @@ static struct libxenvchan *stock_open(bool server)
 	struct libxenvchan *c;
 	int r;
 
-	if ((r = ids(&self, &peer)) < 0) {
+	if ((r = sim_ids(&self, &peer)) < 0) {
 		FAIL("stock: ids: %s", strerror(-r));
 		return NULL;
 	}
@@ -2511,7 +2486,7 @@ int main(int argc, char **argv)
 		path_suffix = "-victim";
 	else if (!strcmp(mode, "livegc-new"))
 		path_suffix = "-new";
-	if ((r = ids(&self, &peer)) < 0) {
+	if ((r = sim_ids(&self, &peer)) < 0) {
 		FAIL("ids: %s", strerror(-r));
 		return 1;
 	}
