@@ -10,9 +10,6 @@
 
 #include <errno.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 #include "vchan_priv.h"
 
@@ -127,26 +124,6 @@ void vchan_ring_write(struct vchan_ring *r, const void *src, size_t n)
 	if (n > first)
 		vchan_copy_in(r->buf, (const uint8_t *)src + first, n - first);
 	r->idx += (uint32_t)n;
-}
-
-bool vchan_fast_strings(void)
-{
-#if defined(__x86_64__)
-	/* CPUID leaf 7, EBX bit 9: enhanced rep movsb.  Asked once; threads
-	 * racing here store the same answer. */
-	static int erms = -1;
-	int e = __atomic_load_n(&erms, __ATOMIC_RELAXED);
-
-	if (e < 0) {
-		unsigned a, b, c, d;
-
-		e = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 9));
-		__atomic_store_n(&erms, e, __ATOMIC_RELAXED);
-	}
-	return e;
-#else
-	return false;
-#endif
 }
 
 void vchan_ring_zero(struct vchan_ring *r, size_t n)

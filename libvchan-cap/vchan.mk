@@ -5,6 +5,7 @@
 noinst_LTLIBRARIES = libvchan-cap-internal.la
 libvchan_cap_internal_la_SOURCES = \
 	vchan_priv.h \
+	copy_in.h \
 	alloc.c \
 	layout.c \
 	ring.c \

@@ -13,6 +13,7 @@
 #include <xen/io/libxenvchan.h>
 
 #include "vipc/vchan.h"
+#include "copy_in.h"
 
 /* ---- shared-memory access discipline ------------------------------------
  * Every load of a peer-writable location goes through VCHAN_READ_ONCE (one
@@ -172,23 +173,6 @@ static inline int vchan_ring_space_atleast(struct vchan_ring *r,
 void vchan_ring_read(struct vchan_ring *r, void *dst, size_t n);
 void vchan_ring_write(struct vchan_ring *r, const void *src, size_t n);
 
-/* Copy into the ring.  From 1 KiB up, on x86-64 with fast strings (ERMS),
- * one `rep movsb`: into lines the reader holds, it beat glibc's memcpy by
- * 10-25% here (AMD EPYC, 1 KiB to 4 KiB payloads; glibc takes that path
- * only from 2112 bytes), and lost below 1 KiB. */
-bool vchan_fast_strings(void);
-static inline void vchan_copy_in(void *dst, const void *src, size_t n)
-{
-#if defined(__x86_64__)
-	if (n >= 1024 && vchan_fast_strings()) {
-		__asm__ __volatile__("rep movsb"
-				     : "+D"(dst), "+S"(src), "+c"(n)
-				     : : "memory");
-		return;
-	}
-#endif
-	memcpy(dst, src, n);
-}
 void vchan_ring_zero(struct vchan_ring *r, size_t n);
 /* Copy n bytes at our index + skip without advancing. */
 void vchan_ring_peek(const struct vchan_ring *r, uint32_t skip, void *dst,
