@@ -200,10 +200,11 @@ static void test_live_byte_cleared_without_event(void **state)
 {
 	struct fixture *f = *state;
 	struct tv_blocked b = { .v = f->s };
+	uint64_t slept = tv_sleeps(f->s);
 	pthread_t th;
 
 	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
-	usleep(100000);
+	tv_wait_asleep(f->s, slept);   /* past its last look before sleeping */
 	__atomic_store_n(f->c->my_live, 0, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	assert_int_equal(b.result, -EPIPE);
@@ -219,10 +220,11 @@ static void test_gone_without_event(void **state)
 {
 	struct fixture *f = *state;
 	struct tv_blocked b = { .v = f->s };
+	uint64_t slept = tv_sleeps(f->s);
 	pthread_t th;
 
 	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
-	usleep(100000);
+	tv_wait_asleep(f->s, slept);   /* past its last look before sleeping */
 	__atomic_store_n(&f->st.gone, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	assert_int_equal(b.result, -EPIPE);
@@ -368,8 +370,10 @@ static void test_torn_message_ends_receiving(void **state)
 	memset(rest, 0xff, sizeof(rest));   /* no valid header */
 	peer_writes(f, 0, &h, sizeof(h));
 	peer_writes(f, sizeof(h), part, sizeof(part));
+	uint64_t slept = tv_sleeps(f->s);
+
 	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
-	usleep(100000);         /* it has taken the header and part, sleeps */
+	tv_wait_asleep(f->s, slept);   /* it took the header and part */
 	/* More of the message after that look, no notify; then death. */
 	peer_writes(f, sizeof(h) + sizeof(part), rest, sizeof(rest));
 	peer_domain_dies(f);

@@ -155,6 +155,31 @@ static inline void *tv_block_call(void *arg)
 	return NULL;
 }
 
+/* Wait (up to 10 s) until the end's sleep count passes `before`: a call in
+ * another thread has made its last check and gone to sleep.  A fixed pause
+ * instead would fail the test whenever that thread started late. */
+static inline void tv_wait_asleep(struct vchan *v, uint64_t before)
+{
+	struct vchan_stats st;
+	uint64_t until = vchan_now_ns() + 10000000000ull;
+
+	for (;;) {
+		assert_int_equal(vchan_get_stats(v, &st), 0);
+		if (st.sleeps > before)
+			return;
+		assert_true(vchan_now_ns() < until);
+		usleep(1000);
+	}
+}
+
+static inline uint64_t tv_sleeps(struct vchan *v)
+{
+	struct vchan_stats st;
+
+	assert_int_equal(vchan_get_stats(v, &st), 0);
+	return st.sleeps;
+}
+
 static inline void tv_fill(uint8_t *p, size_t n, uint32_t seed)
 {
 	size_t i;

@@ -68,7 +68,11 @@ if [ -n "$cli" ]; then
     # event, then one for the change.
     timeout 5 "$cli/xenstore-watch" -n 2 /tool/t > "$dir/watch" &
     wpid=$!
-    sleep 0.3
+    # Write once the watch is set, which its initial event shows (a fixed
+    # pause failed when the watcher started late).
+    n=0
+    while [ ! -s "$dir/watch" ] && [ "$n" -lt 400 ]; do sleep 0.01; n=$((n + 1)); done
+    [ -s "$dir/watch" ] || { echo "FAIL: no initial watch event in 4 s"; fail=1; }
     check "$cli/xenstore-write" /tool/t v2
     wait "$wpid"
     [ "$(cat "$dir/watch" | tr '\n' ' ')" = "/tool/t /tool/t " ] ||
