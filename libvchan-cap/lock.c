@@ -37,7 +37,19 @@
  * the queue.
  *
  * Without membarrier (an old kernel, a seccomp filter) no lock is ever
- * biased: they are plain queues. */
+ * biased: they are plain queues.
+ *
+ * A call's timeout bounds its wait for the lock too, since a blocking call
+ * holds its direction while it sleeps: every wait on the way in (standing
+ * back, the queue, the starving wait, the owner's way out) ends at the
+ * call's deadline, with -ETIMEDOUT.  With timeout 0 the call still waits
+ * for a holder that runs: that holder is in for nanoseconds, and an
+ * -EAGAIN while a whole message is in the ring could leave an event loop
+ * asleep on its fd.  It gives up (-EAGAIN) once the holder sleeps in
+ * vchan_wait() (`asleep`): then the ring had nothing for the holder, and
+ * the event that wakes it also makes vchan_fd() readable.  Such a waiter
+ * looks at `asleep` every LOOK_NS.  Only the slow path knows deadlines:
+ * the owner's way in is as before. */
 #include "config.h"
 
 #include <limits.h>
@@ -68,47 +80,140 @@ static void bias_probe(void)
 }
 
 /* How long a waiter competes before the others stand back for it. */
-#define STARVE_NS 1000000
+#define STARVE_NS 1000000ull
+/* How often a waiter with timeout 0 looks whether the holder sleeps. */
+#define LOOK_NS 1000000ull
+/* How often a revoker looks whether the owner left (its wake-up may be
+ * missed: see above). */
+#define REVOKE_STEP_NS 1000000ull
 
-/* ThreadSanitizer (GCC 12's) does not know pthread_mutex_clocklock(): it
+static struct timespec ns_ts(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / 1000000000u),
+		.tv_nsec = (long)(ns % 1000000000u),
+	};
+	return ts;
+}
+
+/* Take mu, waiting until `end` (vchan_now_ns() clock; UINT64_MAX: for
+ * ever); pthread's error (ETIMEDOUT) when it could not.
+ * ThreadSanitizer (GCC 12's) does not know pthread_mutex_clocklock(): it
  * would take every lock so taken for unheld at its unlock.  Under it the
  * wait runs on the wall clock instead, which only a clock step disturbs. */
-#if defined(__SANITIZE_THREAD__)
-#define STARVE_CLOCK CLOCK_REALTIME
-#define starve_lock(mu, clk, until) pthread_mutex_timedlock(mu, until)
-#else
-#define STARVE_CLOCK CLOCK_MONOTONIC
-#define starve_lock(mu, clk, until) pthread_mutex_clocklock(mu, clk, until)
-#endif
-
-void vchan_queue_lock(struct vchan_lock *l)
+static int lock_until(pthread_mutex_t *mu, uint64_t end)
 {
-	struct timespec until;
-	int n;
+	struct timespec ts;
 
-	/* A waiter has waited STARVE_NS: stand back until it is in. */
-	while ((n = __atomic_load_n(&l->starving, __ATOMIC_ACQUIRE)) != 0)
-		syscall(SYS_futex, &l->starving, FUTEX_WAIT_PRIVATE, n, NULL,
-			NULL, 0);
-	if (pthread_mutex_trylock(&l->mu) == 0)
-		return;
-	clock_gettime(STARVE_CLOCK, &until);
-	until.tv_nsec += STARVE_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
+	if (end == UINT64_MAX)
+		return pthread_mutex_lock(mu);
+#if defined(__SANITIZE_THREAD__)
+	{
+		uint64_t now = vchan_now_ns(), wall;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		wall = (uint64_t)ts.tv_sec * 1000000000u +
+		       (uint64_t)ts.tv_nsec + (end > now ? end - now : 0);
+		ts = ns_ts(wall);
+		return pthread_mutex_timedlock(mu, &ts);
 	}
-	if (starve_lock(&l->mu, STARVE_CLOCK, &until) == 0)
-		return;
+#else
+	ts = ns_ts(end);
+	return pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts);
+#endif
+}
+
+/* Sleep while *word is val, at most until `end` (UINT64_MAX: for ever) and
+ * at most `step` ns (0: no limit). */
+static void futex_wait_until(int *word, int val, uint64_t end, uint64_t step)
+{
+	struct timespec rel, *tp = NULL;
+
+	if (end != UINT64_MAX) {
+		uint64_t now = vchan_now_ns();
+
+		if (now >= end)
+			return;
+		if (!step || end - now < step)
+			step = end - now;
+	}
+	if (step) {
+		rel = ns_ts(step);
+		tp = &rel;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+}
+
+/* Before each wait for the lock: whether the call gives up (its error),
+ * else 0 and *end, when this wait must end to look again (UINT64_MAX:
+ * never).  The clock is read only for a call with a deadline. */
+static int give_up(const struct vchan_lock *l, uint64_t *dlp, uint64_t *end)
+{
+	uint64_t now, dl = *dlp;
+
+	if (dl == UINT64_MAX) {
+		*end = UINT64_MAX;
+		return 0;
+	}
+	if (dl == 0) {
+		if (__atomic_load_n(&l->asleep, __ATOMIC_ACQUIRE))
+			return -EAGAIN;
+		*end = vchan_now_ns() + LOOK_NS;
+		return 0;
+	}
+	now = vchan_now_ns();
+	dl = vchan_deadline_at(dlp, now);
+	if (now >= dl)
+		return -ETIMEDOUT;
+	*end = dl;
+	return 0;
+}
+
+/* The queue, within the call's deadline (UINT64_MAX: none). */
+static int queue_lock_until(struct vchan_lock *l, uint64_t *dlp)
+{
+	uint64_t starve_at, end;
+	int n, r;
+
+	/* A waiter has waited STARVE_NS: stand back until it is in (it
+	 * changes the count then, or when it gives up). */
+	while ((n = __atomic_load_n(&l->starving, __ATOMIC_ACQUIRE)) != 0) {
+		r = give_up(l, dlp, &end);
+		if (r < 0)
+			return r;
+		futex_wait_until(&l->starving, n, end, 0);
+	}
+	if (pthread_mutex_trylock(&l->mu) == 0)
+		return 0;
+	starve_at = vchan_now_ns() + STARVE_NS;
+	for (;;) {
+		r = give_up(l, dlp, &end);
+		if (r < 0)
+			return r;
+		if (lock_until(&l->mu, end < starve_at ? end : starve_at) == 0)
+			return 0;
+		if (end >= starve_at)
+			break;      /* STARVE_NS is up */
+	}
 	/* Starving: newcomers (the thread that just left, above all) wait
 	 * now, and only the threads already waiting compete with us. */
 	__atomic_fetch_add(&l->starving, 1, __ATOMIC_SEQ_CST);
-	pthread_mutex_lock(&l->mu);
-	/* Wakes those who stood back (they sleep only while the count is
-	 * what they saw, and it changed). */
+	do {
+		r = give_up(l, dlp, &end);
+	} while (r == 0 && lock_until(&l->mu, end) != 0);
+	/* In, or given up: wakes those who stood back (they sleep only
+	 * while the count is what they saw, and it changed). */
 	if (__atomic_sub_fetch(&l->starving, 1, __ATOMIC_SEQ_CST) == 0)
 		syscall(SYS_futex, &l->starving, FUTEX_WAKE_PRIVATE, INT_MAX,
 			NULL, NULL, 0);
+	return r;
+}
+
+void vchan_queue_lock(struct vchan_lock *l)
+{
+	uint64_t forever = UINT64_MAX;
+
+	(void)queue_lock_until(l, &forever);
 }
 
 bool vchan_queue_trylock(struct vchan_lock *l)
@@ -131,6 +236,7 @@ void vchan_lock_init(struct vchan_lock *l)
 	l->owner = NULL;
 	l->busy = 0;
 	l->holder = NULL;
+	l->asleep = 0;
 	pthread_once(&bias_once, bias_probe);
 	/* No membarrier: born revoked, a plain queue. */
 	l->revoked = !bias_usable;
@@ -165,17 +271,23 @@ static void revoke_mark(struct vchan_lock *l)
 	syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
 }
 
-/* Queue held: make sure the bias is gone and its owner out. */
-static void revoke_bias(struct vchan_lock *l)
+/* Queue held: make sure the bias is gone and its owner out, within the
+ * call's deadline. */
+static int revoke_bias(struct vchan_lock *l, uint64_t *dlp)
 {
-	const struct timespec step = { 0, 1000000 };
+	uint64_t end;
+	int r;
 
 	if (!__atomic_load_n(&l->revoked, __ATOMIC_RELAXED))
 		revoke_mark(l);
 	/* The owner inside, or just backing out of its fast path. */
-	while (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE))
-		syscall(SYS_futex, &l->busy, FUTEX_WAIT_PRIVATE, 1, &step,
-			NULL, 0);
+	while (__atomic_load_n(&l->busy, __ATOMIC_ACQUIRE)) {
+		r = give_up(l, dlp, &end);
+		if (r < 0)
+			return r;
+		futex_wait_until(&l->busy, 1, end, REVOKE_STEP_NS);
+	}
+	return 0;
 }
 
 /* Become the owner if there is none yet (one compare-and-swap, once). */
@@ -193,12 +305,28 @@ static bool claim(struct vchan_lock *l)
 	return vchan_lock_enter_biased(l);
 }
 
+int vchan_lock_slow_until(struct vchan_lock *l, uint64_t *dlp)
+{
+	int r;
+
+	if (claim(l))
+		return 0;
+	r = queue_lock_until(l, dlp);
+	if (r < 0)
+		return r;
+	/* Given up on an owner inside: the bias stays revoked (it never
+	 * comes back), the owner's leaving wakes nobody. */
+	r = revoke_bias(l, dlp);
+	if (r < 0)
+		vchan_queue_unlock(l);
+	return r;
+}
+
 void vchan_lock_slow(struct vchan_lock *l)
 {
-	if (claim(l))
-		return;
-	vchan_queue_lock(l);
-	revoke_bias(l);
+	uint64_t forever = UINT64_MAX;
+
+	(void)vchan_lock_slow_until(l, &forever);
 }
 
 bool vchan_trylock_slow(struct vchan_lock *l)

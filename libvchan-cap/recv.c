@@ -12,13 +12,19 @@
 
 #include "vchan_priv.h"
 
-static int check_recv(struct vchan *v)
+/* The end's rights and mode are told before the call waits for the lock:
+ * a call that gave up on it (-EAGAIN, -ETIMEDOUT) would hide them. */
+static int recv_allowed(const struct vchan *v)
 {
 	if (!(v->rights & VCHAN_RIGHT_RECV))
 		return -EPERM;
-	if (v->raw)
-		return -EINVAL;
-	/* The peer may be gone: what it left in the ring is still read. */
+	return v->raw ? -EINVAL : 0;
+}
+
+/* Under the lock.  The peer may be gone: what it left in the ring is still
+ * read. */
+static int check_recv(struct vchan *v)
+{
 	return vchan_state(v, false);
 }
 
@@ -456,7 +462,9 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 		return -EINVAL;
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
-	r = vchan_lock_enter(&v->rx.mu);
+	r = recv_allowed(v);
+	if (!r)
+		r = vchan_lock_enter(&v->rx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);
@@ -479,7 +487,11 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return vchan_fork_refuse(v);
 	if (n == 0)
 		return 0;
-	r = vchan_lock_enter(&v->rx.mu);
+	r = recv_allowed(v);
+	if (!r && !msgs[0].buf && msgs[0].len)
+		r = -EINVAL;
+	if (!r)
+		r = vchan_lock_enter(&v->rx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);
@@ -527,7 +539,9 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
 	x = &v->rx;
-	r = vchan_lock_enter(&x->mu);
+	r = recv_allowed(v);
+	if (!r)
+		r = vchan_lock_enter(&x->mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);

@@ -10,13 +10,14 @@
 
 #include "vchan_priv.h"
 
-static int check_send(struct vchan *v)
+/* The end's rights and mode, like a message's own faults, are told before
+ * the call waits for the lock: a call that gave up on it (-EAGAIN,
+ * -ETIMEDOUT) would hide them.  The end's state is looked at under it. */
+static int send_allowed(const struct vchan *v)
 {
 	if (!(v->rights & VCHAN_RIGHT_SEND))
 		return -EPERM;
-	if (v->raw)
-		return -EINVAL;
-	return vchan_state(v, true);
+	return v->raw ? -EINVAL : 0;
 }
 
 static void tx_start(struct vchan *v, uint32_t type, uint32_t flags,
@@ -352,12 +353,14 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 		return -EINVAL;
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
-	r = vchan_lock_enter(&v->tx.mu);
-	if (r < 0)
-		return r;
-	r = check_send(v);
+	r = send_allowed(v);
 	if (!r)
 		r = check_msg(v, flags, len);
+	if (!r)
+		r = vchan_lock_enter(&v->tx.mu, &deadline);
+	if (r < 0)
+		return r;
+	r = vchan_state(v, true);
 	if (!r)
 		r = flush_locked(v, &deadline);
 	if (!r)
@@ -375,7 +378,7 @@ int vchan_flush(struct vchan *v, int timeout_ms)
 		return -EINVAL;
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
-	r = vchan_lock_enter(&v->tx.mu);
+	r = vchan_lock_enter(&v->tx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = vchan_state(v, true);
@@ -463,16 +466,18 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 		return vchan_fork_refuse(v);
 	if (n == 0)
 		return 0;
-	r = vchan_lock_enter(&v->tx.mu);
-	if (r < 0)
-		return r;
-	r = check_send(v);
 	/* The first message's own faults come before "not now", as a
 	 * single send's do. */
+	r = send_allowed(v);
 	if (!r)
 		r = check_msg(v, msgs[0].flags, msgs[0].len);
 	if (!r && msgs[0].len && !msgs[0].buf)
 		r = -EINVAL;
+	if (!r)
+		r = vchan_lock_enter(&v->tx.mu, &deadline);
+	if (r < 0)
+		return r;
+	r = vchan_state(v, true);
 	if (!r)
 		r = flush_locked(v, &deadline);
 	if (!r && (r = vchan_ring_space(&v->tx.ring, &space)) < 0)
@@ -575,12 +580,14 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (vchan_inherited(v))
 		return vchan_fork_refuse(v);
 	t = &v->tx;
-	r = vchan_lock_enter(&t->mu);
-	if (r < 0)
-		return r;
-	r = check_send(v);
+	r = send_allowed(v);
 	if (!r && (len > v->max_msg || frame > t->ring.quarter))
 		r = -EMSGSIZE;
+	if (!r)
+		r = vchan_lock_enter(&t->mu, &deadline);
+	if (r < 0)
+		return r;
+	r = vchan_state(v, true);
 	if (!r)
 		r = flush_locked(v, &deadline);
 	if (r < 0)

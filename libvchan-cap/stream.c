@@ -55,7 +55,9 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 		len = INT32_MAX;
 	ring = tx ? &v->tx.ring : &v->rx.ring;
 	mu = tx ? &v->tx.mu : &v->rx.mu;
-	vchan_lock(mu);
+	r = vchan_lock_enter(mu, &deadline);
+	if (r < 0)
+		return r;
 	/* Reading: bytes the peer left before going away are still read. */
 	r = vchan_state(v, tx);
 	while (!r && done < len) {

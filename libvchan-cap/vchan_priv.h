@@ -376,11 +376,19 @@ struct vchan_lock {
 	const void *holder;       /* atomic: the holder's &vchan_lock_token,
 				   * written only by the holder: a thread
 				   * finds its own token only if it holds */
+	int asleep;               /* atomic: the holder sleeps in
+				   * vchan_wait() (only it writes): a
+				   * waiter with timeout 0 gives up      */
 };
 extern __thread char vchan_lock_token __attribute__((tls_model("initial-exec")));
 void vchan_lock_init(struct vchan_lock *l);
 void vchan_lock_destroy(struct vchan_lock *l);
 void vchan_lock_slow(struct vchan_lock *l);
+/* The way in for a call with a deadline (*dlp, vchan_deadline(); a lazy
+ * one is resolved in place when the wait needs the clock): 0 in; -EAGAIN
+ * (deadline 0) when the holder sleeps for the ring; -ETIMEDOUT at the
+ * deadline.  See lock.c. */
+int vchan_lock_slow_until(struct vchan_lock *l, uint64_t *dlp);
 bool vchan_trylock_slow(struct vchan_lock *l);
 /* The owner leaves (busy 0, then wakes a revoker). */
 void vchan_lock_leave(struct vchan_lock *l);
@@ -424,13 +432,25 @@ static inline void vchan_lock(struct vchan_lock *l)
 		vchan_lock_slow(l);
 	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
 }
-/* A public call's way in: -EINVAL when this thread holds l already. */
-static inline int vchan_lock_enter(struct vchan_lock *l)
+/* A public call's way in, waiting no longer than the call's deadline
+ * (vchan_lock_slow_until()): -EINVAL when this thread holds l already. */
+static inline int vchan_lock_enter(struct vchan_lock *l, uint64_t *dlp)
 {
 	if (vchan_lock_held(l))
 		return -EINVAL;
-	vchan_lock(l);
+	if (!vchan_lock_mine(l) || !vchan_lock_enter_biased(l)) {
+		int r = vchan_lock_slow_until(l, dlp);
+
+		if (r < 0)
+			return r;
+	}
+	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
 	return 0;
+}
+/* The holder goes to sleep for the ring (true) or wakes (vchan_wait()). */
+static inline void vchan_lock_asleep(struct vchan_lock *l, bool asleep)
+{
+	__atomic_store_n(&l->asleep, asleep, __ATOMIC_RELEASE);
 }
 static inline bool vchan_trylock(struct vchan_lock *l)
 {
@@ -687,10 +707,18 @@ void vchan_peer_poll(struct vchan *v);
 /* Deadline from a timeout in ms (UINT64_MAX: forever, 0: none).  A finite
  * one starts out lazy (VCHAN_DL_LAZY | ms): the clock is read only when a
  * call actually has to wait long (vchan_wait() resolves it in place, once,
- * after spinning a while or before sleeping, so every wait of the call
- * shares it). */
+ * after spinning a while or before sleeping, or the wait for the lock
+ * does, so every wait of the call shares it). */
 #define VCHAN_DL_LAZY (1ull << 62)
 uint64_t vchan_deadline(int timeout_ms);
+/* A finite deadline still lazy becomes absolute (vchan_now_ns() clock, now
+ * read by the caller); returns it. */
+static inline uint64_t vchan_deadline_at(uint64_t *dlp, uint64_t now)
+{
+	if (*dlp != UINT64_MAX && (*dlp & VCHAN_DL_LAZY))
+		*dlp = now + (*dlp & ~VCHAN_DL_LAZY) * 1000000u;
+	return *dlp;
+}
 /* Wait until the ring has at least `need` bytes ready / free (0), or
  * -EAGAIN (deadline 0; the peer is asked to wake us), -ETIMEDOUT, -EPIPE,
  * -EPROTO. */

@@ -396,14 +396,6 @@ static void recheck_peer(struct vchan *v)
 	pthread_mutex_unlock(&v->wait_mu);
 }
 
-/* A finite deadline still lazy (VCHAN_DL_LAZY | ms) becomes absolute. */
-static uint64_t deadline_at(uint64_t *dlp, uint64_t now)
-{
-	if (*dlp != UINT64_MAX && (*dlp & VCHAN_DL_LAZY))
-		*dlp = now + (*dlp & ~VCHAN_DL_LAZY) * 1000000u;
-	return *dlp;
-}
-
 /* While spinning, one load of the peer's index per round: the full check
  * runs only when it moved (and every SPIN_CHECK rounds, for revoke, errors
  * and peer death), so the round is short and the line is just read. */
@@ -425,7 +417,7 @@ static bool phase_over(uint64_t *dlp, long budget, uint64_t *end)
 	uint64_t now = vchan_now_ns();
 
 	if (!*end) {
-		uint64_t dl = deadline_at(dlp, now);
+		uint64_t dl = vchan_deadline_at(dlp, now);
 
 		*end = now + (uint64_t)budget;
 		if (*end > dl)
@@ -507,48 +499,14 @@ static int spin(struct vchan *v, int want, uint32_t need, uint64_t *dlp)
 	return r;
 }
 
-/* One round: check, spin, yield, arm, sleep.  1: condition met; 0: woke, look
- * again; <0: error or out of time. */
-static int wait_round(struct vchan *v, int want, uint32_t need,
-		      uint64_t *dlp)
+/* The sleeps of one round, after the request for a notification and a
+ * check that found nothing: until an event (0), the condition met (1), an
+ * error or the deadline (<0). */
+static int sleep_round(struct vchan *v, int want, uint32_t need,
+		       uint64_t gen, uint64_t deadline, uint64_t grace)
 {
-	uint64_t gen, deadline, grace;
 	int r;
 
-	r = check(v, want, need);
-	if (r != 0)
-		return r;
-	if (*dlp == 0) {
-		/* Not blocking: still ask to be woken, so that the fd turns
-		 * readable when the call can make progress. */
-		grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
-					     VCHAN_NOTIFY_WRITE :
-					     VCHAN_NOTIFY_READ);
-		r = check(v, want, need);
-		if (r == 0)
-			vchan_grace_poll(v, grace);
-		return r != 0 ? r : -EAGAIN;
-	}
-	r = spin(v, want, need, dlp);
-	if (r != 0)
-		return r;
-	deadline = *dlp;
-	if (deadline != UINT64_MAX) {
-		uint64_t now = vchan_now_ns();
-
-		deadline = deadline_at(dlp, now);
-		if (now >= deadline)
-			return -ETIMEDOUT;
-	}
-	/* Read the event generation before the last check: an event the
-	 * other waiter consumes after this point still moves it. */
-	gen = __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE);
-	grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
-				     VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
-	r = check(v, want, need);
-	if (r != 0)
-		return r;
-	__atomic_fetch_add(&v->sleeps, 1, __ATOMIC_RELAXED);
 	r = sleep_once(v, gen, deadline,
 		       grace ? grace : vchan_now_ns() + VCHAN_RECHECK_NS);
 	while (r == 1) {
@@ -575,6 +533,61 @@ static int wait_round(struct vchan *v, int want, uint32_t need,
 		return c != 0 ? c : r;
 	}
 	return 0;
+}
+
+/* One round: check, spin, yield, arm, sleep.  1: condition met; 0: woke, look
+ * again; <0: error or out of time. */
+static int wait_round(struct vchan *v, int want, uint32_t need,
+		      uint64_t *dlp)
+{
+	struct vchan_lock *mu = want == VCHAN_WANT_READ ? &v->rx.mu
+							: &v->tx.mu;
+	uint64_t gen, deadline, grace;
+	int r;
+
+	r = check(v, want, need);
+	if (r != 0)
+		return r;
+	if (*dlp == 0) {
+		/* Not blocking: still ask to be woken, so that the fd turns
+		 * readable when the call can make progress. */
+		grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
+					     VCHAN_NOTIFY_WRITE :
+					     VCHAN_NOTIFY_READ);
+		r = check(v, want, need);
+		if (r == 0)
+			vchan_grace_poll(v, grace);
+		return r != 0 ? r : -EAGAIN;
+	}
+	r = spin(v, want, need, dlp);
+	if (r != 0)
+		return r;
+	deadline = *dlp;
+	if (deadline != UINT64_MAX) {
+		uint64_t now = vchan_now_ns();
+
+		deadline = vchan_deadline_at(dlp, now);
+		if (now >= deadline)
+			return -ETIMEDOUT;
+	}
+	/* Read the event generation before the last check: an event the
+	 * other waiter consumes after this point still moves it. */
+	gen = __atomic_load_n(&v->ev_gen, __ATOMIC_ACQUIRE);
+	grace = vchan_request_notify(v, want == VCHAN_WANT_READ ?
+				     VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
+	r = check(v, want, need);
+	if (r != 0)
+		return r;
+	__atomic_fetch_add(&v->sleeps, 1, __ATOMIC_RELAXED);
+	/* Asleep, having asked to be woken: a call of this direction with
+	 * timeout 0 that waits for our lock gives up now (the ring has
+	 * nothing for it either, and the event that ends our sleep also
+	 * makes vchan_fd() readable).  Not while spinning: we may take what
+	 * comes then without an event, and leave more behind. */
+	vchan_lock_asleep(mu, true);
+	r = sleep_round(v, want, need, gen, deadline, grace);
+	vchan_lock_asleep(mu, false);
+	return r;
 }
 
 int vchan_wait(struct vchan *v, int want, uint32_t need, uint64_t *dlp)

@@ -73,7 +73,7 @@ static uint32_t seed_of(const struct tag *g)
 /* Small ones, quarter rings, ring-fulls and some larger than the ring.
  * The event loop sends only what fits half the ring: a backlog it left
  * would wait for its next call, which can be late (a call with timeout 0
- * still waits for the side's lock while a blocking call holds it). */
+ * gets -EAGAIN while a blocking sender sleeps holding the side's lock). */
 static size_t pick_len(struct thr *t, int src)
 {
 	struct stress *st = t->st;

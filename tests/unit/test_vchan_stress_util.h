@@ -595,9 +595,9 @@ static inline void wait_in(struct stress *st, int mask)
 }
 
 /* Park the event loops, then the senders (mask: st->paused bits).  The
- * loops first, while units still flow: a call with timeout 0 waits for the
- * side's lock, which on a quiet channel a blocking receiver holds until
- * its timeout. */
+ * loops first, while units still flow: a call with timeout 0 used to wait
+ * for the side's lock, which on a quiet channel a blocking receiver holds
+ * until its timeout (it gets -EAGAIN then now). */
 static inline void park(struct stress *st, int mask)
 {
 	phase(st, "park");

@@ -13,7 +13,8 @@
  *
  * All functions return 0 (or a count) on success and -errno on failure:
  *   -EPERM     this end lacks the right (send / receive)
- *   -EAGAIN    would block (non-blocking call, timeout_ms == 0)
+ *   -EAGAIN    would block (non-blocking call, timeout_ms == 0): for the
+ *              ring, or behind another thread's call asleep for it
  *   -ETIMEDOUT a blocking call ran out of time; nothing was sent/received
  *   -EMSGSIZE  message larger than the channel's maximum (send), or larger
  *              than the buffer given (receive: msg->len says what is needed,
@@ -25,19 +26,24 @@
  * Threads: one thread may send while another receives; vchan_revoke() may be
  * called from any thread and wakes every blocked call.  vchan_close() must
  * be the last call on the handle.  Calls of one direction take turns: a
- * call, even a non-blocking one, first waits for the other threads' calls
- * of that direction in progress (a blocking one: its timeout at most), and
- * one that has waited 1 ms goes before the calls that come after it, so
- * none waits for ever behind a thread that keeps coming back.  A call's
- * timeout covers its own wait for the ring, not that turn.  An event loop
- * must therefore not share a direction with threads that block in it.  It
- * may share the end with threads that block in the other direction: no
- * call waits for the other direction's calls, and vchan_events() waits
- * for none (it leaves out a direction another thread is in: neither IN
- * nor OUT for it).  Each direction is fastest driven by one thread: the
- * first thread that sends (receives) then takes that side's lock with
- * plain stores; the first call from another thread turns that lock into a
- * mutex for good (at the cost of one membarrier(2)).
+ * call first waits for the other threads' calls of that direction in
+ * progress (a blocking one holds its turn while it waits for the ring),
+ * and one that has waited 1 ms goes before the calls that come after it,
+ * so none waits for ever behind a thread that keeps coming back.  A call's
+ * timeout bounds that wait too (-ETIMEDOUT).  A non-blocking call waits
+ * only while the call ahead of it runs, and gets -EAGAIN once that call
+ * sleeps for the ring (whose wake-up also makes vchan_fd() readable).  An
+ * event loop had still best not share a direction with threads that block
+ * in it: vchan_events() leaves that direction out while they are in it,
+ * and a message they leave may wait for its next look (up to a second).
+ * A message held in place or a reservation holds its direction's turn
+ * until vchan_release() / vchan_commit().  No call waits for the other
+ * direction's calls, and vchan_events() waits for none (it leaves out a
+ * direction another thread is in: neither IN nor OUT for it).  Each
+ * direction is fastest driven by one thread: the first thread that sends
+ * (receives) then takes that side's lock with plain stores; the first
+ * call from another thread turns that lock into a mutex for good (at the
+ * cost of one membarrier(2)).
  */
 #ifndef VIPC_VCHAN_H
 #define VIPC_VCHAN_H
@@ -86,9 +92,10 @@ extern "C" {
 #define VCHAN_LAYOUT_XENVCHAN 0
 #define VCHAN_LAYOUT_LINES 1
 
-/* Timeouts: milliseconds, for the call's own wait for the ring (not its
- * turn behind another thread's call: see Threads above); 0 = do not wait;
- * VCHAN_FOREVER = no limit. */
+/* Timeouts: milliseconds, for the whole call (its wait for the ring and
+ * its turn behind other threads' calls: see Threads above); 0 = do not
+ * wait (for the ring, nor for a call ahead asleep for it); VCHAN_FOREVER =
+ * no limit. */
 #define VCHAN_FOREVER (-1)
 
 struct vchan;
@@ -275,7 +282,8 @@ void vchan_set_logger(vchan_log_fn *fn, void *arg);
  * while no other thread is in a call on the pair: a call in progress or
  * waiting its turn in the parent can leave that direction's lock held, or
  * its waiters' queue standing, in the child, where nobody ends it, and
- * every later call of that direction in the child waits for ever. */
+ * every later call of that direction in the child waits for ever (one
+ * with a timeout until it). */
 int vchan_shm_pair(const struct vchan_config *srv_cfg,
 		   const struct vchan_config *cli_cfg,
 		   struct vchan **srv, struct vchan **cli);
