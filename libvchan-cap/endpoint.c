@@ -60,7 +60,8 @@ int vchan_state(struct vchan *v, bool check_peer)
 	/* Gone once is gone for good: the peer's page outlives its process,
 	 * and another process of its domain may map it and write 1 there (a
 	 * stock libxenvchan client does not look first); that is not the
-	 * peer this end has been talking to. */
+	 * peer this end has been talking to (nor are its bytes: see
+	 * peer_left.c). */
 	if (__atomic_load_n(&v->peer_left, __ATOMIC_ACQUIRE))
 		return -EPIPE;
 	/* Peer-written live byte: one load. 1 connected, 0 gone, 2 client
@@ -69,7 +70,7 @@ int vchan_state(struct vchan *v, bool check_peer)
 	if (live == 1 || (live == 2 && v->is_server))
 		return 0;
 	if (live == 0) {
-		__atomic_store_n(&v->peer_left, 1, __ATOMIC_RELEASE);
+		vchan_peer_left(v);
 		return -EPIPE;
 	}
 	vchan_log(v->name, "peer protocol error: its live byte is %u",
@@ -187,6 +188,7 @@ int vchan_endpoint_create(const struct vchan_config *cfg, bool is_server,
 	in_cons = is_server ? sl.left_cons : sl.right_cons;
 	out_prod = is_server ? sl.right_prod : sl.left_prod;
 	out_cons = is_server ? sl.right_cons : sl.left_cons;
+	v->in_prod = in_prod;
 	r = vchan_ring_init(&v->rx.ring, in_prod, in_cons, read_buf,
 			    read_order, false, v->name);
 	if (!r)
@@ -396,7 +398,9 @@ static int revoke_end(struct vchan *v, bool closing)
 		/* Count what is still in the inbound ring and drop it with
 		 * the mapping; cons is not moved, so a blocked peer sender
 		 * wakes to EPIPE rather than to room.  A hostile index just
-		 * means nothing is counted. */
+		 * means nothing is counted; after the peer left, nothing past
+		 * the bound its leaving fixed (peer_left.c) is. */
+		vchan_rx_capped(v);
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
 			untaken += vchan_frame_count(&v->rx.ring, ready,
 					v->rx.run_left, vchan_rx_taken(v));
@@ -632,8 +636,10 @@ int vchan_events(struct vchan *v)
 	if ((v->rights & VCHAN_RIGHT_RECV) &&
 	    (rx_held || vchan_trylock(&v->rx.mu))) {
 		r = vchan_state(v, false);
-		if (!r && !v->released)
+		if (!r && !v->released) {
+			vchan_rx_capped(v);   /* the peer left: its bound */
 			r = vchan_rx_finish(v, true);   /* what receives left */
+		}
 		if (!r && !v->released) {
 			r = vchan_ring_ready(&v->rx.ring, &n);
 			if (!r && !n) {

@@ -22,10 +22,14 @@ static int recv_allowed(const struct vchan *v)
 }
 
 /* Under the lock.  The peer may be gone: what it left in the ring is still
- * read. */
-static int check_recv(struct vchan *v)
+ * read, up to the bound its leaving fixed (peer_left.c). */
+static inline int check_recv(struct vchan *v)
 {
-	return vchan_state(v, false);
+	int r = vchan_state(v, false);
+
+	if (!r)
+		vchan_rx_capped(v);
+	return r;
 }
 
 int vchan_rx_finish(struct vchan *v, bool notify)

@@ -33,6 +33,9 @@ int vchan_ring_init(struct vchan_ring *r, uint32_t *prod, uint32_t *cons,
 	 * what the server left), so both are checked like any later value. */
 	mine = VCHAN_READ_ONCE(*r->mine);
 	theirs = VCHAN_READ_ONCE(*r->theirs);
+	/* Barrier: as after every load of the peer's index, later loads (the
+	 * peer's live byte: peer_left.c) come after these. */
+	vchan_rmb();
 	used = tx ? mine - theirs : theirs - mine;
 	if (used > r->size) {
 		vchan_log(who, "peer protocol error: %s ring starts with "

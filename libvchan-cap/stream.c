@@ -58,8 +58,11 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 	r = vchan_lock_enter(mu, &deadline);
 	if (r < 0)
 		return r;
-	/* Reading: bytes the peer left before going away are still read. */
+	/* Reading: bytes the peer left before going away are still read,
+	 * up to the bound its leaving fixed (peer_left.c). */
 	r = vchan_state(v, tx);
+	if (!r && !tx)
+		vchan_rx_capped(v);
 	while (!r && done < len) {
 		r = tx ? vchan_ring_space(ring, &room)
 		       : vchan_ring_ready(ring, &room);

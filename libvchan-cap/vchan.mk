@@ -16,6 +16,7 @@ libvchan_cap_internal_la_SOURCES = \
 	lock.c \
 	lock_order.c \
 	endpoint.c \
+	peer_left.c \
 	fork.c \
 	send.c \
 	recv.c \

@@ -515,6 +515,10 @@ struct vchan_rx {
 	uint32_t run_left;
 	uint32_t run_stride;
 	struct vchan_frame_hdr run;
+	/* The peer left (peer_left.c): ring.theirs points at cap, the
+	 * inbound prod this end reads up to, from then on. */
+	bool capped;
+	uint32_t cap;
 };
 
 struct vchan {
@@ -563,16 +567,21 @@ struct vchan {
 					* wait.c)                            */
 	int grace_armed;               /* the timer may hold a grace time
 					* (atomic hint)                      */
-	uint64_t recheck_at;           /* when the timer vchan_events()
-					* armed for the next look fires (0:
-					* none); under wait_mu              */
-	/* state */
+	/* state: on one cache line (every call loads some of it: peer_left
+	 * next to revoked and err costs a receive no line more) */
+	uint64_t peer_left;            /* its live byte was seen 0 (atomic):
+					* a later 1 is not the same peer;
+					* VCHAN_LEFT_* (peer_left.c)         */
 	int revoked;                   /* atomic                              */
 	int err;                       /* latched -EPROTO/-EPIPE (atomic)     */
 	int peer_gone;                 /* peer's domain gone (atomic): like a
 					* cleared live byte                  */
-	int peer_left;                 /* its live byte was seen 0 (atomic):
-					* a later 1 is not the same peer     */
+	uint64_t recheck_at;           /* when the timer vchan_events()
+					* armed for the next look fires (0:
+					* none); under wait_mu              */
+	uint32_t *in_prod;             /* the inbound prod in the page: the
+					* latch's load (rx.ring.theirs is
+					* the rx side's to swap)             */
 	int peer_confirmed;            /* the transport's one-off check after
 					* the peer connected ran (atomic)    */
 	bool released;                 /* transport released (revoke): set
@@ -700,6 +709,29 @@ void vchan_peer_gone(struct vchan *v);
 /* Run the transport's peer check (see peer_check); the caller makes sure
  * the transport is not being released meanwhile. */
 void vchan_peer_poll(struct vchan *v);
+
+/* ---- the peer left (peer_left.c) -------------------------------------------
+ * peer_left: 0 while the peer's live byte was never seen 0; then
+ * VCHAN_LEFT, with VCHAN_LEFT_CAP and the inbound prod to read up to in
+ * the low 32 bits when the latch could fix one (else the rx side's own
+ * last prod is the bound). */
+#define VCHAN_LEFT (1ull << 32)
+#define VCHAN_LEFT_CAP (1ull << 33)
+/* The peer's live byte was just seen 0: latch peer_left, with the bound.
+ * Any thread; the caller keeps the page mapped (holds the tx lock, the rx
+ * lock or wait_mu). */
+void vchan_peer_left(struct vchan *v);
+/* rx lock held: the ring reads the peer's prod no further than the bound
+ * from now on. */
+void vchan_rx_cap(struct vchan *v);
+/* Where the rx side reads the peer's prod afresh (the entry points, a
+ * wait's looks): one relaxed load while the peer has not left. */
+static inline void vchan_rx_capped(struct vchan *v)
+{
+	if (__builtin_expect(__atomic_load_n(&v->peer_left, __ATOMIC_RELAXED)
+			     != 0, 0) && !v->rx.capped)
+		vchan_rx_cap(v);
+}
 
 /* ---- waiting (wait.c) ----------------------------------------------------- */
 #define VCHAN_WANT_READ 1   /* wait for bytes in the inbound ring   */

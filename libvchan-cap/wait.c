@@ -134,7 +134,11 @@ static int check(struct vchan *v, int want, uint32_t need)
 		 * cleared its live byte after writing them: those messages
 		 * are still ours.  The live byte was loaded before the ring
 		 * indices (fence below), so all it wrote before leaving is
-		 * visible; only a message that is not whole is lost. */
+		 * visible; only a message that is not whole is lost.  Read
+		 * up to the bound its leaving fixed, not what a process that
+		 * took its page over wrote since (peer_left.c; the caller
+		 * holds the rx lock). */
+		vchan_rx_capped(v);
 		vchan_rmb();
 		r = cond_met(v, want, need);
 		return r == 0 ? -EPIPE : r;

@@ -412,6 +412,307 @@ static void test_peer_gone_for_good(void **state)
 	tv_close(s, c);
 }
 
+/* After the peer left, another process of its domain may map its page,
+ * write 1 to the live byte (a stock libxenvchan client does not look
+ * first), then frames and a new prod: not the peer's bytes, never
+ * delivered.  p plays the peer of v: it sends, its live byte is cleared
+ * (what its kernel does when it dies), then set again and p sends once
+ * more, as the process that took the page would.  The latch that fixes
+ * how far v reads fires in a receive that found the ring drained, or in
+ * a send before anything was received. */
+enum takeover_latch { LATCH_BY_RECV, LATCH_BY_SEND };
+
+/* v sees no more: every receive says EPIPE (not EAGAIN), now or after a
+ * wait; nothing is readable. */
+static void takeover_none_left(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_msg mv[2] = { { .buf = buf, .len = 32 },
+				   { .buf = buf + 32, .len = 32 } };
+
+	if (v->raw) {
+		assert_int_equal(vchan_read(v, buf, sizeof(buf), 0), -EPIPE);
+		assert_int_equal(vchan_read(v, buf, sizeof(buf), 50), -EPIPE);
+	} else {
+		assert_int_equal(vchan_recv(v, &m, 0), -EPIPE);
+		m.len = sizeof(buf);
+		assert_int_equal(vchan_recv(v, &m, 50), -EPIPE);
+		assert_int_equal(vchan_recvv(v, mv, 2, 0), -EPIPE);
+		m.len = sizeof(buf);
+		assert_int_equal(vchan_recv_inplace(v, &m, 0), -EPIPE);
+	}
+	assert_int_equal(vchan_events(v) & (VCHAN_EV_IN | VCHAN_EV_HUP),
+			 VCHAN_EV_HUP);
+}
+
+/* v receives the peer's A and B (types 1 and 2, sequence 1 and 2). */
+static void takeover_recv_ab(struct vchan *v)
+{
+	uint8_t buf[64];
+	struct vchan_msg m;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		assert_int_equal(vchan_recv(v, &m, 0), 0);
+		assert_int_equal(m.type, i + 1);
+		assert_int_equal(m.seq, i + 1);
+		assert_memory_equal(buf, i ? "B" : "A", 1);
+	}
+}
+
+static void takeover_framed(struct vchan *v, struct vchan *p,
+			    enum takeover_latch how)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+
+	assert_int_equal(vchan_send(p, 1, 0, "A", 1, 0), 0);
+	assert_int_equal(vchan_send(p, 2, 0, "B", 1, 0), 0);
+	*p->my_live = 0;
+	if (how == LATCH_BY_RECV) {
+		takeover_recv_ab(v);
+		assert_int_equal(vchan_recv(v, &m, 0), -EPIPE);
+	} else {
+		assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	}
+	/* The takeover: live 1, a frame with the next sequence number. */
+	*p->my_live = 1;
+	assert_int_equal(vchan_send(p, 3, 0, "C", 1, 0), 0);
+	if (how == LATCH_BY_SEND)
+		takeover_recv_ab(v);
+	takeover_none_left(v);
+	assert_int_equal(vchan_get_stats(v, &st), 0);
+	assert_int_equal(st.msgs_recv, 2);
+}
+
+static void test_takeover_framed(void **state)
+{
+	struct vchan *s, *c;
+	int how;
+
+	(void)state;
+	for (how = LATCH_BY_RECV; how <= LATCH_BY_SEND; how++) {
+		/* The client left, a process of its domain took over. */
+		tv_start(12, 12, &s, &c);
+		takeover_framed(s, c, how);
+		tv_close(s, c);
+		/* The server left: the client's view. */
+		tv_start(12, 12, &s, &c);
+		takeover_framed(c, s, how);
+		tv_close(s, c);
+	}
+}
+
+/* The same for a raw stream: the bytes written before the peer left are
+ * read, the new writer's never. */
+static void takeover_raw(struct vchan *v, struct vchan *p,
+			 enum takeover_latch how)
+{
+	uint8_t buf[64];
+
+	assert_int_equal(vchan_write(p, "AAAA", 4, 0), 4);
+	assert_int_equal(vchan_write(p, "BBBB", 4, 0), 4);
+	*p->my_live = 0;
+	if (how == LATCH_BY_RECV) {
+		assert_int_equal(vchan_read(v, buf, sizeof(buf), 0), 8);
+		assert_memory_equal(buf, "AAAABBBB", 8);
+		assert_int_equal(vchan_read(v, buf, sizeof(buf), 0), -EPIPE);
+	} else {
+		assert_int_equal(vchan_write(v, "x", 1, 0), -EPIPE);
+	}
+	*p->my_live = 1;
+	assert_int_equal(vchan_write(p, "CCCC", 4, 0), 4);
+	if (how == LATCH_BY_SEND) {
+		assert_int_equal(vchan_read(v, buf, sizeof(buf), 0), 8);
+		assert_memory_equal(buf, "AAAABBBB", 8);
+	}
+	takeover_none_left(v);
+}
+
+static void test_takeover_raw(void **state)
+{
+	struct vchan_config sc = tv_cfg(12, 12), cc = tv_cfg(0, 0);
+	struct vchan *s, *c;
+	int how;
+
+	(void)state;
+	tv_capture_logs();
+	sc.raw = cc.raw = 1;
+	for (how = LATCH_BY_RECV; how <= LATCH_BY_SEND; how++) {
+		assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+		takeover_raw(s, c, how);
+		tv_close(s, c);
+		assert_int_equal(vchan_shm_pair(&sc, &cc, &s, &c), 0);
+		takeover_raw(c, s, how);
+		tv_close(s, c);
+	}
+}
+
+/* A message the peer had not finished when it left, finished by the new
+ * writer: cut at the bound, so dropped (counted), never delivered half
+ * the peer's and half another's.  p writes the frame by hand: its header
+ * and 48 of its 100 payload bytes, published; the rest after the latch. */
+static void takeover_cut(struct vchan *v, struct vchan *p)
+{
+	struct vchan_ring *t = &p->tx.ring;
+	struct vchan_frame_hdr h = { .len = 100, .type = 7 };
+	uint8_t pay[112] = { 0 }, buf[128];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+
+	assert_int_equal(vchan_send(p, 1, 0, "A", 1, 0), 0);
+	h.seq = p->tx.next_seq++;
+	assert_int_equal(vchan_frame_span(h.len, t->idx), 16 + sizeof(pay));
+	vchan_ring_write(t, &h, sizeof(h));
+	vchan_ring_write(t, pay, 48);
+	vchan_ring_publish(t);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	*p->my_live = 1;
+	vchan_ring_write(t, pay + 48, sizeof(pay) - 48);
+	vchan_ring_publish(t);
+	assert_int_equal(vchan_recv(v, &m, 0), 0);
+	assert_int_equal(m.type, 1);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(v, &m, 0), -EPIPE);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(v, &m, 50), -EPIPE);
+	assert_int_equal(vchan_get_stats(v, &st), 0);
+	assert_int_equal(st.msgs_recv, 1);
+	assert_int_equal(st.discarded, 1);
+}
+
+static void test_takeover_cut(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_cut(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_cut(c, s);
+	tv_close(s, c);
+}
+
+/* The latch's second look finds the live byte 1 again: the new writer
+ * came between it and the look that saw 0, and the prod it loaded may
+ * hold its bytes.  Then the bound is the last prod the receiving side
+ * had seen itself (before the 0): what came after that is lost with the
+ * new writer's.  Here v saw the prod after A; B (the peer's) and C (the
+ * new writer's) are past it.  The latch is called as vchan_state() calls
+ * it on a 0, with the byte already back at 1. */
+static void takeover_fallback(struct vchan *v, struct vchan *p)
+{
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+
+	assert_int_equal(vchan_send(p, 1, 0, "A", 1, 0), 0);
+	assert_int_equal(vchan_recv(v, &m, 0), 0);
+	assert_int_equal(m.type, 1);
+	assert_int_equal(vchan_send(p, 2, 0, "B", 1, 0), 0);
+	*p->my_live = 0;
+	*p->my_live = 1;
+	assert_int_equal(vchan_send(p, 3, 0, "C", 1, 0), 0);
+	vchan_peer_left(v);
+	takeover_none_left(v);
+}
+
+static void test_takeover_fallback(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_fallback(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_fallback(c, s);
+	tv_close(s, c);
+}
+
+/* A receive in another thread may load the prod alongside the latch, after
+ * the new writer stored it: the ring then knows of bytes past the bound.
+ * They are forgotten when the receiving side takes the bound, not read
+ * (nor taken for a prod that went back: EPROTO).  Here the latch fires
+ * (a send) after A and B; the takeover writes C; the ring's look that
+ * learns of C is made directly, as such a receive's would be. */
+static void takeover_alongside(struct vchan *v, struct vchan *p)
+{
+	uint32_t n;
+
+	assert_int_equal(vchan_send(p, 1, 0, "A", 1, 0), 0);
+	assert_int_equal(vchan_send(p, 2, 0, "B", 1, 0), 0);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	*p->my_live = 1;
+	assert_int_equal(vchan_send(p, 3, 0, "C", 1, 0), 0);
+	/* Three 32-byte frames. */
+	assert_int_equal(vchan_ring_ready(&v->rx.ring, &n), 0);
+	assert_int_equal(n, 3 * 32);
+	takeover_recv_ab(v);
+	assert_non_null(strstr(tv_last_log, "the 32 bytes between are not "
+					     "read"));
+	takeover_none_left(v);
+}
+
+static void test_takeover_alongside(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_alongside(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_alongside(c, s);
+	tv_close(s, c);
+}
+
+/* A peer that moved its prod back, into a message this end holds in
+ * place, and then left: the bound is behind bytes this end took already,
+ * which it cannot forget.  That is the prod going back, EPROTO at the
+ * next look (here the event loop's, from the holding thread); B, written
+ * after A but no longer under the peer's prod, is never read. */
+static void takeover_backwards(struct vchan *v, struct vchan *p)
+{
+	uint8_t a[64] = { 0 }, buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	uint32_t start = p->tx.ring.idx;
+
+	assert_int_equal(vchan_send(p, 1, 0, a, sizeof(a), 0), 0);
+	assert_int_equal(vchan_recv_inplace(v, &m, 0), 0);
+	assert_int_equal(m.len, sizeof(a));
+	assert_int_equal(vchan_send(p, 2, 0, "B", 1, 0), 0);
+	/* Back to the middle of A's payload. */
+	VCHAN_WRITE_ONCE(*p->tx.ring.mine, start + 32);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	assert_int_equal(vchan_events(v) & (VCHAN_EV_IN | VCHAN_EV_ERR),
+			 VCHAN_EV_ERR);
+	assert_non_null(strstr(tv_last_log, "peer protocol error: inbound "
+					     "prod"));
+	assert_int_equal(vchan_release(v), 0);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(v, &m, 0), -EPROTO);
+}
+
+static void test_takeover_backwards(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_backwards(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_backwards(c, s);
+	tv_close(s, c);
+}
+
 /* A client's own indices start where the page says, so a hostile server
  * chooses them.  Off a 16-byte frame boundary (here 8 bytes before the
  * ring's end) its first padding header would run past the ring: framed
@@ -643,6 +944,12 @@ int main(void)
 		cmocka_unit_test(test_close_says_what_it_discards),
 		cmocka_unit_test(test_peer_close_then_drain),
 		cmocka_unit_test(test_peer_gone_for_good),
+		cmocka_unit_test(test_takeover_framed),
+		cmocka_unit_test(test_takeover_raw),
+		cmocka_unit_test(test_takeover_cut),
+		cmocka_unit_test(test_takeover_fallback),
+		cmocka_unit_test(test_takeover_alongside),
+		cmocka_unit_test(test_takeover_backwards),
 		cmocka_unit_test(test_hostile_live_and_indices),
 		cmocka_unit_test(test_hostile_start_indices),
 		cmocka_unit_test(test_event_loop),

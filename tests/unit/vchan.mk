@@ -92,6 +92,7 @@ VCHAN_CORE_SOURCES = \
 	$(top_srcdir)/libvchan-cap/lock.c \
 	$(top_srcdir)/libvchan-cap/lock_order.c \
 	$(top_srcdir)/libvchan-cap/endpoint.c \
+	$(top_srcdir)/libvchan-cap/peer_left.c \
 	$(top_srcdir)/libvchan-cap/fork.c \
 	$(top_srcdir)/libvchan-cap/send.c \
 	$(top_srcdir)/libvchan-cap/recv.c \
