@@ -400,7 +400,7 @@ static int revoke_end(struct vchan *v, bool closing)
 		 * wakes to EPIPE rather than to room.  A hostile index just
 		 * means nothing is counted; after the peer left, nothing past
 		 * the bound its leaving fixed (peer_left.c) is. */
-		vchan_rx_capped(v);
+		(void)vchan_rx_capped(v);   /* a broken bound: none counted */
 		if (vchan_ring_ready(&v->rx.ring, &ready) == 0 && !v->raw)
 			untaken += vchan_frame_count(&v->rx.ring, ready,
 					v->rx.run_left, vchan_rx_taken(v));
@@ -636,10 +636,10 @@ int vchan_events(struct vchan *v)
 	if ((v->rights & VCHAN_RIGHT_RECV) &&
 	    (rx_held || vchan_trylock(&v->rx.mu))) {
 		r = vchan_state(v, false);
-		if (!r && !v->released) {
-			vchan_rx_capped(v);   /* the peer left: its bound */
+		if (!r && !v->released)
+			r = vchan_rx_capped(v);   /* the peer left: its bound */
+		if (!r && !v->released)
 			r = vchan_rx_finish(v, true);   /* what receives left */
-		}
 		if (!r && !v->released) {
 			r = vchan_ring_ready(&v->rx.ring, &n);
 			if (!r && !n) {

@@ -38,12 +38,15 @@
  * under the rx lock.  The receive fast path itself is unchanged. */
 #include "config.h"
 
+#include <unistd.h>
+
 #include "vchan_priv.h"
 
 void vchan_peer_left(struct vchan *v)
 {
-	uint64_t word, none = 0;
+	uint64_t word, none = 0, one = 1;
 	uint32_t prod;
+	ssize_t w;
 
 	/* Barrier: the prod load comes after the load that saw the 0, so it
 	 * holds all the peer wrote before it left. */
@@ -59,42 +62,59 @@ void vchan_peer_left(struct vchan *v)
 	/* Release: the rx side that sees the word sees the ring bytes the
 	 * prod load made visible to us.  Another latch first: its word
 	 * stays (a bound as good). */
-	__atomic_compare_exchange_n(&v->peer_left, &none, word, false,
-				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&v->peer_left, &none, word, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		return;
+	/* Wake every blocked call, as a revoke or the peer's domain going
+	 * does: a receive asleep on an empty ring holds its lock, and the
+	 * calls behind it would otherwise wait for its next look (up to
+	 * VCHAN_RECHECK_NS).  The kick fd stays readable for good. */
+	w = write(v->kick_fd, &one, sizeof(one));
+	(void)w;
 }
 
-/* Bytes after our index that the rx side took as there already (a run
- * taken whole, a message held in place): it reads them without a look. */
-static uint32_t rx_held(const struct vchan_rx *x)
-{
-	return x->run_left * x->run_stride +
-	       (x->inplace ? x->inplace_frame : 0);
-}
-
-void vchan_rx_cap(struct vchan *v)
+int vchan_rx_cap(struct vchan *v)
 {
 	struct vchan_rx *x = &v->rx;
 	struct vchan_ring *r = &x->ring;
 	uint64_t word = __atomic_load_n(&v->peer_left, __ATOMIC_ACQUIRE);
 	uint32_t cap = (word & VCHAN_LEFT_CAP) ? (uint32_t)word : r->peer;
 	uint32_t at = cap - r->idx, known = r->peer - r->idx;
-	uint32_t held = rx_held(x);
 
-	/* The ring may know of bytes past the bound (a receive in another
-	 * thread loaded the prod alongside the latch, or the peer moved its
-	 * prod back before it left): forgotten, not read.  What the rx side
-	 * took as there already it reads anyway; past that, the next look
-	 * finds the bound behind our index and fails (-EPROTO, logged), as
-	 * it does for a bound beyond the ring's reach (a wild last prod). */
-	if (at < known && at >= held) {
-		vchan_log(v->name, "the peer left with its prod at %u, behind "
-			  "the %u this end had seen: the %u bytes between are "
-			  "not read", cap, r->peer, known - at);
-		r->peer = cap;
-	} else if (at < known) {
-		r->peer = r->idx + held;
-	}
 	x->cap = cap;
 	r->theirs = &x->cap;
 	x->capped = true;
+	/* The usual case: the bound is at or past all the ring knew of. */
+	if ((int32_t)(cap - r->peer) >= 0)
+		return 0;
+	/* Behind what this end has read already: some of that was not the
+	 * peer's (a receive in another thread loaded the prod alongside the
+	 * latch and took a later writer's bytes), or the peer moved its prod
+	 * back before it left.  Nothing to forget: the channel is broken. */
+	if ((int32_t)at < 0) {
+		vchan_log(v->name, "peer protocol error: the peer left with its "
+			  "prod at %u, behind the %u bytes this end has read",
+			  cap, r->idx);
+		r->peer = r->idx;
+		return vchan_fail(v, -EPROTO);
+	}
+	/* Behind bytes the rx side took as there already (the rest of a run
+	 * taken whole, a message held in place, the rest of a message
+	 * begun): it would read them without another look, so they cannot
+	 * be forgotten either. */
+	if (at < vchan_rx_taken(v)) {
+		vchan_log(v->name, "peer protocol error: the peer left with its "
+			  "prod at %u, inside what this end has taken (to %u)",
+			  cap, r->idx + (uint32_t)vchan_rx_taken(v));
+		r->peer = r->idx;
+		return vchan_fail(v, -EPROTO);
+	}
+	/* Bytes the ring knew of past the bound (a receive in another
+	 * thread loaded the prod alongside the latch): forgotten, not
+	 * read. */
+	vchan_log(v->name, "the peer left with its prod at %u, behind the %u "
+		  "this end had seen: the %u bytes between are not read", cap,
+		  r->peer, known - at);
+	r->peer = cap;
+	return 0;
 }

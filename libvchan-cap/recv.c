@@ -27,9 +27,7 @@ static inline int check_recv(struct vchan *v)
 {
 	int r = vchan_state(v, false);
 
-	if (!r)
-		vchan_rx_capped(v);
-	return r;
+	return r ? r : vchan_rx_capped(v);
 }
 
 int vchan_rx_finish(struct vchan *v, bool notify)

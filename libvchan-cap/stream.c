@@ -62,7 +62,7 @@ static int raw_io(struct vchan *v, bool tx, const uint8_t *src, uint8_t *dst,
 	 * up to the bound its leaving fixed (peer_left.c). */
 	r = vchan_state(v, tx);
 	if (!r && !tx)
-		vchan_rx_capped(v);
+		r = vchan_rx_capped(v);
 	while (!r && done < len) {
 		r = tx ? vchan_ring_space(ring, &room)
 		       : vchan_ring_ready(ring, &room);

@@ -722,15 +722,17 @@ void vchan_peer_poll(struct vchan *v);
  * lock or wait_mu). */
 void vchan_peer_left(struct vchan *v);
 /* rx lock held: the ring reads the peer's prod no further than the bound
- * from now on. */
-void vchan_rx_cap(struct vchan *v);
+ * from now on.  -EPROTO (logged, latched) when the bound is behind what
+ * this end has read or taken already. */
+int vchan_rx_cap(struct vchan *v);
 /* Where the rx side reads the peer's prod afresh (the entry points, a
  * wait's looks): one relaxed load while the peer has not left. */
-static inline void vchan_rx_capped(struct vchan *v)
+static inline int vchan_rx_capped(struct vchan *v)
 {
 	if (__builtin_expect(__atomic_load_n(&v->peer_left, __ATOMIC_RELAXED)
 			     != 0, 0) && !v->rx.capped)
-		vchan_rx_cap(v);
+		return vchan_rx_cap(v);
+	return 0;
 }
 
 /* ---- waiting (wait.c) ----------------------------------------------------- */

@@ -138,7 +138,9 @@ static int check(struct vchan *v, int want, uint32_t need)
 		 * up to the bound its leaving fixed, not what a process that
 		 * took its page over wrote since (peer_left.c; the caller
 		 * holds the rx lock). */
-		vchan_rx_capped(v);
+		r = vchan_rx_capped(v);
+		if (r < 0)
+			return r;
 		vchan_rmb();
 		r = cond_met(v, want, need);
 		return r == 0 ? -EPIPE : r;

@@ -693,8 +693,8 @@ static void takeover_backwards(struct vchan *v, struct vchan *p)
 	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
 	assert_int_equal(vchan_events(v) & (VCHAN_EV_IN | VCHAN_EV_ERR),
 			 VCHAN_EV_ERR);
-	assert_non_null(strstr(tv_last_log, "peer protocol error: inbound "
-					     "prod"));
+	assert_non_null(strstr(tv_last_log, "inside what this end has "
+					     "taken"));
 	assert_int_equal(vchan_release(v), 0);
 	m.len = sizeof(buf);
 	assert_int_equal(vchan_recv(v, &m, 0), -EPROTO);
@@ -710,6 +710,125 @@ static void test_takeover_backwards(void **state)
 	tv_close(s, c);
 	tv_start(12, 12, &s, &c);
 	takeover_backwards(c, s);
+	tv_close(s, c);
+}
+
+/* A bound inside a run this end took whole: a message of the run is
+ * taken (then refused, -EMSGSIZE: too small a buffer), the peer moves its
+ * prod back into the run and leaves, a later writer adds a frame.  The
+ * rest of the run would be read without another look at the prod, so the
+ * bound cannot hold: EPROTO at once, and the later frame is never
+ * delivered. */
+static void takeover_in_run(struct vchan *v, struct vchan *p)
+{
+	uint8_t pay[3][100], buf[256];
+	struct vchan_msg ms[3], m = { .buf = buf, .len = 50 };
+	uint32_t start = p->tx.ring.idx;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		memset(pay[i], 'a' + i, sizeof(pay[i]));
+		ms[i] = (struct vchan_msg){ .type = 5, .buf = pay[i],
+					    .len = sizeof(pay[i]) };
+	}
+	assert_int_equal(vchan_sendv(p, ms, 3, 0), 3);
+	assert_int_equal(vchan_recv(v, &m, 0), -EMSGSIZE);
+	VCHAN_WRITE_ONCE(*p->tx.ring.mine, start + 40);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	*p->my_live = 1;
+	assert_int_equal(vchan_send(p, 6, 0, "EVIL", 4, 0), 0);
+	for (i = 0; i < 5; i++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		assert_int_equal(vchan_recv(v, &m, 0), -EPROTO);
+	}
+	assert_non_null(strstr(tv_last_log, "inside what this end has "
+					     "taken"));
+}
+
+static void test_takeover_in_run(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_in_run(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_in_run(c, s);
+	tv_close(s, c);
+}
+
+/* A bound behind what this end read already: a receive in another thread
+ * loaded the prod alongside the latch, after a later writer's C and D, and
+ * took A, B and C (made here directly on the ring).  D must not follow:
+ * EPROTO at the next receive. */
+static void takeover_behind(struct vchan *v, struct vchan *p)
+{
+	uint8_t buf[64];
+	struct vchan_msg m;
+	uint32_t n;
+	int i;
+
+	assert_int_equal(vchan_send(p, 1, 0, "A", 1, 0), 0);
+	assert_int_equal(vchan_send(p, 2, 0, "B", 1, 0), 0);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	*p->my_live = 1;
+	assert_int_equal(vchan_send(p, 3, 0, "C", 1, 0), 0);
+	assert_int_equal(vchan_send(p, 4, 0, "D", 1, 0), 0);
+	assert_int_equal(vchan_ring_ready(&v->rx.ring, &n), 0);
+	assert_int_equal(n, 4 * 32);
+	vchan_ring_advance(&v->rx.ring, 3 * 32);
+	v->rx.next_seq += 3;
+	for (i = 0; i < 3; i++) {
+		m = (struct vchan_msg){ .buf = buf, .len = sizeof(buf) };
+		assert_int_equal(vchan_recv(v, &m, 0), -EPROTO);
+	}
+	assert_non_null(strstr(tv_last_log, "behind the 96 bytes this end "
+					     "has read"));
+}
+
+static void test_takeover_behind(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_behind(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	takeover_behind(c, s);
+	tv_close(s, c);
+}
+
+/* The latch wakes a receive asleep on the empty ring (the live byte
+ * cleared without an event, found by a send in this thread): it returns
+ * EPIPE at once, not at its next periodic look (a second), and the calls
+ * after it say EPIPE too. */
+static void test_latch_wakes_sleeper(void **state)
+{
+	struct vchan *s, *c;
+	struct tv_blocked b;
+	uint8_t buf[64];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	uint64_t slept;
+	pthread_t th;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	slept = tv_sleeps(s);
+	b = (struct tv_blocked){ .v = s };
+	assert_int_equal(pthread_create(&th, NULL, tv_block_call, &b), 0);
+	tv_wait_asleep(s, slept);
+	*c->my_live = 0;
+	assert_int_equal(vchan_send(s, 1, 0, "x", 1, 0), -EPIPE);
+	pthread_join(th, NULL);
+	assert_int_equal(b.result, -EPIPE);
+	assert_true(b.ms < 900);    /* the periodic look comes at 1 s */
+	assert_int_equal(vchan_recv(s, &m, 0), -EPIPE);
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(s, &m, 100), -EPIPE);
 	tv_close(s, c);
 }
 
@@ -950,6 +1069,9 @@ int main(void)
 		cmocka_unit_test(test_takeover_fallback),
 		cmocka_unit_test(test_takeover_alongside),
 		cmocka_unit_test(test_takeover_backwards),
+		cmocka_unit_test(test_takeover_in_run),
+		cmocka_unit_test(test_takeover_behind),
+		cmocka_unit_test(test_latch_wakes_sleeper),
 		cmocka_unit_test(test_hostile_live_and_indices),
 		cmocka_unit_test(test_hostile_start_indices),
 		cmocka_unit_test(test_event_loop),
