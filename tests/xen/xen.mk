@@ -8,7 +8,7 @@
 # Project programs carried into dom0 and the domUs (/opt/vipc/bin = $TS_BIN);
 # globs are expanded by check-xen.sh, libtool wrappers replaced by .libs/.
 XEN_CARRY = $(abs_builddir)/conformance/conf-* $(abs_builddir)/sim/vchan/vchan-sim \
-	$(abs_top_builddir)/tools/vipc-bench
+	$(abs_builddir)/sim/vchan/dead-end-sim $(abs_top_builddir)/tools/vipc-bench
 # The project's shared libraries (never hyp/sim/lib: xensim's drop-ins).
 XEN_CARRY_LIBDIRS = $(abs_top_builddir)/libvchan-cap/.libs $(abs_top_builddir)/frontend/.libs \
 	$(abs_top_builddir)/backend/.libs $(abs_top_builddir)/hyp/.libs
@@ -27,4 +27,5 @@ TESTS += xen/selftest.sh
 
 EXTRA_DIST += xen/selftest.sh xen/check-xen.sh xen/common.sh xen/fetch.sh xen/mkimg.sh xen/run.sh \
 	xen/summary.sh xen/init-dom0 xen/init-domU xen/run-scenarios xen/ts-xl.sh \
-	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc xen/scenarios/bench.sh
+	xen/guest/vchan-peer xen/scenarios/vchan-proxy.sh xen/scenarios/vchan-cap.sh xen/scenarios/vchan-cap-stock.sh xen/scenarios/vchan-cap.inc xen/scenarios/bench.sh \
+	xen/scenarios/dead-end.sh

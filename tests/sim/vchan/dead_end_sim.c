@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* dead-end-sim: a channel whose peer process died stays dead, between two
- * simulated domains (xensim).
+ * domains: simulated (xensim: dead-end-sim.sh) or PV guests of real Xen
+ * (tests/xen/scenarios/dead-end.sh), where the same interposed calls reach
+ * Debian's libxengnttab and libxenstore.
  *
  *   dead-end-sim fork-server WHEN  offer a channel while another thread
  *                                  forks a child that lingers, at WHEN:
@@ -55,6 +57,9 @@
 #define LINGER_S 60              /* the forked child outlives the test */
 #define SHARE_HOLD_MS 300        /* time for the fork to land in the share */
 #define AFTER_DEATH_MS 3000      /* the client's receive after the death */
+/* How long a client tries to open: the server's guest may take 20 s and
+ * more to boot under emulation on a busy host (the real-Xen tier). */
+#define OPEN_WAIT_MS 90000
 
 static int failures;
 
@@ -133,7 +138,7 @@ static int client_open(unsigned server, unsigned ms, struct vchan **v)
 
 static int wait_connected(struct vchan *v)
 {
-	uint64_t end = now_ms() + 30000;
+	uint64_t end = now_ms() + OPEN_WAIT_MS;
 	int r;
 
 	while ((r = vchan_is_connected(v)) == 0 && now_ms() < end)
@@ -292,7 +297,7 @@ static void fork_client(unsigned server)
 	uint64_t t0;
 	int r;
 
-	if ((r = client_open(server, 30000, &v)) < 0) {
+	if ((r = client_open(server, OPEN_WAIT_MS, &v)) < 0) {
 		FAIL("fork: client open: %s", strerror(-r));
 		return;
 	}
@@ -371,7 +376,7 @@ static void client_a(unsigned server, int fd)
 	static char buf[BIG];
 	struct vchan *v = NULL;
 	char c;
-	int r = client_open(server, 30000, &v);
+	int r = client_open(server, OPEN_WAIT_MS, &v);
 
 	c = r == 0 ? 'o' : 'x';
 	if (write(fd, &c, 1) != 1 || r < 0)
