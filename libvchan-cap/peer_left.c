@@ -73,6 +73,32 @@ void vchan_peer_left(struct vchan *v)
 	(void)w;
 }
 
+/* Bytes after our index that the rx side took as there already and reads
+ * without another look at the prod: the rest of a run taken whole (the
+ * message of it begun included), a message held in place.  Not the rest
+ * of any other message begun: that is read after a look, like bytes not
+ * taken yet. */
+static uint32_t rx_fixed(const struct vchan_rx *x)
+{
+	uint32_t n = x->run_left * x->run_stride;
+
+	if (x->active && x->from_run)
+		n += (uint32_t)(vchan_frame_span(x->hdr.len, x->hdr_pos) -
+				VCHAN_FRAME_HDR - x->got);
+	if (x->inplace)
+		n += x->inplace_frame;
+	return n;
+}
+
+/* The bound cannot hold: the prod this end reads stops at our index (so
+ * no later look reads on, nor logs the bound again), the channel fails. */
+static int cap_broken(struct vchan *v)
+{
+	v->rx.cap = v->rx.ring.idx;
+	v->rx.ring.peer = v->rx.ring.idx;
+	return vchan_fail(v, -EPROTO);
+}
+
 int vchan_rx_cap(struct vchan *v)
 {
 	struct vchan_rx *x = &v->rx;
@@ -95,19 +121,15 @@ int vchan_rx_cap(struct vchan *v)
 		vchan_log(v->name, "peer protocol error: the peer left with its "
 			  "prod at %u, behind the %u bytes this end has read",
 			  cap, r->idx);
-		r->peer = r->idx;
-		return vchan_fail(v, -EPROTO);
+		return cap_broken(v);
 	}
-	/* Behind bytes the rx side took as there already (the rest of a run
-	 * taken whole, a message held in place, the rest of a message
-	 * begun): it would read them without another look, so they cannot
-	 * be forgotten either. */
-	if (at < vchan_rx_taken(v)) {
+	/* Behind bytes the rx side took as there already: it would read
+	 * them without another look, so they cannot be forgotten either. */
+	if (at < rx_fixed(&v->rx)) {
 		vchan_log(v->name, "peer protocol error: the peer left with its "
 			  "prod at %u, inside what this end has taken (to %u)",
-			  cap, r->idx + (uint32_t)vchan_rx_taken(v));
-		r->peer = r->idx;
-		return vchan_fail(v, -EPROTO);
+			  cap, r->idx + rx_fixed(&v->rx));
+		return cap_broken(v);
 	}
 	/* Bytes the ring knew of past the bound (a receive in another
 	 * thread loaded the prod alongside the latch): forgotten, not

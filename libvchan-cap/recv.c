@@ -197,6 +197,7 @@ static int take_header(struct vchan *v, uint32_t *need)
 			 * 16-byte steps, so its span is then its stride. */
 			x->hdr_pos = x->ring.idx - VCHAN_FRAME_HDR;
 			x->active = true;
+			x->from_run = true;
 			x->got = 0;
 			x->next_seq++;
 			x->run_left--;
@@ -235,6 +236,7 @@ static int take_header(struct vchan *v, uint32_t *need)
 		vchan_ring_advance(&x->ring, VCHAN_FRAME_HDR);
 		x->hdr = h;
 		x->active = true;
+		x->from_run = false;
 		x->got = 0;
 		x->next_seq++;
 		return 1;

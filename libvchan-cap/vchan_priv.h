@@ -500,6 +500,8 @@ struct vchan_rx {
 	struct vchan_ring ring;
 	uint32_t next_seq;
 	bool active;             /* header taken, payload in progress        */
+	bool from_run;           /* that message is a run's: its payload was
+				  * known there when the run was taken      */
 	struct vchan_frame_hdr hdr;
 	uint32_t hdr_pos;        /* ring index of that header (its padding
 				  * depends on where it is)                 */

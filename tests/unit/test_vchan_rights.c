@@ -759,6 +759,61 @@ static void test_takeover_in_run(void **state)
 	tv_close(s, c);
 }
 
+/* A message cut by the peer's leaving, half taken (stashed) by a receive
+ * that then returned, and a later writer's bytes that a receive alongside
+ * the latch learned of (made directly on the ring) but did not read: the
+ * rest of that message is read only after a look, so the bound holds
+ * there; the known bytes past it are forgotten and the cut message is
+ * dropped (EPIPE, counted), not taken for a broken channel (EPROTO).  And
+ * no second protocol error at close. */
+static void takeover_cut_alongside(struct vchan *v, struct vchan *p)
+{
+	struct vchan_ring *t = &p->tx.ring;
+	struct vchan_frame_hdr h = { .len = 100, .type = 7 };
+	uint8_t pay[48] = { 0 }, evil[16], buf[128];
+	struct vchan_msg m = { .buf = buf, .len = sizeof(buf) };
+	struct vchan_stats st;
+	uint32_t n;
+
+	h.seq = p->tx.next_seq++;
+	vchan_ring_write(t, &h, sizeof(h));
+	vchan_ring_write(t, pay, sizeof(pay));
+	vchan_ring_publish(t);
+	assert_int_equal(vchan_recv(v, &m, 0), -EAGAIN);
+	assert_true(v->rx.active);
+	*p->my_live = 0;
+	assert_int_equal(vchan_send(v, 9, 0, "x", 1, 0), -EPIPE);
+	*p->my_live = 1;
+	memset(evil, 'E', sizeof(evil));
+	vchan_ring_write(t, evil, sizeof(evil));
+	vchan_ring_publish(t);
+	assert_int_equal(vchan_ring_ready(&v->rx.ring, &n), 0);
+	assert_int_equal(n, sizeof(evil));
+	m.len = sizeof(buf);
+	assert_int_equal(vchan_recv(v, &m, 0), -EPIPE);
+	assert_non_null(strstr(tv_last_log, "the 16 bytes between are not "
+					     "read"));
+	assert_int_equal(vchan_events(v) & (VCHAN_EV_HUP | VCHAN_EV_ERR),
+			 VCHAN_EV_HUP);
+	assert_int_equal(vchan_get_stats(v, &st), 0);
+	assert_int_equal(st.discarded, 1);
+}
+
+static void test_takeover_cut_alongside(void **state)
+{
+	struct vchan *s, *c;
+
+	(void)state;
+	tv_start(12, 12, &s, &c);
+	takeover_cut_alongside(s, c);
+	tv_close(s, c);
+	assert_null(strstr(tv_last_log, "protocol error"));
+	tv_start(12, 12, &s, &c);
+	takeover_cut_alongside(c, s);
+	tv_close(s, c);
+	assert_null(strstr(tv_last_log, "protocol error"));
+}
+
 /* A bound behind what this end read already: a receive in another thread
  * loaded the prod alongside the latch, after a later writer's C and D, and
  * took A, B and C (made here directly on the ring).  D must not follow:
@@ -787,6 +842,7 @@ static void takeover_behind(struct vchan *v, struct vchan *p)
 	}
 	assert_non_null(strstr(tv_last_log, "behind the 96 bytes this end "
 					     "has read"));
+	tv_last_log[0] = 0;
 }
 
 static void test_takeover_behind(void **state)
@@ -797,9 +853,12 @@ static void test_takeover_behind(void **state)
 	tv_start(12, 12, &s, &c);
 	takeover_behind(s, c);
 	tv_close(s, c);
+	/* Failed once, said once: close looks at the ring no more. */
+	assert_null(strstr(tv_last_log, "protocol error"));
 	tv_start(12, 12, &s, &c);
 	takeover_behind(c, s);
 	tv_close(s, c);
+	assert_null(strstr(tv_last_log, "protocol error"));
 }
 
 /* The latch wakes a receive asleep on the empty ring (the live byte
@@ -1071,6 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_takeover_backwards),
 		cmocka_unit_test(test_takeover_in_run),
 		cmocka_unit_test(test_takeover_behind),
+		cmocka_unit_test(test_takeover_cut_alongside),
 		cmocka_unit_test(test_latch_wakes_sleeper),
 		cmocka_unit_test(test_hostile_live_and_indices),
 		cmocka_unit_test(test_hostile_start_indices),
