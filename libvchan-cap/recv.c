@@ -16,6 +16,10 @@
  * a call that gave up on it (-EAGAIN, -ETIMEDOUT) would hide them. */
 static int recv_allowed(const struct vchan *v)
 {
+	/* This thread holds a message in place: refused before anything
+	 * else, as the lock's way in would (vchan_lock_enter()). */
+	if (vchan_lock_held(&v->rx.mu))
+		return -EINVAL;
 	if (!(v->rights & VCHAN_RIGHT_RECV))
 		return -EPERM;
 	return v->raw ? -EINVAL : 0;

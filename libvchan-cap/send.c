@@ -15,6 +15,10 @@
  * -ETIMEDOUT) would hide them.  The end's state is looked at under it. */
 static int send_allowed(const struct vchan *v)
 {
+	/* This thread holds a reservation: refused before anything else,
+	 * as the lock's way in would (vchan_lock_enter()). */
+	if (vchan_lock_held(&v->tx.mu))
+		return -EINVAL;
 	if (!(v->rights & VCHAN_RIGHT_SEND))
 		return -EPERM;
 	return v->raw ? -EINVAL : 0;
