@@ -309,35 +309,41 @@ static int watch(const char *who, const char *path, const char *token)
 }
 
 /* May this domain read @releaseDomain, i.e. does xenstored send it the
- * event?  (It accepts the watch either way.)  1 yes, 0 no, <0 cannot tell. */
+ * event?  (It accepts the watch either way.)  1 yes, 0 no, <0 cannot tell:
+ * -EOPNOTSUPP when xenstored will not say.  Xen 4.17's keeps the special
+ * nodes' perms outside its tree: XS_GET_PERMS of one is EINVAL to anyone,
+ * granted or not, and nothing else a guest may ask tells (the watch's
+ * first event comes either way); later ones answer it as of any node. */
 static int release_readable(int self)
 {
 	struct xs_permissions *perms = NULL;
 	unsigned int n = 0, i, acc;
 	int r;
 
-	if (self < 0)
-		return self;
+	if (self <= 0)
+		return self < 0 ? self : 1;   /* dom0 reads every node */
 	r = hyp_store_get_perms(st, HYP_TXN_NONE, HYP_WATCH_RELEASE, &perms,
 				&n);
 	if (r == -EACCES)
 		return 0;
+	/* Not the answer when libxenstore lost the connection meanwhile. */
+	if (r == -EINVAL && !hyp_store_lost(st))
+		return -EOPNOTSUPP;
 	if (r < 0)
 		return r;
 	if (n == 0) {
 		free(perms);
 		return -EPROTO;
 	}
-	/* xenstored's rule: dom0 and the owner may; else our own entry, else
-	 * the owner entry's access for everyone else. */
+	/* xenstored's rule: the owner may; else our own entry, else the owner
+	 * entry's access for everyone else. */
 	acc = perms[0].perms;
 	for (i = 1; i < n; i++)
 		if (perms[i].id == (unsigned int)self) {
 			acc = perms[i].perms;
 			break;
 		}
-	r = self == 0 || perms[0].id == (unsigned int)self ||
-	    (acc & XS_PERM_READ);
+	r = perms[0].id == (unsigned int)self || (acc & XS_PERM_READ);
 	free(perms);
 	return r;
 }
@@ -368,7 +374,14 @@ static void watch_release(const char *who, int self, const char *node)
 		return;
 	}
 	release = 1;
-	if (rel < 0 && vchan_first_time(&release_unknown))
+	if (rel == -EOPNOTSUPP && vchan_first_time(&release_unknown))
+		vchan_log(who, "cannot tell whether dom0 let this domain read "
+			  "%s: this xenstored (Xen 4.17's, say) tells no one "
+			  "the permissions of a special node (EINVAL); watching "
+			  "it anyway (without that grant, a destroyed peer "
+			  "domain is seen only through its store node %s)",
+			  HYP_WATCH_RELEASE, node);
+	else if (rel < 0 && vchan_first_time(&release_unknown))
 		vchan_log(who, "cannot read the permissions of %s (%s); "
 			  "watching it anyway", HYP_WATCH_RELEASE,
 			  strerror(-rel));

@@ -30,7 +30,12 @@
  *                       connection takes watches until one is refused, which
  *                       must be the (N+1)th, with E2BIG; the refusal closes
  *                       the connection (Linux's xenbus device and
- *                       libxenstore); its watches count until it is closed. */
+ *                       libxenstore); its watches count until it is closed.
+ *   conf-store special  the special nodes' perms as a guest asks for them:
+ *                       XS_GET_PERMS of @releaseDomain and @introduceDomain,
+ *                       then (dom0 having let it read @releaseDomain and
+ *                       written data/conf/special-open) of @releaseDomain
+ *                       again.  Xen 4.17 answers EINVAL each time. */
 #include "conf_util.h"
 
 #include <errno.h>
@@ -652,6 +657,69 @@ static int role_watches(unsigned want)
     return conf_done();
 }
 
+/* What XS_GET_PERMS of path answers: the entries as xenstore-ls shows
+ * them ("n0 r5"), or the refusal's errno name. */
+static const char *perms_answer(struct xs_handle *xs, const char *path)
+{
+    static const char letter[] = "nrwb";
+    static char buf[128];
+    struct xs_permissions *p;
+    unsigned n = 0, i;
+    size_t at = 0;
+
+    errno = 0;
+    p = xs_get_permissions(xs, XBT_NULL, path, &n);
+    if (!p) {
+        switch (errno) {
+        case EINVAL: return "EINVAL";
+        case EACCES: return "EACCES";
+        case ENOENT: return "ENOENT";
+        }
+        snprintf(buf, sizeof(buf), "errno %d (%s)", errno, strerror(errno));
+        return buf;
+    }
+    buf[0] = '\0';
+    for (i = 0; i < n && at < sizeof(buf); i++)
+        at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%s%c%u",
+                               i ? " " : "", letter[p[i].perms & 3], p[i].id);
+    free(p);
+    return buf;
+}
+
+/* One GET_PERMS, said (CONF-INFO: what the store answered) and checked
+ * against Xen 4.17's answer. */
+static void expect_perms_einval(struct xs_handle *xs, const char *test,
+                                const char *path, const char *when)
+{
+    const char *got = perms_answer(xs, path);
+
+    conf_info("GET_PERMS %s %s: %s", path, when, got);
+    conf_check(!strcmp(got, "EINVAL"), test,
+               "GET_PERMS %s %s answered '%s', not EINVAL (Xen 4.17)", path,
+               when, got);
+}
+
+static int role_special(void)
+{
+    struct xs_handle *xs = conf_xs_open();
+    char *v;
+
+    expect_perms_einval(xs, "store-special-release-perms-ungranted",
+                        "@releaseDomain", "before dom0's grant");
+    expect_perms_einval(xs, "store-special-introduce-perms",
+                        "@introduceDomain", "never granted");
+    conf_ready("store-special-asked");
+    v = conf_xs_wait(xs, "data/conf/special-open", conf_timeout_ms());
+    if (!v)
+        conf_die("dom0 never wrote data/conf/special-open: %s",
+                 strerror(errno));
+    free(v);
+    expect_perms_einval(xs, "store-special-release-perms-granted",
+                        "@releaseDomain", "after dom0's grant");
+    xs_close(xs);
+    return conf_done();
+}
+
 int main(int argc, char **argv)
 {
     conf_init(argv[0]);
@@ -669,7 +737,9 @@ int main(int argc, char **argv)
         return role_quota();
     if (argc == 3 && !strcmp(argv[1], "watches"))
         return role_watches((unsigned)strtoul(argv[2], NULL, 10));
-    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota|esize|watches N\n",
-            argv[0]);
+    if (argc == 2 && !strcmp(argv[1], "special"))
+        return role_special();
+    fprintf(stderr, "usage: %s owner|reader|intrude|late|quota|esize|"
+            "watches N|special\n", argv[0]);
     return 2;
 }

@@ -9,6 +9,9 @@
  *                                 @releaseDomain)
  *   conf-xs perms PATH           (each entry as domid:bits, the bits in
  *                                 hex as the daemon returns them)
+ *   conf-xs try-perms PATH       (the same, or the refusal's errno by
+ *                                 name, "EINVAL" say, with exit 0: what
+ *                                 the store answers dom0, either way)
  *   conf-xs fill PATH N          (N nodes PATH/0 .. PATH/N-1, one write
  *                                 each: dom0 owning many nodes, in one
  *                                 process rather than N)
@@ -47,8 +50,8 @@
 static void usage(const char *prog)
 {
     fprintf(stderr, "usage: %s write PATH VALUE | read PATH | rm PATH | "
-            "chmod PATH PERM... | perms PATH | fill PATH N | merge PATH N | "
-            "cut PATH\n",
+            "chmod PATH PERM... | perms PATH | try-perms PATH | fill PATH N | "
+            "merge PATH N | cut PATH\n",
             prog);
 }
 
@@ -98,13 +101,22 @@ static bool do_chmod(struct xs_handle *xs, const char *path, int n, char **strs)
     return ok;
 }
 
+static const char *errno_name(int e);
+
 /* One line: each entry as the daemon returns it, domid and the raw bits
- * in hex (xenstored may add flags of its own, such as "ignore"). */
-static bool do_perms(struct xs_handle *xs, const char *path)
+ * in hex (xenstored may add flags of its own, such as "ignore").  With
+ * refusal_ok, a refusal is that line too: its errno's name. */
+static bool do_perms(struct xs_handle *xs, const char *path, bool refusal_ok)
 {
     unsigned int n = 0, i;
-    struct xs_permissions *p = xs_get_permissions(xs, XBT_NULL, path, &n);
+    struct xs_permissions *p;
 
+    errno = 0;
+    p = xs_get_permissions(xs, XBT_NULL, path, &n);
+    if (!p && refusal_ok && errno) {
+        printf("%s\n", errno_name(errno));
+        return true;
+    }
     if (!p)
         return false;
     for (i = 0; i < n; i++)
@@ -268,7 +280,8 @@ static bool do_merge(struct xs_handle *xs, const char *path, const char *count)
     return true;
 }
 
-/* An errno as its name, for the few a lost connection gives. */
+/* An errno as its name, for the few a lost connection gives, and those
+ * of a refused request. */
 static const char *errno_name(int e)
 {
     static char num[16];
@@ -279,6 +292,7 @@ static const char *errno_name(int e)
     case ECONNRESET: return "ECONNRESET";
     case EPIPE: return "EPIPE";
     case EINVAL: return "EINVAL";
+    case EACCES: return "EACCES";
     case EIO: return "EIO";
     case ENOENT: return "ENOENT";
     }
@@ -362,7 +376,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "chmod")) {
         ok = do_chmod(xs, argv[2], argc - 3, argv + 3);
     } else if (!strcmp(argv[1], "perms")) {
-        ok = do_perms(xs, argv[2]);
+        ok = do_perms(xs, argv[2], false);
+    } else if (!strcmp(argv[1], "try-perms")) {
+        ok = do_perms(xs, argv[2], true);
     } else if (!strcmp(argv[1], "fill")) {
         ok = do_fill(xs, argv[2], argv[3]);
     } else if (!strcmp(argv[1], "merge")) {

@@ -805,6 +805,41 @@ static void test_degraded(void **state)
 	remove_all(s, 2, 2);
 }
 
+/* Xen 4.17's xenstored answers GET_PERMS of @releaseDomain with EINVAL,
+ * granted or not: watched anyway, and why it cannot tell is said once, not
+ * again on a fresh connection.  dom0 reads every node: it does not ask. */
+static void test_release_perms_untold(void **state)
+{
+	struct vchan_peer_sub s[1];
+	int fd = -1;
+
+	(void)state;
+	for (int round = 1; round <= 2; round++) {
+		MOCK_OK(xs_open);
+		MOCK_OK(xs_watch);                      /* A's node */
+		MOCK_FAIL(xs_get_permissions, EINVAL);  /* @releaseDomain */
+		MOCK_OK(xs_watch);                      /* @releaseDomain */
+		MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+		assert_int_equal(add(&s[0], "a", NA, 5, true), 0);
+		assert_string_equal(mock.token, RELEASE_TOKEN);
+		assert_int_equal(logs, 1);
+		assert_non_null(strstr(last_log, "cannot tell whether dom0 let "
+				       "this domain read @releaseDomain"));
+		assert_non_null(strstr(last_log, "permissions of a special "
+				       "node (EINVAL)"));
+		remove_all(s, 1, round);
+	}
+
+	MOCK_OK(xs_open);
+	MOCK_OK(xs_watch);                      /* A's node */
+	MOCK_OK(xs_watch);                      /* @releaseDomain, unasked */
+	MOCK_RET(xs_get_permissions, MOCK_OWNER(5, XS_PERM_NONE));
+	assert_int_equal(vchan_peer_watch_add(&s[0], "a", 0, NA, 5, true, &fd),
+			 0);
+	assert_int_equal(logs, 1);
+	remove_all(s, 1, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -833,6 +868,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forked_child, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_degraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_perms_untold,
+						setup, teardown),
 		/* After test_degraded: its failed open's line is said once
 		 * per process, and this one opens and fails first. */
 		cmocka_unit_test_setup_teardown(test_child_gets_its_own_set,

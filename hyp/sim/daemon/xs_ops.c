@@ -230,39 +230,18 @@ static void op_directory_part(struct req *r)
     free(buf);
 }
 
-static const struct xs_perm *special_perms(struct xs_server *s,
-                                           const char *name, unsigned *np)
-{
-    if (strcmp(name, "@introduceDomain") == 0) {
-        *np = s->n_intro_perms;
-        return s->intro_perms;
-    }
-    if (strcmp(name, "@releaseDomain") == 0) {
-        *np = s->n_release_perms;
-        return s->release_perms;
-    }
-    return NULL;
-}
-
+/* A special name ("@releaseDomain") is no node here: EINVAL, to everyone
+ * (dom0 too), granted read or not.  Xen 4.17's xenstored keeps the special
+ * nodes' perms outside its tree: do_get_perms looks the name up as a path,
+ * which must start with '/'.  Only SET_PERMS and the events use them. */
 static void op_get_perms(struct req *r)
 {
-    const char *arg = one_arg(r);
-    const struct xs_perm *p;
-    unsigned np;
-    if (arg && arg[0] == '@') {
-        p = special_perms(r->c->s, arg, &np);
-        if (!p)
-            { reply_err(r, ENOENT); return; }
-    } else {
-        struct xs_node *n;
-        int rc = get_readable(r, arg, &n);
-        if (rc < 0)
-            { reply_err(r, rc); return; }
-        p = n->perms;
-        np = n->nperms;
-    }
+    struct xs_node *n;
+    int rc = get_readable(r, one_arg(r), &n);
+    if (rc < 0)
+        { reply_err(r, rc); return; }
     char buf[XENSTORE_PAYLOAD_MAX];
-    int len = xs_perm_format(p, np, buf, sizeof(buf));
+    int len = xs_perm_format(n->perms, n->nperms, buf, sizeof(buf));
     if (len < 0)
         { reply_err(r, len); return; }
     reply(r, buf, (size_t)len);

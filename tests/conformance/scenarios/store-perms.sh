@@ -5,7 +5,11 @@
 # entry naming a domain that did not exist yet is ignored once it does (Xen
 # 4.17), while one written after it exists works; one naming a domain that
 # does not exist reads back unchanged. Also: watches, and
-# transactions (conflict -> EAGAIN, commit, abort).
+# transactions (conflict -> EAGAIN, commit, abort). And the special nodes'
+# perms: Xen 4.17's xenstored keeps them outside its tree, so XS_GET_PERMS
+# of @releaseDomain or @introduceDomain answers EINVAL to anyone (dom0 too),
+# before and after dom0 lets a guest read @releaseDomain: a guest cannot
+# learn whether it will be told of deaths (libvchan-cap's peer_watch.c).
 . "${0%/*}/lib.sh"
 
 sc_create a conf-store owner
@@ -56,6 +60,19 @@ got=$(ts_run0 conf-xs perms /conf-ghost-perm)
     sc_fail "perms naming dom$ghost (no such domain) read back as '$got', not '0:0 $ghost:0x1'"
 ts_run0 conf-xs rm /conf-ghost-perm
 
+sc_create e conf-store special
+sc_wait e "CONF-READY store-special-asked" || sc_finish
+ts_run0 conf-xs chmod @releaseDomain n0 "r$ID_e" ||
+    sc_fail "dom0 cannot let dom$ID_e read @releaseDomain"
+sc_tell e special-open 1
+sc_done e
+for n in @releaseDomain @introduceDomain; do
+    got=$(ts_run0 conf-xs try-perms $n)
+    sc_log "dom0's GET_PERMS $n: $got"
+    [ "$got" = EINVAL ] || sc_fail "dom0's GET_PERMS $n answered '$got', not EINVAL (Xen 4.17)"
+done
+ts_run0 conf-xs chmod @releaseDomain n0 || sc_fail "cannot close @releaseDomain again"
+
 sc_expect a store-own-rw store-watch-initial-event store-perms-roundtrip \
     store-tx-conflict-eagain store-tx-conflict-no-effect store-tx-commit store-tx-abort \
     store-watch-fires store-perm-existing-domain store-secret-rewrite
@@ -67,4 +84,6 @@ sc_expect c store-third-read-shared-refused store-third-read-secret-refused \
     store-third-write-refused store-third-rm-refused store-third-list-refused \
     store-third-watch-no-leak
 sc_expect d store-late-perm-ignored store-perm-after-create-works
+sc_expect e store-special-release-perms-ungranted store-special-introduce-perms \
+    store-special-release-perms-granted
 sc_finish
