@@ -6,6 +6,9 @@ EXTRA_DIST += sim/isolation.sh
 # A fork bomb in a domain stops at its PID namespace's pid_max.
 TESTS += sim/dom-pids.sh
 EXTRA_DIST += sim/dom-pids.sh
+# A domain's cgroups bound its processes and memory, and go with it.
+TESTS += sim/dom-cgroup.sh
+EXTRA_DIST += sim/dom-cgroup.sh sim/fork-flood.py
 TESTS += sim/vchan/vchan-sim.sh
 EXTRA_DIST += sim/vchan/vchan-sim.sh
 TESTS += sim/vchan/dead-end-sim.sh

@@ -8,6 +8,7 @@ libxensimd_a_SOURCES = \
 	daemon/ident.c daemon/ident.h \
 	daemon/domain.c daemon/domain.h daemon/domain_ops.h \
 	daemon/dom_isolate.c daemon/dom_isolate.h \
+	daemon/dom_cgroup.c daemon/dom_cgroup.h \
 	daemon/dom_seccomp.c daemon/dom_seccomp.h \
 	daemon/monitor.c daemon/monitor.h \
 	daemon/ctl.c daemon/ctl.h \

@@ -306,7 +306,7 @@ static int loopback_up(void)
 }
 
 static int isolate(const char *host_dir, int hfd, const int *devfd,
-                   bool *bound, const char **what, int *pids)
+                   bool *bound, bool pid_max, const char **what, int *pids)
 {
     int r;
     *what = "make the mounts private";
@@ -340,7 +340,7 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     if ((r = own_proc(devfd[0])))
         return r;
     /* Not fatal: the domain runs unbounded, and the caller says so. */
-    *pids = bound_pids();
+    *pids = pid_max ? bound_pids() : -ECANCELED;
     /* Read-only, sysctls and sysfs included; then the domain's own
      * scratch (its /run, /dev/shm, ptys, its /proc) and the host's /tmp
      * writable again, each mount alone: one mounted below them stays
@@ -362,7 +362,7 @@ static int isolate(const char *host_dir, int hfd, const int *devfd,
     return loopback_up();
 }
 
-int dom_isolate_mounts(const char *host_dir, const char **what, int *pids)
+int dom_isolate_mounts(const char *host_dir, bool pid_max, const char **what, int *pids)
 {
     /* Opened before /run and /dev are covered: bound back from these. */
     int devfd[NDEV], r;
@@ -378,7 +378,7 @@ int dom_isolate_mounts(const char *host_dir, const char **what, int *pids)
         *what = "open the host's folder";
         r = -errno;
     } else {
-        r = isolate(host_dir, hfd, devfd, bound, what, pids);
+        r = isolate(host_dir, hfd, devfd, bound, pid_max, what, pids);
         close(hfd);
     }
     for (unsigned i = 0; i < NDEV; i++)

@@ -24,13 +24,15 @@
  *   - the network is a namespace with only a loopback;
  *   - its processes and threads number below DOM_PID_MAX: the pid_max
  *     of its PID namespace (Linux 6.14; before, pid_max is the
- *     machine's, and a domain's processes are not bounded).
+ *     machine's, and only the domain's cgroup bounds them: dom_cgroup.h,
+ *     which bounds its memory too).
  * What is left: sockets of root's daemons in the work folder or under
  * /var/lib accept a guest's connection as root's; per-user kernel limits
- * (inotify instances, say) are counted with the host root's; memory is
- * not bounded (no cgroup). */
+ * (inotify instances, say) are counted with the host root's. */
 #ifndef XENSIM_DOM_ISOLATE_H
 #define XENSIM_DOM_ISOLATE_H
+
+#include <stdbool.h>
 
 /* A domain's pid_max: room for a guest's daemons and jobs, well below a
  * host's (32768 and up). The kernel's least is 301. */
@@ -38,8 +40,9 @@
 
 /* Run as pid 1 of a new domain, in new mount and network namespaces, with
  * every capability still held. 0, or -errno with *what naming the step.
- * On 0, *pids is 0 when the domain's processes are bounded, else why not:
- * -EOPNOTSUPP on a kernel before 6.14, or the write's -errno. */
-int dom_isolate_mounts(const char *host_dir, const char **what, int *pids);
+ * On 0, *pids is 0 when pid_max bounds the domain's processes, else why
+ * not: -ECANCELED when pid_max is false (not to be used), -EOPNOTSUPP on
+ * a kernel before 6.14, or the write's -errno. */
+int dom_isolate_mounts(const char *host_dir, bool pid_max, const char **what, int *pids);
 
 #endif

@@ -1,5 +1,6 @@
 /* xensim daemon: the domain table; create, spawn into, destroy. */
 
+#include "dom_cgroup.h"
 #include "dom_isolate.h"
 #include "dom_seccomp.h"
 #include "domain_ops.h"
@@ -55,6 +56,7 @@ struct waiter {
 struct dom {
     struct sim_domain d;
     uint32_t memory_mb, vcpus;
+    struct dom_cgroup cg;
     struct job *jobs;
     struct waiter *waiters;
     struct dom *next; /* sorted by domid */
@@ -235,7 +237,7 @@ static int isolate(const char **what, int *pids)
     };
     struct __user_cap_data_struct none[2] = { { 0 } };
 
-    int r = dom_isolate_mounts(g_host_dir, what, pids);
+    int r = dom_isolate_mounts(g_host_dir, dom_cgroup_pid_max(), what, pids);
     if (r)
         return r;
     *what = "refuse the keyring calls (seccomp)";
@@ -250,26 +252,49 @@ static int isolate(const char **what, int *pids)
     return 0;
 }
 
-/* Said once per domain, in the daemon's log: a fork bomb in this one can
- * take the host's pids, and so every other domain's. */
-static void say_unbounded(const struct sim_domain *d, int err)
+/* Said once per domain, in the daemon's log, when its processes or its
+ * memory are not bounded: a fork bomb there can take the host's pids, a
+ * leak the host's memory, and so every other domain's. pid_max is what
+ * dom_isolate_mounts() said; either it or the cgroup bounds processes. */
+static void say_unbounded(const struct dom *x, int pid_max)
 {
+    const struct dom_cgroup *cg = &x->cg;
+    bool procs = pid_max && cg->err[CG_PIDS], mem = cg->err[CG_MEMORY] != 0;
+    if (!procs && !mem)
+        return;
+    char pm[160];
     struct utsname u;
-    if (err == -EOPNOTSUPP)
-        fprintf(stderr, "xensim: domain %u (%s): its processes are not "
-                        "bounded: this kernel (%s) has no pid_max per PID "
-                        "namespace (Linux 6.14)\n", d->domid, d->name,
-                uname(&u) == 0 ? u.release : "unknown");
+    if (pid_max == -ECANCELED)
+        snprintf(pm, sizeof(pm), "pid_max: not used (%s)", dom_cgroup_pid_knob());
+    else if (pid_max == -EOPNOTSUPP)
+        snprintf(pm, sizeof(pm), "pid_max: this kernel (%s) has none per PID namespace "
+                 "(Linux 6.14)", uname(&u) == 0 ? u.release : "unknown");
     else
-        fprintf(stderr, "xensim: domain %u (%s): its processes are not "
-                        "bounded: cannot set its PID namespace's pid_max "
-                        "to %d: %s\n", d->domid, d->name, DOM_PID_MAX,
-                strerror(-err));
+        snprintf(pm, sizeof(pm), "pid_max: cannot set its PID namespace's to %d: %s",
+                 DOM_PID_MAX, strerror(-pid_max));
+    fprintf(stderr, "xensim: domain %u (%s): %s not bounded: %s%s%s%s%s\n", x->d.domid,
+            x->d.name, procs && mem ? "its processes and its memory are"
+                       : procs      ? "its processes are"
+                                    : "its memory is",
+            procs ? cg->why[CG_PIDS] : "", procs ? "; " : "", procs ? pm : "",
+            procs && mem ? "; " : "", mem ? cg->why[CG_MEMORY] : "");
 }
 
-static __attribute__((noreturn)) void become_monitor(int sock,
-                                                     const struct sim_domain *d)
+static __attribute__((noreturn)) void become_monitor(int sock, struct dom *x)
 {
+    /* Into its cgroups first, while /sys is still writable here, and
+     * before it starts anything: what it forks is bounded with it. */
+    dom_cgroup_join(&x->cg);
+    /* Never the OOM killer's pick, as a guest's kernel never kills its
+     * init (oom_unkillable_task()): past its memory a domain loses a
+     * process, not itself.  Lowering takes CAP_SYS_RESOURCE, which a
+     * container may not give: then the jobs are made its first picks
+     * instead (child_exec()). */
+    int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (ofd >= 0) {
+        (void)!write(ofd, "-1000", 5);
+        close(ofd);
+    }
     /* Not dumpable: the domain's processes (same uid) may not ptrace it or
      * take its descriptors (pidfd_getfd), its socket to the daemon above
      * all, whose word on its jobs the daemon takes.  Exec makes the
@@ -285,8 +310,7 @@ static __attribute__((noreturn)) void become_monitor(int sock,
                 what, strerror(-r));
         _exit(1);
     }
-    if (pids)
-        say_unbounded(d, pids);
+    say_unbounded(x, pids);
     /* Keep only the monitor socket: listening sockets, other domains'
      * monitors and clients' connections must not leak into a domain. */
     if (sock != 3) {
@@ -351,12 +375,15 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         free(x);
         return -e;
     }
+    /* Made before the monitor exists, which joins them (become_monitor). */
+    dom_cgroup_make(&x->cg, domid, x->memory_mb);
     /* The daemon never waits for a monitor (monitor_send); the monitor's
      * end blocks, so that none of its replies is lost. */
     if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        dom_cgroup_remove(g_loop, &x->cg);
         free(x);
         return -e;
     }
@@ -371,12 +398,13 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        dom_cgroup_remove(g_loop, &x->cg);
         free(x);
         return -e;
     }
     if (pid == 0) {
         close(sv[0]);
-        become_monitor(sv[1], &x->d);
+        become_monitor(sv[1], x);
     }
     close(sv[1]);
     x->d.monitor = pid;
@@ -389,6 +417,7 @@ int domain_create(const struct domain_params *p, struct sim_domain **out)
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         close(sv[0]);
+        dom_cgroup_remove(g_loop, &x->cg);
         free(x);
         return r;
     }
@@ -513,6 +542,9 @@ static void finish_destroy(struct dom *x)
     evtchn_domain_destroyed(&x->d);
     if (g_xs)
         xs_domain_release(g_xs, x->d.domid);
+    /* Its processes are gone (finish_destroy runs once its monitor is
+     * reaped): so can its cgroups, before a destroy or down returns. */
+    dom_cgroup_remove(g_loop, &x->cg);
     /* Everything charged was given back above; say so if not. */
     uint32_t left = fd_budget_domain_gone(x->d.domid);
     if (left)
@@ -569,6 +601,28 @@ void domain_reap(void)
             finish_destroy(x);
             break;
         }
+    }
+}
+
+void domain_table_shutdown(void)
+{
+    for (struct dom *x = g_doms; x; x = x->next)
+        if (x->d.monitor > 0)
+            kill(x->d.monitor, SIGKILL);
+    /* Killed inits take their namespaces with them at once, but for a
+     * process stuck in the kernel: wait a moment, never for ever. */
+    uint64_t end = mono_ns() + 2000000000ull;
+    for (struct dom *x = g_doms; x; x = x->next) {
+        if (x->d.monitor <= 0)
+            continue;
+        pid_t r;
+        while ((r = waitpid(x->d.monitor, NULL, WNOHANG)) == 0 && mono_ns() < end)
+            usleep(10000);
+        if (r != 0)
+            dom_cgroup_remove(NULL, &x->cg);
+        else
+            fprintf(stderr, "xensim: domain %u (%s): still not gone 2 s after its end; "
+                            "its cgroups are left\n", x->d.domid, x->d.name);
     }
 }
 

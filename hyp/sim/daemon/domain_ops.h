@@ -31,6 +31,9 @@ int domain_table_init(struct loop *loop, struct xs_server *xs,
                       const char *host_dir);
 /* Reap exited children (monitors); call on SIGCHLD. */
 void domain_reap(void);
+/* At the daemon's end: kill the domains still up, and remove their
+ * cgroups once they are gone (waiting 2 seconds at most). */
+void domain_table_shutdown(void);
 
 int domain_create(const struct domain_params *p, struct sim_domain **out);
 /* Start argv in d with the given stdio; ids are unique per daemon. The fds

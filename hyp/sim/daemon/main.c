@@ -1,6 +1,7 @@
 /* xensim daemon: start the tables, listen, run the loop (see xensimd.h). */
 #include "xensimd.h"
 #include "ctl.h"
+#include "dom_cgroup.h"
 #include "domain_ops.h"
 #include "fd_accept.h"
 #include "fd_budget.h"
@@ -62,7 +63,7 @@ int xensimd_run(const char *dir, int ready_fd)
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGHUP, SIG_IGN);
 
-    if ((r = ident_init()))
+    if ((r = ident_init()) || (r = dom_cgroup_init()))
         return r;
     /* Before any domain exists: their budgets derive from the limit. */
     if ((r = fd_budget_init()) || (r = fd_accept_init())) {
@@ -106,8 +107,11 @@ int xensimd_run(const char *dir, int ready_fd)
         close(ready_fd);
     }
     r = loop_run(g_loop);
+    /* Else what is left dies with us (monitors have PDEATHSIG=SIGKILL),
+     * and leaves its cgroups behind. */
+    domain_table_shutdown();
+    dom_cgroup_shutdown(g_loop);
 
-    /* Whatever is left dies with us: monitors have PDEATHSIG=SIGKILL. */
     unlink(ctl);
     unlink(hyp);
     unlink(xs);

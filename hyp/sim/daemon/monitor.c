@@ -60,6 +60,19 @@ static void child_exec(char **argv, char **envp, const char *cwd,
     setsid();
     if (cwd[0] && chdir(cwd) < 0 && chdir("/") < 0)
         _exit(127);
+    /* The OOM killer must pick a job, never the monitor (the domain's
+     * init: become_monitor()).  A monitor out of its reach (-1000,
+     * inherited): back to a guest process's 0.  One that could not get
+     * there (no CAP_SYS_RESOURCE): the job goes to 1000, which needs no
+     * capability, and is then always picked before it. */
+    char adj[16] = "";
+    int ofd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (ofd >= 0) {
+        ssize_t n = read(ofd, adj, sizeof(adj) - 1);
+        bool shielded = n > 0 && !strncmp(adj, "-1000", 5);
+        (void)!pwrite(ofd, shielded ? "0" : "1000", shielded ? 1 : 4, 0);
+        close(ofd);
+    }
     execvpe(argv[0], argv, envp);
     int e = errno;
     (void)!write(errpipe, &e, sizeof(e));
