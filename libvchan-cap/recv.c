@@ -472,7 +472,7 @@ int vchan_recv(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 		return vchan_fork_refuse(v);
 	r = recv_allowed(v);
 	if (!r)
-		r = vchan_lock_enter(&v->rx.mu, &deadline);
+		r = vchan_lock_take(&v->rx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);
@@ -499,7 +499,7 @@ int vchan_recvv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	if (!r && !msgs[0].buf && msgs[0].len)
 		r = -EINVAL;
 	if (!r)
-		r = vchan_lock_enter(&v->rx.mu, &deadline);
+		r = vchan_lock_take(&v->rx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);
@@ -549,7 +549,7 @@ int vchan_recv_inplace(struct vchan *v, struct vchan_msg *m, int timeout_ms)
 	x = &v->rx;
 	r = recv_allowed(v);
 	if (!r)
-		r = vchan_lock_enter(&x->mu, &deadline);
+		r = vchan_lock_take(&x->mu, &deadline);
 	if (r < 0)
 		return r;
 	r = check_recv(v);

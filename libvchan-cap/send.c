@@ -361,7 +361,7 @@ int vchan_send(struct vchan *v, uint32_t type, uint32_t flags,
 	if (!r)
 		r = check_msg(v, flags, len);
 	if (!r)
-		r = vchan_lock_enter(&v->tx.mu, &deadline);
+		r = vchan_lock_take(&v->tx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = vchan_state(v, true);
@@ -478,7 +478,7 @@ int vchan_sendv(struct vchan *v, struct vchan_msg *msgs, size_t n,
 	if (!r && msgs[0].len && !msgs[0].buf)
 		r = -EINVAL;
 	if (!r)
-		r = vchan_lock_enter(&v->tx.mu, &deadline);
+		r = vchan_lock_take(&v->tx.mu, &deadline);
 	if (r < 0)
 		return r;
 	r = vchan_state(v, true);
@@ -588,7 +588,7 @@ int vchan_reserve(struct vchan *v, size_t len, void **payload,
 	if (!r && (len > v->max_msg || frame > t->ring.quarter))
 		r = -EMSGSIZE;
 	if (!r)
-		r = vchan_lock_enter(&t->mu, &deadline);
+		r = vchan_lock_take(&t->mu, &deadline);
 	if (r < 0)
 		return r;
 	r = vchan_state(v, true);

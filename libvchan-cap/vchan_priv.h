@@ -433,11 +433,10 @@ static inline void vchan_lock(struct vchan_lock *l)
 	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
 }
 /* A public call's way in, waiting no longer than the call's deadline
- * (vchan_lock_slow_until()): -EINVAL when this thread holds l already. */
-static inline int vchan_lock_enter(struct vchan_lock *l, uint64_t *dlp)
+ * (vchan_lock_slow_until()), for a caller that found l not held by this
+ * thread already (recv_allowed(), send_allowed()): no second look. */
+static inline int vchan_lock_take(struct vchan_lock *l, uint64_t *dlp)
 {
-	if (vchan_lock_held(l))
-		return -EINVAL;
 	if (!vchan_lock_mine(l) || !vchan_lock_enter_biased(l)) {
 		int r = vchan_lock_slow_until(l, dlp);
 
@@ -446,6 +445,11 @@ static inline int vchan_lock_enter(struct vchan_lock *l, uint64_t *dlp)
 	}
 	__atomic_store_n(&l->holder, &vchan_lock_token, __ATOMIC_RELAXED);
 	return 0;
+}
+/* The same with that look: -EINVAL when this thread holds l already. */
+static inline int vchan_lock_enter(struct vchan_lock *l, uint64_t *dlp)
+{
+	return vchan_lock_held(l) ? -EINVAL : vchan_lock_take(l, dlp);
 }
 /* The holder goes to sleep for the ring (true) or wakes (vchan_wait()). */
 static inline void vchan_lock_asleep(struct vchan_lock *l, bool asleep)

@@ -551,6 +551,20 @@ static void test_takeover_raw(void **state)
 	}
 }
 
+/* fn(v, p) on a fresh pair twice: v the server's end (the client left),
+ * then the client's (the server left). */
+static void on_both_ends(void (*fn)(struct vchan *v, struct vchan *p))
+{
+	struct vchan *s, *c;
+
+	tv_start(12, 12, &s, &c);
+	fn(s, c);
+	tv_close(s, c);
+	tv_start(12, 12, &s, &c);
+	fn(c, s);
+	tv_close(s, c);
+}
+
 /* A message the peer had not finished when it left, finished by the new
  * writer: cut at the bound, so dropped (counted), never delivered half
  * the peer's and half another's.  p writes the frame by hand: its header
@@ -587,15 +601,8 @@ static void takeover_cut(struct vchan *v, struct vchan *p)
 
 static void test_takeover_cut(void **state)
 {
-	struct vchan *s, *c;
-
 	(void)state;
-	tv_start(12, 12, &s, &c);
-	takeover_cut(s, c);
-	tv_close(s, c);
-	tv_start(12, 12, &s, &c);
-	takeover_cut(c, s);
-	tv_close(s, c);
+	on_both_ends(takeover_cut);
 }
 
 /* The latch's second look finds the live byte 1 again: the new writer
@@ -623,15 +630,8 @@ static void takeover_fallback(struct vchan *v, struct vchan *p)
 
 static void test_takeover_fallback(void **state)
 {
-	struct vchan *s, *c;
-
 	(void)state;
-	tv_start(12, 12, &s, &c);
-	takeover_fallback(s, c);
-	tv_close(s, c);
-	tv_start(12, 12, &s, &c);
-	takeover_fallback(c, s);
-	tv_close(s, c);
+	on_both_ends(takeover_fallback);
 }
 
 /* A receive in another thread may load the prod alongside the latch, after
@@ -661,15 +661,8 @@ static void takeover_alongside(struct vchan *v, struct vchan *p)
 
 static void test_takeover_alongside(void **state)
 {
-	struct vchan *s, *c;
-
 	(void)state;
-	tv_start(12, 12, &s, &c);
-	takeover_alongside(s, c);
-	tv_close(s, c);
-	tv_start(12, 12, &s, &c);
-	takeover_alongside(c, s);
-	tv_close(s, c);
+	on_both_ends(takeover_alongside);
 }
 
 /* A peer that moved its prod back, into a message this end holds in
@@ -702,15 +695,8 @@ static void takeover_backwards(struct vchan *v, struct vchan *p)
 
 static void test_takeover_backwards(void **state)
 {
-	struct vchan *s, *c;
-
 	(void)state;
-	tv_start(12, 12, &s, &c);
-	takeover_backwards(s, c);
-	tv_close(s, c);
-	tv_start(12, 12, &s, &c);
-	takeover_backwards(c, s);
-	tv_close(s, c);
+	on_both_ends(takeover_backwards);
 }
 
 /* A bound inside a run this end took whole: a message of the run is
@@ -748,15 +734,8 @@ static void takeover_in_run(struct vchan *v, struct vchan *p)
 
 static void test_takeover_in_run(void **state)
 {
-	struct vchan *s, *c;
-
 	(void)state;
-	tv_start(12, 12, &s, &c);
-	takeover_in_run(s, c);
-	tv_close(s, c);
-	tv_start(12, 12, &s, &c);
-	takeover_in_run(c, s);
-	tv_close(s, c);
+	on_both_ends(takeover_in_run);
 }
 
 /* A message cut by the peer's leaving, half taken (stashed) by a receive
